@@ -1,0 +1,77 @@
+"""Platform-neutral records: what every normaliser and file reader returns, and what the core app consumes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+# Normalised order states (the core app maps them onto its own choices). Only "open" orders count as demand.
+ORDER_OPEN = "open"
+ORDER_CANCELLED = "cancelled"
+ORDER_DELETED = "deleted"
+
+
+@dataclass(frozen=True, slots=True)
+class VariantRef:
+    """A sellable unit as an order line or a product event names it."""
+
+    product_id: str
+    variant_id: str
+    sku: str = ""
+    title: str = ""
+    product_title: str = ""
+    price: Decimal | None = None
+    inventory_item_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class OrderLineRecord:
+    line_id: str
+    variant: VariantRef
+    quantity: int
+    current_quantity: int
+    unit_price: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRecord:
+    """An order at one point in time. `updated_at` orders snapshots of the same order; lines are never removed by
+    omission (platforms set a removed line's current quantity to 0 instead)."""
+
+    order_id: str
+    number: str
+    created_at: datetime
+    updated_at: datetime
+    status: str
+    platform_status: str
+    currency: str
+    lines: tuple[OrderLineRecord, ...]
+    cancelled_at: datetime | None = None
+    location_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RefundLineRecord:
+    line_id: str
+    quantity: int
+    restock_type: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RefundRecord:
+    """Units of some lines of one order given back; `refund_id` is unique per store."""
+
+    refund_id: str
+    order_id: str
+    created_at: datetime
+    lines: tuple[RefundLineRecord, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RowProblem:
+    """A source row that was not imported (or only partly), with its 1-based line number in the file and why."""
+
+    line_number: int
+    reason: str
+    partial: bool = False

@@ -1,0 +1,1 @@
+"""Shopify: webhook verification and normalisation, the Admin API client, and the order-export CSV format."""

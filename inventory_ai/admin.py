@@ -1,0 +1,212 @@
+"""The Django admin: the product's face for store admins."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.db.models import Count, Sum
+
+from inventory_ai.models import (
+    DailyDemand,
+    InventoryLevel,
+    Location,
+    Order,
+    OrderLine,
+    Product,
+    Refund,
+    RefundLine,
+    ServiceHeartbeat,
+    Store,
+    Variant,
+    WebhookEvent,
+)
+
+
+class ReadOnlyAdminMixin:
+    """For records that come from the stores: staff inspect them, the sync keeps them."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Store)
+class StoreAdmin(admin.ModelAdmin):
+    list_display = ("domain", "name", "platform", "timezone", "currency", "active", "variant_count", "created_at")
+    list_filter = ("platform", "active")
+    search_fields = ("domain", "name")
+    # Secrets are encrypted at rest and never shown; `manage.py add_store` sets and rotates them.
+    exclude = ("credentials", "webhook_secrets")
+    readonly_fields = ("secrets_summary", "created_at", "updated_at")
+    fieldsets = (
+        (None, {"fields": ("platform", "domain", "name", "active")}),
+        ("API", {"fields": ("api_base_url", "api_version", "secrets_summary")}),
+        ("Locale", {"fields": ("timezone", "currency", "country_code")}),
+        (
+            "Replenishment defaults",
+            {
+                "fields": (
+                    "default_lead_time_days",
+                    "default_review_period_days",
+                    "default_service_level",
+                    "default_moq",
+                    "default_case_pack",
+                )
+            },
+        ),
+        ("History", {"fields": ("created_at", "updated_at")}),
+    )
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(_variant_count=Count("variants", distinct=True))
+
+    @admin.display(description="Variants", ordering="_variant_count")
+    def variant_count(self, obj):
+        return obj._variant_count
+
+    @admin.display(description="Secrets")
+    def secrets_summary(self, obj):
+        names = ", ".join(sorted(obj.credentials)) or "no API credentials"
+        return f"{len(obj.webhook_secrets)} webhook secret(s); {names} (encrypted, not shown)"
+
+
+@admin.register(Location)
+class LocationAdmin(admin.ModelAdmin):
+    list_display = ("name", "platform_id", "store", "is_primary", "active")
+    list_filter = ("store", "is_primary", "active")
+    search_fields = ("name", "platform_id")
+
+
+class VariantInline(admin.TabularInline):
+    model = Variant
+    fields = ("sku", "title", "price", "unit_cost", "supplier", "lead_time_days", "is_placeholder")
+    readonly_fields = ("sku", "title", "price", "is_placeholder")
+    extra = 0
+    show_change_link = True
+    can_delete = False
+
+
+@admin.register(Product)
+class ProductAdmin(admin.ModelAdmin):
+    list_display = ("title", "platform_id", "store", "vendor", "status", "deleted_at")
+    list_filter = ("store", "status")
+    search_fields = ("title", "platform_id", "variants__sku")
+    inlines = [VariantInline]
+    readonly_fields = ("store", "platform_id", "platform_updated_at", "deleted_at")
+
+
+@admin.register(Variant)
+class VariantAdmin(admin.ModelAdmin):
+    list_display = ("sku", "title", "store", "price", "unit_cost", "supplier", "lead_time_days", "is_placeholder")
+    list_filter = ("store", "is_placeholder", "supplier")
+    search_fields = ("sku", "title", "platform_id", "product__title")
+    list_select_related = ("store",)
+    readonly_fields = ("store", "product", "platform_id", "inventory_item_id", "platform_updated_at", "deleted_at")
+    fieldsets = (
+        (None, {"fields": ("store", "product", "sku", "title", "price", "is_placeholder")}),
+        (
+            "Replenishment (empty: the store's default)",
+            {
+                "fields": (
+                    "unit_cost",
+                    "supplier",
+                    "lead_time_days",
+                    "review_period_days",
+                    "service_level",
+                    "moq",
+                    "case_pack",
+                )
+            },
+        ),
+        ("Platform", {"fields": ("platform_id", "inventory_item_id", "platform_updated_at", "deleted_at")}),
+    )
+
+
+class OrderLineInline(admin.TabularInline):
+    model = OrderLine
+    fields = ("platform_id", "variant", "quantity", "current_quantity", "refunded_quantity", "unit_price")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Order)
+class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("number", "store", "created_at", "status", "platform_status", "source", "line_count")
+    list_filter = ("store", "status", "source")
+    search_fields = ("number", "platform_id")
+    date_hierarchy = "created_at"
+    inlines = [OrderLineInline]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("store").annotate(_line_count=Count("lines"))
+
+    @admin.display(description="Lines", ordering="_line_count")
+    def line_count(self, obj):
+        return obj._line_count
+
+
+class RefundLineInline(admin.TabularInline):
+    model = RefundLine
+    fields = ("order_line", "quantity", "restock_type")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+
+@admin.register(Refund)
+class RefundAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("platform_id", "order", "store", "created_at")
+    list_filter = ("store",)
+    search_fields = ("platform_id", "order__number")
+    inlines = [RefundLineInline]
+
+
+@admin.register(InventoryLevel)
+class InventoryLevelAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("variant", "location", "available", "on_hand", "platform_updated_at")
+    list_filter = ("location__store", "location")
+    search_fields = ("variant__sku", "variant__title")
+    list_select_related = ("variant", "location")
+
+
+@admin.register(DailyDemand)
+class DailyDemandAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("date", "variant", "location", "units", "revenue", "out_of_stock")
+    list_filter = ("location__store", "out_of_stock")
+    search_fields = ("variant__sku", "variant__title")
+    date_hierarchy = "date"
+    list_select_related = ("variant", "location")
+    show_full_result_count = False
+
+    def changelist_view(self, request, extra_context=None):
+        response = super().changelist_view(request, extra_context)
+        if hasattr(response, "context_data") and "cl" in response.context_data:
+            totals = response.context_data["cl"].queryset.aggregate(units=Sum("units"), revenue=Sum("revenue"))
+            response.context_data["title"] = (
+                f"Daily demand: {totals['units'] or 0:,} units, {totals['revenue'] or 0:,.2f} revenue"
+            )
+        return response
+
+
+@admin.register(WebhookEvent)
+class WebhookEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("received_at", "store", "platform", "topic", "status", "attempts", "delivery_id")
+    list_filter = ("status", "platform", "topic", "store")
+    search_fields = ("delivery_id", "event_id", "topic")
+    date_hierarchy = "received_at"
+    exclude = ("body",)
+    readonly_fields = ("body_text",)
+
+    @admin.display(description="Body")
+    def body_text(self, obj):
+        return bytes(obj.body).decode("utf-8", errors="replace")
+
+
+@admin.register(ServiceHeartbeat)
+class ServiceHeartbeatAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("name", "last_seen", "detail")

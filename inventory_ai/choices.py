@@ -1,0 +1,29 @@
+"""Enumerations shared by models, services and the admin."""
+
+from django.db import models
+
+
+class Platform(models.TextChoices):
+    SHOPIFY = "shopify", "Shopify"
+    WOOCOMMERCE = "woocommerce", "WooCommerce"
+
+
+class OrderStatus(models.TextChoices):
+    """Our normalised order state; only OPEN orders count as demand. The platform's own status is kept beside it."""
+
+    OPEN = "open", "Open"
+    CANCELLED = "cancelled", "Cancelled"
+    DELETED = "deleted", "Deleted"
+
+
+class OrderSource(models.TextChoices):
+    WEBHOOK = "webhook", "Webhook"
+    BACKFILL = "backfill", "API backfill"
+    CSV_IMPORT = "csv", "CSV import"
+
+
+class WebhookStatus(models.TextChoices):
+    RECEIVED = "received", "Received"
+    PROCESSED = "processed", "Processed"
+    IGNORED = "ignored", "Ignored"
+    FAILED = "failed", "Failed"

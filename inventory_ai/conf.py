@@ -1,0 +1,36 @@
+"""Product options: documented defaults, overridden by the `INVENTORY_AI` dict in Django settings.
+
+Read an option with `get_option("NAME")`; an unknown name is a programming error and raises KeyError.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+
+DEFAULTS: dict[str, Any] = {
+    # Fernet keys (urlsafe base64, 32 bytes) that encrypt store API credentials and webhook secrets at rest. The
+    # first key encrypts; every key decrypts, so a key can be rotated by putting the new one first. Empty: a key is
+    # derived from SECRET_KEY, which is accepted only with DEBUG on (a system check refuses it otherwise).
+    "CREDENTIALS_KEYS": [],
+    # Webhook bodies above this many bytes are refused with 413.
+    "WEBHOOK_MAX_BYTES": 5 * 1024 * 1024,
+    # Store-level replenishment defaults, used when a store does not set its own.
+    "DEFAULT_LEAD_TIME_DAYS": 14,
+    "DEFAULT_REVIEW_PERIOD_DAYS": 7,
+    "DEFAULT_SERVICE_LEVEL": 0.95,
+    # Default Shopify Admin API version for new stores.
+    "SHOPIFY_API_VERSION": "2026-10",
+    # Orders per database transaction during a CSV import.
+    "IMPORT_BATCH_ORDERS": 500,
+    # A worker heartbeat older than this many seconds counts as "no worker" in health checks.
+    "WORKER_HEARTBEAT_MAX_AGE_SECONDS": 180,
+}
+
+
+def get_option(name: str) -> Any:
+    """Return the product option `name`: the value in settings.INVENTORY_AI, else the documented default."""
+    if name not in DEFAULTS:
+        raise KeyError(f"Unknown Inventory AI option {name!r}")
+    return getattr(settings, "INVENTORY_AI", {}).get(name, DEFAULTS[name])

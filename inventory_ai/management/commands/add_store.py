@@ -1,0 +1,69 @@
+"""`manage.py add_store shopify|woocommerce ...`: connect a store, or update one (non-interactive)."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
+
+from inventory_ai.choices import Platform
+from inventory_ai.services.stores import upsert_store
+
+
+class Command(BaseCommand):
+    help = "Create or update a connected store. Secrets are stored encrypted; a new webhook secret is added in front."
+
+    def add_arguments(self, parser):
+        platforms = parser.add_subparsers(dest="platform", required=True, metavar="{shopify,woocommerce}")
+        shopify = platforms.add_parser("shopify", help="A Shopify shop")
+        shopify.add_argument("--domain", required=True, help="The shop's myshopify.com domain")
+        shopify.add_argument("--webhook-secret", help="The app's client secret (signs webhooks)")
+        shopify.add_argument("--access-token", help="Admin API access token")
+        woocommerce = platforms.add_parser("woocommerce", help="A WooCommerce site")
+        woocommerce.add_argument("--url", required=True, help="The site URL, e.g. https://shop.example")
+        woocommerce.add_argument("--webhook-secret", help="The secret set on the site's webhooks")
+        woocommerce.add_argument("--consumer-key", help="REST API consumer key")
+        woocommerce.add_argument("--consumer-secret", help="REST API consumer secret")
+        for sub in (shopify, woocommerce):
+            sub.add_argument("--api-base-url", help="Override the API address (e.g. a local store simulator)")
+            sub.add_argument("--api-version", help="API version (Shopify default: the configured one)")
+            sub.add_argument("--name", help="A display name")
+            sub.add_argument("--timezone", help="IANA time zone of the store, e.g. Europe/London")
+            sub.add_argument("--currency", help="ISO 4217 currency code, e.g. GBP")
+            sub.add_argument("--country", dest="country_code", help="ISO 3166-1 alpha-2 country code, e.g. GB")
+            sub.add_argument("--inactive", action="store_true", help="Mark the store inactive")
+
+    def handle(self, *args, **options):
+        platform = options["platform"]
+        if platform == Platform.SHOPIFY:
+            domain = options["domain"]
+            credentials = {"access_token": options.get("access_token")}
+        else:
+            domain = options["url"]
+            credentials = {
+                "consumer_key": options.get("consumer_key"),
+                "consumer_secret": options.get("consumer_secret"),
+            }
+        fields = {
+            "api_base_url": options.get("api_base_url"),
+            "api_version": options.get("api_version"),
+            "name": options.get("name"),
+            "timezone": options.get("timezone"),
+            "currency": (options.get("currency") or "").upper() or None,
+            "country_code": (options.get("country_code") or "").upper() or None,
+        }
+        if options.get("inactive"):
+            fields["active"] = False
+        try:
+            store, created = upsert_store(
+                platform, domain, webhook_secret=options.get("webhook_secret"), credentials=credentials, **fields
+            )
+        except (ValueError, ValidationError) as exc:
+            message = "; ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
+            raise CommandError(message) from exc
+        verb = "Created" if created else "Updated"
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"{verb} {store.get_platform_display()} store {store.domain} "
+                f"(API: {store.effective_api_base_url}, {len(store.webhook_secrets)} webhook secret(s))"
+            )
+        )

@@ -1,0 +1,112 @@
+"""`manage.py doctor`: check the database, the broker and that a worker answers; say plainly what is wrong."""
+
+from __future__ import annotations
+
+import time
+
+from celery.exceptions import TimeoutError as CeleryTimeoutError
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.migrations.executor import MigrationExecutor
+from django.utils import timezone
+from kombu import Connection
+
+from inventory_ai.models import ServiceHeartbeat
+from inventory_ai.tasks import ping_task
+
+
+def _redact(url: str) -> str:
+    """A connection URL without its password."""
+    if "@" not in url or "://" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    credentials, host = rest.rsplit("@", 1)
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}" if ":" in credentials else f"{scheme}://{user}@{host}"
+
+
+class Command(BaseCommand):
+    help = "Check the database, the message broker and the Celery workers, and explain any failure."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--timeout", type=float, default=10.0, help="Seconds to wait for a worker (default 10)")
+        parser.add_argument("--skip-worker", action="store_true", help="Check only the database and the broker")
+
+    def handle(self, *args, **options):
+        failures = 0
+        failures += not self.check_database()
+        broker_ok = self.check_broker()
+        failures += not broker_ok
+        if options["skip_worker"]:
+            pass
+        elif broker_ok:
+            failures += not self.check_worker(options["timeout"])
+        else:
+            failures += not self.fail("worker", "not checked: the broker is unreachable", "fix the broker first")
+        if failures:
+            raise CommandError(f"{failures} check(s) failed")
+        self.stdout.write(self.style.SUCCESS("All checks passed."))
+
+    def ok(self, what: str, detail: str) -> bool:
+        self.stdout.write(f"{self.style.SUCCESS('OK  ')} {what}: {detail}")
+        return True
+
+    def fail(self, what: str, detail: str, hint: str) -> bool:
+        self.stdout.write(f"{self.style.ERROR('FAIL')} {what}: {detail}\n      -> {hint}")
+        return False
+
+    def check_database(self) -> bool:
+        connection = connections[DEFAULT_DB_ALIAS]
+        where = f"{connection.vendor} {connection.settings_dict.get('NAME')}"
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT 1")
+            pending = MigrationExecutor(connection).migration_plan(
+                MigrationExecutor(connection).loader.graph.leaf_nodes()
+            )
+        except Exception as exc:  # any driver error means the same thing to the operator
+            return self.fail(
+                "database",
+                f"{where}: {exc.__class__.__name__}: {exc}".strip(),
+                "check DATABASE_URL and that the server runs",
+            )
+        if pending:
+            return self.fail(
+                "database", f"{where}: {len(pending)} migration(s) not applied", "run `python manage.py migrate`"
+            )
+        return self.ok("database", f"{where}, migrations applied")
+
+    def check_broker(self) -> bool:
+        url = settings.CELERY_BROKER_URL
+        try:
+            with Connection(url, transport_options=settings.CELERY_BROKER_TRANSPORT_OPTIONS) as conn:
+                conn.ensure_connection(max_retries=1, timeout=5)
+        except Exception as exc:  # kombu raises transport-specific errors
+            return self.fail(
+                "broker", f"{_redact(url)}: {exc}", "check CELERY_BROKER_URL and that Redis (or the broker) runs"
+            )
+        return self.ok("broker", _redact(url))
+
+    def check_worker(self, timeout: float) -> bool:
+        started = time.monotonic()
+        try:
+            result = ping_task.apply_async(queue=settings.CELERY_TASK_DEFAULT_QUEUE, retry=False)
+            answer = result.get(timeout=timeout)
+        except CeleryTimeoutError:
+            return self.fail(
+                "worker",
+                f"no worker answered within {timeout:.0f} s{self._heartbeat_note()}",
+                "start one: celery -A inventory_ai worker -Q default,webhooks,training,ml,push",
+            )
+        except Exception as exc:  # the result backend or broker may fail in transport-specific ways
+            return self.fail("worker", f"{exc.__class__.__name__}: {exc}", "check CELERY_RESULT_BACKEND")
+        elapsed_ms = (time.monotonic() - started) * 1000
+        return self.ok("worker", f"{answer['host']} answered in {elapsed_ms:.0f} ms")
+
+    def _heartbeat_note(self) -> str:
+        beat = ServiceHeartbeat.objects.filter(name="worker").first()
+        if beat is None:
+            return " (no worker has ever reported a heartbeat)"
+        age = (timezone.now() - beat.last_seen).total_seconds()
+        return f" (last worker heartbeat {age:.0f} s ago from {beat.detail})"

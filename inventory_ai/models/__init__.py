@@ -1,0 +1,23 @@
+"""The domain model of Inventory AI, one module per area."""
+
+from inventory_ai.models.catalog import Location, Product, Variant
+from inventory_ai.models.demand import DailyDemand, InventoryLevel
+from inventory_ai.models.events import WebhookEvent
+from inventory_ai.models.operations import ServiceHeartbeat
+from inventory_ai.models.orders import Order, OrderLine, Refund, RefundLine
+from inventory_ai.models.stores import Store
+
+__all__ = [
+    "DailyDemand",
+    "InventoryLevel",
+    "Location",
+    "Order",
+    "OrderLine",
+    "Product",
+    "Refund",
+    "RefundLine",
+    "ServiceHeartbeat",
+    "Store",
+    "Variant",
+    "WebhookEvent",
+]

@@ -1,0 +1,38 @@
+"""The webhook inbox."""
+
+from __future__ import annotations
+
+from django.db import models
+
+from inventory_ai.choices import Platform, WebhookStatus
+
+
+class WebhookEvent(models.Model):
+    """One webhook delivery as received: stored first (raw body and headers), processed later by a worker.
+
+    `dedup_key` makes a repeated delivery a no-op: Shopify's `X-Shopify-Webhook-Id`; for WooCommerce, whose delivery
+    id changes on every send, a digest of (resource, resource id, date_modified_gmt, body hash).
+    """
+
+    platform = models.CharField(max_length=20, choices=Platform.choices)
+    store = models.ForeignKey("inventory_ai.Store", on_delete=models.CASCADE, related_name="webhook_events")
+    topic = models.CharField(max_length=100)
+    dedup_key = models.CharField(max_length=128)
+    delivery_id = models.CharField(max_length=128, blank=True)
+    event_id = models.CharField(max_length=128, blank=True)
+    triggered_at = models.DateTimeField(null=True, blank=True)
+    api_version = models.CharField(max_length=20, blank=True)
+    headers = models.JSONField(default=dict, blank=True)
+    body = models.BinaryField()
+    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    status = models.CharField(max_length=16, choices=WebhookStatus.choices, default=WebhookStatus.RECEIVED)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["store", "dedup_key"], name="webhook_event_dedup")]
+        indexes = [models.Index(fields=["status", "received_at"], name="webhook_event_status")]
+
+    def __str__(self) -> str:
+        return f"{self.platform} {self.topic} {self.delivery_id}"

@@ -1,0 +1,115 @@
+"""Connected stores."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+
+from inventory_ai.choices import Platform
+from inventory_ai.conf import get_option
+from inventory_ai.fields import EncryptedJSONField
+
+
+def normalize_store_domain(platform: str, value: str) -> str:
+    """The canonical name of a store: a Shopify shop domain, or a WooCommerce site URL without a trailing slash.
+
+    Shopify: `Example.myshopify.com`, `https://example.myshopify.com/` -> `example.myshopify.com`.
+    WooCommerce: `https://Shop.Example/` -> `https://shop.example` (scheme kept: the site URL is how WooCommerce
+    names itself in `X-WC-Webhook-Source`; a path is kept for sites installed below the root).
+    """
+    value = value.strip()
+    if not value:
+        raise ValueError("A store domain or site URL is required")
+    if platform == Platform.SHOPIFY:
+        host = urlsplit(value if "://" in value else f"https://{value}").hostname or ""
+        if not host or "." not in host:
+            raise ValueError(f"Not a shop domain: {value!r}")
+        return host.lower()
+    parts = urlsplit(value if "://" in value else f"https://{value}")
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise ValueError(f"Not a site URL: {value!r}")
+    netloc = parts.hostname.lower() + (f":{parts.port}" if parts.port else "")
+    return f"{parts.scheme}://{netloc}{parts.path.rstrip('/')}"
+
+
+def _default_lead_time() -> int:
+    return get_option("DEFAULT_LEAD_TIME_DAYS")
+
+
+def _default_review_period() -> int:
+    return get_option("DEFAULT_REVIEW_PERIOD_DAYS")
+
+
+def _default_service_level() -> float:
+    return get_option("DEFAULT_SERVICE_LEVEL")
+
+
+def validate_timezone(value: str) -> None:
+    try:
+        ZoneInfo(value)
+    except Exception as exc:  # ZoneInfo raises several types for bad keys; all mean the same to the user
+        raise ValidationError(f"Unknown time zone {value!r}") from exc
+
+
+class Store(models.Model):
+    """A connected Shopify shop or WooCommerce site.
+
+    `domain` names the store everywhere (commands, webhooks, the API): the shop domain for Shopify, the site URL for
+    WooCommerce. API credentials and webhook secrets are encrypted at rest; `webhook_secrets` is a list so that a
+    secret can be rotated while the platform still signs with the old one. The replenishment defaults apply to every
+    variant that does not set its own.
+    """
+
+    platform = models.CharField(max_length=20, choices=Platform.choices)
+    domain = models.CharField(max_length=255, unique=True, help_text="Shop domain (Shopify) or site URL (WooCommerce)")
+    name = models.CharField(max_length=255, blank=True)
+    api_base_url = models.URLField(
+        blank=True, help_text="Override of the store's API address (a local store simulator in tests and the demo)"
+    )
+    api_version = models.CharField(max_length=20, blank=True)
+    timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
+    currency = models.CharField(max_length=3, default="USD")
+    country_code = models.CharField(max_length=2, blank=True, help_text="ISO 3166-1 alpha-2, for holiday calendars")
+    credentials = EncryptedJSONField(default=dict, blank=True, help_text="API credentials, encrypted at rest")
+    webhook_secrets = EncryptedJSONField(default=list, blank=True, help_text="Webhook signing secrets, newest first")
+    active = models.BooleanField(default=True)
+
+    default_lead_time_days = models.PositiveIntegerField(default=_default_lead_time)
+    default_review_period_days = models.PositiveIntegerField(default=_default_review_period)
+    default_service_level = models.FloatField(
+        default=_default_service_level, validators=[MinValueValidator(0.5), MaxValueValidator(0.9999)]
+    )
+    default_moq = models.PositiveIntegerField(default=1, help_text="Minimum order quantity")
+    default_case_pack = models.PositiveIntegerField(default=1)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["domain"]
+
+    def __str__(self) -> str:
+        return self.name or self.domain
+
+    @property
+    def tzinfo(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def clean(self) -> None:
+        try:
+            self.domain = normalize_store_domain(self.platform, self.domain)
+        except ValueError as exc:
+            raise ValidationError({"domain": str(exc)}) from exc
+
+    @property
+    def effective_api_base_url(self) -> str:
+        """Where this store's API lives: the override, else the platform's address derived from the domain."""
+        if self.api_base_url:
+            return self.api_base_url.rstrip("/")
+        if self.platform == Platform.SHOPIFY:
+            return f"https://{self.domain}"
+        return self.domain

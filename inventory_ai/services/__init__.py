@@ -1,0 +1,1 @@
+"""Every write of domain state goes through a function in this package."""

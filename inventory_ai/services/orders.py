@@ -1,0 +1,277 @@
+"""Applying orders and refunds (from webhooks, API backfill or a CSV import) and keeping demand in step.
+
+Both functions take batches: a webhook is a batch of one, an import passes hundreds of orders per transaction. The
+rules are the same for every source:
+
+- an order is upserted by (store, platform id); a snapshot older than or as old as the stored one does not change
+  the order or its known lines (platforms retry with the original payload and deliver out of order);
+- a line id never seen before is always added: lines are never removed by omission, so a new line is news whatever
+  the snapshot's age;
+- a refund is applied once, by (store, refund id);
+- every change of an order's demand contribution is applied to `DailyDemand` as an increment in the same
+  transaction, so the incremental series always equals a rebuild from orders.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from django.db import IntegrityError, transaction
+
+from integrations.records import ORDER_CANCELLED, ORDER_DELETED, OrderRecord, RefundRecord
+from inventory_ai.choices import OrderStatus
+from inventory_ai.models import Order, OrderLine, Refund, RefundLine, Store
+from inventory_ai.services.catalog import CatalogCache
+from inventory_ai.services.demand import DemandDeltas, order_contribution
+
+logger = logging.getLogger(__name__)
+
+STATUS_FROM_RECORD = {ORDER_CANCELLED: OrderStatus.CANCELLED, ORDER_DELETED: OrderStatus.DELETED}
+# A concurrent writer can insert the same new order between our read and our insert; the retry then sees it.
+MAX_ATTEMPTS = 3
+
+
+@dataclass
+class ApplyResult:
+    orders_created: int = 0
+    orders_updated: int = 0
+    orders_unchanged: int = 0
+    lines_created: int = 0
+    refunds_created: int = 0
+    refunds_unchanged: int = 0
+    demand_cells_changed: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    def merge(self, other: ApplyResult) -> None:
+        for name in (
+            "orders_created",
+            "orders_updated",
+            "orders_unchanged",
+            "lines_created",
+            "refunds_created",
+            "refunds_unchanged",
+            "demand_cells_changed",
+        ):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.problems.extend(other.problems)
+
+
+def _waves(records: Sequence[OrderRecord]) -> list[list[OrderRecord]]:
+    """Split a batch so that each wave names an order at most once (keeping file order per order)."""
+    waves: list[list[OrderRecord]] = []
+    seen_in: dict[str, int] = {}
+    for record in records:
+        index = seen_in.get(record.order_id, -1) + 1
+        if index == len(waves):
+            waves.append([])
+        waves[index].append(record)
+        seen_in[record.order_id] = index
+    return waves
+
+
+def apply_order_records(
+    store: Store, records: Sequence[OrderRecord], *, source: str, catalog: CatalogCache | None = None
+) -> ApplyResult:
+    """Upsert orders and their lines and update daily demand. Safe to repeat and to run concurrently."""
+    catalog = catalog or CatalogCache(store)
+    result = ApplyResult()
+    for wave in _waves(records):
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            try:
+                result.merge(_apply_order_wave(store, wave, source, catalog))
+                break
+            except IntegrityError:
+                if attempt == MAX_ATTEMPTS:
+                    raise
+                logger.info("Concurrent insert of an order in store %s; retrying (attempt %d)", store.pk, attempt)
+    return result
+
+
+def _record_status(record: OrderRecord) -> str:
+    return STATUS_FROM_RECORD.get(record.status, OrderStatus.OPEN)
+
+
+def _apply_order_wave(store: Store, wave: list[OrderRecord], source: str, catalog: CatalogCache) -> ApplyResult:
+    result = ApplyResult()
+    tz = store.tzinfo
+    variant_pks = catalog.variant_pks(line.variant for record in wave for line in record.lines)
+    deltas = DemandDeltas()
+    with transaction.atomic():
+        existing = {
+            order.platform_id: order
+            for order in Order.objects.select_for_update().filter(
+                store=store, platform_id__in=[record.order_id for record in wave]
+            )
+        }
+        known_lines: dict[int, dict[str, OrderLine]] = defaultdict(dict)
+        if existing:
+            for line in OrderLine.objects.filter(order__in=list(existing.values())):
+                known_lines[line.order_id][line.platform_id] = line
+
+        new_orders: list[tuple[Order, OrderRecord]] = []
+        changed_orders: list[Order] = []
+        changed_lines: list[OrderLine] = []
+        added_lines: list[OrderLine] = []
+        for record in wave:
+            order = existing.get(record.order_id)
+            if order is None:
+                order = Order(
+                    store=store,
+                    platform_id=record.order_id,
+                    number=record.number,
+                    created_at=record.created_at,
+                    cancelled_at=record.cancelled_at,
+                    status=_record_status(record),
+                    platform_status=record.platform_status,
+                    currency=record.currency,
+                    location_id=catalog.location_pk(record.location_id),
+                    source=source,
+                    platform_updated_at=record.updated_at,
+                )
+                new_orders.append((order, record))
+                continue
+            lines = known_lines[order.pk]
+            before = order_contribution(order, lines.values(), tz)
+            newer = record.updated_at > order.platform_updated_at
+            if newer:
+                order.number = record.number or order.number
+                order.cancelled_at = record.cancelled_at
+                order.status = _record_status(record)
+                order.platform_status = record.platform_status
+                order.platform_updated_at = record.updated_at
+                changed_orders.append(order)
+            added_here = 0
+            for line_record in record.lines:
+                line = lines.get(line_record.line_id)
+                if line is None:
+                    line = OrderLine(
+                        order=order,
+                        platform_id=line_record.line_id,
+                        variant_id=variant_pks[line_record.variant.variant_id],
+                        quantity=line_record.quantity,
+                        current_quantity=line_record.current_quantity,
+                        unit_price=line_record.unit_price,
+                    )
+                    lines[line_record.line_id] = line
+                    added_lines.append(line)
+                    added_here += 1
+                elif newer and (line.quantity, line.current_quantity) != (
+                    line_record.quantity,
+                    line_record.current_quantity,
+                ):
+                    line.quantity = line_record.quantity
+                    line.current_quantity = line_record.current_quantity
+                    changed_lines.append(line)
+            if newer or added_here:
+                result.orders_updated += 1
+                deltas.add(order_contribution(order, lines.values(), tz), before)
+            else:
+                result.orders_unchanged += 1
+
+        if new_orders:
+            Order.objects.bulk_create([order for order, _ in new_orders], batch_size=500)
+            for order, record in new_orders:
+                new_lines = [
+                    OrderLine(
+                        order=order,
+                        platform_id=line_record.line_id,
+                        variant_id=variant_pks[line_record.variant.variant_id],
+                        quantity=line_record.quantity,
+                        current_quantity=line_record.current_quantity,
+                        unit_price=line_record.unit_price,
+                    )
+                    for line_record in record.lines
+                ]
+                added_lines.extend(new_lines)
+                deltas.add(order_contribution(order, new_lines, tz))
+            result.orders_created += len(new_orders)
+        if changed_orders:
+            Order.objects.bulk_update(
+                changed_orders, ["number", "cancelled_at", "status", "platform_status", "platform_updated_at"]
+            )
+        if changed_lines:
+            OrderLine.objects.bulk_update(changed_lines, ["quantity", "current_quantity"], batch_size=500)
+        if added_lines:
+            OrderLine.objects.bulk_create(added_lines, batch_size=1000)
+            result.lines_created += len(added_lines)
+        result.demand_cells_changed += deltas.apply()
+    return result
+
+
+def apply_refund_records(store: Store, records: Sequence[RefundRecord]) -> ApplyResult:
+    """Apply refunds once each: raise the refunded quantity of their lines and update daily demand.
+
+    A refund whose order is not known yet is reported in `problems` and not recorded, so that it can be applied
+    when it is delivered or replayed again after its order.
+    """
+    result = ApplyResult()
+    if not records:
+        return result
+    tz = store.tzinfo
+    deltas = DemandDeltas()
+    with transaction.atomic():
+        recorded = set(
+            Refund.objects.filter(store=store, platform_id__in=[r.refund_id for r in records]).values_list(
+                "platform_id", flat=True
+            )
+        )
+        todo: dict[str, RefundRecord] = {}
+        for record in records:
+            if record.refund_id in recorded or record.refund_id in todo:
+                result.refunds_unchanged += 1
+            else:
+                todo[record.refund_id] = record
+        if not todo:
+            return result
+        orders = {
+            order.platform_id: order
+            for order in Order.objects.select_for_update()
+            .filter(store=store, platform_id__in={record.order_id for record in todo.values()})
+            .order_by("pk")
+        }
+        lines_by_order: dict[int, dict[str, OrderLine]] = defaultdict(dict)
+        for line in OrderLine.objects.filter(order__in=list(orders.values())):
+            lines_by_order[line.order_id][line.platform_id] = line
+        new_refunds: list[tuple[Refund, list[tuple[OrderLine, int, str]]]] = []
+        touched_lines: dict[int, OrderLine] = {}
+        for record in todo.values():
+            order = orders.get(record.order_id)
+            if order is None:
+                result.problems.append(f"refund {record.refund_id}: order {record.order_id} is not known yet")
+                continue
+            lines = lines_by_order[order.pk]
+            before = order_contribution(order, lines.values(), tz)
+            applied: list[tuple[OrderLine, int, str]] = []
+            for refund_line in record.lines:
+                line = lines.get(refund_line.line_id)
+                if line is None:
+                    result.problems.append(
+                        f"refund {record.refund_id}: line {refund_line.line_id} is not on order {record.order_id}"
+                    )
+                    continue
+                line.refunded_quantity += refund_line.quantity
+                touched_lines[line.pk] = line
+                applied.append((line, refund_line.quantity, refund_line.restock_type))
+            deltas.add(order_contribution(order, lines.values(), tz), before)
+            refund = Refund(store=store, order=order, platform_id=record.refund_id, created_at=record.created_at)
+            new_refunds.append((refund, applied))
+        if new_refunds:
+            Refund.objects.bulk_create([refund for refund, _ in new_refunds], batch_size=500)
+            refund_lines: dict[tuple[int, int], RefundLine] = {}
+            for refund, applied in new_refunds:
+                for line, quantity, restock_type in applied:
+                    existing = refund_lines.get((refund.pk, line.pk))
+                    if existing:
+                        existing.quantity += quantity
+                    else:
+                        refund_lines[(refund.pk, line.pk)] = RefundLine(
+                            refund=refund, order_line=line, quantity=quantity, restock_type=restock_type
+                        )
+            RefundLine.objects.bulk_create(list(refund_lines.values()), batch_size=1000)
+            OrderLine.objects.bulk_update(list(touched_lines.values()), ["refunded_quantity"], batch_size=500)
+            result.refunds_created += len(new_refunds)
+        result.demand_cells_changed += deltas.apply()
+    return result

@@ -1,0 +1,82 @@
+"""Creating and updating stores and their locations."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import IntegrityError, transaction
+
+from inventory_ai.choices import Platform
+from inventory_ai.conf import get_option
+from inventory_ai.models import Location, Store
+from inventory_ai.models.stores import normalize_store_domain
+
+PRIMARY_LOCATION_PLATFORM_ID = "primary"
+
+
+def find_store(name: str) -> Store:
+    """The store named by its shop domain or site URL, in any spelling the user may type."""
+    candidates = {name.strip()}
+    for platform in Platform.values:
+        try:
+            candidates.add(normalize_store_domain(platform, name))
+        except ValueError:
+            continue
+    store = Store.objects.filter(domain__in=candidates).first()
+    if store is None:
+        raise Store.DoesNotExist(f"No store named {name!r}; add it with `manage.py add_store`.")
+    return store
+
+
+def upsert_store(
+    platform: str,
+    domain: str,
+    *,
+    webhook_secret: str | None = None,
+    credentials: dict[str, str] | None = None,
+    **fields: Any,
+) -> tuple[Store, bool]:
+    """Create the store or update the given fields of an existing one. Returns (store, created).
+
+    A new webhook secret goes to the front of the secret list; older ones are kept so that deliveries signed with
+    them still verify during a rotation. Credentials are merged key by key.
+    """
+    if platform not in Platform.values:
+        raise ValueError(f"Unknown platform {platform!r}; expected one of {', '.join(Platform.values)}")
+    domain = normalize_store_domain(platform, domain)
+    with transaction.atomic():
+        store = Store.objects.select_for_update().filter(domain=domain).first()
+        created = store is None
+        if created:
+            store = Store(platform=platform, domain=domain)
+            if platform == Platform.SHOPIFY:
+                store.api_version = get_option("SHOPIFY_API_VERSION")
+            elif platform == Platform.WOOCOMMERCE:
+                store.api_version = "wc/v3"
+        elif store.platform != platform:
+            raise ValueError(f"{domain} is already connected as a {store.get_platform_display()} store")
+        for name, value in fields.items():
+            if value is not None:
+                setattr(store, name, value)
+        if webhook_secret:
+            store.webhook_secrets = [webhook_secret] + [s for s in store.webhook_secrets if s != webhook_secret]
+        if credentials:
+            store.credentials = {**store.credentials, **{k: v for k, v in credentials.items() if v}}
+        store.full_clean()
+        store.save()
+    return store, created
+
+
+def primary_location(store: Store) -> Location:
+    """The store's primary location, created when the store has none yet (WooCommerce has a single implicit one)."""
+    location = Location.objects.filter(store=store, is_primary=True).first()
+    if location is not None:
+        return location
+    try:
+        with transaction.atomic():
+            return Location.objects.create(
+                store=store, platform_id=PRIMARY_LOCATION_PLATFORM_ID, name="Primary location", is_primary=True
+            )
+    except IntegrityError:
+        # Another process created it first.
+        return Location.objects.get(store=store, is_primary=True)

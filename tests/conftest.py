@@ -1,0 +1,142 @@
+"""Shared fixtures: stores, command runner, and a real Celery worker process."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.core.management import call_command
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+def pytest_sessionstart(session):
+    """In CI the suite must run on the real services: fail (never skip) when they are not what CI configured."""
+    if os.environ.get("INVENTORY_AI_REQUIRE_SERVICES") != "1":
+        return
+    problems = []
+    if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+        problems.append(f"DATABASE_URL is not PostgreSQL (engine {settings.DATABASES['default']['ENGINE']})")
+    if not settings.CELERY_BROKER_URL.startswith("redis://"):
+        problems.append(f"CELERY_BROKER_URL is not Redis ({settings.CELERY_BROKER_URL})")
+    try:
+        import redis
+
+        redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_connect_timeout=5).ping()
+    except Exception as exc:  # any failure to reach Redis ends the run
+        problems.append(f"Redis unreachable: {exc}")
+    if problems:
+        pytest.exit("Required services are missing: " + "; ".join(problems), returncode=3)
+
+
+@pytest.fixture
+def run_command():
+    """Run a management command; returns its stdout and stderr."""
+
+    def run(name: str, *args: str) -> tuple[str, str]:
+        out, err = io.StringIO(), io.StringIO()
+        call_command(name, *args, stdout=out, stderr=err)
+        return out.getvalue(), err.getvalue()
+
+    return run
+
+
+@pytest.fixture
+def shop(db):
+    """A Shopify store in London (the Online Retail shop's time zone)."""
+    from inventory_ai.services.stores import upsert_store
+
+    store, _ = upsert_store(
+        "shopify",
+        "test-gifts.myshopify.com",
+        webhook_secret="hush",
+        credentials={"access_token": "shpat_test"},
+        timezone="Europe/London",
+        currency="GBP",
+        country_code="GB",
+    )
+    return store
+
+
+def database_url_for_subprocess() -> str:
+    """A DATABASE_URL that points another process at the database the tests are using (the test database)."""
+    params = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{params['NAME']}"
+    user = params.get("USER") or ""
+    password = f":{params['PASSWORD']}" if params.get("PASSWORD") else ""
+    auth = f"{user}{password}@" if user else ""
+    return f"postgres://{auth}{params.get('HOST') or 'localhost'}:{params.get('PORT') or 5432}/{params['NAME']}"
+
+
+def subprocess_env(**overrides: str) -> dict[str, str]:
+    env = os.environ.copy()
+    env.update(
+        DJANGO_SETTINGS_MODULE="tests.settings", DATABASE_URL=database_url_for_subprocess(), PYTHONPATH=str(ROOT)
+    )
+    env.update(overrides)
+    return env
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db, tmp_path):
+    """A real `celery worker` process consuming every queue from the configured broker, on the test database."""
+    from inventory_ai.celery import app
+    from inventory_ai.tasks import ping_task
+
+    app.control.purge()
+    log_path = tmp_path / "worker.log"
+    log = open(log_path, "wb")  # noqa: SIM115  (closed at teardown)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "inventory_ai",
+            "worker",
+            "--queues",
+            ",".join(queue.name for queue in settings.CELERY_TASK_QUEUES),
+            "--pool",
+            "solo",
+            "--loglevel",
+            "INFO",
+            "--hostname",
+            f"test-{uuid.uuid4().hex[:8]}@%h",
+            "--without-gossip",
+            "--without-mingle",
+        ],
+        cwd=ROOT,
+        env=subprocess_env(),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"The worker exited with {process.returncode}:\n{log_path.read_text()[-3000:]}")
+            try:
+                ping_task.apply_async(queue="default").get(timeout=5)
+                break
+            except Exception:  # not ready yet: broker connection or result not there
+                if time.monotonic() > deadline:
+                    pytest.fail(f"The worker did not answer within 90 s:\n{log_path.read_text()[-3000:]}")
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()

@@ -1,0 +1,22 @@
+"""Test settings: the product's own settings, with the environment defaults a test run needs.
+
+DATABASE_URL and CELERY_BROKER_URL still come from the environment: SQLite and the embedded broker on a fresh
+machine, PostgreSQL and Redis in CI (`.ci/run`).
+"""
+
+import os
+from pathlib import Path
+
+os.environ.setdefault("SECRET_KEY", "tests-only-secret-key-never-used-in-production")
+# A fixed Fernet key for tests only.
+os.environ.setdefault("INVENTORY_AI_CREDENTIALS_KEYS", "pE2x7sQGQx7p3kCOvBuk0dWnGgVnKfbZ0mxsK3Y5hlM=")
+# Tests keep their files (SQLite database, broker folders) apart from the demo's.
+os.environ.setdefault("INVENTORY_AI_VAR_DIR", str(Path(__file__).resolve().parent.parent / "var" / "test"))
+
+from inventory_ai.settings import *  # noqa: F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}

@@ -1,0 +1,61 @@
+"""A real Celery worker consumes tasks from the configured broker and writes to the configured database."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from inventory_ai.models import ServiceHeartbeat
+from inventory_ai.tasks import ping_task, record_worker_heartbeat_task
+from tests.conftest import ROOT, subprocess_env
+
+
+@pytest.mark.worker
+def test_worker_consumes_a_task_and_writes_to_the_database(celery_worker_process):
+    # given a running worker and no heartbeat yet
+    ServiceHeartbeat.objects.all().delete()
+
+    # when a task goes through the broker to the worker queue it is routed to
+    record_worker_heartbeat_task.delay()
+    answer = ping_task.apply_async(queue="default").get(timeout=30)
+
+    # then the worker wrote its heartbeat into the database the tests read
+    assert answer["pong"] is True
+    beat = ServiceHeartbeat.objects.get(name="worker")
+    assert beat.detail == answer["host"]
+
+
+@pytest.mark.worker
+def test_doctor_passes_with_a_worker(celery_worker_process, run_command):
+    out, _ = run_command("doctor", "--timeout", "30")
+    assert "OK   database" in out
+    assert "OK   broker" in out
+    assert "OK   worker" in out
+    assert "All checks passed." in out
+
+
+@pytest.mark.django_db
+def test_doctor_says_plainly_what_is_wrong():
+    # given a broker address where nothing listens and a database that does not exist
+    result = subprocess.run(
+        [sys.executable, "manage.py", "doctor", "--timeout", "2"],
+        cwd=ROOT,
+        env=subprocess_env(
+            CELERY_BROKER_URL="redis://127.0.0.1:1/0",
+            CELERY_RESULT_BACKEND="redis://127.0.0.1:1/0",
+            DATABASE_URL="postgres://postgres@127.0.0.1:1/none",
+        ),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    # then it fails and names each broken part with a hint
+    assert result.returncode != 0
+    assert "FAIL database" in result.stdout
+    assert "check DATABASE_URL" in result.stdout
+    assert "FAIL broker" in result.stdout
+    assert "check CELERY_BROKER_URL" in result.stdout
+    assert "FAIL worker" in result.stdout
