@@ -58,10 +58,12 @@ def _stable_id(kind: str, code: str) -> str:
     return str(int(hashlib.sha256(f"{kind}:{code}".encode()).hexdigest()[:10], 16) % 10**12 + 10**11)
 
 
+@lru_cache(maxsize=16384)
 def product_id_for(code: str) -> str:
     return _stable_id("product", normalize_stock_code(code))
 
 
+@lru_cache(maxsize=16384)
 def variant_id_for(code: str) -> str:
     return _stable_id("variant", normalize_stock_code(code))
 
@@ -113,6 +115,8 @@ class OnlineRetailReader:
     tz: tzinfo
     currency: str = "GBP"
     rows_read: int = 0
+    # Rows that became an order line, or a return applied to one (wholly or partly).
+    rows_imported: int = 0
     _line_counts: dict[str, int] = field(default_factory=dict)
     _purchases: dict[tuple[str, str], list[_Purchase]] = field(default_factory=lambda: defaultdict(list))
 
@@ -197,6 +201,7 @@ class OnlineRetailReader:
         # An invoice can reappear later in the file: its positions continue, so its line ids stay unique.
         position = self._line_counts.get(invoice, 0)
         lines = []
+        self.rows_imported += len(rows)
         for row in rows:
             position += 1
             line_id = line_id_for(invoice, position)
@@ -244,6 +249,8 @@ class OnlineRetailReader:
                     need -= take
             if history:
                 history[:] = [purchase for purchase in history if purchase.remaining > 0]
+            if need < wanted:
+                self.rows_imported += 1
             if need == wanted:
                 yield RowProblem(
                     row.line_number, f"returns {wanted} unit(s) that match no earlier purchase in the file"

@@ -66,6 +66,7 @@ def test_online_retail_import_builds_orders_refunds_and_demand(shop, run_command
     assert "without a CustomerID" in problems[12]["reason"]
     assert "InvoiceDate" in problems[13]["reason"]
     assert "Rows reported:      6" in out
+    assert "Rows read:          13 = 8 imported + 5 reported and skipped (1 more imported in part and reported)" in out
     assert "rows/s" in out
 
 

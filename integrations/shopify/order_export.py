@@ -43,6 +43,7 @@ class ShopifyOrderExportReader:
 
     default_currency: str = ""
     rows_read: int = 0
+    rows_imported: int = 0
 
     def read(self, lines: Iterable[str]) -> Iterator[OrderRecord | RowProblem]:
         reader = csv.DictReader(lines)
@@ -106,6 +107,7 @@ class ShopifyOrderExportReader:
             lines.append(OrderLineRecord(f"{order_id}:{position}", variant, quantity, current, price))
         if not lines:
             return
+        self.rows_imported += len(lines)
         status = ORDER_CANCELLED if cancelled_at else ORDER_OPEN
         yield OrderRecord(
             order_id=order_id,

@@ -7,9 +7,8 @@ from collections.abc import Iterable
 from datetime import date, tzinfo
 from decimal import Decimal
 
-from django.db import connection
-
 from inventory_ai.models import DailyDemand, Order, OrderLine
+from inventory_ai.services.bulk import upsert_add
 
 # (variant pk, location pk, local date) -> [units, revenue]
 DemandKey = tuple[int, int, date]
@@ -72,22 +71,13 @@ class DemandDeltas:
             for (variant, location, day), (units, revenue) in sorted(self._cells.items())
             if units or revenue
         ]
-        if not rows:
-            return 0
-        table = connection.ops.quote_name(DailyDemand._meta.db_table)
-        sql = (
-            f"INSERT INTO {table} (variant_id, location_id, date, units, revenue, out_of_stock) "
-            "VALUES (%s, %s, %s, %s, %s, %s) "
-            "ON CONFLICT (variant_id, location_id, date) DO UPDATE SET "
-            f"units = {table}.units + excluded.units, revenue = {table}.revenue + excluded.revenue"
+        upsert_add(
+            DailyDemand._meta.db_table,
+            ["variant_id", "location_id", "date"],
+            ["units", "revenue"],
+            rows,
+            column_types=["bigint", "bigint", "date", "integer", "numeric"],
+            insert_defaults={"out_of_stock": False},
         )
-        with connection.cursor() as cursor:
-            cursor.executemany(
-                sql,
-                [
-                    (variant, location, day, units, str(revenue), False)
-                    for variant, location, day, units, revenue in rows
-                ],
-            )
         self._cells.clear()
         return len(rows)

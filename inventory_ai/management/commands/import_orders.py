@@ -80,7 +80,7 @@ class Command(BaseCommand):
         catalog = CatalogCache(store)
         totals = ApplyResult()
         problems_by_reason: dict[str, list[int]] = defaultdict(list)
-        problem_count = 0
+        problem_count = partial_count = 0
         orders: list[OrderRecord] = []
         refunds: list[RefundRecord] = []
 
@@ -110,6 +110,7 @@ class Command(BaseCommand):
                 for item in reader.read(text):
                     if isinstance(item, RowProblem):
                         problem_count += 1
+                        partial_count += item.partial
                         problems_by_reason[_reason_category(item.reason)].append(item.line_number)
                         if report_file is None:
                             report_path.parent.mkdir(parents=True, exist_ok=True)
@@ -134,16 +135,21 @@ class Command(BaseCommand):
                 report_file.close()
 
         elapsed = time.monotonic() - started
-        self._print_summary(reader.rows_read, totals, problems_by_reason, problem_count, report_path, elapsed)
+        self._print_summary(reader, totals, problems_by_reason, (problem_count, partial_count), report_path, elapsed)
 
     def _default_report_path(self, store: Store) -> Path:
         stamp = timezone.now().strftime("%Y%m%dT%H%M%S")
         safe_name = "".join(ch if ch.isalnum() else "-" for ch in store.domain)
         return Path(settings.VAR_DIR) / "import-reports" / f"{safe_name}-{stamp}.csv"
 
-    def _print_summary(self, rows, totals, problems_by_reason, problem_count, report_path, elapsed) -> None:
+    def _print_summary(self, reader, totals, problems_by_reason, counts, report_path, elapsed) -> None:
         out = self.stdout
-        out.write(f"Rows read:          {rows:,}")
+        rows = reader.rows_read
+        problem_count, partial_count = counts
+        out.write(
+            f"Rows read:          {rows:,} = {reader.rows_imported:,} imported + {problem_count - partial_count:,} "
+            f"reported and skipped ({partial_count:,} more imported in part and reported)"
+        )
         out.write(
             f"Orders:             {totals.orders_created:,} created, {totals.orders_updated:,} updated, "
             f"{totals.orders_unchanged:,} already up to date"

@@ -1,0 +1,52 @@
+# Inventory AI — developer and demo commands. `make demo` and `make test` work on a fresh machine with Python 3.11+.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# The virtualenv is rebuilt when the pinned requirements change.
+INSTALLED := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
+TEST_ENV := DJANGO_SETTINGS_MODULE=tests.settings
+
+.PHONY: help install demo test lint format check-migrations migrate run worker beat doctor clean
+
+help:
+	@echo "make demo    - install, load the demo store and run web + worker + beat (Ctrl-C stops)"
+	@echo "make test    - install, then lint, format check, migration check and the whole test suite"
+	@echo "make format  - format the code with ruff"
+	@echo "make doctor  - check the database, the broker and the workers"
+
+$(INSTALLED): requirements.txt requirements-dev.txt
+	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+install: $(INSTALLED)
+
+demo: install
+	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py demo
+
+test: install lint check-migrations
+	$(TEST_ENV) $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+check-migrations: install
+	$(TEST_ENV) $(BIN)/python manage.py makemigrations --check --dry-run
+
+migrate: install
+	$(BIN)/python manage.py migrate
+
+doctor: install
+	$(BIN)/python manage.py doctor
+
+clean:
+	rm -rf var .pytest_cache .ruff_cache
