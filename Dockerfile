@@ -4,7 +4,8 @@ FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
-    INVENTORY_AI_VAR_DIR=/var/lib/inventory-ai
+    INVENTORY_AI_VAR_DIR=/var/lib/inventory-ai \
+    STATIC_ROOT=/app/staticfiles
 
 WORKDIR /app
 COPY requirements.txt ./

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.db import models
 from django.db.models import Count, Sum
 
 from inventory_ai.models import (
@@ -36,6 +37,7 @@ class StoreAdmin(admin.ModelAdmin):
     list_display = ("domain", "name", "platform", "timezone", "currency", "active", "variant_count", "created_at")
     list_filter = ("platform", "active")
     search_fields = ("domain", "name")
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     # Secrets are encrypted at rest and never shown; `manage.py add_store` sets and rotates them.
     exclude = ("credentials", "webhook_secrets")
     readonly_fields = ("secrets_summary", "created_at", "updated_at")

@@ -1,6 +1,9 @@
-"""Application config: registers the system checks and prepares the embedded broker's folders."""
+"""Application config: registers the system checks and prepares the runtime folders."""
+
+import os
 
 from django.apps import AppConfig
+from django.conf import settings
 
 
 class InventoryAIConfig(AppConfig):
@@ -10,6 +13,16 @@ class InventoryAIConfig(AppConfig):
 
     def ready(self) -> None:
         from inventory_ai import checks  # noqa: F401  (registers the checks)
-        from inventory_ai.celery import ensure_embedded_broker_folders
 
-        ensure_embedded_broker_folders()
+        ensure_runtime_folders()
+
+
+def ensure_runtime_folders() -> None:
+    """Create the folders every process expects: static files, and the embedded broker's message folders."""
+    os.makedirs(settings.STATIC_ROOT, exist_ok=True)
+    if getattr(settings, "EMBEDDED_BROKER", False):
+        for key in ("data_folder_in", "data_folder_out", "control_folder", "processed_folder"):
+            os.makedirs(settings.CELERY_BROKER_TRANSPORT_OPTIONS[key], exist_ok=True)
+    backend = settings.CELERY_RESULT_BACKEND
+    if backend.startswith("file://"):
+        os.makedirs(backend.removeprefix("file://"), exist_ok=True)
