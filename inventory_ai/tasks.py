@@ -17,5 +17,6 @@ def ping_task() -> dict:
 
 @shared_task(name="inventory_ai.tasks.record_worker_heartbeat_task", ignore_result=True)
 def record_worker_heartbeat_task() -> None:
-    """Scheduled by beat every minute; health checks read the timestamp it leaves."""
+    """Scheduled by beat every minute (and expiring within it): when it runs, both beat and a worker are alive."""
+    record_heartbeat("beat")
     record_heartbeat("worker")

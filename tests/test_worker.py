@@ -59,3 +59,20 @@ def test_doctor_says_plainly_what_is_wrong():
     assert "FAIL broker" in result.stdout
     assert "check CELERY_BROKER_URL" in result.stdout
     assert "FAIL worker" in result.stdout
+
+
+@pytest.mark.django_db
+def test_doctor_checks_heartbeats(run_command):
+    from datetime import timedelta
+
+    from django.core.management import CommandError
+    from django.utils import timezone
+
+    # a heartbeat recorded just now passes
+    ServiceHeartbeat.objects.create(name="beat", last_seen=timezone.now(), detail="host")
+    out, _ = run_command("doctor", "--skip-worker", "--heartbeat", "beat")
+    assert "OK   beat heartbeat" in out
+    # a stale one fails, naming its age and the limit
+    ServiceHeartbeat.objects.filter(name="beat").update(last_seen=timezone.now() - timedelta(minutes=10))
+    with pytest.raises(CommandError, match="1 check"):
+        run_command("doctor", "--skip-worker", "--heartbeat", "beat")

@@ -12,6 +12,7 @@ from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 from kombu import Connection
 
+from inventory_ai.conf import get_option
 from inventory_ai.models import ServiceHeartbeat
 from inventory_ai.tasks import ping_task
 
@@ -32,6 +33,13 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--timeout", type=float, default=10.0, help="Seconds to wait for a worker (default 10)")
         parser.add_argument("--skip-worker", action="store_true", help="Check only the database and the broker")
+        parser.add_argument(
+            "--heartbeat",
+            action="append",
+            default=[],
+            metavar="NAME",
+            help="Also require a recent heartbeat of NAME (worker, beat); used by container health checks",
+        )
 
     def handle(self, *args, **options):
         failures = 0
@@ -44,6 +52,8 @@ class Command(BaseCommand):
             failures += not self.check_worker(options["timeout"])
         else:
             failures += not self.fail("worker", "not checked: the broker is unreachable", "fix the broker first")
+        for name in options["heartbeat"]:
+            failures += not self.check_heartbeat(name)
         if failures:
             raise CommandError(f"{failures} check(s) failed")
         self.stdout.write(self.style.SUCCESS("All checks passed."))
@@ -103,6 +113,16 @@ class Command(BaseCommand):
             return self.fail("worker", f"{exc.__class__.__name__}: {exc}", "check CELERY_RESULT_BACKEND")
         elapsed_ms = (time.monotonic() - started) * 1000
         return self.ok("worker", f"{answer['host']} answered in {elapsed_ms:.0f} ms")
+
+    def check_heartbeat(self, name: str) -> bool:
+        max_age = get_option("WORKER_HEARTBEAT_MAX_AGE_SECONDS")
+        beat = ServiceHeartbeat.objects.filter(name=name).first()
+        if beat is None:
+            return self.fail(f"{name} heartbeat", "never recorded", "start beat and a worker; beat schedules it")
+        age = (timezone.now() - beat.last_seen).total_seconds()
+        if age > max_age:
+            return self.fail(f"{name} heartbeat", f"{age:.0f} s old (limit {max_age} s)", f"is {name} running?")
+        return self.ok(f"{name} heartbeat", f"{age:.0f} s ago")
 
     def _heartbeat_note(self) -> str:
         beat = ServiceHeartbeat.objects.filter(name="worker").first()
