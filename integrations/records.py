@@ -75,3 +75,112 @@ class RowProblem:
     line_number: int
     reason: str
     partial: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class OrderDeleted:
+    order_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class OrderEditRemovals:
+    """Units removed from lines by an order edit (Shopify `orders/edited`); additions arrive in the order update."""
+
+    order_id: str
+    committed_at: datetime
+    removals: tuple[tuple[str, int], ...]  # (line id, units removed)
+
+
+@dataclass(frozen=True, slots=True)
+class RefundsToFetch:
+    """An order update that names refunds without their lines (WooCommerce): fetch them through the store's API."""
+
+    order_id: str
+    refund_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ProductVariantRecord:
+    variant_id: str
+    sku: str
+    title: str
+    price: Decimal | None
+    inventory_item_id: str = ""
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ProductRecord:
+    """A product with the full list of its sellable variants at `updated_at` (a variant not listed was deleted)."""
+
+    product_id: str
+    title: str
+    vendor: str
+    product_type: str
+    status: str
+    updated_at: datetime | None
+    variants: tuple[ProductVariantRecord, ...]
+    complete_variant_list: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class ProductDeleted:
+    product_id: str
+    variant_id: str = ""  # set when only one variant (a WooCommerce variation) was deleted
+
+
+@dataclass(frozen=True, slots=True)
+class InventoryLevelRecord:
+    """Stock of a variant at a location. Shopify names the inventory item; WooCommerce the product/variation."""
+
+    available: int
+    updated_at: datetime
+    inventory_item_id: str = ""
+    variant_id: str = ""
+    location_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class InventoryLevelDisconnected:
+    inventory_item_id: str
+    location_id: str
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class InventoryItemRecord:
+    inventory_item_id: str
+    sku: str | None
+    cost: Decimal | None
+    updated_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class InventoryItemDeleted:
+    inventory_item_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class LocationRecord:
+    location_id: str
+    name: str
+    active: bool
+    updated_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class LocationDeleted:
+    location_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class AppUninstalled:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class PrivacyRequest:
+    """A mandatory privacy topic: `customers/data_request`, `customers/redact` or `shop/redact`."""
+
+    kind: str
+    order_ids: tuple[str, ...] = ()

@@ -175,6 +175,9 @@ CELERY_ENABLE_UTC = True
 # Prefetching one message per process keeps a long training task from holding short webhook tasks hostage.
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A web request that enqueues a task must not hang on a dead broker: the event is already stored, the sweeper
+# enqueues it later.
+CELERY_BROKER_CONNECTION_TIMEOUT = float(os.environ.get("CELERY_BROKER_CONNECTION_TIMEOUT", "2"))
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_QUEUES = [Queue(name) for name in ("default", "webhooks", "training", "ml", "push")]
 # Routes by module and name: webhook processing, training fan-out, TensorFlow work and pushes to stores each get a
@@ -193,6 +196,17 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "inventory_ai.tasks.record_worker_heartbeat_task",
         "schedule": 60.0,
         "options": {"expires": 55},
+    },
+    "requeue-stale-webhook-events": {
+        "task": "inventory_ai.tasks.requeue_stale_webhook_events_task",
+        "schedule": 120.0,
+        "kwargs": {"older_than_seconds": 300},
+        "options": {"expires": 110},
+    },
+    "mark-current-stockouts": {
+        "task": "inventory_ai.tasks.mark_current_stockouts_task",
+        "schedule": 3600.0,
+        "options": {"expires": 3500},
     },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import socket
+from datetime import timedelta
 
 from celery import shared_task
+from django.db import OperationalError
 
+from integrations.errors import StoreAPIError
+from inventory_ai.services import webhooks
+from inventory_ai.services.inventory import mark_current_stockouts
 from inventory_ai.services.operations import record_heartbeat
+from inventory_ai.services.sync import NotReadyYet
 
 
 @shared_task(name="inventory_ai.tasks.ping_task")
@@ -20,3 +26,33 @@ def record_worker_heartbeat_task() -> None:
     """Scheduled by beat every minute (and expiring within it): when it runs, both beat and a worker are alive."""
     record_heartbeat("beat")
     record_heartbeat("worker")
+
+
+# Idempotent (the event's status is checked and changed in the same transaction as its effects), so it is acknowledged
+# late and requeued when a worker dies mid-way. Only "not ready yet", transient store-API and database errors are
+# retried, with exponential backoff; the service parks an event as failed after its own attempt limit.
+@shared_task(
+    name="inventory_ai.tasks.process_webhook_event_task",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(NotReadyYet, StoreAPIError, OperationalError),
+    retry_backoff=5,
+    retry_backoff_max=600,
+    retry_jitter=True,
+    max_retries=webhooks.MAX_ATTEMPTS,
+    ignore_result=True,
+)
+def process_webhook_event_task(event_id: int) -> str:
+    return webhooks.process_webhook_event(event_id)
+
+
+@shared_task(name="inventory_ai.tasks.requeue_stale_webhook_events_task", ignore_result=True)
+def requeue_stale_webhook_events_task(older_than_seconds: int = 300) -> int:
+    """Beat: enqueue events left `received` (the broker was down when they arrived, or a worker was lost)."""
+    return webhooks.requeue_stale_events(timedelta(seconds=older_than_seconds))
+
+
+@shared_task(name="inventory_ai.tasks.mark_current_stockouts_task", ignore_result=True)
+def mark_current_stockouts_task() -> int:
+    """Beat: flag today as out of stock for every level at zero, so quiet stock-outs are censored too."""
+    return mark_current_stockouts()

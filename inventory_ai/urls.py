@@ -1,8 +1,10 @@
 """URL configuration."""
 
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 from django.views.generic import RedirectView
+
+from inventory_ai import views
 
 admin.site.site_header = "Inventory AI"
 admin.site.site_title = "Inventory AI"
@@ -11,4 +13,7 @@ admin.site.index_title = "Demand forecasting and replenishment"
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("admin/", admin.site.urls),
+    path("webhooks/shopify/", views.shopify_webhook, name="webhook-shopify"),
+    path("webhooks/woocommerce/", views.woocommerce_webhook, name="webhook-woocommerce"),
+    path("api/v1/", include("inventory_ai.api.urls")),
 ]

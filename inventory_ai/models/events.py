@@ -17,6 +17,9 @@ class WebhookEvent(models.Model):
     platform = models.CharField(max_length=20, choices=Platform.choices)
     store = models.ForeignKey("inventory_ai.Store", on_delete=models.CASCADE, related_name="webhook_events")
     topic = models.CharField(max_length=100)
+    resource_id = models.CharField(
+        max_length=64, blank=True, help_text="Id of the order, product or item the event is about (set when processed)"
+    )
     dedup_key = models.CharField(max_length=128)
     delivery_id = models.CharField(max_length=128, blank=True)
     event_id = models.CharField(max_length=128, blank=True)
@@ -32,7 +35,10 @@ class WebhookEvent(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["store", "dedup_key"], name="webhook_event_dedup")]
-        indexes = [models.Index(fields=["status", "received_at"], name="webhook_event_status")]
+        indexes = [
+            models.Index(fields=["status", "received_at"], name="webhook_event_status"),
+            models.Index(fields=["store", "resource_id"], name="webhook_event_resource"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.platform} {self.topic} {self.delivery_id}"

@@ -81,3 +81,32 @@ class DemandDeltas:
         )
         self._cells.clear()
         return len(rows)
+
+
+def rebuild_demand(store) -> int:
+    """Recompute the store's daily demand from its orders; returns the number of non-zero cells.
+
+    Out-of-stock flags are kept. Runs in one transaction; on PostgreSQL the demand table is locked against
+    concurrent writers for the duration, so an order applied meanwhile waits and then adds its change on top.
+    """
+    from django.db import connection, transaction
+
+    tz = store.tzinfo
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(f"LOCK TABLE {connection.ops.quote_name(DailyDemand._meta.db_table)} IN EXCLUSIVE MODE")
+        rows = DailyDemand.objects.filter(variant__store=store)
+        rows.update(units=0, revenue=0)
+        deltas = DemandDeltas()
+        orders = Order.objects.filter(store=store, status="open").in_bulk()
+        lines_by_order: dict[int, list] = defaultdict(list)
+        for line in OrderLine.objects.filter(order__store=store, order__status="open").only(
+            "order_id", "variant_id", "quantity", "current_quantity", "refunded_quantity", "unit_price"
+        ):
+            lines_by_order[line.order_id].append(line)
+        for order_pk, lines in lines_by_order.items():
+            deltas.add(order_contribution(orders[order_pk], lines, tz))
+        changed = deltas.apply()
+        rows.filter(units=0, revenue=0, out_of_stock=False).delete()
+    return changed

@@ -22,7 +22,14 @@ from decimal import Decimal
 
 from django.db import IntegrityError, transaction
 
-from integrations.records import ORDER_CANCELLED, ORDER_DELETED, OrderLineRecord, OrderRecord, RefundRecord
+from integrations.records import (
+    ORDER_CANCELLED,
+    ORDER_DELETED,
+    OrderEditRemovals,
+    OrderLineRecord,
+    OrderRecord,
+    RefundRecord,
+)
 from inventory_ai.choices import OrderStatus
 from inventory_ai.models import Order, OrderLine, Refund, RefundLine, Store
 from inventory_ai.services.bulk import insert_rows
@@ -305,3 +312,59 @@ def apply_refund_records(store: Store, records: Sequence[RefundRecord]) -> Apply
             result.refunds_created += len(new_refunds)
         result.demand_cells_changed += deltas.apply()
     return result
+
+
+def _change_order(store: Store, order_id: str, change) -> str | None:
+    """Lock an order, apply `change(order, lines)` and move demand by the difference. None if the order is unknown."""
+    tz = store.tzinfo
+    with transaction.atomic():
+        order = Order.objects.select_for_update().filter(store=store, platform_id=order_id).first()
+        if order is None:
+            return None
+        lines = list(order.lines.all())
+        before = order_contribution(order, lines, tz)
+        note = change(order, lines)
+        deltas = DemandDeltas()
+        deltas.add(order_contribution(order, lines, tz), before)
+        deltas.apply()
+        return note
+
+
+def delete_order(store: Store, order_id: str) -> bool:
+    """Mark an order deleted (its demand goes); returns whether the order was known."""
+
+    def change(order: Order, lines: list[OrderLine]) -> str:
+        order.status = OrderStatus.DELETED
+        order.save(update_fields=["status"])
+        return ""
+
+    return _change_order(store, order_id, change) is not None
+
+
+def apply_order_edit(store: Store, edit: OrderEditRemovals) -> str:
+    """Apply the removals of an order edit unless the stored order snapshot is already as new as the edit.
+
+    The order update that Shopify sends with every edit carries the absolute current quantities; whichever of the
+    two arrives first wins, and the other is then older or equal and changes nothing.
+    """
+
+    def change(order: Order, lines: list[OrderLine]) -> str:
+        if edit.committed_at <= order.platform_updated_at:
+            return "the stored order already includes this edit"
+        by_id = {line.platform_id: line for line in lines}
+        changed = []
+        for line_id, removed in edit.removals:
+            line = by_id.get(line_id)
+            if line is not None and removed:
+                line.current_quantity = max(0, line.current_quantity - removed)
+                changed.append(line)
+        OrderLine.objects.bulk_update(changed, ["current_quantity"])
+        order.platform_updated_at = edit.committed_at
+        order.save(update_fields=["platform_updated_at"])
+        return ""
+
+    note = _change_order(store, edit.order_id, change)
+    if note is None:
+        # The order update that accompanies every edit brings the same change with the full order.
+        return f"order {edit.order_id} is not known yet; its update will carry the edit"
+    return note

@@ -1,0 +1,67 @@
+"""Every outbound call to a WooCommerce store's REST API v3."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from integrations.errors import StoreAPIError
+from integrations.records import RefundRecord
+from integrations.webhooks import PayloadError
+from integrations.woocommerce.constants import REST_PREFIX
+from integrations.woocommerce.normalize import refund_record
+
+DEFAULT_TIMEOUT = 10.0
+
+
+class WooCommerceClient:
+    """A WooCommerce REST API client authenticated with a consumer key and secret (HTTP Basic, over HTTPS)."""
+
+    def __init__(self, base_url: str, consumer_key: str, consumer_secret: str, *, timeout: float = DEFAULT_TIMEOUT):
+        self.base_url = base_url.rstrip("/")
+        self._client = httpx.Client(auth=(consumer_key, consumer_secret), timeout=timeout, follow_redirects=False)
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> WooCommerceClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
+        url = f"{self.base_url}{REST_PREFIX}/{path.lstrip('/')}"
+        try:
+            response = self._client.get(url, params=params)
+        except httpx.HTTPError as exc:
+            raise StoreAPIError(f"GET {url}: {exc.__class__.__name__}: {exc}", transient=True) from exc
+        if response.status_code == 429 or response.status_code >= 500:
+            raise StoreAPIError(f"GET {url}: HTTP {response.status_code}", transient=True, status=response.status_code)
+        if response.status_code >= 400:
+            raise StoreAPIError(
+                f"GET {url}: HTTP {response.status_code}: {response.text[:200]}",
+                transient=False,
+                status=response.status_code,
+            )
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise StoreAPIError(f"GET {url}: the answer is not JSON", transient=True) from exc
+
+    def order_refunds(self, order_id: str) -> list[RefundRecord]:
+        """Every refund of an order, with the order lines each one covers."""
+        refunds: list[RefundRecord] = []
+        page = 1
+        while True:
+            batch = self.get(f"orders/{order_id}/refunds", {"per_page": 100, "page": page})
+            if not isinstance(batch, list):
+                raise StoreAPIError(f"orders/{order_id}/refunds did not answer a list", transient=False)
+            try:
+                refunds.extend(refund_record(item, order_id) for item in batch)
+            except PayloadError as exc:
+                raise StoreAPIError(f"orders/{order_id}/refunds: {exc}", transient=False) from exc
+            if len(batch) < 100:
+                return refunds
+            page += 1

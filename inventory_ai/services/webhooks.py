@@ -1,0 +1,220 @@
+"""The webhook inbox: receive (verify, store once, answer) and process (in a worker).
+
+Receiving does the least that makes an event safe: find the store, verify the signature over the raw bytes, insert
+one `WebhookEvent` row (unique per store and deduplication key), and enqueue its processing after the commit. If the
+broker is down the row stays `received` and the sweeper enqueues it later; if the database is down the caller
+answers 503 so that the platform retries. Processing parses, normalises and applies the payload in one transaction
+with the event's status change, so an event is applied exactly once however often its task runs.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from integrations import records as r
+from integrations.errors import StoreAPIError
+from integrations.shopify.webhooks import ShopifyProvider
+from integrations.webhooks import PayloadError, Provider, WebhookRejected, signature_matches
+from integrations.woocommerce.client import WooCommerceClient
+from integrations.woocommerce.webhooks import WooCommerceProvider
+from inventory_ai.choices import Platform, WebhookStatus
+from inventory_ai.models import Refund, Store, WebhookEvent
+from inventory_ai.models.stores import normalize_store_domain
+from inventory_ai.services.sync import NotReadyYet, apply_records
+
+logger = logging.getLogger(__name__)
+
+PROVIDERS: dict[str, Provider] = {Platform.SHOPIFY: ShopifyProvider(), Platform.WOOCOMMERCE: WooCommerceProvider()}
+# An event that still cannot be applied after this many attempts is parked as failed (visible, re-queueable).
+MAX_ATTEMPTS = 8
+
+
+@dataclass(frozen=True)
+class Received:
+    status: int
+    message: str
+    event_id: int | None = None
+    duplicate: bool = False
+
+
+def _find_store(platform: str, store_key: str) -> Store:
+    try:
+        domain = normalize_store_domain(platform, store_key)
+    except ValueError as exc:
+        raise WebhookRejected(401, "unknown store") from exc
+    store = Store.objects.filter(platform=platform, domain=domain).only("pk", "platform", "domain", "webhook_secrets")
+    store = store.first()
+    if store is None:
+        raise WebhookRejected(401, "unknown store")
+    return store
+
+
+def receive_webhook(platform: str, headers: dict[str, str], body: bytes) -> Received:
+    """Verify and store one delivery. Raises WebhookRejected (4xx) and lets database errors propagate (503)."""
+    provider = PROVIDERS[platform]
+    delivery = provider.read_delivery(headers)
+    store = _find_store(platform, delivery.store_key)
+    if not signature_matches(body, delivery.signature, store.webhook_secrets):
+        raise WebhookRejected(401, "invalid signature")
+    if not delivery.topic:
+        raise WebhookRejected(400, "missing topic header")
+
+    payload: Any = None
+    error = ""
+    try:
+        payload = json.loads(body)
+    except ValueError as exc:
+        error = f"unparseable body: {exc}"
+    if not error and not isinstance(payload, dict):
+        error = "the body is not a JSON object"
+    known = delivery.topic in provider.handled_topics
+    status = WebhookStatus.FAILED if error else (WebhookStatus.RECEIVED if known else WebhookStatus.IGNORED)
+    event = WebhookEvent(
+        platform=platform,
+        store_id=store.pk,
+        topic=delivery.topic[:100],
+        dedup_key=provider.dedup_key(delivery, body, payload),
+        delivery_id=delivery.delivery_id[:128],
+        event_id=delivery.event_id[:128],
+        triggered_at=delivery.triggered_at,
+        api_version=delivery.api_version[:20],
+        headers=delivery.recorded_headers,
+        body=body,
+        status=status,
+        last_error=error or ("" if known else "topic not used by Inventory AI"),
+    )
+    try:
+        with transaction.atomic():
+            event.save(force_insert=True)
+            if status == WebhookStatus.RECEIVED:
+                transaction.on_commit(lambda: enqueue_processing(event.pk))
+    except IntegrityError:
+        if error:
+            return Received(400, error, duplicate=True)
+        return Received(200, "duplicate", duplicate=True)
+    if error:
+        logger.warning("Rejected webhook %s %s for %s: %s", platform, delivery.topic, store.domain, error)
+        return Received(400, error, event_id=event.pk)
+    return Received(200, "accepted" if known else "ignored", event_id=event.pk)
+
+
+def enqueue_processing(event_id: int) -> bool:
+    """Send the event to a worker; a broker failure leaves it `received` for the sweeper (never lost)."""
+    from inventory_ai.tasks import process_webhook_event_task
+
+    try:
+        process_webhook_event_task.apply_async((event_id,), retry=False)
+    except Exception:  # any broker/transport error: the row is committed, the sweeper will enqueue it
+        logger.warning("Could not enqueue webhook event %s; the sweeper will retry", event_id, exc_info=True)
+        return False
+    return True
+
+
+def _resource_id(items: list[Any]) -> str:
+    for item in items:
+        for name in ("order_id", "product_id", "inventory_item_id", "location_id"):
+            value = getattr(item, name, "")
+            if value:
+                return str(value)[:64]
+    return ""
+
+
+def _fetch_remote(store: Store, items: list[Any]) -> list[Any]:
+    """Replace `RefundsToFetch` with the refunds, read from the store's API (outside any transaction)."""
+    out: list[Any] = []
+    for item in items:
+        if not isinstance(item, r.RefundsToFetch):
+            out.append(item)
+            continue
+        recorded = set(
+            Refund.objects.filter(store=store, platform_id__in=item.refund_ids).values_list("platform_id", flat=True)
+        )
+        if recorded >= set(item.refund_ids):
+            continue
+        credentials = store.credentials
+        with WooCommerceClient(
+            store.effective_api_base_url, credentials.get("consumer_key", ""), credentials.get("consumer_secret", "")
+        ) as client:
+            out.extend(refund for refund in client.order_refunds(item.order_id) if refund.refund_id not in recorded)
+    return out
+
+
+def process_webhook_event(event_id: int) -> str:
+    """Apply one stored event; returns its final status. Raises NotReadyYet/transient errors to be retried."""
+    event = WebhookEvent.objects.select_related("store").filter(pk=event_id).first()
+    if event is None or event.status != WebhookStatus.RECEIVED:
+        return event.status if event else "missing"
+    provider = PROVIDERS[event.platform]
+    try:
+        items = provider.normalize(event.topic, json.loads(bytes(event.body)))
+        items = _fetch_remote(event.store, items)
+    except (PayloadError, ValueError) as exc:
+        return _finish(event_id, WebhookStatus.FAILED, f"unreadable payload: {exc}")
+    except StoreAPIError as exc:
+        if not exc.transient:
+            return _finish(event_id, WebhookStatus.FAILED, f"store API: {exc}")
+        return _retry_later(event_id, f"store API: {exc}")
+    try:
+        with transaction.atomic():
+            locked = WebhookEvent.objects.select_for_update().get(pk=event_id)
+            if locked.status != WebhookStatus.RECEIVED:
+                return locked.status  # another worker finished it meanwhile
+            notes = apply_records(event.store, items)
+            locked.status = WebhookStatus.PROCESSED
+            locked.attempts += 1
+            locked.processed_at = timezone.now()
+            locked.resource_id = _resource_id(items)
+            locked.last_error = "; ".join(notes)[:2000]
+            locked.save(update_fields=["status", "attempts", "processed_at", "resource_id", "last_error"])
+            return locked.status
+    except NotReadyYet as exc:
+        return _retry_later(event_id, str(exc))
+
+
+def _retry_later(event_id: int, error: str) -> str:
+    with transaction.atomic():
+        event = WebhookEvent.objects.select_for_update().get(pk=event_id)
+        event.attempts += 1
+        event.last_error = error[:2000]
+        if event.attempts >= MAX_ATTEMPTS:
+            event.status = WebhookStatus.FAILED
+            event.save(update_fields=["attempts", "last_error", "status"])
+            logger.error("Webhook event %s parked as failed after %s attempts: %s", event_id, event.attempts, error)
+            return event.status
+        event.save(update_fields=["attempts", "last_error"])
+    raise NotReadyYet(error)
+
+
+def _finish(event_id: int, status: str, error: str) -> str:
+    logger.warning("Webhook event %s %s: %s", event_id, status, error)
+    WebhookEvent.objects.filter(pk=event_id, status=WebhookStatus.RECEIVED).update(
+        status=status, last_error=error[:2000], processed_at=timezone.now()
+    )
+    return status
+
+
+def requeue_stale_events(older_than: timedelta = timedelta(minutes=5), limit: int = 5000) -> int:
+    """Enqueue events still `received` after `older_than` (the broker was down, or a worker died)."""
+    cutoff = timezone.now() - older_than
+    ids = list(
+        WebhookEvent.objects.filter(status=WebhookStatus.RECEIVED, received_at__lt=cutoff)
+        .order_by("received_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    return sum(enqueue_processing(pk) for pk in ids)
+
+
+def requeue_failed_events(event_ids: list[int]) -> int:
+    """Put failed events back to `received` and enqueue them (the admin's re-queue action)."""
+    ids = list(WebhookEvent.objects.filter(pk__in=event_ids, status=WebhookStatus.FAILED).values_list("pk", flat=True))
+    WebhookEvent.objects.filter(pk__in=ids).update(status=WebhookStatus.RECEIVED, attempts=0)
+    for pk in ids:
+        transaction.on_commit(lambda pk=pk: enqueue_processing(pk))
+    return len(ids)
