@@ -68,3 +68,20 @@ def test_store_defaults_are_editable(admin_client, imported):
     store = Store.objects.get(pk=imported.pk)
     assert (store.default_lead_time_days, store.default_case_pack) == (21, 6)
     assert store.webhook_secrets == ["hush"]  # untouched by the form
+
+
+@pytest.mark.django_db
+def test_failed_webhook_events_can_be_requeued(admin_client, shop):
+    from inventory_ai.models import WebhookEvent
+
+    event = WebhookEvent.objects.create(
+        platform="shopify", store=shop, topic="orders/create", dedup_key="x", body=b"{}", status="failed", attempts=8
+    )
+    response = admin_client.post(
+        reverse("admin:inventory_ai_webhookevent_changelist"),
+        {"action": "requeue_failed", "_selected_action": [event.pk]},
+        follow=True,
+    )
+    assert "1 failed event(s) re-queued" in response.content.decode()
+    event.refresh_from_db()
+    assert (event.status, event.attempts) == ("received", 0)
