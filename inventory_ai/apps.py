@@ -12,7 +12,7 @@ class InventoryAIConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from inventory_ai import checks  # noqa: F401  (registers the checks)
+        from inventory_ai import checks, signals  # noqa: F401  (registers the checks and receivers)
 
         ensure_runtime_folders()
 

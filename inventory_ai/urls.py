@@ -16,4 +16,5 @@ urlpatterns = [
     path("webhooks/shopify/", views.shopify_webhook, name="webhook-shopify"),
     path("webhooks/woocommerce/", views.woocommerce_webhook, name="webhook-woocommerce"),
     path("api/v1/", include("inventory_ai.api.urls")),
+    path("healthz/live", views.live, name="healthz-live"),
 ]

@@ -7,7 +7,7 @@ import logging
 from django.db import DatabaseError
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from integrations.webhooks import WebhookRejected
 from integrations.woocommerce.webhooks import is_ping
@@ -70,3 +70,14 @@ def shopify_webhook(request: HttpRequest) -> JsonResponse:
 @require_POST
 def woocommerce_webhook(request: HttpRequest) -> JsonResponse:
     return _receive(request, Platform.WOOCOMMERCE)
+
+
+@csrf_exempt
+@require_http_methods(["GET", "HEAD", "POST"])
+def live(request: HttpRequest) -> JsonResponse:
+    """Liveness: the web process answers (touches neither the database nor the broker).
+
+    Accepts POST too, so that load tests can measure the server's ceiling with the same requests they send to the
+    webhook endpoints.
+    """
+    return JsonResponse({"status": "ok"})

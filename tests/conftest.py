@@ -38,6 +38,16 @@ def pytest_sessionstart(session):
         pytest.exit("Required services are missing: " + "; ".join(problems), returncode=3)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_store_cache():
+    """Rows are rolled back between tests and ids reused: never carry the webhook store cache across tests."""
+    from inventory_ai.services.webhooks import forget_cached_stores
+
+    forget_cached_stores()
+    yield
+    forget_cached_stores()
+
+
 @pytest.fixture
 def run_command():
     """Run a management command; returns its stdout and stderr."""

@@ -196,3 +196,8 @@ def test_database_down_answers_503_never_200():
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_liveness_answers_without_the_database(client):
+    assert client.get("/healthz/live").json() == {"status": "ok"}
+    assert client.post("/healthz/live", data=b"{}", content_type="application/json").status_code == 200
