@@ -1,0 +1,213 @@
+"""A read-only store API on 127.0.0.1, answering from the replay's state, for receivers that fetch what a webhook
+does not carry.
+
+WooCommerce's order webhook lists refunds by id and total only; a receiver learns which lines a refund covered from
+`GET /wp-json/wc/v3/orders/<id>/refunds` (HTTP Basic auth with a consumer key and secret). Served here:
+
+- `GET /wp-json/wc/v3/orders/<id>`: the order as it is now;
+- `GET /wp-json/wc/v3/orders/<id>/refunds[?page=&per_page=]`: its refunds, newest first, 10 per page by default
+  (at most 100), with `X-WP-Total` and `X-WP-TotalPages` like WordPress;
+- `GET /wp-json/wc/v3/orders/<id>/refunds/<refund id>`;
+- Shopify's `GET /admin/api/<version>/orders/<id>.json` and `.../orders/<id>/refunds.json` (header
+  `X-Shopify-Access-Token`), for receivers that reconcile against the Admin API.
+
+The state answered is the replay's as far as events have been built, which runs at most a few events ahead of the
+sends, as a real store's API may already show a change whose webhook is still on its way. Errors are JSON in each
+platform's shape: 401 without valid credentials, 404 for an unknown order or path.
+
+`start_api_server(...)` starts it on a daemon thread and returns an `ApiServer`; `stop()` (or leaving its `with`
+block) shuts it down. The CLI keeps it up until the replay ends plus `--linger` seconds, so a receiver's worker
+can still fetch refunds for the last events.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import json
+import math
+import re
+import threading
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from integrations.simulator import shopify_payloads, woocommerce_payloads
+from integrations.simulator.state import StoreState
+
+WOO_ORDER = re.compile(r"^/wp-json/wc/v3/orders/(\d+)(/refunds(?:/(\d+))?)?/?$")
+SHOPIFY_ORDER = re.compile(r"^/admin/api/[\w-]+/orders/(\d+)(/refunds)?\.json$")
+WOO_DEFAULT_PER_PAGE = 10
+WOO_MAX_PER_PAGE = 100
+
+
+def _woo_error(status: int, code: str, message: str) -> tuple[int, Any]:
+    return status, {"code": code, "message": message, "data": {"status": status}}
+
+
+class ApiServer:
+    """The server and its thread; `url` is `http://127.0.0.1:<port>`."""
+
+    def __init__(
+        self,
+        state: StoreState,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        site_url: str = "",
+        consumer_key: str = "ck_demo",
+        consumer_secret: str = "cs_demo",
+        access_token: str = "shpat_demo",
+    ) -> None:
+        self.state = state
+        self.consumer_key = consumer_key
+        self.consumer_secret = consumer_secret
+        self.access_token = access_token
+        self.requests = 0
+        self._count_lock = threading.Lock()
+        self.httpd = ThreadingHTTPServer((host, port), _handler_for(self))
+        self.httpd.daemon_threads = True
+        self.site_url = site_url or self.url
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        return self.httpd.server_address[1]
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.httpd.server_address[0]}:{self.port}"
+
+    def start(self) -> ApiServer:
+        self._thread = threading.Thread(target=self.httpd.serve_forever, name="store-api", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self.httpd.shutdown()
+            self._thread.join()
+            self._thread = None
+        self.httpd.server_close()
+
+    def __enter__(self) -> ApiServer:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    # --- routing --------------------------------------------------------------------------------------------------
+
+    def answer(self, path: str, query: dict[str, list[str]], headers: Any) -> tuple[int, Any, dict[str, str]]:
+        """(status, JSON body, extra headers) for a GET."""
+        with self._count_lock:
+            self.requests += 1
+        if path.startswith("/wp-json/"):
+            if not self._woo_authorised(headers.get("Authorization", ""), query):
+                status, body = _woo_error(401, "woocommerce_rest_cannot_view", "Sorry, you cannot list resources.")
+                return status, body, {"WWW-Authenticate": 'Basic realm="WooCommerce"'}
+            return self._woo(path, query)
+        if path.startswith("/admin/api/"):
+            if not hmac.compare_digest(headers.get("X-Shopify-Access-Token", "").encode(), self.access_token.encode()):
+                message = "[API] Invalid API key or access token (unrecognized login or wrong password)"
+                return 401, {"errors": message}, {}
+            return self._shopify(path)
+        status, body = _woo_error(404, "rest_no_route", "No route was found matching the URL and request method.")
+        return status, body, {}
+
+    def _woo_authorised(self, authorization: str, query: dict[str, list[str]]) -> bool:
+        key = secret = ""
+        scheme, _, encoded = authorization.partition(" ")
+        if scheme.lower() == "basic":
+            try:
+                key, _, secret = base64.b64decode(encoded.strip(), validate=True).decode().partition(":")
+            except (binascii.Error, UnicodeDecodeError):
+                return False
+        elif "consumer_key" in query:
+            # WooCommerce also accepts the credentials as query parameters (over HTTPS).
+            key, secret = query["consumer_key"][0], query.get("consumer_secret", [""])[0]
+        key_ok = hmac.compare_digest(key.encode(), self.consumer_key.encode())
+        return key_ok & hmac.compare_digest(secret.encode(), self.consumer_secret.encode())
+
+    def _woo(self, path: str, query: dict[str, list[str]]) -> tuple[int, Any, dict[str, str]]:
+        match = WOO_ORDER.match(path)
+        if match is None:
+            status, body = _woo_error(404, "rest_no_route", "No route was found matching the URL and request method.")
+            return status, body, {}
+        order_id, wants_refunds, refund_id = match.groups()
+        tz, site_url = self.state.tz, self.site_url
+        with self.state.lock:
+            order = self.state.orders.get(order_id)
+            if order is None:
+                status, body = _woo_error(404, "woocommerce_rest_shop_order_invalid_id", "Invalid ID.")
+                return status, body, {}
+            if not wants_refunds:
+                return 200, woocommerce_payloads.woo_order(order, tz, site_url, links=True), {}
+            refunds = [
+                woocommerce_payloads.woo_refund(order, refund, tz, site_url) for refund in reversed(order.refunds)
+            ]
+        if refund_id is not None:
+            found = [refund for refund in refunds if str(refund["id"]) == refund_id]
+            if not found:
+                status, body = _woo_error(404, "woocommerce_rest_shop_order_refund_invalid_id", "Invalid ID.")
+                return status, body, {}
+            return 200, found[0], {}
+        try:
+            page = max(1, int(query.get("page", ["1"])[0]))
+            per_page = int(query.get("per_page", [str(WOO_DEFAULT_PER_PAGE)])[0])
+        except ValueError:
+            status, body = _woo_error(400, "rest_invalid_param", "Invalid parameter(s): page, per_page")
+            return status, body, {}
+        if not 1 <= per_page <= WOO_MAX_PER_PAGE:
+            status, body = _woo_error(400, "rest_invalid_param", "Invalid parameter(s): per_page")
+            return status, body, {}
+        total_pages = max(1, math.ceil(len(refunds) / per_page))
+        chunk = refunds[(page - 1) * per_page : page * per_page]
+        return 200, chunk, {"X-WP-Total": str(len(refunds)), "X-WP-TotalPages": str(total_pages)}
+
+    def _shopify(self, path: str) -> tuple[int, Any, dict[str, str]]:
+        match = SHOPIFY_ORDER.match(path)
+        if match is None:
+            return 404, {"errors": "Not Found"}, {}
+        with self.state.lock:
+            order = self.state.orders.get(match.group(1))
+            if order is None:
+                return 404, {"errors": "Not Found"}, {}
+            if match.group(2):
+                return (
+                    200,
+                    {"refunds": [shopify_payloads.shopify_refund(order, refund) for refund in order.refunds]},
+                    {},
+                )
+            return 200, {"order": shopify_payloads.shopify_order(order)}, {}
+
+
+def _handler_for(server: ApiServer) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        server_version = "inventory-ai-store-simulator"
+
+        def do_GET(self) -> None:
+            parts = urlsplit(self.path)
+            status, body, extra = server.answer(parts.path, parse_qs(parts.query), self.headers)
+            data = json.dumps(body).encode()
+            self.send_response(status, HTTPStatus(status).phrase)
+            self.send_header("Content-Type", "application/json; charset=UTF-8")
+            self.send_header("Content-Length", str(len(data)))
+            for name, value in extra.items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            # Quiet: a replay sends thousands of events and the CLI reports what matters.
+            pass
+
+    return Handler
+
+
+def start_api_server(state: StoreState, **options: Any) -> ApiServer:
+    """Start the API server on a daemon thread (`port=0` picks a free port); call `stop()` when done."""
+    return ApiServer(state, **options).start()
