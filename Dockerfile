@@ -18,4 +18,4 @@ RUN useradd --system --home-dir /app inventory \
 USER inventory
 
 EXPOSE 8000
-CMD ["gunicorn", "inventory_ai.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]
+CMD ["gunicorn", "-c", "python:inventory_ai.gunicorn_conf", "inventory_ai.wsgi"]

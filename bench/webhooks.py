@@ -92,10 +92,16 @@ def main() -> None:
         "--database-url", default=os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/x")
     )
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/14")
-    parser.add_argument("--web-workers", type=int, default=3, help="gunicorn worker processes")
-    parser.add_argument("--web-threads", type=int, default=4, help="threads per gunicorn worker (gthread)")
+    parser.add_argument("--web-workers", type=int, default=5, help="gunicorn worker processes")
+    parser.add_argument("--web-threads", type=int, default=1, help="threads per gunicorn worker (gthread)")
     parser.add_argument("--worker-concurrency", type=int, default=2, help="Celery worker processes")
-    parser.add_argument("--concurrency", type=int, default=16, help="requests in flight from the replay client")
+    parser.add_argument(
+        "--worker-nice",
+        type=int,
+        default=10,
+        help="CPU niceness of the worker (e.g. 10: answering webhooks has a deadline, processing them does not)",
+    )
+    parser.add_argument("--concurrency", type=int, default=10, help="requests in flight from the replay client")
     parser.add_argument("--duplicates", type=float, default=0.05)
     parser.add_argument("--limit", type=int, default=0, help="replay up to the N-th order (0 = the whole file)")
     parser.add_argument("--ceiling-orders", type=int, default=3000, help="orders replayed against the trivial view")
@@ -134,15 +140,16 @@ def main() -> None:
         web_log, worker_log = open(scratch / "web.log", "wb"), open(scratch / "worker.log", "wb")  # noqa: SIM115
         processes.append(
             subprocess.Popen(
-                [sys.executable, "-m", "gunicorn", "inventory_ai.wsgi", "--bind", f"127.0.0.1:{port}",
-                 "--workers", str(args.web_workers), "--threads", str(args.web_threads), "--worker-class", "gthread",
-                 "--backlog", "2048"],
+                [sys.executable, "-m", "gunicorn", "-c", "python:inventory_ai.gunicorn_conf", "inventory_ai.wsgi",
+                 "--bind", f"127.0.0.1:{port}", "--workers", str(args.web_workers), "--threads", str(args.web_threads),
+                 "--access-logfile", "/dev/null"],
                 cwd=ROOT, env=env, stdout=web_log, stderr=subprocess.STDOUT,
             )
         )  # fmt: skip
         processes.append(
             subprocess.Popen(
-                [sys.executable, "-m", "celery", "-A", "inventory_ai", "worker", "--queues", "default,webhooks",
+                ["nice", "-n", str(args.worker_nice),
+                 sys.executable, "-m", "celery", "-A", "inventory_ai", "worker", "--queues", "default,webhooks",
                  "--concurrency", str(args.worker_concurrency), "--loglevel", "WARNING"],
                 cwd=ROOT, env=env, stdout=worker_log, stderr=subprocess.STDOUT,
             )
@@ -187,7 +194,7 @@ def main() -> None:
     latency = report["latency_ms"]
     print(f"Webhook ingestion: {distinct_events:,} distinct events, {report['sent']:,} requests "
           f"({report['duplicates_sent']:,} duplicates, {report['retried']:,} retries), {args.web_workers} web "
-          f"workers x {args.web_threads} threads, {args.worker_concurrency} worker processes, "
+          f"workers x {args.web_threads} threads, {args.worker_concurrency} worker processes (nice {args.worker_nice}), "
           f"client concurrency {args.concurrency}")  # fmt: skip
     print(f"{'accepted webhooks/s':<28}{report['throughput_per_s']:>10.1f}   (target >= 300)")
     print(f"{'latency p50 / p99 ms':<28}{latency['p50']:>10} / {latency['p99']}   (target p99 < 100)")

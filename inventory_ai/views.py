@@ -1,15 +1,20 @@
-"""Webhook endpoints: answer fast, keep everything, never 200 for something not stored."""
+"""Webhook endpoints: answer fast, keep everything, never 200 for something not stored.
+
+`respond_to_delivery` holds the whole answer; the Django views below and the WSGI fast path in
+`inventory_ai.wsgi` both call it, so the two entry points cannot drift apart.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Mapping
 
 from django.db import DatabaseError
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
-from integrations.webhooks import WebhookRejected
+from integrations.webhooks import WebhookRejected, header
 from integrations.woocommerce.webhooks import is_ping
 from inventory_ai.choices import Platform
 from inventory_ai.conf import get_option
@@ -17,47 +22,53 @@ from inventory_ai.services.webhooks import receive_webhook
 
 logger = logging.getLogger(__name__)
 
+Answer = tuple[int, dict, dict[str, str]]  # status, JSON body, extra headers
 
-def _read_body(request: HttpRequest, limit: int) -> bytes:
+
+def _read_body(declared_length: str | None, read: Callable[[int], bytes], limit: int) -> bytes:
     """The raw body, refusing anything above the limit before and while reading it."""
     try:
-        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+        declared = int(declared_length or 0)
     except ValueError as exc:
         raise WebhookRejected(400, "invalid Content-Length") from exc
     if declared > limit:
         raise WebhookRejected(413, f"body larger than {limit} bytes")
-    # Read the stream directly: request.body would apply Django's own upload limit instead of ours.
-    body = request.read(limit + 1)
+    body = read(limit + 1)
     if len(body) > limit:
         raise WebhookRejected(413, f"body larger than {limit} bytes")
     return body
 
 
-def _receive(request: HttpRequest, platform: str) -> JsonResponse:
+def respond_to_delivery(
+    platform: str, headers: Mapping[str, str], declared_length: str | None, read: Callable[[int], bytes], peer: str
+) -> Answer:
+    """Receive one delivery and say what to answer."""
     try:
-        body = _read_body(request, get_option("WEBHOOK_MAX_BYTES"))
-        if platform == Platform.WOOCOMMERCE and is_ping(request.headers, body):
-            return JsonResponse({"status": "ok", "detail": "webhook ping received"})
-        result = receive_webhook(platform, request.headers, body)
+        body = _read_body(declared_length, read, get_option("WEBHOOK_MAX_BYTES"))
+        if platform == Platform.WOOCOMMERCE and is_ping(headers, body):
+            return 200, {"status": "ok", "detail": "webhook ping received"}, {}
+        result = receive_webhook(platform, headers, body)
     except WebhookRejected as exc:
-        logger.warning(
-            "Refused %s webhook from %s (%s): %s",
-            platform,
-            request.META.get("REMOTE_ADDR"),
-            request.headers.get("X-Shopify-Topic") or request.headers.get("X-WC-Webhook-Topic") or "no topic",
-            exc.reason,
-        )
-        return JsonResponse({"status": "rejected", "detail": exc.reason}, status=exc.status)
+        topic = header(headers, "X-Shopify-Topic") or header(headers, "X-WC-Webhook-Topic") or "no topic"
+        logger.warning("Refused %s webhook from %s (%s): %s", platform, peer, topic, exc.reason)
+        return exc.status, {"status": "rejected", "detail": exc.reason}, {}
     except DatabaseError:
         # Never 200 for something we did not keep: the platform retries a 5xx.
         logger.exception("Database unavailable while receiving a %s webhook", platform)
-        response = JsonResponse({"status": "unavailable", "detail": "try again later"}, status=503)
-        response["Retry-After"] = "30"
-        return response
-    payload = {"status": "duplicate" if result.duplicate else result.message}
+        return 503, {"status": "unavailable", "detail": "try again later"}, {"Retry-After": "30"}
     if result.status >= 400:
-        payload = {"status": "rejected", "detail": result.message}
-    return JsonResponse(payload, status=result.status)
+        return result.status, {"status": "rejected", "detail": result.message}, {}
+    return result.status, {"status": "duplicate" if result.duplicate else result.message}, {}
+
+
+def _receive(request: HttpRequest, platform: str) -> JsonResponse:
+    status, payload, extra = respond_to_delivery(
+        platform, request.headers, request.META.get("CONTENT_LENGTH"), request.read, request.META.get("REMOTE_ADDR", "")
+    )
+    response = JsonResponse(payload, status=status)
+    for name, value in extra.items():
+        response[name] = value
+    return response
 
 
 @csrf_exempt
