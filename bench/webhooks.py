@@ -194,8 +194,8 @@ def main() -> None:
     latency = report["latency_ms"]
     print(f"Webhook ingestion: {distinct_events:,} distinct events, {report['sent']:,} requests "
           f"({report['duplicates_sent']:,} duplicates, {report['retried']:,} retries), {args.web_workers} web "
-          f"workers x {args.web_threads} threads, {args.worker_concurrency} worker processes (nice {args.worker_nice}), "
-          f"client concurrency {args.concurrency}")  # fmt: skip
+          f"workers x {args.web_threads} threads, {args.worker_concurrency} worker processes "
+          f"(nice {args.worker_nice}), client concurrency {args.concurrency}")  # fmt: skip
     print(f"{'accepted webhooks/s':<28}{report['throughput_per_s']:>10.1f}   (target >= 300)")
     print(f"{'latency p50 / p99 ms':<28}{latency['p50']:>10} / {latency['p99']}   (target p99 < 100)")
     print(f"{'ceiling (trivial view)/s':<28}{ceiling['throughput_per_s']:>10.1f}")
