@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 import socket
 import subprocess
@@ -65,8 +66,6 @@ def test_a_real_worker_processes_webhooks_from_the_broker(celery_worker_process,
 def test_sweeper_enqueues_events_left_unprocessed(celery_worker_process, shop):
     # given an event stored while the broker was down (never enqueued), ten minutes ago
     payload = order_payload(9, [(90, 9, 1, 1)], updated="2026-11-27T10:00:00+00:00")
-    import json
-
     event = WebhookEvent.objects.create(
         platform="shopify", store=shop, topic="orders/create", dedup_key="lost-1", body=json.dumps(payload).encode()
     )
@@ -89,6 +88,11 @@ def test_stats_api(client, admin_client, shop):
 
     assert client.get("/api/v1/stats/").status_code in (401, 403)
     data = admin_client.get("/api/v1/stats/").json()
+    from django.contrib.auth.models import User
+    from rest_framework.authtoken.models import Token
+
+    token = Token.objects.create(user=User.objects.get(username="admin"))
+    assert client.get("/api/v1/stats/", HTTP_AUTHORIZATION=f"Token {token.key}").json() == data
     assert data["webhook_events"] == {"received": 0, "processed": 1, "ignored": 1, "failed": 1}
     assert (data["stores"], data["orders"], data["order_lines"], data["net_units"]) == (1, 1, 2, 4)
 
@@ -201,3 +205,46 @@ def test_database_down_answers_503_never_200():
 def test_liveness_answers_without_the_database(client):
     assert client.get("/healthz/live").json() == {"status": "ok"}
     assert client.post("/healthz/live", data=b"{}", content_type="application/json").status_code == 200
+
+
+@pytest.mark.slow
+def test_broker_down_still_answers_200_and_keeps_the_event(transactional_db, shop):
+    # given the web server running with its broker unreachable
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "inventory_ai.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "1"],
+        cwd=ROOT,
+        env=subprocess_env(CELERY_BROKER_URL="redis://127.0.0.1:1/0", CELERY_RESULT_BACKEND="redis://127.0.0.1:1/0"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        body = json.dumps(order_payload(77, [(1, 1, 1, 1)], updated="2026-11-27T10:00:00Z")).encode()
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/webhooks/shopify/",
+            data=body,
+            headers={
+                "Content-Type": "application/json",
+                "X-Shopify-Topic": "orders/create",
+                "X-Shopify-Shop-Domain": SHOPIFY_DOMAIN,
+                "X-Shopify-Hmac-Sha256": sign(body, "hush"),
+                "X-Shopify-Webhook-Id": "broker-down-1",
+            },
+        )
+        status = None
+        deadline = time.monotonic() + 60
+        while status is None and time.monotonic() < deadline:
+            try:
+                started = time.monotonic()
+                with urllib.request.urlopen(request, timeout=10) as response:
+                    status, elapsed = response.status, time.monotonic() - started
+            except (urllib.error.URLError, ConnectionError):
+                time.sleep(0.3)
+
+        # then the delivery is accepted within Shopify's deadline and waits in the inbox for the sweeper
+        assert status == 200
+        assert elapsed < 5
+        assert WebhookEvent.objects.get(delivery_id="broker-down-1").status == "received"
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

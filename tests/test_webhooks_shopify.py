@@ -182,9 +182,10 @@ class TestOrders:
 
 @pytest.mark.django_db
 class TestCatalogueAndStock:
-    def test_products_update_creates_and_completes_variants(self, client, shop):
+    @pytest.mark.parametrize("topic", ["products/create", "products/update"])
+    def test_products_update_creates_and_completes_variants(self, client, shop, topic):
         post_shopify(client, "orders/create", order_fixture(2))
-        post_shopify(client, "products/update", fixture("shopify", "products_update__doc_example_1"))
+        post_shopify(client, topic, fixture("shopify", "products_update__doc_example_1"))
         assert process_pending() == ["processed", "processed"]
         product = Product.objects.get(platform_id="632910392")
         assert product.title == "IPod Nano - 8GB"

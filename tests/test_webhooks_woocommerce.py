@@ -127,3 +127,7 @@ class TestProducts:
         post_woocommerce(client, "product.deleted", {"id": 794})
         process_pending()
         assert Variant.objects.get(platform_id="794").deleted_at is not None
+        product["date_modified_gmt"] = "2017-03-24T10:00:00"
+        post_woocommerce(client, "product.restored", product)
+        process_pending()
+        assert Variant.objects.get(platform_id="794").deleted_at is None
