@@ -41,6 +41,28 @@ def deliver(client, url, events):
     assert not WebhookEvent.objects.exclude(status__in=["processed", "ignored"]).exists()
 
 
+def woo_store(api_url: str, consumer_secret: str = "cs_test"):
+    store, _ = upsert_store(
+        "woocommerce",
+        "https://gifts.example",
+        webhook_secret="woo-secret",
+        credentials={"consumer_key": "ck_test", "consumer_secret": consumer_secret},
+        api_base_url=api_url,
+        timezone="Europe/London",
+    )
+    return store
+
+
+def woo_events(state: StoreState):
+    return build_events(
+        "woocommerce",
+        read_online_retail(SMALL, LONDON),
+        secret="woo-secret",
+        state=state,
+        site_url="https://gifts.example",
+    )
+
+
 @pytest.mark.django_db
 def test_csv_import_gives_the_reference_demand(shop, run_command):
     run_command("import_orders", str(SMALL), "--store", shop.domain, "--no-progress")
@@ -65,21 +87,8 @@ def test_shopify_replay_equals_the_csv_import(client, shop):
 def test_woocommerce_replay_reads_refunds_from_the_store_api_and_equals_the_csv_import(client):
     state = StoreState(tz=LONDON)
     with start_api_server(state, consumer_key="ck_test", consumer_secret="cs_test") as api:
-        store, _ = upsert_store(
-            "woocommerce",
-            "https://gifts.example",
-            webhook_secret="woo-secret",
-            credentials={"consumer_key": "ck_test", "consumer_secret": "cs_test"},
-            api_base_url=api.url,
-            timezone="Europe/London",
-        )
-        events = build_events(
-            "woocommerce",
-            read_online_retail(SMALL, LONDON),
-            secret="woo-secret",
-            state=state,
-            site_url="https://gifts.example",
-        )
+        store = woo_store(api.url)
+        events = woo_events(state)
         deliver(client, "/webhooks/woocommerce/", events)
         assert api.requests >= 1
     assert stored_demand(store) == EXPECTED_DEMAND
@@ -90,16 +99,8 @@ def test_woocommerce_replay_reads_refunds_from_the_store_api_and_equals_the_csv_
 def test_woocommerce_refund_with_wrong_api_keys_fails_visibly(client):
     state = StoreState(tz=LONDON)
     with start_api_server(state, consumer_key="ck_test", consumer_secret="cs_test") as api:
-        store, _ = upsert_store(
-            "woocommerce",
-            "https://gifts.example",
-            webhook_secret="woo-secret",
-            credentials={"consumer_key": "ck_test", "consumer_secret": "wrong"},
-            api_base_url=api.url,
-        )
-        events = build_events(
-            "woocommerce", read_online_retail(SMALL, LONDON), secret="woo-secret", state=state, site_url=store.domain
-        )
+        woo_store(api.url, consumer_secret="wrong")
+        events = woo_events(state)
         for event in events:
             headers = {"HTTP_" + k.upper().replace("-", "_"): v for k, v in event.headers_for_send()}
             client.post("/webhooks/woocommerce/", data=event.body, content_type="application/json", **headers)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import random
-import socket
 import subprocess
 import sys
 import time
@@ -18,7 +17,7 @@ from django.utils import timezone
 
 from inventory_ai.models import DailyDemand, Order, WebhookEvent
 from inventory_ai.services.webhooks import requeue_stale_events
-from tests.conftest import ROOT, subprocess_env
+from tests.conftest import ROOT, free_port, subprocess_env
 from tests.demand_helpers import demand_from_orders, stored_demand
 from tests.webhook_helpers import SHOPIFY_DOMAIN, post_shopify, process_pending, sign
 
@@ -152,99 +151,75 @@ def test_incremental_demand_equals_rebuild_after_random_events(client, shop):
     assert rebuilt == exact
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.mark.slow
-def test_database_down_answers_503_never_200():
-    # given the web server running while its database is unreachable
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "inventory_ai.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "1"],
-        cwd=ROOT,
-        env=subprocess_env(DATABASE_URL="postgres://postgres@127.0.0.1:1/unreachable", DEBUG="0"),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        body = b'{"id": 1}'
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{port}/webhooks/shopify/",
-            data=body,
-            headers={
-                "Content-Type": "application/json",
-                "X-Shopify-Topic": "orders/create",
-                "X-Shopify-Shop-Domain": SHOPIFY_DOMAIN,
-                "X-Shopify-Hmac-Sha256": sign(body, "hush"),
-                "X-Shopify-Webhook-Id": "db-down-1",
-            },
-        )
-        status = None
-        deadline = time.monotonic() + 60
-        while status is None and time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(request, timeout=10) as response:
-                    status = response.status
-            except urllib.error.HTTPError as exc:
-                status = exc.code
-                retry_after = exc.headers.get("Retry-After")
-            except (urllib.error.URLError, ConnectionError):
-                time.sleep(0.3)
-
-        # then the delivery is answered 503 with Retry-After, so the platform retries it
-        assert status == 503
-        assert retry_after == "30"
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-
-
 def test_liveness_answers_without_the_database(client):
     assert client.get("/healthz/live").json() == {"status": "ok"}
     assert client.post("/healthz/live", data=b"{}", content_type="application/json").status_code == 200
 
 
-@pytest.mark.slow
-def test_broker_down_still_answers_200_and_keeps_the_event(transactional_db, shop):
-    # given the web server running with its broker unreachable
+def deliver_to_gunicorn(env_overrides: dict[str, str], webhook_id: str, payload: dict) -> tuple[int, dict, float]:
+    """Start the production web server with `env_overrides`, send one signed delivery, stop the server.
+
+    Returns the status, the response headers and how long the answer took.
+    """
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "inventory_ai.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "1"],
         cwd=ROOT,
-        env=subprocess_env(CELERY_BROKER_URL="redis://127.0.0.1:1/0", CELERY_RESULT_BACKEND="redis://127.0.0.1:1/0"),
+        env=subprocess_env(**env_overrides),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    body = json.dumps(payload).encode()
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/webhooks/shopify/",
+        data=body,
+        headers={
+            "Content-Type": "application/json",
+            "X-Shopify-Topic": "orders/create",
+            "X-Shopify-Shop-Domain": SHOPIFY_DOMAIN,
+            "X-Shopify-Hmac-Sha256": sign(body, "hush"),
+            "X-Shopify-Webhook-Id": webhook_id,
+        },
+    )
     try:
-        body = json.dumps(order_payload(77, [(1, 1, 1, 1)], updated="2026-11-27T10:00:00Z")).encode()
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{port}/webhooks/shopify/",
-            data=body,
-            headers={
-                "Content-Type": "application/json",
-                "X-Shopify-Topic": "orders/create",
-                "X-Shopify-Shop-Domain": SHOPIFY_DOMAIN,
-                "X-Shopify-Hmac-Sha256": sign(body, "hush"),
-                "X-Shopify-Webhook-Id": "broker-down-1",
-            },
-        )
-        status = None
         deadline = time.monotonic() + 60
-        while status is None and time.monotonic() < deadline:
+        while time.monotonic() < deadline:
+            started = time.monotonic()
             try:
-                started = time.monotonic()
                 with urllib.request.urlopen(request, timeout=10) as response:
-                    status, elapsed = response.status, time.monotonic() - started
+                    return response.status, dict(response.headers), time.monotonic() - started
+            except urllib.error.HTTPError as exc:
+                return exc.code, dict(exc.headers), time.monotonic() - started
             except (urllib.error.URLError, ConnectionError):
-                time.sleep(0.3)
-
-        # then the delivery is accepted within Shopify's deadline and waits in the inbox for the sweeper
-        assert status == 200
-        assert elapsed < 5
-        assert WebhookEvent.objects.get(delivery_id="broker-down-1").status == "received"
+                time.sleep(0.3)  # not listening yet
+        raise AssertionError("the web server did not answer within 60 s")
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+@pytest.mark.slow
+def test_database_down_answers_503_never_200():
+    # given the web server running while its database is unreachable
+    status, headers, _ = deliver_to_gunicorn(
+        {"DATABASE_URL": "postgres://postgres@127.0.0.1:1/unreachable", "DEBUG": "0"}, "db-down-1", {"id": 1}
+    )
+
+    # then the delivery is answered 503 with Retry-After, so the platform retries it
+    assert status == 503
+    assert headers["Retry-After"] == "30"
+
+
+@pytest.mark.slow
+def test_broker_down_still_answers_200_and_keeps_the_event(transactional_db, shop):
+    # given the web server running with its broker unreachable
+    broker = "redis://127.0.0.1:1/0"
+    payload = order_payload(77, [(1, 1, 1, 1)], updated="2026-11-27T10:00:00Z")
+    status, _, elapsed = deliver_to_gunicorn(
+        {"CELERY_BROKER_URL": broker, "CELERY_RESULT_BACKEND": broker}, "broker-down-1", payload
+    )
+
+    # then the delivery is accepted within Shopify's deadline and waits in the inbox for the sweeper
+    assert status == 200
+    assert elapsed < 5
+    assert WebhookEvent.objects.get(delivery_id="broker-down-1").status == "received"
