@@ -173,6 +173,7 @@ class OnlineRetailReader:
         if not price.is_finite() or price < 0:
             return RowProblem(line_number, f"UnitPrice {raw[index['UnitPrice']]!r} is not a non-negative amount")
         quantity = int(quantity_decimal)
+        price = price.quantize(Decimal("0.01"))
         if quantity == 0:
             return RowProblem(line_number, "Quantity is 0")
         if is_cancellation and quantity > 0:

@@ -121,6 +121,9 @@ class ProductRecord:
     updated_at: datetime | None
     variants: tuple[ProductVariantRecord, ...]
     complete_variant_list: bool = True
+    # False when the payload describes only some variants of the product (a WooCommerce variation): the product's
+    # own fields are then left as they are.
+    describes_product: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,3 +187,4 @@ class PrivacyRequest:
 
     kind: str
     order_ids: tuple[str, ...] = ()
+    customer_id: str = ""

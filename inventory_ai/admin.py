@@ -20,6 +20,7 @@ from inventory_ai.models import (
     Variant,
     WebhookEvent,
 )
+from inventory_ai.services.stores import store_timezone_changed
 from inventory_ai.services.webhooks import requeue_failed_events
 
 
@@ -63,6 +64,12 @@ class StoreAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(_variant_count=Count("variants", distinct=True))
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if change and "timezone" in form.changed_data:
+            store_timezone_changed(obj)
+            self.message_user(request, "The time zone changed: daily demand was rebuilt on the new local days.")
 
     @admin.display(description="Variants", ordering="_variant_count")
     def variant_count(self, obj):

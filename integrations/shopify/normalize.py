@@ -206,6 +206,11 @@ def _location(payload: Any) -> list[Any]:
     ]
 
 
+def _customer_id(payload: Any) -> str:
+    customer = as_object(payload).get("customer")
+    return optional_id(customer.get("id")) if isinstance(customer, dict) else ""
+
+
 def _ids(payload: Any, name: str) -> tuple[str, ...]:
     return tuple(as_id(value, name) for value in as_object(payload).get(name) or [])
 
@@ -234,7 +239,9 @@ HANDLERS: dict[str, Callable[[Any], list[Any]]] = {
     "locations/delete": _with_id(LocationDeleted, "location id"),
     "app/uninstalled": lambda payload: [AppUninstalled()],
     "customers/data_request": lambda payload: [PrivacyRequest("data_request", _ids(payload, "orders_requested"))],
-    "customers/redact": lambda payload: [PrivacyRequest("customers_redact", _ids(payload, "orders_to_redact"))],
+    "customers/redact": lambda payload: [
+        PrivacyRequest("customers_redact", _ids(payload, "orders_to_redact"), _customer_id(payload))
+    ],
     "shop/redact": lambda payload: [PrivacyRequest("shop_redact")],
 }
 

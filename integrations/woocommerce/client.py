@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -13,6 +14,7 @@ from integrations.woocommerce.constants import REST_PREFIX
 from integrations.woocommerce.normalize import refund_record
 
 DEFAULT_TIMEOUT = 10.0
+LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 class WooCommerceClient:
@@ -20,6 +22,10 @@ class WooCommerceClient:
 
     def __init__(self, base_url: str, consumer_key: str, consumer_secret: str, *, timeout: float = DEFAULT_TIMEOUT):
         self.base_url = base_url.rstrip("/")
+        parts = urlsplit(self.base_url)
+        if parts.scheme != "https" and parts.hostname not in LOCAL_HOSTS:
+            # Basic auth sends the keys in clear: only over HTTPS, or to a simulator on this machine.
+            raise StoreAPIError(f"refusing to send API keys to {self.base_url} without HTTPS", transient=False)
         self._client = httpx.Client(auth=(consumer_key, consumer_secret), timeout=timeout, follow_redirects=False)
 
     def close(self) -> None:

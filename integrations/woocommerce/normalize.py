@@ -147,13 +147,15 @@ def _product_topic(payload: Any) -> list[Any]:
             variants=variants,
             # Product payloads never carry their variations' details: nothing is deleted by omission.
             complete_variant_list=False,
+            describes_product=not is_variation,
         )
     )
-    if product.get("manage_stock") is True and product.get("stock_quantity") is not None and variants:
+    # A stock level without its time could overwrite a newer one: it is only recorded with date_modified_gmt.
+    if product.get("manage_stock") is True and product.get("stock_quantity") is not None and variants and updated_at:
         records.append(
             InventoryLevelRecord(
                 available=as_int(product.get("stock_quantity"), "stock_quantity"),
-                updated_at=updated_at or datetime.now(UTC),
+                updated_at=updated_at,
                 variant_id=own_id,
             )
         )

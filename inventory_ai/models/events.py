@@ -18,7 +18,7 @@ class WebhookEvent(models.Model):
     store = models.ForeignKey("inventory_ai.Store", on_delete=models.CASCADE, related_name="webhook_events")
     topic = models.CharField(max_length=100)
     resource_id = models.CharField(
-        max_length=64, blank=True, help_text="Id of the order, product or item the event is about (set when processed)"
+        max_length=64, blank=True, help_text="Id of the order, product or item the event is about"
     )
     dedup_key = models.CharField(max_length=128)
     delivery_id = models.CharField(max_length=128, blank=True)
@@ -32,6 +32,7 @@ class WebhookEvent(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True)
     processed_at = models.DateTimeField(null=True, blank=True)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["store", "dedup_key"], name="webhook_event_dedup")]

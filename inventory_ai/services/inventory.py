@@ -56,7 +56,10 @@ def record_inventory_level(
         f"WHERE {table}.platform_updated_at < excluded.platform_updated_at"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [variant_id, location_id, available, on_hand, updated_at])
+        # Adapted as the ORM would: on SQLite timestamps are compared as text, so they must all be naive UTC.
+        cursor.execute(
+            sql, [variant_id, location_id, available, on_hand, connection.ops.adapt_datetimefield_value(updated_at)]
+        )
         return cursor.rowcount == 1
 
 

@@ -53,6 +53,8 @@ class ApplyResult:
     refunds_unchanged: int = 0
     demand_cells_changed: int = 0
     problems: list[str] = field(default_factory=list)
+    missing_orders: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     def merge(self, other: ApplyResult) -> None:
         for name in (
@@ -66,6 +68,8 @@ class ApplyResult:
         ):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.problems.extend(other.problems)
+        self.missing_orders.extend(other.missing_orders)
+        self.notes.extend(other.notes)
 
 
 @dataclass(slots=True)
@@ -193,7 +197,10 @@ def _apply_order_wave(store: Store, wave: list[OrderRecord], source: str, catalo
             if newer:
                 order.number = record.number or order.number
                 order.cancelled_at = record.cancelled_at
-                order.status = _record_status(record)
+                # A deleted order stays deleted: no platform brings one back, and an update sent before the
+                # deletion can arrive after it.
+                if order.status != OrderStatus.DELETED:
+                    order.status = _record_status(record)
                 order.platform_status = record.platform_status
                 order.platform_updated_at = record.updated_at
                 changed_orders.append(order)
@@ -250,6 +257,14 @@ def apply_refund_records(store: Store, records: Sequence[RefundRecord]) -> Apply
     tz = store.tzinfo
     deltas = DemandDeltas()
     with transaction.atomic():
+        # Lock the orders first, then read which refunds are recorded: a concurrent worker applying the same refund
+        # holds the order's lock until it commits, so the read below sees its refund.
+        orders = {
+            order.platform_id: order
+            for order in Order.objects.select_for_update()
+            .filter(store=store, platform_id__in={record.order_id for record in records})
+            .order_by("pk")
+        }
         recorded = set(
             Refund.objects.filter(store=store, platform_id__in=[r.refund_id for r in records]).values_list(
                 "platform_id", flat=True
@@ -263,12 +278,6 @@ def apply_refund_records(store: Store, records: Sequence[RefundRecord]) -> Apply
                 todo[record.refund_id] = record
         if not todo:
             return result
-        orders = {
-            order.platform_id: order
-            for order in Order.objects.select_for_update()
-            .filter(store=store, platform_id__in={record.order_id for record in todo.values()})
-            .order_by("pk")
-        }
         lines_by_order: dict[int, dict[str, OrderLine]] = defaultdict(dict)
         for line in OrderLine.objects.filter(order__in=list(orders.values())):
             lines_by_order[line.order_id][line.platform_id] = line
@@ -277,6 +286,7 @@ def apply_refund_records(store: Store, records: Sequence[RefundRecord]) -> Apply
         for record in todo.values():
             order = orders.get(record.order_id)
             if order is None:
+                result.missing_orders.append(record.order_id)
                 result.problems.append(f"refund {record.refund_id}: order {record.order_id} is not known yet")
                 continue
             lines = lines_by_order[order.pk]
@@ -285,8 +295,10 @@ def apply_refund_records(store: Store, records: Sequence[RefundRecord]) -> Apply
             for refund_line in record.lines:
                 line = lines.get(refund_line.line_id)
                 if line is None:
-                    result.problems.append(
-                        f"refund {record.refund_id}: line {refund_line.line_id} is not on order {record.order_id}"
+                    # A line we do not track (a custom item, a gift card, a deleted product): nothing to reduce.
+                    result.notes.append(
+                        f"refund {record.refund_id}: line {refund_line.line_id} is not a tracked line of order "
+                        f"{record.order_id}"
                     )
                     continue
                 line.refunded_quantity += refund_line.quantity

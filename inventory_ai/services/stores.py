@@ -55,6 +55,7 @@ def upsert_store(
                 store.api_version = "wc/v3"
         elif store.platform != platform:
             raise ValueError(f"{domain} is already connected as a {store.get_platform_display()} store")
+        previous_timezone = store.timezone
         for name, value in fields.items():
             if value is not None:
                 setattr(store, name, value)
@@ -64,7 +65,16 @@ def upsert_store(
             store.credentials = {**store.credentials, **{k: v for k, v in credentials.items() if v}}
         store.full_clean()
         store.save()
+        if not created and store.timezone != previous_timezone:
+            store_timezone_changed(store)
     return store, created
+
+
+def store_timezone_changed(store: Store) -> None:
+    """Demand is kept per local day: a new time zone moves orders to other days, so the series is rebuilt."""
+    from inventory_ai.services.demand import rebuild_demand
+
+    rebuild_demand(store)
 
 
 def primary_location(store: Store) -> Location:

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from integrations import records as r
@@ -54,6 +55,9 @@ PERSONAL_FIELDS = frozenset(
 )
 
 
+PRIVACY_TOPICS = ("customers/data_request", "customers/redact", "shop/redact")
+
+
 class NotReadyYet(Exception):
     """The records refer to something not known yet; retry the event later."""
 
@@ -69,8 +73,9 @@ def apply_records(store: Store, items: Iterable[Any]) -> list[str]:
     refunds = [item for item in items if isinstance(item, r.RefundRecord)]
     if refunds:
         result = apply_refund_records(store, refunds)
-        if result.problems:
+        if result.missing_orders:
             raise NotReadyYet("; ".join(result.problems))
+        notes.extend(result.notes)
     for item in items:
         if isinstance(item, r.OrderRecord | r.RefundRecord | r.RefundsToFetch):
             continue
@@ -93,7 +98,10 @@ def _order_edit(store: Store, item: r.OrderEditRemovals, catalog: CatalogCache) 
 
 def _product(store: Store, item: r.ProductRecord, catalog: CatalogCache) -> str:
     product, _ = Product.objects.select_for_update().get_or_create(store=store, platform_id=item.product_id)
-    if item.updated_at is None or product.platform_updated_at is None or item.updated_at >= product.platform_updated_at:
+    applied = False
+    if item.describes_product and (
+        item.updated_at is None or product.platform_updated_at is None or item.updated_at >= product.platform_updated_at
+    ):
         if item.title:
             product.title = item.title
         product.vendor = item.vendor or product.vendor
@@ -102,6 +110,7 @@ def _product(store: Store, item: r.ProductRecord, catalog: CatalogCache) -> str:
         product.platform_updated_at = item.updated_at or product.platform_updated_at
         product.deleted_at = None
         product.save()
+        applied = True
     seen = []
     for record in item.variants:
         seen.append(record.variant_id)
@@ -119,7 +128,8 @@ def _product(store: Store, item: r.ProductRecord, catalog: CatalogCache) -> str:
         variant.is_placeholder = False
         variant.deleted_at = None
         variant.save()
-    if item.complete_variant_list:
+    # Only the newest full snapshot of a product may say that a variant is gone.
+    if applied and item.complete_variant_list:
         Variant.objects.filter(product=product, deleted_at__isnull=True).exclude(platform_id__in=seen).update(
             deleted_at=timezone.now()
         )
@@ -216,17 +226,20 @@ def _privacy(store: Store, item: r.PrivacyRequest, catalog: CatalogCache) -> str
         erase_store_data(store)
         return "shop/redact: the store's data was erased"
     if item.kind == "customers_redact":
-        scrubbed = scrub_order_events(store, item.order_ids)
+        scrubbed = scrub_personal_data(store, item.order_ids, item.customer_id)
         return f"customers/redact: personal fields removed from {scrubbed} stored webhook bodies"
     # We keep no customer records; the only personal data are raw order bodies in the inbox, listed in the log.
     logger.info("customers/data_request for store %s, orders %s", store.domain, ", ".join(item.order_ids))
     return f"customers/data_request: no customer records are kept (orders named: {len(item.order_ids)})"
 
 
-def scrub_order_events(store: Store, order_ids: Iterable[str]) -> int:
-    """Remove personal fields from the stored bodies of the given orders' webhook events."""
+def scrub_personal_data(store: Store, order_ids: Iterable[str], customer_id: str = "") -> int:
+    """Remove personal fields from every stored body about the given orders or customer, whatever its status."""
     count = 0
-    events = WebhookEvent.objects.select_for_update().filter(store=store, resource_id__in=list(order_ids))
+    about = Q(resource_id__in=list(order_ids))
+    if customer_id:
+        about |= Q(topic__startswith="customers/", resource_id=customer_id)
+    events = WebhookEvent.objects.select_for_update().filter(about, store=store).exclude(topic__in=PRIVACY_TOPICS)
     for event in events:
         try:
             payload = json.loads(bytes(event.body))

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from integrations import records as r
@@ -114,6 +115,7 @@ def receive_webhook(platform: str, headers: dict[str, str], body: bytes) -> Rece
         api_version=delivery.api_version[:20],
         headers=delivery.recorded_headers,
         body=body,
+        resource_id=_payload_resource_id(payload),
         status=status,
         last_error=error or ("" if known else "topic not used by Inventory AI"),
     )
@@ -134,8 +136,9 @@ def _insert_event(**fields: Any) -> int | None:
     A single INSERT .. ON CONFLICT DO NOTHING RETURNING in autocommit: no transaction round trips, and a duplicate
     is not an exception. This is the hot path of every delivery.
     """
-    fields = {**fields, "headers": json.dumps(fields["headers"]), "received_at": timezone.now(), "attempts": 0}
-    fields.update(resource_id="", processed_at=None)
+    adapt = connection.ops.adapt_datetimefield_value
+    fields = {**fields, "headers": json.dumps(fields["headers"]), "received_at": adapt(timezone.now()), "attempts": 0}
+    fields.update(triggered_at=adapt(fields["triggered_at"]), processed_at=None, last_attempt_at=None)
     table = connection.ops.quote_name(WebhookEvent._meta.db_table)
     columns = ", ".join(connection.ops.quote_name(name) for name in fields)
     placeholders = ", ".join(["%s"] * len(fields))
@@ -147,6 +150,14 @@ def _insert_event(**fields: Any) -> int | None:
         )
         row = cursor.fetchone()
     return row[0] if row else None
+
+
+def _payload_resource_id(payload: Any) -> str:
+    """The order (or other resource) a body is about, recorded at once so privacy requests find every stored body."""
+    if not isinstance(payload, dict):
+        return ""
+    value = payload.get("order_id") or payload.get("id") or ""
+    return str(value)[:64] if isinstance(value, int | str) else ""
 
 
 def enqueue_processing(event_id: int) -> bool:
@@ -191,35 +202,51 @@ def _fetch_remote(store: Store, items: list[Any]) -> list[Any]:
 
 
 def process_webhook_event(event_id: int) -> str:
-    """Apply one stored event; returns its final status. Raises NotReadyYet/transient errors to be retried."""
+    """Apply one stored event; returns its final status. Raises NotReadyYet/transient errors to be retried.
+
+    Whatever cannot be applied ends visibly: retried with backoff while it may still succeed (what it refers to is not
+    known yet, the store API or the database is briefly unavailable), parked as failed with the reason otherwise.
+    """
     event = WebhookEvent.objects.select_related("store").defer("store__webhook_secrets").filter(pk=event_id).first()
     if event is None or event.status != WebhookStatus.RECEIVED:
         return event.status if event else "missing"
     provider = PROVIDERS[event.platform]
     try:
         items = provider.normalize(event.topic, json.loads(bytes(event.body)))
-        items = _fetch_remote(event.store, items)
-    except (PayloadError, ValueError) as exc:
+    except (PayloadError, ValueError, TypeError, AttributeError, KeyError) as exc:
         return _finish(event_id, WebhookStatus.FAILED, f"unreadable payload: {exc}")
+    parked_reason = ""
+    try:
+        items = _fetch_remote(event.store, items)
     except StoreAPIError as exc:
-        if not exc.transient:
-            return _finish(event_id, WebhookStatus.FAILED, f"store API: {exc}")
-        return _retry_later(event_id, f"store API: {exc}")
+        if exc.transient:
+            return _retry_later(event_id, f"store API: {exc}")
+        # Apply what the payload itself says (the order's status and lines) and park the event for its refunds:
+        # re-queued once the store's API answers, it applies them (everything else is idempotent).
+        items = [item for item in items if not isinstance(item, r.RefundsToFetch)]
+        parked_reason = f"refunds could not be read from the store API: {exc}"
     try:
         with transaction.atomic():
             locked = WebhookEvent.objects.select_for_update().only("status", "attempts").get(pk=event_id)
             if locked.status != WebhookStatus.RECEIVED:
                 return locked.status  # another worker finished it meanwhile
             notes = apply_records(event.store, items)
-            locked.status = WebhookStatus.PROCESSED
+            locked.status = WebhookStatus.FAILED if parked_reason else WebhookStatus.PROCESSED
             locked.attempts += 1
-            locked.processed_at = timezone.now()
+            locked.processed_at = locked.last_attempt_at = timezone.now()
             locked.resource_id = _resource_id(items)
-            locked.last_error = "; ".join(notes)[:2000]
-            locked.save(update_fields=["status", "attempts", "processed_at", "resource_id", "last_error"])
+            locked.last_error = "; ".join([parked_reason] if parked_reason else notes)[:2000]
+            locked.save(
+                update_fields=["status", "attempts", "processed_at", "last_attempt_at", "resource_id", "last_error"]
+            )
             return locked.status
     except NotReadyYet as exc:
         return _retry_later(event_id, str(exc))
+    except OperationalError:
+        raise  # the database is briefly unavailable: the task retries
+    except Exception as exc:  # a bug or data the schema refuses: park it visibly instead of retrying forever
+        logger.exception("Webhook event %s could not be applied", event_id)
+        return _finish(event_id, WebhookStatus.FAILED, f"{exc.__class__.__name__}: {exc}")
 
 
 def _retry_later(event_id: int, error: str) -> str:
@@ -227,38 +254,47 @@ def _retry_later(event_id: int, error: str) -> str:
         event = WebhookEvent.objects.select_for_update().get(pk=event_id)
         event.attempts += 1
         event.last_error = error[:2000]
+        event.last_attempt_at = timezone.now()
         if event.attempts >= MAX_ATTEMPTS:
             event.status = WebhookStatus.FAILED
-            event.save(update_fields=["attempts", "last_error", "status"])
+            event.save(update_fields=["attempts", "last_error", "last_attempt_at", "status"])
             logger.error("Webhook event %s parked as failed after %s attempts: %s", event_id, event.attempts, error)
             return event.status
-        event.save(update_fields=["attempts", "last_error"])
+        event.save(update_fields=["attempts", "last_error", "last_attempt_at"])
     raise NotReadyYet(error)
 
 
 def _finish(event_id: int, status: str, error: str) -> str:
     logger.warning("Webhook event %s %s: %s", event_id, status, error)
+    now = timezone.now()
     WebhookEvent.objects.filter(pk=event_id, status=WebhookStatus.RECEIVED).update(
-        status=status, last_error=error[:2000], processed_at=timezone.now()
+        status=status, last_error=error[:2000], processed_at=now, last_attempt_at=now
     )
     return status
 
 
+# An event whose last attempt is older than this has lost its scheduled retry (the longest backoff is 10 minutes).
+LOST_RETRY_AFTER = timedelta(minutes=15)
+
+
 def requeue_stale_events(older_than: timedelta = timedelta(minutes=5), limit: int = 5000) -> int:
-    """Enqueue events still `received` after `older_than` (the broker was down, or a worker died)."""
-    cutoff = timezone.now() - older_than
-    ids = list(
-        WebhookEvent.objects.filter(status=WebhookStatus.RECEIVED, received_at__lt=cutoff)
-        .order_by("received_at")
-        .values_list("pk", flat=True)[:limit]
+    """Enqueue events still `received` that no task will pick up: never enqueued (the broker was down when they
+    arrived) or whose retry was lost (a worker died). Events waiting for a scheduled retry are left alone."""
+    now = timezone.now()
+    waiting = Q(status=WebhookStatus.RECEIVED) & (
+        Q(last_attempt_at__isnull=True, received_at__lt=now - older_than)
+        | Q(last_attempt_at__lt=now - max(older_than, LOST_RETRY_AFTER))
     )
+    ids = list(WebhookEvent.objects.filter(waiting).order_by("received_at").values_list("pk", flat=True)[:limit])
     return sum(enqueue_processing(pk) for pk in ids)
 
 
 def requeue_failed_events(event_ids: list[int]) -> int:
     """Put failed events back to `received` and enqueue them (the admin's re-queue action)."""
     ids = list(WebhookEvent.objects.filter(pk__in=event_ids, status=WebhookStatus.FAILED).values_list("pk", flat=True))
-    WebhookEvent.objects.filter(pk__in=ids).update(status=WebhookStatus.RECEIVED, attempts=0)
+    WebhookEvent.objects.filter(pk__in=ids).update(
+        status=WebhookStatus.RECEIVED, attempts=0, last_attempt_at=timezone.now()
+    )
     for pk in ids:
         transaction.on_commit(lambda pk=pk: enqueue_processing(pk))
     return len(ids)

@@ -96,7 +96,8 @@ class Command(BaseCommand):
         report_file = None
         try:
             binary = gzip.GzipFile(fileobj=raw) if path.suffix == ".gz" else raw
-            text = io.TextIOWrapper(binary, encoding="utf-8-sig", newline="")
+            # An undecodable byte becomes U+FFFD in that row's text instead of aborting the whole import.
+            text = io.TextIOWrapper(binary, encoding="utf-8-sig", errors="replace", newline="")
             progress = tqdm(
                 total=os.path.getsize(path),
                 unit="B",
