@@ -1,0 +1,83 @@
+"""Preparing demand history: regular periods, zeros where nothing sold, stock-outs as missing demand, demand classes.
+
+Histories are long frames `unique_id, ds, y` (optionally `censored`: the item was out of stock in that period).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+# Syntetos–Boylan–Croston cut-offs between smooth, erratic, intermittent and lumpy demand.
+ADI_CUTOFF = 1.32
+CV2_CUTOFF = 0.49
+
+
+def infer_season_length(freq: str) -> int:
+    """The natural cycle of a frequency: a week of days, a year of weeks, months or quarters."""
+    base = freq.upper().split("-")[0]
+    if base in {"D", "B"}:
+        return 7
+    if base.startswith("W"):
+        return 52
+    if base in {"M", "MS", "ME"}:
+        return 12
+    if base in {"Q", "QS", "QE"}:
+        return 4
+    return 1
+
+
+def to_regular(history: pd.DataFrame, freq: str, end: pd.Timestamp | None = None) -> pd.DataFrame:
+    """Sum demand into periods of `freq`; every series runs from its first period to `end` (default: the last
+    period of the whole history) with zeros where it sold nothing. A period counts as censored when at least half of
+    its rows were (e.g. 4 of 7 days out of stock in a week)."""
+    frame = history[["unique_id", "ds", "y"]].copy()
+    frame["ds"] = pd.to_datetime(frame["ds"])
+    frame["censored"] = history["censored"].astype(bool) if "censored" in history else False
+    frame["period"] = frame["ds"].dt.to_period(freq).dt.end_time.dt.normalize()
+    grouped = frame.groupby(["unique_id", "period"], sort=True).agg(y=("y", "sum"), censored=("censored", "mean"))
+    grouped["censored"] = grouped["censored"] >= 0.5
+    last = pd.Timestamp(end) if end is not None else grouped.index.get_level_values("period").max()
+    pieces = []
+    for unique_id, series in grouped.groupby(level="unique_id", sort=True):
+        series = series.droplevel("unique_id")
+        periods = pd.period_range(series.index.min(), last, freq=freq).end_time.normalize()
+        series = series.reindex(periods)
+        series["y"] = series["y"].fillna(0.0)
+        series["censored"] = series["censored"].fillna(False).astype(bool)
+        pieces.append(series.rename_axis("ds").reset_index().assign(unique_id=unique_id))
+    if not pieces:
+        return pd.DataFrame(columns=["unique_id", "ds", "y", "censored"])
+    return pd.concat(pieces, ignore_index=True)[["unique_id", "ds", "y", "censored"]]
+
+
+def impute_censored(y: np.ndarray, censored: np.ndarray, window: int = 4) -> np.ndarray:
+    """Replace stock-out periods by the mean of the nearest observed periods (up to `window` on each side).
+
+    Demand in a period without stock is unknown, not zero: counting it as zero teaches every model that the item
+    sells less than it does. A series censored throughout keeps its values.
+    """
+    values = np.asarray(y, dtype=float).copy()
+    mask = np.asarray(censored, dtype=bool)
+    if not mask.any() or mask.all():
+        return values
+    observed = np.flatnonzero(~mask)
+    for index in np.flatnonzero(mask):
+        before = observed[observed < index][-window:]
+        after = observed[observed > index][:window]
+        neighbours = np.concatenate([before, after])
+        values[index] = max(values[index], float(np.mean(values[neighbours])))
+    return values
+
+
+def classify_demand(y: np.ndarray) -> str:
+    """smooth, erratic, intermittent or lumpy (ADI: mean interval between sales; CV²: of the non-zero sizes)."""
+    values = np.asarray(y, dtype=float)
+    sizes = values[values > 0]
+    if len(sizes) == 0:
+        return "zero"
+    adi = len(values) / len(sizes)
+    cv2 = float(np.var(sizes) / np.mean(sizes) ** 2) if len(sizes) > 1 else 0.0
+    if adi < ADI_CUTOFF:
+        return "smooth" if cv2 < CV2_CUTOFF else "erratic"
+    return "intermittent" if cv2 < CV2_CUTOFF else "lumpy"

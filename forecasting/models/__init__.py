@@ -1,0 +1,17 @@
+"""Forecasting models, each with the same estimator shape: `fit(y) -> self`, `predict(h, level) -> dict`."""
+
+from forecasting.models.base import Forecaster, forecast_with_fallback
+from forecasting.models.baselines import MovingAverage, Naive, SeasonalNaive
+from forecasting.models.intermittent import ADIDA, IMAPA, TSB, CrostonSBA
+
+__all__ = [
+    "ADIDA",
+    "IMAPA",
+    "TSB",
+    "CrostonSBA",
+    "Forecaster",
+    "MovingAverage",
+    "Naive",
+    "SeasonalNaive",
+    "forecast_with_fallback",
+]

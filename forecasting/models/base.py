@@ -1,0 +1,93 @@
+"""The estimator shape shared by every model, interval helpers, and the output guard with its fallback."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Self
+
+import numpy as np
+from scipy import stats
+
+logger = logging.getLogger(__name__)
+
+Prediction = dict[str, np.ndarray]  # "mean", "lo-80", "hi-80", ...
+# A forecast above this multiple of the largest value in the history is treated as a failed fit.
+PLAUSIBLE_MULTIPLE = 10.0
+
+
+class Forecaster:
+    """Hyperparameters in `__init__`, `fit(y) -> self`, fitted state in attributes ending in `_`, `predict`."""
+
+    alias = "forecaster"
+
+    def fit(self, y: np.ndarray, X: np.ndarray | None = None) -> Self:
+        raise NotImplementedError
+
+    def predict(self, h: int, level: Sequence[int] = ()) -> Prediction:
+        raise NotImplementedError
+
+
+def as_series(y: np.ndarray) -> np.ndarray:
+    values = np.asarray(y, dtype=float)
+    if values.ndim != 1 or len(values) == 0:
+        raise ValueError("a forecaster needs a non-empty one-dimensional history")
+    if not np.all(np.isfinite(values)):
+        raise ValueError("the history contains missing or infinite values")
+    return values
+
+
+def normal_bounds(mean: np.ndarray, sigma: np.ndarray, level: Sequence[int]) -> Prediction:
+    """Symmetric normal intervals, cut at zero (demand is never negative)."""
+    out: Prediction = {"mean": np.maximum(mean, 0.0)}
+    for value in level:
+        z = stats.norm.ppf(0.5 + value / 200.0)
+        out[f"lo-{value}"] = np.clip(mean - z * sigma, 0.0, out["mean"])
+        out[f"hi-{value}"] = np.maximum(mean + z * sigma, out["mean"])
+    return out
+
+
+def count_bounds(mean: np.ndarray, dispersion: float, level: Sequence[int]) -> Prediction:
+    """Intervals from a count distribution with the given mean per period: Poisson when the history's variance is
+    at most its mean, else a negative binomial with the history's variance-to-mean ratio."""
+    mean = np.maximum(np.asarray(mean, dtype=float), 0.0)
+    out: Prediction = {"mean": mean}
+    safe = np.maximum(mean, 1e-9)
+    for value in level:
+        tail = (1.0 - value / 100.0) / 2.0
+        if dispersion <= 1.0 + 1e-9:
+            low, high = stats.poisson.ppf(tail, safe), stats.poisson.ppf(1.0 - tail, safe)
+        else:
+            n, p = safe / (dispersion - 1.0), 1.0 / dispersion
+            low, high = stats.nbinom.ppf(tail, n, p), stats.nbinom.ppf(1.0 - tail, n, p)
+        out[f"lo-{value}"] = np.minimum(np.nan_to_num(low), mean)
+        out[f"hi-{value}"] = np.maximum(np.nan_to_num(high), mean)
+    return out
+
+
+def dispersion_of(y: np.ndarray) -> float:
+    mean = float(np.mean(y))
+    return float(np.var(y) / mean) if mean > 0 else 1.0
+
+
+def is_plausible(prediction: Prediction, history: np.ndarray) -> bool:
+    """Finite, non-negative and not an explosion (a forecast far above anything the series ever did)."""
+    ceiling = PLAUSIBLE_MULTIPLE * max(float(np.max(history)), 1.0)
+    return all(np.all(np.isfinite(values)) and np.all(values >= 0) for values in prediction.values()) and bool(
+        np.max(prediction["mean"]) <= ceiling
+    )
+
+
+def forecast_with_fallback(
+    model: Forecaster, fallback: Forecaster, y: np.ndarray, h: int, level: Sequence[int] = ()
+) -> tuple[Prediction, str]:
+    """Fit and predict with `model`; on an error or an implausible output use `fallback`. Returns (values, alias)."""
+    history = as_series(y)
+    try:
+        prediction = model.fit(history).predict(h, level)
+        if is_plausible(prediction, history):
+            return prediction, model.alias
+        logger.info("%s gave an implausible forecast; using %s", model.alias, fallback.alias)
+    except (ValueError, ArithmeticError, np.linalg.LinAlgError) as exc:
+        logger.info("%s failed (%s); using %s", model.alias, exc, fallback.alias)
+    return fallback.fit(history).predict(h, level), fallback.alias

@@ -1,0 +1,140 @@
+"""Forecasting foundations: metrics, data preparation, baselines and intermittent-demand models on series with a
+known structure, and the output guard that falls back when a model fails."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from forecasting import metrics
+from forecasting.data import classify_demand, impute_censored, infer_season_length, to_regular
+from forecasting.models import (
+    ADIDA,
+    IMAPA,
+    TSB,
+    CrostonSBA,
+    Forecaster,
+    MovingAverage,
+    Naive,
+    SeasonalNaive,
+    forecast_with_fallback,
+)
+
+ALL_MODELS = [Naive(), SeasonalNaive(4), MovingAverage(8), CrostonSBA(), TSB(), ADIDA(), IMAPA()]
+
+
+def test_metrics_on_known_values():
+    actual, forecast, train = [3, 5, 4], [4, 4, 4], [1, 2, 4, 8]
+    assert metrics.mae(actual, forecast) == pytest.approx(2 / 3)
+    assert metrics.rmse(actual, forecast) == pytest.approx(np.sqrt(2 / 3))
+    assert metrics.bias(actual, forecast) == pytest.approx(0.0)
+    assert metrics.mase(actual, forecast, train) == pytest.approx((2 / 3) / (7 / 3))
+    assert metrics.rmsse(actual, forecast, train) == pytest.approx(np.sqrt(2 / 3) / np.sqrt(21 / 3))
+    assert metrics.r2([1, 2, 3], [1, 2, 3]) == 1.0
+    assert metrics.coverage([1, 5, 9], [0, 0, 0], [2, 6, 8]) == pytest.approx(2 / 3)
+    # a constant history has no naive error: the scale falls back to 1 instead of dividing by zero
+    assert metrics.mase([2], [3], [5, 5, 5]) == 1.0
+
+
+def test_season_lengths():
+    assert [infer_season_length(f) for f in ("D", "W-SUN", "MS", "Q", "h")] == [7, 52, 12, 4, 1]
+
+
+def test_to_regular_fills_zeros_and_marks_censored_weeks():
+    days = pd.date_range("2024-01-01", "2024-01-21", freq="D")  # three weeks ending Sundays 7, 14, 21 January
+    history = pd.DataFrame({"unique_id": "A", "ds": days, "y": 1.0, "censored": False})
+    history.loc[history.ds.between("2024-01-08", "2024-01-14"), "y"] = 0.0
+    history.loc[history.ds.between("2024-01-15", "2024-01-18"), "censored"] = True  # 4 of 7 days out of stock
+    later = pd.DataFrame({"unique_id": ["B"], "ds": [pd.Timestamp("2024-01-16")], "y": [5.0]})
+    weekly = to_regular(pd.concat([history, later]), "W-SUN")
+    a = weekly[weekly.unique_id == "A"]
+    assert list(a.y) == [7.0, 0.0, 7.0]
+    assert list(a.censored) == [False, False, True]
+    b = weekly[weekly.unique_id == "B"]
+    assert list(b.ds) == [pd.Timestamp("2024-01-21")]
+    assert list(b.y) == [5.0]
+
+
+def test_censored_periods_are_imputed_not_zero():
+    y = np.array([10, 12, 0, 0, 11, 9], dtype=float)
+    imputed = impute_censored(y, np.array([False, False, True, True, False, False]))
+    assert imputed[2] == imputed[3] == pytest.approx(10.5)
+    assert list(impute_censored(y, np.zeros(6, bool))) == list(y)
+
+
+def test_demand_classes():
+    assert classify_demand(np.array([5, 6, 5, 6, 5, 6])) == "smooth"
+    assert classify_demand(np.array([1, 20, 2, 30, 1, 25])) == "erratic"
+    assert classify_demand(np.array([0, 0, 3, 0, 0, 3, 0, 0, 3])) == "intermittent"
+    assert classify_demand(np.array([0, 0, 1, 0, 0, 40, 0, 0, 2])) == "lumpy"
+    assert classify_demand(np.zeros(5)) == "zero"
+
+
+def test_baselines_on_structured_series():
+    seasonal = np.tile([10.0, 20.0, 30.0, 40.0], 6)
+    assert list(SeasonalNaive(4).fit(seasonal).predict(6)["mean"]) == [10, 20, 30, 40, 10, 20]
+    assert list(Naive().fit(np.arange(10.0)).predict(3)["mean"]) == [9, 9, 9]
+    assert MovingAverage(4).fit(np.array([0, 0, 4, 4, 4, 4.0])).predict(2)["mean"].tolist() == [4, 4]
+    # seasonal naive on less than a season falls back to the last value
+    assert list(SeasonalNaive(52).fit(np.array([3.0, 5.0])).predict(2)["mean"]) == [5, 5]
+
+
+def test_intermittent_models_track_the_demand_rate():
+    rng = np.random.default_rng(3)
+    y = np.where(rng.random(400) < 0.25, 4.0, 0.0)  # one sale of 4 units every 4 periods on average: 1 unit/period
+    for model in (CrostonSBA(), ADIDA(), IMAPA()):
+        mean = model.fit(y).predict(4)["mean"]
+        assert 0.7 < mean[0] < 1.3, model.alias
+    # TSB reacts to the last few periods by design: right on average over many series
+    levels = [TSB().fit(np.where(np.random.default_rng(s).random(400) < 0.25, 4.0, 0.0)).level_ for s in range(40)]
+    assert 0.85 < float(np.mean(levels)) < 1.15
+    # TSB decays after demand stops; Croston does not
+    dead = np.concatenate([y, np.zeros(40)])
+    assert TSB().fit(dead).predict(1)["mean"][0] < 0.1 < CrostonSBA().fit(dead).predict(1)["mean"][0]
+
+
+@pytest.mark.parametrize("model", ALL_MODELS, ids=lambda m: m.alias)
+@pytest.mark.parametrize(
+    "series",
+    [np.zeros(20), np.array([7.0]), np.tile([0, 0, 5.0], 30), np.abs(np.random.default_rng(0).normal(50, 10, 3000))],
+    ids=["all-zero", "single-point", "intermittent", "very-long"],
+)
+def test_every_model_gives_ordered_non_negative_bounds(model, series):
+    prediction = model.fit(series).predict(5, level=(80, 95))
+    assert set(prediction) == {"mean", "lo-80", "hi-80", "lo-95", "hi-95"}
+    for values in prediction.values():
+        assert len(values) == 5
+        assert np.all(np.isfinite(values))
+        assert np.all(values >= 0)
+    assert np.all(prediction["lo-95"] <= prediction["lo-80"])
+    assert np.all(prediction["lo-80"] <= prediction["mean"])
+    assert np.all(prediction["mean"] <= prediction["hi-80"])
+    assert np.all(prediction["hi-80"] <= prediction["hi-95"])
+    # deterministic
+    again = model.fit(series).predict(5, level=(80, 95))
+    assert all(np.array_equal(prediction[key], again[key]) for key in prediction)
+
+
+class Exploding(Forecaster):
+    alias = "exploding"
+
+    def fit(self, y, X=None):
+        return self
+
+    def predict(self, h, level=()):
+        return {"mean": np.full(h, 1e17)}
+
+
+class Broken(Forecaster):
+    alias = "broken"
+
+    def fit(self, y, X=None):
+        raise np.linalg.LinAlgError("singular matrix")
+
+
+@pytest.mark.parametrize("model", [Exploding(), Broken()], ids=["explodes", "raises"])
+def test_a_failing_model_falls_back_cleanly(model):
+    prediction, alias = forecast_with_fallback(model, Naive(), np.array([1.0, 2.0, 3.0]), 2, level=(80,))
+    assert alias == "naive"
+    assert list(prediction["mean"]) == [3, 3]
