@@ -156,7 +156,15 @@ def main() -> None:
         )  # fmt: skip
         try:
             wait_until_ready(f"{base}/healthz/live")
-            ceiling = replay(env, args, f"{base}/healthz/live", scratch / "ceiling.json", args.ceiling_orders, 0.0)
+            manage(env, "doctor", "--timeout", "120")  # the worker is up and idle before anything is measured
+            # The ceiling is the better of two runs: a single run is at the mercy of whatever else the machine does.
+            ceiling = max(
+                (
+                    replay(env, args, f"{base}/healthz/live", scratch / f"ceiling{n}.json", args.ceiling_orders, 0.0)
+                    for n in range(2)
+                ),
+                key=lambda run: run["throughput_per_s"],
+            )
             started = time.monotonic()
             report = replay(
                 env, args, f"{base}/webhooks/shopify/", scratch / "replay.json", args.limit, args.duplicates
@@ -198,7 +206,7 @@ def main() -> None:
           f"(nice {args.worker_nice}), client concurrency {args.concurrency}")  # fmt: skip
     print(f"{'accepted webhooks/s':<28}{report['throughput_per_s']:>10.1f}   (target >= 300)")
     print(f"{'latency p50 / p99 ms':<28}{latency['p50']:>10} / {latency['p99']}   (target p99 < 100)")
-    print(f"{'ceiling (trivial view)/s':<28}{ceiling['throughput_per_s']:>10.1f}")
+    print(f"{'ceiling (trivial view)/s':<28}{ceiling['throughput_per_s']:>10.1f}   (best of two runs)")
     print(f"{'ratio to ceiling':<28}{ratio:>10.0%}   (target >= 50%)")
     print(f"{'replay wall time s':<28}{replay_end - started:>10.1f}")
     print(f"{'drained after replay s':<28}{drained - replay_end:>10.1f}   (worker done {drained - started:.1f} s "

@@ -145,13 +145,23 @@ def _insert_event(**fields: Any) -> int | None:
     table = connection.ops.quote_name(WebhookEvent._meta.db_table)
     columns = ", ".join(connection.ops.quote_name(name) for name in fields)
     placeholders = ", ".join(["%s"] * len(fields))
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} ({columns}) VALUES ({placeholders}) "
-            "ON CONFLICT (store_id, dedup_key) DO NOTHING RETURNING id",
-            list(fields.values()),
-        )
-        row = cursor.fetchone()
+    sql = (
+        f"INSERT INTO {table} ({columns}) VALUES ({placeholders}) "
+        "ON CONFLICT (store_id, dedup_key) DO NOTHING RETURNING id"
+    )
+    if connection.vendor == "postgresql":
+        # A server-side prepared statement: parsed and planned once per connection instead of on every delivery
+        # (Django's own cursors bind parameters on the client).
+        import psycopg
+
+        connection.ensure_connection()
+        with psycopg.Cursor(connection.connection) as cursor:
+            cursor.execute(sql, list(fields.values()), prepare=True)
+            row = cursor.fetchone()
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, list(fields.values()))
+            row = cursor.fetchone()
     return row[0] if row else None
 
 
