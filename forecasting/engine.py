@@ -1,0 +1,166 @@
+"""Forecasting many series: model choice per series by rolling-origin backtest, and backtest reports.
+
+`forecast_many` and `backtest` take a long frame `unique_id, ds, y` (optional `censored`) and return long frames.
+Model families available so far: the baselines and the intermittent-demand methods; "auto" backtests the ones that
+suit each series' demand class and keeps the best by RMSSE.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from functools import partial
+
+import numpy as np
+import pandas as pd
+
+from forecasting import metrics
+from forecasting.data import classify_demand, impute_censored, infer_season_length, to_regular
+from forecasting.models import ADIDA, IMAPA, TSB, CrostonSBA, Forecaster, MovingAverage, Naive, SeasonalNaive
+from forecasting.models.base import forecast_with_fallback
+
+Factory = Callable[[int], Forecaster]  # season length -> model
+
+MODELS: dict[str, Factory] = {
+    "naive": lambda m: Naive(),
+    "seasonal_naive": lambda m: SeasonalNaive(m),
+    "moving_average_8": lambda m: MovingAverage(8),
+    "croston_sba": lambda m: CrostonSBA(),
+    "tsb": lambda m: TSB(),
+    "adida": lambda m: ADIDA(),
+    "imapa": lambda m: IMAPA(),
+}
+SMOOTH_CANDIDATES = ("naive", "seasonal_naive", "moving_average_8", "imapa")
+INTERMITTENT_CANDIDATES = ("moving_average_8", "croston_sba", "tsb", "adida", "imapa")
+DEFAULT_WINDOWS = 2
+
+
+def _candidates(y: np.ndarray, season_length: int, models: str | Sequence[str]) -> tuple[str, ...]:
+    if models != "auto":
+        chosen = (models,) if isinstance(models, str) else tuple(models)
+        unknown = [name for name in chosen if name not in MODELS]
+        if unknown:
+            raise ValueError(f"unknown model(s) {', '.join(unknown)}; known: {', '.join(MODELS)}")
+        return chosen
+    kind = classify_demand(y)
+    names = INTERMITTENT_CANDIDATES if kind in {"intermittent", "lumpy", "zero"} else SMOOTH_CANDIDATES
+    if len(y) < 2 * season_length:
+        names = tuple(name for name in names if name != "seasonal_naive")
+    return names
+
+
+def _errors(y: np.ndarray, name: str, season_length: int, horizon: int, windows: int) -> dict[str, float] | None:
+    """Mean errors of one model over rolling origins, or None when the history is too short for any origin."""
+    scores: list[dict[str, float]] = []
+    for window in range(windows, 0, -1):
+        cutoff = len(y) - window * horizon
+        if cutoff < 2:
+            continue
+        train, test = y[:cutoff], y[cutoff : cutoff + horizon]
+        prediction, _ = forecast_with_fallback(MODELS[name](season_length), Naive(), train, len(test))
+        mean = prediction["mean"]
+        scores.append(
+            {
+                "mase": metrics.mase(test, mean, train, season_length),
+                "rmsse": metrics.rmsse(test, mean, train),
+                "mae": metrics.mae(test, mean),
+                "rmse": metrics.rmse(test, mean),
+                "mse": metrics.mse(test, mean),
+                "bias": metrics.bias(test, mean),
+                "r2": metrics.r2(test, mean) if len(test) > 1 else float("nan"),
+            }
+        )
+    if not scores:
+        return None
+    return {key: float(np.nanmean([score[key] for score in scores])) for key in scores[0]}
+
+
+def _forecast_one(
+    y: np.ndarray, horizon: int, season_length: int, level: Sequence[int], models: str | Sequence[str], windows: int
+) -> tuple[dict[str, np.ndarray], str]:
+    names = _candidates(y, season_length, models)
+    best = names[0]
+    if len(names) > 1:
+        scored = {name: _errors(y, name, season_length, horizon, windows) for name in names}
+        usable = {name: score["rmsse"] for name, score in scored.items() if score is not None}
+        if usable:
+            best = min(usable, key=lambda name: (usable[name], names.index(name)))
+    return forecast_with_fallback(MODELS[best](season_length), Naive(), y, horizon, level)
+
+
+def _prepared(history: pd.DataFrame, freq: str) -> list[tuple[object, pd.DatetimeIndex, np.ndarray]]:
+    regular = to_regular(history, freq)
+    series = []
+    for unique_id, frame in regular.groupby("unique_id", sort=True):
+        values = impute_censored(frame["y"].to_numpy(float), frame["censored"].to_numpy(bool))
+        series.append((unique_id, pd.DatetimeIndex(frame["ds"]), values))
+    return series
+
+
+def _forecast_chunk(chunk, horizon, freq, season_length, level, models, windows) -> list[dict]:
+    rows = []
+    for unique_id, index, values in chunk:
+        prediction, alias = _forecast_one(values, horizon, season_length, level, models, windows)
+        future = pd.date_range(index[-1], periods=horizon + 1, freq=freq)[1:]
+        for step, ds in enumerate(future):
+            row = {"unique_id": unique_id, "ds": ds, "model": alias}
+            row.update({key: float(values_[step]) for key, values_ in prediction.items()})
+            rows.append(row)
+    return rows
+
+
+def forecast_many(
+    history: pd.DataFrame,
+    horizon: int,
+    freq: str,
+    season_length: int | None = None,
+    level: Sequence[int] = (80, 95),
+    models: str | Sequence[str] = "auto",
+    exog: pd.DataFrame | None = None,
+    n_jobs: int | None = None,
+    windows: int = DEFAULT_WINDOWS,
+) -> pd.DataFrame:
+    """One row per series and future period: `unique_id, ds, mean, lo-<L>, hi-<L>..., model`.
+
+    Every input series gets a forecast; values are non-negative with lo <= mean <= hi; the result is deterministic.
+    `exog` is accepted for the interface and ignored by the current model families.
+    """
+    if horizon < 1:
+        raise ValueError("horizon must be at least 1")
+    m = season_length or infer_season_length(freq)
+    series = _prepared(history, freq)
+    work = partial(
+        _forecast_chunk, horizon=horizon, freq=freq, season_length=m, level=tuple(level), models=models, windows=windows
+    )
+    jobs = max(1, n_jobs or 1)
+    if jobs == 1 or len(series) < 2 * jobs:
+        rows = work(series)
+    else:
+        # Series are independent: split them across processes (the result does not depend on the split).
+        size = math.ceil(len(series) / jobs)
+        chunks = [series[start : start + size] for start in range(0, len(series), size)]
+        with ProcessPoolExecutor(max_workers=jobs) as pool:
+            rows = [row for part in pool.map(work, chunks) for row in part]
+    columns = ["unique_id", "ds", "mean"] + [f"{side}-{value}" for value in level for side in ("lo", "hi")] + ["model"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def backtest(
+    history: pd.DataFrame,
+    horizon: int,
+    freq: str,
+    n_windows: int,
+    season_length: int | None = None,
+    models: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """Errors per series and model over `n_windows` rolling origins: MASE, RMSSE, MAE, RMSE, MSE, bias, R²."""
+    m = season_length or infer_season_length(freq)
+    names = tuple(models or MODELS)
+    rows = []
+    for unique_id, _, values in _prepared(history, freq):
+        for name in names:
+            score = _errors(values, name, m, horizon, n_windows)
+            if score is not None:
+                rows.append({"unique_id": unique_id, "model": name, **score})
+    return pd.DataFrame(rows, columns=["unique_id", "model", "mase", "rmsse", "mae", "rmse", "mse", "bias", "r2"])

@@ -1,0 +1,69 @@
+"""forecast_many and backtest: the API contract on a mix of series."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from forecasting.engine import backtest, forecast_many
+
+
+def weekly_history() -> pd.DataFrame:
+    rng = np.random.default_rng(11)
+    weeks = pd.date_range("2023-01-01", periods=120, freq="W-SUN")
+    seasonal = 20 + 10 * np.sin(np.arange(120) * 2 * np.pi / 52)
+    frames = [
+        pd.DataFrame({"unique_id": "smooth", "ds": weeks, "y": np.round(seasonal + rng.normal(0, 1, 120))}),
+        pd.DataFrame({"unique_id": "intermittent", "ds": weeks, "y": np.where(rng.random(120) < 0.2, 3.0, 0.0)}),
+        pd.DataFrame({"unique_id": "zero", "ds": weeks, "y": 0.0}),
+        pd.DataFrame({"unique_id": "new", "ds": weeks[-1:], "y": [4.0]}),
+    ]
+    return pd.concat(frames, ignore_index=True)
+
+
+def test_every_series_gets_ordered_non_negative_forecasts():
+    result = forecast_many(weekly_history(), horizon=4, freq="W-SUN")
+    assert list(result.columns) == ["unique_id", "ds", "mean", "lo-80", "hi-80", "lo-95", "hi-95", "model"]
+    assert sorted(result.unique_id.unique()) == ["intermittent", "new", "smooth", "zero"]
+    assert (result.groupby("unique_id").size() == 4).all()
+    values = result[["mean", "lo-80", "hi-80", "lo-95", "hi-95"]]
+    assert (values >= 0).all().all()
+    assert (result["lo-95"] <= result["lo-80"]).all()
+    assert (result["lo-80"] <= result["mean"]).all()
+    assert (result["mean"] <= result["hi-80"]).all()
+    assert (result["hi-80"] <= result["hi-95"]).all()
+    # the future starts the week after the last one, for every series
+    last_week = pd.date_range("2023-01-01", periods=120, freq="W-SUN")[-1]
+    assert {group.ds.min() for _, group in result.groupby("unique_id")} == {last_week + pd.Timedelta(weeks=1)}
+    # intermittent demand gets an intermittent-demand method; an all-zero series forecasts zero
+    chosen = result.groupby("unique_id").model.first()
+    assert chosen["intermittent"] in {"croston_sba", "tsb", "adida", "imapa", "moving_average_8"}
+    assert result[result.unique_id == "zero"]["mean"].eq(0).all()
+
+
+def test_deterministic_and_independent_of_parallelism():
+    history = weekly_history()
+    once = forecast_many(history, horizon=3, freq="W-SUN")
+    again = forecast_many(history, horizon=3, freq="W-SUN", n_jobs=2)
+    pd.testing.assert_frame_equal(once, again)
+
+
+def test_a_named_model_and_censored_weeks():
+    weeks = pd.date_range("2024-01-07", periods=12, freq="W-SUN")
+    history = pd.DataFrame({"unique_id": "a", "ds": weeks, "y": 10.0, "censored": False})
+    history.loc[10:, ["y", "censored"]] = [0.0, True]  # the last two weeks out of stock, not zero demand
+    result = forecast_many(history, horizon=2, freq="W-SUN", models="moving_average_8")
+    assert result["mean"].tolist() == [10.0, 10.0]
+    assert set(result.model) == {"moving_average_8"}
+    with pytest.raises(ValueError, match="unknown model"):
+        forecast_many(history, horizon=2, freq="W-SUN", models="prophet")
+
+
+def test_backtest_reports_errors_per_series_and_model():
+    report = backtest(weekly_history(), horizon=4, freq="W-SUN", n_windows=3, models=["naive", "seasonal_naive"])
+    assert set(report.columns) >= {"unique_id", "model", "mase", "rmsse", "mae", "rmse", "mse", "bias", "r2"}
+    smooth = report[report.unique_id == "smooth"].set_index("model")
+    # on a yearly sine, last year's same week beats the last value
+    assert smooth.loc["seasonal_naive", "rmse"] < smooth.loc["naive", "rmse"]
+    assert "new" not in set(report.unique_id)  # one week of history: no origin to test from
