@@ -67,3 +67,16 @@ def test_backtest_reports_errors_per_series_and_model():
     # on a yearly sine, last year's same week beats the last value
     assert smooth.loc["seasonal_naive", "rmse"] < smooth.loc["naive", "rmse"]
     assert "new" not in set(report.unique_id)  # one week of history: no origin to test from
+
+
+def test_evaluate_cli_prints_the_table(tmp_path, capsys):
+    from forecasting.__main__ import main
+
+    path = tmp_path / "history.csv"
+    weekly_history().to_csv(path, index=False)
+    assert main(["evaluate", "--data", str(path), "--horizon", "4", "--windows", "2", "--models", "naive,imapa"]) == 0
+    out = capsys.readouterr().out
+    assert "horizon 4, 2 windows" in out
+    assert "naive" in out
+    assert "imapa" in out
+    assert "rmsse" in out
