@@ -18,7 +18,7 @@ import pandas as pd
 from forecasting import metrics
 from forecasting.data import classify_demand, impute_censored, infer_season_length, to_regular
 from forecasting.models import ADIDA, IMAPA, TSB, CrostonSBA, Forecaster, MovingAverage, Naive, SeasonalNaive
-from forecasting.models.base import forecast_with_fallback
+from forecasting.models.base import Ensemble, forecast_with_fallback
 
 Factory = Callable[[int], Forecaster]  # season length -> model
 
@@ -30,6 +30,7 @@ MODELS: dict[str, Factory] = {
     "tsb": lambda m: TSB(),
     "adida": lambda m: ADIDA(),
     "imapa": lambda m: IMAPA(),
+    "ensemble": lambda m: Ensemble([MovingAverage(8), TSB(), ADIDA(), IMAPA()]),
 }
 SMOOTH_CANDIDATES = ("naive", "seasonal_naive", "moving_average_8", "imapa")
 INTERMITTENT_CANDIDATES = ("moving_average_8", "croston_sba", "tsb", "adida", "imapa")
@@ -76,17 +77,37 @@ def _errors(y: np.ndarray, name: str, season_length: int, horizon: int, windows:
     return {key: float(np.nanmean([score[key] for score in scores])) for key in scores[0]}
 
 
-def _forecast_one(
-    y: np.ndarray, horizon: int, season_length: int, level: Sequence[int], models: str | Sequence[str], windows: int
-) -> tuple[dict[str, np.ndarray], str]:
-    names = _candidates(y, season_length, models)
-    best = names[0]
-    if len(names) > 1:
-        scored = {name: _errors(y, name, season_length, horizon, windows) for name in names}
-        usable = {name: score["rmsse"] for name, score in scored.items() if score is not None}
-        if usable:
-            best = min(usable, key=lambda name: (usable[name], names.index(name)))
-    return forecast_with_fallback(MODELS[best](season_length), Naive(), y, horizon, level)
+def _demand_class(y: np.ndarray) -> str:
+    kind = classify_demand(y)
+    return "intermittent" if kind in {"intermittent", "lumpy", "zero"} else "smooth"
+
+
+def _score_chunk(chunk, horizon, season_length, windows) -> list[tuple[str, dict[str, float]]]:
+    """Per series: its demand class and the backtest RMSSE of every candidate of that class."""
+    out = []
+    for _, _, values in chunk:
+        names = _candidates(values, season_length, "auto")
+        scores = {name: _errors(values, name, season_length, horizon, windows) for name in names}
+        out.append((_demand_class(values), {name: score["rmsse"] for name, score in scores.items() if score}))
+    return out
+
+
+def choose_per_class(scored: list[tuple[str, dict[str, float]]]) -> dict[str, str]:
+    """The model with the lowest mean backtest RMSSE in each demand class, over the series every candidate scored.
+
+    Choosing per series from a short backtest mostly picks noise (on OR-weekly it lost to any single good method);
+    choosing per class keeps the evidence of thousands of series behind each choice.
+    """
+    chosen: dict[str, str] = {}
+    for demand_class in {kind for kind, _ in scored}:
+        rows = [scores for kind, scores in scored if kind == demand_class and scores]
+        if not rows:
+            continue
+        common = set.intersection(*(set(scores) for scores in rows))
+        if common:
+            order = list(rows[0])
+            chosen[demand_class] = min(common, key=lambda name: (np.mean([r[name] for r in rows]), order.index(name)))
+    return chosen
 
 
 def _prepared(history: pd.DataFrame, freq: str) -> list[tuple[object, pd.DatetimeIndex, np.ndarray]]:
@@ -98,10 +119,15 @@ def _prepared(history: pd.DataFrame, freq: str) -> list[tuple[object, pd.Datetim
     return series
 
 
-def _forecast_chunk(chunk, horizon, freq, season_length, level, models, windows) -> list[dict]:
+def _forecast_chunk(chunk, horizon, freq, season_length, level, models, per_class) -> list[dict]:
     rows = []
     for unique_id, index, values in chunk:
-        prediction, alias = _forecast_one(values, horizon, season_length, level, models, windows)
+        if models == "auto":
+            fallback_name = "imapa" if _demand_class(values) == "intermittent" else "moving_average_8"
+            name = per_class.get(_demand_class(values), fallback_name)
+        else:
+            name = _candidates(values, season_length, models)[0]
+        prediction, alias = forecast_with_fallback(MODELS[name](season_length), Naive(), values, horizon, level)
         future = pd.date_range(index[-1], periods=horizon + 1, freq=freq)[1:]
         for step, ds in enumerate(future):
             row = {"unique_id": unique_id, "ds": ds, "model": alias}
@@ -130,18 +156,27 @@ def forecast_many(
         raise ValueError("horizon must be at least 1")
     m = season_length or infer_season_length(freq)
     series = _prepared(history, freq)
-    work = partial(
-        _forecast_chunk, horizon=horizon, freq=freq, season_length=m, level=tuple(level), models=models, windows=windows
-    )
+    if models != "auto":
+        _candidates(np.zeros(1), m, models)  # validate the names before any work
     jobs = max(1, n_jobs or 1)
-    if jobs == 1 or len(series) < 2 * jobs:
-        rows = work(series)
-    else:
-        # Series are independent: split them across processes (the result does not depend on the split).
-        size = math.ceil(len(series) / jobs)
-        chunks = [series[start : start + size] for start in range(0, len(series), size)]
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
-            rows = [row for part in pool.map(work, chunks) for row in part]
+    size = math.ceil(len(series) / jobs) if series else 1
+    chunks = [series[start : start + size] for start in range(0, len(series), size)] or [[]]
+    pool = ProcessPoolExecutor(max_workers=jobs) if jobs > 1 and len(series) >= 2 * jobs else None
+    run = pool.map if pool else map
+    try:
+        per_class: dict[str, str] = {}
+        if models == "auto":
+            score = partial(_score_chunk, horizon=horizon, season_length=m, windows=windows)
+            per_class = choose_per_class([row for part in run(score, chunks) for row in part])
+        work = partial(
+            _forecast_chunk, horizon=horizon, freq=freq, season_length=m, level=tuple(level), models=models,
+            per_class=per_class,
+        )  # fmt: skip
+        # Series are independent: splitting them across processes does not change the result.
+        rows = [row for part in run(work, chunks) for row in part]
+    finally:
+        if pool:
+            pool.shutdown()
     columns = ["unique_id", "ds", "mean"] + [f"{side}-{value}" for value in level for side in ("lo", "hi")] + ["model"]
     return pd.DataFrame(rows, columns=columns)
 
