@@ -1,8 +1,9 @@
 """Forecasting many series: model choice per series by rolling-origin backtest, and backtest reports.
 
 `forecast_many` and `backtest` take a long frame `unique_id, ds, y` (optional `censored`) and return long frames.
-Model families available so far: the baselines and the intermittent-demand methods; "auto" backtests the ones that
-suit each series' demand class and keeps the best by RMSSE.
+Model families available so far: the baselines, the intermittent-demand methods and their average; "auto" backtests
+the candidates of each demand class (smooth, intermittent) on every series and uses, for the whole class, the model
+with the lowest mean RMSSE.
 """
 
 from __future__ import annotations
