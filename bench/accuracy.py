@@ -101,11 +101,39 @@ def evaluate(weekly: pd.DataFrame, model: str, n_jobs: int) -> dict[str, float]:
     }
 
 
+def pbs_monthly(path: Path) -> pd.DataFrame:
+    raw = pd.read_csv(path, parse_dates=["Month"])
+    raw["unique_id"] = raw.Concession + " | " + raw.Type + " | " + raw.ATC2
+    monthly = raw.groupby(["unique_id", "Month"], as_index=False).Scripts.sum()
+    return monthly.rename(columns={"Month": "ds", "Scripts": "y"})
+
+
+def evaluate_pbs(monthly: pd.DataFrame, model: str, n_jobs: int) -> dict[str, float]:
+    """Train through 2007-06, forecast the 12 months to 2008-06; MASE scaled by the seasonal naive (m = 12)."""
+    cutoff, months = pd.Timestamp("2007-06-01"), pd.date_range("2007-07-01", periods=12, freq="MS")
+    train = monthly[monthly.ds <= cutoff]
+    started = time.perf_counter()
+    forecast = forecast_many(train, 12, "MS", season_length=12, level=(80,), models=model, n_jobs=n_jobs)
+    seconds = time.perf_counter() - started
+    forecast["ds"] = forecast.ds.dt.to_period("M").dt.start_time
+    mases = []
+    for uid, frame in train.groupby("unique_id"):
+        grid = pd.date_range(frame.ds.min(), cutoff, freq="MS")
+        y_train = frame.set_index("ds").y.reindex(grid).fillna(0.0).to_numpy()
+        actual = monthly[monthly.unique_id == uid].set_index("ds").y.reindex(months).fillna(0.0).to_numpy()
+        predicted = forecast[forecast.unique_id == uid].set_index("ds")["mean"].reindex(months).to_numpy()
+        mases.append(metrics.mase(actual, predicted, y_train, season_length=12))
+    mases = np.array(mases)
+    return {"mean": float(np.mean(mases)), "median": float(np.median(mases)), "seconds": seconds, "n": len(mases)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "online_retail.csv.gz")
     parser.add_argument("--models", default=",".join([*MODELS, "auto"]))
     parser.add_argument("--n-jobs", type=int, default=2)
+    parser.add_argument("--pbs", type=Path, help="also run the PBS monthly protocol on this file")
+    parser.add_argument("--pbs-models", default="seasonal_naive,sarima,auto")
     args = parser.parse_args()
     weekly = weekly_demand(args.data)
     print(f"OR-weekly: {weekly.unique_id.nunique():,} stock codes, origins {', '.join(str(o.date()) for o in ORIGINS)}")
@@ -118,6 +146,14 @@ def main() -> None:
             f"{result['coverage80']:>8.0%}{result['seconds']:>10.1f}  {by_origin}",
             flush=True,
         )
+    if args.pbs:
+        monthly = pbs_monthly(args.pbs)
+        print(f"\nPBS monthly: {monthly.unique_id.nunique():,} series, train to 2007-06, 12 months ahead")
+        print(f"{'model':<18}{'mean MASE':>10}{'median':>8}{'s/1k series':>13}")
+        for model in args.pbs_models.split(","):
+            result = evaluate_pbs(monthly, model, args.n_jobs)
+            per_thousand = result["seconds"] / result["n"] * 1000
+            print(f"{model:<18}{result['mean']:>10.3f}{result['median']:>8.3f}{per_thousand:>13.1f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -27,6 +27,22 @@ def infer_season_length(freq: str) -> int:
     return 1
 
 
+def period_alias(freq: str) -> str:
+    """The period spelling of a frequency ("MS" and "ME" are months as periods, "QS" and "QE" quarters, ...)."""
+    upper = freq.upper()
+    for names, alias in ((("MS", "ME"), "M"), (("QS", "QE"), "Q"), (("YS", "YE", "AS", "A"), "Y")):
+        if upper.split("-")[0] in names:
+            return alias
+    return freq
+
+
+def future_periods(last: pd.Timestamp, horizon: int, freq: str) -> pd.DatetimeIndex:
+    """The `horizon` periods after the one ending `last`, stamped like `to_regular` stamps them (period end day)."""
+    alias = period_alias(freq)
+    periods = pd.period_range(pd.Period(last, freq=alias), periods=horizon + 1, freq=alias)[1:]
+    return periods.end_time.normalize()
+
+
 def to_regular(history: pd.DataFrame, freq: str, end: pd.Timestamp | None = None) -> pd.DataFrame:
     """Sum demand into periods of `freq`; every series runs from its first period to `end` (default: the last
     period of the whole history) with zeros where it sold nothing. A period counts as censored when at least half of
@@ -34,6 +50,7 @@ def to_regular(history: pd.DataFrame, freq: str, end: pd.Timestamp | None = None
     frame = history[["unique_id", "ds", "y"]].copy()
     frame["ds"] = pd.to_datetime(frame["ds"])
     frame["censored"] = history["censored"].astype(bool) if "censored" in history else False
+    freq = period_alias(freq)
     frame["period"] = frame["ds"].dt.to_period(freq).dt.end_time.dt.normalize()
     grouped = frame.groupby(["unique_id", "period"], sort=True).agg(y=("y", "sum"), censored=("censored", "mean"))
     grouped["censored"] = grouped["censored"] >= 0.5

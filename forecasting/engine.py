@@ -17,9 +17,10 @@ import numpy as np
 import pandas as pd
 
 from forecasting import metrics
-from forecasting.data import classify_demand, impute_censored, infer_season_length, to_regular
+from forecasting.data import classify_demand, future_periods, impute_censored, infer_season_length, to_regular
 from forecasting.models import ADIDA, IMAPA, TSB, CrostonSBA, Forecaster, MovingAverage, Naive, SeasonalNaive
 from forecasting.models.base import Ensemble, forecast_with_fallback
+from forecasting.models.sarima import MAX_SEASONAL_PERIOD, Sarima
 
 Factory = Callable[[int], Forecaster]  # season length -> model
 
@@ -32,8 +33,9 @@ MODELS: dict[str, Factory] = {
     "adida": lambda m: ADIDA(),
     "imapa": lambda m: IMAPA(),
     "ensemble": lambda m: Ensemble([MovingAverage(8), TSB(), ADIDA(), IMAPA()]),
+    "sarima": lambda m: Sarima(m),
 }
-SMOOTH_CANDIDATES = ("naive", "seasonal_naive", "moving_average_8", "imapa")
+SMOOTH_CANDIDATES = ("naive", "seasonal_naive", "moving_average_8", "imapa", "sarima")
 INTERMITTENT_CANDIDATES = ("moving_average_8", "croston_sba", "tsb", "adida", "imapa")
 DEFAULT_WINDOWS = 2
 
@@ -49,6 +51,9 @@ def _candidates(y: np.ndarray, season_length: int, models: str | Sequence[str]) 
     names = INTERMITTENT_CANDIDATES if kind in {"intermittent", "lumpy", "zero"} else SMOOTH_CANDIDATES
     if len(y) < 2 * season_length:
         names = tuple(name for name in names if name != "seasonal_naive")
+    if season_length > MAX_SEASONAL_PERIOD:
+        # A yearly cycle in weekly or daily data is not a seasonal ARIMA's job: don't spend fits on it.
+        names = tuple(name for name in names if name != "sarima")
     return names
 
 
@@ -129,7 +134,7 @@ def _forecast_chunk(chunk, horizon, freq, season_length, level, models, per_clas
         else:
             name = _candidates(values, season_length, models)[0]
         prediction, alias = forecast_with_fallback(MODELS[name](season_length), Naive(), values, horizon, level)
-        future = pd.date_range(index[-1], periods=horizon + 1, freq=freq)[1:]
+        future = future_periods(index[-1], horizon, freq)
         for step, ds in enumerate(future):
             row = {"unique_id": unique_id, "ds": ds, "model": alias}
             row.update({key: float(values_[step]) for key, values_ in prediction.items()})

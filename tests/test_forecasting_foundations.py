@@ -138,3 +138,23 @@ def test_a_failing_model_falls_back_cleanly(model):
     prediction, alias = forecast_with_fallback(model, Naive(), np.array([1.0, 2.0, 3.0]), 2, level=(80,))
     assert alias == "naive"
     assert list(prediction["mean"]) == [3, 3]
+
+
+def test_sarima_on_a_seasonal_monthly_series_and_its_guards():
+    from forecasting.models.sarima import Sarima
+
+    rng = np.random.default_rng(5)
+    months = np.arange(96)
+    y = 100 + 0.5 * months + 20 * np.sin(2 * np.pi * months / 12) + rng.normal(0, 2, 96)
+    prediction = Sarima(12).fit(y[:84]).predict(12, level=(80,))
+    # it follows the seasonal shape of the held-out year closely (far better than the last value)
+    assert metrics.mae(y[84:], prediction["mean"]) < 0.3 * metrics.mae(y[84:], np.full(12, y[83]))
+    assert np.all(prediction["lo-80"] <= prediction["mean"])
+    assert np.all(prediction["mean"] <= prediction["hi-80"])
+    with pytest.raises(ValueError, match="Fourier"):
+        Sarima(52).fit(np.ones(200))
+    with pytest.raises(ValueError, match="not enough history"):
+        Sarima(12).fit(np.ones(10))
+    # a series it cannot fit falls back to the naive forecast
+    _, alias = forecast_with_fallback(Sarima(12), Naive(), np.ones(10), 3)
+    assert alias == "naive"
