@@ -22,7 +22,11 @@ def main(argv: list[str] | None = None) -> int:
     evaluate.add_argument("--horizon", type=int, default=4)
     evaluate.add_argument("--windows", type=int, default=4)
     evaluate.add_argument("--season-length", type=int, default=None)
-    evaluate.add_argument("--models", default=",".join(MODELS), help="comma-separated model names")
+    evaluate.add_argument(
+        "--models",
+        default=",".join(MODELS),
+        help="comma-separated model names; also lstm (the global network) and pairs such as lstm+imapa",
+    )
     args = parser.parse_args(argv)
 
     history = pd.read_csv(args.data, parse_dates=["ds"])

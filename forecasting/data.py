@@ -11,6 +11,7 @@ import pandas as pd
 # Syntetos–Boylan–Croston cut-offs between smooth, erratic, intermittent and lumpy demand.
 ADI_CUTOFF = 1.32
 CV2_CUTOFF = 0.49
+OUTLIER_IQRS = 6.0
 
 
 def infer_season_length(freq: str) -> int:
@@ -87,6 +88,22 @@ def impute_censored(y: np.ndarray, censored: np.ndarray, window: int = 4) -> np.
     return values
 
 
+def cap_outliers(y: np.ndarray, k: float = OUTLIER_IQRS, min_sales: int = 8) -> np.ndarray:
+    """Cap sale sizes far above the series' usual ones (above Q3 + k·IQR of its non-zero periods).
+
+    One wholesale order of 5,000 units in a series that sells 20 a week is real, but forecasting it again teaches
+    nothing: every model would carry it for weeks. The cap is loose (k = 6 by default) and needs `min_sales` sales to
+    estimate what "usual" means, so ordinary peaks, promotions and seasonal highs pass untouched.
+    """
+    values = np.asarray(y, dtype=float).copy()
+    sizes = values[values > 0]
+    if len(sizes) < min_sales:
+        return values
+    q1, q3 = np.percentile(sizes, [25, 75])
+    ceiling = q3 + k * max(q3 - q1, 1.0)
+    return np.minimum(values, ceiling)
+
+
 def classify_demand(y: np.ndarray) -> str:
     """smooth, erratic, intermittent or lumpy (ADI: mean interval between sales; CV²: of the non-zero sizes)."""
     values = np.asarray(y, dtype=float)
@@ -98,3 +115,18 @@ def classify_demand(y: np.ndarray) -> str:
     if adi < ADI_CUTOFF:
         return "smooth" if cv2 < CV2_CUTOFF else "erratic"
     return "intermittent" if cv2 < CV2_CUTOFF else "lumpy"
+
+
+def holiday_counts(stamps: pd.DatetimeIndex, freq: str, country: str, subdivision: str | None = None) -> np.ndarray:
+    """Public holidays of `country` (ISO code, the `holidays` package) falling in each period stamped like
+    `to_regular` stamps it (by its end day): a regressor for models that take one."""
+    import holidays
+
+    alias = period_alias(freq)
+    periods = pd.PeriodIndex([pd.Period(stamp, freq=alias) for stamp in stamps])
+    years = range(periods.start_time.min().year, periods.end_time.max().year + 1)
+    days = pd.DatetimeIndex(sorted(holidays.country_holidays(country, subdiv=subdivision, years=years)))
+    if len(days) == 0:
+        return np.zeros(len(stamps))
+    holiday_periods = pd.Series(1.0, index=days.to_period(alias)).groupby(level=0).sum()
+    return holiday_periods.reindex(periods).fillna(0.0).to_numpy()

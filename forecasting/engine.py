@@ -1,26 +1,45 @@
 """Forecasting many series: model choice per series by rolling-origin backtest, and backtest reports.
 
 `forecast_many` and `backtest` take a long frame `unique_id, ds, y` (optional `censored`) and return long frames.
-Model families available so far: the baselines, the intermittent-demand methods and their average; "auto" backtests
-the candidates of each demand class (smooth, intermittent) on every series and uses, for the whole class, the model
-with the lowest mean RMSSE.
+Model families: the baselines, the intermittent-demand methods and their average, a guarded seasonal ARIMA, and a
+global LSTM trained across all series ("lstm"). "auto" backtests the candidates of each demand class (smooth,
+intermittent) on every series — the local models series by series, the global network by training it at each backtest
+origin and warm-starting from one origin to the next — and uses, for the whole class, the model or the equal-weight
+pair with the lowest mean RMSSE.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import math
+import multiprocessing
+import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from functools import partial
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from forecasting import metrics
-from forecasting.data import classify_demand, future_periods, impute_censored, infer_season_length, to_regular
+from forecasting.data import (
+    OUTLIER_IQRS,
+    cap_outliers,
+    classify_demand,
+    future_periods,
+    holiday_counts,
+    impute_censored,
+    infer_season_length,
+    to_regular,
+)
 from forecasting.models import ADIDA, IMAPA, TSB, CrostonSBA, Forecaster, MovingAverage, Naive, SeasonalNaive
 from forecasting.models.base import Ensemble, forecast_with_fallback
+from forecasting.models.lstm import GlobalLSTM
 from forecasting.models.sarima import MAX_SEASONAL_PERIOD, Sarima
+
+logger = logging.getLogger(__name__)
 
 Factory = Callable[[int], Forecaster]  # season length -> model
 
@@ -35,20 +54,34 @@ MODELS: dict[str, Factory] = {
     "ensemble": lambda m: Ensemble([MovingAverage(8), TSB(), ADIDA(), IMAPA()]),
     "sarima": lambda m: Sarima(m),
 }
+EXOG_MODELS = {"sarima"}  # the local models that take regressors (holidays)
+GLOBAL_MODELS = ("lstm",)  # trained once across all series, not per series
 SMOOTH_CANDIDATES = ("naive", "seasonal_naive", "moving_average_8", "imapa", "sarima")
 INTERMITTENT_CANDIDATES = ("moving_average_8", "croston_sba", "tsb", "adida", "imapa")
 DEFAULT_WINDOWS = 2
+# A global network needs a crowd to learn from: below this many series "auto" does not train one.
+GLOBAL_MIN_SERIES = 100
+# Epochs when the network continues from the previous backtest origin (or a saved run) instead of starting cold.
+WARM_EPOCHS = 3
+PAIR = "+"  # "lstm+imapa": the equal-weight average of two models
 
 
-def _candidates(y: np.ndarray, season_length: int, models: str | Sequence[str]) -> tuple[str, ...]:
-    if models != "auto":
-        chosen = (models,) if isinstance(models, str) else tuple(models)
-        unknown = [name for name in chosen if name not in MODELS]
-        if unknown:
-            raise ValueError(f"unknown model(s) {', '.join(unknown)}; known: {', '.join(MODELS)}")
-        return chosen
+def _validate(models: str | Sequence[str]) -> tuple[str, ...]:
+    chosen = (models,) if isinstance(models, str) else tuple(models)
+    known = (*MODELS, *GLOBAL_MODELS)
+    unknown = [name for name in chosen for part in name.split(PAIR) if part not in known]
+    if unknown:
+        raise ValueError(f"unknown model(s) {', '.join(unknown)}; known: {', '.join(known)}")
+    return chosen
+
+
+def _demand_class(y: np.ndarray) -> str:
     kind = classify_demand(y)
-    names = INTERMITTENT_CANDIDATES if kind in {"intermittent", "lumpy", "zero"} else SMOOTH_CANDIDATES
+    return "intermittent" if kind in {"intermittent", "lumpy", "zero"} else "smooth"
+
+
+def _local_candidates(y: np.ndarray, season_length: int) -> tuple[str, ...]:
+    names = INTERMITTENT_CANDIDATES if _demand_class(y) == "intermittent" else SMOOTH_CANDIDATES
     if len(y) < 2 * season_length:
         names = tuple(name for name in names if name != "seasonal_naive")
     if season_length > MAX_SEASONAL_PERIOD:
@@ -57,45 +90,91 @@ def _candidates(y: np.ndarray, season_length: int, models: str | Sequence[str]) 
     return names
 
 
-def _errors(y: np.ndarray, name: str, season_length: int, horizon: int, windows: int) -> dict[str, float] | None:
-    """Mean errors of one model over rolling origins, or None when the history is too short for any origin."""
-    scores: list[dict[str, float]] = []
-    for window in range(windows, 0, -1):
-        cutoff = len(y) - window * horizon
-        if cutoff < 2:
-            continue
-        train, test = y[:cutoff], y[cutoff : cutoff + horizon]
-        prediction, _ = forecast_with_fallback(MODELS[name](season_length), Naive(), train, len(test))
-        mean = prediction["mean"]
-        scores.append(
-            {
-                "mase": metrics.mase(test, mean, train, season_length),
-                "rmsse": metrics.rmsse(test, mean, train),
-                "mae": metrics.mae(test, mean),
-                "rmse": metrics.rmse(test, mean),
-                "mse": metrics.mse(test, mean),
-                "bias": metrics.bias(test, mean),
-                "r2": metrics.r2(test, mean) if len(test) > 1 else float("nan"),
-            }
-        )
-    if not scores:
-        return None
-    return {key: float(np.nanmean([score[key] for score in scores])) for key in scores[0]}
+def _windows(length: int, horizon: int, windows: int) -> list[int]:
+    """Backtest cutoffs (oldest first) that leave at least two periods to train on."""
+    return [length - w * horizon for w in range(windows, 0, -1) if length - w * horizon >= 2]
 
 
-def _demand_class(y: np.ndarray) -> str:
-    kind = classify_demand(y)
-    return "intermittent" if kind in {"intermittent", "lumpy", "zero"} else "smooth"
+def _scores(test: np.ndarray, mean: np.ndarray, train: np.ndarray, season_length: int) -> dict[str, float]:
+    return {
+        "mase": metrics.mase(test, mean, train, season_length),
+        "rmsse": metrics.rmsse(test, mean, train),
+        "mae": metrics.mae(test, mean),
+        "rmse": metrics.rmse(test, mean),
+        "mse": metrics.mse(test, mean),
+        "bias": metrics.bias(test, mean),
+        "r2": metrics.r2(test, mean) if len(test) > 1 else float("nan"),
+    }
 
 
-def _score_chunk(chunk, horizon, season_length, windows) -> list[tuple[str, dict[str, float]]]:
-    """Per series: its demand class and the backtest RMSSE of every candidate of that class."""
+def _regressors(extra: dict | None, name: str, start: int, stop: int, steps: int):
+    """(X for periods [start, stop), X for the next `steps`) for a model that takes regressors, else (None, None)."""
+    calendar = (extra or {}).get("calendar")
+    if calendar is None or name not in EXOG_MODELS or np.ptp(calendar[start:stop]) == 0:
+        return None, None  # a regressor that never varies in the history tells a model nothing
+    return calendar[start:stop, None], calendar[stop : stop + steps, None]
+
+
+def _local_backtest(chunk, extras, names, horizon, season_length, windows) -> list[dict[str, dict]]:
+    """Per series: {model: {cutoff: predicted mean}} for every backtest cutoff, and under "_state" the fitted state
+    of the last cutoff for models that warm-start (a seasonal ARIMA searches its order once, at the first cutoff, and
+    later fits start from there). `names=None`: the series' own candidates."""
     out = []
-    for _, _, values in chunk:
-        names = _candidates(values, season_length, "auto")
-        scores = {name: _errors(values, name, season_length, horizon, windows) for name in names}
-        out.append((_demand_class(values), {name: score["rmsse"] for name, score in scores.items() if score}))
+    for (_, _, values), extra in zip(chunk, extras, strict=True):
+        predictions: dict[str, dict] = {"_state": {}}
+        for name in names or _local_candidates(values, season_length):
+            predictions[name] = {}
+            state = (extra or {}).get(f"{name}_start")
+            for cutoff in _windows(len(values), horizon, windows):
+                train = values[:cutoff]
+                steps = min(horizon, len(values) - cutoff)
+                X, X_future = _regressors(extra, name, 0, cutoff, steps)
+                model = MODELS[name](season_length)
+                if state and hasattr(model, "start"):
+                    model.start = state
+                prediction, alias = forecast_with_fallback(model, Naive(), train, steps, X=X, X_future=X_future)
+                if alias == name and getattr(model, "state_", None):
+                    state = model.state_
+                predictions[name][cutoff] = prediction["mean"]
+            if state:
+                predictions["_state"][name] = state
+        out.append(predictions)
     return out
+
+
+def _global_model(name: str, horizon: int, level: Sequence[int], seed: int) -> GlobalLSTM:
+    return GlobalLSTM(horizon, levels=tuple(level) or (80,), seed=seed)
+
+
+def _global_backtest(series, name, horizon, windows, level, seed, start=None):
+    """({series position: {cutoff: predicted mean}}, the last network trained): the network trained at each backtest
+    origin, warm-starting from the one before (every series is cut at the same number of periods before the end)."""
+    out: dict[int, dict[int, np.ndarray]] = {position: {} for position in range(len(series))}
+    previous = start
+    for w in range(windows, 0, -1):
+        cut = w * horizon
+        kept = [position for position, (_, _, values) in enumerate(series) if len(values) - cut >= 2]
+        if not kept:
+            continue
+        values = [series[position][2][:-cut] for position in kept]
+        dates = [series[position][1][:-cut] for position in kept]
+        futures = [series[position][1][len(v) : len(v) + horizon] for position, v in zip(kept, values, strict=True)]
+        model = _global_model(name, horizon, level, seed)
+        try:
+            model.fit(values, dates, warm_start=previous, epochs=WARM_EPOCHS if previous else None)
+        except ValueError as exc:
+            logger.info("%s backtest at %d periods before the end skipped: %s", name, cut, exc)
+            continue
+        previous = model
+        for position, prediction in zip(kept, model.predict(values, dates, futures), strict=True):
+            out[position][len(series[position][2]) - cut] = prediction["mean"][: min(horizon, cut)]
+    return out, previous
+
+
+def _merge(pair: str, parts: dict[str, dict[int, np.ndarray]]) -> dict[int, np.ndarray]:
+    names = pair.split(PAIR)
+    cutoffs = set.intersection(*(set(parts.get(name, {})) for name in names))
+    return {cutoff: np.mean([parts[name][cutoff] for name in names], axis=0) for cutoff in cutoffs}
 
 
 def choose_per_class(scored: list[tuple[str, dict[str, float]]]) -> dict[str, str]:
@@ -116,30 +195,58 @@ def choose_per_class(scored: list[tuple[str, dict[str, float]]]) -> dict[str, st
     return chosen
 
 
-def _prepared(history: pd.DataFrame, freq: str) -> list[tuple[object, pd.DatetimeIndex, np.ndarray]]:
+def _prepared(
+    history: pd.DataFrame, freq: str, outlier_iqrs: float | None = OUTLIER_IQRS
+) -> list[tuple[object, pd.DatetimeIndex, np.ndarray]]:
     regular = to_regular(history, freq)
     series = []
     for unique_id, frame in regular.groupby("unique_id", sort=True):
         values = impute_censored(frame["y"].to_numpy(float), frame["censored"].to_numpy(bool))
+        if outlier_iqrs is not None:
+            values = cap_outliers(values, outlier_iqrs)
         series.append((unique_id, pd.DatetimeIndex(frame["ds"]), values))
     return series
 
 
-def _forecast_chunk(chunk, horizon, freq, season_length, level, models, per_class) -> list[dict]:
-    rows = []
-    for unique_id, index, values in chunk:
-        if models == "auto":
-            fallback_name = "imapa" if _demand_class(values) == "intermittent" else "moving_average_8"
-            name = per_class.get(_demand_class(values), fallback_name)
-        else:
-            name = _candidates(values, season_length, models)[0]
-        prediction, alias = forecast_with_fallback(MODELS[name](season_length), Naive(), values, horizon, level)
-        future = future_periods(index[-1], horizon, freq)
-        for step, ds in enumerate(future):
-            row = {"unique_id": unique_id, "ds": ds, "model": alias}
-            row.update({key: float(values_[step]) for key, values_ in prediction.items()})
-            rows.append(row)
-    return rows
+def _local_forecasts(chunk, extras, names_per_series, horizon, season_length, level) -> list[dict]:
+    """Per series: {model: (prediction, alias)} for each of its models, and "_state": what a warm start reuses."""
+    out = []
+    for (_, _, values), extra, names in zip(chunk, extras, names_per_series, strict=True):
+        forecasts: dict = {"_state": {}}
+        for name in names:
+            model = MODELS[name](season_length)
+            if (extra or {}).get(f"{name}_start") and hasattr(model, "start"):
+                model.start = extra[f"{name}_start"]
+            X, X_future = _regressors(extra, name, 0, len(values), horizon)
+            forecasts[name] = forecast_with_fallback(model, Naive(), values, horizon, level, X=X, X_future=X_future)
+            if getattr(model, "state_", None) and forecasts[name][1] == name:
+                forecasts["_state"][name] = model.state_
+        out.append(forecasts)
+    return out
+
+
+def _chunks(items: list, jobs: int) -> list[list]:
+    size = math.ceil(len(items) / jobs) if items else 1
+    return [items[start : start + size] for start in range(0, len(items), size)] or [[]]
+
+
+class _Runner:
+    """Maps a function over chunks of series, in worker processes when `n_jobs` > 1. Workers start by forkserver:
+    forking a process that has TensorFlow loaded is unsafe."""
+
+    def __init__(self, n_jobs: int | None, n_items: int) -> None:
+        self.jobs = max(1, n_jobs or 1)
+        self.pool = None
+        if self.jobs > 1 and n_items >= 2 * self.jobs:
+            context = multiprocessing.get_context("forkserver" if os.name == "posix" else "spawn")
+            self.pool = ProcessPoolExecutor(max_workers=self.jobs, mp_context=context)
+
+    def map(self, function, *iterables):
+        return list(self.pool.map(function, *iterables) if self.pool else map(function, *iterables))
+
+    def close(self) -> None:
+        if self.pool:
+            self.pool.shutdown()
 
 
 def forecast_many(
@@ -152,39 +259,179 @@ def forecast_many(
     exog: pd.DataFrame | None = None,
     n_jobs: int | None = None,
     windows: int = DEFAULT_WINDOWS,
+    seed: int = 0,
+    model_dir: str | os.PathLike | None = None,
+    country: str | None = None,
+    outlier_iqrs: float | None = OUTLIER_IQRS,
 ) -> pd.DataFrame:
     """One row per series and future period: `unique_id, ds, mean, lo-<L>, hi-<L>..., model`.
 
-    Every input series gets a forecast; values are non-negative with lo <= mean <= hi; the result is deterministic.
-    `exog` is accepted for the interface and ignored by the current model families.
+    Every input series gets a forecast; values are non-negative with lo <= mean <= hi; the result is deterministic
+    for a given `seed`. `models` is "auto", a model name, a pair "a+b" (their average) or a list (the first is used).
+    `model_dir`, when given, is where this run's fitted state is saved (the global network, each series' ARIMA order
+    and parameters); what an earlier run saved there is the warm start of this one. `country` (an ISO code) adds its
+    public holidays as a regressor for the models that take regressors. Sale sizes above Q3 + `outlier_iqrs` IQRs of
+    a series' sales are capped (None: no capping). `exog` is accepted for the interface and
+    ignored by the current model families.
     """
     if horizon < 1:
         raise ValueError("horizon must be at least 1")
     m = season_length or infer_season_length(freq)
-    series = _prepared(history, freq)
-    if models != "auto":
-        _candidates(np.zeros(1), m, models)  # validate the names before any work
-    jobs = max(1, n_jobs or 1)
-    size = math.ceil(len(series) / jobs) if series else 1
-    chunks = [series[start : start + size] for start in range(0, len(series), size)] or [[]]
-    pool = ProcessPoolExecutor(max_workers=jobs) if jobs > 1 and len(series) >= 2 * jobs else None
-    run = pool.map if pool else map
+    series = _prepared(history, freq, outlier_iqrs)
+    level = tuple(level)
+    fixed = None if models == "auto" else _validate(models)[0]
+    saved_states = _load_states(model_dir)
+    extras = [
+        {
+            "calendar": _calendar(index, horizon, freq, country),
+            "sarima_start": saved_states.get(str(unique_id), {}).get("sarima"),  # the previous run's fit
+        }
+        for unique_id, index, _ in series
+    ]
+    runner = _Runner(n_jobs, len(series))
     try:
-        per_class: dict[str, str] = {}
-        if models == "auto":
-            score = partial(_score_chunk, horizon=horizon, season_length=m, windows=windows)
-            per_class = choose_per_class([row for part in run(score, chunks) for row in part])
-        work = partial(
-            _forecast_chunk, horizon=horizon, freq=freq, season_length=m, level=tuple(level), models=models,
-            per_class=per_class,
-        )  # fmt: skip
-        # Series are independent: splitting them across processes does not change the result.
-        rows = [row for part in run(work, chunks) for row in part]
+        chunks = _chunks(series, runner.jobs)
+        extra_chunks = _chunks(extras, runner.jobs)
+        use_global = (
+            fixed is not None and any(part in GLOBAL_MODELS for part in fixed.split(PAIR))
+        ) or (fixed is None and len(series) >= GLOBAL_MIN_SERIES)  # fmt: skip
+        warm = _load_saved(model_dir)
+        if fixed is None:
+            backtest_chunk = partial(_local_backtest, names=None, horizon=horizon, season_length=m, windows=windows)
+            local = [row for part in runner.map(backtest_chunk, chunks, extra_chunks) for row in part]
+            for extra, predictions in zip(extras, local, strict=True):
+                # the final fit starts from the last backtest fit (same order, nearby parameters)
+                extra.update({f"{name}_start": state for name, state in predictions.pop("_state").items()})
+            extra_chunks = _chunks(extras, runner.jobs)
+            if use_global:
+                global_predictions, latest = _global_backtest(series, "lstm", horizon, windows, level, seed, warm)
+                warm = latest or warm  # the final network continues from the last backtest origin's
+                for position, predictions in enumerate(local):
+                    if global_predictions[position]:
+                        predictions["lstm"] = global_predictions[position]
+            per_class = _choose(series, local, horizon, m)
+            names = [per_class.get(_demand_class(values), _default(values)) for _, _, values in series]
+        else:
+            names = [fixed] * len(series)
+        final_global = None
+        if any("lstm" in name.split(PAIR) for name in names):
+            final_global = _fit_final_global(series, horizon, freq, level, seed, warm, model_dir)
+            if final_global is None:  # the network could not be trained: local models only
+                names = [
+                    PAIR.join(part for part in name.split(PAIR) if part in MODELS) or _default(values)
+                    for name, (_, _, values) in zip(names, series, strict=True)
+                ]
+        local_names = [[part for part in name.split(PAIR) if part in MODELS] for name in names]
+        local_forecasts = [
+            row
+            for part in runner.map(
+                partial(_local_forecasts, horizon=horizon, season_length=m, level=level),
+                chunks,
+                extra_chunks,
+                _chunks(local_names, runner.jobs),
+            )
+            for row in part
+        ]
     finally:
-        if pool:
-            pool.shutdown()
+        runner.close()
+    if model_dir is not None:
+        _save_states(model_dir, series, local_forecasts)
+    rows = []
+    for position, ((unique_id, index, _), name) in enumerate(zip(series, names, strict=True)):
+        parts = [
+            (final_global[position], part) if part in GLOBAL_MODELS else local_forecasts[position][part]
+            for part in name.split(PAIR)
+        ]
+        prediction = {key: np.mean([p[key] for p, _ in parts], axis=0) for key in parts[0][0]}
+        alias = PAIR.join(alias for _, alias in parts)
+        for step, ds in enumerate(future_periods(index[-1], horizon, freq)):
+            row = {"unique_id": unique_id, "ds": ds, "model": alias}
+            row.update({key: float(values_[step]) for key, values_ in prediction.items()})
+            rows.append(row)
     columns = ["unique_id", "ds", "mean"] + [f"{side}-{value}" for value in level for side in ("lo", "hi")] + ["model"]
     return pd.DataFrame(rows, columns=columns)
+
+
+def _default(values: np.ndarray) -> str:
+    return "imapa" if _demand_class(values) == "intermittent" else "moving_average_8"
+
+
+def _choose(series, local, horizon, season_length) -> dict[str, str]:
+    """Per demand class: the single model or the pair (a global model with a local one) with the lowest mean RMSSE."""
+    scored = []
+    for (_, _, values), predictions in zip(series, local, strict=True):
+        candidates = dict(predictions)
+        for name in GLOBAL_MODELS:
+            if name in predictions:
+                for other in [key for key in predictions if key not in GLOBAL_MODELS]:
+                    candidates[f"{name}{PAIR}{other}"] = _merge(f"{name}{PAIR}{other}", predictions)
+        scores = {}
+        for name, by_cutoff in candidates.items():
+            per_cutoff = [
+                metrics.rmsse(values[cutoff : cutoff + len(mean)], mean, values[:cutoff])
+                for cutoff, mean in by_cutoff.items()
+            ]
+            if per_cutoff:
+                scores[name] = float(np.mean(per_cutoff))
+        scored.append((_demand_class(values), scores))
+    return choose_per_class(scored)
+
+
+def _calendar(index: pd.DatetimeIndex, horizon: int, freq: str, country: str | None) -> np.ndarray | None:
+    if not country:
+        return None
+    return holiday_counts(index.append(future_periods(index[-1], horizon, freq)), freq, country)
+
+
+STATES_FILE = "local_states.json"
+
+
+def _load_states(model_dir) -> dict[str, dict]:
+    path = Path(model_dir) / STATES_FILE if model_dir is not None else None
+    if path is None or not path.exists():
+        return {}
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        logger.warning("the saved model states in %s cannot be read (%s); fitting from scratch", path, exc)
+        return {}
+
+
+def _save_states(model_dir, series, local_forecasts) -> None:
+    states = {
+        str(uid): forecasts["_state"]
+        for (uid, _, _), forecasts in zip(series, local_forecasts, strict=True)
+        if forecasts["_state"]
+    }
+    folder = Path(model_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / STATES_FILE).write_text(json.dumps(states))
+
+
+def _load_saved(model_dir) -> GlobalLSTM | None:
+    if model_dir is None or not (Path(model_dir) / "config.json").exists():
+        return None
+    try:
+        return GlobalLSTM.load(model_dir)
+    except (OSError, ValueError, KeyError) as exc:
+        logger.warning("the saved network in %s cannot be loaded (%s); training from scratch", model_dir, exc)
+        return None
+
+
+def _fit_final_global(series, horizon, freq, level, seed, warm, model_dir) -> list[dict] | None:
+    model = _global_model("lstm", horizon, level, seed)
+    values = [item[2] for item in series]
+    dates = [item[1] for item in series]
+    try:
+        compatible = warm is not None and warm.horizon == horizon and set(level) <= set(warm.levels)
+        model.fit(values, dates, warm_start=warm if compatible else None, epochs=WARM_EPOCHS if compatible else None)
+    except ValueError as exc:
+        logger.info("the global network was not trained: %s", exc)
+        return None
+    if model_dir is not None:
+        model.save(model_dir)
+    futures = [future_periods(index[-1], horizon, freq) for index in dates]
+    return model.predict(values, dates, futures, level)
 
 
 def backtest(
@@ -194,14 +441,29 @@ def backtest(
     n_windows: int,
     season_length: int | None = None,
     models: Sequence[str] | None = None,
+    seed: int = 0,
 ) -> pd.DataFrame:
     """Errors per series and model over `n_windows` rolling origins: MASE, RMSSE, MAE, RMSE, MSE, bias, R²."""
     m = season_length or infer_season_length(freq)
-    names = tuple(models or MODELS)
+    names = _validate(tuple(models or MODELS))
+    series = _prepared(history, freq)
+    local_names = tuple(name for name in names if name in MODELS)
+    local = _local_backtest(series, [None] * len(series), local_names, horizon, m, n_windows)
+    for name in [name for name in names if name in GLOBAL_MODELS]:
+        for position, predictions in _global_backtest(series, name, horizon, n_windows, (80,), seed)[0].items():
+            local[position][name] = predictions
     rows = []
-    for unique_id, _, values in _prepared(history, freq):
+    for (unique_id, _, values), predictions in zip(series, local, strict=True):
+        predictions.pop("_state")
         for name in names:
-            score = _errors(values, name, m, horizon, n_windows)
-            if score is not None:
-                rows.append({"unique_id": unique_id, "model": name, **score})
+            by_cutoff = _merge(name, predictions) if PAIR in name else predictions.get(name, {})
+            per_cutoff = [
+                _scores(values[cutoff : cutoff + len(mean)], mean, values[:cutoff], m)
+                for cutoff, mean in by_cutoff.items()
+            ]
+            if per_cutoff:
+                rows.append(
+                    {"unique_id": unique_id, "model": name}
+                    | {key: float(np.nanmean([score[key] for score in per_cutoff])) for key in per_cutoff[0]}
+                )
     return pd.DataFrame(rows, columns=["unique_id", "model", "mase", "rmsse", "mae", "rmse", "mse", "bias", "r2"])

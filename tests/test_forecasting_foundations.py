@@ -151,10 +151,62 @@ def test_sarima_on_a_seasonal_monthly_series_and_its_guards():
     assert metrics.mae(y[84:], prediction["mean"]) < 0.3 * metrics.mae(y[84:], np.full(12, y[83]))
     assert np.all(prediction["lo-80"] <= prediction["mean"])
     assert np.all(prediction["mean"] <= prediction["hi-80"])
-    with pytest.raises(ValueError, match="Fourier"):
-        Sarima(52).fit(np.ones(200))
+    with pytest.raises(ValueError, match="constant"):
+        Sarima(12).fit(np.ones(200))
     with pytest.raises(ValueError, match="not enough history"):
-        Sarima(12).fit(np.ones(10))
+        Sarima(12).fit(np.arange(6.0))
     # a series it cannot fit falls back to the naive forecast
     _, alias = forecast_with_fallback(Sarima(12), Naive(), np.ones(10), 3)
     assert alias == "naive"
+
+
+def test_sarima_searches_its_order_and_warm_starts():
+    from forecasting.models.sarima import Sarima
+
+    # given an AR(1) series around a level: the stepwise search finds an autoregressive order
+    rng = np.random.default_rng(2)
+    y = np.empty(150)
+    y[0] = 50.0
+    for t in range(1, 150):
+        y[t] = 50 + 0.8 * (y[t - 1] - 50) + rng.normal(0, 3)
+    model = Sarima(1).fit(y)
+    assert model.state_["order"][0] >= 1
+    # when refitted from the saved state, it keeps the order and lands on (nearly) the same parameters
+    again = Sarima(1, start=model.state_).fit(y)
+    assert again.state_["order"] == model.state_["order"]
+    np.testing.assert_allclose(again.state_["params"], model.state_["params"], rtol=1e-2, atol=1e-2)
+
+
+def test_sarima_models_a_long_cycle_with_fourier_terms_and_holidays():
+    from forecasting.models.sarima import Sarima
+
+    # given three years of weekly demand with a yearly cycle and a holiday bump
+    rng = np.random.default_rng(3)
+    weeks = np.arange(130)
+    holiday = (weeks % 52 == 15).astype(float)
+    y = 200 + 60 * np.sin(2 * np.pi * weeks / 52) + 80 * holiday + rng.normal(0, 5, 130)
+    model = Sarima(52, fourier_pairs=2).fit(y[:118], X=holiday[:118, None])
+    prediction = model.predict(12, level=(80,), X=holiday[118:, None])
+    # then the yearly shape comes from Fourier terms (no 52-lag polynomial) and the holiday week stands out
+    assert model.fourier_ > 0
+    assert model.state_["seasonal"] == [0, 0, 0, 0]
+    assert metrics.mae(y[118:], prediction["mean"]) < 0.5 * metrics.mae(y[118:], np.full(12, y[117]))
+    holiday_step = int(np.flatnonzero(holiday[118:])[0])
+    assert prediction["mean"][holiday_step] > prediction["mean"][holiday_step - 1] + 40
+    with pytest.raises(ValueError, match="regressors"):
+        model.predict(4)
+
+
+def test_a_one_off_giant_order_is_capped_and_ordinary_peaks_are_not():
+    from forecasting.data import cap_outliers
+
+    # given a series selling 15-25 a week with a Christmas high of 40 and one wholesale order of 5,000
+    y = np.array([20, 15, 25, 18, 22, 0, 19, 21, 40, 5000, 23, 17], dtype=float)
+    capped = cap_outliers(y)
+    # then only the giant order is cut, to a bound well above the usual sizes
+    assert capped[9] < 200
+    assert capped[9] > 40
+    np.testing.assert_array_equal(np.delete(capped, 9), np.delete(y, 9))
+    # and a series with too few sales to know what is usual is left alone
+    sparse = np.array([0, 0, 3, 0, 900, 0, 0, 2], dtype=float)
+    np.testing.assert_array_equal(cap_outliers(sparse), sparse)

@@ -20,6 +20,7 @@ class Forecaster:
     """Hyperparameters in `__init__`, `fit(y) -> self`, fitted state in attributes ending in `_`, `predict`."""
 
     alias = "forecaster"
+    uses_exog = False  # True: fit takes regressors X for the history and predict takes their future values
 
     def fit(self, y: np.ndarray, X: np.ndarray | None = None) -> Self:
         raise NotImplementedError
@@ -79,12 +80,22 @@ def is_plausible(prediction: Prediction, history: np.ndarray) -> bool:
 
 
 def forecast_with_fallback(
-    model: Forecaster, fallback: Forecaster, y: np.ndarray, h: int, level: Sequence[int] = ()
+    model: Forecaster,
+    fallback: Forecaster,
+    y: np.ndarray,
+    h: int,
+    level: Sequence[int] = (),
+    X: np.ndarray | None = None,
+    X_future: np.ndarray | None = None,
 ) -> tuple[Prediction, str]:
-    """Fit and predict with `model`; on an error or an implausible output use `fallback`. Returns (values, alias)."""
+    """Fit and predict with `model`; on an error or an implausible output use `fallback`. Returns (values, alias).
+    Regressors (`X` for the history, `X_future` for the horizon) go to models that use them."""
     history = as_series(y)
     try:
-        prediction = model.fit(history).predict(h, level)
+        if model.uses_exog and X is not None:
+            prediction = model.fit(history, X).predict(h, level, X=X_future)
+        else:
+            prediction = model.fit(history).predict(h, level)
         if is_plausible(prediction, history):
             return prediction, model.alias
         logger.info("%s gave an implausible forecast; using %s", model.alias, fallback.alias)

@@ -1,0 +1,286 @@
+"""A global LSTM: one network trained across every series of a store, forecasting all horizons at once.
+
+Per-SKU networks (the textbook approach) have a few dozen points each to learn from; one network over thousands of
+series learns what they share — how demand responds to the calendar, to the store's overall momentum, to a run of
+zeros — and gives new SKUs with little history a forecast that borrows from the others.
+
+Each training sample is a window of `lookback` periods ending at some period t of one series, and the target is the
+next `horizon` periods. Values are divided by the window's mean (per-series scaling) so that a 2-unit and a
+2,000-unit SKU look alike to the network. Inputs per period: the scaled value, its log, a padding flag (before the
+series began), the period's position in the year (sine and cosine) and the store total's scaled value; per window: the
+log of the scale and the share of zero periods; per target period: its position in the year. Outputs per horizon
+step: the mean (squared-error loss, which is what RMSE-type accuracy rewards) and the quantiles of each interval level
+(pinball loss), so the network gives its own intervals.
+
+TensorFlow is imported inside the functions that need it: importing this module costs nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Self
+
+import numpy as np
+import pandas as pd
+
+from forecasting.models.base import Prediction
+
+# Scaled targets above this are clipped for the loss: one freak order must not dominate the gradient.
+MAX_SCALED_TARGET = 25.0
+MIN_PERIODS = 4  # a window needs this many observed periods before its target
+
+
+def _quantiles(levels: Sequence[int]) -> list[float]:
+    out: list[float] = []
+    for level in sorted(levels):
+        tail = (1.0 - level / 100.0) / 2.0
+        out += [tail, 1.0 - tail]
+    return sorted(out)
+
+
+def _year_position(dates) -> np.ndarray:
+    days = pd.DatetimeIndex(np.asarray(dates).ravel()).dayofyear.to_numpy(float)
+    angle = 2.0 * np.pi * (days - 1.0) / 365.25
+    return np.stack([np.sin(angle), np.cos(angle)], axis=-1)
+
+
+class GlobalLSTM:
+    """One LSTM over many series. `fit(series, dates)`, `predict(series, dates, future_dates, level)`."""
+
+    alias = "lstm"
+
+    def __init__(
+        self,
+        horizon: int,
+        lookback: int = 16,
+        units: int = 32,
+        epochs: int = 8,
+        batch_size: int = 512,
+        learning_rate: float = 3e-3,
+        levels: Sequence[int] = (80, 95),
+        seed: int = 0,
+        min_steps: int = 300,
+        calendar: bool | None = None,
+        store_signal: bool = False,
+    ) -> None:
+        self.calendar = calendar
+        self.store_signal = store_signal
+        self.horizon = horizon
+        self.lookback = lookback
+        self.units = units
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.levels = tuple(sorted(levels))
+        self.seed = seed
+        self.min_steps = min_steps
+
+    # -- data --------------------------------------------------------------------------------------------------------
+
+    def _panel(self, series: Sequence[np.ndarray], dates: Sequence[pd.DatetimeIndex]):
+        """All series on one period grid: values (NaN before a series starts), the grid, each series' last column."""
+        grid = pd.DatetimeIndex(sorted(set().union(*(set(index) for index in dates))))
+        values = np.full((len(series), len(grid)), np.nan, dtype=np.float64)
+        last = np.empty(len(series), dtype=int)
+        for row, (history, index) in enumerate(zip(series, dates, strict=True)):
+            columns = grid.get_indexer(index)
+            values[row, columns] = history
+            last[row] = columns[-1]
+        return values, grid, last
+
+    def _windows(self, panel: np.ndarray, grid: pd.DatetimeIndex, rows: np.ndarray, ends: np.ndarray, horizon_dates):
+        """Network inputs for the windows of `rows` ending at columns `ends` (inclusive), and their scales."""
+        lookback = self.lookback
+        offsets = np.arange(-lookback + 1, 1)
+        columns = ends[:, None] + offsets[None, :]
+        inside = columns >= 0
+        window = np.where(inside, panel[rows[:, None], np.clip(columns, 0, None)], np.nan)
+        observed = ~np.isnan(window)
+        filled = np.nan_to_num(window)
+        count = np.maximum(observed.sum(axis=1), 1)
+        scale = filled.sum(axis=1) / count
+        history = np.nan_to_num(panel[rows])
+        cumulative = np.cumsum(history, axis=1)
+        started = np.argmax(~np.isnan(panel[rows]), axis=1)
+        age = ends - started + 1
+        long_mean = cumulative[np.arange(len(rows)), ends] / np.maximum(age, 1)
+        scale = np.where(scale > 0, scale, np.where(long_mean > 0, long_mean, 1.0))
+        store = np.nansum(panel, axis=0)
+        store_window = np.where(inside, store[np.clip(columns, 0, None)], np.nan)
+        store_scale = np.nanmean(store_window, axis=1, keepdims=True)
+        store_scale = np.where(store_scale > 0, store_scale, 1.0)
+        position = _year_position(grid)
+        sequence = np.zeros((len(rows), lookback, 5), dtype=np.float32)
+        sequence[..., 0] = filled / scale[:, None]
+        sequence[..., 1] = ~observed
+        sequence[..., 2:4] = np.where(inside[..., None], position[np.clip(columns, 0, None)], 0.0)
+        sequence[..., 4] = np.nan_to_num(store_window / store_scale)
+        if not self.calendar:
+            sequence[..., 2:4] = 0.0
+        if not self.store_signal:
+            sequence[..., 4] = 0.0
+        static = np.stack(
+            [np.log1p(scale), 1.0 - (filled > 0).sum(axis=1) / count, long_mean / scale, np.log1p(age)], axis=-1
+        ).astype(np.float32)
+        future = _year_position(horizon_dates).reshape(len(rows), -1).astype(np.float32)
+        if not self.calendar:
+            future[:] = 0.0
+        return {"sequence": sequence, "static": static, "future": future}, scale
+
+    def _training_set(self, series, dates):
+        panel, grid, _ = self._panel(series, dates)
+        if self.calendar is None:
+            # The time of year only means something once the network has seen every time of year as a target; with
+            # less history it is a proxy for "recent" and the network extrapolates it into nonsense.
+            self.calendar = len(grid) > 1 and (grid[-1] - grid[0]) >= pd.Timedelta(days=365) * 1.25
+        step = grid[-1] - grid[-2] if len(grid) > 1 else pd.Timedelta(days=1)
+        extended = grid.append(pd.DatetimeIndex([grid[-1] + step * (k + 1) for k in range(self.horizon)]))
+        rows_, ends_ = [], []
+        started = np.argmax(~np.isnan(panel), axis=1)
+        for end in range(MIN_PERIODS - 1, len(grid) - self.horizon):
+            rows = np.flatnonzero(started <= end - MIN_PERIODS + 1)
+            rows = rows[~np.isnan(panel[rows, end + self.horizon])]
+            rows_.append(rows)
+            ends_.append(np.full(len(rows), end))
+        rows, ends = np.concatenate(rows_), np.concatenate(ends_)
+        if len(rows) == 0:
+            raise ValueError("no series is long enough to train the global model")
+        horizon_dates = np.stack([extended[ends + k + 1] for k in range(self.horizon)], axis=1)
+        inputs, scale = self._windows(panel, grid, rows, ends, horizon_dates)
+        targets = np.stack([panel[rows, ends + k + 1] for k in range(self.horizon)], axis=1) / scale[:, None]
+        # Larger series count for more: accuracy is judged where the money is, not on 1-unit-a-month items.
+        weights = np.sqrt(scale)
+        return inputs, np.minimum(targets, MAX_SCALED_TARGET).astype(np.float32), (weights / weights.mean())
+
+    # -- network -----------------------------------------------------------------------------------------------------
+
+    def _build(self):
+        import keras
+
+        quantiles = _quantiles(self.levels)
+        outputs_per_step = 1 + len(quantiles)
+        sequence = keras.Input((self.lookback, 5), name="sequence")
+        static = keras.Input((4,), name="static")
+        future = keras.Input((2 * self.horizon,), name="future")
+        state = keras.layers.LSTM(self.units, name="lstm")(sequence)
+        joined = keras.layers.Concatenate()([state, static, future])
+        hidden = keras.layers.Dense(self.units, activation="relu")(joined)
+        raw = keras.layers.Dense(self.horizon * outputs_per_step)(hidden)
+        output = keras.layers.Reshape((self.horizon, outputs_per_step))(raw)
+        model = keras.Model([sequence, static, future], output)
+        taus = np.asarray(quantiles, dtype=np.float32)
+
+        def loss(y_true, y_pred):
+            from keras import ops
+
+            target = ops.expand_dims(y_true, -1)
+            mean_error = ops.square(target[..., 0] - y_pred[..., 0])
+            diff = target - y_pred[..., 1:]
+            pinball = ops.maximum(taus * diff, (taus - 1.0) * diff)
+            return ops.mean(mean_error, axis=-1) + ops.mean(ops.sum(pinball, axis=-1), axis=-1)
+
+        model.compile(optimizer=keras.optimizers.Adam(self.learning_rate), loss=loss)
+        return model
+
+    def fit(
+        self,
+        series: Sequence[np.ndarray],
+        dates: Sequence[pd.DatetimeIndex],
+        warm_start: GlobalLSTM | None = None,
+        epochs: int | None = None,
+    ) -> Self:
+        """Train on every window of every series. `warm_start` continues from another fitted model's weights."""
+        import keras
+        import tensorflow as tf
+
+        keras.utils.set_random_seed(self.seed)
+        tf.config.experimental.enable_op_determinism()
+        inputs, targets, weights = self._training_set(series, dates)
+        self.model_ = self._build()
+        if warm_start is not None:
+            self.model_.set_weights(warm_start.model_.get_weights())
+        epochs = epochs or self.epochs
+        if warm_start is None:
+            # A small store has few windows: train for enough optimiser steps all the same.
+            steps_per_epoch = math.ceil(len(targets) / self.batch_size)
+            epochs = max(epochs, math.ceil(self.min_steps / steps_per_epoch))
+        self.model_.fit(
+            inputs,
+            targets,
+            sample_weight=weights,
+            batch_size=self.batch_size,
+            epochs=epochs,
+            shuffle=True,
+            verbose=0,
+        )
+        self.n_samples_ = len(targets)
+        return self
+
+    def predict(
+        self,
+        series: Sequence[np.ndarray],
+        dates: Sequence[pd.DatetimeIndex],
+        future_dates: Sequence[pd.DatetimeIndex],
+        level: Sequence[int] = (),
+    ) -> list[Prediction]:
+        """One prediction per series for the `horizon` periods after its last one."""
+        missing = set(level) - set(self.levels)
+        if missing:
+            raise ValueError(f"the network was trained for levels {self.levels}, not {sorted(missing)}")
+        panel, grid, last = self._panel(series, dates)
+        horizon_dates = np.stack([np.asarray(future[: self.horizon]) for future in future_dates])
+        inputs, scale = self._windows(panel, grid, np.arange(len(series)), last, horizon_dates)
+        raw = self.model_.predict(inputs, batch_size=4096, verbose=0)
+        raw = raw * scale[:, None, None]
+        quantiles = _quantiles(self.levels)
+        out = []
+        for row in raw.astype(float):
+            mean = np.maximum(row[:, 0], 0.0)
+            bounds = np.sort(np.maximum(row[:, 1:], 0.0), axis=-1)  # quantile heads can cross; sorting fixes that
+            prediction: Prediction = {"mean": mean}
+            for value in level:
+                tail = (1.0 - value / 100.0) / 2.0
+                low = bounds[:, min(range(len(quantiles)), key=lambda i: abs(quantiles[i] - tail))]
+                high = bounds[:, min(range(len(quantiles)), key=lambda i: abs(quantiles[i] - (1.0 - tail)))]
+                prediction[f"lo-{value}"] = np.minimum(low, mean)
+                prediction[f"hi-{value}"] = np.maximum(high, mean)
+            out.append(prediction)
+        return out
+
+    # -- persistence -------------------------------------------------------------------------------------------------
+
+    def save(self, directory: str | os.PathLike) -> Path:
+        """Write the configuration and weights to `directory` (created if needed)."""
+        folder = Path(directory)
+        folder.mkdir(parents=True, exist_ok=True)
+        config = {
+            key: getattr(self, key)
+            for key in (
+                "horizon",
+                "lookback",
+                "units",
+                "epochs",
+                "batch_size",
+                "learning_rate",
+                "levels",
+                "seed",
+                "calendar",
+                "store_signal",
+            )  # fmt: skip
+        }
+        (folder / "config.json").write_text(json.dumps(config))
+        self.model_.save_weights(folder / "model.weights.h5")
+        return folder
+
+    @classmethod
+    def load(cls, directory: str | os.PathLike) -> GlobalLSTM:
+        folder = Path(directory)
+        config = json.loads((folder / "config.json").read_text())
+        model = cls(**config)
+        model.model_ = model._build()
+        model.model_.load_weights(folder / "model.weights.h5")
+        return model
