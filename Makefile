@@ -5,7 +5,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 # The virtualenv is rebuilt when the pinned requirements change.
 INSTALLED := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
-TEST_ENV := DJANGO_SETTINGS_MODULE=tests.settings
+# One BLAS thread per process: the suite runs workers and servers beside it on few cores.
+TEST_ENV := DJANGO_SETTINGS_MODULE=tests.settings OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
 
 .PHONY: help install demo test lint format check-migrations migrate run worker beat doctor clean
 

@@ -85,26 +85,26 @@ def test_evaluate_cli_prints_the_table(tmp_path, capsys):
 
 
 def test_sarima_state_is_saved_and_reused_with_holiday_regressors(tmp_path):
-    # given three monthly seasonal series and a store in Australia
+    # given two monthly seasonal series and a store in Australia
     rng = np.random.default_rng(8)
-    months = pd.date_range("2019-01-01", periods=60, freq="MS")
+    months = pd.date_range("2020-01-01", periods=48, freq="MS")
     history = pd.concat(
         [
             pd.DataFrame(
                 {
                     "unique_id": name,
                     "ds": months,
-                    "y": np.round(base + 0.3 * base * np.sin(np.arange(60) * 2 * np.pi / 12) + rng.normal(0, 2, 60)),
+                    "y": np.round(base + 0.3 * base * np.sin(np.arange(48) * 2 * np.pi / 12) + rng.normal(0, 2, 48)),
                 }
             )
-            for name, base in (("a", 50.0), ("b", 120.0), ("c", 300.0))
+            for name, base in (("a", 50.0), ("b", 120.0))
         ],
         ignore_index=True,
     )
     # when forecast with the seasonal ARIMA, its fitted state lands in the model folder
     first = forecast_many(history, 6, "MS", models="sarima", country="AU", model_dir=tmp_path)
     states = json.loads((tmp_path / "local_states.json").read_text())
-    assert set(states) == {"a", "b", "c"}
+    assert set(states) == {"a", "b"}
     assert all(len(state["sarima"]["order"]) == 3 for state in states.values())
     # then the next run starts from it and, on the same data, lands on the same forecast
     second = forecast_many(history, 6, "MS", models="sarima", country="AU", model_dir=tmp_path)
