@@ -130,7 +130,7 @@ def evaluate_pbs(monthly: pd.DataFrame, model: str, n_jobs: int) -> dict[str, fl
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "online_retail.csv.gz")
-    parser.add_argument("--models", default=",".join([*MODELS, "auto"]))
+    parser.add_argument("--models", default=",".join([*MODELS, "lstm", "lstm+imapa", "auto"]))
     parser.add_argument("--n-jobs", type=int, default=2)
     parser.add_argument("--pbs", type=Path, help="also run the PBS monthly protocol on this file")
     parser.add_argument("--pbs-models", default="seasonal_naive,sarima,auto")

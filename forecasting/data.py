@@ -11,7 +11,7 @@ import pandas as pd
 # Syntetos–Boylan–Croston cut-offs between smooth, erratic, intermittent and lumpy demand.
 ADI_CUTOFF = 1.32
 CV2_CUTOFF = 0.49
-OUTLIER_IQRS = 6.0
+OUTLIER_IQRS = 3.0  # Tukey's "far out" fence
 
 
 def infer_season_length(freq: str) -> int:
@@ -92,8 +92,8 @@ def cap_outliers(y: np.ndarray, k: float = OUTLIER_IQRS, min_sales: int = 8) -> 
     """Cap sale sizes far above the series' usual ones (above Q3 + k·IQR of its non-zero periods).
 
     One wholesale order of 5,000 units in a series that sells 20 a week is real, but forecasting it again teaches
-    nothing: every model would carry it for weeks. The cap is loose (k = 6 by default) and needs `min_sales` sales to
-    estimate what "usual" means, so ordinary peaks, promotions and seasonal highs pass untouched.
+    nothing: every model would carry it for weeks. The default fence is Tukey's "far out" one (k = 3), measured on
+    the sizes of the sales (zeros excluded), and it needs `min_sales` sales to estimate what "usual" means.
     """
     values = np.asarray(y, dtype=float).copy()
     sizes = values[values > 0]
