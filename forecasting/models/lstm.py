@@ -6,11 +6,14 @@ zeros — and gives new SKUs with little history a forecast that borrows from th
 
 Each training sample is a window of `lookback` periods ending at some period t of one series, and the target is the
 next `horizon` periods. Values are divided by the window's mean (per-series scaling) so that a 2-unit and a
-2,000-unit SKU look alike to the network. Inputs per period: the scaled value, its log, a padding flag (before the
-series began), the period's position in the year (sine and cosine) and the store total's scaled value; per window: the
-log of the scale and the share of zero periods; per target period: its position in the year. Outputs per horizon
-step: the mean (squared-error loss, which is what RMSE-type accuracy rewards) and the quantiles of each interval level
-(pinball loss), so the network gives its own intervals.
+2,000-unit SKU look alike to the network. Inputs per period: the scaled value, a padding flag (before the series
+began), the period's position in the year (sine and cosine) and, optionally, the store total's scaled value; per
+window: the log of the scale, the share of zero periods, the long-run mean over the scale and the series' age; per
+target period: its position in the year. The calendar inputs are used only when the history spans more than 15 months
+(`calendar=None` decides): with less, the time of year is a proxy for "recent" and the network extrapolates it. The
+store total is off by default; on a one-year history it hurt accuracy the same way. Outputs per horizon step: the
+mean (squared-error loss, which is what RMSE-type accuracy rewards) and the quantiles of each interval level (pinball
+loss), so the network gives its own intervals. Small stores get at least `min_steps` optimiser steps.
 
 TensorFlow is imported inside the functions that need it: importing this module costs nothing.
 """
