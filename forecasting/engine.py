@@ -84,8 +84,9 @@ def _local_candidates(y: np.ndarray, season_length: int) -> tuple[str, ...]:
     names = INTERMITTENT_CANDIDATES if _demand_class(y) == "intermittent" else SMOOTH_CANDIDATES
     if len(y) < 2 * season_length:
         names = tuple(name for name in names if name != "seasonal_naive")
-    if season_length > MAX_SEASONAL_PERIOD:
-        # A yearly cycle in weekly or daily data is not a seasonal ARIMA's job: don't spend fits on it.
+    if season_length > MAX_SEASONAL_PERIOD and len(y) < season_length + season_length // 4:
+        # A long cycle (a year of weeks) is modelled by Fourier terms once a cycle and a bit is known; before
+        # that an ARIMA adds nothing a moving average does not: don't spend fits on it.
         names = tuple(name for name in names if name != "sarima")
     return names
 

@@ -119,3 +119,14 @@ def test_holiday_counts_per_period():
     # Christmas Day 2011 fell on the Sunday ending the second week; Boxing Day, its substitute and New Year's Day
     # fell in the third
     assert holiday_counts(weeks, "W-SUN", "GB").tolist() == [0.0, 1.0, 3.0]
+
+
+def test_seasonal_arima_is_a_candidate_once_a_long_cycle_is_known():
+    from forecasting.engine import _local_candidates
+
+    rng = np.random.default_rng(1)
+    # a smooth weekly series: with 40 weeks the yearly cycle is unknown, with 120 Fourier terms can model it
+    assert "sarima" not in _local_candidates(rng.poisson(30, 40).astype(float), 52)
+    assert "sarima" in _local_candidates(rng.poisson(30, 120).astype(float), 52)
+    # monthly data keeps its seasonal polynomial
+    assert "sarima" in _local_candidates(rng.poisson(30, 48).astype(float), 12)
