@@ -13,8 +13,10 @@ A name joining models with "+" (e.g. AutoETS+AutoARIMA) is the point-wise median
 Each series runs from its first sale to the origin with zeros in the weeks it sold nothing, as in our engine.
 AutoETS and AutoARIMA give their own 80% intervals; the intermittent methods have none in statsforecast, so they get
 conformal intervals (absolute errors of up to 4 rolling refits of the horizon); series too short for two windows
-(2 x horizon + 1 periods) get no interval, which counts as a miss in cov80. Forecasts are statsforecast's as they
-come, not clipped at zero. Seconds are fitting time only; a combination is charged the time of its members.
+(2 x horizon + 1 periods) get no interval, which counts as a miss in cov80. Forecasts and bounds are clipped at zero,
+as our engine's are: demand is never negative, and clipping is what reproduces the reference figures. A model that
+fails on a series falls back to statsforecast's Naive there. Seconds are fitting time only; a combination is charged
+the time of its members.
 """
 
 from __future__ import annotations
@@ -93,6 +95,8 @@ def _fit_one(
         for side in ("lo", "hi"):
             if f"{side}-{value}" not in forecast:
                 forecast[f"{side}-{value}"] = np.nan
+    values = ["mean"] + [f"{side}-{value}" for value in level for side in ("lo", "hi")]
+    forecast[values] = forecast[values].clip(lower=0.0)
     return forecast
 
 
