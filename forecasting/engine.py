@@ -55,7 +55,11 @@ MODELS: dict[str, Factory] = {
     "sarima": lambda m: Sarima(m),
 }
 EXOG_MODELS = {"sarima"}  # the local models that take regressors (holidays)
-GLOBAL_MODELS = ("lstm",)  # trained once across all series, not per series
+GlobalFactory = Callable[[int, tuple[int, ...], int], GlobalLSTM]  # horizon, levels, seed -> model
+# Trained once across all series, not per series.
+GLOBAL_MODELS: dict[str, GlobalFactory] = {
+    "lstm": lambda horizon, levels, seed: GlobalLSTM(horizon, levels=levels or (80,), seed=seed),
+}
 SMOOTH_CANDIDATES = ("naive", "seasonal_naive", "moving_average_8", "imapa", "sarima")
 INTERMITTENT_CANDIDATES = ("moving_average_8", "croston_sba", "tsb", "adida", "imapa")
 DEFAULT_WINDOWS = 2
@@ -143,10 +147,6 @@ def _local_backtest(chunk, extras, names, horizon, season_length, windows) -> li
     return out
 
 
-def _global_model(name: str, horizon: int, level: Sequence[int], seed: int) -> GlobalLSTM:
-    return GlobalLSTM(horizon, levels=tuple(level) or (80,), seed=seed)
-
-
 def _global_backtest(series, name, horizon, windows, level, seed, start=None):
     """({series position: {cutoff: predicted mean}}, the last network trained): the network trained at each backtest
     origin, warm-starting from the one before (every series is cut at the same number of periods before the end)."""
@@ -160,7 +160,7 @@ def _global_backtest(series, name, horizon, windows, level, seed, start=None):
         values = [series[position][2][:-cut] for position in kept]
         dates = [series[position][1][:-cut] for position in kept]
         futures = [series[position][1][len(v) : len(v) + horizon] for position, v in zip(kept, values, strict=True)]
-        model = _global_model(name, horizon, level, seed)
+        model = GLOBAL_MODELS[name](horizon, tuple(level), seed)
         try:
             model.fit(values, dates, warm_start=previous, epochs=WARM_EPOCHS if previous else None)
         except ValueError as exc:
@@ -314,7 +314,7 @@ def forecast_many(
                 for position, predictions in enumerate(local):
                     if global_predictions[position]:
                         predictions["lstm"] = global_predictions[position]
-            per_class = _choose(series, local, horizon, m)
+            per_class = _choose(series, local)
             names = [per_class.get(_demand_class(values), _default(values)) for _, _, values in series]
         else:
             names = [fixed] * len(series)
@@ -361,7 +361,7 @@ def _default(values: np.ndarray) -> str:
     return "imapa" if _demand_class(values) == "intermittent" else "moving_average_8"
 
 
-def _choose(series, local, horizon, season_length) -> dict[str, str]:
+def _choose(series, local) -> dict[str, str]:
     """Per demand class: the single model or the pair (a global model with a local one) with the lowest mean RMSSE."""
     scored = []
     for (_, _, values), predictions in zip(series, local, strict=True):
@@ -424,7 +424,7 @@ def _load_saved(model_dir) -> GlobalLSTM | None:
 
 
 def _fit_final_global(series, horizon, freq, level, seed, warm, model_dir) -> list[dict] | None:
-    model = _global_model("lstm", horizon, level, seed)
+    model = GLOBAL_MODELS["lstm"](horizon, tuple(level), seed)
     values = [item[2] for item in series]
     dates = [item[1] for item in series]
     try:
