@@ -42,6 +42,7 @@ from forecasting.models.sarima import MAX_SEASONAL_PERIOD, Sarima
 logger = logging.getLogger(__name__)
 
 Factory = Callable[[int], Forecaster]  # season length -> model
+Series = tuple[object, pd.DatetimeIndex, np.ndarray]  # (unique_id, period ends, values)
 
 MODELS: dict[str, Factory] = {
     "naive": lambda m: Naive(),
@@ -196,10 +197,13 @@ def choose_per_class(scored: list[tuple[str, dict[str, float]]]) -> dict[str, st
     return chosen
 
 
-def _prepared(
-    history: pd.DataFrame, freq: str, outlier_iqrs: float | None = OUTLIER_IQRS
-) -> list[tuple[object, pd.DatetimeIndex, np.ndarray]]:
-    regular = to_regular(history, freq)
+def prepare(
+    history: pd.DataFrame, freq: str, end: pd.Timestamp | None = None, outlier_iqrs: float | None = OUTLIER_IQRS
+) -> list[Series]:
+    """`(unique_id, period ends, values)` per series, sorted by id: regular periods up to `end` (default: the last
+    period of the whole history), stock-out periods imputed, outlier sale sizes capped. Phases of one run that read
+    the history separately must pass the same `end`."""
+    regular = to_regular(history, freq, end=end)
     series = []
     for unique_id, frame in regular.groupby("unique_id", sort=True):
         values = impute_censored(frame["y"].to_numpy(float), frame["censored"].to_numpy(bool))
@@ -207,6 +211,182 @@ def _prepared(
             values = cap_outliers(values, outlier_iqrs)
         series.append((unique_id, pd.DatetimeIndex(frame["ds"]), values))
     return series
+
+
+def _extra(index: pd.DatetimeIndex, horizon: int, freq: str, country: str | None, starts: dict | None) -> dict:
+    extra = {"calendar": _calendar(index, horizon, freq, country)}
+    extra.update({f"{name}_start": state for name, state in (starts or {}).items()})
+    return extra
+
+
+def _error(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {exc}"[:2000]
+
+
+def backtest_local(
+    series: Sequence[Series],
+    horizon: int,
+    freq: str,
+    season_length: int,
+    windows: int = DEFAULT_WINDOWS,
+    country: str | None = None,
+    starts: Sequence[dict | None] | None = None,
+) -> list[dict]:
+    """The evidence that model choice needs, per series, as plain JSON-ready data: the demand class, the backtest
+    cutoffs with the actual values after each and the RMSSE scale before it, each local candidate's predicted means
+    at each cutoff, and the fitted state a final fit can start from. `starts`: per series, the saved state of an
+    earlier run per model (a warm start). A series whose backtest raises gets `{"error": ...}` instead; the others
+    are unaffected."""
+    out = []
+    for item, start in zip(series, starts or [None] * len(series), strict=True):
+        _, index, values = item
+        try:
+            extra = _extra(index, horizon, freq, country, start)
+            [predictions] = _local_backtest([item], [extra], None, horizon, season_length, windows)
+            cutoffs = _windows(len(values), horizon, windows)
+            out.append(
+                {
+                    "class": _demand_class(values),
+                    "cutoffs": cutoffs,
+                    "actual": [values[cutoff : cutoff + horizon].tolist() for cutoff in cutoffs],
+                    "scale": [metrics.naive_scale(values[:cutoff], 1, 2) for cutoff in cutoffs],
+                    "predictions": {
+                        name: [np.asarray(by_cutoff[cutoff], float).tolist() for cutoff in cutoffs]
+                        for name, by_cutoff in predictions.items()
+                        if name != "_state"
+                    },
+                    "state": predictions["_state"],
+                }
+            )
+        except Exception as exc:  # one series must not sink the others: reported per series
+            logger.exception("backtest of series %s failed", item[0])
+            out.append({"error": _error(exc)})
+    return out
+
+
+def choose_models(evidence: Sequence[dict], global_backtests: Sequence[dict | None] | None = None) -> dict[str, str]:
+    """Per demand class: the single model or the pair (the global network with a local model) with the lowest mean
+    backtest RMSSE. `global_backtests`: per series, the network's predicted means by cutoff (None: not trained)."""
+    scored = []
+    for position, item in enumerate(evidence):
+        if "error" in item:
+            continue
+        cutoffs = item["cutoffs"]
+        candidates = {name: dict(zip(cutoffs, means, strict=True)) for name, means in item["predictions"].items()}
+        by_cutoff_global = (global_backtests or [None] * len(evidence))[position]
+        for name in GLOBAL_MODELS:
+            if by_cutoff_global:
+                candidates[name] = {int(cutoff): mean for cutoff, mean in by_cutoff_global.items()}
+                for other in [key for key in item["predictions"] if key not in GLOBAL_MODELS]:
+                    candidates[f"{name}{PAIR}{other}"] = _merge(f"{name}{PAIR}{other}", candidates)
+        truth = {
+            cutoff: (np.asarray(actual), scale)
+            for cutoff, actual, scale in zip(cutoffs, item["actual"], item["scale"], strict=True)
+        }
+        scores = {}
+        for name, by_cutoff in candidates.items():
+            per_cutoff = [
+                metrics.rmse(truth[cutoff][0][: len(mean)], np.asarray(mean)[: len(truth[cutoff][0])])
+                / truth[cutoff][1]
+                for cutoff, mean in by_cutoff.items()
+                if cutoff in truth
+            ]
+            if per_cutoff:
+                scores[name] = float(np.mean(per_cutoff))
+        scored.append((item["class"], scores))
+    return choose_per_class(scored)
+
+
+def model_for(values: np.ndarray, per_class: dict[str, str]) -> str:
+    """The model a series gets under a per-class choice (a default when its class had no evidence)."""
+    return per_class.get(_demand_class(values), _default(values))
+
+
+def fit_global(
+    series: Sequence[Series],
+    horizon: int,
+    freq: str,
+    level: Sequence[int],
+    windows: int = DEFAULT_WINDOWS,
+    seed: int = 0,
+    warm: GlobalLSTM | None = None,
+    model_dir: str | os.PathLike | None = None,
+    name: str = "lstm",
+) -> tuple[list[dict[int, list[float]]], list[dict] | None]:
+    """The global network's part of a run: its backtest (per series, predicted means by cutoff; `windows=0`: none)
+    and its final forecasts (per series, None when the network could not be trained), saved in `model_dir` when
+    given. Each backtest origin warm-starts from the one before, and the final fit from the last origin (or from
+    `warm`, a network saved by an earlier run)."""
+    if windows:
+        backtests, latest = _global_backtest(series, name, horizon, windows, level, seed, warm)
+        warm = latest or warm
+    else:
+        backtests = {position: {} for position in range(len(series))}
+    final = _fit_final_global(series, horizon, freq, tuple(level), seed, warm, model_dir, name)
+    as_lists = [
+        {cutoff: np.asarray(mean, float).tolist() for cutoff, mean in backtests[p].items()} for p in range(len(series))
+    ]
+    return as_lists, final
+
+
+def forecast_chosen(
+    series: Sequence[Series],
+    names: Sequence[str],
+    horizon: int,
+    freq: str,
+    season_length: int,
+    level: Sequence[int],
+    country: str | None = None,
+    starts: Sequence[dict | None] | None = None,
+    global_forecasts: Sequence[dict | None] | None = None,
+) -> list[dict]:
+    """Per series: `{"model": alias, "prediction": {"mean": [...], "lo-80": [...], ...}, "state": {...}}` from its
+    named model or pair (a global part comes from `global_forecasts`; where the network has no forecast the local
+    part stands alone), or `{"error": ...}` when even the fallback failed."""
+    out = []
+    glob = global_forecasts or [None] * len(series)
+    for item, name, start, global_prediction in zip(series, names, starts or [None] * len(series), glob, strict=True):
+        _, index, values = item
+        try:
+            local_names = [part for part in name.split(PAIR) if part in MODELS]
+            use_global = global_prediction is not None and any(part in GLOBAL_MODELS for part in name.split(PAIR))
+            if not local_names and not use_global:
+                local_names = [_default(values)]
+            extra = _extra(index, horizon, freq, country, start)
+            [forecasts] = _local_forecasts([item], [extra], [local_names], horizon, season_length, tuple(level))
+            parts = [forecasts[part] for part in local_names]
+            if use_global:
+                parts.insert(0, (global_prediction, "lstm"))
+            prediction = {
+                key: np.mean([np.asarray(p[key], float) for p, _ in parts], axis=0).tolist() for key in parts[0][0]
+            }
+            out.append(
+                {
+                    "model": PAIR.join(alias for _, alias in parts),
+                    "prediction": prediction,
+                    "state": forecasts["_state"],
+                }
+            )
+        except Exception as exc:  # one series must not sink the others: reported per series
+            logger.exception("forecast of series %s failed", item[0])
+            out.append({"error": _error(exc)})
+    return out
+
+
+def to_frame(
+    series: Sequence[Series], results: Sequence[dict], horizon: int, freq: str, level: Sequence[int]
+) -> pd.DataFrame:
+    """The long forecast frame of `forecast_chosen` results (series with an error are left out)."""
+    rows = []
+    for (unique_id, index, _), result in zip(series, results, strict=True):
+        if "error" in result:
+            continue
+        for step, ds in enumerate(future_periods(index[-1], horizon, freq)):
+            row = {"unique_id": unique_id, "ds": ds, "model": result["model"]}
+            row.update({key: float(values[step]) for key, values in result["prediction"].items()})
+            rows.append(row)
+    columns = ["unique_id", "ds", "mean"] + [f"{side}-{value}" for value in level for side in ("lo", "hi")] + ["model"]
+    return pd.DataFrame(rows, columns=columns)
 
 
 def _local_forecasts(chunk, extras, names_per_series, horizon, season_length, level) -> list[dict]:
@@ -246,12 +426,27 @@ class _Runner:
             context = multiprocessing.get_context("forkserver" if os.name == "posix" else "spawn")
             self.pool = ProcessPoolExecutor(max_workers=self.jobs, mp_context=context)
 
-    def map(self, function, *iterables):
-        return list(self.pool.map(function, *iterables) if self.pool else map(function, *iterables))
+    def map(self, function, items: list, *aligned: list) -> list:
+        """`function(chunk, *aligned chunks)` over chunks of `items`, results flattened back to one per item."""
+        chunked = [_chunks(list(values), self.jobs) for values in (items, *aligned)]
+        results = self.pool.map(function, *chunked) if self.pool else map(function, *chunked)
+        return [row for part in results for row in part]
 
     def close(self) -> None:
         if self.pool:
             self.pool.shutdown()
+
+
+def _backtest_chunk(series, starts, **options) -> list[dict]:
+    return backtest_local(series, starts=starts, **options)
+
+
+def _forecast_chunk(series, names, starts, global_forecasts, **options) -> list[dict]:
+    return forecast_chosen(series, names, starts=starts, global_forecasts=global_forecasts, **options)
+
+
+class ForecastError(RuntimeError):
+    """Some series could not be forecast even by the fallback model."""
 
 
 def forecast_many(
@@ -278,6 +473,9 @@ def forecast_many(
     public holidays as a regressor for the models that take regressors. Sale sizes above Q3 + `outlier_iqrs` IQRs of
     a series' sales are capped (None: no capping). `exog` is accepted for the interface and
     ignored by the current model families.
+
+    The steps are public so that a distributed run can spread them over workers: `prepare`, `backtest_local` (per
+    chunk of series) beside `fit_global` (once), `choose_models`, then `forecast_chosen` (per chunk) and `to_frame`.
     """
     if horizon < 1:
         raise ValueError("horizon must be at least 1")
@@ -286,100 +484,57 @@ def forecast_many(
     level = tuple(level)
     fixed = None if models == "auto" else _validate(models)[0]
     saved_states = _load_states(model_dir)
-    extras = [
-        {
-            "calendar": _calendar(index, horizon, freq, country),
-            "sarima_start": saved_states.get(str(unique_id), {}).get("sarima"),  # the previous run's fit
-        }
-        for unique_id, index, _ in series
-    ]
+    starts = [saved_states.get(str(unique_id)) for unique_id, _, _ in series]
+    use_global = (
+        fixed is not None and any(part in GLOBAL_MODELS for part in fixed.split(PAIR))
+    ) or (fixed is None and len(series) >= GLOBAL_MIN_SERIES)  # fmt: skip
     runner = _Runner(n_jobs, len(series))
     try:
-        chunks = _chunks(series, runner.jobs)
-        extra_chunks = _chunks(extras, runner.jobs)
-        use_global = (
-            fixed is not None and any(part in GLOBAL_MODELS for part in fixed.split(PAIR))
-        ) or (fixed is None and len(series) >= GLOBAL_MIN_SERIES)  # fmt: skip
-        warm = _load_saved(model_dir)
+        global_forecasts = None
         if fixed is None:
-            backtest_chunk = partial(_local_backtest, names=None, horizon=horizon, season_length=m, windows=windows)
-            local = [row for part in runner.map(backtest_chunk, chunks, extra_chunks) for row in part]
-            for extra, predictions in zip(extras, local, strict=True):
-                # the final fit starts from the last backtest fit (same order, nearby parameters)
-                extra.update({f"{name}_start": state for name, state in predictions.pop("_state").items()})
-            extra_chunks = _chunks(extras, runner.jobs)
+            evidence = runner.map(
+                partial(_backtest_chunk, horizon=horizon, freq=freq, season_length=m, windows=windows, country=country),
+                series,
+                starts,
+            )
+            global_backtests = None
             if use_global:
-                global_predictions, latest = _global_backtest(series, "lstm", horizon, windows, level, seed, warm)
-                warm = latest or warm  # the final network continues from the last backtest origin's
-                for position, predictions in enumerate(local):
-                    if global_predictions[position]:
-                        predictions["lstm"] = global_predictions[position]
-            per_class = _choose(series, local)
-            names = [per_class.get(_demand_class(values), _default(values)) for _, _, values in series]
+                global_backtests, global_forecasts = fit_global(
+                    series, horizon, freq, level, windows, seed, _load_saved(model_dir), model_dir
+                )
+            per_class = choose_models(evidence, global_backtests)
+            names = [model_for(values, per_class) for _, _, values in series]
+            # the final fit starts from the last backtest fit (same order, nearby parameters)
+            starts = [(item.get("state") or start) for item, start in zip(evidence, starts, strict=True)]
         else:
             names = [fixed] * len(series)
-        final_global = None
-        if any("lstm" in name.split(PAIR) for name in names):
-            final_global = _fit_final_global(series, horizon, freq, level, seed, warm, model_dir)
-            if final_global is None:  # the network could not be trained: local models only
-                names = [
-                    PAIR.join(part for part in name.split(PAIR) if part in MODELS) or _default(values)
-                    for name, (_, _, values) in zip(names, series, strict=True)
-                ]
-        local_names = [[part for part in name.split(PAIR) if part in MODELS] for name in names]
-        local_forecasts = [
-            row
-            for part in runner.map(
-                partial(_local_forecasts, horizon=horizon, season_length=m, level=level),
-                chunks,
-                extra_chunks,
-                _chunks(local_names, runner.jobs),
-            )
-            for row in part
-        ]
+            if use_global:
+                _, global_forecasts = fit_global(
+                    series, horizon, freq, level, 0, seed, _load_saved(model_dir), model_dir
+                )
+        results = runner.map(
+            partial(_forecast_chunk, horizon=horizon, freq=freq, season_length=m, level=level, country=country),
+            series,
+            names,
+            starts,
+            global_forecasts or [None] * len(series),
+        )
     finally:
         runner.close()
+    failed = [str(unique_id) for (unique_id, _, _), result in zip(series, results, strict=True) if "error" in result]
+    if failed:
+        raise ForecastError(f"{len(failed)} series could not be forecast: {', '.join(failed[:10])}")
     if model_dir is not None:
-        _save_states(model_dir, series, local_forecasts)
-    rows = []
-    for position, ((unique_id, index, _), name) in enumerate(zip(series, names, strict=True)):
-        parts = [
-            (final_global[position], part) if part in GLOBAL_MODELS else local_forecasts[position][part]
-            for part in name.split(PAIR)
-        ]
-        prediction = {key: np.mean([p[key] for p, _ in parts], axis=0) for key in parts[0][0]}
-        alias = PAIR.join(alias for _, alias in parts)
-        for step, ds in enumerate(future_periods(index[-1], horizon, freq)):
-            row = {"unique_id": unique_id, "ds": ds, "model": alias}
-            row.update({key: float(values_[step]) for key, values_ in prediction.items()})
-            rows.append(row)
-    columns = ["unique_id", "ds", "mean"] + [f"{side}-{value}" for value in level for side in ("lo", "hi")] + ["model"]
-    return pd.DataFrame(rows, columns=columns)
+        _save_states(model_dir, series, results)
+    return to_frame(series, results, horizon, freq, level)
+
+
+def _prepared(history: pd.DataFrame, freq: str, outlier_iqrs: float | None = OUTLIER_IQRS) -> list[Series]:
+    return prepare(history, freq, outlier_iqrs=outlier_iqrs)
 
 
 def _default(values: np.ndarray) -> str:
     return "imapa" if _demand_class(values) == "intermittent" else "moving_average_8"
-
-
-def _choose(series, local) -> dict[str, str]:
-    """Per demand class: the single model or the pair (a global model with a local one) with the lowest mean RMSSE."""
-    scored = []
-    for (_, _, values), predictions in zip(series, local, strict=True):
-        candidates = dict(predictions)
-        for name in GLOBAL_MODELS:
-            if name in predictions:
-                for other in [key for key in predictions if key not in GLOBAL_MODELS]:
-                    candidates[f"{name}{PAIR}{other}"] = _merge(f"{name}{PAIR}{other}", predictions)
-        scores = {}
-        for name, by_cutoff in candidates.items():
-            per_cutoff = [
-                metrics.rmsse(values[cutoff : cutoff + len(mean)], mean, values[:cutoff])
-                for cutoff, mean in by_cutoff.items()
-            ]
-            if per_cutoff:
-                scores[name] = float(np.mean(per_cutoff))
-        scored.append((_demand_class(values), scores))
-    return choose_per_class(scored)
 
 
 def _calendar(index: pd.DatetimeIndex, horizon: int, freq: str, country: str | None) -> np.ndarray | None:
@@ -402,15 +557,18 @@ def _load_states(model_dir) -> dict[str, dict]:
         return {}
 
 
-def _save_states(model_dir, series, local_forecasts) -> None:
-    states = {
-        str(uid): forecasts["_state"]
-        for (uid, _, _), forecasts in zip(series, local_forecasts, strict=True)
-        if forecasts["_state"]
-    }
+def save_states(model_dir, states: dict[str, dict]) -> None:
+    """Write the per-series fitted states (what the next run warm-starts from) into `model_dir`."""
     folder = Path(model_dir)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / STATES_FILE).write_text(json.dumps(states))
+
+
+def _save_states(model_dir, series, results) -> None:
+    save_states(
+        model_dir,
+        {str(uid): result["state"] for (uid, _, _), result in zip(series, results, strict=True) if result.get("state")},
+    )
 
 
 def _load_saved(model_dir) -> GlobalLSTM | None:
@@ -423,8 +581,8 @@ def _load_saved(model_dir) -> GlobalLSTM | None:
         return None
 
 
-def _fit_final_global(series, horizon, freq, level, seed, warm, model_dir) -> list[dict] | None:
-    model = GLOBAL_MODELS["lstm"](horizon, tuple(level), seed)
+def _fit_final_global(series, horizon, freq, level, seed, warm, model_dir, name="lstm") -> list[dict] | None:
+    model = GLOBAL_MODELS[name](horizon, tuple(level), seed)
     values = [item[2] for item in series]
     dates = [item[1] for item in series]
     try:

@@ -58,6 +58,11 @@ def _naive_scale(y_train: ArrayLike, season_length: int, power: int) -> float:
     return scale if scale > 0 else 1.0
 
 
+def naive_scale(y_train: ArrayLike, season_length: int = 1, power: int = 2) -> float:
+    """The in-sample error of the (seasonal) naive forecast that MASE (power 1) and RMSSE (power 2) divide by."""
+    return _naive_scale(y_train, season_length, power)
+
+
 def mase(y_true: ArrayLike, y_pred: ArrayLike, y_train: ArrayLike, season_length: int = 1) -> float:
     return mae(y_true, y_pred) / _naive_scale(y_train, season_length, 1)
 

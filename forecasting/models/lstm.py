@@ -46,7 +46,7 @@ def _quantiles(levels: Sequence[int]) -> list[float]:
 
 
 def _year_position(dates) -> np.ndarray:
-    days = pd.DatetimeIndex(np.asarray(dates).ravel()).dayofyear.to_numpy(float)
+    days = pd.DatetimeIndex(np.asarray(dates).ravel()).day_of_year.to_numpy(float)
     angle = 2.0 * np.pi * (days - 1.0) / 365.25
     return np.stack([np.sin(angle), np.cos(angle)], axis=-1)
 
