@@ -80,13 +80,13 @@ def _validate(models: str | Sequence[str]) -> tuple[str, ...]:
     return chosen
 
 
-def _demand_class(y: np.ndarray) -> str:
+def demand_class(y: np.ndarray) -> str:
     kind = classify_demand(y)
     return "intermittent" if kind in {"intermittent", "lumpy", "zero"} else "smooth"
 
 
 def _local_candidates(y: np.ndarray, season_length: int) -> tuple[str, ...]:
-    names = INTERMITTENT_CANDIDATES if _demand_class(y) == "intermittent" else SMOOTH_CANDIDATES
+    names = INTERMITTENT_CANDIDATES if demand_class(y) == "intermittent" else SMOOTH_CANDIDATES
     if len(y) < 2 * season_length:
         names = tuple(name for name in names if name != "seasonal_naive")
     if season_length > MAX_SEASONAL_PERIOD and len(y) < season_length + season_length // 4:
@@ -246,7 +246,7 @@ def backtest_local(
             cutoffs = _windows(len(values), horizon, windows)
             out.append(
                 {
-                    "class": _demand_class(values),
+                    "class": demand_class(values),
                     "cutoffs": cutoffs,
                     "actual": [values[cutoff : cutoff + horizon].tolist() for cutoff in cutoffs],
                     "scale": [metrics.naive_scale(values[:cutoff], 1, 2) for cutoff in cutoffs],
@@ -264,42 +264,47 @@ def backtest_local(
     return out
 
 
+def score_evidence(item: dict, global_backtest: dict | None = None) -> dict[str, float]:
+    """Mean backtest RMSSE per candidate of one series' evidence (see `backtest_local`), with the global network and
+    its pairs with each local model when `global_backtest` (the network's predicted means by cutoff) is given."""
+    if "error" in item:
+        return {}
+    cutoffs = item["cutoffs"]
+    candidates = {name: dict(zip(cutoffs, means, strict=True)) for name, means in item["predictions"].items()}
+    for name in GLOBAL_MODELS:
+        if global_backtest:
+            candidates[name] = {int(cutoff): mean for cutoff, mean in global_backtest.items()}
+            for other in [key for key in item["predictions"] if key not in GLOBAL_MODELS]:
+                candidates[f"{name}{PAIR}{other}"] = _merge(f"{name}{PAIR}{other}", candidates)
+    truth = dict(zip(cutoffs, zip(item["actual"], item["scale"], strict=True), strict=True))
+    scores = {}
+    for name, by_cutoff in candidates.items():
+        per_cutoff = []
+        for cutoff, mean in by_cutoff.items():
+            if cutoff in truth:
+                actual, scale = np.asarray(truth[cutoff][0], float), truth[cutoff][1]
+                steps = min(len(actual), len(mean))
+                per_cutoff.append(metrics.rmse(actual[:steps], np.asarray(mean, float)[:steps]) / scale)
+        if per_cutoff:
+            scores[name] = float(np.mean(per_cutoff))
+    return scores
+
+
 def choose_models(evidence: Sequence[dict], global_backtests: Sequence[dict | None] | None = None) -> dict[str, str]:
     """Per demand class: the single model or the pair (the global network with a local model) with the lowest mean
     backtest RMSSE. `global_backtests`: per series, the network's predicted means by cutoff (None: not trained)."""
-    scored = []
-    for position, item in enumerate(evidence):
-        if "error" in item:
-            continue
-        cutoffs = item["cutoffs"]
-        candidates = {name: dict(zip(cutoffs, means, strict=True)) for name, means in item["predictions"].items()}
-        by_cutoff_global = (global_backtests or [None] * len(evidence))[position]
-        for name in GLOBAL_MODELS:
-            if by_cutoff_global:
-                candidates[name] = {int(cutoff): mean for cutoff, mean in by_cutoff_global.items()}
-                for other in [key for key in item["predictions"] if key not in GLOBAL_MODELS]:
-                    candidates[f"{name}{PAIR}{other}"] = _merge(f"{name}{PAIR}{other}", candidates)
-        truth = {
-            cutoff: (np.asarray(actual), scale)
-            for cutoff, actual, scale in zip(cutoffs, item["actual"], item["scale"], strict=True)
-        }
-        scores = {}
-        for name, by_cutoff in candidates.items():
-            per_cutoff = [
-                metrics.rmse(truth[cutoff][0][: len(mean)], np.asarray(mean)[: len(truth[cutoff][0])])
-                / truth[cutoff][1]
-                for cutoff, mean in by_cutoff.items()
-                if cutoff in truth
-            ]
-            if per_cutoff:
-                scores[name] = float(np.mean(per_cutoff))
-        scored.append((item["class"], scores))
+    glob = global_backtests or [None] * len(evidence)
+    scored = [
+        (item["class"], score_evidence(item, by_cutoff))
+        for item, by_cutoff in zip(evidence, glob, strict=True)
+        if "error" not in item
+    ]
     return choose_per_class(scored)
 
 
 def model_for(values: np.ndarray, per_class: dict[str, str]) -> str:
     """The model a series gets under a per-class choice (a default when its class had no evidence)."""
-    return per_class.get(_demand_class(values), _default(values))
+    return per_class.get(demand_class(values), _default(values))
 
 
 def fit_global(
@@ -327,6 +332,20 @@ def fit_global(
         {cutoff: np.asarray(mean, float).tolist() for cutoff, mean in backtests[p].items()} for p in range(len(series))
     ]
     return as_lists, final
+
+
+def predict_global(
+    network: GlobalLSTM, series: Sequence[Series], horizon: int, freq: str, level: Sequence[int]
+) -> list[dict] | None:
+    """Forecasts of a saved network on (newer) histories, without training: the cheap refresh between full runs.
+    None when the network does not fit the request (another horizon, missing interval levels)."""
+    if network.horizon != horizon or not set(level) <= set(network.levels) or not series:
+        return None
+    values = [item[2] for item in series]
+    dates = [item[1] for item in series]
+    futures = [future_periods(index[-1], horizon, freq) for index in dates]
+    predictions = network.predict(values, dates, futures, tuple(level))
+    return [{key: np.asarray(array, float).tolist() for key, array in p.items()} for p in predictions]
 
 
 def forecast_chosen(
@@ -483,7 +502,7 @@ def forecast_many(
     series = _prepared(history, freq, outlier_iqrs)
     level = tuple(level)
     fixed = None if models == "auto" else _validate(models)[0]
-    saved_states = _load_states(model_dir)
+    saved_states = load_states(model_dir)
     starts = [saved_states.get(str(unique_id)) for unique_id, _, _ in series]
     use_global = (
         fixed is not None and any(part in GLOBAL_MODELS for part in fixed.split(PAIR))
@@ -500,7 +519,7 @@ def forecast_many(
             global_backtests = None
             if use_global:
                 global_backtests, global_forecasts = fit_global(
-                    series, horizon, freq, level, windows, seed, _load_saved(model_dir), model_dir
+                    series, horizon, freq, level, windows, seed, load_network(model_dir), model_dir
                 )
             per_class = choose_models(evidence, global_backtests)
             names = [model_for(values, per_class) for _, _, values in series]
@@ -510,7 +529,7 @@ def forecast_many(
             names = [fixed] * len(series)
             if use_global:
                 _, global_forecasts = fit_global(
-                    series, horizon, freq, level, 0, seed, _load_saved(model_dir), model_dir
+                    series, horizon, freq, level, 0, seed, load_network(model_dir), model_dir
                 )
         results = runner.map(
             partial(_forecast_chunk, horizon=horizon, freq=freq, season_length=m, level=level, country=country),
@@ -534,7 +553,7 @@ def _prepared(history: pd.DataFrame, freq: str, outlier_iqrs: float | None = OUT
 
 
 def _default(values: np.ndarray) -> str:
-    return "imapa" if _demand_class(values) == "intermittent" else "moving_average_8"
+    return "imapa" if demand_class(values) == "intermittent" else "moving_average_8"
 
 
 def _calendar(index: pd.DatetimeIndex, horizon: int, freq: str, country: str | None) -> np.ndarray | None:
@@ -546,7 +565,7 @@ def _calendar(index: pd.DatetimeIndex, horizon: int, freq: str, country: str | N
 STATES_FILE = "local_states.json"
 
 
-def _load_states(model_dir) -> dict[str, dict]:
+def load_states(model_dir) -> dict[str, dict]:
     path = Path(model_dir) / STATES_FILE if model_dir is not None else None
     if path is None or not path.exists():
         return {}
@@ -571,7 +590,7 @@ def _save_states(model_dir, series, results) -> None:
     )
 
 
-def _load_saved(model_dir) -> GlobalLSTM | None:
+def load_network(model_dir) -> GlobalLSTM | None:
     if model_dir is None or not (Path(model_dir) / "config.json").exists():
         return None
     try:

@@ -27,3 +27,31 @@ class WebhookStatus(models.TextChoices):
     PROCESSED = "processed", "Processed"
     IGNORED = "ignored", "Ignored"
     FAILED = "failed", "Failed"
+
+
+class RunStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+
+
+class RunKind(models.TextChoices):
+    FULL = "full", "Full retrain (model selection)"
+    REFRESH = "refresh", "Refresh (chosen models, new data)"
+
+
+class RunPhase(models.TextChoices):
+    """Where a retraining run is: backtesting candidates (beside training the global network), then forecasting."""
+
+    PLANNING = "planning", "Planning"
+    BACKTEST = "backtest", "Backtesting candidates"
+    FORECAST = "forecast", "Forecasting"
+    DONE = "done", "Done"
+
+
+class StepStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+    SKIPPED = "skipped", "Skipped"

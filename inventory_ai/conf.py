@@ -26,6 +26,22 @@ DEFAULTS: dict[str, Any] = {
     "IMPORT_BATCH_ORDERS": 500,
     # A worker heartbeat older than this many seconds counts as "no worker" in health checks.
     "WORKER_HEARTBEAT_MAX_AGE_SECONDS": 180,
+    # Forecasts: period (a pandas frequency; weeks ending Sunday by default), periods ahead, interval levels, and the
+    # rolling-origin backtest windows that choose each demand class's model.
+    "FORECAST_FREQ": "W-SUN",
+    "FORECAST_HORIZON": 12,
+    "FORECAST_LEVELS": [80, 95],
+    "FORECAST_BACKTEST_WINDOWS": 2,
+    # SKUs per retraining task: small enough that a lost worker costs little, large enough to amortise a task.
+    "RETRAIN_CHUNK_SIZE": 200,
+    # Runs kept per store (the current one always is), for comparison in the admin.
+    "RETRAIN_KEEP_RUNS": 5,
+    # A queued or running retrain that has not moved on for this long is marked failed (it can be re-run).
+    "RETRAIN_STALL_SECONDS": 1800,
+    # Seed of every random part of training (the network's initial weights and batches).
+    "RETRAIN_SEED": 0,
+    # The STORAGES entry of the model registry.
+    "MODEL_STORAGE": "models",
 }
 
 

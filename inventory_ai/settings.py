@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from kombu import Queue
 
@@ -123,6 +124,11 @@ STATIC_URL = "static/"
 STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", VAR_DIR / "static"))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # The model registry (see inventory_ai/services/registry.py): a folder every worker can reach, or any storage.
+    "models": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": os.environ.get("MODEL_STORAGE_DIR", str(VAR_DIR / "models"))},
+    },
     "staticfiles": {
         "BACKEND": (
             "django.contrib.staticfiles.storage.StaticFilesStorage"
@@ -163,7 +169,12 @@ if EMBEDDED_BROKER:
     }
     _default_result_backend = f"file://{VAR_DIR / 'celery-results'}"
 else:
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "3600"))}
+    # A message taken by a worker that dies (SIGKILL, lost machine) goes back to the queue once it has been
+    # unacknowledged this long: longer than the longest task, or a slow task would be delivered twice.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "3600")),
+        "unacked_restore_interval": int(os.environ.get("CELERY_UNACKED_RESTORE_INTERVAL", "10")),
+    }
     _default_result_backend = CELERY_BROKER_URL
 CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND", "") or _default_result_backend
 CELERY_RESULT_EXPIRES = 24 * 3600
@@ -185,6 +196,9 @@ CELERY_TASK_QUEUES = [Queue(name) for name in ("default", "webhooks", "training"
 CELERY_TASK_ROUTES = {
     "inventory_ai.tasks.process_webhook_event_task": {"queue": "webhooks"},
     "inventory_ai.tasks.requeue_stale_webhook_events_task": {"queue": "webhooks"},
+    "inventory_ai.tasks.train_global_model_task": {"queue": "ml"},
+    "inventory_ai.tasks.retrain_all_stores_task": {"queue": "default"},
+    "inventory_ai.tasks.fail_stalled_runs_task": {"queue": "default"},
     "inventory_ai.tasks.*train*": {"queue": "training"},
     "inventory_ai.tasks.*forecast*": {"queue": "training"},
     "inventory_ai.tasks.*lstm*": {"queue": "ml"},
@@ -192,6 +206,23 @@ CELERY_TASK_ROUTES = {
 }
 # The beat schedule lives in settings (and is shown in the admin); later features add their entries here.
 CELERY_BEAT_SCHEDULE: dict = {
+    "nightly-full-retrain": {
+        "task": "inventory_ai.tasks.retrain_all_stores_task",
+        "schedule": crontab(hour=int(os.environ.get("RETRAIN_HOUR_UTC", "2")), minute=0),
+        "kwargs": {"kind": "full"},
+        "options": {"expires": 3 * 3600},
+    },
+    "hourly-forecast-refresh": {
+        "task": "inventory_ai.tasks.retrain_all_stores_task",
+        "schedule": crontab(minute=30),
+        "kwargs": {"kind": "refresh"},
+        "options": {"expires": 3000},
+    },
+    "fail-stalled-runs": {
+        "task": "inventory_ai.tasks.fail_stalled_runs_task",
+        "schedule": 300.0,
+        "options": {"expires": 290},
+    },
     "worker-heartbeat": {
         "task": "inventory_ai.tasks.record_worker_heartbeat_task",
         "schedule": 60.0,

@@ -9,7 +9,7 @@ from celery import shared_task
 from django.db import OperationalError
 
 from integrations.errors import StoreAPIError
-from inventory_ai.services import webhooks
+from inventory_ai.services import retraining, webhooks
 from inventory_ai.services.inventory import mark_current_stockouts
 from inventory_ai.services.operations import record_heartbeat
 from inventory_ai.services.sync import NotReadyYet
@@ -56,3 +56,58 @@ def requeue_stale_webhook_events_task(older_than_seconds: int = 300) -> int:
 def mark_current_stockouts_task() -> int:
     """Beat: flag today as out of stock for every level at zero, so quiet stock-outs are censored too."""
     return mark_current_stockouts()
+
+
+# Retraining. Every step is idempotent (it checks and records its state under a lock, with its results), so the
+# steps are acknowledged late and requeued when their worker dies; only database hiccups are retried.
+_RETRAIN_STEP = {
+    "acks_late": True,
+    "reject_on_worker_lost": True,
+    "autoretry_for": (OperationalError,),
+    "retry_backoff": 5,
+    "retry_backoff_max": 300,
+    "max_retries": 5,
+    "ignore_result": True,
+}
+
+
+@shared_task(name="inventory_ai.tasks.retrain_store_task", **_RETRAIN_STEP)
+def retrain_store_task(store_id: int, run_id: int | None = None, kind: str = "full") -> int | None:
+    """Plan a store's retrain (creating the run unless `run_id` names one already queued) and fan out its work."""
+    if run_id is None:
+        from inventory_ai.models import Store
+
+        try:
+            run = retraining.start_retrain(Store.objects.get(pk=store_id), kind, trigger="task")
+        except retraining.RetrainAlreadyRunning as exc:
+            return exc.run.pk
+        return run.pk if run else None  # the new run's own task plans it
+    retraining.plan_run(run_id)
+    return run_id
+
+
+@shared_task(name="inventory_ai.tasks.backtest_chunk_task", **_RETRAIN_STEP)
+def backtest_chunk_task(run_id: int, index: int) -> str:
+    return retraining.backtest_chunk(run_id, index)
+
+
+@shared_task(name="inventory_ai.tasks.train_global_model_task", **_RETRAIN_STEP)
+def train_global_model_task(run_id: int) -> str:
+    return retraining.train_global_model(run_id)
+
+
+@shared_task(name="inventory_ai.tasks.forecast_chunk_task", **_RETRAIN_STEP)
+def forecast_chunk_task(run_id: int, index: int) -> str:
+    return retraining.forecast_chunk(run_id, index)
+
+
+@shared_task(name="inventory_ai.tasks.retrain_all_stores_task", ignore_result=True)
+def retrain_all_stores_task(kind: str = "full") -> list[int]:
+    """Beat: a nightly full retrain, or an hourly refresh, of every active store."""
+    return retraining.retrain_active_stores(kind)
+
+
+@shared_task(name="inventory_ai.tasks.fail_stalled_runs_task", ignore_result=True)
+def fail_stalled_runs_task() -> list[int]:
+    """Beat: mark failed the runs that stopped making progress."""
+    return retraining.fail_stalled_runs()

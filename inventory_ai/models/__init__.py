@@ -3,12 +3,17 @@
 from inventory_ai.models.catalog import Location, Product, Variant
 from inventory_ai.models.demand import DailyDemand, InventoryLevel
 from inventory_ai.models.events import WebhookEvent
+from inventory_ai.models.forecasts import Forecast, ForecastResult, ForecastRun, ForecastRunChunk
 from inventory_ai.models.operations import ServiceHeartbeat
 from inventory_ai.models.orders import Order, OrderLine, Refund, RefundLine
 from inventory_ai.models.stores import Store
 
 __all__ = [
     "DailyDemand",
+    "Forecast",
+    "ForecastResult",
+    "ForecastRun",
+    "ForecastRunChunk",
     "InventoryLevel",
     "Location",
     "Order",

@@ -1,0 +1,213 @@
+"""Retraining runs, step by step in-process: planning, model choice, forecasts, refresh, faults and retention."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import numpy as np
+import pandas as pd
+import pytest
+from django.test import override_settings
+from django.utils import timezone
+
+from forecasting import engine
+from inventory_ai.choices import RunKind, RunStatus
+from inventory_ai.models import DailyDemand, Forecast, ForecastResult, ForecastRun
+from inventory_ai.services import registry, retraining
+from tests.retrain_helpers import drive, seed_demand
+
+pytestmark = pytest.mark.django_db
+
+SMALL = {"RETRAIN_CHUNK_SIZE": 7, "FORECAST_HORIZON": 4, "RETRAIN_KEEP_RUNS": 2}
+
+
+@pytest.fixture
+def small_options(settings):
+    settings.INVENTORY_AI = {**settings.INVENTORY_AI, **SMALL}
+
+
+def test_a_full_run_forecasts_every_sku_once_and_matches_the_engine(shop, small_options):
+    # given a store with 24 SKUs of three demand shapes (too few for the global network)
+    variants = seed_demand(shop, 24, weeks=40)
+
+    # when a full retrain runs through its steps in chunks of 7 SKUs
+    run = drive(retraining.start_retrain(shop, trigger="test"))
+
+    # then it succeeded with a forecast and an outcome for every SKU, over 4 chunks
+    assert run.status == RunStatus.SUCCEEDED, run.error_log
+    assert (run.skus_total, run.skus_done, run.skus_failed) == (24, 24, 0)
+    assert run.chunks.count() == 4
+    assert run.global_status == "skipped"
+    assert Forecast.objects.filter(run=run).count() == 24 * 4
+    assert ForecastResult.objects.filter(run=run, ok=True).count() == 24
+    assert sum(run.model_counts.values()) == 24
+    assert set(run.choice) <= {"smooth", "intermittent"} and run.choice
+    assert run.accuracy["all"]["skus"] == 24
+    assert retraining.current_run(shop) == run
+    # the first forecast period is the one after the history's last (complete) week
+    first = Forecast.objects.filter(run=run).order_by("period_start").first()
+    assert first.period_start == run.data_until + timedelta(days=1)
+    assert (first.period_end - first.period_start).days == 6
+    # the chunks' work is exactly what the in-process engine computes on the same history
+    history = retraining.load_history(shop, run.data_until)
+    expected = engine.forecast_many(history, 4, "W-SUN", level=(80, 95), country="GB")
+    stored = pd.DataFrame(
+        list(Forecast.objects.filter(run=run).values_list("variant_id", "period_end", "mean", "model")),
+        columns=["unique_id", "ds", "mean", "model"],
+    ).assign(unique_id=lambda f: f.unique_id.astype(str), ds=lambda f: pd.to_datetime(f.ds))
+    merged = expected.merge(stored, on=["unique_id", "ds"], suffixes=("", "_run"))
+    assert len(merged) == 24 * 4
+    assert (merged["model"] == merged["model_run"]).all()
+    np.testing.assert_allclose(merged["mean"], merged["mean_run"], rtol=1e-9)
+    # the registry holds the states the next run warm-starts from
+    assert registry.read_json(run.artifacts, engine.STATES_FILE) is not None
+    assert {v.pk for v in variants} == set(ForecastResult.objects.filter(run=run).values_list("variant_id", flat=True))
+
+
+def test_a_second_retrain_of_a_store_is_refused_while_one_is_active(shop, small_options):
+    # given a queued run
+    seed_demand(shop, 5, weeks=20)
+    first = retraining.start_retrain(shop)
+
+    # when another is requested, it is refused and names the active run
+    with pytest.raises(retraining.RetrainAlreadyRunning) as refused:
+        retraining.start_retrain(shop)
+    assert refused.value.run == first
+
+    # then, once the first has finished, a new one may start
+    drive(first)
+    assert retraining.start_retrain(shop) is not None
+
+
+def test_steps_delivered_twice_do_nothing_the_second_time(shop, small_options):
+    # given a finished run
+    seed_demand(shop, 10, weeks=20)
+    run = drive(retraining.start_retrain(shop))
+    forecasts = Forecast.objects.filter(run=run).count()
+
+    # when every step of it is delivered again (a worker died before acknowledging it)
+    retraining.plan_run(run.pk)
+    for index in run.chunks.values_list("index", flat=True):
+        retraining.backtest_chunk(run.pk, index)
+        retraining.forecast_chunk(run.pk, index)
+
+    # then nothing was written twice
+    assert Forecast.objects.filter(run=run).count() == forecasts
+    run.refresh_from_db()
+    assert run.skus_done == 10
+
+
+def test_a_sku_whose_models_raise_is_recorded_and_the_others_succeed(shop, small_options, monkeypatch):
+    # given a store where one SKU's history makes every model (and the fallback) raise
+    variants = seed_demand(shop, 9, weeks=20)
+    broken = str(variants[4].pk)
+    real = engine._local_forecasts
+
+    def failing(chunk, *args, **kwargs):
+        if any(str(uid) == broken for uid, _, _ in chunk):
+            raise FloatingPointError("the solver diverged")
+        return real(chunk, *args, **kwargs)
+
+    monkeypatch.setattr(engine, "_local_forecasts", failing)
+
+    # when the store is retrained
+    run = drive(retraining.start_retrain(shop))
+
+    # then the run succeeded, the broken SKU is recorded as failed with its error, the others have forecasts
+    assert run.status == RunStatus.SUCCEEDED
+    assert (run.skus_done, run.skus_failed) == (8, 1)
+    failure = ForecastResult.objects.get(run=run, ok=False)
+    assert failure.variant_id == int(broken)
+    assert "FloatingPointError: the solver diverged" in failure.error
+    assert "the solver diverged" in run.error_log
+    assert not Forecast.objects.filter(run=run, variant_id=int(broken)).exists()
+    assert Forecast.objects.filter(run=run).values("variant_id").distinct().count() == 8
+
+
+def test_a_refresh_refits_the_skus_with_new_orders_and_carries_the_rest_over(shop, small_options):
+    # given a finished full run
+    variants = seed_demand(shop, 12, weeks=30)
+    full = drive(retraining.start_retrain(shop))
+    assert retraining.start_retrain(shop, RunKind.REFRESH) is None  # nothing new yet: no run
+
+    # when a late order for one SKU is recorded in the history, and a refresh runs
+    from inventory_ai.models import Location, Order, OrderLine
+
+    day = full.data_until - timedelta(days=2)
+    location = Location.objects.get(store=shop)
+    order = Order.objects.create(
+        store=shop,
+        platform_id="late-1",
+        created_at=timezone.make_aware(pd.Timestamp(day).to_pydatetime().replace(hour=12)),
+        location=location,
+        source="webhook",
+        platform_updated_at=timezone.now(),
+    )
+    OrderLine.objects.create(order=order, platform_id="1", variant=variants[0], quantity=400, current_quantity=400)
+    DailyDemand.objects.filter(variant=variants[0], date=day).delete()
+    DailyDemand.objects.create(variant=variants[0], location=location, date=day, units=400, revenue=4000)
+    refresh = drive(retraining.start_retrain(shop, RunKind.REFRESH))
+
+    # then only that SKU was re-forecast, with its current model, and the run is still a complete forecast
+    assert refresh.status == RunStatus.SUCCEEDED, refresh.error_log
+    assert refresh.skus_total == 1
+    assert ForecastResult.objects.filter(run=refresh).count() == 12
+    assert Forecast.objects.filter(run=refresh).count() == Forecast.objects.filter(run=full).count()
+    old = Forecast.objects.filter(run=full, variant=variants[0]).order_by("period_end")
+    new = Forecast.objects.filter(run=refresh, variant=variants[0]).order_by("period_end")
+    assert [f.model for f in new] == [f.model for f in old]
+    assert sum(f.mean for f in new) > sum(f.mean for f in old)
+    assert ForecastResult.objects.get(run=refresh, variant=variants[0]).changed
+    assert retraining.current_run(shop) == refresh
+
+
+def test_a_run_that_stops_moving_is_failed_and_can_be_rerun(shop, small_options):
+    # given a run that started and then lost its workers an hour ago
+    seed_demand(shop, 5, weeks=20)
+    run = retraining.start_retrain(shop)
+    retraining.plan_run(run.pk)
+    ForecastRun.objects.filter(pk=run.pk).update(progress_at=timezone.now() - timedelta(hours=1))
+
+    # when the sweeper looks with a 30-minute limit
+    assert retraining.fail_stalled_runs(timedelta(minutes=30)) == [run.pk]
+
+    # then the run is failed with the reason, late work of it is discarded, and it can be re-run
+    run.refresh_from_db()
+    assert run.status == RunStatus.FAILED
+    assert "No progress since" in run.error_log
+    assert retraining.backtest_chunk(run.pk, 0) == "no such running run"
+    again = drive(retraining.rerun(run))
+    assert again.status == RunStatus.SUCCEEDED and again.trigger == "rerun"
+
+
+def test_old_runs_are_pruned_with_their_artefacts(shop, small_options):
+    # given three finished runs with a limit of two kept
+    seed_demand(shop, 5, weeks=20)
+    runs = [drive(retraining.start_retrain(shop)) for _ in range(3)]
+
+    # when the pruning that follows a finished run's commit happens
+    assert retraining.prune_runs(shop.pk) == 1
+
+    # then the oldest is gone, with its registry folder
+    assert list(ForecastRun.objects.filter(store=shop).order_by("pk")) == runs[1:]
+    assert registry.read_json(runs[0].artifacts, engine.STATES_FILE) is None
+    assert registry.read_json(runs[2].artifacts, engine.STATES_FILE) is not None
+
+
+@override_settings(CELERY_BEAT_SCHEDULE={})
+def test_the_schedule_retrains_every_active_store(shop, small_options):
+    from inventory_ai.services.stores import upsert_store
+
+    # given two active stores with history and an inactive one
+    other, _ = upsert_store("woocommerce", "https://shop.example", webhook_secret="s")
+    idle, _ = upsert_store("woocommerce", "https://idle.example", webhook_secret="s", active=False)
+    for number, store in enumerate((shop, other, idle)):
+        seed_demand(store, 3, weeks=10, prefix=f"S{number}")
+
+    # when the nightly task runs
+    started = retraining.retrain_active_stores(RunKind.FULL)
+
+    # then each active store has a queued run, and a second tick starts nothing more
+    assert sorted(ForecastRun.objects.values_list("store__domain", flat=True)) == sorted([shop.domain, other.domain])
+    assert len(started) == 2
+    assert retraining.retrain_active_stores(RunKind.FULL) == []
