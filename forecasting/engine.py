@@ -328,6 +328,8 @@ def fit_global(
     else:
         backtests = {position: {} for position in range(len(series))}
     final = _fit_final_global(series, horizon, freq, tuple(level), seed, warm, model_dir, name)
+    if final is not None:
+        final = [{key: np.asarray(array, float).tolist() for key, array in p.items()} for p in final]
     as_lists = [
         {cutoff: np.asarray(mean, float).tolist() for cutoff, mean in backtests[p].items()} for p in range(len(series))
     ]

@@ -7,6 +7,7 @@ worker and beat run without any server. Production sets DATABASE_URL (PostgreSQL
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -14,6 +15,8 @@ import dj_database_url
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from kombu import Queue
+
+from inventory_ai.conf import DEFAULTS as OPTION_DEFAULTS
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 # Runtime state of the embedded mode (SQLite file, broker folders, beat schedule) lives here; git ignores it.
@@ -248,8 +251,14 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 INVENTORY_AI: dict = {}
 if os.environ.get("INVENTORY_AI_CREDENTIALS_KEYS"):
     INVENTORY_AI["CREDENTIALS_KEYS"] = env_list("INVENTORY_AI_CREDENTIALS_KEYS")
-if os.environ.get("INVENTORY_AI_WEBHOOK_MAX_BYTES"):
-    INVENTORY_AI["WEBHOOK_MAX_BYTES"] = int(os.environ["INVENTORY_AI_WEBHOOK_MAX_BYTES"])
+# Any other option from `INVENTORY_AI_<NAME>` (a JSON value, or plain text), e.g. INVENTORY_AI_FORECAST_HORIZON=8.
+for _name in OPTION_DEFAULTS:
+    _value = os.environ.get(f"INVENTORY_AI_{_name}")
+    if _value and _name not in INVENTORY_AI:
+        try:
+            INVENTORY_AI[_name] = json.loads(_value)
+        except ValueError:
+            INVENTORY_AI[_name] = _value
 
 # --- Logging ----------------------------------------------------------------------------------------------------
 

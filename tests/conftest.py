@@ -104,56 +104,100 @@ def subprocess_env(**overrides: str) -> dict[str, str]:
     return env
 
 
-@pytest.fixture
-def celery_worker_process(transactional_db, tmp_path):
-    """A real `celery worker` process consuming every queue from the configured broker, on the test database."""
-    from inventory_ai.celery import app
-    from inventory_ai.tasks import ping_task
+class WorkerProcess:
+    """A real `celery worker` process on the test database, consuming every queue from the configured broker."""
 
-    app.control.purge()
-    log_path = tmp_path / "worker.log"
-    log = open(log_path, "wb")  # noqa: SIM115  (closed at teardown)
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "inventory_ai",
-            "worker",
-            "--queues",
-            ",".join(queue.name for queue in settings.CELERY_TASK_QUEUES),
-            "--pool",
-            "solo",
-            "--loglevel",
-            "INFO",
-            "--hostname",
-            f"test-{uuid.uuid4().hex[:8]}@%h",
-            "--without-gossip",
-            "--without-mingle",
-        ],
-        cwd=ROOT,
-        env=subprocess_env(),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        deadline = time.monotonic() + 90
+    def __init__(self, log_dir: Path, app: str = "inventory_ai", pool: str = "solo", concurrency: int = 1, **env):
+        self.log_path = log_dir / f"worker-{uuid.uuid4().hex[:8]}.log"
+        self._log = open(self.log_path, "wb")  # noqa: SIM115  (closed in stop)
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                app,
+                "worker",
+                "--queues",
+                ",".join(queue.name for queue in settings.CELERY_TASK_QUEUES),
+                "--pool",
+                pool,
+                "--concurrency",
+                str(concurrency),
+                "--loglevel",
+                "INFO",
+                "--hostname",
+                f"test-{uuid.uuid4().hex[:8]}@%h",
+                "--without-gossip",
+                "--without-mingle",
+            ],
+            cwd=ROOT,
+            env=subprocess_env(**env),
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+
+    @property
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def wait_ready(self, timeout: float = 90) -> None:
+        from inventory_ai.tasks import ping_task
+
+        deadline = time.monotonic() + timeout
         while True:
-            if process.poll() is not None:
-                pytest.fail(f"The worker exited with {process.returncode}:\n{log_path.read_text()[-3000:]}")
+            if self.process.poll() is not None:
+                pytest.fail(f"The worker exited with {self.process.returncode}:\n{self.log[-3000:]}")
             try:
                 ping_task.apply_async(queue="default").get(timeout=5)
-                break
+                return
             except Exception:  # not ready yet: broker connection or result not there
                 if time.monotonic() > deadline:
-                    pytest.fail(f"The worker did not answer within 90 s:\n{log_path.read_text()[-3000:]}")
-        yield process
-    finally:
-        process.terminate()
+                    pytest.fail(f"The worker did not answer within {timeout:.0f} s:\n{self.log[-3000:]}")
+
+    def children(self) -> list[int]:
+        """The pids of the worker's pool processes."""
+        found = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == self.process.pid:
+                found.append(int(stat.parent.name))
+        return found
+
+    def stop(self) -> None:
+        self.process.terminate()
         try:
-            process.wait(timeout=30)
+            self.process.wait(timeout=30)
         except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
+            self.process.kill()
+            self.process.wait()
+        self._log.close()
+
+
+@pytest.fixture
+def start_worker(transactional_db, tmp_path):
+    """Start real worker processes (`start_worker(app=..., pool=..., concurrency=..., **env)`); stopped at teardown."""
+    from inventory_ai.celery import app
+
+    app.control.purge()
+    workers: list[WorkerProcess] = []
+
+    def start(**options) -> WorkerProcess:
+        worker = WorkerProcess(tmp_path, **options)
+        workers.append(worker)
+        worker.wait_ready()
+        return worker
+
+    yield start
+    for worker in workers:
+        worker.stop()
+    app.control.purge()
+
+
+@pytest.fixture
+def celery_worker_process(start_worker):
+    """One real worker process (solo pool) consuming every queue, on the test database."""
+    return start_worker().process

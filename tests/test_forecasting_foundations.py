@@ -195,6 +195,12 @@ def test_sarima_models_a_long_cycle_with_fourier_terms_and_holidays():
     assert prediction["mean"][holiday_step] > prediction["mean"][holiday_step - 1] + 40
     with pytest.raises(ValueError, match="regressors"):
         model.predict(4)
+    # a saved state from a fit before the yearly terms applied (a shorter history) still warm-starts the order
+    short = Sarima(52, fourier_pairs=2).fit(y[:60])
+    assert short.fourier_ == 0
+    longer = Sarima(52, fourier_pairs=2, start=short.state_).fit(y[:118], X=holiday[:118, None])
+    assert longer.fourier_ > 0
+    assert len(longer.state_["params"]) > len(short.state_["params"])
 
 
 def test_a_one_off_giant_order_is_capped_and_ordinary_peaks_are_not():

@@ -41,7 +41,8 @@ def test_a_full_run_forecasts_every_sku_once_and_matches_the_engine(shop, small_
     assert Forecast.objects.filter(run=run).count() == 24 * 4
     assert ForecastResult.objects.filter(run=run, ok=True).count() == 24
     assert sum(run.model_counts.values()) == 24
-    assert set(run.choice) <= {"smooth", "intermittent"} and run.choice
+    assert set(run.choice) <= {"smooth", "intermittent"}
+    assert run.choice
     assert run.accuracy["all"]["skus"] == 24
     assert retraining.current_run(shop) == run
     # the first forecast period is the one after the history's last (complete) week
@@ -177,7 +178,8 @@ def test_a_run_that_stops_moving_is_failed_and_can_be_rerun(shop, small_options)
     assert "No progress since" in run.error_log
     assert retraining.backtest_chunk(run.pk, 0) == "no such running run"
     again = drive(retraining.rerun(run))
-    assert again.status == RunStatus.SUCCEEDED and again.trigger == "rerun"
+    assert again.status == RunStatus.SUCCEEDED
+    assert again.trigger == "rerun"
 
 
 def test_old_runs_are_pruned_with_their_artefacts(shop, small_options):

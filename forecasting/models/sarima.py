@@ -101,6 +101,9 @@ class Sarima(Forecaster):
             # Without differencing the series has a level to estimate; with it, a constant would be a drift.
             trend = "c" if order[1] == 0 and seasonal[1] == 0 else "n"
             model = SARIMAX(values, exog=exog, order=order, seasonal_order=seasonal, trend=trend)
+            if start_params is not None and len(start_params) != len(model.param_names):
+                # the saved fit had other regressors (e.g. the yearly Fourier terms start once a cycle is known)
+                start_params = None
             return model.fit(disp=False, maxiter=self.maxiter, start_params=start_params)
 
     def fit(self, y: np.ndarray, X: np.ndarray | None = None) -> Self:
