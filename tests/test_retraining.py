@@ -213,3 +213,69 @@ def test_the_schedule_retrains_every_active_store(shop, small_options):
     assert sorted(ForecastRun.objects.values_list("store__domain", flat=True)) == sorted([shop.domain, other.domain])
     assert len(started) == 2
     assert retraining.retrain_active_stores(RunKind.FULL) == []
+
+
+def test_runs_results_forecasts_and_the_schedule_show_in_the_admin(admin_client, shop, small_options):
+    from django.urls import reverse
+
+    # given a finished run
+    seed_demand(shop, 6, weeks=20)
+    run = drive(retraining.start_retrain(shop))
+
+    # then its pages render, with progress, accuracy and intervals
+    runs = admin_client.get(reverse("admin:inventory_ai_forecastrun_changelist")).content.decode()
+    assert "6/6 (100%)" in runs
+    assert f"{run.accuracy['all']['rmsse']:.3f}" in runs
+    assert admin_client.get(reverse("admin:inventory_ai_forecastrun_change", args=[run.pk])).status_code == 200
+    results = admin_client.get(reverse("admin:inventory_ai_forecastresult_changelist")).content.decode()
+    assert "SKU-0000" in results
+    forecasts = admin_client.get(reverse("admin:inventory_ai_forecast_changelist")).content.decode()
+    assert "80%:" in forecasts
+    assert "95%:" in forecasts
+    # and the beat schedule is listed from settings
+    schedule = admin_client.get(reverse("admin:inventory_ai_schedule")).content.decode()
+    assert "nightly-full-retrain" in schedule
+    assert "inventory_ai.tasks.retrain_all_stores_task" in schedule
+    assert "fail-stalled-runs" in schedule
+
+
+def test_staff_start_and_rerun_retrains_from_the_admin(admin_client, shop, small_options):
+    from django.urls import reverse
+
+    seed_demand(shop, 4, weeks=20)
+    stores = reverse("admin:inventory_ai_store_changelist")
+
+    # when an admin retrains the store from its changelist
+    response = admin_client.post(stores, {"action": "retrain_full", "_selected_action": [shop.pk]}, follow=True)
+
+    # then a queued run exists, and a second click is refused with a message
+    run = ForecastRun.objects.get(store=shop)
+    assert run.status == RunStatus.QUEUED
+    assert run.trigger == "admin"
+    assert run.requested_by == "admin"
+    assert f"queued as run #{run.pk}" in response.content.decode()
+    response = admin_client.post(stores, {"action": "retrain_full", "_selected_action": [shop.pk]}, follow=True)
+    assert "already queued" in response.content.decode()
+    # and a failed run can be re-run from the runs page
+    ForecastRun.objects.filter(pk=run.pk).update(status=RunStatus.FAILED)
+    runs = reverse("admin:inventory_ai_forecastrun_changelist")
+    admin_client.post(runs, {"action": "rerun_runs", "_selected_action": [run.pk]}, follow=True)
+    assert ForecastRun.objects.filter(store=shop, status=RunStatus.QUEUED).count() == 1
+
+
+def test_the_retrain_command_queues_a_run_and_says_why_it_does_not(shop, run_command, small_options):
+    from django.core.management import CommandError
+
+    seed_demand(shop, 4, weeks=20)
+    # a refresh before any forecast has nothing to refresh
+    out, _ = run_command("retrain", "--store", shop.domain, "--refresh")
+    assert "nothing to refresh" in out
+    # a full retrain is queued
+    out, _ = run_command("retrain", "--store", "TEST-GIFTS.myshopify.com")
+    run = ForecastRun.objects.get(store=shop)
+    assert f"queued as run #{run.pk}" in out
+    # a second one is refused while it is active
+    with pytest.raises(CommandError, match="already queued"):
+        run_command("retrain", "--store", shop.domain)
+    with pytest.raises(CommandError, match="No store named"):
+        run_command("retrain", "--store", "nowhere.example")

@@ -83,14 +83,15 @@ def test_a_worker_killed_mid_run_loses_and_doubles_nothing(shop, start_worker):
     assert "WorkerLostError" in worker.log or "exited with 'signal 9" in worker.log
 
 
-def test_a_failing_sku_is_recorded_while_the_others_succeed(shop, start_worker):
+def test_a_failing_sku_is_recorded_while_the_others_succeed(shop, start_worker, run_command):
     # given a store whose SKU number 3 makes every model raise in the worker
     variants = seed_demand(shop, 12, weeks=20)
     broken = variants[3]
     worker = start_worker(app="tests.faulty_worker", TEST_BROKEN_VARIANT=str(broken.pk))
 
-    # when the store is retrained
-    run = wait_for(retraining.start_retrain(shop), worker)
+    # when the store is retrained from the command line, following the run
+    out, _ = run_command("retrain", "--store", shop.domain, "--wait", "--timeout", "240")
+    run = ForecastRun.objects.get(store=shop)
 
     # then the run succeeded with that SKU recorded as failed and the others forecast
     assert run.status == RunStatus.SUCCEEDED, run.error_log + worker.log[-3000:]
@@ -99,3 +100,6 @@ def test_a_failing_sku_is_recorded_while_the_others_succeed(shop, start_worker):
     assert failure.variant == broken
     assert "the solver diverged" in failure.error
     assert Forecast.objects.filter(run=run).values("variant").distinct().count() == 11
+    assert "12/12 SKUs, 1 failed" in out
+    assert f"Run #{run.pk} succeeded" in out
+    assert "11 SKUs forecast, 1 failed" in out
