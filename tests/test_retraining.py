@@ -279,3 +279,19 @@ def test_the_retrain_command_queues_a_run_and_says_why_it_does_not(shop, run_com
         run_command("retrain", "--store", shop.domain)
     with pytest.raises(CommandError, match="No store named"):
         run_command("retrain", "--store", "nowhere.example")
+
+
+def test_a_run_as_of_an_earlier_day_forecasts_from_there(shop, small_options):
+    # given a history up to last week, and a Wednesday about four weeks before today
+    seed_demand(shop, 4, weeks=30)
+    today = timezone.localdate()
+    wednesday = today - timedelta(days=28 + (today.weekday() - 2) % 7)
+
+    # when a run is made as of that Wednesday
+    run = drive(retraining.start_retrain(shop, as_of=wednesday))
+
+    # then its history ends with the week ending the Sunday before, and its forecasts start the Monday after
+    assert run.data_until == wednesday - timedelta(days=3)
+    first = Forecast.objects.filter(run=run).order_by("period_start").first()
+    assert first.period_start == wednesday - timedelta(days=2)
+    assert run.skus_done == 4

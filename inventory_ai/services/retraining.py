@@ -79,12 +79,16 @@ def last_complete_day(store: Store, freq: str, now: datetime | None = None) -> d
 
 
 def start_retrain(
-    store: Store, kind: str = RunKind.FULL, trigger: str = "", requested_by: str = ""
+    store: Store, kind: str = RunKind.FULL, trigger: str = "", requested_by: str = "", as_of: date | None = None
 ) -> ForecastRun | None:
     """Create a queued run and enqueue it after the commit. Raises `RetrainAlreadyRunning` when the store has an
     active run (the database refuses a second one, so concurrent callers cannot both succeed). A refresh with no new
-    data since the current run returns None and creates nothing."""
+    data since the current run returns None and creates nothing. `as_of` forecasts as if it were that day (the
+    history ends with the last period complete before it): for historical data and what-if runs."""
     freq = get_option("FORECAST_FREQ")
+    data_until = None
+    if as_of is not None:
+        data_until = last_complete_day(store, freq, datetime.combine(as_of, datetime.min.time(), tzinfo=store.tzinfo))
     if kind == RunKind.REFRESH and not _refresh_variant_ids(store, current_run(store), freq):
         return None
     try:
@@ -97,6 +101,7 @@ def start_retrain(
                 freq=freq,
                 horizon=get_option("FORECAST_HORIZON"),
                 levels=list(get_option("FORECAST_LEVELS")),
+                data_until=data_until,
             )
     except IntegrityError:
         active = ForecastRun.objects.filter(store=store, status__in=ACTIVE_STATUSES).first()
@@ -197,7 +202,7 @@ def plan_run(run_id: int) -> None:
             return
         store = run.store
         current = current_run(store)
-        run.data_until = last_complete_day(store, run.freq)
+        run.data_until = run.data_until or last_complete_day(store, run.freq)
         if run.kind == RunKind.REFRESH:
             variant_ids = _refresh_variant_ids(store, current, run.freq)
         else:

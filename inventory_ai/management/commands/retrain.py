@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import date
 
 from django.core.management.base import BaseCommand, CommandError
 
@@ -34,6 +35,11 @@ class Command(BaseCommand):
             action="store_true",
             help="Only re-fit the current models of SKUs with new data (no model selection)",
         )
+        parser.add_argument(
+            "--as-of",
+            type=date.fromisoformat,
+            help="Forecast as if it were this day (YYYY-MM-DD): the history ends with the last complete period before",
+        )
         parser.add_argument("--wait", action="store_true", help="Follow the run with a progress bar until it ends")
         parser.add_argument("--timeout", type=float, default=3600, help="Seconds to wait at most (with --wait)")
 
@@ -44,7 +50,7 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
         kind = RunKind.REFRESH if options["refresh"] else RunKind.FULL
         try:
-            run = retraining.start_retrain(store, kind, trigger="command")
+            run = retraining.start_retrain(store, kind, trigger="command", as_of=options["as_of"])
         except retraining.RetrainAlreadyRunning as exc:
             raise CommandError(f"{exc}; wait for it or follow it in the admin.") from exc
         if run is None:
