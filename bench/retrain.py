@@ -62,13 +62,14 @@ def manage(args: list[str], env: dict[str, str]) -> str:
 class Worker:
     def __init__(self, env: dict[str, str], log_dir: Path, name: str) -> None:
         self.log_path = log_dir / f"{name}.log"
+        self._log = open(self.log_path, "wb")  # noqa: SIM115  (closed in stop)
         self.process = subprocess.Popen(
             [
                 sys.executable, "-m", "celery", "-A", "inventory_ai", "worker", "--queues", QUEUES,
                 "--pool", "prefork", "--concurrency", "1", "--loglevel", "INFO",
                 "--hostname", f"{name}-{uuid.uuid4().hex[:6]}@%h", "--without-gossip", "--without-mingle",
             ],
-            cwd=ROOT, env=env, stdout=open(self.log_path, "wb"), stderr=subprocess.STDOUT, start_new_session=True,
+            cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
 
     def pids(self) -> list[int]:
@@ -100,6 +101,7 @@ class Worker:
         self.process.wait()
 
     def stop(self) -> None:
+        self._log.close()
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGTERM)
             try:
