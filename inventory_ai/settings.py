@@ -175,9 +175,9 @@ else:
     # A message taken by a worker that dies (SIGKILL, lost machine) goes back to the queue once it has been
     # unacknowledged this long: longer than the longest task, or a slow task would be delivered twice.
     CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "3600")),
-        "unacked_restore_interval": int(os.environ.get("CELERY_UNACKED_RESTORE_INTERVAL", "10")),
-        "unacked_restore_throttle": int(os.environ.get("CELERY_UNACKED_RESTORE_THROTTLE", "10")),
+        "visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT") or "3600"),
+        "unacked_restore_interval": int(os.environ.get("CELERY_UNACKED_RESTORE_INTERVAL") or "10"),
+        "unacked_restore_throttle": int(os.environ.get("CELERY_UNACKED_RESTORE_THROTTLE") or "10"),
     }
     _default_result_backend = CELERY_BROKER_URL
 CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND", "") or _default_result_backend
@@ -212,7 +212,7 @@ CELERY_TASK_ROUTES = {
 CELERY_BEAT_SCHEDULE: dict = {
     "nightly-full-retrain": {
         "task": "inventory_ai.tasks.retrain_all_stores_task",
-        "schedule": crontab(hour=int(os.environ.get("RETRAIN_HOUR_UTC", "2")), minute=0),
+        "schedule": crontab(hour=int(os.environ.get("RETRAIN_HOUR_UTC") or "2"), minute=0),
         "kwargs": {"kind": "full"},
         "options": {"expires": 3 * 3600},
     },
