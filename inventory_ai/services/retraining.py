@@ -366,14 +366,15 @@ def train_global_model(run_id: int) -> str:
                 status, note = StepStatus.FAILED, "the global network could not be trained or used; local models only"
             else:
                 registry.upload(run.artifacts, Path(folder) / "out")
-                registry.write_json(
-                    run.artifacts,
-                    registry.GLOBAL_FILE,
-                    {
-                        str(uid): {"backtest": {str(cutoff): mean for cutoff, mean in backtest.items()}, "forecast": f}
-                        for (uid, _, _), backtest, f in zip(series, backtests, forecasts, strict=True)
-                    },
-                )
+                results = {
+                    str(uid): {"backtest": {str(cutoff): mean for cutoff, mean in backtest.items()}, "forecast": f}
+                    for (uid, _, _), backtest, f in zip(series, backtests, forecasts, strict=True)
+                }
+                registry.write_json(run.artifacts, registry.GLOBAL_FILE, results)
+                # and each chunk's share apart, so that a chunk task reads only its own
+                for index, ids in run.chunks.values_list("index", "variant_ids"):
+                    share = {str(v): results[str(v)] for v in ids if str(v) in results}
+                    registry.write_json(run.artifacts, _chunk_file(index), share)
     except Exception as exc:  # the run goes on with local models; the error is kept on the run
         logger.exception("the global network of run %s failed", run_id)
         status, note = StepStatus.FAILED, f"global network: {type(exc).__name__}: {exc}"
@@ -397,10 +398,15 @@ def _saved_states(run: ForecastRun | None) -> dict[str, dict]:
     return registry.read_json(run.artifacts, engine.STATES_FILE) or {}
 
 
-def _global_results(run: ForecastRun) -> dict[str, dict]:
+def _chunk_file(index: int) -> str:
+    return f"global-chunks/{index}.json"
+
+
+def _global_results(run: ForecastRun, index: int | None = None) -> dict[str, dict]:
+    """The network's backtest predictions and forecasts by variant id: all, or those of one chunk."""
     if run.global_status != StepStatus.DONE:
         return {}
-    return registry.read_json(run.artifacts, registry.GLOBAL_FILE) or {}
+    return registry.read_json(run.artifacts, registry.GLOBAL_FILE if index is None else _chunk_file(index)) or {}
 
 
 # --- Phase 3: choose; phase 5: finish ------------------------------------------------------------------------------
@@ -519,7 +525,7 @@ def forecast_chunk(run_id: int, index: int) -> str:
         return "already done"
     _count_attempt(chunk.pk)
     series = _series(run, chunk.variant_ids)
-    glob = _global_results(run)
+    glob = _global_results(run, index)
     previous = current_run(run.store)
     names, starts, scores, classes = [], [], [], []
     if run.kind == RunKind.REFRESH:
