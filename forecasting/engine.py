@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from forecasting import metrics
+from forecasting.calibration import LevelCalibration, year_end_signature
 from forecasting.data import (
     OUTLIER_IQRS,
     cap_outliers,
@@ -69,6 +70,10 @@ GLOBAL_MIN_SERIES = 100
 # Epochs when the network continues from the previous backtest origin (or a saved run) instead of starting cold.
 WARM_EPOCHS = 3
 PAIR = "+"  # "lstm+imapa": the equal-weight average of two models
+# The level calibration of "auto" learns from backtest windows of series with at least this much history before the
+# window (a scale measured on fewer periods is noise), weighting each by its units sold in the periods before it.
+CALIBRATION_MIN_PERIODS = 8
+CALIBRATION_WEIGHT_PERIODS = 8
 
 
 def _validate(models: str | Sequence[str]) -> tuple[str, ...]:
@@ -256,6 +261,12 @@ def backtest_local(
                         if name != "_state"
                     },
                     "state": predictions["_state"],
+                    # for the level calibration: the series' length and year-end signature, and per cutoff the
+                    # one-step naive RMSE before it (unfloored) and the units sold in the periods just before it
+                    "length": len(values),
+                    "signature": year_end_signature(values, index),
+                    "level_scale": [_rms_step(values[:cutoff]) for cutoff in cutoffs],
+                    "units": [float(values[:cutoff][-CALIBRATION_WEIGHT_PERIODS:].sum()) for cutoff in cutoffs],
                 }
             )
         except Exception as exc:  # one series must not sink the others: reported per series
@@ -264,11 +275,9 @@ def backtest_local(
     return out
 
 
-def score_evidence(item: dict, global_backtest: dict | None = None) -> dict[str, float]:
-    """Mean backtest RMSSE per candidate of one series' evidence (see `backtest_local`), with the global network and
-    its pairs with each local model when `global_backtest` (the network's predicted means by cutoff) is given."""
-    if "error" in item:
-        return {}
+def _candidates(item: dict, global_backtest: dict | None) -> dict[str, dict[int, list]]:
+    """Predicted means by cutoff of every candidate of one series: its local models, and with `global_backtest` the
+    global network and its pair with each local model."""
     cutoffs = item["cutoffs"]
     candidates = {name: dict(zip(cutoffs, means, strict=True)) for name, means in item["predictions"].items()}
     for name in GLOBAL_MODELS:
@@ -276,9 +285,17 @@ def score_evidence(item: dict, global_backtest: dict | None = None) -> dict[str,
             candidates[name] = {int(cutoff): mean for cutoff, mean in global_backtest.items()}
             for other in [key for key in item["predictions"] if key not in GLOBAL_MODELS]:
                 candidates[f"{name}{PAIR}{other}"] = _merge(f"{name}{PAIR}{other}", candidates)
-    truth = dict(zip(cutoffs, zip(item["actual"], item["scale"], strict=True), strict=True))
+    return candidates
+
+
+def score_evidence(item: dict, global_backtest: dict | None = None) -> dict[str, float]:
+    """Mean backtest RMSSE per candidate of one series' evidence (see `backtest_local`), with the global network and
+    its pairs with each local model when `global_backtest` (the network's predicted means by cutoff) is given."""
+    if "error" in item:
+        return {}
+    truth = dict(zip(item["cutoffs"], zip(item["actual"], item["scale"], strict=True), strict=True))
     scores = {}
-    for name, by_cutoff in candidates.items():
+    for name, by_cutoff in _candidates(item, global_backtest).items():
         per_cutoff = []
         for cutoff, mean in by_cutoff.items():
             if cutoff in truth:
@@ -304,7 +321,68 @@ def choose_models(evidence: Sequence[dict], global_backtests: Sequence[dict | No
 
 def model_for(values: np.ndarray, per_class: dict[str, str]) -> str:
     """The model a series gets under a per-class choice (a default when its class had no evidence)."""
-    return per_class.get(demand_class(values), _default(values))
+    return _model_for_class(demand_class(values), per_class)
+
+
+def _model_for_class(kind: str, per_class: dict[str, str]) -> str:
+    return per_class.get(kind, "imapa" if kind == "intermittent" else "moving_average_8")
+
+
+def fit_calibration(
+    evidence: Sequence[dict], global_backtests: Sequence[dict | None] | None, per_class: dict[str, str]
+) -> list[float] | None:
+    """The coefficients of the store's level calibration (`forecasting.calibration`), fitted on the backtest windows
+    of the model each series is given; None when there is too little evidence (fewer than GLOBAL_MIN_SERIES series
+    or backtest rows) or the fit fails."""
+    usable = [item for item in evidence if "error" not in item]
+    if len(usable) < GLOBAL_MIN_SERIES:
+        return None
+    rows = []  # (periods before the end, level, actual, signature, scale, units sold before the window)
+    for item, by_cutoff_global in zip(evidence, global_backtests or [None] * len(evidence), strict=True):
+        if "error" in item:
+            continue
+        name = _model_for_class(item["class"], per_class)
+        predictions = _candidates(item, by_cutoff_global).get(name, {})
+        window = dict(
+            zip(item["cutoffs"], zip(item["actual"], item["level_scale"], item["units"], strict=True), strict=True)
+        )
+        for cutoff, mean in predictions.items():
+            if cutoff < CALIBRATION_MIN_PERIODS or cutoff not in window:
+                continue
+            actual, scale, units = window[cutoff]
+            steps = min(len(actual), len(mean))
+            rows.append(
+                (item["length"] - cutoff, float(np.mean(mean[:steps])), float(np.mean(actual[:steps])),
+                 item["signature"], scale, units)
+            )  # fmt: skip
+    if not rows:
+        return None
+    table = np.array(rows)
+    # Each backtest window counts once, whatever the store sold in it.
+    window_units = {window: table[table[:, 0] == window, 5].sum() for window in np.unique(table[:, 0])}
+    weights = table[:, 5] / np.maximum([window_units[window] for window in table[:, 0]], 1e-12)
+    try:
+        calibration = LevelCalibration(min_rows=GLOBAL_MIN_SERIES).fit(
+            table[:, 1], table[:, 2], table[:, 3], table[:, 4], weights
+        )
+    except ValueError as exc:
+        logger.info("no level calibration: %s", exc)
+        return None
+    logger.info("level calibration %s from %d backtest rows", np.round(calibration.coef_, 3), calibration.n_rows_)
+    return [float(value) for value in calibration.coef_]
+
+
+def calibration_factor(coefficients: Sequence[float] | None, values: np.ndarray, index: pd.DatetimeIndex) -> float:
+    """The level factor of one series under the store's calibration (1.0 without one)."""
+    if not coefficients:
+        return 1.0
+    calibration = LevelCalibration()
+    calibration.coef_ = np.asarray(coefficients, float)
+    return float(calibration.factor([year_end_signature(values, index)])[0])
+
+
+def _rms_step(history: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(np.diff(history) ** 2))) if len(history) > 1 else 0.0
 
 
 def fit_global(
@@ -360,13 +438,17 @@ def forecast_chosen(
     country: str | None = None,
     starts: Sequence[dict | None] | None = None,
     global_forecasts: Sequence[dict | None] | None = None,
+    factors: Sequence[float] | None = None,
 ) -> list[dict]:
     """Per series: `{"model": alias, "prediction": {"mean": [...], "lo-80": [...], ...}, "state": {...}}` from its
     named model or pair (a global part comes from `global_forecasts`; where the network has no forecast the local
-    part stands alone), or `{"error": ...}` when even the fallback failed."""
+    part stands alone) times its level factor (`factors`, see `fit_calibration`), or `{"error": ...}` when even the
+    fallback failed."""
     out = []
     glob = global_forecasts or [None] * len(series)
-    for item, name, start, global_prediction in zip(series, names, starts or [None] * len(series), glob, strict=True):
+    factors = factors or [1.0] * len(series)
+    rows = zip(series, names, starts or [None] * len(series), glob, factors, strict=True)
+    for item, name, start, global_prediction, factor in rows:
         _, index, values = item
         try:
             local_names = [part for part in name.split(PAIR) if part in MODELS]
@@ -379,7 +461,8 @@ def forecast_chosen(
             if use_global:
                 parts.insert(0, (global_prediction, "lstm"))
             prediction = {
-                key: np.mean([np.asarray(p[key], float) for p, _ in parts], axis=0).tolist() for key in parts[0][0]
+                key: (np.mean([np.asarray(p[key], float) for p, _ in parts], axis=0) * factor).tolist()
+                for key in parts[0][0]
             }
             out.append(
                 {
@@ -462,8 +545,8 @@ def _backtest_chunk(series, starts, **options) -> list[dict]:
     return backtest_local(series, starts=starts, **options)
 
 
-def _forecast_chunk(series, names, starts, global_forecasts, **options) -> list[dict]:
-    return forecast_chosen(series, names, starts=starts, global_forecasts=global_forecasts, **options)
+def _forecast_chunk(series, names, starts, global_forecasts, factors, **options) -> list[dict]:
+    return forecast_chosen(series, names, starts=starts, global_forecasts=global_forecasts, factors=factors, **options)
 
 
 class ForecastError(RuntimeError):
@@ -484,6 +567,7 @@ def forecast_many(
     model_dir: str | os.PathLike | None = None,
     country: str | None = None,
     outlier_iqrs: float | None = OUTLIER_IQRS,
+    calibrate: bool = True,
 ) -> pd.DataFrame:
     """One row per series and future period: `unique_id, ds, mean, lo-<L>, hi-<L>..., model`.
 
@@ -492,8 +576,9 @@ def forecast_many(
     `model_dir`, when given, is where this run's fitted state is saved (the global network, each series' ARIMA order
     and parameters); what an earlier run saved there is the warm start of this one. `country` (an ISO code) adds its
     public holidays as a regressor for the models that take regressors. Sale sizes above Q3 + `outlier_iqrs` IQRs of
-    a series' sales are capped (None: no capping). `exog` is accepted for the interface and
-    ignored by the current model families.
+    a series' sales are capped (None: no capping). With `calibrate`, "auto" scales the chosen forecasts by a level
+    correction learnt across all series from the backtest (`forecasting.calibration`). `exog` is accepted for the
+    interface and ignored by the current model families.
 
     The steps are public so that a distributed run can spread them over workers: `prepare`, `backtest_local` (per
     chunk of series) beside `fit_global` (once), `choose_models`, then `forecast_chosen` (per chunk) and `to_frame`.
@@ -510,6 +595,7 @@ def forecast_many(
         fixed is not None and any(part in GLOBAL_MODELS for part in fixed.split(PAIR))
     ) or (fixed is None and len(series) >= GLOBAL_MIN_SERIES)  # fmt: skip
     runner = _Runner(n_jobs, len(series))
+    factors = [1.0] * len(series)
     try:
         global_forecasts = None
         if fixed is None:
@@ -525,6 +611,9 @@ def forecast_many(
                 )
             per_class = choose_models(evidence, global_backtests)
             names = [model_for(values, per_class) for _, _, values in series]
+            if calibrate:
+                coefficients = fit_calibration(evidence, global_backtests, per_class)
+                factors = [calibration_factor(coefficients, values, index) for _, index, values in series]
             # the final fit starts from the last backtest fit (same order, nearby parameters)
             starts = [(item.get("state") or start) for item, start in zip(evidence, starts, strict=True)]
         else:
@@ -539,6 +628,7 @@ def forecast_many(
             names,
             starts,
             global_forecasts or [None] * len(series),
+            factors,
         )
     finally:
         runner.close()
@@ -555,7 +645,7 @@ def _prepared(history: pd.DataFrame, freq: str, outlier_iqrs: float | None = OUT
 
 
 def _default(values: np.ndarray) -> str:
-    return "imapa" if demand_class(values) == "intermittent" else "moving_average_8"
+    return _model_for_class(demand_class(values), {})
 
 
 def _calendar(index: pd.DatetimeIndex, horizon: int, freq: str, country: str | None) -> np.ndarray | None:

@@ -27,7 +27,7 @@ def small_options(settings):
 
 
 def test_a_full_run_forecasts_every_sku_once_and_matches_the_engine(shop, small_options):
-    # given a store with 24 SKUs of three demand shapes (too few for the global network)
+    # given a store with 24 SKUs of three demand shapes (too few for the global network and the level calibration)
     variants = seed_demand(shop, 24, weeks=40)
 
     # when a full retrain runs through its steps in chunks of 7 SKUs
@@ -38,6 +38,7 @@ def test_a_full_run_forecasts_every_sku_once_and_matches_the_engine(shop, small_
     assert (run.skus_total, run.skus_done, run.skus_failed) == (24, 24, 0)
     assert run.chunks.count() == 4
     assert run.global_status == "skipped"
+    assert run.calibration == []
     assert Forecast.objects.filter(run=run).count() == 24 * 4
     assert ForecastResult.objects.filter(run=run, ok=True).count() == 24
     assert sum(run.model_counts.values()) == 24
@@ -63,6 +64,33 @@ def test_a_full_run_forecasts_every_sku_once_and_matches_the_engine(shop, small_
     # the registry holds the states the next run warm-starts from
     assert registry.read_json(run.artifacts, engine.STATES_FILE) is not None
     assert {v.pk for v in variants} == set(ForecastResult.objects.filter(run=run).values_list("variant_id", flat=True))
+
+
+def test_a_big_store_gets_the_level_calibration_the_engine_fits(shop, small_options, monkeypatch, settings):
+    # given a store of 120 SKUs (enough to calibrate) whose network is left out to keep the test fast
+    settings.INVENTORY_AI = {**settings.INVENTORY_AI, "RETRAIN_CHUNK_SIZE": 50}
+    monkeypatch.setattr(engine, "fit_global", lambda series, *args, **kwargs: ([{} for _ in series], None))
+    seed_demand(shop, 120, weeks=60, seed=5)
+
+    # when it is retrained in chunks
+    run = drive(retraining.start_retrain(shop))
+
+    # then the run fitted the store's level calibration from all chunks' evidence and applied it as the engine does
+    assert run.status == RunStatus.SUCCEEDED, run.error_log
+    assert len(run.calibration) == 2
+    history = retraining.load_history(shop, run.data_until)
+    expected = engine.forecast_many(history, 4, "W-SUN", level=(80, 95), country="GB")
+    stored = pd.DataFrame(
+        list(Forecast.objects.filter(run=run).values_list("variant_id", "period_end", "mean", "bounds")),
+        columns=["unique_id", "ds", "mean", "bounds"],
+    ).assign(unique_id=lambda f: f.unique_id.astype(str), ds=lambda f: pd.to_datetime(f.ds))
+    merged = expected.merge(stored, on=["unique_id", "ds"], suffixes=("", "_run"))
+    assert len(merged) == 120 * 4
+    # (equal up to the order in which the fit sums the chunks' rows)
+    np.testing.assert_allclose(merged["mean"], merged["mean_run"], rtol=1e-6)
+    np.testing.assert_allclose(merged["hi-95"], merged["bounds"].map(lambda b: b["hi-95"]), rtol=1e-6)
+    uncalibrated = engine.forecast_many(history, 4, "W-SUN", level=(80, 95), country="GB", calibrate=False)
+    assert not np.allclose(uncalibrated["mean"], expected["mean"])
 
 
 def test_a_second_retrain_of_a_store_is_refused_while_one_is_active(shop, small_options):

@@ -37,6 +37,9 @@ class ForecastRun(models.Model):
     global_status = models.CharField(max_length=16, choices=StepStatus.choices, default=StepStatus.PENDING)
     global_seconds = models.FloatField(null=True, blank=True)
     choice = models.JSONField(default=dict, blank=True, help_text="Model chosen per demand class")
+    calibration = models.JSONField(
+        default=list, blank=True, help_text="Coefficients of the store-wide level calibration (empty: none)"
+    )
     model_counts = models.JSONField(default=dict, blank=True)
     accuracy = models.JSONField(default=dict, blank=True)
     skus_changed = models.PositiveIntegerField(default=0)

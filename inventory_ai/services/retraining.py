@@ -226,6 +226,7 @@ def plan_run(run_id: int) -> None:
             has_network = current is not None and run.warm_start_run is not None
             run.global_status = StepStatus.PENDING if has_network else StepStatus.SKIPPED
             run.choice = dict(current.choice) if current else {}
+            run.calibration = list(current.calibration) if current else []
         elif len(variant_ids) >= engine.GLOBAL_MIN_SERIES:
             run.global_status = StepStatus.PENDING
         else:
@@ -425,8 +426,9 @@ def _advance(run: ForecastRun) -> None:
                     evidence.append(item)
                     global_backtests.append(glob.get(variant_id, {}).get("backtest"))
             run.choice = engine.choose_models(evidence, global_backtests)
+            run.calibration = engine.fit_calibration(evidence, global_backtests, run.choice) or []
         run.phase = RunPhase.FORECAST
-        run.save(update_fields=["choice", "phase"])
+        run.save(update_fields=["choice", "calibration", "phase"])
         transaction.on_commit(lambda: enqueue_outstanding(run.pk))
     elif run.phase == RunPhase.FORECAST:
         if run.chunks.filter(forecast_status=StepStatus.PENDING).exists():
@@ -527,7 +529,7 @@ def forecast_chunk(run_id: int, index: int) -> str:
     series = _series(run, chunk.variant_ids)
     glob = _global_results(run, index)
     previous = current_run(run.store)
-    names, starts, scores, classes = [], [], [], []
+    names, starts, scores, classes, factors = [], [], [], [], []
     if run.kind == RunKind.REFRESH:
         chosen = dict(
             ForecastResult.objects.filter(run=previous, variant_id__in=chunk.variant_ids, ok=True).values_list(
@@ -535,8 +537,9 @@ def forecast_chunk(run_id: int, index: int) -> str:
             )
         )
         saved = _saved_states(previous)
-    for uid, _, values in series:
+    for uid, dates, values in series:
         classes.append(engine.demand_class(values))
+        factors.append(engine.calibration_factor(run.calibration, values, dates))
         if run.kind == RunKind.REFRESH:
             names.append(_known_model(chosen.get(int(uid))) or engine.model_for(values, run.choice))
             starts.append(saved.get(str(uid)))
@@ -556,6 +559,7 @@ def forecast_chunk(run_id: int, index: int) -> str:
         country=run.store.country_code or None,
         starts=starts,
         global_forecasts=[glob.get(str(uid), {}).get("forecast") for uid, _, _ in series],
+        factors=factors,
     )
     before = _totals(previous, chunk.variant_ids)
     forecasts, outcomes, states = [], [], {}
