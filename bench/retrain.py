@@ -8,7 +8,8 @@ re-creates it), then times full retrains (every model family, the global network
 runs and their registry are deleted first) as of `--as-of` (default 2011-12-05, the Monday after the data's last
 complete week). Each configuration gets fresh worker processes (`--pool prefork --concurrency 1` each, consuming
 every queue) pointed at the same Redis and PostgreSQL. Prints wall time, SKUs/s, peak RSS per worker process
-(VmHWM, the pool process that does the work), the two-versus-one speedup, and the kill test: one of two workers is
+(VmHWM, the pool process that does the work), the two-versus-one speedup (each process on one thread, TensorFlow
+included), and the kill test: one of two workers is
 SIGKILLed (with its pool process) mid-run; the survivor takes over its unacknowledged task once the broker's
 visibility timeout (`--visibility-timeout`) has passed, and the run must complete with every SKU exactly once.
 """
@@ -190,8 +191,11 @@ def main() -> None:
         "DATABASE_URL": url,
         "INVENTORY_AI_VAR_DIR": str(scratch),
         "MODEL_STORAGE_DIR": str(scratch / "models"),
+        # one core per worker process, TensorFlow included: the comparison is of processes, not of threads
         "OPENBLAS_NUM_THREADS": "1",
         "OMP_NUM_THREADS": "1",
+        "TF_NUM_INTRAOP_THREADS": "1",
+        "TF_NUM_INTEROP_THREADS": "1",
         "CELERY_VISIBILITY_TIMEOUT": str(args.visibility_timeout),
         "CELERY_UNACKED_RESTORE_INTERVAL": "5",
         "CELERY_UNACKED_RESTORE_THROTTLE": "1",

@@ -385,6 +385,44 @@ def _rms_step(history: np.ndarray) -> float:
     return float(np.sqrt(np.mean(np.diff(history) ** 2))) if len(history) > 1 else 0.0
 
 
+def backtest_global(
+    series: Sequence[Series],
+    horizon: int,
+    level: Sequence[int],
+    windows: int = DEFAULT_WINDOWS,
+    seed: int = 0,
+    name: str = "lstm",
+) -> tuple[list[dict[int, list[float]]], GlobalLSTM | None]:
+    """The global network's backtest: per series, its predicted means by cutoff, and the last network trained.
+
+    The network is trained cold at the oldest origin and warm-started from one origin to the next. It never starts
+    from a saved network: that one has seen the periods the backtest forecasts, and would flatter itself."""
+    backtests, latest = _global_backtest(series, name, horizon, windows, level, seed)
+    as_lists = [
+        {cutoff: np.asarray(mean, float).tolist() for cutoff, mean in backtests[p].items()} for p in range(len(series))
+    ]
+    return as_lists, latest
+
+
+def fit_final_global(
+    series: Sequence[Series],
+    horizon: int,
+    freq: str,
+    level: Sequence[int],
+    seed: int = 0,
+    warm: GlobalLSTM | None = None,
+    model_dir: str | os.PathLike | None = None,
+    name: str = "lstm",
+) -> list[dict] | None:
+    """The global network trained on the whole history (continuing from `warm`, a network of an earlier run or of
+    the last backtest origin, when compatible), saved in `model_dir` when given: its forecasts per series, or None
+    when it could not be trained."""
+    final = _fit_final_global(series, horizon, freq, tuple(level), seed, warm, model_dir, name)
+    if final is None:
+        return None
+    return [{key: np.asarray(array, float).tolist() for key, array in p.items()} for p in final]
+
+
 def fit_global(
     series: Sequence[Series],
     horizon: int,
@@ -396,22 +434,13 @@ def fit_global(
     model_dir: str | os.PathLike | None = None,
     name: str = "lstm",
 ) -> tuple[list[dict[int, list[float]]], list[dict] | None]:
-    """The global network's part of a run: its backtest (per series, predicted means by cutoff; `windows=0`: none)
-    and its final forecasts (per series, None when the network could not be trained), saved in `model_dir` when
-    given. Each backtest origin warm-starts from the one before, and the final fit from the last origin (or from
-    `warm`, a network saved by an earlier run)."""
+    """`backtest_global` then `fit_final_global` in one process: the final fit continues from `warm` (a saved
+    network) or else from the last backtest origin's network. `windows=0`: no backtest."""
     if windows:
-        backtests, latest = _global_backtest(series, name, horizon, windows, level, seed, warm)
-        warm = latest or warm
+        backtests, latest = backtest_global(series, horizon, level, windows, seed, name)
     else:
-        backtests = {position: {} for position in range(len(series))}
-    final = _fit_final_global(series, horizon, freq, tuple(level), seed, warm, model_dir, name)
-    if final is not None:
-        final = [{key: np.asarray(array, float).tolist() for key, array in p.items()} for p in final]
-    as_lists = [
-        {cutoff: np.asarray(mean, float).tolist() for cutoff, mean in backtests[p].items()} for p in range(len(series))
-    ]
-    return as_lists, final
+        backtests, latest = [{} for _ in series], None
+    return backtests, fit_final_global(series, horizon, freq, level, seed, warm or latest, model_dir, name)
 
 
 def predict_global(
@@ -581,7 +610,8 @@ def forecast_many(
     interface and ignored by the current model families.
 
     The steps are public so that a distributed run can spread them over workers: `prepare`, `backtest_local` (per
-    chunk of series) beside `fit_global` (once), `choose_models`, then `forecast_chosen` (per chunk) and `to_frame`.
+    chunk of series) beside `backtest_global` and `fit_final_global` (once each), `choose_models` and
+    `fit_calibration`, then `forecast_chosen` (per chunk) and `to_frame`.
     """
     if horizon < 1:
         raise ValueError("horizon must be at least 1")

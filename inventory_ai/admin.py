@@ -281,6 +281,7 @@ class ForecastRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "phase",
         "progress_display",
         "skus_failed",
+        "global_backtest_status",
         "global_status",
         "accuracy_display",
         "created_at",

@@ -92,8 +92,8 @@ def backtest_chunk_task(run_id: int, index: int) -> str:
 
 
 @shared_task(name="inventory_ai.tasks.train_global_model_task", **_RETRAIN_STEP)
-def train_global_model_task(run_id: int) -> str:
-    return retraining.train_global_model(run_id)
+def train_global_model_task(run_id: int, part: str = "final") -> str:
+    return retraining.train_global_model(run_id, part)
 
 
 @shared_task(name="inventory_ai.tasks.forecast_chunk_task", **_RETRAIN_STEP)

@@ -50,8 +50,10 @@ def drive(run: ForecastRun) -> ForecastRun:
         if run.status != RunStatus.RUNNING:
             return run
         if run.phase == RunPhase.BACKTEST:
+            if run.global_backtest_status == StepStatus.PENDING:
+                retraining.train_global_model(run.pk, retraining.GLOBAL_BACKTEST)
             if run.global_status == StepStatus.PENDING:
-                retraining.train_global_model(run.pk)
+                retraining.train_global_model(run.pk, retraining.GLOBAL_FINAL)
             for index in run.chunks.filter(backtest_status=StepStatus.PENDING).values_list("index", flat=True):
                 retraining.backtest_chunk(run.pk, index)
         elif run.phase == RunPhase.FORECAST:

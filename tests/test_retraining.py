@@ -37,7 +37,7 @@ def test_a_full_run_forecasts_every_sku_once_and_matches_the_engine(shop, small_
     assert run.status == RunStatus.SUCCEEDED, run.error_log
     assert (run.skus_total, run.skus_done, run.skus_failed) == (24, 24, 0)
     assert run.chunks.count() == 4
-    assert run.global_status == "skipped"
+    assert (run.global_backtest_status, run.global_status) == ("skipped", "skipped")
     assert run.calibration == []
     assert Forecast.objects.filter(run=run).count() == 24 * 4
     assert ForecastResult.objects.filter(run=run, ok=True).count() == 24
@@ -69,7 +69,8 @@ def test_a_full_run_forecasts_every_sku_once_and_matches_the_engine(shop, small_
 def test_a_big_store_gets_the_level_calibration_the_engine_fits(shop, small_options, monkeypatch, settings):
     # given a store of 120 SKUs (enough to calibrate) whose network is left out to keep the test fast
     settings.INVENTORY_AI = {**settings.INVENTORY_AI, "RETRAIN_CHUNK_SIZE": 50}
-    monkeypatch.setattr(engine, "fit_global", lambda series, *args, **kwargs: ([{} for _ in series], None))
+    monkeypatch.setattr(engine, "backtest_global", lambda series, *args, **kwargs: ([{} for _ in series], None))
+    monkeypatch.setattr(engine, "fit_final_global", lambda *args, **kwargs: None)
     seed_demand(shop, 120, weeks=60, seed=5)
 
     # when it is retrained in chunks

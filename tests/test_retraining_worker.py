@@ -39,11 +39,11 @@ def test_a_store_is_retrained_by_a_worker_with_the_global_network(shop, start_wo
     # then every SKU was forecast once, the network was trained on the ml queue and saved in the registry
     assert run.status == RunStatus.SUCCEEDED, run.error_log + worker.log[-3000:]
     assert (run.skus_done, run.skus_failed) == (120, 0)
-    assert run.global_status == "done"
+    assert (run.global_backtest_status, run.global_status) == ("done", "done")
     assert ForecastResult.objects.filter(run=run).count() == 120
     assert Forecast.objects.filter(run=run).count() == 120 * run.horizon
     assert registry.storage().exists(f"{run.artifacts}/config.json")
-    assert registry.read_json(run.artifacts, registry.GLOBAL_FILE).keys() == {
+    assert registry.read_json(run.artifacts, retraining.GLOBAL_FILES["final"]).keys() == {
         str(pk) for pk in ForecastResult.objects.filter(run=run).values_list("variant_id", flat=True)
     }
     # the network and its pairs were candidates of every SKU's choice

@@ -34,8 +34,13 @@ class ForecastRun(models.Model):
     skus_total = models.PositiveIntegerField(default=0)
     skus_done = models.PositiveIntegerField(default=0)
     skus_failed = models.PositiveIntegerField(default=0)
-    global_status = models.CharField(max_length=16, choices=StepStatus.choices, default=StepStatus.PENDING)
-    global_seconds = models.FloatField(null=True, blank=True)
+    global_backtest_status = models.CharField(
+        max_length=16, choices=StepStatus.choices, default=StepStatus.PENDING, help_text="The network's backtest"
+    )
+    global_status = models.CharField(
+        max_length=16, choices=StepStatus.choices, default=StepStatus.PENDING, help_text="The network's final fit"
+    )
+    global_seconds = models.FloatField(null=True, blank=True, help_text="Seconds of network training, both parts")
     choice = models.JSONField(default=dict, blank=True, help_text="Model chosen per demand class")
     calibration = models.JSONField(
         default=list, blank=True, help_text="Coefficients of the store-wide level calibration (empty: none)"

@@ -19,8 +19,6 @@ from inventory_ai.conf import get_option
 
 logger = logging.getLogger(__name__)
 
-GLOBAL_FILE = "global.json"  # the network's backtest predictions and forecasts, by variant id
-
 
 def storage() -> Storage:
     return storages[get_option("MODEL_STORAGE")]

@@ -224,13 +224,14 @@ def plan_run(run_id: int) -> None:
         )
         if refresh:
             has_network = current is not None and run.warm_start_run is not None
+            run.global_backtest_status = StepStatus.SKIPPED
             run.global_status = StepStatus.PENDING if has_network else StepStatus.SKIPPED
             run.choice = dict(current.choice) if current else {}
             run.calibration = list(current.calibration) if current else []
         elif len(variant_ids) >= engine.GLOBAL_MIN_SERIES:
-            run.global_status = StepStatus.PENDING
+            run.global_backtest_status = run.global_status = StepStatus.PENDING
         else:
-            run.global_status = StepStatus.SKIPPED
+            run.global_backtest_status = run.global_status = StepStatus.SKIPPED
         run.phase = RunPhase.BACKTEST
         run.save()
         registry.delete(run.artifacts)  # nothing of an earlier attempt may be mistaken for this run's
@@ -262,8 +263,11 @@ def enqueue_outstanding(run_id: int) -> int:
         return 0
     signatures = []
     if run.phase == RunPhase.BACKTEST:
+        # the network's two parts first: they are the longest steps, and run side by side on two workers
+        if run.global_backtest_status == StepStatus.PENDING:
+            signatures.append(tasks.train_global_model_task.si(run.pk, GLOBAL_BACKTEST))
         if run.global_status == StepStatus.PENDING:
-            signatures.append(tasks.train_global_model_task.si(run.pk))
+            signatures.append(tasks.train_global_model_task.si(run.pk, GLOBAL_FINAL))
         pending = run.chunks.filter(backtest_status=StepStatus.PENDING).values_list("index", flat=True)
         signatures += [tasks.backtest_chunk_task.si(run.pk, index) for index in pending]
     elif run.phase == RunPhase.FORECAST:
@@ -327,13 +331,25 @@ def backtest_chunk(run_id: int, index: int) -> str:
     return f"{len(series)} SKUs backtested"
 
 
-def train_global_model(run_id: int) -> str:
-    """Train the store's global network (or, in a refresh, run the current one on the new data) and put its backtest
-    predictions and forecasts in the registry. A network that cannot be trained leaves the SKUs to local models."""
+GLOBAL_BACKTEST, GLOBAL_FINAL = "backtest", "final"
+# The network's results in the registry: all series in one file (model choice reads it), and each chunk's share.
+GLOBAL_FILES = {GLOBAL_BACKTEST: "global-backtest.json", GLOBAL_FINAL: "global-forecast.json"}
+
+
+def _chunk_file(part: str, index: int) -> str:
+    return f"global-chunks/{part}-{index}.json"
+
+
+def train_global_model(run_id: int, part: str = GLOBAL_FINAL) -> str:
+    """One part of the store's global network, on the `ml` queue: its backtest (trained cold at each backtest origin)
+    or its final fit (from the last run's network when there is one; in a refresh only run on the new data). Both
+    parts run side by side. Their results go to the registry; a network that cannot be trained or used leaves the
+    SKUs to local models."""
+    field = "global_backtest_status" if part == GLOBAL_BACKTEST else "global_status"
     run = _running(run_id)
     if run is None:
         return "no such running run"
-    if run.global_status != StepStatus.PENDING:
+    if getattr(run, field) != StepStatus.PENDING:
         enqueue_outstanding(run_id)
         return "already done"
     started = time.monotonic()
@@ -341,56 +357,59 @@ def train_global_model(run_id: int) -> str:
     status, note = StepStatus.DONE, ""
     try:
         series = _series(run, variant_ids)
+        levels = tuple(run.levels)
         with tempfile.TemporaryDirectory(prefix="inventory-ai-network-") as folder:
-            warm = None
-            if run.warm_start_run is not None:
-                registry.download(run.warm_start_run.artifacts, Path(folder) / "warm", NETWORK_FILES)
-                warm = engine.load_network(Path(folder) / "warm")
-            levels = tuple(run.levels)
-            if run.kind == RunKind.REFRESH:
-                backtests = [{} for _ in series]
-                forecasts = engine.predict_global(warm, series, run.horizon, run.freq, levels) if warm else None
-                if warm is not None:
-                    warm.save(Path(folder) / "out")  # the refresh run carries the network on to the next one
-            else:
-                backtests, forecasts = engine.fit_global(
+            if part == GLOBAL_BACKTEST:
+                backtests, _ = engine.backtest_global(
                     series,
                     run.horizon,
-                    run.freq,
                     levels,
                     windows=get_option("FORECAST_BACKTEST_WINDOWS"),
                     seed=get_option("RETRAIN_SEED"),
-                    warm=warm,
-                    model_dir=Path(folder) / "out",
                 )
-            if forecasts is None:
-                status, note = StepStatus.FAILED, "the global network could not be trained or used; local models only"
-            else:
-                registry.upload(run.artifacts, Path(folder) / "out")
                 results = {
-                    str(uid): {"backtest": {str(cutoff): mean for cutoff, mean in backtest.items()}, "forecast": f}
-                    for (uid, _, _), backtest, f in zip(series, backtests, forecasts, strict=True)
+                    str(uid): {str(cutoff): mean for cutoff, mean in by_cutoff.items()}
+                    for (uid, _, _), by_cutoff in zip(series, backtests, strict=True)
                 }
-                registry.write_json(run.artifacts, registry.GLOBAL_FILE, results)
-                # and each chunk's share apart, so that a chunk task reads only its own
-                for index, ids in run.chunks.values_list("index", "variant_ids"):
-                    share = {str(v): results[str(v)] for v in ids if str(v) in results}
-                    registry.write_json(run.artifacts, _chunk_file(index), share)
+            else:
+                warm = None
+                if run.warm_start_run is not None:
+                    registry.download(run.warm_start_run.artifacts, Path(folder) / "warm", NETWORK_FILES)
+                    warm = engine.load_network(Path(folder) / "warm")
+                if run.kind == RunKind.REFRESH:
+                    forecasts = engine.predict_global(warm, series, run.horizon, run.freq, levels) if warm else None
+                    if forecasts is not None:
+                        warm.save(Path(folder) / "out")  # the refresh run carries the network on to the next one
+                else:
+                    forecasts = engine.fit_final_global(
+                        series, run.horizon, run.freq, levels, get_option("RETRAIN_SEED"), warm, Path(folder) / "out"
+                    )
+                results = None
+                if forecasts is not None:
+                    registry.upload(run.artifacts, Path(folder) / "out")
+                    results = {str(uid): f for (uid, _, _), f in zip(series, forecasts, strict=True)}
+        if not results or not any(results.values()):
+            status, note = StepStatus.FAILED, f"global network ({part}): not trained or not usable; local models only"
+        else:
+            registry.write_json(run.artifacts, GLOBAL_FILES[part], results)
+            for index, ids in run.chunks.values_list("index", "variant_ids"):
+                share = {str(v): results[str(v)] for v in ids if str(v) in results}
+                registry.write_json(run.artifacts, _chunk_file(part, index), share)
     except Exception as exc:  # the run goes on with local models; the error is kept on the run
-        logger.exception("the global network of run %s failed", run_id)
-        status, note = StepStatus.FAILED, f"global network: {type(exc).__name__}: {exc}"
+        logger.exception("the global network (%s) of run %s failed", part, run_id)
+        status, note = StepStatus.FAILED, f"global network ({part}): {type(exc).__name__}: {exc}"
     with transaction.atomic():
         run = ForecastRun.objects.select_for_update().get(pk=run_id)
-        if run.status != RunStatus.RUNNING or run.global_status != StepStatus.PENDING:
+        if run.status != RunStatus.RUNNING or getattr(run, field) != StepStatus.PENDING:
             return "already done"
-        run.global_status = status
-        run.global_seconds = time.monotonic() - started
+        setattr(run, field, status)
+        run.global_seconds = (run.global_seconds or 0.0) + time.monotonic() - started
         run.progress_at = timezone.now()
         if note:
             run.error_log = (run.error_log + "\n" + note).strip()
-        run.save(update_fields=["global_status", "global_seconds", "progress_at", "error_log"])
+        run.save(update_fields=[field, "global_seconds", "progress_at", "error_log"])
         _advance(run)
-    return f"global network {status} in {run.global_seconds:.1f} s"
+    return f"global network ({part}) {status} in {time.monotonic() - started:.1f} s"
 
 
 def _saved_states(run: ForecastRun | None) -> dict[str, dict]:
@@ -399,15 +418,20 @@ def _saved_states(run: ForecastRun | None) -> dict[str, dict]:
     return registry.read_json(run.artifacts, engine.STATES_FILE) or {}
 
 
-def _chunk_file(index: int) -> str:
-    return f"global-chunks/{index}.json"
-
-
 def _global_results(run: ForecastRun, index: int | None = None) -> dict[str, dict]:
-    """The network's backtest predictions and forecasts by variant id: all, or those of one chunk."""
-    if run.global_status != StepStatus.DONE:
-        return {}
-    return registry.read_json(run.artifacts, registry.GLOBAL_FILE if index is None else _chunk_file(index)) or {}
+    """The network's results by variant id, `{"backtest": {cutoff: means}, "forecast": {...}}` (a part missing when
+    it failed or was skipped): all series, or those of one chunk."""
+    out: dict[str, dict] = {}
+    for part, status, key in (
+        (GLOBAL_BACKTEST, run.global_backtest_status, "backtest"),
+        (GLOBAL_FINAL, run.global_status, "forecast"),
+    ):
+        if status != StepStatus.DONE:
+            continue
+        name = GLOBAL_FILES[part] if index is None else _chunk_file(part, index)
+        for variant_id, value in (registry.read_json(run.artifacts, name) or {}).items():
+            out.setdefault(variant_id, {})[key] = value
+    return out
 
 
 # --- Phase 3: choose; phase 5: finish ------------------------------------------------------------------------------
@@ -416,7 +440,8 @@ def _global_results(run: ForecastRun, index: int | None = None) -> dict[str, dic
 def _advance(run: ForecastRun) -> None:
     """Move a locked, running run to its next phase when its current one is complete."""
     if run.phase == RunPhase.BACKTEST:
-        if run.global_status == StepStatus.PENDING or run.chunks.filter(backtest_status=StepStatus.PENDING).exists():
+        networks = (run.global_backtest_status, run.global_status)
+        if StepStatus.PENDING in networks or run.chunks.filter(backtest_status=StepStatus.PENDING).exists():
             return
         if run.kind == RunKind.FULL:
             glob = _global_results(run)
