@@ -1,0 +1,217 @@
+"""Inventory replay on real demand: our policy against a min/max rule, the seed article's LSTM and perfect foresight.
+
+    python bench/inventory.py --data ../shared/data/online_retail.csv.gz [--cache var/bench-forecasts]
+
+OR-weekly data as in `bench/accuracy.py` (same cleaning; SKUs in scope at the first origin). From the week after
+2011-08-07 to the week ending 2011-12-04 every SKU is reviewed weekly; an order arrives 2 weeks later; demand is the
+actual weekly sales and what cannot be served is lost. Forecasts are refreshed at the four benchmark origins; each
+SKU starts with stock at its reorder point. Policies:
+
+(a) ours: `forecast_many(models="auto")` and `reorder_levels` at a 95% fill-rate target, ordering up to S when the
+    position is below it;
+(b) min/max (Odoo, ERPNext): min = mean weekly demand of the last 8 weeks x lead time x k, max = min + mean x review
+    period, order up to max when the position is at or below min; k is searched so that (b)'s fill rate equals (a)'s;
+(c) the seed article: an LSTM point forecast (our global network's mean) ordered up to, with no safety stock;
+(d) perfect foresight: each week's demand arrives just in time (the lower bound of stock for a 100% fill rate).
+
+Prints fill rate, average on-hand units and value (at each SKU's median unit price; on hand averaged over the start
+and the end of each week), and stock-out weeks, for all SKUs and per ABC class (revenue in the 8 weeks before the
+first origin).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from accuracy import MIN_SALE_WEEKS, ORIGINS, weekly_demand  # noqa: E402
+
+from forecasting.engine import forecast_many  # noqa: E402
+from forecasting.policy import abc_classes, reorder_levels  # noqa: E402
+
+LEAD_TIME, REVIEW = 2, 1
+END = pd.Timestamp("2011-12-04")
+HORIZON = 8  # an origin's forecast covers the weeks to the next origin plus the protection period
+TARGET_FILL = 0.95
+
+
+def forecasts(weekly: pd.DataFrame, model: str, cache: Path | None, n_jobs: int) -> dict[pd.Timestamp, pd.DataFrame]:
+    out = {}
+    for origin in ORIGINS:
+        path = cache / f"{model}-{origin.date()}.csv" if cache else None
+        if path and path.exists():
+            out[origin] = pd.read_csv(path, parse_dates=["ds"], dtype={"unique_id": str})
+            continue
+        train = weekly[weekly.ds <= origin]
+        started = time.perf_counter()
+        frame = forecast_many(
+            train[["unique_id", "ds", "y"]], HORIZON, "W-SUN", level=(80, 95), models=model, n_jobs=n_jobs
+        )
+        print(f"  {model} forecast at {origin.date()}: {time.perf_counter() - started:.0f} s", flush=True)
+        if path:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            frame.to_csv(path, index=False)
+        out[origin] = frame
+    return out
+
+
+def simulate(demand: np.ndarray, targets: np.ndarray, triggers: np.ndarray, start: np.ndarray) -> dict[str, np.ndarray]:
+    """Weekly review with lost sales. demand, targets (order-up-to) and triggers (order when the position is at or
+    below) are (SKUs x weeks); an order placed at the start of week t arrives at the start of week t + LEAD_TIME."""
+    skus, weeks = demand.shape
+    on_hand = start.astype(float).copy()
+    pipeline = np.zeros((skus, weeks + LEAD_TIME + 1))
+    served = np.zeros((skus, weeks))
+    average = np.zeros((skus, weeks))
+    for week in range(weeks):
+        on_hand += pipeline[:, week]
+        position = on_hand + pipeline[:, week + 1 : week + LEAD_TIME + 1].sum(axis=1)
+        order = np.where(position <= triggers[:, week], np.maximum(targets[:, week] - position, 0.0), 0.0)
+        pipeline[:, week + LEAD_TIME] += np.ceil(order)
+        served[:, week] = np.minimum(on_hand, demand[:, week])
+        begin = on_hand.copy()
+        on_hand -= served[:, week]
+        average[:, week] = (begin + on_hand) / 2.0
+    return {"served": served, "on_hand": average}
+
+
+def summary(name: str, demand: np.ndarray, result: dict, prices: np.ndarray, classes: np.ndarray) -> list[dict]:
+    rows = []
+    for label in ("all", "A", "B", "C"):
+        mask = np.ones(len(classes), bool) if label == "all" else classes == label
+        total = demand[mask].sum()
+        rows.append(
+            {
+                "policy": name,
+                "class": label,
+                "skus": int(mask.sum()),
+                "fill": result["served"][mask].sum() / total if total else 1.0,
+                "units": result["on_hand"][mask].sum(axis=0).mean(),
+                "value": (result["on_hand"][mask] * prices[mask, None]).sum(axis=0).mean(),
+                "stockout_weeks": int(((demand[mask] - result["served"][mask]) > 1e-9).sum()),
+            }
+        )
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "online_retail.csv.gz")
+    parser.add_argument("--cache", type=Path, help="Folder to keep forecasts in between runs")
+    parser.add_argument("--n-jobs", type=int, default=2)
+    parser.add_argument("--fill", type=float, default=TARGET_FILL, help="Fill-rate setting of our policy")
+    args = parser.parse_args()
+
+    weekly = weekly_demand(args.data)
+    first = ORIGINS[0]
+    train = weekly[weekly.ds <= first]
+    sale_weeks = train[train.y > 0].groupby("unique_id").ds.nunique()
+    skus = pd.Index(sorted(sale_weeks[sale_weeks >= MIN_SALE_WEEKS].index), name="unique_id")
+    weeks = pd.date_range(first + pd.Timedelta(weeks=1), END, freq="W-SUN")
+    demand = (
+        weekly[weekly.unique_id.isin(skus) & weekly.ds.isin(weeks)]
+        .pivot_table(index="unique_id", columns="ds", values="y", aggfunc="sum")
+        .reindex(index=skus, columns=weeks)
+        .fillna(0.0)
+        .to_numpy()
+    )
+    raw_prices = weekly[weekly.unique_id.isin(skus)].assign(price=lambda f: f.revenue / f.y)
+    prices = raw_prices.groupby("unique_id").price.median().reindex(skus).fillna(0.0).to_numpy()
+    recent = train[train.ds > first - pd.Timedelta(weeks=8)].groupby("unique_id").revenue.sum()
+    classes = abc_classes(recent.reindex(skus).fillna(0.0)).to_numpy()
+    print(f"{len(skus):,} SKUs, {len(weeks)} weeks ({weeks[0].date()}..{weeks[-1].date()}), lead time {LEAD_TIME}")
+
+    ours = forecasts(weekly, "auto", args.cache, args.n_jobs)
+    seed = forecasts(weekly, "lstm", args.cache, args.n_jobs)
+
+    def latest_origin(week):
+        return max(o for o in ORIGINS if o < week)
+
+    def policy_levels(frames, level_of):
+        targets = np.zeros((len(skus), len(weeks)))
+        triggers = np.zeros((len(skus), len(weeks)))
+        cache: dict = {}
+        for column, week in enumerate(weeks):
+            origin = latest_origin(week)
+            key = (origin, week)
+            if key not in cache:
+                frame = frames[origin]
+                cache[key] = level_of(frame[frame.ds >= week])
+            target, trigger = cache[key]
+            targets[:, column] = target.reindex(skus).fillna(0.0).to_numpy()
+            triggers[:, column] = trigger.reindex(skus).fillna(0.0).to_numpy()
+        return targets, triggers
+
+    def ours_levels(frame):
+        table = reorder_levels(frame, LEAD_TIME, REVIEW, args.fill, service_measure="fill_rate").set_index("unique_id")
+        # periodic review up to S: order whenever the position is below S
+        return table.order_up_to, table.order_up_to - 1
+
+    def seed_levels(frame):
+        protection = (
+            frame.sort_values("ds").groupby("unique_id")["mean"].apply(lambda m: m.iloc[: LEAD_TIME + REVIEW].sum())
+        )
+        target = np.ceil(protection.clip(lower=0.0))
+        return target, target - 1
+
+    started = time.perf_counter()
+    targets, triggers = policy_levels(ours, ours_levels)
+    print(f"  policy tables: {time.perf_counter() - started:.1f} s", flush=True)
+    start = targets[:, 0]
+    results = {"(a) ours": simulate(demand, targets, triggers, start)}
+    ours_fill = results["(a) ours"]["served"].sum() / demand.sum()
+
+    # (b) min/max from the 8-week mean before each week, k searched to match (a)'s fill rate
+    history = weekly[weekly.unique_id.isin(skus)].pivot_table(
+        index="unique_id", columns="ds", values="y", aggfunc="sum"
+    )
+    history = history.reindex(index=skus, columns=pd.date_range(weekly.ds.min(), END, freq="W-SUN")).fillna(0.0)
+    mean8 = np.stack(
+        [history.loc[:, : week - pd.Timedelta(weeks=1)].iloc[:, -8:].mean(axis=1).to_numpy() for week in weeks], axis=1
+    )
+
+    def min_max(k):
+        low = mean8 * LEAD_TIME * k
+        high = low + mean8 * REVIEW
+        return simulate(demand, np.ceil(high), np.ceil(low), np.ceil(low[:, 0]))
+
+    lo_k, hi_k = 0.0, 64.0
+    for _ in range(40):
+        k = (lo_k + hi_k) / 2
+        fill = min_max(k)["served"].sum() / demand.sum()
+        lo_k, hi_k = (k, hi_k) if fill < ours_fill else (lo_k, k)
+    k = hi_k
+    results[f"(b) min/max k={k:.2f}"] = min_max(k)
+
+    targets_c, triggers_c = policy_levels(seed, seed_levels)
+    results["(c) LSTM, no safety stock"] = simulate(demand, targets_c, triggers_c, targets_c[:, 0])
+    results["(d) perfect foresight"] = {"served": demand.copy(), "on_hand": demand / 2.0}
+
+    rows = [row for name, result in results.items() for row in summary(name, demand, result, prices, classes)]
+    table = pd.DataFrame(rows)
+    header = f"{'policy':<28}{'class':<7}{'SKUs':>6}{'fill':>8}{'on-hand units':>15}{'on-hand value':>15}"
+    print(f"\n{header}{'stock-out wks':>15}")
+    for row in rows:
+        print(
+            f"{row['policy']:<28}{row['class']:<7}{row['skus']:>6}{row['fill']:>8.1%}{row['units']:>15,.0f}"
+            f"{row['value']:>15,.0f}{row['stockout_weeks']:>15,}"
+        )
+    overall = table[table["class"] == "all"].set_index("policy")
+    a_value = overall.iloc[0]["value"]
+    b_value = overall.iloc[1]["value"]
+    d_value = overall.iloc[3]["value"]
+    print(f"\n(a) holds {1 - a_value / b_value:.1%} less stock value than (b) at the same fill rate ({ours_fill:.1%}).")
+    print(f"(a) holds {a_value / d_value:.2f}x the stock value of perfect foresight (d).")
+
+
+if __name__ == "__main__":
+    main()
