@@ -12,6 +12,7 @@ from django.utils.html import format_html
 
 from inventory_ai.choices import RunKind
 from inventory_ai.models import (
+    ClassPolicy,
     DailyDemand,
     Forecast,
     ForecastResult,
@@ -23,7 +24,9 @@ from inventory_ai.models import (
     Product,
     Refund,
     RefundLine,
+    ReorderSuggestion,
     ServiceHeartbeat,
+    StockAdjustment,
     Store,
     Variant,
     WebhookEvent,
@@ -369,3 +372,37 @@ class ForecastAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return format_html(
             '<a href="{}">#{}</a>', reverse("admin:inventory_ai_forecastrun_change", args=[obj.run_id]), obj.run_id
         )
+
+
+@admin.register(ClassPolicy)
+class ClassPolicyAdmin(admin.ModelAdmin):
+    list_display = ("store", "abc_class", "service_level", "review_period_days")
+    list_filter = ("store", "abc_class")
+
+
+@admin.register(ReorderSuggestion)
+class ReorderSuggestionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = (
+        "variant",
+        "status",
+        "suggested_qty",
+        "available",
+        "on_order",
+        "reorder_point",
+        "order_up_to",
+        "stockout_date",
+        "abc_class",
+        "reason",
+        "created_at",
+    )
+    list_filter = ("status", "store", "abc_class", "xyz_class", "variant__supplier")
+    search_fields = ("variant__sku", "variant__title", "variant__product__title")
+    list_select_related = ("variant",)
+
+
+@admin.register(StockAdjustment)
+class StockAdjustmentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("variant", "location", "expected_available", "new_available", "reason", "status", "created_at")
+    list_filter = ("status", "reason", "store")
+    search_fields = ("variant__sku", "variant__title")
+    list_select_related = ("variant", "location")

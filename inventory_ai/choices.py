@@ -55,3 +55,37 @@ class StepStatus(models.TextChoices):
     DONE = "done", "Done"
     FAILED = "failed", "Failed"
     SKIPPED = "skipped", "Skipped"
+
+
+class ServiceMeasure(models.TextChoices):
+    FILL_RATE = "fill_rate", "Fill rate (share of demand served from stock)"
+    CYCLE = "cycle", "Cycle service (no stock-out in a replenishment cycle)"
+
+
+class AbcClass(models.TextChoices):
+    A = "A", "A (top 80% of revenue)"
+    B = "B", "B (next 15%)"
+    C = "C", "C (last 5%)"
+
+
+class SuggestionStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+    SUPERSEDED = "superseded", "Superseded"
+
+
+class AdjustmentStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+    PUSHING = "pushing", "Pushing"
+    PUSHED = "pushed", "Pushed"
+    CONFLICT = "conflict", "Conflict"
+    FAILED = "failed", "Failed"
+
+
+class AdjustmentReason(models.TextChoices):
+    RESTOCK = "restock", "Restock received"
+    RECONCILIATION = "reconciliation", "Correction from reconciliation"
+    MANUAL = "manual", "Manual"

@@ -9,7 +9,7 @@ from celery import shared_task
 from django.db import OperationalError
 
 from integrations.errors import StoreAPIError
-from inventory_ai.services import retraining, webhooks
+from inventory_ai.services import replenishment, retraining, webhooks
 from inventory_ai.services.inventory import mark_current_stockouts
 from inventory_ai.services.operations import record_heartbeat
 from inventory_ai.services.sync import NotReadyYet
@@ -111,3 +111,21 @@ def retrain_all_stores_task(kind: str = "full") -> list[int]:
 def fail_stalled_runs_task() -> list[int]:
     """Beat: mark failed the runs that stopped making progress."""
     return retraining.fail_stalled_runs()
+
+
+@shared_task(
+    name="inventory_ai.tasks.recompute_suggestions_task",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=5,
+    max_retries=5,
+    ignore_result=True,
+)
+def recompute_suggestions_task(store_id: int, run_id: int | None = None, variant_ids: list[int] | None = None) -> dict:
+    """After a retrain or a stock change: recompute restock suggestions (idempotent: equal numbers are kept)."""
+    from inventory_ai.models import ForecastRun, Store
+
+    store = Store.objects.get(pk=store_id)
+    run = ForecastRun.objects.filter(pk=run_id).first() if run_id else None
+    return replenishment.recompute_suggestions(store, variant_ids, run)

@@ -19,7 +19,8 @@ def imported(shop, run_command):
 @pytest.mark.parametrize(
     "model",
     ["store", "location", "product", "variant", "order", "refund", "inventorylevel", "dailydemand", "webhookevent",
-     "serviceheartbeat"],
+     "serviceheartbeat", "forecastrun", "forecastresult", "forecast", "classpolicy", "reordersuggestion",
+     "stockadjustment"],
 )  # fmt: skip
 def test_changelists_render(admin_client, imported, model):
     response = admin_client.get(reverse(f"admin:inventory_ai_{model}_changelist"))

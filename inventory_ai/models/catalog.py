@@ -75,6 +75,8 @@ class Variant(models.Model):
     )
     moq = models.PositiveIntegerField(null=True, blank=True, help_text="Minimum order quantity")
     case_pack = models.PositiveIntegerField(null=True, blank=True)
+    abc_class = models.CharField(max_length=1, blank=True, help_text="By revenue in the last 8 weeks (A, B, C)")
+    xyz_class = models.CharField(max_length=1, blank=True, help_text="By demand variability (X steady .. Z erratic)")
     is_placeholder = models.BooleanField(
         default=False, help_text="Created from an order line before the product itself was seen"
     )

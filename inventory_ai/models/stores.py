@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
-from inventory_ai.choices import Platform
+from inventory_ai.choices import Platform, ServiceMeasure
 from inventory_ai.conf import get_option
 from inventory_ai.fields import EncryptedJSONField
 
@@ -85,6 +85,20 @@ class Store(models.Model):
     )
     default_moq = models.PositiveIntegerField(default=1, help_text="Minimum order quantity")
     default_case_pack = models.PositiveIntegerField(default=1)
+    service_measure = models.CharField(
+        max_length=16,
+        choices=ServiceMeasure.choices,
+        default=ServiceMeasure.FILL_RATE,
+        help_text="How the service level is read: the share of demand served from stock, or cycles without stock-out",
+    )
+    ordering_cost = models.DecimalField(
+        max_digits=10, decimal_places=2, null=True, blank=True, help_text="Cost of placing one order (enables EOQ)"
+    )
+    holding_cost_rate = models.FloatField(
+        null=True, blank=True, help_text="Yearly cost of holding stock, as a share of its unit cost (e.g. 0.25)"
+    )
+    overstock_days = models.PositiveIntegerField(default=180, help_text="Stock covering more days is overstock")
+    dead_stock_days = models.PositiveIntegerField(default=90, help_text="Stock unsold for this many days is dead")
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -477,6 +477,13 @@ def _finish(run: ForecastRun) -> None:
     run.progress_at = run.finished_at
     run.save()
     transaction.on_commit(lambda: prune_runs(run.store_id))
+    # the new forecast moves reorder levels: all of them after a full run (classes are refreshed too), the changed
+    # ones after a refresh
+    changed = None
+    if run.kind == RunKind.REFRESH:
+        changed = list(ForecastResult.objects.filter(run=run, changed=True).values_list("variant_id", flat=True))
+    if changed != []:
+        transaction.on_commit(lambda: _send("recompute_suggestions_task", run.store_id, run.pk, changed))
 
 
 def _accuracy(rows) -> dict:

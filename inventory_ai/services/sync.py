@@ -171,7 +171,18 @@ def _inventory_level(store: Store, item: r.InventoryLevelRecord, catalog: Catalo
     applied = apply_inventory_level(
         store, variant.pk, _location_pk(store, item.location_id, catalog), item.available, item.updated_at
     )
+    if applied:  # the stock moved: so may the variant's restock suggestion
+        transaction.on_commit(lambda: _recompute_suggestion(store.pk, variant.pk))
     return "" if applied else "an older stock level than the one stored: not applied"
+
+
+def _recompute_suggestion(store_id: int, variant_id: int) -> None:
+    from inventory_ai.tasks import recompute_suggestions_task
+
+    try:
+        recompute_suggestions_task.delay(store_id, None, [variant_id])
+    except Exception:  # the broker is down: the next retrain recomputes every suggestion anyway
+        logger.warning("could not enqueue the suggestion of variant %s", variant_id, exc_info=True)
 
 
 def _inventory_disconnected(store: Store, item: r.InventoryLevelDisconnected, catalog: CatalogCache) -> str:

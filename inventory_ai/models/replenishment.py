@@ -1,0 +1,134 @@
+"""Replenishment: policy overrides per ABC class, restock suggestions and stock adjustments awaiting approval."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+
+from inventory_ai.choices import AbcClass, AdjustmentReason, AdjustmentStatus, SuggestionStatus
+
+
+class ClassPolicy(models.Model):
+    """A store's replenishment settings for one ABC class, between the store's defaults and a variant's own.
+
+    Empty fields fall back to the store's defaults; a variant's own settings win over its class's.
+    """
+
+    store = models.ForeignKey("inventory_ai.Store", on_delete=models.CASCADE, related_name="class_policies")
+    abc_class = models.CharField(max_length=1, choices=AbcClass.choices)
+    service_level = models.FloatField(
+        null=True, blank=True, validators=[MinValueValidator(0.5), MaxValueValidator(0.9999)]
+    )
+    review_period_days = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["store", "abc_class"], name="class_policy_unique")]
+        verbose_name_plural = "class policies"
+
+    def __str__(self) -> str:
+        return f"{self.store} class {self.abc_class}"
+
+
+class ReorderSuggestion(models.Model):
+    """A proposed restock of one variant, computed from a forecast run, awaiting a planner's decision.
+
+    A newer suggestion for the same variant supersedes a pending one; decided suggestions are kept as history.
+    `reason` explains the numbers to a store admin.
+    """
+
+    store = models.ForeignKey("inventory_ai.Store", on_delete=models.CASCADE, related_name="suggestions")
+    variant = models.ForeignKey("inventory_ai.Variant", on_delete=models.CASCADE, related_name="suggestions")
+    location = models.ForeignKey("inventory_ai.Location", on_delete=models.CASCADE, related_name="suggestions")
+    forecast_run = models.ForeignKey(
+        "inventory_ai.ForecastRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="suggestions"
+    )
+    available = models.IntegerField(help_text="Stock available at the store's locations when computed")
+    on_order = models.IntegerField(default=0, help_text="Approved restocks not yet arrived")
+    reorder_point = models.IntegerField()
+    order_up_to = models.IntegerField()
+    suggested_qty = models.PositiveIntegerField()
+    approved_qty = models.PositiveIntegerField(null=True, blank=True, help_text="The quantity approved, if edited")
+    lead_time_days = models.PositiveIntegerField()
+    review_period_days = models.PositiveIntegerField()
+    service_level = models.FloatField()
+    service_measure = models.CharField(max_length=16)
+    abc_class = models.CharField(max_length=1, choices=AbcClass.choices, blank=True)
+    xyz_class = models.CharField(max_length=1, blank=True)
+    weekly_demand = models.FloatField(help_text="Forecast mean demand per week over the protection period")
+    expected_fill_rate = models.FloatField(null=True, blank=True)
+    days_of_cover = models.FloatField(null=True, blank=True)
+    stockout_date = models.DateField(null=True, blank=True, help_text="When stock on hand runs out at forecast rate")
+    unit_cost = models.DecimalField(max_digits=12, decimal_places=4, null=True, blank=True)
+    reason = models.TextField()
+    status = models.CharField(max_length=16, choices=SuggestionStatus.choices, default=SuggestionStatus.PENDING)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["stockout_date", "-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["variant"],
+                condition=models.Q(status=SuggestionStatus.PENDING),
+                name="one_pending_suggestion_per_variant",
+            )
+        ]
+        indexes = [models.Index(fields=["store", "status"], name="suggestion_store_status")]
+        permissions = [("approve_reordersuggestion", "Can approve or reject restock suggestions")]
+
+    def __str__(self) -> str:
+        return f"Order {self.suggested_qty} x {self.variant} ({self.status})"
+
+    @property
+    def quantity(self) -> int:
+        return self.approved_qty if self.approved_qty is not None else self.suggested_qty
+
+    @property
+    def value(self):
+        return self.unit_cost * self.quantity if self.unit_cost is not None else None
+
+
+class StockAdjustment(models.Model):
+    """A change of a variant's stock level at a location, to be approved and then pushed to the store.
+
+    `expected_available` is the quantity read from the store when the adjustment was proposed: the push only
+    applies if the store still holds it (otherwise the adjustment is a conflict, never a lost or doubled update).
+    """
+
+    store = models.ForeignKey("inventory_ai.Store", on_delete=models.CASCADE, related_name="adjustments")
+    variant = models.ForeignKey("inventory_ai.Variant", on_delete=models.CASCADE, related_name="adjustments")
+    location = models.ForeignKey("inventory_ai.Location", on_delete=models.CASCADE, related_name="adjustments")
+    suggestion = models.ForeignKey(
+        ReorderSuggestion, null=True, blank=True, on_delete=models.SET_NULL, related_name="adjustments"
+    )
+    expected_available = models.IntegerField(help_text="The quantity read from the store")
+    new_available = models.IntegerField(help_text="The proposed quantity")
+    reason = models.CharField(max_length=20, choices=AdjustmentReason.choices, default=AdjustmentReason.MANUAL)
+    note = models.TextField(blank=True)
+    status = models.CharField(max_length=16, choices=AdjustmentStatus.choices, default=AdjustmentStatus.PENDING)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    pushed_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["store", "status"], name="adjustment_store_status")]
+        permissions = [("approve_stockadjustment", "Can approve or reject stock adjustments")]
+
+    def __str__(self) -> str:
+        return f"{self.variant} @ {self.location}: {self.expected_available} -> {self.new_available} ({self.status})"
+
+    @property
+    def delta(self) -> int:
+        return self.new_available - self.expected_available

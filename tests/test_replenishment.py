@@ -1,0 +1,120 @@
+"""Restock suggestions from the current forecast: levels, reasons, precedence of policies, recomputation, decisions."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+
+from inventory_ai.choices import SuggestionStatus
+from inventory_ai.models import ClassPolicy, InventoryLevel, Location, ReorderSuggestion, Variant
+from inventory_ai.services import replenishment, retraining
+from tests.retrain_helpers import drive, seed_demand
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def forecast_store(shop, settings):
+    """A store with 12 SKUs, a finished full retrain, and stock of 5 units of each at its one location."""
+    settings.INVENTORY_AI = {**settings.INVENTORY_AI, "FORECAST_HORIZON": 6, "RETRAIN_CHUNK_SIZE": 6}
+    variants = seed_demand(shop, 12, weeks=30)
+    run = drive(retraining.start_retrain(shop))
+    location = Location.objects.get(store=shop)
+    for variant in variants:
+        InventoryLevel.objects.create(
+            variant=variant, location=location, available=5, platform_updated_at=timezone.now()
+        )
+    return shop, run, variants
+
+
+def test_suggestions_follow_the_forecast_and_explain_themselves(forecast_store):
+    shop, run, variants = forecast_store
+
+    # when suggestions are computed after the retrain
+    counts = replenishment.recompute_suggestions(shop)
+
+    # then the fast movers (5 in stock, a few a day) get an order up to their level, with a reason an admin reads
+    assert counts["created"] >= 8
+    steady = ReorderSuggestion.objects.get(variant=variants[0], status=SuggestionStatus.PENDING)
+    assert steady.forecast_run == run
+    assert steady.available == 5
+    assert steady.suggested_qty == steady.order_up_to - 5
+    assert steady.reorder_point <= steady.order_up_to
+    assert steady.lead_time_days == 14
+    assert steady.service_measure == "fill_rate"
+    assert steady.expected_fill_rate >= 0.95
+    assert "week lead time" in steady.reason
+    assert f"→ order {steady.suggested_qty:,}" in steady.reason
+    assert "95% fill rate needs" in steady.reason
+    # every variant has an ABC and an XYZ class
+    assert set(Variant.objects.filter(store=shop).values_list("abc_class", flat=True)) <= {"A", "B", "C"}
+    assert "" not in set(Variant.objects.filter(store=shop).values_list("xyz_class", flat=True))
+
+
+def test_recomputing_keeps_equal_suggestions_and_supersedes_changed_ones(forecast_store):
+    shop, _, variants = forecast_store
+    replenishment.recompute_suggestions(shop)
+    first = ReorderSuggestion.objects.get(variant=variants[0], status=SuggestionStatus.PENDING)
+
+    # the same numbers: nothing new
+    counts = replenishment.recompute_suggestions(shop, [variants[0].pk])
+    assert counts["kept"] == 1
+    assert ReorderSuggestion.objects.filter(variant=variants[0]).count() == 1
+
+    # a restock arrived: the pending suggestion is superseded by a smaller one (or by none)
+    InventoryLevel.objects.filter(variant=variants[0]).update(available=first.order_up_to - 2)
+    replenishment.recompute_suggestions(shop, [variants[0].pk])
+    first.refresh_from_db()
+    assert first.status == SuggestionStatus.SUPERSEDED
+    newer = ReorderSuggestion.objects.filter(variant=variants[0], status=SuggestionStatus.PENDING).first()
+    assert newer is None or newer.suggested_qty < first.suggested_qty
+
+
+def test_variant_settings_beat_class_policies_which_beat_store_defaults(forecast_store):
+    shop, _, variants = forecast_store
+    replenishment.recompute_suggestions(shop)
+    variant = Variant.objects.get(pk=variants[0].pk)
+    base = ReorderSuggestion.objects.get(variant=variant, status=SuggestionStatus.PENDING)
+
+    # a class policy raises the service level of the variant's class
+    ClassPolicy.objects.create(store=shop, abc_class=variant.abc_class, service_level=0.99)
+    replenishment.recompute_suggestions(shop, [variant.pk])
+    by_class = ReorderSuggestion.objects.get(variant=variant, status=SuggestionStatus.PENDING)
+    assert by_class.service_level == 0.99
+    assert by_class.order_up_to >= base.order_up_to
+
+    # the variant's own settings win: a 90% target, a 4-week lead time, cases of 10
+    Variant.objects.filter(pk=variant.pk).update(service_level=0.9, lead_time_days=28, case_pack=10)
+    replenishment.recompute_suggestions(shop, [variant.pk])
+    own = ReorderSuggestion.objects.get(variant=variant, status=SuggestionStatus.PENDING)
+    assert (own.service_level, own.lead_time_days) == (0.9, 28)
+    assert own.suggested_qty % 10 == 0
+    assert "cases of 10" in own.reason
+
+
+def test_an_approved_restock_counts_as_on_order(forecast_store):
+    shop, _, variants = forecast_store
+    replenishment.recompute_suggestions(shop, [variants[0].pk])
+    suggestion = ReorderSuggestion.objects.get(variant=variants[0], status=SuggestionStatus.PENDING)
+    planner = get_user_model().objects.create_user("planner")
+
+    # when a planner approves it with an edited quantity
+    assert replenishment.decide_suggestion(suggestion, approve=True, user=planner, quantity=suggestion.suggested_qty)
+    assert suggestion.status == SuggestionStatus.APPROVED
+    assert suggestion.decided_by == planner
+    assert not replenishment.decide_suggestion(suggestion, approve=False, user=planner)  # decided once
+
+    # then the next computation sees it on order and suggests nothing more
+    replenishment.recompute_suggestions(shop, [variants[0].pk])
+    assert not ReorderSuggestion.objects.filter(variant=variants[0], status=SuggestionStatus.PENDING).exists()
+    # until its lead time has passed (the goods should then be in the stock levels)
+    ReorderSuggestion.objects.filter(pk=suggestion.pk).update(decided_at=timezone.now() - timedelta(days=20))
+    replenishment.recompute_suggestions(shop, [variants[0].pk])
+    assert ReorderSuggestion.objects.filter(variant=variants[0], status=SuggestionStatus.PENDING).exists()
+
+
+def test_no_forecast_no_suggestions(shop):
+    assert replenishment.recompute_suggestions(shop) == {"no_forecast": 1}
