@@ -118,3 +118,31 @@ def test_an_approved_restock_counts_as_on_order(forecast_store):
 
 def test_no_forecast_no_suggestions(shop):
     assert replenishment.recompute_suggestions(shop) == {"no_forecast": 1}
+
+
+def test_a_stock_level_from_the_store_recomputes_that_variants_suggestion(
+    forecast_store, monkeypatch, django_capture_on_commit_callbacks
+):
+    from integrations import records
+    from inventory_ai import tasks
+    from inventory_ai.services.sync import apply_records
+
+    shop, _, variants = forecast_store
+    replenishment.recompute_suggestions(shop)
+    before = ReorderSuggestion.objects.get(variant=variants[0], status=SuggestionStatus.PENDING)
+    sent = []
+    monkeypatch.setattr(tasks.recompute_suggestions_task, "delay", lambda *args: sent.append(args))
+
+    # when the store reports a restock of that variant
+    record = records.InventoryLevelRecord(
+        available=before.order_up_to, updated_at=timezone.now(), variant_id=variants[0].platform_id, location_id="1"
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        apply_records(shop, [record])
+
+    # then a recomputation of that one variant is enqueued after the commit, and it drops the pending order
+    assert sent == [(shop.pk, None, [variants[0].pk])]
+    replenishment.recompute_suggestions(shop, variant_ids=sent[0][2])
+    before.refresh_from_db()
+    assert before.status == SuggestionStatus.SUPERSEDED
+    assert not ReorderSuggestion.objects.filter(variant=variants[0], status=SuggestionStatus.PENDING).exists()

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from inventory_ai.choices import RunStatus
-from inventory_ai.models import Forecast, ForecastResult, ForecastRun, ForecastRunChunk
+from inventory_ai.models import Forecast, ForecastResult, ForecastRun, ForecastRunChunk, ReorderSuggestion
 from inventory_ai.services import registry, retraining
 from tests.retrain_helpers import seed_demand
 
@@ -46,6 +46,11 @@ def test_a_store_is_retrained_by_a_worker_with_the_global_network(shop, start_wo
     assert registry.read_json(run.artifacts, retraining.GLOBAL_FILES["final"]).keys() == {
         str(pk) for pk in ForecastResult.objects.filter(run=run).values_list("variant_id", flat=True)
     }
+    # and the new forecast was turned into restock suggestions (no stock recorded: every seller needs an order)
+    deadline = time.monotonic() + 60
+    while not ReorderSuggestion.objects.filter(store=shop).exists() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert ReorderSuggestion.objects.filter(store=shop, status="pending").count() >= 100
     # the network and its pairs were candidates of every SKU's choice
     assert all("lstm" in scores for scores in ForecastResult.objects.filter(run=run).values_list("backtest", flat=True))
 
