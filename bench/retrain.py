@@ -171,7 +171,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("path", type=Path)
     parser.add_argument("--as-of", default="2011-12-05")
-    parser.add_argument("--workers", default="1,2", help="Worker counts to time, e.g. 1,2")
+    parser.add_argument("--workers", default="1,2", help="Worker counts to time, e.g. 1,2 (empty: only the kill test)")
     parser.add_argument("--no-kill", action="store_true", help="Skip the kill test")
     parser.add_argument("--kill-after", type=float, default=60.0, help="Seconds into the kill test's run")
     parser.add_argument("--visibility-timeout", type=int, default=240)
@@ -216,13 +216,15 @@ def main() -> None:
         print(f"  imported in {time.monotonic() - started:.0f} s", flush=True)
 
     rows = []
-    for workers in [int(n) for n in args.workers.split(",")]:
+    for workers in [int(n) for n in args.workers.split(",") if n.strip()]:
         print(f"Full retrain with {workers} worker process(es) ...", flush=True)
         rows.append(measure(env, scratch, workers, args.as_of))
     if not args.no_kill:
         print(f"Kill test: 2 workers, one SIGKILLed {args.kill_after:.0f} s into the run ...", flush=True)
         rows.append(measure(env, scratch, 2, args.as_of, kill_after=args.kill_after))
 
+    if not rows:
+        sys.exit("nothing measured")
     print(f"\nFull retrain of {STORE} as of {args.as_of} (horizon {rows[0]['horizon']}, every model family)")
     header = f"{'workers':<12}{'status':<11}{'SKUs':>6}{'failed':>7}{'wall s':>8}{'SKUs/s':>8}{'network s':>10}"
     print(header + f"{'peak RSS MiB per worker':>26}{'attempts':>10}")
