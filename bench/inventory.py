@@ -7,8 +7,8 @@ OR-weekly data as in `bench/accuracy.py` (same cleaning; SKUs in scope at the fi
 actual weekly sales and what cannot be served is lost. Forecasts are refreshed at the four benchmark origins; each
 SKU starts with stock at its reorder point. Policies:
 
-(a) ours: `forecast_many(models="auto")` and `reorder_levels` at a 95% fill-rate target, ordering up to S when the
-    position is below it;
+(a) ours: `forecast_many(models="auto")` and `allocate_fill_rate` at a 95% fill-rate target over all SKUs (or, with
+    `--allocation sku`, `reorder_levels` at 95% for each SKU), ordering up to S when the position is below it;
 (b) min/max (Odoo, ERPNext): min = mean weekly demand of the last 8 weeks x lead time x k, max = min + mean x review
     period, order up to max when the position is at or below min; k is searched so that (b)'s fill rate equals (a)'s;
 (c) the seed article: an LSTM point forecast (our global network's mean) ordered up to, with no safety stock;
@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from accuracy import MIN_SALE_WEEKS, ORIGINS, weekly_demand  # noqa: E402
 
 from forecasting.engine import forecast_many  # noqa: E402
-from forecasting.policy import abc_classes, reorder_levels  # noqa: E402
+from forecasting.policy import abc_classes, allocate_fill_rate, reorder_levels  # noqa: E402
 
 LEAD_TIME, REVIEW = 2, 1
 END = pd.Timestamp("2011-12-04")
@@ -109,6 +109,13 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, help="Folder to keep forecasts in between runs")
     parser.add_argument("--n-jobs", type=int, default=2)
     parser.add_argument("--fill", type=float, default=TARGET_FILL, help="Fill-rate setting of our policy")
+    parser.add_argument(
+        "--allocation",
+        choices=["store", "sku"],
+        default="store",
+        help="store: the fill rate over all SKUs at the least stock value (allocate_fill_rate); sku: each SKU at it",
+    )
+    parser.add_argument("--correlation", type=float, default=1.0, help="Correlation of the weeks' forecast errors")
     args = parser.parse_args()
 
     weekly = weekly_demand(args.data)
@@ -151,8 +158,17 @@ def main() -> None:
             triggers[:, column] = trigger.reindex(skus).fillna(0.0).to_numpy()
         return targets, triggers
 
+    price_by_sku = pd.Series(prices, index=skus)
+
     def ours_levels(frame):
-        table = reorder_levels(frame, LEAD_TIME, REVIEW, args.fill, service_measure="fill_rate").set_index("unique_id")
+        if args.allocation == "store":
+            table = allocate_fill_rate(
+                frame, LEAD_TIME, REVIEW, args.fill, unit_value=price_by_sku, correlation=args.correlation
+            ).set_index("unique_id")
+        else:
+            table = reorder_levels(
+                frame, LEAD_TIME, REVIEW, args.fill, service_measure="fill_rate", correlation=args.correlation
+            ).set_index("unique_id")
         # periodic review up to S: order whenever the position is below S
         return table.order_up_to, table.order_up_to - 1
 

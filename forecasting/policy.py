@@ -351,3 +351,75 @@ def stock_flags(
     overstock = (on_hand > 0) & (cover.isna() | (cover > overstock_days))
     dead = (on_hand > 0) & (days_since_sale.reindex(ids).fillna(math.inf) >= dead_days)
     return pd.DataFrame({"overstock": overstock, "dead_stock": dead}, index=ids)
+
+
+def allocate_fill_rate(
+    frame: pd.DataFrame,
+    lead_time: float | pd.Series,
+    review_period: float | pd.Series,
+    target: float,
+    unit_value: pd.Series | None = None,
+    correlation: float = DEFAULT_CORRELATION,
+) -> pd.DataFrame:
+    """Order-up-to levels that reach a fill rate `target` over all SKUs together at the least stock value.
+
+    Store owners mean "95% of what customers ask for is in stock", not "every SKU at 95%": a unit of stock on a fast
+    seller serves far more demand than one on a slow, lumpy one. Each SKU's level is raised while the demand one
+    more unit serves (per cycle, from its demand distribution), divided by its value, is above a price lambda that is
+    the same for all; lambda is searched so that the expected served share of all review-period demand is `target`.
+    Returns `unique_id, order_up_to, expected_fill_rate` (per SKU).
+    """
+    frame = frame.sort_values(["unique_id", "ds"]).reset_index(drop=True)
+    ids = pd.Index(frame["unique_id"].unique(), name="unique_id")
+    lead = _per_sku(lead_time, ids, "lead_time").to_numpy(float)
+    review = _per_sku(review_period, ids, "review_period").to_numpy(float)
+    values = _per_sku(unit_value, ids, "unit_value", 1.0).to_numpy(float)
+    values = np.where(values > 0, values, np.nanmedian(values[values > 0]) if (values > 0).any() else 1.0)
+    sigma = period_sigma(frame).to_numpy(float)
+    means_all = frame["mean"].to_numpy(float).clip(min=0.0)
+    codes = frame["unique_id"].to_numpy()
+    bounds = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+    ends = np.r_[bounds[1:], len(frame)]
+    served_curves, review_demand = [], np.zeros(len(ids))
+    for position, (first, last) in enumerate(zip(bounds, ends, strict=True)):
+        means, sigmas = means_all[first:last], sigma[first:last]
+        L, R = lead[position], review[position]
+        protect = DemandDistribution(*window_moments(means, sigmas, L + R, correlation))
+        lead_dist = DemandDistribution(*window_moments(means, sigmas, L, correlation))
+        review_demand[position] = max(protect.mean - lead_dist.mean, 0.0)
+        if protect.family is None or review_demand[position] <= 0:
+            served_curves.append(np.array([review_demand[position]]))
+            continue
+        levels = np.arange(protect.upper() + 1)
+        short = np.maximum(protect.expected_shortage(levels) - lead_dist.expected_shortage(levels), 0.0)
+        # served units per cycle at each level, made non-decreasing (a level never serves less than a lower one)
+        served_curves.append(np.maximum.accumulate(review_demand[position] - short))
+    total = review_demand.sum()
+
+    def levels_at(price: float) -> tuple[np.ndarray, float]:
+        chosen = np.zeros(len(ids), dtype=int)
+        served = 0.0
+        for position, curve in enumerate(served_curves):
+            # the gain of a unit rises, then falls (a lumpy item's first units rarely serve a whole order): stop
+            # after the last unit still worth its price
+            gains = np.diff(curve) / values[position]
+            worth = np.flatnonzero(gains > price)
+            chosen[position] = int(worth[-1]) + 1 if len(worth) else 0
+            served += curve[chosen[position]]
+        return chosen, served / total if total > 0 else 1.0
+
+    low, high = 1e-12, 1e3
+    chosen, fill = levels_at(low)
+    if fill >= target:
+        for _ in range(60):
+            middle = math.sqrt(low * high)
+            trial, reached = levels_at(middle)
+            if reached >= target:
+                low, chosen, fill = middle, trial, reached
+            else:
+                high = middle
+    per_sku = [
+        float(curve[level] / demand) if demand > 0 else 1.0
+        for curve, level, demand in zip(served_curves, chosen, review_demand, strict=True)
+    ]
+    return pd.DataFrame({"unique_id": ids, "order_up_to": chosen, "expected_fill_rate": per_sku})

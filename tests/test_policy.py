@@ -223,3 +223,27 @@ def test_an_intermittent_sku_gets_whole_orders_in_packs_of_at_least_the_moq(rate
         assert quantity >= moq
         assert quantity % pack == 0
         assert on_hand < row.iloc[0].order_up_to
+
+
+def test_a_store_wide_fill_rate_puts_stock_where_it_serves_most_demand():
+    from forecasting.policy import allocate_fill_rate
+
+    # given a steady fast seller and a lumpy slow one of the same unit value
+    fast = forecast([100.0] * 6, [15.0] * 6, unique_id="fast")
+    slow = forecast([2.0] * 6, [4.0] * 6, unique_id="slow")
+    frame = pd.concat([fast, slow], ignore_index=True)
+
+    # when the store as a whole must serve 95% of demand
+    table = allocate_fill_rate(frame, 2, 1, 0.95, correlation=0.0).set_index("unique_id")
+
+    # then the expected served share of all demand is at least 95%, with the fast seller served best
+    demand = {"fast": 100.0, "slow": 2.0}
+    served = sum(table.loc[sku, "expected_fill_rate"] * demand[sku] for sku in demand)
+    assert served / sum(demand.values()) >= 0.95
+    assert table.loc["fast", "expected_fill_rate"] > table.loc["slow", "expected_fill_rate"]
+    # and it needs less stock than every SKU at 95% on its own
+    each = reorder_levels(frame, 2, 1, 0.95, service_measure="fill_rate", correlation=0.0).set_index("unique_id")
+    assert table["order_up_to"].sum() <= each["order_up_to"].sum()
+    # a higher target never needs less
+    higher = allocate_fill_rate(frame, 2, 1, 0.99, correlation=0.0).set_index("unique_id")
+    assert (higher["order_up_to"] >= table["order_up_to"]).all()
