@@ -8,7 +8,7 @@ INSTALLED := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.tx
 # One BLAS thread per process: the suite runs workers and servers beside it on few cores.
 TEST_ENV := DJANGO_SETTINGS_MODULE=tests.settings OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
 
-.PHONY: help install demo test lint format check-migrations migrate run worker beat doctor clean
+.PHONY: help install demo test lint format check-migrations migrate run worker beat doctor clean chromium
 
 help:
 	@echo "make demo    - install, load the demo store and run web + worker + beat (Ctrl-C stops)"
@@ -29,8 +29,19 @@ install: $(INSTALLED)
 demo: install
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py demo
 
-test: install lint check-migrations
+test: install lint check-migrations chromium
 	$(TEST_ENV) $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The admin's browser tests drive the system's Chromium; install it where we may (root with apt), else say how.
+CHROMIUM_PATH ?= /usr/bin/chromium
+chromium:
+	@test -x "$(CHROMIUM_PATH)" || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "Installing Chromium for the browser tests (apt-get install chromium)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "The browser tests need Chromium at $(CHROMIUM_PATH): sudo apt-get install chromium" >&2; exit 1; \
+	  fi; }
 
 lint: install
 	$(BIN)/ruff check .

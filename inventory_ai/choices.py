@@ -89,3 +89,17 @@ class AdjustmentReason(models.TextChoices):
     RESTOCK = "restock", "Restock received"
     RECONCILIATION = "reconciliation", "Correction from reconciliation"
     MANUAL = "manual", "Manual"
+
+
+class AuditAction(models.TextChoices):
+    CREATE = "create", "Created"
+    EDIT = "edit", "Edited"
+    APPROVE = "approve", "Approved"
+    REJECT = "reject", "Rejected"
+    PUSH = "push", "Pushed"
+
+
+class AuditSource(models.TextChoices):
+    ADMIN = "admin", "Admin"
+    API = "api", "API"
+    SYSTEM = "system", "System"

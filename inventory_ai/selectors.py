@@ -2,11 +2,33 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, F, Sum, Value
-from django.db.models.functions import Greatest, Least
+from dataclasses import dataclass
+from datetime import timedelta
 
-from inventory_ai.choices import OrderStatus
-from inventory_ai.models import Order, OrderLine, Store, Variant, WebhookEvent
+import pandas as pd
+from django.db.models import Count, DecimalField, ExpressionWrapper, F, Max, Q, Sum, Value
+from django.db.models.functions import Coalesce, Greatest, Least
+from django.utils import timezone
+
+from forecasting.data import period_alias
+from inventory_ai.charts import ForecastPeriod, Period
+from inventory_ai.choices import AdjustmentStatus, OrderStatus, SuggestionStatus, WebhookStatus
+from inventory_ai.conf import get_option
+from inventory_ai.models import (
+    DailyDemand,
+    Forecast,
+    ForecastResult,
+    ForecastRun,
+    InventoryLevel,
+    Order,
+    OrderLine,
+    ReorderSuggestion,
+    StockAdjustment,
+    Store,
+    Variant,
+    WebhookEvent,
+)
+from inventory_ai.services.retraining import current_run
 
 # Units a line contributes to demand: the same rule as inventory_ai.services.demand.line_net_units, in SQL.
 NET_LINE_UNITS = Greatest(Value(0), Least(F("current_quantity"), F("quantity") - F("refunded_quantity")))
@@ -26,3 +48,151 @@ def stats() -> dict:
         "order_lines": OrderLine.objects.count(),
         "net_units": int(net_units or 0),
     }
+
+
+# --- Dashboard ---------------------------------------------------------------------------------------------------
+
+SUGGESTION_VALUE = ExpressionWrapper(
+    F("unit_cost") * Coalesce(F("approved_qty"), F("suggested_qty")),
+    output_field=DecimalField(max_digits=18, decimal_places=4),
+)
+
+
+def at_risk_suggestions(queryset=None):
+    """Pending suggestions whose stock runs out before an order placed today could arrive (within the lead time)."""
+    queryset = ReorderSuggestion.objects.all() if queryset is None else queryset
+    today = timezone.localdate()
+    return queryset.filter(status=SuggestionStatus.PENDING, order_by__lte=today).order_by("stockout_date")
+
+
+def dashboard(now=None) -> dict:
+    """What needs a planner's attention, for the admin's front page."""
+    now = now or timezone.now()
+    since = now - timedelta(hours=24)
+    pending = ReorderSuggestion.objects.filter(status=SuggestionStatus.PENDING)
+    suggestions = pending.aggregate(count=Count("pk"), value=Sum(SUGGESTION_VALUE), units=Sum("suggested_qty"))
+    adjustments = StockAdjustment.objects.aggregate(
+        pending=Count("pk", filter=Q(status=AdjustmentStatus.PENDING)),
+        approved=Count("pk", filter=Q(status__in=[AdjustmentStatus.APPROVED, AdjustmentStatus.PUSHING])),
+        attention=Count("pk", filter=Q(status__in=[AdjustmentStatus.CONFLICT, AdjustmentStatus.FAILED])),
+    )
+    risky = at_risk_suggestions().select_related("variant", "store")
+    webhooks = WebhookEvent.objects.filter(received_at__gte=since).aggregate(
+        received=Count("pk"),
+        processed=Count("pk", filter=Q(status=WebhookStatus.PROCESSED)),
+        ignored=Count("pk", filter=Q(status=WebhookStatus.IGNORED)),
+        failed=Count("pk", filter=Q(status=WebhookStatus.FAILED)),
+    )
+    oldest = (
+        WebhookEvent.objects.filter(status=WebhookStatus.RECEIVED).order_by("received_at").values("received_at").first()
+    )
+    stores = []
+    for store in Store.objects.annotate(
+        variant_count=Count("variants", filter=Q(variants__deleted_at__isnull=True), distinct=True),
+    ).order_by("domain"):
+        last_run = ForecastRun.objects.filter(store=store).order_by("-created_at", "-pk").first()
+        current = current_run(store)
+        last_event = store.webhook_events.aggregate(at=Max("received_at"))["at"]
+        stores.append({"store": store, "last_run": last_run, "current": current, "last_event": last_event})
+    return {
+        "suggestions": {
+            "count": suggestions["count"],
+            "value": suggestions["value"] or 0,
+            "units": suggestions["units"] or 0,
+        },
+        "adjustments": adjustments,
+        "at_risk_count": risky.count(),
+        "at_risk": list(risky[:10]),
+        "webhooks": {**webhooks, "failed_total": WebhookEvent.objects.filter(status=WebhookStatus.FAILED).count()},
+        "oldest_unprocessed": oldest["received_at"] if oldest else None,
+        "oldest_unprocessed_age": (now - oldest["received_at"]) if oldest else None,
+        "stores": stores,
+    }
+
+
+# --- A variant's forecast page -----------------------------------------------------------------------------------
+
+HISTORY_PERIODS = 52
+
+
+@dataclass
+class VariantOverview:
+    """Everything the variant forecast page shows."""
+
+    variant: Variant
+    run: ForecastRun | None
+    history: list[Period]
+    forecast: list[ForecastPeriod]
+    result: ForecastResult | None
+    candidates: list[dict]
+    suggestion: ReorderSuggestion | None
+    levels: list[InventoryLevel]
+
+    @property
+    def available(self) -> int:
+        return sum(level.available for level in self.levels)
+
+
+def variant_overview(variant: Variant, history_periods: int = HISTORY_PERIODS) -> VariantOverview:
+    """The variant's demand per forecast period (out-of-stock periods flagged), its current forecast with intervals,
+    the chosen model against the alternatives it was backtested with, its latest suggestion and stock levels."""
+    freq = get_option("FORECAST_FREQ")
+    run = current_run(variant.store)
+    rows = list(Forecast.objects.filter(run=run, variant=variant).order_by("period_start")) if run else []
+    forecast = [
+        ForecastPeriod(
+            start=row.period_start,
+            end=row.period_end,
+            mean=row.mean,
+            intervals={
+                int(key[3:]): (row.bounds[key], row.bounds.get(f"hi-{key[3:]}", row.mean))
+                for key in row.bounds
+                if key.startswith("lo-")
+            },
+        )
+        for row in rows
+    ]
+    alias = period_alias(freq)
+    last = (
+        pd.Timestamp(rows[0].period_start) - pd.Timedelta(days=1)
+        if rows
+        else pd.Period(timezone.localdate(), freq=alias).start_time - pd.Timedelta(days=1)
+    )
+    last_period = pd.Period(last, freq=alias)
+    first_period = last_period - (history_periods - 1)
+    daily = pd.DataFrame(
+        DailyDemand.objects.filter(
+            variant=variant, date__gte=first_period.start_time.date(), date__lte=last_period.end_time.date()
+        ).values_list("date", "units", "out_of_stock"),
+        columns=["date", "units", "out_of_stock"],
+    )
+    history = []
+    if not daily.empty:
+        daily["period"] = pd.to_datetime(daily["date"]).dt.to_period(alias)
+        weekly = daily.groupby("period").agg(units=("units", "sum"), out_of_stock=("out_of_stock", "any"))
+    else:
+        weekly = pd.DataFrame(columns=["units", "out_of_stock"])
+    for period in pd.period_range(first_period, last_period, freq=alias):
+        units, out = (
+            (weekly.loc[period, "units"], weekly.loc[period, "out_of_stock"]) if period in weekly.index else (0, False)
+        )
+        history.append(
+            Period(
+                start=period.start_time.date(), end=period.end_time.date(), units=float(units), out_of_stock=bool(out)
+            )
+        )
+    result = ForecastResult.objects.filter(run=run, variant=variant).first() if run else None
+    candidates = []
+    if result is not None:
+        candidates = sorted(
+            (
+                {"model": name, "rmsse": score, "chosen": name == result.model}
+                for name, score in result.backtest.items()
+            ),
+            key=lambda row: (row["rmsse"] is None, row["rmsse"] if row["rmsse"] is not None else 0),
+        )
+    # The pending suggestion if there is one, else the newest decided.
+    suggestions = ReorderSuggestion.objects.filter(variant=variant).order_by("-created_at")
+    suggestion = suggestions.filter(status=SuggestionStatus.PENDING).first() or suggestions.first()
+    levels = list(InventoryLevel.objects.filter(variant=variant).select_related("location").order_by("location__name"))
+    return VariantOverview(variant, run, history, forecast, result, candidates, suggestion, levels)

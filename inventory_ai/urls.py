@@ -6,10 +6,6 @@ from django.views.generic import RedirectView
 
 from inventory_ai import views
 
-admin.site.site_header = "Inventory AI"
-admin.site.site_title = "Inventory AI"
-admin.site.index_title = "Demand forecasting and replenishment"
-
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("admin/", admin.site.urls),

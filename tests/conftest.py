@@ -201,3 +201,39 @@ def start_worker(transactional_db, tmp_path):
 def celery_worker_process(start_worker):
     """One real worker process (solo pool) consuming every queue, on the test database."""
     return start_worker().process
+
+
+@pytest.fixture
+def forecast_store(shop, settings):
+    """A store with 12 SKUs, a finished full retrain, and stock of 5 units of each at its one location."""
+    from django.utils import timezone
+
+    from inventory_ai.models import InventoryLevel, Location
+    from inventory_ai.services import retraining
+    from tests.retrain_helpers import drive, seed_demand
+
+    settings.INVENTORY_AI = {**settings.INVENTORY_AI, "FORECAST_HORIZON": 6, "RETRAIN_CHUNK_SIZE": 6}
+    variants = seed_demand(shop, 12, weeks=30)
+    run = drive(retraining.start_retrain(shop))
+    location = Location.objects.get(store=shop)
+    for variant in variants:
+        InventoryLevel.objects.create(
+            variant=variant, location=location, available=5, platform_updated_at=timezone.now()
+        )
+    return shop, run, variants
+
+
+@pytest.fixture
+def planner(db):
+    """A staff user in the Planner group: views everything, approves and rejects."""
+    from inventory_ai.services.roles import PLANNER, create_staff_user
+
+    return create_staff_user("pat.planner", PLANNER, "planner-pass-1")
+
+
+@pytest.fixture
+def viewer(db):
+    """A staff user in the Viewer group: views everything, decides nothing."""
+    from inventory_ai.services.roles import VIEWER, create_staff_user
+
+    return create_staff_user("val.viewer", VIEWER, "viewer-pass-1")

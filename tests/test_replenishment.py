@@ -9,25 +9,10 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from inventory_ai.choices import SuggestionStatus
-from inventory_ai.models import ClassPolicy, InventoryLevel, Location, ReorderSuggestion, Variant
-from inventory_ai.services import replenishment, retraining
-from tests.retrain_helpers import drive, seed_demand
+from inventory_ai.models import ClassPolicy, InventoryLevel, ReorderSuggestion, Variant
+from inventory_ai.services import replenishment
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def forecast_store(shop, settings):
-    """A store with 12 SKUs, a finished full retrain, and stock of 5 units of each at its one location."""
-    settings.INVENTORY_AI = {**settings.INVENTORY_AI, "FORECAST_HORIZON": 6, "RETRAIN_CHUNK_SIZE": 6}
-    variants = seed_demand(shop, 12, weeks=30)
-    run = drive(retraining.start_retrain(shop))
-    location = Location.objects.get(store=shop)
-    for variant in variants:
-        InventoryLevel.objects.create(
-            variant=variant, location=location, available=5, platform_updated_at=timezone.now()
-        )
-    return shop, run, variants
 
 
 def test_suggestions_follow_the_forecast_and_explain_themselves(forecast_store):

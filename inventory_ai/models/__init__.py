@@ -1,5 +1,6 @@
 """The domain model of Inventory AI, one module per area."""
 
+from inventory_ai.models.audit import AuditEntry
 from inventory_ai.models.catalog import Location, Product, Variant
 from inventory_ai.models.demand import DailyDemand, InventoryLevel
 from inventory_ai.models.events import WebhookEvent
@@ -10,6 +11,7 @@ from inventory_ai.models.replenishment import ClassPolicy, ReorderSuggestion, St
 from inventory_ai.models.stores import Store
 
 __all__ = [
+    "AuditEntry",
     "ClassPolicy",
     "ReorderSuggestion",
     "StockAdjustment",

@@ -59,6 +59,9 @@ class ReorderSuggestion(models.Model):
     expected_fill_rate = models.FloatField(null=True, blank=True)
     days_of_cover = models.FloatField(null=True, blank=True)
     stockout_date = models.DateField(null=True, blank=True, help_text="When stock on hand runs out at forecast rate")
+    order_by = models.DateField(
+        null=True, blank=True, help_text="The last day an order placed arrives before the stock-out (lead time)"
+    )
     unit_cost = models.DecimalField(max_digits=12, decimal_places=4, null=True, blank=True)
     reason = models.TextField()
     status = models.CharField(max_length=16, choices=SuggestionStatus.choices, default=SuggestionStatus.PENDING)

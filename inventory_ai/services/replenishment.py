@@ -18,7 +18,14 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from forecasting.policy import abc_classes, reorder_levels, xyz_classes
-from inventory_ai.choices import RunStatus, SuggestionStatus
+from inventory_ai.choices import (
+    AdjustmentReason,
+    AdjustmentStatus,
+    AuditAction,
+    AuditSource,
+    RunStatus,
+    SuggestionStatus,
+)
 from inventory_ai.models import (
     ClassPolicy,
     DailyDemand,
@@ -27,9 +34,11 @@ from inventory_ai.models import (
     InventoryLevel,
     Location,
     ReorderSuggestion,
+    StockAdjustment,
     Store,
     Variant,
 )
+from inventory_ai.services import audit
 
 logger = logging.getLogger(__name__)
 
@@ -187,6 +196,7 @@ def recompute_suggestions(
                 counts["none_needed"] += 1
                 continue
             stockout = row["stockout_date"]
+            stockout_date = None if stockout is None or pd.isna(stockout) else pd.Timestamp(stockout).date()
             ReorderSuggestion.objects.create(
                 store=store,
                 variant=variant,
@@ -206,7 +216,8 @@ def recompute_suggestions(
                 weekly_demand=weekly,
                 expected_fill_rate=float(row["expected_fill_rate"]),
                 days_of_cover=None if math.isinf(row["days_of_cover"]) else float(row["days_of_cover"]),
-                stockout_date=None if stockout is None or pd.isna(stockout) else pd.Timestamp(stockout).date(),
+                stockout_date=stockout_date,
+                order_by=stockout_date - timedelta(days=p["lead_days"]) if stockout_date else None,
                 unit_cost=variant.unit_cost,
                 reason=explain(
                     variant,
@@ -257,18 +268,138 @@ def explain(variant, row, params, measure, available, on_order, weekly, forecast
     return "; ".join(parts) + f"; {have} → order {quantity:,}{packs}"
 
 
-def decide_suggestion(suggestion: ReorderSuggestion, approve: bool, user, quantity: int | None = None) -> bool:
-    """Approve (optionally with an edited quantity) or reject a pending suggestion; returns whether it changed."""
+def decide_suggestion(
+    suggestion: ReorderSuggestion,
+    approve: bool,
+    user,
+    quantity: int | None = None,
+    source: str = AuditSource.ADMIN,
+    note: str = "",
+) -> bool:
+    """Approve (optionally with an edited quantity) or reject a pending suggestion, and log it in the audit log.
+
+    Returns whether it changed: a suggestion already decided or superseded (a newer forecast replaced it while the
+    planner looked) is left alone.
+    """
+    if quantity is not None and quantity < 0:
+        raise ValueError("a quantity cannot be negative")
     with transaction.atomic():
         current = ReorderSuggestion.objects.select_for_update().get(pk=suggestion.pk)
         if current.status != SuggestionStatus.PENDING:
             return False
-        if quantity is not None:
-            if quantity < 0:
-                raise ValueError("a quantity cannot be negative")
+        if approve and quantity is not None and quantity != current.quantity:
+            audit.record(
+                current,
+                AuditAction.EDIT,
+                user,
+                source,
+                before={"quantity": current.quantity},
+                after={"quantity": quantity},
+                note=note,
+            )
             current.approved_qty = quantity
+        before = {"status": current.status, "quantity": current.quantity}
         current.status = SuggestionStatus.APPROVED if approve else SuggestionStatus.REJECTED
-        current.decided_at, current.decided_by = timezone.now(), user
+        current.decided_at = timezone.now()
+        current.decided_by = user if user is not None and user.is_authenticated else None
         current.save(update_fields=["status", "approved_qty", "decided_at", "decided_by"])
+        audit.record(
+            current,
+            AuditAction.APPROVE if approve else AuditAction.REJECT,
+            user,
+            source,
+            before=before,
+            after={"status": current.status, "quantity": current.quantity},
+            note=note,
+        )
     suggestion.refresh_from_db()
+    return True
+
+
+def create_adjustment(
+    variant: Variant,
+    location: Location,
+    user,
+    new_available: int | None = None,
+    delta: int | None = None,
+    reason: str = AdjustmentReason.MANUAL,
+    note: str = "",
+    source: str = AuditSource.ADMIN,
+) -> StockAdjustment:
+    """Propose a stock change at a location, as a new quantity or as a delta on the quantity we last read.
+
+    The quantity read now is kept as `expected_available`: the push applies only if the store still holds it.
+    """
+    if (new_available is None) == (delta is None):
+        raise ValueError("give either a new quantity or a delta")
+    if variant.store_id != location.store_id:
+        raise ValueError("the variant and the location belong to different stores")
+    level = InventoryLevel.objects.filter(variant=variant, location=location).first()
+    expected = level.available if level is not None else 0
+    target = new_available if new_available is not None else expected + delta
+    if target < 0:
+        raise ValueError(f"the new quantity would be negative ({expected} {delta:+d})")
+    with transaction.atomic():
+        adjustment = StockAdjustment.objects.create(
+            store_id=variant.store_id,
+            variant=variant,
+            location=location,
+            expected_available=expected,
+            new_available=target,
+            reason=reason,
+            note=note,
+            created_by=user if user is not None and user.is_authenticated else None,
+        )
+        audit.record(
+            adjustment,
+            AuditAction.CREATE,
+            user,
+            source,
+            after={"expected_available": expected, "new_available": target, "reason": reason},
+            note=note,
+        )
+    return adjustment
+
+
+def decide_adjustment(
+    adjustment: StockAdjustment,
+    approve: bool,
+    user,
+    new_available: int | None = None,
+    source: str = AuditSource.ADMIN,
+    note: str = "",
+) -> bool:
+    """Approve (optionally with an edited quantity) or reject a pending adjustment, and log it in the audit log."""
+    if new_available is not None and new_available < 0:
+        raise ValueError("a quantity cannot be negative")
+    with transaction.atomic():
+        current = StockAdjustment.objects.select_for_update().get(pk=adjustment.pk)
+        if current.status != AdjustmentStatus.PENDING:
+            return False
+        if approve and new_available is not None and new_available != current.new_available:
+            audit.record(
+                current,
+                AuditAction.EDIT,
+                user,
+                source,
+                before={"new_available": current.new_available},
+                after={"new_available": new_available},
+                note=note,
+            )
+            current.new_available = new_available
+        before = {"status": current.status}
+        current.status = AdjustmentStatus.APPROVED if approve else AdjustmentStatus.REJECTED
+        current.decided_at = timezone.now()
+        current.decided_by = user if user is not None and user.is_authenticated else None
+        current.save(update_fields=["status", "new_available", "decided_at", "decided_by"])
+        audit.record(
+            current,
+            AuditAction.APPROVE if approve else AuditAction.REJECT,
+            user,
+            source,
+            before=before,
+            after={"status": current.status, "new_available": current.new_available},
+            note=note,
+        )
+    adjustment.refresh_from_db()
     return True

@@ -1,0 +1,3 @@
+"""The Django admin: the product's face for store admins. One module per area; importing them registers the models."""
+
+from inventory_ai.admin import catalog, forecasts, replenishment, stores, sync  # noqa: F401

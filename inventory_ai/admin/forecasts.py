@@ -1,0 +1,117 @@
+"""Admin for retraining runs, per-SKU results and forecasts."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import admin
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+
+from inventory_ai.admin.common import ReadOnlyAdminMixin
+from inventory_ai.admin.stores import retrain_stores
+from inventory_ai.models import (
+    Forecast,
+    ForecastResult,
+    ForecastRun,
+)
+
+
+@admin.register(ForecastRun)
+class ForecastRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = (
+        "id",
+        "store",
+        "kind",
+        "status",
+        "phase",
+        "progress_display",
+        "skus_failed",
+        "global_backtest_status",
+        "global_status",
+        "accuracy_display",
+        "created_at",
+        "duration_display",
+        "trigger",
+    )
+    list_filter = ("status", "kind", "store")
+    date_hierarchy = "created_at"
+    list_select_related = ("store",)
+    exclude = ("warm_start_run",)
+    actions = ["rerun_runs"]
+    change_list_template = "admin/inventory_ai/forecastrun/change_list.html"
+
+    def has_rerun_permission(self, request) -> bool:
+        return request.user.has_perm("inventory_ai.change_forecastrun")
+
+    @admin.action(description="Re-run selected runs (a new run of the same kind for each store)", permissions=["rerun"])
+    def rerun_runs(self, request, queryset):
+        latest = {}
+        for run in queryset.select_related("store").order_by("created_at"):
+            latest[run.store_id] = run
+        for run in latest.values():
+            retrain_stores(self, request, [run.store], run.kind)
+
+    @admin.display(description="Progress")
+    def progress_display(self, obj):
+        return f"{obj.skus_done + obj.skus_failed:,}/{obj.skus_total:,} ({obj.progress:.0%})"
+
+    @admin.display(description="Backtest RMSSE")
+    def accuracy_display(self, obj):
+        overall = (obj.accuracy or {}).get("all")
+        return f"{overall['rmsse']:.3f}" if overall else "-"
+
+    @admin.display(description="Duration")
+    def duration_display(self, obj):
+        seconds = obj.duration_seconds
+        return f"{seconds:.0f} s" if seconds is not None else "-"
+
+    def get_urls(self):
+        schedule = path("schedule/", self.admin_site.admin_view(self.schedule_view), name="inventory_ai_schedule")
+        return [schedule, *super().get_urls()]
+
+    def schedule_view(self, request):
+        """The Celery beat schedule, as configured in settings."""
+        entries = [
+            {"name": name, "task": entry["task"], "schedule": entry["schedule"], "kwargs": entry.get("kwargs", {})}
+            for name, entry in settings.CELERY_BEAT_SCHEDULE.items()
+        ]
+        context = {**self.admin_site.each_context(request), "title": "Schedule", "entries": entries, "opts": self.opts}
+        return TemplateResponse(request, "admin/inventory_ai/schedule.html", context)
+
+
+@admin.register(ForecastResult)
+class ForecastResultAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("variant", "run", "ok", "model", "demand_class", "rmsse_display", "changed", "error")
+    list_filter = ("ok", "changed", "demand_class", "model", "run__store")
+    search_fields = ("variant__sku", "variant__title", "=run__id")
+    list_select_related = ("variant", "run")
+    show_full_result_count = False
+
+    @admin.display(description="Backtest RMSSE")
+    def rmsse_display(self, obj):
+        value = (obj.backtest or {}).get(obj.model)
+        return f"{value:.3f}" if value is not None else "-"
+
+
+@admin.register(Forecast)
+class ForecastAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("variant", "period_start", "period_end", "mean", "bounds_display", "model", "run_link")
+    list_filter = ("run__store", "model")
+    search_fields = ("variant__sku", "variant__title", "=run__id")
+    date_hierarchy = "period_start"
+    list_select_related = ("variant", "run")
+    show_full_result_count = False
+
+    @admin.display(description="Intervals")
+    def bounds_display(self, obj):
+        levels = sorted({key.split("-")[1] for key in obj.bounds}, key=int)
+        return ", ".join(
+            f"{level}%: {obj.bounds[f'lo-{level}']:.1f}..{obj.bounds[f'hi-{level}']:.1f}" for level in levels
+        )
+
+    @admin.display(description="Run")
+    def run_link(self, obj):
+        return format_html(
+            '<a href="{}">#{}</a>', reverse("admin:inventory_ai_forecastrun_change", args=[obj.run_id]), obj.run_id
+        )

@@ -1,0 +1,99 @@
+"""Admin for stores and their locations, with the retrain actions."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.db import models
+from django.db.models import Count
+
+from inventory_ai.choices import RunKind
+from inventory_ai.models import (
+    Location,
+    Store,
+)
+from inventory_ai.services import retraining
+from inventory_ai.services.stores import store_timezone_changed
+
+
+@admin.register(Store)
+class StoreAdmin(admin.ModelAdmin):
+    list_display = ("domain", "name", "platform", "timezone", "currency", "active", "variant_count", "created_at")
+    list_filter = ("platform", "active")
+    actions = ["retrain_full", "retrain_refresh"]
+
+    def has_retrain_permission(self, request) -> bool:
+        return request.user.has_perm("inventory_ai.add_forecastrun")
+
+    @admin.action(
+        description="Retrain forecasts of selected stores (full, with model selection)", permissions=["retrain"]
+    )
+    def retrain_full(self, request, queryset):
+        retrain_stores(self, request, queryset, RunKind.FULL)
+
+    @admin.action(
+        description="Refresh forecasts of selected stores (new data, current models)", permissions=["retrain"]
+    )
+    def retrain_refresh(self, request, queryset):
+        retrain_stores(self, request, queryset, RunKind.REFRESH)
+
+    search_fields = ("domain", "name")
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+    # Secrets are encrypted at rest and never shown; `manage.py add_store` sets and rotates them.
+    exclude = ("credentials", "webhook_secrets")
+    readonly_fields = ("secrets_summary", "created_at", "updated_at")
+    fieldsets = (
+        (None, {"fields": ("platform", "domain", "name", "active")}),
+        ("API", {"fields": ("api_base_url", "api_version", "secrets_summary")}),
+        ("Locale", {"fields": ("timezone", "currency", "country_code")}),
+        (
+            "Replenishment defaults",
+            {
+                "fields": (
+                    "default_lead_time_days",
+                    "default_review_period_days",
+                    "default_service_level",
+                    "default_moq",
+                    "default_case_pack",
+                )
+            },
+        ),
+        ("History", {"fields": ("created_at", "updated_at")}),
+    )
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(_variant_count=Count("variants", distinct=True))
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if change and "timezone" in form.changed_data:
+            store_timezone_changed(obj)
+            self.message_user(request, "The time zone changed: daily demand was rebuilt on the new local days.")
+
+    @admin.display(description="Variants", ordering="_variant_count")
+    def variant_count(self, obj):
+        return obj._variant_count
+
+    @admin.display(description="Secrets")
+    def secrets_summary(self, obj):
+        names = ", ".join(sorted(obj.credentials)) or "no API credentials"
+        return f"{len(obj.webhook_secrets)} webhook secret(s); {names} (encrypted, not shown)"
+
+
+@admin.register(Location)
+class LocationAdmin(admin.ModelAdmin):
+    list_display = ("name", "platform_id", "store", "is_primary", "active")
+    list_filter = ("store", "is_primary", "active")
+    search_fields = ("name", "platform_id")
+
+
+def retrain_stores(modeladmin, request, stores, kind):
+    for store in stores:
+        try:
+            run = retraining.start_retrain(store, kind, trigger="admin", requested_by=request.user.get_username())
+        except retraining.RetrainAlreadyRunning as exc:
+            modeladmin.message_user(request, f"{store}: {exc}.", level="warning")
+            continue
+        if run is None:
+            modeladmin.message_user(request, f"{store}: no new data since the current forecast.", level="info")
+        else:
+            modeladmin.message_user(request, f"{store}: {run.get_kind_display().lower()} queued as run #{run.pk}.")
