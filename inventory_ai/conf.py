@@ -20,6 +20,8 @@ DEFAULTS: dict[str, Any] = {
     "DEFAULT_LEAD_TIME_DAYS": 14,
     "DEFAULT_REVIEW_PERIOD_DAYS": 7,
     "DEFAULT_SERVICE_LEVEL": 0.95,
+    # Seconds a store API call may take before it counts as failed (and is retried with the same idempotency key).
+    "STORE_API_TIMEOUT_SECONDS": 10.0,
     # Default Shopify Admin API version for new stores.
     "SHOPIFY_API_VERSION": "2026-10",
     # Orders per database transaction during a CSV import.

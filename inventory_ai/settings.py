@@ -238,6 +238,12 @@ CELERY_BEAT_SCHEDULE: dict = {
         "kwargs": {"older_than_seconds": 300},
         "options": {"expires": 110},
     },
+    "requeue-stalled-pushes": {
+        "task": "inventory_ai.tasks.requeue_stalled_pushes_task",
+        "schedule": 300.0,
+        "kwargs": {"older_than_seconds": 600},
+        "options": {"expires": 290},
+    },
     "mark-current-stockouts": {
         "task": "inventory_ai.tasks.mark_current_stockouts_task",
         "schedule": 3600.0,

@@ -9,7 +9,7 @@ from celery import shared_task
 from django.db import OperationalError
 
 from integrations.errors import StoreAPIError
-from inventory_ai.services import replenishment, retraining, webhooks
+from inventory_ai.services import push, replenishment, retraining, webhooks
 from inventory_ai.services.inventory import mark_current_stockouts
 from inventory_ai.services.operations import record_heartbeat
 from inventory_ai.services.sync import NotReadyYet
@@ -129,3 +129,29 @@ def recompute_suggestions_task(store_id: int, run_id: int | None = None, variant
     store = Store.objects.get(pk=store_id)
     run = ForecastRun.objects.filter(pk=run_id).first() if run_id else None
     return replenishment.recompute_suggestions(store, variant_ids, run)
+
+
+# Idempotent: the push key (Shopify's @idempotent key, a meta marker on WooCommerce) makes a repeated write a no-op,
+# so the task is acknowledged late and redelivered when its worker dies. Transient store errors retry after the
+# service's backoff (or the store's own throttle wait); the service parks the adjustment as failed after its limit.
+@shared_task(
+    name="inventory_ai.tasks.push_adjustment_task",
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=5,
+    max_retries=None,
+    ignore_result=True,
+)
+def push_adjustment_task(self, adjustment_id: int) -> str:
+    try:
+        return push.push_adjustment(adjustment_id)
+    except push.RetryLater as exc:
+        raise self.retry(countdown=exc.countdown, max_retries=None) from exc
+
+
+@shared_task(name="inventory_ai.tasks.requeue_stalled_pushes_task", ignore_result=True)
+def requeue_stalled_pushes_task(older_than_seconds: int = 600) -> int:
+    """Beat: re-enqueue approved adjustments whose push task was lost."""
+    return push.requeue_stalled_pushes(timedelta(seconds=older_than_seconds))

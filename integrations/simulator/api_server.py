@@ -24,21 +24,26 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hmac
 import json
 import math
 import re
 import threading
+import time
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from integrations.simulator import shopify_payloads, woocommerce_payloads
+from integrations.simulator.inventory import InventoryStore
 from integrations.simulator.state import StoreState
 
 WOO_ORDER = re.compile(r"^/wp-json/wc/v3/orders/(\d+)(/refunds(?:/(\d+))?)?/?$")
 SHOPIFY_ORDER = re.compile(r"^/admin/api/[\w-]+/orders/(\d+)(/refunds)?\.json$")
+SHOPIFY_GRAPHQL = re.compile(r"^/admin/api/[\w-]+/graphql\.json$")
+WOO_PRODUCT = re.compile(r"^/wp-json/wc/v3/products/(?:(\d+)/variations/)?(\d+|batch)/?$")
 WOO_DEFAULT_PER_PAGE = 10
 WOO_MAX_PER_PAGE = 100
 
@@ -60,8 +65,10 @@ class ApiServer:
         consumer_key: str = "ck_demo",
         consumer_secret: str = "cs_demo",
         access_token: str = "shpat_demo",
+        inventory: InventoryStore | None = None,
     ) -> None:
         self.state = state
+        self.inventory = inventory or InventoryStore()
         self.consumer_key = consumer_key
         self.consumer_secret = consumer_secret
         self.access_token = access_token
@@ -117,6 +124,61 @@ class ApiServer:
         status, body = _woo_error(404, "rest_no_route", "No route was found matching the URL and request method.")
         return status, body, {}
 
+    def write(self, method: str, path: str, query: dict[str, list[str]], headers: Any, raw: bytes):
+        """(status, JSON body, extra headers) for a POST or PUT: Shopify's GraphQL endpoint and WooCommerce's product
+        and variation stock, with the configured faults."""
+        with self._count_lock:
+            self.requests += 1
+        if path.startswith("/wp-json/"):
+            if not self._woo_authorised(headers.get("Authorization", ""), query):
+                status, body = _woo_error(
+                    401, "woocommerce_rest_cannot_edit", "Sorry, you are not allowed to edit this."
+                )
+                return status, body, {}
+        elif path.startswith("/admin/api/") and not self._shopify_authorised(headers):
+            return 401, {"errors": "[API] Invalid API key or access token"}, {}
+        fault = self._fault()
+        if fault is not None:
+            return fault
+        try:
+            body = json.loads(raw or b"{}")
+        except ValueError:
+            return 400, {"errors": "The body is not JSON"}, {}
+        if not isinstance(body, dict):
+            return 400, {"errors": "The body must be a JSON object"}, {}
+        if method == "POST" and SHOPIFY_GRAPHQL.match(path):
+            status, answer = self.inventory.shopify_graphql(str(body.get("query", "")), body.get("variables"))
+            return status, answer, {}
+        match = WOO_PRODUCT.match(path)
+        if match is not None:
+            parent = int(match.group(1)) if match.group(1) else None
+            if match.group(2) == "batch" and method == "POST":
+                status, answer = self.inventory.woo_batch(body, parent)
+                return status, answer, {}
+            if match.group(2) != "batch" and method == "PUT":
+                status, answer = self.inventory.woo_update(int(match.group(2)), body, parent)
+                return status, answer, {}
+        status, answer = _woo_error(404, "rest_no_route", "No route was found matching the URL and request method.")
+        return status, answer, {}
+
+    def _fault(self) -> tuple[int, Any, dict[str, str]] | None:
+        faults = self.inventory.faults
+        if faults.latency:
+            time.sleep(faults.latency)
+        status = faults.draw()
+        if status == 429:
+            return (
+                429,
+                {"errors": "Exceeded the rate limit for this api client. Reduce request rates."},
+                {"Retry-After": "1.0"},
+            )
+        if status is not None:
+            return status, {"errors": "Internal error, retry later"}, {}
+        return None
+
+    def _shopify_authorised(self, headers: Any) -> bool:
+        return hmac.compare_digest(headers.get("X-Shopify-Access-Token", "").encode(), self.access_token.encode())
+
     def _woo_authorised(self, authorization: str, query: dict[str, list[str]]) -> bool:
         key = secret = ""
         scheme, _, encoded = authorization.partition(" ")
@@ -132,6 +194,14 @@ class ApiServer:
         return key_ok & hmac.compare_digest(secret.encode(), self.consumer_secret.encode())
 
     def _woo(self, path: str, query: dict[str, list[str]]) -> tuple[int, Any, dict[str, str]]:
+        product = WOO_PRODUCT.match(path)
+        if product is not None and product.group(2) != "batch":
+            fault = self._fault()
+            if fault is not None:
+                return fault
+            parent = int(product.group(1)) if product.group(1) else None
+            status, body = self.inventory.woo_get(int(product.group(2)), parent)
+            return status, body, {}
         match = WOO_ORDER.match(path)
         if match is None:
             status, body = _woo_error(404, "rest_no_route", "No route was found matching the URL and request method.")
@@ -192,6 +262,27 @@ def _handler_for(server: ApiServer) -> type[BaseHTTPRequestHandler]:
         def do_GET(self) -> None:
             parts = urlsplit(self.path)
             status, body, extra = server.answer(parts.path, parse_qs(parts.query), self.headers)
+            self._send(status, body, extra)
+
+        def do_POST(self) -> None:
+            self._write("POST")
+
+        def do_PUT(self) -> None:
+            self._write("PUT")
+
+        def _write(self, method: str) -> None:
+            parts = urlsplit(self.path)
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            status, body, extra = server.write(method, parts.path, parse_qs(parts.query), self.headers, raw)
+            self._send(status, body, extra)
+
+        def _send(self, status: int, body: Any, extra: dict[str, str]) -> None:
+            # A client that gave up waiting (a timeout it will retry) has nobody left to answer.
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                self._send_json(status, body, extra)
+
+        def _send_json(self, status: int, body: Any, extra: dict[str, str]) -> None:
             data = json.dumps(body).encode()
             self.send_response(status, HTTPStatus(status).phrase)
             self.send_header("Content-Type", "application/json; charset=UTF-8")

@@ -14,6 +14,7 @@ from integrations.woocommerce.constants import REST_PREFIX
 from integrations.woocommerce.normalize import refund_record
 
 DEFAULT_TIMEOUT = 10.0
+BATCH_LIMIT = 100  # WooCommerce refuses larger batches
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
@@ -38,23 +39,48 @@ class WooCommerceClient:
         self.close()
 
     def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
+        return self.request("GET", path, params=params)
+
+    def request(self, method: str, path: str, params: dict[str, Any] | None = None, body: Any = None) -> Any:
+        """One REST call; timeouts, 429 and 5xx raise transient errors, other 4xx permanent ones."""
         url = f"{self.base_url}{REST_PREFIX}/{path.lstrip('/')}"
         try:
-            response = self._client.get(url, params=params)
+            response = self._client.request(method, url, params=params, json=body)
         except httpx.HTTPError as exc:
-            raise StoreAPIError(f"GET {url}: {exc.__class__.__name__}: {exc}", transient=True) from exc
+            raise StoreAPIError(f"{method} {url}: {exc.__class__.__name__}: {exc}", transient=True) from exc
         if response.status_code == 429 or response.status_code >= 500:
-            raise StoreAPIError(f"GET {url}: HTTP {response.status_code}", transient=True, status=response.status_code)
+            raise StoreAPIError(
+                f"{method} {url}: HTTP {response.status_code}", transient=True, status=response.status_code
+            )
         if response.status_code >= 400:
             raise StoreAPIError(
-                f"GET {url}: HTTP {response.status_code}: {response.text[:200]}",
+                f"{method} {url}: HTTP {response.status_code}: {response.text[:200]}",
                 transient=False,
                 status=response.status_code,
             )
         try:
             return response.json()
         except ValueError as exc:
-            raise StoreAPIError(f"GET {url}: the answer is not JSON", transient=True) from exc
+            raise StoreAPIError(f"{method} {url}: the answer is not JSON", transient=True) from exc
+
+    @staticmethod
+    def item_path(product_id: str, parent_id: str | None = None) -> str:
+        """A simple product is `products/<id>`; a variation `products/<parent>/variations/<id>`."""
+        return f"products/{parent_id}/variations/{product_id}" if parent_id else f"products/{product_id}"
+
+    def get_item(self, product_id: str, parent_id: str | None = None) -> dict[str, Any]:
+        return self.get(self.item_path(product_id, parent_id))
+
+    def update_item(self, product_id: str, changes: dict[str, Any], parent_id: str | None = None) -> dict[str, Any]:
+        return self.request("PUT", self.item_path(product_id, parent_id), body=changes)
+
+    def batch_update(self, updates: list[dict[str, Any]], parent_id: str | None = None) -> list[dict[str, Any]]:
+        """Update up to 100 products (or variations of one parent) in one request; one answer per update, with an
+        `error` member for those that failed."""
+        if len(updates) > BATCH_LIMIT:
+            raise ValueError(f"a batch takes at most {BATCH_LIMIT} updates")
+        path = f"products/{parent_id}/variations/batch" if parent_id else "products/batch"
+        return list(self.request("POST", path, body={"update": updates}).get("update") or [])
 
     def order_refunds(self, order_id: str) -> list[RefundRecord]:
         """Every refund of an order, with the order lines each one covers."""

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from django import forms
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.db.models import F, Q
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -15,8 +16,8 @@ from django.utils.html import format_html, format_html_join
 
 from inventory_ai.admin.common import DecisionAdminMixin, ReadOnlyAdminMixin, export_csv
 from inventory_ai.choices import AdjustmentReason, SuggestionStatus
-from inventory_ai.models import AuditEntry, ClassPolicy, Location, ReorderSuggestion, StockAdjustment
-from inventory_ai.services import audit, replenishment
+from inventory_ai.models import AuditEntry, ClassPolicy, Location, PushAttempt, ReorderSuggestion, StockAdjustment
+from inventory_ai.services import audit, push, replenishment
 
 
 @admin.register(ClassPolicy)
@@ -206,6 +207,26 @@ class AdjustmentForm(forms.ModelForm):
         return data
 
 
+class PushAttemptInline(admin.TabularInline):
+    model = PushAttempt
+    fields = (
+        "number",
+        "started_at",
+        "outcome",
+        "store_quantity_before",
+        "store_quantity_after",
+        "idempotency_key",
+        "error",
+    )
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    verbose_name_plural = "push attempts"
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(StockAdjustment)
 class StockAdjustmentAdmin(DecisionAdminMixin, admin.ModelAdmin):
     decision_noun = "stock adjustments"
@@ -228,7 +249,8 @@ class StockAdjustmentAdmin(DecisionAdminMixin, admin.ModelAdmin):
     search_fields = ("variant__sku", "variant__title")
     list_select_related = ("variant", "location", "store", "created_by", "decided_by")
     autocomplete_fields = ("variant",)
-    actions = ["approve_selected", "reject_selected", export_csv]
+    actions = ["approve_selected", "reject_selected", "retry_push", export_csv]
+    inlines = [PushAttemptInline]
     csv_columns = (
         ("id", lambda a: a.pk),
         ("store", lambda a: a.store.domain),
@@ -271,9 +293,23 @@ class StockAdjustmentAdmin(DecisionAdminMixin, admin.ModelAdmin):
             "decided_by",
             "decided_at",
             "pushed_at",
+            "push_attempts",
+            "store_quantity_before",
+            "store_quantity_after",
+            "follow_up",
             "error",
             "audit_trail",
         )
+
+    def get_inlines(self, request, obj):
+        return [PushAttemptInline] if obj is not None else []
+
+    @admin.action(description="Retry the push of selected failed adjustments", permissions=["approve"])
+    def retry_push(self, request, queryset):
+        if not self.has_approve_permission(request):
+            raise PermissionDenied
+        retried = sum(push.retry_push(adjustment, request.user) for adjustment in queryset)
+        self.message_user(request, f"{retried} failed adjustment(s) sent again; others were not failed.")
 
     def get_readonly_fields(self, request, obj=None):
         return () if obj is None else self.get_fields(request, obj)

@@ -7,12 +7,13 @@ from inventory_ai.models.events import WebhookEvent
 from inventory_ai.models.forecasts import Forecast, ForecastResult, ForecastRun, ForecastRunChunk
 from inventory_ai.models.operations import ServiceHeartbeat
 from inventory_ai.models.orders import Order, OrderLine, Refund, RefundLine
-from inventory_ai.models.replenishment import ClassPolicy, ReorderSuggestion, StockAdjustment
+from inventory_ai.models.replenishment import ClassPolicy, PushAttempt, ReorderSuggestion, StockAdjustment
 from inventory_ai.models.stores import Store
 
 __all__ = [
     "AuditEntry",
     "ClassPolicy",
+    "PushAttempt",
     "ReorderSuggestion",
     "StockAdjustment",
     "DailyDemand",

@@ -123,6 +123,24 @@ class StockAdjustment(models.Model):
     )
     pushed_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True)
+    push_key = models.CharField(
+        max_length=64, blank=True, help_text="Idempotency key of the current push series: every retry reuses it"
+    )
+    push_attempts = models.PositiveIntegerField(default=0)
+    push_failures = models.PositiveIntegerField(
+        default=0, help_text="Failed attempts (timeouts, 5xx) since approval or the last retry from the admin"
+    )
+    next_push_at = models.DateTimeField(null=True, blank=True, help_text="When a throttled or failed push retries")
+    store_quantity_before = models.IntegerField(null=True, blank=True, help_text="What the store held when written")
+    store_quantity_after = models.IntegerField(null=True, blank=True, help_text="What the store holds after the push")
+    follow_up = models.OneToOneField(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="conflict_of",
+        help_text="The adjustment re-proposed from the store's fresh quantity after a conflict",
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -135,3 +153,39 @@ class StockAdjustment(models.Model):
     @property
     def delta(self) -> int:
         return self.new_available - self.expected_available
+
+
+class PushAttempt(models.Model):
+    """One attempt to write an approved adjustment to the store: the request, the answer and what it meant.
+
+    Attempts of one push share the adjustment's `push_key`, so the store applies the change at most once however
+    often the request is retried.
+    """
+
+    class Outcome(models.TextChoices):
+        APPLIED = "applied", "Applied"
+        ALREADY_APPLIED = "already_applied", "Already applied (a retry)"
+        STALE = "stale", "Stale quantity (conflict)"
+        THROTTLED = "throttled", "Throttled by the store, retried"
+        RETRY = "retry", "Transient error, retried"
+        REJECTED = "rejected", "Rejected by the store"
+        FAILED = "failed", "Failed"
+
+    adjustment = models.ForeignKey(StockAdjustment, on_delete=models.CASCADE, related_name="push_log")
+    number = models.PositiveIntegerField()
+    idempotency_key = models.CharField(max_length=64)
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=16, choices=Outcome.choices, blank=True)
+    store_quantity_before = models.IntegerField(null=True, blank=True)
+    store_quantity_after = models.IntegerField(null=True, blank=True)
+    request = models.JSONField(default=dict, blank=True)
+    response = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["adjustment", "number"]
+        constraints = [models.UniqueConstraint(fields=["adjustment", "number"], name="push_attempt_unique")]
+
+    def __str__(self) -> str:
+        return f"push {self.number} of adjustment {self.adjustment_id}: {self.outcome or 'running'}"

@@ -38,7 +38,7 @@ from inventory_ai.models import (
     Store,
     Variant,
 )
-from inventory_ai.services import audit
+from inventory_ai.services import audit, push
 
 logger = logging.getLogger(__name__)
 
@@ -401,5 +401,7 @@ def decide_adjustment(
             after={"status": current.status, "new_available": current.new_available},
             note=note,
         )
+        if approve:
+            push.enqueue_push(current.pk)
     adjustment.refresh_from_db()
     return True

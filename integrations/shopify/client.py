@@ -1,0 +1,233 @@
+"""Every outbound call to a Shopify store's GraphQL Admin API.
+
+A small httpx client rather than Shopify's `shopifyapp` helper: that helper builds the endpoint from the shop name
+(`https://<shop>.myshopify.com`) with no way to point it at another address, which the store simulator, staging
+proxies and tests need, and it hides the throttle status that pacing depends on.
+
+Writes follow the 2026-04 contract: every quantity carries `changeFromQuantity` (compare-and-set) and every
+inventory mutation an `@idempotent(key: ...)` directive, so a retried request can never apply twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from integrations.errors import StoreAPIError
+
+DEFAULT_TIMEOUT = 10.0
+ITEM_GID = "gid://shopify/InventoryItem/"
+LOCATION_GID = "gid://shopify/Location/"
+
+READ_LEVEL = """
+query InventoryLevel($id: ID!, $locationId: ID!) {
+  inventoryItem(id: $id) {
+    id
+    inventoryLevel(locationId: $locationId) { quantities(names: ["available"]) { name quantity } }
+  }
+}
+"""
+
+SET_QUANTITIES = """
+mutation SetAvailable($input: InventorySetQuantitiesInput!, $idempotencyKey: String!) {
+  inventorySetQuantities(input: $input) @idempotent(key: $idempotencyKey) {
+    inventoryAdjustmentGroup { id changes { name delta quantityAfterChange } }
+    userErrors { code field message }
+  }
+}
+"""
+
+ADJUST_QUANTITIES = """
+mutation AdjustAvailable($input: InventoryAdjustQuantitiesInput!, $idempotencyKey: String!) {
+  inventoryAdjustQuantities(input: $input) @idempotent(key: $idempotencyKey) {
+    inventoryAdjustmentGroup { id changes { name delta quantityAfterChange } }
+    userErrors { code field message }
+  }
+}
+"""
+
+STALE = "CHANGE_FROM_QUANTITY_STALE"
+
+
+def item_gid(inventory_item_id: str) -> str:
+    return inventory_item_id if inventory_item_id.startswith("gid://") else ITEM_GID + inventory_item_id
+
+
+def location_gid(location_id: str) -> str:
+    return location_id if location_id.startswith("gid://") else LOCATION_GID + location_id
+
+
+@dataclass(frozen=True)
+class InventoryWrite:
+    """What a stock write did: applied (with the quantity after it), refused as stale, or refused otherwise."""
+
+    applied: bool
+    stale: bool = False
+    quantity_after: int | None = None
+    group_id: str = ""
+    user_errors: list[dict[str, Any]] = field(default_factory=list)
+    response: dict[str, Any] = field(default_factory=dict)
+
+
+class ShopifyThrottled(StoreAPIError):
+    """The cost bucket is empty: retry after `retry_after` seconds."""
+
+    def __init__(self, message: str, retry_after: float, status: int | None = None) -> None:
+        super().__init__(message, transient=True, status=status)
+        self.retry_after = retry_after
+
+
+class ShopifyClient:
+    """GraphQL Admin API client for one shop (`base_url` like https://shop.myshopify.com, or a simulator)."""
+
+    def __init__(self, base_url: str, access_token: str, api_version: str, *, timeout: float = DEFAULT_TIMEOUT):
+        self.endpoint = f"{base_url.rstrip('/')}/admin/api/{api_version}/graphql.json"
+        self._client = httpx.Client(
+            headers={"X-Shopify-Access-Token": access_token, "Content-Type": "application/json"},
+            timeout=timeout,
+            follow_redirects=False,
+        )
+        self.throttle_status: dict[str, Any] = {}
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> ShopifyClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def graphql(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The `data` of one request. Timeouts, 429, 5xx and THROTTLED raise transient errors; the rest permanent."""
+        try:
+            response = self._client.post(self.endpoint, json={"query": query, "variables": variables or {}})
+        except httpx.HTTPError as exc:
+            raise StoreAPIError(f"POST {self.endpoint}: {exc.__class__.__name__}: {exc}", transient=True) from exc
+        if response.status_code == 429:
+            retry_after = _float(response.headers.get("Retry-After"), 1.0)
+            raise ShopifyThrottled(f"POST {self.endpoint}: HTTP 429", retry_after, status=429)
+        if response.status_code >= 500:
+            raise StoreAPIError(
+                f"POST {self.endpoint}: HTTP {response.status_code}", transient=True, status=response.status_code
+            )
+        if response.status_code >= 400:
+            raise StoreAPIError(
+                f"POST {self.endpoint}: HTTP {response.status_code}: {response.text[:200]}",
+                transient=False,
+                status=response.status_code,
+            )
+        try:
+            body = response.json()
+        except ValueError as exc:
+            raise StoreAPIError(f"POST {self.endpoint}: the answer is not JSON", transient=True) from exc
+        cost = (body.get("extensions") or {}).get("cost") or {}
+        self.throttle_status = cost.get("throttleStatus") or {}
+        errors = body.get("errors") or []
+        if errors:
+            if any((error.get("extensions") or {}).get("code") == "THROTTLED" for error in errors):
+                raise ShopifyThrottled(f"{self.endpoint}: throttled", self._wait_for(cost))
+            messages = "; ".join(str(error.get("message", error)) for error in errors)[:500]
+            raise StoreAPIError(f"{self.endpoint}: {messages}", transient=False)
+        return body.get("data") or {}
+
+    def _wait_for(self, cost: dict[str, Any]) -> float:
+        """Seconds until the bucket holds the requested cost again."""
+        status = cost.get("throttleStatus") or {}
+        needed = float(cost.get("requestedQueryCost") or 10) - float(status.get("currentlyAvailable") or 0)
+        rate = float(status.get("restoreRate") or 50)
+        return max(needed / rate, 0.1)
+
+    def read_available(self, inventory_item_id: str, location_id: str) -> int | None:
+        """The `available` quantity of an item at a location, or None when it is not stocked there."""
+        data = self.graphql(READ_LEVEL, {"id": item_gid(inventory_item_id), "locationId": location_gid(location_id)})
+        level = (data.get("inventoryItem") or {}).get("inventoryLevel")
+        if not level:
+            return None
+        for quantity in level.get("quantities") or []:
+            if quantity.get("name") == "available":
+                return int(quantity["quantity"])
+        return None
+
+    def set_available(
+        self,
+        inventory_item_id: str,
+        location_id: str,
+        quantity: int,
+        change_from: int | None,
+        idempotency_key: str,
+        reason: str = "correction",
+        reference: str = "",
+    ) -> InventoryWrite:
+        """Set `available` to `quantity` if the store still holds `change_from` (compare-and-set)."""
+        payload = {
+            "name": "available",
+            "reason": reason,
+            "referenceDocumentUri": reference or None,
+            "quantities": [
+                {
+                    "inventoryItemId": item_gid(inventory_item_id),
+                    "locationId": location_gid(location_id),
+                    "quantity": quantity,
+                    "changeFromQuantity": change_from,
+                }
+            ],
+        }
+        data = self.graphql(SET_QUANTITIES, {"input": payload, "idempotencyKey": idempotency_key})
+        return _write_result(data.get("inventorySetQuantities") or {})
+
+    def adjust_available(
+        self,
+        inventory_item_id: str,
+        location_id: str,
+        delta: int,
+        change_from: int | None,
+        idempotency_key: str,
+        reason: str = "received",
+        reference: str = "",
+    ) -> InventoryWrite:
+        """Add `delta` to `available` if the store still holds `change_from` (compare-and-set)."""
+        payload = {
+            "name": "available",
+            "reason": reason,
+            "referenceDocumentUri": reference or None,
+            "changes": [
+                {
+                    "inventoryItemId": item_gid(inventory_item_id),
+                    "locationId": location_gid(location_id),
+                    "delta": delta,
+                    "changeFromQuantity": change_from,
+                }
+            ],
+        }
+        data = self.graphql(ADJUST_QUANTITIES, {"input": payload, "idempotencyKey": idempotency_key})
+        return _write_result(data.get("inventoryAdjustQuantities") or {})
+
+
+def _write_result(payload: dict[str, Any]) -> InventoryWrite:
+    errors = payload.get("userErrors") or []
+    if errors:
+        return InventoryWrite(
+            applied=False,
+            stale=any(error.get("code") == STALE for error in errors),
+            user_errors=errors,
+            response=payload,
+        )
+    group = payload.get("inventoryAdjustmentGroup") or {}
+    changes = group.get("changes") or []
+    after = changes[0].get("quantityAfterChange") if changes else None
+    return InventoryWrite(
+        applied=True,
+        quantity_after=int(after) if after is not None else None,
+        group_id=str(group.get("id", "")),
+        response=payload,
+    )
+
+
+def _float(value: str | None, default: float) -> float:
+    try:
+        return float(value) if value is not None else default
+    except ValueError:
+        return default

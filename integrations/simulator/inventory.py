@@ -1,0 +1,381 @@
+"""The simulated store's stock, with the write semantics the platforms document, and fault injection.
+
+Shopify (GraphQL Admin API, 2026-04 and later):
+- `inventorySetQuantities(input: {name, reason, referenceDocumentUri, quantities: [{inventoryItemId, locationId,
+  quantity, changeFromQuantity}]})` and `inventoryAdjustQuantities(input: {name, reason, referenceDocumentUri,
+  changes: [{inventoryItemId, locationId, delta, changeFromQuantity}]})`. Each quantity must carry
+  `changeFromQuantity` (null opts out of the check); a value that differs from the stored one fails the whole
+  mutation with `CHANGE_FROM_QUANTITY_STALE` and changes nothing.
+- The `@idempotent(key: ...)` directive is required on both. A repeated key with the same input returns the first
+  answer without applying anything again (failures included: Shopify answers
+  `IDEMPOTENCY_PREVIOUS_ATTEMPT_FAILED`-style, so a new attempt needs a new key); the same key with another input
+  is refused with `IDEMPOTENCY_KEY_PARAMETER_MISMATCH`.
+- Cost-based throttling: a bucket of `maximum_available` points refilled at `restore_rate` per second; a request
+  that costs more than what is left gets HTTP 200 with `errors: [{extensions: {code: "THROTTLED"}}]`; every
+  answer carries `extensions.cost.throttleStatus`.
+
+WooCommerce (REST v3): products and variations with `manage_stock`, `stock_quantity` and `meta_data`; `PUT` writes
+what it is given (no compare-and-set), batch endpoints take at most 100 updates.
+
+Faults (`Faults`): added latency, a share of requests answered 429 or 5xx before doing anything, and a delay after a
+write is applied (the client times out although the store changed: the case idempotency keys exist for).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+MUTATION_COST = 10
+QUERY_COST = 2
+IDEMPOTENT = re.compile(r"@idempotent\s*\(\s*key\s*:\s*(?:\"([^\"]*)\"|\$(\w+))\s*\)")
+ITEM_GID = "gid://shopify/InventoryItem/"
+LOCATION_GID = "gid://shopify/Location/"
+
+
+@dataclass
+class Faults:
+    """What goes wrong, per request, drawn from a seeded generator."""
+
+    latency: float = 0.0
+    rate_429: float = 0.0
+    rate_5xx: float = 0.0
+    delay_after_write: float = 0.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        self._random = random.Random(self.seed)
+        self._lock = threading.Lock()
+
+    def draw(self) -> int | None:
+        """The failure status this request gets before it is handled (429, 503), or None."""
+        with self._lock:
+            roll = self._random.random()
+        if roll < self.rate_429:
+            return 429
+        if roll < self.rate_429 + self.rate_5xx:
+            return 503
+        return None
+
+
+@dataclass
+class ThrottleBucket:
+    """Shopify's leaky bucket of query cost points."""
+
+    maximum_available: float = 2000.0
+    restore_rate: float = 100.0
+    available: float = 2000.0
+    updated: float = field(default_factory=time.monotonic)
+
+    def take(self, cost: float) -> tuple[bool, dict[str, Any]]:
+        now = time.monotonic()
+        self.available = min(self.maximum_available, self.available + (now - self.updated) * self.restore_rate)
+        self.updated = now
+        allowed = cost <= self.available
+        if allowed:
+            self.available -= cost
+        status = {
+            "maximumAvailable": self.maximum_available,
+            "currentlyAvailable": int(self.available),
+            "restoreRate": self.restore_rate,
+        }
+        return allowed, {
+            "requestedQueryCost": cost,
+            "actualQueryCost": cost if allowed else 0,
+            "throttleStatus": status,
+        }
+
+
+class StaleQuantity(Exception):
+    pass
+
+
+@dataclass
+class WooItem:
+    """A WooCommerce product or variation as far as stock goes."""
+
+    id: int
+    parent_id: int = 0
+    sku: str = ""
+    manage_stock: bool = True
+    stock_quantity: int | None = 0
+    meta_data: dict[str, str] = field(default_factory=dict)
+    date_modified: float = field(default_factory=time.time)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "parent_id": self.parent_id,
+            "sku": self.sku,
+            "type": "variation" if self.parent_id else "simple",
+            "manage_stock": self.manage_stock,
+            "stock_quantity": self.stock_quantity,
+            "stock_status": "instock" if (self.stock_quantity or 0) > 0 else "outofstock",
+            "meta_data": [{"key": key, "value": value} for key, value in sorted(self.meta_data.items())],
+        }
+
+
+class InventoryStore:
+    """Stock levels of one simulated store, for both platforms' APIs; every method is thread-safe."""
+
+    def __init__(self, faults: Faults | None = None, bucket: ThrottleBucket | None = None) -> None:
+        self.faults = faults or Faults()
+        self.bucket = bucket or ThrottleBucket()
+        self.lock = threading.Lock()
+        self.levels: dict[tuple[str, str], int] = {}  # (inventory item id, location id) -> available
+        self.woo: dict[int, WooItem] = {}
+        self.idempotency: dict[str, tuple[str, dict[str, Any]]] = {}
+        self.applied: list[dict[str, Any]] = []  # every change applied, in order (what tests count)
+        self.requests = 0
+
+    # --- direct access (the store's own activity, and tests) -------------------------------------------------------
+
+    def set_level(self, item_id: str, location_id: str, available: int) -> None:
+        with self.lock:
+            self.levels[(str(item_id), str(location_id))] = available
+
+    def level(self, item_id: str, location_id: str) -> int | None:
+        with self.lock:
+            return self.levels.get((str(item_id), str(location_id)))
+
+    def sell(self, item_id: str, location_id: str, units: int) -> int:
+        """An order arriving at the store: stock goes down without our app doing anything."""
+        with self.lock:
+            key = (str(item_id), str(location_id))
+            self.levels[key] = self.levels.get(key, 0) - units
+            return self.levels[key]
+
+    def add_woo_item(self, item: WooItem) -> None:
+        with self.lock:
+            self.woo[item.id] = item
+
+    def woo_sell(self, item_id: int, units: int) -> None:
+        with self.lock:
+            item = self.woo[item_id]
+            item.stock_quantity = (item.stock_quantity or 0) - units
+            item.date_modified = time.time()
+
+    # --- Shopify GraphQL ----------------------------------------------------------------------------------------
+
+    def shopify_graphql(self, query: str, variables: dict[str, Any] | None) -> tuple[int, dict[str, Any]]:
+        """Answer one GraphQL request: (HTTP status, body)."""
+        variables = variables or {}
+        is_mutation = query.lstrip().startswith("mutation")
+        with self.lock:
+            self.requests += 1
+            allowed, cost = self.bucket.take(MUTATION_COST if is_mutation else QUERY_COST)
+        if not allowed:
+            return 200, {
+                "errors": [{"message": "Throttled", "extensions": {"code": "THROTTLED"}}],
+                "extensions": {"cost": cost},
+            }
+        if "inventorySetQuantities" in query:
+            data = self._idempotent(query, variables, "inventorySetQuantities", self._set_quantities)
+        elif "inventoryAdjustQuantities" in query:
+            data = self._idempotent(query, variables, "inventoryAdjustQuantities", self._adjust_quantities)
+        elif "inventoryItem" in query and "inventoryLevel" in query:
+            data = self._read_level(variables)
+        else:
+            return 200, {"errors": [{"message": "The simulator does not implement this operation"}]}
+        if "errors" in data:
+            return 200, {**data, "extensions": {"cost": cost}}
+        return 200, {"data": data, "extensions": {"cost": cost}}
+
+    def _idempotent(self, query: str, variables: dict[str, Any], field_name: str, apply) -> dict[str, Any]:
+        match = IDEMPOTENT.search(query)
+        key = (match.group(1) if match.group(1) is not None else variables.get(match.group(2))) if match else None
+        if not key:
+            message = f"{field_name} requires an idempotency key: add the @idempotent(key: ...) directive"
+            return {"errors": [{"message": message, "extensions": {"code": "BAD_REQUEST"}}]}
+        fingerprint = json.dumps(variables.get("input"), sort_keys=True)
+        with self.lock:
+            known = self.idempotency.get(key)
+            if known is not None:
+                if known[0] != fingerprint:
+                    return {
+                        field_name: _user_errors(
+                            "IDEMPOTENCY_KEY_PARAMETER_MISMATCH",
+                            "The same idempotency key cannot be used with different operation parameters.",
+                        )
+                    }
+                return known[1]  # the first answer, nothing applied again
+            result = {field_name: apply(variables.get("input") or {}, key)}
+            self.idempotency[key] = (fingerprint, result)
+        if self.faults.delay_after_write:
+            time.sleep(self.faults.delay_after_write)
+        return result
+
+    def _set_quantities(self, data: dict[str, Any], key: str) -> dict[str, Any]:
+        quantities = data.get("quantities") or []
+        try:
+            plan = []
+            for index, quantity in enumerate(quantities):
+                item_location = (_numeric(quantity["inventoryItemId"]), _numeric(quantity["locationId"]))
+                if "changeFromQuantity" not in quantity:
+                    return _user_errors("INVALID", "changeFromQuantity is required (null opts out)", index)
+                current = self.levels.get(item_location)
+                if current is None:
+                    return _user_errors(
+                        "ITEM_NOT_STOCKED_AT_LOCATION", "The item is not stocked at the location", index
+                    )
+                expected = quantity["changeFromQuantity"]
+                if expected is not None and expected != current:
+                    raise StaleQuantity(index)
+                plan.append((item_location, current, int(quantity["quantity"])))
+        except StaleQuantity as stale:
+            return _user_errors(
+                "CHANGE_FROM_QUANTITY_STALE",
+                "The quantity has changed since it was read: read it again and retry",
+                stale.args[0],
+            )
+        return self._apply(plan, data, key)
+
+    def _adjust_quantities(self, data: dict[str, Any], key: str) -> dict[str, Any]:
+        changes = data.get("changes") or []
+        try:
+            plan = []
+            for index, change in enumerate(changes):
+                item_location = (_numeric(change["inventoryItemId"]), _numeric(change["locationId"]))
+                if "changeFromQuantity" not in change:
+                    return _user_errors("INVALID", "changeFromQuantity is required (null opts out)", index)
+                current = self.levels.get(item_location)
+                if current is None:
+                    return _user_errors(
+                        "ITEM_NOT_STOCKED_AT_LOCATION", "The item is not stocked at the location", index
+                    )
+                expected = change["changeFromQuantity"]
+                if expected is not None and expected != current:
+                    raise StaleQuantity(index)
+                plan.append((item_location, current, current + int(change["delta"])))
+        except StaleQuantity as stale:
+            return _user_errors(
+                "CHANGE_FROM_QUANTITY_STALE",
+                "The quantity has changed since it was read: read it again and retry",
+                stale.args[0],
+            )
+        return self._apply(plan, data, key)
+
+    def _apply(self, plan, data: dict[str, Any], key: str) -> dict[str, Any]:
+        changes = []
+        for item_location, before, after in plan:
+            self.levels[item_location] = after
+            self.applied.append(
+                {
+                    "platform": "shopify",
+                    "item": item_location[0],
+                    "location": item_location[1],
+                    "before": before,
+                    "after": after,
+                    "key": key,
+                    "reference": data.get("referenceDocumentUri"),
+                }
+            )
+            changes.append(
+                {
+                    "name": data.get("name", "available"),
+                    "delta": after - before,
+                    "quantityAfterChange": after,
+                    "item": {"id": ITEM_GID + item_location[0]},
+                    "location": {"id": LOCATION_GID + item_location[1]},
+                }
+            )
+        group = {
+            "id": f"gid://shopify/InventoryAdjustmentGroup/{len(self.applied)}",
+            "reason": data.get("reason"),
+            "referenceDocumentUri": data.get("referenceDocumentUri"),
+            "changes": changes,
+        }
+        return {"inventoryAdjustmentGroup": group, "userErrors": []}
+
+    def _read_level(self, variables: dict[str, Any]) -> dict[str, Any]:
+        item, location = _numeric(variables.get("id", "")), _numeric(variables.get("locationId", ""))
+        with self.lock:
+            available = self.levels.get((item, location))
+        if available is None:
+            return {"inventoryItem": {"id": ITEM_GID + item, "inventoryLevel": None}}
+        level = {
+            "quantities": [{"name": "available", "quantity": available}],
+            "location": {"id": LOCATION_GID + location},
+        }
+        return {"inventoryItem": {"id": ITEM_GID + item, "inventoryLevel": level}}
+
+    # --- WooCommerce REST ----------------------------------------------------------------------------------------
+
+    def woo_get(self, item_id: int, parent_id: int | None = None) -> tuple[int, Any]:
+        with self.lock:
+            self.requests += 1
+            item = self.woo.get(item_id)
+            if item is None or (parent_id is not None and item.parent_id != parent_id):
+                return 404, _woo_error(404, "woocommerce_rest_product_invalid_id", "Invalid ID.")
+            return 200, item.as_json()
+
+    def woo_update(self, item_id: int, body: dict[str, Any], parent_id: int | None = None) -> tuple[int, Any]:
+        with self.lock:
+            self.requests += 1
+            return self._woo_update(item_id, body, parent_id)
+
+    def _woo_update(self, item_id: int, body: dict[str, Any], parent_id: int | None) -> tuple[int, Any]:
+        item = self.woo.get(item_id)
+        if item is None or (parent_id is not None and item.parent_id != parent_id):
+            return 404, _woo_error(404, "woocommerce_rest_product_invalid_id", "Invalid ID.")
+        if "stock_quantity" in body:
+            quantity = body["stock_quantity"]
+            if quantity is not None and not isinstance(quantity, int):
+                return 400, _woo_error(400, "rest_invalid_param", "Invalid parameter(s): stock_quantity")
+            before = item.stock_quantity
+            item.stock_quantity = quantity
+            self.applied.append(
+                {
+                    "platform": "woocommerce",
+                    "item": str(item_id),
+                    "before": before,
+                    "after": quantity,
+                    "key": next((m.get("value") for m in body.get("meta_data", []) if isinstance(m, dict)), None),
+                }
+            )
+        if "manage_stock" in body:
+            item.manage_stock = bool(body["manage_stock"])
+        for meta in body.get("meta_data", []) or []:
+            if isinstance(meta, dict) and "key" in meta:
+                item.meta_data[str(meta["key"])] = str(meta.get("value", ""))
+        item.date_modified = time.time()
+        return 200, item.as_json()
+
+    def woo_batch(self, body: dict[str, Any], parent_id: int | None = None) -> tuple[int, Any]:
+        updates = body.get("update") or []
+        if len(updates) > 100:
+            return 400, _woo_error(
+                400,
+                "woocommerce_rest_request_entity_too_large",
+                "Unable to accept more than 100 items for this request.",
+            )
+        with self.lock:
+            self.requests += 1
+            answers = []
+            for update in updates:
+                status, answer = self._woo_update(int(update.get("id", 0)), update, parent_id)
+                if status != 200:
+                    answer = {
+                        "id": update.get("id"),
+                        "error": {"code": answer["code"], "message": answer["message"], "data": {"status": status}},
+                    }
+                answers.append(answer)
+        return 200, {"update": answers}
+
+
+def _numeric(gid: str) -> str:
+    return str(gid).rsplit("/", 1)[-1]
+
+
+def _user_errors(code: str, message: str, index: int | None = None) -> dict[str, Any]:
+    field = ["input", "quantities", str(index)] if index is not None else ["input"]
+    return {"inventoryAdjustmentGroup": None, "userErrors": [{"code": code, "field": field, "message": message}]}
+
+
+def _woo_error(status: int, code: str, message: str) -> dict[str, Any]:
+    return {"code": code, "message": message, "data": {"status": status}}
