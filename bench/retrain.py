@@ -35,20 +35,20 @@ STORE = "bench-retrain.myshopify.com"
 QUEUES = "default,webhooks,training,ml,push"
 
 
-def database_url(base: str, reload: bool) -> tuple[str, bool]:
-    """The bench database's URL, and whether it was just created."""
+def database_url(base: str, reload: bool, name: str = BENCH_DB) -> tuple[str, bool]:
+    """The URL of the bench database `name` on the server of `base`, and whether it was just created."""
     import psycopg
 
     parts = urlsplit(base)
     admin_url = urlunsplit(parts._replace(path="/postgres"))
     with psycopg.connect(admin_url, autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (BENCH_DB,)).fetchone()
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
         if reload and exists:
-            conn.execute(f'DROP DATABASE "{BENCH_DB}"')
+            conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
             exists = None
         if not exists:
-            conn.execute(f'CREATE DATABASE "{BENCH_DB}"')
-    return urlunsplit(parts._replace(path=f"/{BENCH_DB}")), not exists
+            conn.execute(f'CREATE DATABASE "{name}"')
+    return urlunsplit(parts._replace(path=f"/{name}")), not exists
 
 
 def manage(args: list[str], env: dict[str, str]) -> str:

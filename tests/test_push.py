@@ -295,3 +295,30 @@ def test_woocommerce_retry_after_a_lost_answer_does_not_apply_twice(simulator, w
     assert push.push_adjustment(adjustment.pk) == AdjustmentStatus.PUSHED
     assert simulator.inventory.woo[23].stock_quantity == 12
     assert adjustment.push_log.order_by("-number").first().outcome == PushAttempt.Outcome.ALREADY_APPLIED
+
+
+def test_the_admin_shows_push_attempts_and_retries_failed_pushes(
+    client, simulator, shopify, planner, viewer, django_capture_on_commit_callbacks
+):
+    from django.urls import reverse
+
+    store, variant, location = shopify
+    store.credentials = {"access_token": "revoked"}
+    store.save()
+    adjustment = approved(variant, location, planner, new_available=9)
+    push.push_adjustment(adjustment.pk)
+    page = reverse("admin:inventory_ai_stockadjustment_change", args=[adjustment.pk])
+    changelist = reverse("admin:inventory_ai_stockadjustment_changelist")
+
+    client.force_login(viewer)
+    assert "HTTP 401" in client.get(page).content.decode()  # the attempt and its error are visible
+    client.post(changelist, {"action": "retry_push", "_selected_action": [adjustment.pk]})
+    adjustment.refresh_from_db()
+    assert adjustment.status == AdjustmentStatus.FAILED  # a viewer cannot retry
+
+    client.force_login(planner)
+    with django_capture_on_commit_callbacks():
+        client.post(changelist, {"action": "retry_push", "_selected_action": [adjustment.pk]})
+    adjustment.refresh_from_db()
+    assert adjustment.status == AdjustmentStatus.APPROVED
+    assert AuditEntry.objects.filter(target_id=adjustment.pk, action=AuditAction.PUSH, actor=planner).exists()

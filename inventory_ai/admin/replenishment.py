@@ -194,8 +194,11 @@ class AdjustmentForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["new_available"].required = False
-        self.fields["reason"].initial = AdjustmentReason.MANUAL
+        # On the read-only page of an existing adjustment these fields are not part of the form.
+        if "new_available" in self.fields:
+            self.fields["new_available"].required = False
+        if "reason" in self.fields:
+            self.fields["reason"].initial = AdjustmentReason.MANUAL
 
     def clean(self):
         data = super().clean()
