@@ -20,10 +20,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 from scipy import stats
+
+if TYPE_CHECKING:  # the calibration module builds on this one
+    from forecasting.protection import ProtectionCalibration
 
 SERVICE_MEASURES = ("cycle", "fill_rate")
 # The periods' forecast errors are partly common (a wrong level): the correlation used to add up their variances.
@@ -205,6 +209,7 @@ def reorder_levels(
     ordering_cost: float | pd.Series | None = None,
     holding_cost: float | pd.Series | None = None,
     periods_per_year: float | None = None,
+    calibration: ProtectionCalibration | None = None,
 ) -> pd.DataFrame:
     """Reorder point, order-up-to level and suggested order per SKU from `forecast_many`'s output.
 
@@ -212,6 +217,8 @@ def reorder_levels(
     `service_level` is a probability (0.5..0.9999) read as cycle service (no stock-out in a replenishment cycle) or,
     with `service_measure="fill_rate"`, as the share of demand served from stock. `on_hand` and `on_order` default to 0.
     With `ordering_cost` (per order) and `holding_cost` (per unit and year) an order is at least the EOQ.
+    `calibration` (`forecasting.protection`) corrects the forecast's moments over the lead time and the protection
+    period by what past forecasts got wrong.
     Quantities are whole and never negative, orders rounded up to the MOQ and to whole case packs.
     """
     if service_measure not in SERVICE_MEASURES:
@@ -249,8 +256,8 @@ def reorder_levels(
         means, sigmas = all_means[first:last], sigma[first:last]
         dates = frame["ds"].iloc[first:last]
         L, R = lead[position], review[position]
-        mean_lead, std_lead = window_moments(means, sigmas, L, correlation)
-        mean_protect, std_protect = window_moments(means, sigmas, L + R, correlation)
+        mean_lead, std_lead = _moments(means, sigmas, L, correlation, calibration)
+        mean_protect, std_protect = _moments(means, sigmas, L + R, correlation, calibration)
         per_period = mean_protect / (L + R)
         extra = (per_period * lead_std[position]) ** 2
         std_lead = math.sqrt(std_lead**2 + extra)
@@ -287,6 +294,18 @@ def reorder_levels(
             }
         )
     return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def _moments(
+    means: np.ndarray,
+    sigmas: np.ndarray,
+    length: float,
+    correlation: float,
+    calibration: ProtectionCalibration | None,
+) -> tuple[float, float]:
+    """A window's demand mean and standard deviation, calibrated when a calibration is given."""
+    mean, std = window_moments(means, sigmas, length, correlation)
+    return calibration.moments(mean, std) if calibration is not None else (mean, std)
 
 
 def _lead_time_fill_level(lead_dist: DemandDistribution, mean_lead: float, target: float) -> int:
@@ -360,6 +379,7 @@ def allocate_fill_rate(
     target: float,
     unit_value: pd.Series | None = None,
     correlation: float = DEFAULT_CORRELATION,
+    calibration: ProtectionCalibration | None = None,
 ) -> pd.DataFrame:
     """Order-up-to levels that reach a fill rate `target` over all SKUs together at the least stock value.
 
@@ -367,33 +387,13 @@ def allocate_fill_rate(
     seller serves far more demand than one on a slow, lumpy one. Each SKU's level is raised while the demand one
     more unit serves (per cycle, from its demand distribution), divided by its value, is above a price lambda that is
     the same for all; lambda is searched so that the expected served share of all review-period demand is `target`.
+    `calibration` (`forecasting.protection`) corrects each SKU's demand distribution by what past forecasts got wrong:
+    without it the expected fill rate is only as right as the forecast's mean and intervals.
     Returns `unique_id, order_up_to, expected_fill_rate` (per SKU).
     """
-    frame = frame.sort_values(["unique_id", "ds"]).reset_index(drop=True)
-    ids = pd.Index(frame["unique_id"].unique(), name="unique_id")
-    lead = _per_sku(lead_time, ids, "lead_time").to_numpy(float)
-    review = _per_sku(review_period, ids, "review_period").to_numpy(float)
+    ids, served_curves, review_demand = served_curves_per_sku(frame, lead_time, review_period, correlation, calibration)
     values = _per_sku(unit_value, ids, "unit_value", 1.0).to_numpy(float)
     values = np.where(values > 0, values, np.nanmedian(values[values > 0]) if (values > 0).any() else 1.0)
-    sigma = period_sigma(frame).to_numpy(float)
-    means_all = frame["mean"].to_numpy(float).clip(min=0.0)
-    codes = frame["unique_id"].to_numpy()
-    bounds = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
-    ends = np.r_[bounds[1:], len(frame)]
-    served_curves, review_demand = [], np.zeros(len(ids))
-    for position, (first, last) in enumerate(zip(bounds, ends, strict=True)):
-        means, sigmas = means_all[first:last], sigma[first:last]
-        L, R = lead[position], review[position]
-        protect = DemandDistribution(*window_moments(means, sigmas, L + R, correlation))
-        lead_dist = DemandDistribution(*window_moments(means, sigmas, L, correlation))
-        review_demand[position] = max(protect.mean - lead_dist.mean, 0.0)
-        if protect.family is None or review_demand[position] <= 0:
-            served_curves.append(np.array([review_demand[position]]))
-            continue
-        levels = np.arange(protect.upper() + 1)
-        short = np.maximum(protect.expected_shortage(levels) - lead_dist.expected_shortage(levels), 0.0)
-        # served units per cycle at each level, made non-decreasing (a level never serves less than a lower one)
-        served_curves.append(np.maximum.accumulate(review_demand[position] - short))
     total = review_demand.sum()
 
     def levels_at(price: float) -> tuple[np.ndarray, float]:
@@ -423,3 +423,38 @@ def allocate_fill_rate(
         for curve, level, demand in zip(served_curves, chosen, review_demand, strict=True)
     ]
     return pd.DataFrame({"unique_id": ids, "order_up_to": chosen, "expected_fill_rate": per_sku})
+
+
+def served_curves_per_sku(
+    frame: pd.DataFrame,
+    lead_time: float | pd.Series,
+    review_period: float | pd.Series,
+    correlation: float = DEFAULT_CORRELATION,
+    calibration: ProtectionCalibration | None = None,
+) -> tuple[pd.Index, list[np.ndarray], np.ndarray]:
+    """Per SKU of a forecast frame: the expected units served per review period at each order-up-to level 0, 1, ...
+    (non-decreasing) and the expected review-period demand. Returns (ids, curves, review demand), in id order."""
+    frame = frame.sort_values(["unique_id", "ds"]).reset_index(drop=True)
+    ids = pd.Index(frame["unique_id"].unique(), name="unique_id")
+    lead = _per_sku(lead_time, ids, "lead_time").to_numpy(float)
+    review = _per_sku(review_period, ids, "review_period").to_numpy(float)
+    sigma = period_sigma(frame).to_numpy(float)
+    means_all = frame["mean"].to_numpy(float).clip(min=0.0)
+    codes = frame["unique_id"].to_numpy()
+    bounds = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+    ends = np.r_[bounds[1:], len(frame)]
+    curves, review_demand = [], np.zeros(len(ids))
+    for position, (first, last) in enumerate(zip(bounds, ends, strict=True)):
+        means, sigmas = means_all[first:last], sigma[first:last]
+        L, R = lead[position], review[position]
+        protect = DemandDistribution(*_moments(means, sigmas, L + R, correlation, calibration))
+        lead_dist = DemandDistribution(*_moments(means, sigmas, L, correlation, calibration))
+        review_demand[position] = max(protect.mean - lead_dist.mean, 0.0)
+        if protect.family is None or review_demand[position] <= 0:
+            curves.append(np.array([review_demand[position]]))
+            continue
+        levels = np.arange(protect.upper() + 1)
+        short = np.maximum(protect.expected_shortage(levels) - lead_dist.expected_shortage(levels), 0.0)
+        # served units per cycle at each level, made non-decreasing (a level never serves less than a lower one)
+        curves.append(np.maximum.accumulate(review_demand[position] - short))
+    return ids, curves, review_demand

@@ -247,3 +247,104 @@ def test_a_store_wide_fill_rate_puts_stock_where_it_serves_most_demand():
     # a higher target never needs less
     higher = allocate_fill_rate(frame, 2, 1, 0.99, correlation=0.0).set_index("unique_id")
     assert (higher["order_up_to"] >= table["order_up_to"]).all()
+
+
+def test_the_identity_calibration_keeps_the_forecast_moments():
+    from forecasting.protection import ProtectionCalibration
+
+    # given no calibration learnt, then a window's moments are the forecast's own
+    assert ProtectionCalibration().moments(12.5, 3.0) == (12.5, 3.0)
+    # and a learnt one scales the mean and adds the negative binomial's over-dispersion to the rescaled spread
+    mean, std = ProtectionCalibration(mean_factor=1.5, spread_factor=2.0, dispersion=3.0, n_windows=500).moments(10, 2)
+    assert mean == pytest.approx(15.0)
+    assert std == pytest.approx(math.sqrt(4.0 * 15.0 + (2.0 * 1.5 * 2.0) ** 2))
+
+
+def test_a_calibration_recovers_a_known_bias_and_over_dispersion():
+    from forecasting.protection import fit_protection_calibration
+
+    # given forecasts that fall short of demand by a third, whose own spread is 20% too narrow, and demand that is
+    # negative binomial with an extra variance of 4 units per unit of mean
+    rng = np.random.default_rng(7)
+    forecast_mean = rng.uniform(2.0, 200.0, 6_000)
+    forecast_std = 0.3 * forecast_mean
+    mean = 1.5 * forecast_mean
+    variance = 5.0 * mean + (1.2 * 1.5 * forecast_std) ** 2
+    actual = rng.negative_binomial(mean**2 / (variance - mean), mean / variance)
+    backtest = pd.DataFrame({"mean": forecast_mean, "std": forecast_std, "actual": actual})
+    # when the calibration is fitted on those windows
+    calibration = fit_protection_calibration(backtest)
+    # then it finds the bias, the spread and the over-dispersion
+    assert calibration.mean_factor == pytest.approx(1.5, rel=0.03)
+    assert calibration.spread_factor == pytest.approx(1.2, rel=0.1)
+    assert calibration.dispersion == pytest.approx(4.0, rel=0.25)
+    # and too few windows teach nothing
+    assert fit_protection_calibration(backtest.head(20)).n_windows == 0
+
+
+def test_a_backtest_only_reads_windows_ended_by_its_date_from_the_latest_runs():
+    from forecasting.protection import protection_backtest
+
+    # given three weekly runs of 8 weeks, 4 weeks apart, and demand of 10 a week
+    cutoffs = [pd.Timestamp(day) for day in ("2026-01-04", "2026-02-01", "2026-03-01")]
+    runs = {cutoff: forecast([8.0] * 8, [2.0] * 8, start=cutoff + pd.Timedelta(weeks=1)) for cutoff in cutoffs}
+    weeks = pd.date_range("2025-12-07", "2026-06-28", freq="W-SUN")
+    history = pd.DataFrame({"unique_id": "sku", "ds": weeks, "y": 10.0})
+    # when the 3-week windows ended by 2026-03-01 are read from the two latest runs
+    windows = protection_backtest(runs, history, 3, as_of=pd.Timestamp("2026-03-01"), runs=2)
+    # then the run made that day is not used (none of its windows has ended), nor any demand after that day
+    assert set(windows["cutoff"]) == {cutoffs[0], cutoffs[1]}
+    assert (windows[windows.cutoff == cutoffs[1]]["offset"].max()) == 1  # weeks 2026-02-08..03-01
+    assert (windows["actual"] == 30.0).all()
+    assert windows["mean"].to_numpy() == pytest.approx(24.0)
+
+
+def test_a_fill_target_calibration_asks_more_of_forecasts_that_fell_short():
+    from forecasting.policy import allocate_fill_rate
+    from forecasting.protection import calibrate_fill_target
+
+    # given runs that forecast 100 a week for a fast seller and 5 for a slow one
+    cutoffs = [pd.Timestamp("2026-01-04"), pd.Timestamp("2026-02-01")]
+
+    def run(cutoff):
+        start = cutoff + pd.Timedelta(weeks=1)
+        return pd.concat(
+            [forecast([100.0] * 8, [20.0] * 8, "fast", start), forecast([5.0] * 8, [3.0] * 8, "slow", start)]
+        )
+
+    runs = {cutoff: run(cutoff) for cutoff in cutoffs}
+    weeks = pd.date_range("2025-12-07", "2026-03-29", freq="W-SUN")
+    as_of = pd.Timestamp("2026-03-01")
+
+    def history(level):
+        return pd.DataFrame({"unique_id": np.repeat(["fast", "slow"], len(weeks)), "ds": np.tile(weeks, 2), "y": level})
+
+    # when demand was what they forecast, then the setting is the target itself
+    right = calibrate_fill_target(runs, history(np.r_[[100.0] * len(weeks), [5.0] * len(weeks)]), 2, 1, 0.9, as_of)
+    assert right.nominal_target == pytest.approx(0.9)
+    assert right.backtest_fill >= 0.9
+    # when demand was 30% above the forecasts, then the setting is higher, and it buys at least as much stock
+    short = calibrate_fill_target(runs, history(np.r_[[130.0] * len(weeks), [6.5] * len(weeks)]), 2, 1, 0.9, as_of)
+    assert short.nominal_target > right.nominal_target
+    assert short.n_windows == right.n_windows > 0
+    frame = run(as_of)
+    levels = allocate_fill_rate(frame, 2, 1, right.nominal_target).order_up_to.sum()
+    assert allocate_fill_rate(frame, 2, 1, short.nominal_target).order_up_to.sum() >= levels
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    rate=st.floats(0.5, 500.0),
+    factor=st.floats(1.0, 2.0),
+    dispersion=st.floats(0.0, 20.0),
+    service=st.floats(0.6, 0.99),
+)
+def test_a_calibration_that_adds_demand_or_spread_never_lowers_the_levels(rate, factor, dispersion, service):
+    from forecasting.protection import ProtectionCalibration
+
+    frame = forecast([rate] * 6, [0.2 * rate] * 6)
+    plain = reorder_levels(frame, 2, 1, service, service_measure="fill_rate").iloc[0]
+    calibration = ProtectionCalibration(mean_factor=factor, dispersion=dispersion, n_windows=1_000)
+    calibrated = reorder_levels(frame, 2, 1, service, service_measure="fill_rate", calibration=calibration).iloc[0]
+    assert calibrated.order_up_to >= plain.order_up_to
+    assert calibrated.protection_demand == pytest.approx(factor * plain.protection_demand)
