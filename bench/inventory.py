@@ -8,7 +8,12 @@ actual weekly sales and what cannot be served is lost. Forecasts are refreshed a
 SKU starts with stock at its reorder point. Policies:
 
 (a) ours: `forecast_many(models="auto")` and `allocate_fill_rate` at a 95% fill-rate target over all SKUs (or, with
-    `--allocation sku`, `reorder_levels` at 95% for each SKU), ordering up to S when the position is below it;
+    `--allocation sku`, `reorder_levels` at 95% for each SKU), ordering up to S when the position is below it. At
+    each origin the setting asked of `allocate_fill_rate` is calibrated (`forecasting.protection.calibrate_fill_target`)
+    so that it would have served 95% of the demand in the protection windows of the two latest earlier forecast runs
+    ended by then (runs at the backtest cutoffs 2011-06-12 and 2011-07-10 before the first origin, then the earlier
+    origins' own runs). `--calibration distribution` instead corrects the demand distribution on the same windows
+    (`fit_protection_calibration`); `--calibration none` uses the forecasts and the setting as they are;
 (b) min/max (Odoo, ERPNext): min = mean weekly demand of the last 8 weeks x lead time x k, max = min + mean x review
     period, order up to max when the position is at or below min; k is searched so that (b)'s fill rate equals (a)'s;
 (c) the seed article: an LSTM point forecast (our global network's mean) ordered up to, with no safety stock;
@@ -37,16 +42,26 @@ from accuracy import MIN_SALE_WEEKS, ORIGINS, weekly_demand  # noqa: E402
 
 from forecasting.engine import forecast_many  # noqa: E402
 from forecasting.policy import abc_classes, allocate_fill_rate, reorder_levels  # noqa: E402
+from forecasting.protection import (  # noqa: E402
+    ProtectionCalibration,
+    calibrate_fill_target,
+    fit_protection_calibration,
+    protection_backtest,
+)
 
 LEAD_TIME, REVIEW = 2, 1
 END = pd.Timestamp("2011-12-04")
 HORIZON = 8  # an origin's forecast covers the weeks to the next origin plus the protection period
 TARGET_FILL = 0.95
+# Forecast runs before the first origin, only to calibrate the policy at that origin (4 and 8 weeks before it).
+BACKTEST_CUTOFFS = [pd.Timestamp(day) for day in ("2011-06-12", "2011-07-10")]
 
 
-def forecasts(weekly: pd.DataFrame, model: str, cache: Path | None, n_jobs: int) -> dict[pd.Timestamp, pd.DataFrame]:
+def forecasts(
+    weekly: pd.DataFrame, model: str, cache: Path | None, n_jobs: int, origins: list[pd.Timestamp] = ORIGINS
+) -> dict[pd.Timestamp, pd.DataFrame]:
     out = {}
-    for origin in ORIGINS:
+    for origin in origins:
         path = cache / f"{model}-{origin.date()}.csv" if cache else None
         if path and path.exists():
             out[origin] = pd.read_csv(path, parse_dates=["ds"], dtype={"unique_id": str})
@@ -116,6 +131,14 @@ def main() -> None:
         help="store: the fill rate over all SKUs at the least stock value (allocate_fill_rate); sku: each SKU at it",
     )
     parser.add_argument("--correlation", type=float, default=1.0, help="Correlation of the weeks' forecast errors")
+    parser.add_argument(
+        "--calibration",
+        choices=["target", "distribution", "none"],
+        default="target",
+        help="target: calibrate the store-wide setting on earlier forecast runs; distribution: correct the demand "
+        "distribution on them instead (forecasting.protection); none: the forecasts and the setting as they are. "
+        "The target calibration applies to --allocation store only",
+    )
     args = parser.parse_args()
 
     weekly = weekly_demand(args.data)
@@ -139,6 +162,44 @@ def main() -> None:
 
     ours = forecasts(weekly, "auto", args.cache, args.n_jobs)
     seed = forecasts(weekly, "lstm", args.cache, args.n_jobs)
+    calibrations = {origin: ProtectionCalibration() for origin in ORIGINS}
+    settings = dict.fromkeys(ORIGINS, args.fill)
+    price_by_sku = pd.Series(prices, index=skus)
+    if args.calibration != "none":
+        runs = {**forecasts(weekly, "auto", args.cache, args.n_jobs, BACKTEST_CUTOFFS), **ours}
+        runs = {cutoff: frame[frame.unique_id.isin(skus)] for cutoff, frame in runs.items()}
+        sold = weekly[weekly.unique_id.isin(skus)][["unique_id", "ds", "y"]]
+        for origin in ORIGINS:
+            earlier = {cutoff: frame for cutoff, frame in runs.items() if cutoff < origin}
+            if args.calibration == "distribution":
+                windows = protection_backtest(
+                    earlier, sold, LEAD_TIME + REVIEW, as_of=origin, correlation=args.correlation
+                )
+                calibrations[origin] = calibration = fit_protection_calibration(windows)
+                print(
+                    f"  calibration at {origin.date()}: mean x{calibration.mean_factor:.2f}, spread"
+                    f" x{calibration.spread_factor:.2f}, dispersion {calibration.dispersion:.1f}"
+                    f" ({calibration.n_windows:,} windows)",
+                    flush=True,
+                )
+            elif args.allocation == "store":
+                started = time.perf_counter()
+                found = calibrate_fill_target(
+                    earlier,
+                    sold,
+                    LEAD_TIME,
+                    REVIEW,
+                    args.fill,
+                    as_of=origin,
+                    unit_value=price_by_sku,
+                    correlation=args.correlation,
+                )
+                settings[origin] = found.nominal_target
+                print(
+                    f"  setting at {origin.date()}: {found.nominal_target:.2%} served {found.backtest_fill:.1%} in"
+                    f" {found.n_windows} backtest windows ({time.perf_counter() - started:.0f} s)",
+                    flush=True,
+                )
 
     def latest_origin(week):
         return max(o for o in ORIGINS if o < week)
@@ -152,27 +213,23 @@ def main() -> None:
             key = (origin, week)
             if key not in cache:
                 frame = frames[origin]
-                cache[key] = level_of(frame[frame.ds >= week])
+                cache[key] = level_of(frame[frame.ds >= week], origin)
             target, trigger = cache[key]
             targets[:, column] = target.reindex(skus).fillna(0.0).to_numpy()
             triggers[:, column] = trigger.reindex(skus).fillna(0.0).to_numpy()
         return targets, triggers
 
-    price_by_sku = pd.Series(prices, index=skus)
-
-    def ours_levels(frame):
+    def ours_levels(frame, origin):
+        options = {"correlation": args.correlation, "calibration": calibrations[origin]}
         if args.allocation == "store":
-            table = allocate_fill_rate(
-                frame, LEAD_TIME, REVIEW, args.fill, unit_value=price_by_sku, correlation=args.correlation
-            ).set_index("unique_id")
+            table = allocate_fill_rate(frame, LEAD_TIME, REVIEW, settings[origin], unit_value=price_by_sku, **options)
         else:
-            table = reorder_levels(
-                frame, LEAD_TIME, REVIEW, args.fill, service_measure="fill_rate", correlation=args.correlation
-            ).set_index("unique_id")
+            table = reorder_levels(frame, LEAD_TIME, REVIEW, args.fill, service_measure="fill_rate", **options)
+        table = table.set_index("unique_id")
         # periodic review up to S: order whenever the position is below S
         return table.order_up_to, table.order_up_to - 1
 
-    def seed_levels(frame):
+    def seed_levels(frame, origin):
         protection = (
             frame.sort_values("ds").groupby("unique_id")["mean"].apply(lambda m: m.iloc[: LEAD_TIME + REVIEW].sum())
         )
