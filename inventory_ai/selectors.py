@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import pandas as pd
-from django.db.models import Count, DecimalField, ExpressionWrapper, F, Max, Q, Sum, Value
+from django.db.models import Count, DecimalField, ExpressionWrapper, F, IntegerField, Max, Q, Sum, Value
 from django.db.models.functions import Coalesce, Greatest, Least
 from django.utils import timezone
 
@@ -71,8 +71,16 @@ def dashboard(now=None) -> dict:
     since = now - timedelta(hours=24)
     pending = ReorderSuggestion.objects.filter(status=SuggestionStatus.PENDING)
     suggestions = pending.aggregate(count=Count("pk"), value=Sum(SUGGESTION_VALUE), units=Sum("suggested_qty"))
+    pending_change = ExpressionWrapper(F("new_available") - F("expected_available"), output_field=IntegerField())
     adjustments = StockAdjustment.objects.aggregate(
         pending=Count("pk", filter=Q(status=AdjustmentStatus.PENDING)),
+        units=Sum(pending_change, filter=Q(status=AdjustmentStatus.PENDING)),
+        value=Sum(
+            ExpressionWrapper(
+                pending_change * F("variant__unit_cost"), output_field=DecimalField(max_digits=18, decimal_places=4)
+            ),
+            filter=Q(status=AdjustmentStatus.PENDING),
+        ),
         approved=Count("pk", filter=Q(status__in=[AdjustmentStatus.APPROVED, AdjustmentStatus.PUSHING])),
         attention=Count("pk", filter=Q(status__in=[AdjustmentStatus.CONFLICT, AdjustmentStatus.FAILED])),
     )

@@ -68,6 +68,10 @@ def test_the_dashboard_shows_what_needs_attention(client, planner, suggestions):
             platform="shopify", store=shop, topic="orders/create", dedup_key=f"d{number}", body=b"{}", status=status
         )
     WebhookEvent.objects.filter(status=WebhookStatus.RECEIVED).update(received_at=timezone.now() - timedelta(hours=1))
+    # and one pending adjustment of +7 units at a unit cost of 2
+    variants[1].unit_cost = 2
+    variants[1].save()
+    replenishment.create_adjustment(variants[1], Location.objects.get(store=shop), planner, delta=7)
 
     # when the planner opens the admin's front page
     page = login(client, planner).get(reverse("admin:index"))
@@ -79,6 +83,9 @@ def test_the_dashboard_shows_what_needs_attention(client, planner, suggestions):
     assert dashboard["at_risk_count"] == 1
     assert [s.variant for s in dashboard["at_risk"]] == [variants[0]]
     assert dashboard["suggestions"]["count"] == len(pending)
+    assert dashboard["adjustments"]["pending"] == 1
+    assert dashboard["adjustments"]["units"] == 7
+    assert dashboard["adjustments"]["value"] == 7 * 2
     assert dashboard["webhooks"] == {"received": 3, "processed": 1, "ignored": 0, "failed": 1, "failed_total": 1}
     assert dashboard["oldest_unprocessed_age"] >= timedelta(minutes=59)
     assert variants[0].sku in html

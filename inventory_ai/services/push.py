@@ -30,12 +30,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from integrations.errors import StoreAPIError
-from integrations.shopify.client import InventoryWrite, ShopifyClient, ShopifyThrottled
-from integrations.woocommerce.client import WooCommerceClient
+from integrations.shopify.client import InventoryWrite, ShopifyThrottled
 from inventory_ai.choices import AdjustmentReason, AdjustmentStatus, AuditAction, AuditSource, Platform
-from inventory_ai.conf import get_option
 from inventory_ai.models import PushAttempt, StockAdjustment, Store
-from inventory_ai.services import audit
+from inventory_ai.services import audit, store_clients
 
 logger = logging.getLogger(__name__)
 
@@ -133,16 +131,6 @@ def _write(adjustment: StockAdjustment) -> _Outcome:
     return _write_woocommerce(adjustment, store)
 
 
-def _shopify_client(store: Store) -> ShopifyClient:
-    version = store.api_version or get_option("SHOPIFY_API_VERSION")
-    return ShopifyClient(
-        store.effective_api_base_url,
-        store.credentials.get("access_token", ""),
-        version,
-        timeout=float(get_option("STORE_API_TIMEOUT_SECONDS")),
-    )
-
-
 def _write_shopify(adjustment: StockAdjustment, store: Store) -> _Outcome:
     variant, location = adjustment.variant, adjustment.location
     if not variant.inventory_item_id:
@@ -155,53 +143,47 @@ def _write_shopify(adjustment: StockAdjustment, store: Store) -> _Outcome:
         "reason": SHOPIFY_REASONS.get(adjustment.reason, "correction"),
         "reference": reference_uri(adjustment),
     }
-    with _shopify_client(store) as client:
-        if adjustment.reason == AdjustmentReason.RESTOCK:
-            request = {"mutation": "inventoryAdjustQuantities", "delta": adjustment.delta, **common}
-            write: InventoryWrite = client.adjust_available(delta=adjustment.delta, **common)
-        else:
-            request = {"mutation": "inventorySetQuantities", "quantity": adjustment.new_available, **common}
-            write = client.set_available(quantity=adjustment.new_available, **common)
-        if write.applied:
-            return _Outcome(
-                PushAttempt.Outcome.APPLIED,
-                before=adjustment.expected_available,
-                after=write.quantity_after,
-                request=request,
-                response=write.response,
-            )
-        if write.stale:
-            current = client.read_available(variant.inventory_item_id, location.platform_id)
-            return _Outcome(PushAttempt.Outcome.STALE, before=current, request=request, response=write.response)
-        messages = "; ".join(f"{e.get('code')}: {e.get('message')}" for e in write.user_errors)
-        return _Outcome(PushAttempt.Outcome.REJECTED, request=request, response=write.response, error=messages)
+    client = store_clients.shopify_client(store)
+    if adjustment.reason == AdjustmentReason.RESTOCK:
+        request = {"mutation": "inventoryAdjustQuantities", "delta": adjustment.delta, **common}
+        write: InventoryWrite = client.adjust_available(delta=adjustment.delta, **common)
+    else:
+        request = {"mutation": "inventorySetQuantities", "quantity": adjustment.new_available, **common}
+        write = client.set_available(quantity=adjustment.new_available, **common)
+    if write.applied:
+        return _Outcome(
+            PushAttempt.Outcome.APPLIED,
+            before=adjustment.expected_available,
+            after=write.quantity_after,
+            request=request,
+            response=write.response,
+        )
+    if write.stale:
+        current = client.read_available(variant.inventory_item_id, location.platform_id)
+        return _Outcome(PushAttempt.Outcome.STALE, before=current, request=request, response=write.response)
+    messages = "; ".join(f"{e.get('code')}: {e.get('message')}" for e in write.user_errors)
+    return _Outcome(PushAttempt.Outcome.REJECTED, request=request, response=write.response, error=messages)
 
 
 def _write_woocommerce(adjustment: StockAdjustment, store: Store) -> _Outcome:
     variant = adjustment.variant
     parent = variant.product.platform_id if variant.product.platform_id != variant.platform_id else None
-    credentials = store.credentials
-    with WooCommerceClient(
-        store.effective_api_base_url,
-        credentials.get("consumer_key", ""),
-        credentials.get("consumer_secret", ""),
-        timeout=float(get_option("STORE_API_TIMEOUT_SECONDS")),
-    ) as client:
-        item = client.get_item(variant.platform_id, parent)
-        markers = {str(m.get("key")): str(m.get("value")) for m in item.get("meta_data") or [] if isinstance(m, dict)}
-        fresh = item.get("stock_quantity")
-        if markers.get(WOO_MARKER) == adjustment.push_key:
-            # Our earlier attempt wrote it (its answer was lost): the stock already includes the change.
-            return _Outcome(PushAttempt.Outcome.ALREADY_APPLIED, after=fresh, response={"stock_quantity": fresh})
-        fresh = int(fresh or 0) if item.get("manage_stock") else 0
-        target = max(fresh + adjustment.delta, 0)
-        request = {
-            "path": client.item_path(variant.platform_id, parent),
-            "manage_stock": True,
-            "stock_quantity": target,
-            "meta_data": [{"key": WOO_MARKER, "value": adjustment.push_key}],
-        }
-        answer = client.update_item(variant.platform_id, {k: v for k, v in request.items() if k != "path"}, parent)
+    client = store_clients.woocommerce_client(store)
+    item = client.get_item(variant.platform_id, parent)
+    markers = {str(m.get("key")): str(m.get("value")) for m in item.get("meta_data") or [] if isinstance(m, dict)}
+    fresh = item.get("stock_quantity")
+    if markers.get(WOO_MARKER) == adjustment.push_key:
+        # Our earlier attempt wrote it (its answer was lost): the stock already includes the change.
+        return _Outcome(PushAttempt.Outcome.ALREADY_APPLIED, after=fresh, response={"stock_quantity": fresh})
+    fresh = int(fresh or 0) if item.get("manage_stock") else 0
+    target = max(fresh + adjustment.delta, 0)
+    request = {
+        "path": client.item_path(variant.platform_id, parent),
+        "manage_stock": True,
+        "stock_quantity": target,
+        "meta_data": [{"key": WOO_MARKER, "value": adjustment.push_key}],
+    }
+    answer = client.update_item(variant.platform_id, {k: v for k, v in request.items() if k != "path"}, parent)
     return _Outcome(
         PushAttempt.Outcome.APPLIED,
         before=fresh,

@@ -36,3 +36,9 @@ def age(value: timedelta | None) -> str:
         if seconds >= size:
             return f"{seconds // size} {unit}"
     return f"{seconds} s"
+
+
+@register.filter
+def signed(value) -> str:
+    """12 -> "+12", -3 -> "-3", with thousands separators."""
+    return f"{int(value or 0):+,}"
