@@ -207,6 +207,7 @@ CELERY_TASK_ROUTES = {
     "inventory_ai.tasks.*forecast*": {"queue": "training"},
     "inventory_ai.tasks.*lstm*": {"queue": "ml"},
     "inventory_ai.tasks.push_*": {"queue": "push"},
+    "inventory_ai.tasks.sync_store_task": {"queue": "webhooks"},
 }
 # The beat schedule lives in settings (and is shown in the admin); later features add their entries here.
 CELERY_BEAT_SCHEDULE: dict = {
@@ -237,6 +238,16 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": 120.0,
         "kwargs": {"older_than_seconds": 300},
         "options": {"expires": 110},
+    },
+    "reconcile-stores": {
+        "task": "inventory_ai.tasks.reconcile_stores_task",
+        "schedule": crontab(minute=15),  # hourly, away from the refresh at :30 and the nightly retrain at :00
+        "options": {"expires": 3000},
+    },
+    "requeue-stalled-syncs": {
+        "task": "inventory_ai.tasks.requeue_stalled_syncs_task",
+        "schedule": 600.0,
+        "options": {"expires": 590},
     },
     "requeue-stalled-pushes": {
         "task": "inventory_ai.tasks.requeue_stalled_pushes_task",

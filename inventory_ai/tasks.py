@@ -9,7 +9,7 @@ from celery import shared_task
 from django.db import OperationalError
 
 from integrations.errors import StoreAPIError
-from inventory_ai.services import push, replenishment, retraining, webhooks
+from inventory_ai.services import push, replenishment, retraining, store_sync, webhooks
 from inventory_ai.services.inventory import mark_current_stockouts
 from inventory_ai.services.operations import record_heartbeat
 from inventory_ai.services.sync import NotReadyYet
@@ -155,3 +155,32 @@ def push_adjustment_task(self, adjustment_id: int) -> str:
 def requeue_stalled_pushes_task(older_than_seconds: int = 600) -> int:
     """Beat: re-enqueue approved adjustments whose push task was lost."""
     return push.requeue_stalled_pushes(timedelta(seconds=older_than_seconds))
+
+
+# Resumable and idempotent: each page is applied in one transaction with the run's cursor.
+@shared_task(
+    name="inventory_ai.tasks.sync_store_task",
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=5,
+    max_retries=None,
+    ignore_result=True,
+)
+def sync_store_task(self, run_id: int) -> str:
+    try:
+        return store_sync.run_sync(run_id)
+    except store_sync.RetryLater as exc:
+        raise self.retry(countdown=exc.countdown, max_retries=None) from exc
+
+
+@shared_task(name="inventory_ai.tasks.reconcile_stores_task", ignore_result=True)
+def reconcile_stores_task() -> list[int]:
+    """Beat: reconcile every active store (stock levels, recently changed orders)."""
+    return store_sync.reconcile_active_stores()
+
+
+@shared_task(name="inventory_ai.tasks.requeue_stalled_syncs_task", ignore_result=True)
+def requeue_stalled_syncs_task(older_than_seconds: int = 1800) -> int:
+    return store_sync.requeue_stalled_syncs(timedelta(seconds=older_than_seconds))

@@ -11,11 +11,13 @@ inventory mutation an `@idempotent(key: ...)` directive, so a retried request ca
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import httpx
 
 from integrations.errors import StoreAPIError
+from integrations.records import InventoryLevelRecord
 
 DEFAULT_TIMEOUT = 10.0
 ITEM_GID = "gid://shopify/InventoryItem/"
@@ -44,6 +46,17 @@ mutation AdjustAvailable($input: InventoryAdjustQuantitiesInput!, $idempotencyKe
   inventoryAdjustQuantities(input: $input) @idempotent(key: $idempotencyKey) {
     inventoryAdjustmentGroup { id changes { name delta quantityAfterChange } }
     userErrors { code field message }
+  }
+}
+"""
+
+LOCATION_LEVELS = """
+query LocationLevels($locationId: ID!, $first: Int!, $cursor: String) {
+  location(id: $locationId) {
+    inventoryLevels(first: $first, after: $cursor) {
+      nodes { updatedAt item { id } quantities(names: ["available"]) { name quantity } }
+      pageInfo { hasNextPage endCursor }
+    }
   }
 }
 """
@@ -150,6 +163,32 @@ class ShopifyClient:
             if quantity.get("name") == "available":
                 return int(quantity["quantity"])
         return None
+
+    def location_levels(
+        self, location_id: str, cursor: str | None = None, first: int = 250
+    ) -> tuple[list[InventoryLevelRecord], str | None]:
+        """One page of a location's stock levels, and the cursor of the next page (None after the last)."""
+        data = self.graphql(
+            LOCATION_LEVELS, {"locationId": location_gid(location_id), "first": first, "cursor": cursor}
+        )
+        levels = (data.get("location") or {}).get("inventoryLevels") or {}
+        records = []
+        for node in levels.get("nodes") or []:
+            available = next(
+                (q.get("quantity") for q in node.get("quantities") or [] if q.get("name") == "available"), None
+            )
+            if available is None or not node.get("updatedAt"):
+                continue
+            records.append(
+                InventoryLevelRecord(
+                    available=int(available),
+                    updated_at=datetime.fromisoformat(str(node["updatedAt"]).replace("Z", "+00:00")),
+                    inventory_item_id=str(node["item"]["id"]).rsplit("/", 1)[-1],
+                    location_id=str(location_id).rsplit("/", 1)[-1],
+                )
+            )
+        info = levels.get("pageInfo") or {}
+        return records, (info.get("endCursor") if info.get("hasNextPage") else None)
 
     def set_available(
         self,

@@ -31,6 +31,7 @@ import math
 import re
 import threading
 import time
+from datetime import UTC, datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -43,6 +44,8 @@ from integrations.simulator.state import StoreState
 WOO_ORDER = re.compile(r"^/wp-json/wc/v3/orders/(\d+)(/refunds(?:/(\d+))?)?/?$")
 SHOPIFY_ORDER = re.compile(r"^/admin/api/[\w-]+/orders/(\d+)(/refunds)?\.json$")
 SHOPIFY_GRAPHQL = re.compile(r"^/admin/api/[\w-]+/graphql\.json$")
+WOO_PRODUCT_LIST = re.compile(r"^/wp-json/wc/v3/products(?:/(\d+)/variations)?/?$")
+WOO_ORDER_LIST = re.compile(r"^/wp-json/wc/v3/orders/?$")
 WOO_PRODUCT = re.compile(r"^/wp-json/wc/v3/products/(?:(\d+)/variations/)?(\d+|batch)/?$")
 WOO_DEFAULT_PER_PAGE = 10
 WOO_MAX_PER_PAGE = 100
@@ -194,6 +197,29 @@ class ApiServer:
         return key_ok & hmac.compare_digest(secret.encode(), self.consumer_secret.encode())
 
     def _woo(self, path: str, query: dict[str, list[str]]) -> tuple[int, Any, dict[str, str]]:
+        listing = WOO_PRODUCT_LIST.match(path)
+        if listing is not None or WOO_ORDER_LIST.match(path):
+            fault = self._fault()
+            if fault is not None:
+                return fault
+            try:
+                after_text = query.get("modified_after", [""])[0]
+                after = datetime.fromisoformat(after_text.replace("Z", "+00:00")) if after_text else None
+                if after is not None and after.tzinfo is None:
+                    after = after.replace(tzinfo=UTC)  # WooCommerce reads it in the site's time zone: UTC here
+            except ValueError:
+                status, body = _woo_error(400, "rest_invalid_param", "Invalid parameter(s): modified_after")
+                return status, body, {}
+            if listing is not None:
+                parent = int(listing.group(1)) if listing.group(1) else None
+                return self._woo_page(self.inventory.woo_list(parent, after), query)
+            with self.state.lock:
+                orders = [
+                    woocommerce_payloads.woo_order(order, self.state.tz, self.site_url, links=True)
+                    for order in sorted(self.state.orders.values(), key=lambda o: int(o.order_id))
+                    if after is None or order.updated_at > after
+                ]
+            return self._woo_page(orders, query)
         product = WOO_PRODUCT.match(path)
         if product is not None and product.group(2) != "batch":
             fault = self._fault()
@@ -236,6 +262,21 @@ class ApiServer:
         total_pages = max(1, math.ceil(len(refunds) / per_page))
         chunk = refunds[(page - 1) * per_page : page * per_page]
         return 200, chunk, {"X-WP-Total": str(len(refunds)), "X-WP-TotalPages": str(total_pages)}
+
+    def _woo_page(self, items: list[Any], query: dict[str, list[str]]) -> tuple[int, Any, dict[str, str]]:
+        """One page of a listing with WordPress's `X-WP-Total` and `X-WP-TotalPages` headers."""
+        try:
+            page = max(1, int(query.get("page", ["1"])[0]))
+            per_page = int(query.get("per_page", [str(WOO_DEFAULT_PER_PAGE)])[0])
+        except ValueError:
+            status, body = _woo_error(400, "rest_invalid_param", "Invalid parameter(s): page, per_page")
+            return status, body, {}
+        if not 1 <= per_page <= WOO_MAX_PER_PAGE:
+            status, body = _woo_error(400, "rest_invalid_param", "Invalid parameter(s): per_page")
+            return status, body, {}
+        total_pages = max(1, math.ceil(len(items) / per_page))
+        chunk = items[(page - 1) * per_page : page * per_page]
+        return 200, chunk, {"X-WP-Total": str(len(items)), "X-WP-TotalPages": str(total_pages)}
 
     def _shopify(self, path: str) -> tuple[int, Any, dict[str, str]]:
         match = SHOPIFY_ORDER.match(path)

@@ -29,6 +29,7 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 MUTATION_COST = 10
@@ -97,27 +98,40 @@ class StaleQuantity(Exception):
 
 @dataclass
 class WooItem:
-    """A WooCommerce product or variation as far as stock goes."""
+    """A WooCommerce product (simple or variable) or variation, with what the catalogue and stock APIs show."""
 
     id: int
     parent_id: int = 0
     sku: str = ""
+    name: str = ""
+    price: str = "10.00"
+    status: str = "publish"
     manage_stock: bool = True
     stock_quantity: int | None = 0
     meta_data: dict[str, str] = field(default_factory=dict)
     date_modified: float = field(default_factory=time.time)
+    variable: bool = False
 
-    def as_json(self) -> dict[str, Any]:
-        return {
+    def as_json(self, variations: list[int] | None = None) -> dict[str, Any]:
+        kind = "variation" if self.parent_id else ("variable" if self.variable else "simple")
+        modified = datetime.fromtimestamp(self.date_modified, UTC).replace(tzinfo=None)
+        body = {
             "id": self.id,
             "parent_id": self.parent_id,
+            "name": self.name or f"Product {self.id}",
             "sku": self.sku,
-            "type": "variation" if self.parent_id else "simple",
+            "type": kind,
+            "status": self.status,
+            "price": self.price,
+            "date_modified_gmt": modified.isoformat(timespec="seconds"),
             "manage_stock": self.manage_stock,
             "stock_quantity": self.stock_quantity,
             "stock_status": "instock" if (self.stock_quantity or 0) > 0 else "outofstock",
             "meta_data": [{"key": key, "value": value} for key, value in sorted(self.meta_data.items())],
         }
+        if kind == "variable":
+            body["variations"] = variations or []
+        return body
 
 
 class InventoryStore:
@@ -128,6 +142,7 @@ class InventoryStore:
         self.bucket = bucket or ThrottleBucket()
         self.lock = threading.Lock()
         self.levels: dict[tuple[str, str], int] = {}  # (inventory item id, location id) -> available
+        self.level_updated: dict[tuple[str, str], float] = {}  # when each level last changed (epoch seconds)
         self.woo: dict[int, WooItem] = {}
         self.idempotency: dict[str, tuple[str, dict[str, Any]]] = {}
         self.applied: list[dict[str, Any]] = []  # every change applied, in order (what tests count)
@@ -138,6 +153,7 @@ class InventoryStore:
     def set_level(self, item_id: str, location_id: str, available: int) -> None:
         with self.lock:
             self.levels[(str(item_id), str(location_id))] = available
+            self.level_updated[(str(item_id), str(location_id))] = time.time()
 
     def level(self, item_id: str, location_id: str) -> int | None:
         with self.lock:
@@ -148,6 +164,7 @@ class InventoryStore:
         with self.lock:
             key = (str(item_id), str(location_id))
             self.levels[key] = self.levels.get(key, 0) - units
+            self.level_updated[key] = time.time()
             return self.levels[key]
 
     def add_woo_item(self, item: WooItem) -> None:
@@ -180,6 +197,8 @@ class InventoryStore:
             data = self._idempotent(query, variables, "inventoryAdjustQuantities", self._adjust_quantities)
         elif "inventoryItem" in query and "inventoryLevel" in query:
             data = self._read_level(variables)
+        elif "inventoryLevels" in query and "location" in query:
+            data = self._location_levels(variables)
         else:
             return 200, {"errors": [{"message": "The simulator does not implement this operation"}]}
         if "errors" in data:
@@ -264,6 +283,7 @@ class InventoryStore:
         changes = []
         for item_location, before, after in plan:
             self.levels[item_location] = after
+            self.level_updated[item_location] = time.time()
             self.applied.append(
                 {
                     "platform": "shopify",
@@ -304,6 +324,27 @@ class InventoryStore:
         }
         return {"inventoryItem": {"id": ITEM_GID + item, "inventoryLevel": level}}
 
+    def _location_levels(self, variables: dict[str, Any]) -> dict[str, Any]:
+        """`location(id) { inventoryLevels(first, after) { nodes { updatedAt item { id } quantities } pageInfo } }`,
+        by inventory item id; the cursor is opaque to clients."""
+        location = _numeric(variables.get("locationId", ""))
+        first = max(1, min(int(variables.get("first") or 50), 250))
+        start = int(variables.get("cursor") or 0)
+        with self.lock:
+            keys = sorted((key for key in self.levels if key[1] == location), key=lambda key: (len(key[0]), key[0]))
+            page = keys[start : start + first]
+            nodes = [
+                {
+                    "updatedAt": datetime.fromtimestamp(self.level_updated.get(key, 0), UTC).isoformat(),
+                    "item": {"id": ITEM_GID + key[0]},
+                    "quantities": [{"name": "available", "quantity": self.levels[key]}],
+                }
+                for key in page
+            ]
+        more = start + first < len(keys)
+        info = {"hasNextPage": more, "endCursor": str(start + first) if more else None}
+        return {"location": {"id": LOCATION_GID + location, "inventoryLevels": {"nodes": nodes, "pageInfo": info}}}
+
     # --- WooCommerce REST ----------------------------------------------------------------------------------------
 
     def woo_get(self, item_id: int, parent_id: int | None = None) -> tuple[int, Any]:
@@ -313,6 +354,22 @@ class InventoryStore:
             if item is None or (parent_id is not None and item.parent_id != parent_id):
                 return 404, _woo_error(404, "woocommerce_rest_product_invalid_id", "Invalid ID.")
             return 200, item.as_json()
+
+    def woo_list(self, parent_id: int | None, modified_after: datetime | None) -> list[dict[str, Any]]:
+        """Products (parent_id None: simple and variable ones) or one product's variations, oldest id first."""
+        with self.lock:
+            self.requests += 1
+            wanted = [
+                item
+                for item in self.woo.values()
+                if (item.parent_id == parent_id if parent_id is not None else item.parent_id == 0)
+                and (modified_after is None or item.date_modified > modified_after.timestamp())
+            ]
+            children: dict[int, list[int]] = {}
+            for item in self.woo.values():
+                if item.parent_id:
+                    children.setdefault(item.parent_id, []).append(item.id)
+            return [item.as_json(sorted(children.get(item.id, []))) for item in sorted(wanted, key=lambda i: i.id)]
 
     def woo_update(self, item_id: int, body: dict[str, Any], parent_id: int | None = None) -> tuple[int, Any]:
         with self.lock:

@@ -43,6 +43,21 @@ class WooCommerceClient:
 
     def request(self, method: str, path: str, params: dict[str, Any] | None = None, body: Any = None) -> Any:
         """One REST call; timeouts, 429 and 5xx raise transient errors, other 4xx permanent ones."""
+        return self._json(method, self._send(method, path, params, body))
+
+    def page(self, path: str, page: int, per_page: int = 100, **params: Any) -> tuple[list[Any], int]:
+        """One page of a listing and the number of pages (WordPress's `X-WP-TotalPages`)."""
+        response = self._send("GET", path, {**params, "page": page, "per_page": per_page}, None)
+        items = self._json("GET", response)
+        if not isinstance(items, list):
+            raise StoreAPIError(f"GET {path}: a listing did not answer a list", transient=False)
+        try:
+            total_pages = int(response.headers.get("X-WP-TotalPages", "1"))
+        except ValueError:
+            total_pages = 1
+        return items, total_pages
+
+    def _send(self, method: str, path: str, params: dict[str, Any] | None, body: Any) -> httpx.Response:
         url = f"{self.base_url}{REST_PREFIX}/{path.lstrip('/')}"
         try:
             response = self._client.request(method, url, params=params, json=body)
@@ -58,10 +73,14 @@ class WooCommerceClient:
                 transient=False,
                 status=response.status_code,
             )
+        return response
+
+    @staticmethod
+    def _json(method: str, response: httpx.Response) -> Any:
         try:
             return response.json()
         except ValueError as exc:
-            raise StoreAPIError(f"{method} {url}: the answer is not JSON", transient=True) from exc
+            raise StoreAPIError(f"{method} {response.url}: the answer is not JSON", transient=True) from exc
 
     @staticmethod
     def item_path(product_id: str, parent_id: str | None = None) -> str:

@@ -5,13 +5,16 @@ from __future__ import annotations
 from django.contrib import admin
 from django.db import models
 from django.db.models import Count
+from django.utils.html import format_html, format_html_join
 
+from inventory_ai.admin.common import ReadOnlyAdminMixin
 from inventory_ai.choices import RunKind
 from inventory_ai.models import (
     Location,
     Store,
+    SyncRun,
 )
-from inventory_ai.services import retraining
+from inventory_ai.services import retraining, store_sync
 from inventory_ai.services.stores import store_timezone_changed
 
 
@@ -19,7 +22,7 @@ from inventory_ai.services.stores import store_timezone_changed
 class StoreAdmin(admin.ModelAdmin):
     list_display = ("domain", "name", "platform", "timezone", "currency", "active", "variant_count", "created_at")
     list_filter = ("platform", "active")
-    actions = ["retrain_full", "retrain_refresh"]
+    actions = ["retrain_full", "retrain_refresh", "backfill", "reconcile"]
 
     def has_retrain_permission(self, request) -> bool:
         return request.user.has_perm("inventory_ai.add_forecastrun")
@@ -35,6 +38,17 @@ class StoreAdmin(admin.ModelAdmin):
     )
     def retrain_refresh(self, request, queryset):
         retrain_stores(self, request, queryset, RunKind.REFRESH)
+
+    def has_sync_permission(self, request) -> bool:
+        return request.user.has_perm("inventory_ai.add_syncrun")
+
+    @admin.action(description="Backfill selected stores (import catalogue, stock and orders)", permissions=["sync"])
+    def backfill(self, request, queryset):
+        _sync_stores(self, request, queryset, SyncRun.Kind.BACKFILL)
+
+    @admin.action(description="Reconcile selected stores now (stock levels, recent orders)", permissions=["sync"])
+    def reconcile(self, request, queryset):
+        _sync_stores(self, request, queryset, SyncRun.Kind.RECONCILE)
 
     search_fields = ("domain", "name")
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
@@ -97,3 +111,41 @@ def retrain_stores(modeladmin, request, stores, kind):
             modeladmin.message_user(request, f"{store}: no new data since the current forecast.", level="info")
         else:
             modeladmin.message_user(request, f"{store}: {run.get_kind_display().lower()} queued as run #{run.pk}.")
+
+
+def _sync_stores(modeladmin, request, stores, kind):
+    for store in stores:
+        try:
+            run = store_sync.start_sync(store, kind, trigger="admin")
+        except store_sync.SyncAlreadyRunning as exc:
+            modeladmin.message_user(request, f"{store}: {exc}.", level="warning")
+        else:
+            modeladmin.message_user(request, f"{store}: {run.get_kind_display().lower()} queued as #{run.pk}.")
+
+
+@admin.register(SyncRun)
+class SyncRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Backfills and reconciliations: progress (pages, counts), what was corrected, errors."""
+
+    list_display = ("id", "store", "kind", "status", "phase", "pages", "counts_display", "created_at", "finished_at")
+    list_filter = ("kind", "status", "store")
+    date_hierarchy = "created_at"
+    readonly_fields = ("corrections_display",)
+    exclude = ("corrections",)
+
+    @admin.display(description="Counts")
+    def counts_display(self, obj):
+        return ", ".join(f"{name.replace('_', ' ')} {value:,}" for name, value in sorted(obj.counts.items()) if value)
+
+    @admin.display(description="Corrections")
+    def corrections_display(self, obj):
+        if not obj.corrections:
+            return "-"
+        return format_html(
+            "<table><tr><th>SKU</th><th>Location</th><th>Ours</th><th>Store</th></tr>{}</table>",
+            format_html_join(
+                "",
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                ((c["sku"], c["location"] or "-", c["ours"], c["store"]) for c in obj.corrections),
+            ),
+        )

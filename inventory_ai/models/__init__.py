@@ -5,7 +5,7 @@ from inventory_ai.models.catalog import Location, Product, Variant
 from inventory_ai.models.demand import DailyDemand, InventoryLevel
 from inventory_ai.models.events import WebhookEvent
 from inventory_ai.models.forecasts import Forecast, ForecastResult, ForecastRun, ForecastRunChunk
-from inventory_ai.models.operations import ServiceHeartbeat
+from inventory_ai.models.operations import ServiceHeartbeat, SyncRun
 from inventory_ai.models.orders import Order, OrderLine, Refund, RefundLine
 from inventory_ai.models.replenishment import ClassPolicy, PushAttempt, ReorderSuggestion, StockAdjustment
 from inventory_ai.models.stores import Store
@@ -30,6 +30,7 @@ __all__ = [
     "RefundLine",
     "ServiceHeartbeat",
     "Store",
+    "SyncRun",
     "Variant",
     "WebhookEvent",
 ]

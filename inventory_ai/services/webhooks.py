@@ -194,7 +194,7 @@ def _resource_id(items: list[Any]) -> str:
     return ""
 
 
-def _fetch_remote(store: Store, items: list[Any]) -> list[Any]:
+def fetch_remote(store: Store, items: list[Any]) -> list[Any]:
     """Replace `RefundsToFetch` with the refunds, read from the store's API (outside any transaction)."""
     out: list[Any] = []
     for item in items:
@@ -230,7 +230,7 @@ def process_webhook_event(event_id: int) -> str:
         return _finish(event_id, WebhookStatus.FAILED, f"unreadable payload: {exc}")
     parked_reason = ""
     try:
-        items = _fetch_remote(event.store, items)
+        items = fetch_remote(event.store, items)
     except StoreAPIError as exc:
         if exc.transient:
             return _retry_later(event_id, f"store API: {exc}")

@@ -6,6 +6,8 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from inventory_ai.choices import Platform
+from inventory_ai.models import SyncRun
+from inventory_ai.services.store_sync import SyncAlreadyRunning, start_sync
 from inventory_ai.services.stores import upsert_store
 
 
@@ -31,6 +33,9 @@ class Command(BaseCommand):
             sub.add_argument("--currency", help="ISO 4217 currency code, e.g. GBP")
             sub.add_argument("--country", dest="country_code", help="ISO 3166-1 alpha-2 country code, e.g. GB")
             sub.add_argument("--inactive", action="store_true", help="Mark the store inactive")
+            sub.add_argument(
+                "--backfill", action="store_true", help="Queue a backfill of the store's catalogue, stock and orders"
+            )
 
     def handle(self, *args, **options):
         platform = options["platform"]
@@ -67,3 +72,9 @@ class Command(BaseCommand):
                 f"(API: {store.effective_api_base_url}, {len(store.webhook_secrets)} webhook secret(s))"
             )
         )
+        if options.get("backfill"):
+            try:
+                run = start_sync(store, SyncRun.Kind.BACKFILL, trigger="command")
+            except SyncAlreadyRunning as exc:
+                raise CommandError(str(exc)) from exc
+            self.stdout.write(f"Backfill queued as #{run.pk}; the admin's Sync runs page shows its progress.")
