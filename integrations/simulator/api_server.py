@@ -299,6 +299,9 @@ def _handler_for(server: ApiServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         server_version = "inventory-ai-store-simulator"
+        # Headers and body go out in separate writes; with Nagle's algorithm the body would wait for the client's
+        # delayed ACK (about 40 ms per request on keep-alive connections), which no real store adds.
+        disable_nagle_algorithm = True
 
         def do_GET(self) -> None:
             parts = urlsplit(self.path)
