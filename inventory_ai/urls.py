@@ -5,6 +5,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from inventory_ai import views
+from inventory_ai.api import views as api_views
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
@@ -13,4 +14,5 @@ urlpatterns = [
     path("webhooks/woocommerce/", views.woocommerce_webhook, name="webhook-woocommerce"),
     path("api/v1/", include("inventory_ai.api.urls")),
     path("healthz/live", views.live, name="healthz-live"),
+    path("healthz", api_views.healthz, name="healthz"),
 ]

@@ -1,7 +1,19 @@
-from django.urls import path
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
 
-from inventory_ai.api.views import StatsView
+from inventory_ai.api import views
+
+router = DefaultRouter()
+router.register("stores", views.StoreViewSet)
+router.register("variants", views.VariantViewSet, basename="variant")
+router.register("suggestions", views.SuggestionViewSet)
+router.register("adjustments", views.AdjustmentViewSet)
+router.register("runs", views.RunViewSet)
 
 urlpatterns = [
-    path("stats/", StatsView.as_view(), name="api-stats"),
+    path("stats/", views.StatsView.as_view(), name="api-stats"),
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("", include(router.urls)),
 ]

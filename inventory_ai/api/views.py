@@ -1,13 +1,40 @@
-"""API views."""
+"""The REST API (v1): stores, variants with stock, policy and forecast, suggestions and adjustments with the same
+decisions, permissions and audit as the admin, retraining runs, stats.
+
+Reads need the model's view permission; approving or rejecting needs its approve permission; proposing an
+adjustment its add permission. Token and session authentication.
+"""
 
 from __future__ import annotations
 
+from django.db.models import Count, F, OuterRef, Q, Subquery, Sum
+from django.db.models.functions import Coalesce
+from django.http import JsonResponse
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import IsAdminUser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from inventory_ai.api import filters, serializers
+from inventory_ai.api.permissions import CanDecide, ModelPermissions
+from inventory_ai.choices import AuditSource
+from inventory_ai.models import (
+    Forecast,
+    ForecastResult,
+    ForecastRun,
+    InventoryLevel,
+    ReorderSuggestion,
+    StockAdjustment,
+    Store,
+    Variant,
+)
 from inventory_ai.selectors import stats
+from inventory_ai.services import health, replenishment
+from inventory_ai.services.retraining import current_run
 
 
 class StatsView(APIView):
@@ -15,5 +42,188 @@ class StatsView(APIView):
 
     permission_classes = [IsAdminUser]
 
+    @extend_schema(responses={200: OpenApiResponse(description="Counts by kind")})
     def get(self, request: Request) -> Response:
         return Response(stats())
+
+
+class StoreViewSet(viewsets.ReadOnlyModelViewSet):
+    """Connected stores (credentials and webhook secrets are never shown)."""
+
+    serializer_class = serializers.StoreSerializer
+    permission_classes = [ModelPermissions]
+    queryset = Store.objects.annotate(
+        variant_count=Count("variants", filter=Q(variants__deleted_at__isnull=True), distinct=True)
+    ).order_by("domain")
+
+
+class VariantViewSet(viewsets.ReadOnlyModelViewSet):
+    """SKUs with their stock over all locations, effective replenishment policy and classes."""
+
+    serializer_class = serializers.VariantSerializer
+    permission_classes = [ModelPermissions]
+    filterset_class = filters.VariantFilter
+    ordering_fields = ["sku", "title", "available"]
+
+    def get_queryset(self):
+        stock = (
+            InventoryLevel.objects.filter(variant=OuterRef("pk"))
+            .values("variant")
+            .annotate(total=Sum("available"))
+            .values("total")
+        )
+        return (
+            Variant.objects.filter(deleted_at__isnull=True)
+            .select_related("store", "product")
+            .annotate(available=Coalesce(Subquery(stock), 0))
+            .order_by("store_id", "sku", "pk")
+        )
+
+    @extend_schema(responses=serializers.VariantForecastSerializer)
+    @action(detail=True, methods=["get"])
+    def forecast(self, request: Request, pk=None) -> Response:
+        """The variant's current forecast: each period's mean and interval bounds, the model and its backtest."""
+        variant = self.get_object()
+        run = current_run(variant.store)
+        periods = Forecast.objects.filter(run=run, variant=variant).order_by("period_start") if run else []
+        result = ForecastResult.objects.filter(run=run, variant=variant).first() if run else None
+        data = {
+            "variant": variant.pk,
+            "run": run.pk if run else None,
+            "model": result.model if result else "",
+            "backtest_rmsse": result.backtest if result else {},
+            "periods": serializers.ForecastPeriodSerializer(periods, many=True).data,
+        }
+        return Response(data)
+
+
+class DecisionMixin:
+    """approve / reject actions with the admin's rules: the model's approve permission, pending only, audited."""
+
+    def get_permissions(self):
+        if self.action in ("approve", "reject"):
+            return [CanDecide()]
+        return super().get_permissions()
+
+    def _decided(self, obj, changed: bool) -> Response:
+        if not changed:
+            return Response(
+                {"detail": f"It is {obj.status}, not pending: nothing changed."}, status=status.HTTP_409_CONFLICT
+            )
+        return Response(self.get_serializer(obj).data)
+
+
+class SuggestionViewSet(DecisionMixin, viewsets.ReadOnlyModelViewSet):
+    """Restock suggestions, most urgent first; filter by store, status, class, supplier, risk."""
+
+    serializer_class = serializers.SuggestionSerializer
+    permission_classes = [ModelPermissions]
+    filterset_class = filters.SuggestionFilter
+    queryset = ReorderSuggestion.objects.select_related("variant").order_by(
+        F("stockout_date").asc(nulls_last=True), "-created_at"
+    )
+
+    @extend_schema(request=serializers.DecisionSerializer, responses={200: serializers.SuggestionSerializer, 409: None})
+    @action(detail=True, methods=["post"])
+    def approve(self, request: Request, pk=None) -> Response:
+        """Approve, optionally with another quantity (logged as an edit)."""
+        body = serializers.DecisionSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        suggestion = self.get_object()
+        changed = replenishment.decide_suggestion(
+            suggestion,
+            True,
+            request.user,
+            body.validated_data.get("quantity"),
+            source=AuditSource.API,
+            note=body.validated_data.get("note", ""),
+        )
+        return self._decided(suggestion, changed)
+
+    @extend_schema(request=serializers.DecisionSerializer, responses={200: serializers.SuggestionSerializer, 409: None})
+    @action(detail=True, methods=["post"])
+    def reject(self, request: Request, pk=None) -> Response:
+        body = serializers.DecisionSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        suggestion = self.get_object()
+        changed = replenishment.decide_suggestion(
+            suggestion, False, request.user, source=AuditSource.API, note=body.validated_data.get("note", "")
+        )
+        return self._decided(suggestion, changed)
+
+
+class AdjustmentViewSet(DecisionMixin, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+    """Stock adjustments: propose one (a new quantity or a delta), approve or reject; approved ones are pushed."""
+
+    serializer_class = serializers.AdjustmentSerializer
+    permission_classes = [ModelPermissions]
+    filterset_class = filters.AdjustmentFilter
+    queryset = StockAdjustment.objects.select_related("variant").order_by("-created_at")
+
+    @extend_schema(request=serializers.AdjustmentCreateSerializer, responses={201: serializers.AdjustmentSerializer})
+    def create(self, request: Request, *args, **kwargs) -> Response:
+        body = serializers.AdjustmentCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        try:
+            adjustment = replenishment.create_adjustment(
+                data["variant"],
+                data["location"],
+                request.user,
+                new_available=data.get("new_available"),
+                delta=data.get("delta"),
+                reason=data["reason"],
+                note=data.get("note", ""),
+                source=AuditSource.API,
+            )
+        except ValueError as exc:
+            raise ValidationError({"detail": str(exc)}) from exc
+        return Response(self.get_serializer(adjustment).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        request=serializers.AdjustmentDecisionSerializer, responses={200: serializers.AdjustmentSerializer, 409: None}
+    )
+    @action(detail=True, methods=["post"])
+    def approve(self, request: Request, pk=None) -> Response:
+        """Approve (optionally with another new quantity); the push to the store is queued once this commits."""
+        body = serializers.AdjustmentDecisionSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        adjustment = self.get_object()
+        changed = replenishment.decide_adjustment(
+            adjustment,
+            True,
+            request.user,
+            body.validated_data.get("new_available"),
+            source=AuditSource.API,
+            note=body.validated_data.get("note", ""),
+        )
+        return self._decided(adjustment, changed)
+
+    @extend_schema(
+        request=serializers.AdjustmentDecisionSerializer, responses={200: serializers.AdjustmentSerializer, 409: None}
+    )
+    @action(detail=True, methods=["post"])
+    def reject(self, request: Request, pk=None) -> Response:
+        body = serializers.AdjustmentDecisionSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        adjustment = self.get_object()
+        changed = replenishment.decide_adjustment(
+            adjustment, False, request.user, source=AuditSource.API, note=body.validated_data.get("note", "")
+        )
+        return self._decided(adjustment, changed)
+
+
+class RunViewSet(viewsets.ReadOnlyModelViewSet):
+    """Retraining runs with their status and progress."""
+
+    serializer_class = serializers.RunSerializer
+    permission_classes = [ModelPermissions]
+    filterset_class = filters.RunFilter
+    queryset = ForecastRun.objects.order_by("-created_at")
+
+
+def healthz(request) -> JsonResponse:
+    """Readiness: the database (migrations applied), the broker, and the worker and beat heartbeats; 503 if any
+    fails. Open to monitors: it names no secret."""
+    result = health.report()
+    return JsonResponse(result, status=200 if result["ok"] else 503)

@@ -1,0 +1,57 @@
+"""Query filters of the API's lists (django-filter)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import django_filters
+from django.db.models import Q
+from django.utils import timezone
+
+from inventory_ai.models import ForecastRun, ReorderSuggestion, StockAdjustment, Variant
+
+
+class VariantFilter(django_filters.FilterSet):
+    sku = django_filters.CharFilter(lookup_expr="iexact")
+    search = django_filters.CharFilter(method="filter_search", label="SKU or title contains")
+    supplier = django_filters.CharFilter(lookup_expr="iexact")
+
+    class Meta:
+        model = Variant
+        fields = ["store", "sku", "abc_class", "xyz_class", "supplier"]
+
+    def filter_search(self, queryset, name, value):
+        return queryset.filter(Q(sku__icontains=value) | Q(title__icontains=value) | Q(product__title__icontains=value))
+
+
+class SuggestionFilter(django_filters.FilterSet):
+    risk = django_filters.ChoiceFilter(
+        choices=[("late", "stocks out before an order can arrive"), ("this_week", "order within a week")],
+        method="filter_risk",
+    )
+    supplier = django_filters.CharFilter(field_name="variant__supplier", lookup_expr="iexact")
+    sku = django_filters.CharFilter(field_name="variant__sku", lookup_expr="iexact")
+
+    class Meta:
+        model = ReorderSuggestion
+        fields = ["store", "status", "abc_class", "xyz_class", "location", "variant", "supplier", "sku", "risk"]
+
+    def filter_risk(self, queryset, name, value):
+        today = timezone.localdate()
+        if value == "late":
+            return queryset.filter(order_by__lte=today)
+        return queryset.filter(order_by__gt=today, order_by__lte=today + timedelta(days=7))
+
+
+class AdjustmentFilter(django_filters.FilterSet):
+    sku = django_filters.CharFilter(field_name="variant__sku", lookup_expr="iexact")
+
+    class Meta:
+        model = StockAdjustment
+        fields = ["store", "status", "reason", "location", "variant", "sku"]
+
+
+class RunFilter(django_filters.FilterSet):
+    class Meta:
+        model = ForecastRun
+        fields = ["store", "status", "kind"]

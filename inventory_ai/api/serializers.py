@@ -1,0 +1,212 @@
+"""API representations. Secrets never appear: stores are shown without credentials or webhook secrets."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from inventory_ai.choices import AdjustmentReason
+from inventory_ai.models import (
+    Forecast,
+    ForecastRun,
+    Location,
+    ReorderSuggestion,
+    StockAdjustment,
+    Store,
+    Variant,
+)
+
+
+class StoreSerializer(serializers.ModelSerializer):
+    variant_count = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = Store
+        fields = ("id", "platform", "domain", "name", "active", "timezone", "currency", "country_code", "variant_count")
+
+
+class PolicySerializer(serializers.Serializer):
+    lead_time_days = serializers.IntegerField()
+    review_period_days = serializers.IntegerField()
+    service_level = serializers.FloatField()
+    moq = serializers.IntegerField()
+    case_pack = serializers.IntegerField()
+
+
+class VariantSerializer(serializers.ModelSerializer):
+    available = serializers.IntegerField(read_only=True, help_text="Stock available over the store's locations")
+    product_title = serializers.CharField(source="product.title", read_only=True)
+    policy = serializers.SerializerMethodField(help_text="Effective replenishment settings (own, class or store)")
+
+    class Meta:
+        model = Variant
+        fields = (
+            "id",
+            "store",
+            "sku",
+            "title",
+            "product_title",
+            "price",
+            "unit_cost",
+            "supplier",
+            "abc_class",
+            "xyz_class",
+            "available",
+            "policy",
+        )
+
+    def get_policy(self, variant: Variant) -> PolicySerializer:
+        return PolicySerializer(
+            {
+                "lead_time_days": variant.effective_lead_time_days,
+                "review_period_days": variant.effective_review_period_days,
+                "service_level": variant.effective_service_level,
+                "moq": variant.effective_moq,
+                "case_pack": variant.effective_case_pack,
+            }
+        ).data
+
+
+class ForecastPeriodSerializer(serializers.ModelSerializer):
+    intervals = serializers.JSONField(source="bounds", help_text='Bounds by name: "lo-80", "hi-80", "lo-95", ...')
+
+    class Meta:
+        model = Forecast
+        fields = ("period_start", "period_end", "mean", "intervals", "model")
+
+
+class VariantForecastSerializer(serializers.Serializer):
+    variant = serializers.IntegerField()
+    run = serializers.IntegerField(allow_null=True)
+    model = serializers.CharField(allow_blank=True)
+    backtest_rmsse = serializers.DictField(child=serializers.FloatField(allow_null=True))
+    periods = ForecastPeriodSerializer(many=True)
+
+
+class SuggestionSerializer(serializers.ModelSerializer):
+    sku = serializers.CharField(source="variant.sku", read_only=True)
+    title = serializers.CharField(source="variant.title", read_only=True)
+    quantity = serializers.IntegerField(read_only=True, help_text="The approved quantity if edited, else suggested")
+
+    class Meta:
+        model = ReorderSuggestion
+        fields = (
+            "id",
+            "store",
+            "variant",
+            "sku",
+            "title",
+            "location",
+            "status",
+            "suggested_qty",
+            "approved_qty",
+            "quantity",
+            "available",
+            "on_order",
+            "reorder_point",
+            "order_up_to",
+            "stockout_date",
+            "order_by",
+            "lead_time_days",
+            "service_level",
+            "service_measure",
+            "abc_class",
+            "xyz_class",
+            "weekly_demand",
+            "expected_fill_rate",
+            "unit_cost",
+            "reason",
+            "forecast_run",
+            "created_at",
+            "decided_at",
+            "decided_by",
+        )
+        read_only_fields = fields
+
+
+class DecisionSerializer(serializers.Serializer):
+    quantity = serializers.IntegerField(
+        required=False, min_value=0, help_text="Approve with this quantity instead of the proposed one"
+    )
+    note = serializers.CharField(required=False, allow_blank=True, max_length=1000)
+
+
+class AdjustmentSerializer(serializers.ModelSerializer):
+    sku = serializers.CharField(source="variant.sku", read_only=True)
+    delta = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = StockAdjustment
+        fields = (
+            "id",
+            "store",
+            "variant",
+            "sku",
+            "location",
+            "expected_available",
+            "new_available",
+            "delta",
+            "reason",
+            "note",
+            "status",
+            "created_at",
+            "created_by",
+            "decided_at",
+            "decided_by",
+            "pushed_at",
+            "push_attempts",
+            "store_quantity_before",
+            "store_quantity_after",
+            "follow_up",
+            "error",
+        )
+        read_only_fields = fields
+
+
+class AdjustmentCreateSerializer(serializers.Serializer):
+    """A manual adjustment: the new quantity, or a change on the quantity last read from the store."""
+
+    variant = serializers.PrimaryKeyRelatedField(queryset=Variant.objects.all())
+    location = serializers.PrimaryKeyRelatedField(queryset=Location.objects.all())
+    new_available = serializers.IntegerField(required=False, min_value=0)
+    delta = serializers.IntegerField(required=False)
+    reason = serializers.ChoiceField(choices=AdjustmentReason.choices, default=AdjustmentReason.MANUAL)
+    note = serializers.CharField(required=False, allow_blank=True, max_length=1000)
+
+    def validate(self, data):
+        if ("new_available" in data) == ("delta" in data):
+            raise serializers.ValidationError("Give either new_available or delta, not both.")
+        if data["variant"].store_id != data["location"].store_id:
+            raise serializers.ValidationError("The location belongs to another store than the variant.")
+        return data
+
+
+class AdjustmentDecisionSerializer(serializers.Serializer):
+    new_available = serializers.IntegerField(
+        required=False, min_value=0, help_text="Approve with this quantity instead of the proposed one"
+    )
+    note = serializers.CharField(required=False, allow_blank=True, max_length=1000)
+
+
+class RunSerializer(serializers.ModelSerializer):
+    progress = serializers.FloatField(read_only=True)
+
+    class Meta:
+        model = ForecastRun
+        fields = (
+            "id",
+            "store",
+            "kind",
+            "status",
+            "phase",
+            "progress",
+            "skus_total",
+            "skus_done",
+            "skus_failed",
+            "model_counts",
+            "accuracy",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "trigger",
+        )
+        read_only_fields = fields
