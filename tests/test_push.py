@@ -322,3 +322,44 @@ def test_the_admin_shows_push_attempts_and_retries_failed_pushes(
     adjustment.refresh_from_db()
     assert adjustment.status == AdjustmentStatus.APPROVED
     assert AuditEntry.objects.filter(target_id=adjustment.pk, action=AuditAction.PUSH, actor=planner).exists()
+
+
+def test_an_approved_suggestion_waits_as_a_restock_that_is_rebased_and_pushed_when_received(
+    simulator, shopify, planner
+):
+    from inventory_ai.models import ReorderSuggestion
+    from inventory_ai.services.inventory import apply_inventory_level
+
+    store, variant, location = shopify
+    suggestion = ReorderSuggestion.objects.create(
+        store=store,
+        variant=variant,
+        location=location,
+        available=5,
+        reorder_point=8,
+        order_up_to=30,
+        suggested_qty=25,
+        lead_time_days=14,
+        review_period_days=7,
+        service_level=0.95,
+        service_measure="fill_rate",
+        weekly_demand=6,
+        reason="test",
+    )
+
+    # when the planner approves the order of 25
+    replenishment.decide_suggestion(suggestion, approve=True, user=planner)
+
+    # then a restock of +25 waits to be received
+    restock = StockAdjustment.objects.get(suggestion=suggestion)
+    assert (restock.status, restock.reason, restock.delta) == ("pending", "restock", 25)
+    # two weeks later 3 were sold meanwhile (the store's webhook updated our copy) and the goods arrive
+    simulator.inventory.sell(ITEM, LOCATION, 3)
+    apply_inventory_level(store, variant.pk, location.pk, 2, timezone.now())
+    replenishment.decide_adjustment(restock, approve=True, user=planner)
+    restock.refresh_from_db()
+    assert (restock.expected_available, restock.new_available) == (2, 27)  # rebased, the delta kept
+
+    assert push.push_adjustment(restock.pk) == AdjustmentStatus.PUSHED
+    assert simulator.inventory.level(ITEM, LOCATION) == 27
+    assert InventoryLevel.objects.get(variant=variant).available == 27

@@ -34,6 +34,7 @@ from integrations.shopify.client import InventoryWrite, ShopifyThrottled
 from inventory_ai.choices import AdjustmentReason, AdjustmentStatus, AuditAction, AuditSource, Platform
 from inventory_ai.models import PushAttempt, StockAdjustment, Store
 from inventory_ai.services import audit, store_clients
+from inventory_ai.services.inventory import apply_inventory_level
 
 logger = logging.getLogger(__name__)
 
@@ -204,7 +205,17 @@ def _finish_attempt(attempt: PushAttempt, result: _Outcome) -> None:
     attempt.save()
 
 
+def _remember_level(adjustment: StockAdjustment, available: int | None) -> None:
+    """What the store just told us is its quantity now: keep our copy in step (a webhook about an earlier change
+    carries an earlier time and does not overwrite it; a later one does)."""
+    if available is not None:
+        apply_inventory_level(
+            adjustment.store, adjustment.variant_id, adjustment.location_id, available, timezone.now()
+        )
+
+
 def _pushed(adjustment: StockAdjustment, result: _Outcome) -> None:
+    _remember_level(adjustment, result.after)
     adjustment.status = AdjustmentStatus.PUSHED
     adjustment.pushed_at = timezone.now()
     adjustment.store_quantity_before = result.before if result.before is not None else adjustment.store_quantity_before
@@ -226,6 +237,7 @@ def _pushed(adjustment: StockAdjustment, result: _Outcome) -> None:
 def _conflict(adjustment: StockAdjustment, result: _Outcome) -> None:
     """The store's quantity moved since we read it: keep ours unapplied and propose the change again from theirs."""
     current = result.before
+    _remember_level(adjustment, current)
     adjustment.status = AdjustmentStatus.CONFLICT
     adjustment.store_quantity_before = current
     adjustment.error = (

@@ -312,8 +312,41 @@ def decide_suggestion(
             after={"status": current.status, "quantity": current.quantity},
             note=note,
         )
+        if approve and current.quantity > 0:
+            _expect_restock(current, user, source)
     suggestion.refresh_from_db()
     return True
+
+
+def _expect_restock(suggestion: ReorderSuggestion, user, source: str) -> StockAdjustment:
+    """The approved order, waiting to be received: a pending restock adjustment of its quantity at its location.
+    Approving it when the goods arrive adds them to the store's stock (rebased on the stock held then)."""
+    held = (
+        InventoryLevel.objects.filter(variant_id=suggestion.variant_id, location_id=suggestion.location_id)
+        .values_list("available", flat=True)
+        .first()
+    )
+    expected = held if held is not None else suggestion.available
+    adjustment = StockAdjustment.objects.create(
+        store_id=suggestion.store_id,
+        variant_id=suggestion.variant_id,
+        location_id=suggestion.location_id,
+        suggestion=suggestion,
+        expected_available=expected,
+        new_available=expected + suggestion.quantity,
+        reason=AdjustmentReason.RESTOCK,
+        note=f"Order of {suggestion.quantity:,} approved from suggestion #{suggestion.pk}: approve when it arrives.",
+        created_by=user if user is not None and user.is_authenticated else None,
+    )
+    audit.record(
+        adjustment,
+        AuditAction.CREATE,
+        user,
+        source,
+        after={"expected_available": expected, "new_available": adjustment.new_available, "reason": "restock"},
+        note=f"from suggestion #{suggestion.pk}",
+    )
+    return adjustment
 
 
 def create_adjustment(
@@ -387,18 +420,30 @@ def decide_adjustment(
                 note=note,
             )
             current.new_available = new_available
-        before = {"status": current.status}
+        before = {"status": current.status, "expected_available": current.expected_available}
+        if approve and current.reason == AdjustmentReason.RESTOCK:
+            # A received restock adds units: it is rebased on the stock we hold now (kept current by the store's
+            # webhooks), since a restock proposed days ago would otherwise always meet a stale quantity.
+            level = InventoryLevel.objects.filter(variant_id=current.variant_id, location_id=current.location_id)
+            held = level.values_list("available", flat=True).first()
+            if held is not None and held != current.expected_available:
+                delta = current.delta
+                current.expected_available, current.new_available = held, max(held + delta, 0)
         current.status = AdjustmentStatus.APPROVED if approve else AdjustmentStatus.REJECTED
         current.decided_at = timezone.now()
         current.decided_by = user if user is not None and user.is_authenticated else None
-        current.save(update_fields=["status", "new_available", "decided_at", "decided_by"])
+        current.save(update_fields=["status", "expected_available", "new_available", "decided_at", "decided_by"])
         audit.record(
             current,
             AuditAction.APPROVE if approve else AuditAction.REJECT,
             user,
             source,
             before=before,
-            after={"status": current.status, "new_available": current.new_available},
+            after={
+                "status": current.status,
+                "expected_available": current.expected_available,
+                "new_available": current.new_available,
+            },
             note=note,
         )
         if approve:
