@@ -680,3 +680,16 @@ def test_the_api_also_answers_shopify_admin_reads(records):
 
         # and without the token it is a 401
         assert fetch(f"{api.url}/admin/api/2026-10/orders/536365.json")[0] == 401
+
+
+def test_dropped_events_are_never_sent_and_counted(records, receiver):
+    # given a store that loses about half of its webhook deliveries
+    events = build_events("shopify", records, secret="s")
+
+    # when the events are replayed
+    stats = run_replay(events, receiver.url, drop=0.5, concurrency=2)
+
+    # then the lost ones never reach the receiver and the report says how many were lost
+    assert 0 < stats.dropped < len(events)
+    assert stats.accepted == len(receiver.requests) == len(events) - stats.dropped
+    assert stats.as_dict()["dropped"] == stats.dropped

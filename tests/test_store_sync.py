@@ -77,7 +77,7 @@ def test_a_missed_stock_level_webhook_is_corrected_by_reconciliation(simulator):
             "store_updated_at": run.corrections[0]["store_updated_at"],
         }
     ]
-    assert run.pages == 2
+    assert run.pages == 4  # locations, orders (none), and two pages of levels
     # a second reconciliation finds nothing to correct
     again = run_to_end(store_sync.start_sync(store, SyncRun.Kind.RECONCILE))
     assert again.counts.get("levels_corrected", 0) == 0
@@ -237,3 +237,113 @@ def test_add_store_can_queue_a_backfill(simulator, run_command, django_capture_o
     assert "Backfill queued" in out
     assert SyncRun.objects.get().kind == SyncRun.Kind.BACKFILL
     assert len(callbacks) == 1
+
+
+def shopify_history(simulator, orders: int = 6) -> None:
+    """Orders of three products in the simulated Shopify store (one refunded in part), and their stock."""
+    from integrations.records import RefundLineRecord, RefundRecord
+
+    start = datetime(2026, 11, 1, 10, 0, tzinfo=UTC)
+    for number in range(orders):
+        product = 700 + number % 3
+        variant = VariantRef(
+            product_id=str(product), variant_id=str(product + 100), sku=f"SH-{product}", product_title=f"Item {product}"
+        )
+        when = start + timedelta(days=number)
+        line = OrderLineRecord(
+            line_id=str(90_000 + number), variant=variant, quantity=3, current_quantity=3, unit_price=Decimal("4.00")
+        )
+        simulator.state.apply_order(
+            OrderRecord(
+                order_id=str(10_000 + number),
+                number=str(1000 + number),
+                created_at=when,
+                updated_at=when,
+                status="open",
+                platform_status="paid",
+                currency="GBP",
+                lines=(line,),
+            )
+        )
+    simulator.state.apply_refund(
+        RefundRecord(
+            refund_id="55",
+            order_id="10000",
+            created_at=start + timedelta(days=2),
+            lines=(RefundLineRecord("90000", 1),),
+        )
+    )
+    for product in (700, 701, 702):
+        simulator.inventory.set_level(str(product + 100), "31", 20 + product - 700)
+
+
+def shopify_store(simulator, domain: str):
+    store, _ = upsert_store(
+        "shopify", domain, credentials={"access_token": "shpat_sync"}, api_base_url=simulator.url, timezone="UTC"
+    )
+    return store
+
+
+def test_a_shopify_backfill_imports_locations_catalogue_orders_refunds_and_stock(simulator):
+    shopify_history(simulator)
+    store = shopify_store(simulator, "backfill.myshopify.com")
+
+    run = run_to_end(store_sync.start_sync(store, SyncRun.Kind.BACKFILL))
+
+    assert run.status == SyncRun.Status.SUCCEEDED, run.error
+    assert set(Location.objects.filter(store=store).values_list("platform_id", flat=True)) >= {"31"}
+    variants = dict(Variant.objects.filter(store=store).values_list("sku", "inventory_item_id"))
+    assert variants == {"SH-700": "800", "SH-701": "801", "SH-702": "802"}
+    assert Order.objects.filter(store=store).count() == 6
+    refunded = OrderLine.objects.get(order__platform_id="10000")
+    assert (refunded.quantity, refunded.refunded_quantity) == (3, 1)
+    levels = dict(
+        InventoryLevel.objects.filter(variant__store=store, location__platform_id="31").values_list(
+            "variant__sku", "available"
+        )
+    )
+    assert levels == {"SH-700": 20, "SH-701": 21, "SH-702": 22}
+
+
+def test_a_shopify_backfill_killed_mid_way_resumes_to_the_same_data(simulator, monkeypatch):
+    shopify_history(simulator, orders=9)
+    monkeypatch.setattr(store_sync, "SHOPIFY_ORDER_PAGE", 2)
+    reference = shopify_store(simulator, "reference.myshopify.com")
+    run_to_end(store_sync.start_sync(reference, SyncRun.Kind.BACKFILL))
+    store = shopify_store(simulator, "resumed.myshopify.com")
+    run = store_sync.start_sync(store, SyncRun.Kind.BACKFILL)
+    real_apply, applied = store_sync._apply_page, []
+
+    def die_on_the_fifth_page(*args):
+        if len(applied) == 4:
+            raise SystemExit("worker killed")
+        applied.append(1)
+        return real_apply(*args)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(store_sync, "_apply_page", die_on_the_fifth_page)
+        with pytest.raises(SystemExit):
+            store_sync.run_sync(run.pk)
+    run = run_to_end(run)
+
+    assert run.status == SyncRun.Status.SUCCEEDED
+    assert snapshot(store) == snapshot(reference)
+    assert OrderLine.objects.filter(order__store=store, refunded_quantity=1).count() == 1
+
+
+def test_a_missed_shopify_order_webhook_is_recovered_by_reconciliation(simulator):
+    shopify_history(simulator, orders=2)
+    store = shopify_store(simulator, "recover.myshopify.com")
+    run_to_end(store_sync.start_sync(store, SyncRun.Kind.BACKFILL))
+    # an order placed an hour ago whose webhook never arrived
+    variant = VariantRef(product_id="700", variant_id="800", sku="SH-700", product_title="Item 700")
+    when = datetime.now(UTC) - timedelta(hours=1)
+    line = OrderLineRecord(line_id="99999", variant=variant, quantity=4, current_quantity=4, unit_price=Decimal("4"))
+    simulator.state.apply_order(OrderRecord("20000", "2000", when, when, "open", "paid", "GBP", (line,)))
+
+    run = run_to_end(store_sync.start_sync(store, SyncRun.Kind.RECONCILE))
+
+    assert run.status == SyncRun.Status.SUCCEEDED
+    assert OrderLine.objects.get(order__platform_id="20000").quantity == 4
+    assert run.counts["orders_corrected"] == 1
+    assert run.counts["orders_read"] == 1

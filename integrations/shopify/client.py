@@ -17,7 +17,8 @@ from typing import Any
 import httpx
 
 from integrations.errors import StoreAPIError
-from integrations.records import InventoryLevelRecord
+from integrations.records import InventoryLevelRecord, LocationRecord, OrderRecord, ProductRecord, RefundRecord
+from integrations.shopify import graphql
 
 DEFAULT_TIMEOUT = 10.0
 ITEM_GID = "gid://shopify/InventoryItem/"
@@ -190,6 +191,30 @@ class ShopifyClient:
         info = levels.get("pageInfo") or {}
         return records, (info.get("endCursor") if info.get("hasNextPage") else None)
 
+    def locations_page(self, cursor: str | None = None, first: int = 250) -> tuple[list[LocationRecord], str | None]:
+        data = self.graphql(graphql.LOCATIONS, {"first": first, "cursor": cursor})
+        connection = data.get("locations") or {}
+        return [graphql.location_record(node) for node in connection.get("nodes") or []], _next_cursor(connection)
+
+    def products_page(self, cursor: str | None = None, first: int = 100) -> tuple[list[ProductRecord], str | None]:
+        """One page of products with their variants (by id), and the next page's cursor (None after the last)."""
+        data = self.graphql(graphql.PRODUCTS, {"first": first, "cursor": cursor})
+        connection = data.get("products") or {}
+        records = [graphql.product_record(node) for node in connection.get("nodes") or []]
+        return records, _next_cursor(connection)
+
+    def orders_page(
+        self, cursor: str | None = None, updated_since: datetime | None = None, first: int = 50
+    ) -> tuple[list[OrderRecord | RefundRecord], str | None]:
+        """One page of orders (by id, optionally only those updated since a time) each followed by its refunds."""
+        search = f"updated_at:>='{updated_since.isoformat()}'" if updated_since else None
+        data = self.graphql(graphql.ORDERS, {"first": first, "cursor": cursor, "query": search})
+        connection = data.get("orders") or {}
+        records: list[OrderRecord | RefundRecord] = []
+        for node in connection.get("nodes") or []:
+            records.extend(graphql.order_records(node))
+        return records, _next_cursor(connection)
+
     def set_available(
         self,
         inventory_item_id: str,
@@ -243,6 +268,11 @@ class ShopifyClient:
         }
         data = self.graphql(ADJUST_QUANTITIES, {"input": payload, "idempotencyKey": idempotency_key})
         return _write_result(data.get("inventoryAdjustQuantities") or {})
+
+
+def _next_cursor(connection: dict[str, Any]) -> str | None:
+    info = connection.get("pageInfo") or {}
+    return info.get("endCursor") if info.get("hasNextPage") else None
 
 
 def _write_result(payload: dict[str, Any]) -> InventoryWrite:

@@ -42,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--site-url", default="", help="WooCommerce site (X-WC-Webhook-Source); default: the API")
     run.add_argument("--rate", type=float, default=0.0, help="events started per second (0 = unlimited)")
     run.add_argument("--duplicates", type=float, default=0.0, help="fraction of accepted events sent twice")
+    run.add_argument("--drop", type=float, default=0.0, help="fraction of events never delivered (lost webhooks)")
     run.add_argument("--concurrency", type=int, default=16, help="requests in flight at most")
     run.add_argument("--limit", type=int, default=0, help="replay the file up to its N-th order (0 = all)")
     run.add_argument("--timeout", type=float, default=5.0, help="seconds before a request counts as failed")
@@ -94,6 +95,7 @@ async def run_replay(args: argparse.Namespace, out: Any = sys.stdout) -> dict[st
             concurrency=args.concurrency,
             rate=args.rate,
             duplicates=args.duplicates,
+            drop=args.drop,
             timeout=args.timeout,
             max_attempts=args.max_attempts,
             seed=args.seed,

@@ -37,7 +37,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from integrations.simulator import shopify_payloads, woocommerce_payloads
+from integrations.simulator import shopify_graphql, shopify_payloads, woocommerce_payloads
 from integrations.simulator.inventory import InventoryStore
 from integrations.simulator.state import StoreState
 
@@ -150,7 +150,10 @@ class ApiServer:
         if not isinstance(body, dict):
             return 400, {"errors": "The body must be a JSON object"}, {}
         if method == "POST" and SHOPIFY_GRAPHQL.match(path):
-            status, answer = self.inventory.shopify_graphql(str(body.get("query", "")), body.get("variables"))
+            query, variables = str(body.get("query", "")), body.get("variables") or {}
+            if re.search(r"\b(products|orders|locations)\s*\(", query):
+                return self._shopify_listing(query, variables)
+            status, answer = self.inventory.shopify_graphql(query, variables)
             return status, answer, {}
         match = WOO_PRODUCT.match(path)
         if match is not None:
@@ -163,6 +166,23 @@ class ApiServer:
                 return status, answer, {}
         status, answer = _woo_error(404, "rest_no_route", "No route was found matching the URL and request method.")
         return status, answer, {}
+
+    def _shopify_listing(self, query: str, variables: dict[str, Any]) -> tuple[int, Any, dict[str, str]]:
+        """The catalogue or order pages, paid for from the same cost bucket as every GraphQL request."""
+        with self.inventory.lock:
+            allowed, cost = self.inventory.bucket.take(shopify_graphql.LIST_COST)
+        if not allowed:
+            errors = [{"message": "Throttled", "extensions": {"code": "THROTTLED"}}]
+            return 200, {"errors": errors, "extensions": {"cost": cost}}, {}
+        if re.search(r"\blocations\s*\(", query):
+            with self.inventory.lock:
+                known = sorted({location for _, location in self.inventory.levels})
+            data = shopify_graphql.locations(known, variables)
+        elif re.search(r"\bproducts\s*\(", query):
+            data = shopify_graphql.products(self.state, variables)
+        else:
+            data = shopify_graphql.orders(self.state, variables)
+        return 200, {"data": data, "extensions": {"cost": cost}}, {}
 
     def _fault(self) -> tuple[int, Any, dict[str, str]] | None:
         faults = self.inventory.faults

@@ -54,6 +54,7 @@ class ReplayStats:
     rejected: Counter[str] = field(default_factory=Counter)
     retried: int = 0
     duplicates_sent: int = 0
+    dropped: int = 0
     wall_seconds: float = 0.0
     latencies_ms: list[float] = field(default_factory=list, repr=False)
 
@@ -82,6 +83,7 @@ class ReplayStats:
             "rejected_by_status": dict(sorted(self.rejected.items())),
             "retried": self.retried,
             "duplicates_sent": self.duplicates_sent,
+            "dropped": self.dropped,
             "throughput_per_s": round(self.throughput, 1),
             "latency_ms": self.latency_percentiles(),
             "wall_seconds": round(self.wall_seconds, 3),
@@ -216,6 +218,7 @@ async def replay(
     concurrency: int = 16,
     rate: float = 0.0,
     duplicates: float = 0.0,
+    drop: float = 0.0,
     timeout: float = 5.0,
     max_attempts: int = 8,
     seed: int = 0,
@@ -232,12 +235,13 @@ async def replay(
     slots instead and left open.
 
     Which events get a duplicate delivery is drawn in event order from `random.Random(seed)`, so it does not
-    depend on timing.
+    depend on timing. A `drop` share of the events is never sent at all, as when a platform's delivery is lost
+    (drawn from its own generator, so the duplicates stay the same); reconciliation is what recovers them.
     """
     _remember_missing_sniffio()
     concurrency = max(1, concurrency)
     stats = ReplayStats()
-    rng = random.Random(seed)
+    rng, drop_rng = random.Random(seed), random.Random(seed + 1)
     if client is not None:
         clients, owned = [client] * concurrency, []
     else:
@@ -270,8 +274,11 @@ async def replay(
         for event in events:
             if failures:
                 break
-            await lookahead.acquire()
             stats.events += 1
+            if drop > 0 and drop_rng.random() < drop:
+                stats.dropped += 1
+                continue
+            await lookahead.acquire()
             duplicate = duplicates > 0 and rng.random() < duplicates
             task = asyncio.create_task(sender.run(event, last_of_order.get(event.order_id), duplicate))
             last_of_order[event.order_id] = task

@@ -10,8 +10,9 @@ go through the same code as webhooks (`sync.apply_records`), so the newest state
 - WooCommerce (REST v3): products (with each variable product's variations) page by page — their stock levels
   included — then orders by id (`modified_after` the last reconciliation, with an overlap, for a reconciliation),
   with their refunds.
-- Shopify (GraphQL Admin API): the stock levels of every location (`location.inventoryLevels`, cursor-paginated).
-  Shopify's catalogue and order history come from webhooks and the order-export CSV import.
+- Shopify (GraphQL Admin API, cursor pagination sorted by id): locations, products with their variants (backfill),
+  orders with their refunds (all for a backfill, `updated_at` since the last reconciliation otherwise), then the
+  stock levels of every location (`location.inventoryLevels`).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ logger = logging.getLogger(__name__)
 
 PAGE_SIZE = 100
 LEVEL_PAGE_SIZE = 250
+SHOPIFY_ORDER_PAGE = 50
 MAX_CORRECTIONS = 500
 MAX_PAGE_FAILURES = 20
 # A reconciliation re-reads orders changed since the previous one started, minus this overlap (clocks differ, and an
@@ -62,10 +64,12 @@ class RetryLater(Exception):
         self.countdown = countdown
 
 
-def phases(store: Store) -> list[str]:
+def phases(store: Store, kind: str) -> list[str]:
     if store.platform == Platform.WOOCOMMERCE:
         return ["products", "orders"]
-    return ["levels"]
+    if kind == SyncRun.Kind.BACKFILL:
+        return ["locations", "products", "orders", "levels"]
+    return ["locations", "orders", "levels"]
 
 
 def start_sync(store: Store, kind: str, trigger: str = "admin") -> SyncRun:
@@ -120,7 +124,7 @@ def run_sync(run_id: int) -> str:
         run.started_at = run.started_at or timezone.now()
         run.save(update_fields=["status", "attempts", "started_at", "updated_at"])
     store = run.store
-    for phase in phases(store):
+    for phase in phases(store, run.kind):
         while run.cursor.get(phase) != DONE:
             position = run.cursor.get(phase)
             try:
@@ -225,9 +229,25 @@ def _shopify_levels(store: Store, run: SyncRun, position: Any) -> tuple[list[Any
     return records, ({"location": index + 1, "cursor": None} if index + 1 < len(locations) else None)
 
 
+def _shopify_locations(store: Store, run: SyncRun, position: Any) -> tuple[list[Any], Any]:
+    return store_clients.shopify_client(store).locations_page(position)
+
+
+def _shopify_products(store: Store, run: SyncRun, position: Any) -> tuple[list[Any], Any]:
+    return store_clients.shopify_client(store).products_page(position, first=PAGE_SIZE)
+
+
+def _shopify_orders(store: Store, run: SyncRun, position: Any) -> tuple[list[Any], Any]:
+    # Orders with their refunds, 50 a page (each carries its line items: Shopify's query cost grows with them).
+    return store_clients.shopify_client(store).orders_page(position, run.since, first=SHOPIFY_ORDER_PAGE)
+
+
 FETCHERS = {
     (Platform.WOOCOMMERCE, "products"): _woo_products,
     (Platform.WOOCOMMERCE, "orders"): _woo_orders,
+    (Platform.SHOPIFY, "locations"): _shopify_locations,
+    (Platform.SHOPIFY, "products"): _shopify_products,
+    (Platform.SHOPIFY, "orders"): _shopify_orders,
     (Platform.SHOPIFY, "levels"): _shopify_levels,
 }
 

@@ -1,0 +1,192 @@
+"""Shopify GraphQL Admin API documents for the backfill, and their answers normalised into our records.
+
+Products come with their variants (SKU, price, inventory item); orders with their line items (variant, quantities
+before and after edits, unit price) and refunds (the lines and quantities each gave back), sorted by id so a paged
+import can resume from its cursor. Line items without a variant (custom items, gift cards) are not stock and are
+left out, as in the webhook payloads.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from integrations.records import (
+    ORDER_CANCELLED,
+    ORDER_OPEN,
+    LocationRecord,
+    OrderLineRecord,
+    OrderRecord,
+    ProductRecord,
+    ProductVariantRecord,
+    RefundLineRecord,
+    RefundRecord,
+    VariantRef,
+)
+from integrations.webhooks import PayloadError
+
+LOCATIONS = """
+query Locations($first: Int!, $cursor: String) {
+  locations(first: $first, after: $cursor, includeInactive: true) {
+    nodes { id name isActive updatedAt }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+"""
+
+PRODUCTS = """
+query Products($first: Int!, $cursor: String) {
+  products(first: $first, after: $cursor, sortKey: ID) {
+    nodes {
+      id title vendor productType status updatedAt
+      variants(first: 250) { nodes { id sku title price updatedAt inventoryItem { id } } }
+    }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+"""
+
+ORDERS = """
+query Orders($first: Int!, $cursor: String, $query: String) {
+  orders(first: $first, after: $cursor, sortKey: ID, query: $query) {
+    nodes {
+      id name createdAt updatedAt cancelledAt displayFinancialStatus currencyCode
+      lineItems(first: 250) {
+        nodes {
+          id quantity currentQuantity sku title variantTitle
+          variant { id product { id } inventoryItem { id } }
+          originalUnitPriceSet { shopMoney { amount } }
+        }
+      }
+      refunds { id createdAt refundLineItems(first: 250) { nodes { quantity restockType lineItem { id } } } }
+    }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+"""
+
+
+def numeric_id(gid: Any) -> str:
+    """gid://shopify/Order/123 -> "123" (a plain id is returned as it is)."""
+    text = str(gid or "")
+    if not text:
+        raise PayloadError("a node has no id")
+    return text.rsplit("/", 1)[-1]
+
+
+def _time(value: Any, what: str) -> datetime:
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise PayloadError(f"{what} is not a time: {value!r}") from exc
+
+
+def _money(value: Any) -> Decimal:
+    try:
+        return Decimal(str(value))
+    except (InvalidOperation, ValueError) as exc:
+        raise PayloadError(f"not an amount: {value!r}") from exc
+
+
+def location_record(node: dict[str, Any]) -> LocationRecord:
+    return LocationRecord(
+        location_id=numeric_id(node.get("id")),
+        name=str(node.get("name") or "")[:255],
+        active=bool(node.get("isActive", True)),
+        updated_at=_time(node["updatedAt"], "location updatedAt") if node.get("updatedAt") else None,
+    )
+
+
+def product_record(node: dict[str, Any]) -> ProductRecord:
+    updated_at = _time(node.get("updatedAt"), "product updatedAt") if node.get("updatedAt") else None
+    variants = []
+    for variant in (node.get("variants") or {}).get("nodes") or []:
+        price = variant.get("price")
+        variants.append(
+            ProductVariantRecord(
+                variant_id=numeric_id(variant.get("id")),
+                sku=str(variant.get("sku") or ""),
+                title=str(variant.get("title") or "")[:500],
+                price=_money(price) if price not in (None, "") else None,
+                inventory_item_id=numeric_id((variant.get("inventoryItem") or {}).get("id") or "")
+                if variant.get("inventoryItem")
+                else "",
+                updated_at=_time(variant["updatedAt"], "variant updatedAt") if variant.get("updatedAt") else None,
+            )
+        )
+    return ProductRecord(
+        product_id=numeric_id(node.get("id")),
+        title=str(node.get("title") or "")[:500],
+        vendor=str(node.get("vendor") or "")[:255],
+        product_type=str(node.get("productType") or "")[:255],
+        status=str(node.get("status") or "").lower()[:32],
+        updated_at=updated_at,
+        variants=tuple(variants),
+    )
+
+
+def order_records(node: dict[str, Any]) -> list[OrderRecord | RefundRecord]:
+    """The order, then its refunds (applied after it, so every refund finds its order)."""
+    order_id = numeric_id(node.get("id"))
+    created_at = _time(node.get("createdAt"), "order createdAt")
+    cancelled_at = _time(node["cancelledAt"], "order cancelledAt") if node.get("cancelledAt") else None
+    lines = []
+    for item in (node.get("lineItems") or {}).get("nodes") or []:
+        variant = item.get("variant")
+        if not variant:
+            continue  # a custom item or a gift card: not stock
+        quantity = int(item.get("quantity") or 0)
+        current = item.get("currentQuantity")
+        price = ((item.get("originalUnitPriceSet") or {}).get("shopMoney") or {}).get("amount", "0")
+        variant_id = numeric_id(variant.get("id"))
+        lines.append(
+            OrderLineRecord(
+                line_id=numeric_id(item.get("id")),
+                variant=VariantRef(
+                    product_id=numeric_id((variant.get("product") or {}).get("id") or variant_id),
+                    variant_id=variant_id,
+                    sku=str(item.get("sku") or ""),
+                    title=str(item.get("variantTitle") or item.get("title") or "")[:500],
+                    product_title=str(item.get("title") or "")[:500],
+                    price=_money(price),
+                    inventory_item_id=numeric_id((variant.get("inventoryItem") or {}).get("id") or "")
+                    if variant.get("inventoryItem")
+                    else "",
+                ),
+                quantity=max(quantity, 0),
+                current_quantity=max(int(current) if current is not None else quantity, 0),
+                unit_price=_money(price),
+            )
+        )
+    records: list[OrderRecord | RefundRecord] = [
+        OrderRecord(
+            order_id=order_id,
+            number=str(node.get("name") or "")[:64],
+            created_at=created_at,
+            updated_at=_time(node["updatedAt"], "order updatedAt") if node.get("updatedAt") else created_at,
+            status=ORDER_CANCELLED if cancelled_at else ORDER_OPEN,
+            platform_status=str(node.get("displayFinancialStatus") or "").lower()[:32],
+            currency=str(node.get("currencyCode") or "")[:3],
+            lines=tuple(lines),
+            cancelled_at=cancelled_at,
+        )
+    ]
+    for refund in node.get("refunds") or []:
+        refund_lines = tuple(
+            RefundLineRecord(
+                line_id=numeric_id((line.get("lineItem") or {}).get("id")),
+                quantity=int(line.get("quantity") or 0),
+                restock_type=str(line.get("restockType") or "").lower(),
+            )
+            for line in (refund.get("refundLineItems") or {}).get("nodes") or []
+        )
+        records.append(
+            RefundRecord(
+                refund_id=numeric_id(refund.get("id")),
+                order_id=order_id,
+                created_at=_time(refund.get("createdAt"), "refund createdAt"),
+                lines=refund_lines,
+            )
+        )
+    return records
