@@ -323,7 +323,9 @@ def test_a_shopify_backfill_killed_mid_way_resumes_to_the_same_data(simulator, m
     with monkeypatch.context() as patch:
         patch.setattr(store_sync, "_apply_page", die_on_the_fifth_page)
         with pytest.raises(SystemExit):
-            store_sync.run_sync(run.pk)
+            run_to_end(run)  # the task's retries while the bulk operation runs, until the worker dies
+    run.refresh_from_db()
+    assert run.pages == 4  # locations, the bulk operation started, completed, its products; the orders died
     run = run_to_end(run)
 
     assert run.status == SyncRun.Status.SUCCEEDED

@@ -10,6 +10,7 @@ inventory mutation an `@idempotent(key: ...)` directive, so a retried request ca
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -190,6 +191,37 @@ class ShopifyClient:
             )
         info = levels.get("pageInfo") or {}
         return records, (info.get("endCursor") if info.get("hasNextPage") else None)
+
+    def start_bulk_query(self, document: str) -> str:
+        """Start a bulk query; returns the operation's id. One runs at a time per shop: a refusal is transient."""
+        data = self.graphql(graphql.BULK_RUN, {"query": document})
+        payload = data.get("bulkOperationRunQuery") or {}
+        errors = payload.get("userErrors") or []
+        if errors or not payload.get("bulkOperation"):
+            message = "; ".join(str(error.get("message")) for error in errors) or "no bulk operation was created"
+            raise StoreAPIError(f"bulkOperationRunQuery: {message}", transient="in progress" in message)
+        return str(payload["bulkOperation"]["id"])
+
+    def bulk_operation(self, operation_id: str) -> dict[str, Any]:
+        """The operation's `status` (CREATED, RUNNING, COMPLETED, FAILED, ...), `url` when completed, counts."""
+        node = self.graphql(graphql.BULK_STATUS, {"id": operation_id}).get("node")
+        if not node:
+            raise StoreAPIError(f"bulk operation {operation_id} is unknown to the store", transient=False)
+        return node
+
+    def bulk_lines(self, url: str) -> list[dict[str, Any]]:
+        """The JSONL result of a completed bulk operation (a signed URL: no API credentials are sent)."""
+        try:
+            response = httpx.get(url, timeout=self._client.timeout, follow_redirects=True)
+        except httpx.HTTPError as exc:
+            raise StoreAPIError(f"GET bulk result: {exc.__class__.__name__}: {exc}", transient=True) from exc
+        if response.status_code >= 400:
+            # An expired URL (after seven days) or a storage error: the operation must be run again.
+            raise StoreAPIError(f"GET bulk result: HTTP {response.status_code}", transient=response.status_code >= 500)
+        try:
+            return [json.loads(line) for line in response.text.splitlines() if line.strip()]
+        except ValueError as exc:
+            raise StoreAPIError("the bulk result is not JSONL", transient=True) from exc
 
     def locations_page(self, cursor: str | None = None, first: int = 250) -> tuple[list[LocationRecord], str | None]:
         data = self.graphql(graphql.LOCATIONS, {"first": first, "cursor": cursor})

@@ -26,6 +26,31 @@ from integrations.records import (
 )
 from integrations.webhooks import PayloadError
 
+BULK_RUN = """
+mutation RunBulk($query: String!) {
+  bulkOperationRunQuery(query: $query) { bulkOperation { id status } userErrors { field message } }
+}
+"""
+
+BULK_STATUS = """
+query BulkStatus($id: ID!) {
+  node(id: $id) { ... on BulkOperation { id status errorCode objectCount url } }
+}
+"""
+
+# Bulk queries name connections with edges/node and take no page size; the result is one JSONL line per object,
+# children after their parent with `__parentId`.
+BULK_PRODUCTS = """
+{
+  products {
+    edges { node {
+      id title vendor productType status updatedAt
+      variants { edges { node { id sku title price updatedAt inventoryItem { id } } } }
+    } }
+  }
+}
+"""
+
 LOCATIONS = """
 query Locations($first: Int!, $cursor: String) {
   locations(first: $first, after: $cursor, includeInactive: true) {
@@ -190,3 +215,16 @@ def order_records(node: dict[str, Any]) -> list[OrderRecord | RefundRecord]:
             )
         )
     return records
+
+
+def products_from_jsonl(lines: list[dict[str, Any]]) -> list[ProductRecord]:
+    """Products with their variants from a bulk query's JSONL objects (a variant names its product in
+    `__parentId`; a variant whose product is not among `lines` is ignored)."""
+    products: dict[str, dict[str, Any]] = {}
+    for line in lines:
+        parent = line.get("__parentId")
+        if parent is None:
+            products[str(line.get("id"))] = {**line, "variants": {"nodes": []}}
+        elif str(parent) in products:
+            products[str(parent)]["variants"]["nodes"].append(line)
+    return [product_record(node) for node in products.values()]

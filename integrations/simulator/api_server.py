@@ -72,6 +72,8 @@ class ApiServer:
     ) -> None:
         self.state = state
         self.inventory = inventory or InventoryStore()
+        # Bulk operations by number: status, polls seen, and the JSONL lines (a snapshot taken at creation).
+        self.bulk_operations: dict[int, dict[str, Any]] = {}
         self.consumer_key = consumer_key
         self.consumer_secret = consumer_secret
         self.access_token = access_token
@@ -151,6 +153,8 @@ class ApiServer:
             return 400, {"errors": "The body must be a JSON object"}, {}
         if method == "POST" and SHOPIFY_GRAPHQL.match(path):
             query, variables = str(body.get("query", "")), body.get("variables") or {}
+            if "bulkOperationRunQuery" in query or re.search(r"\bnode\s*\(", query):
+                return self._shopify_bulk(query, variables)
             if re.search(r"\b(products|orders|locations)\s*\(", query):
                 return self._shopify_listing(query, variables)
             status, answer = self.inventory.shopify_graphql(query, variables)
@@ -166,6 +170,49 @@ class ApiServer:
                 return status, answer, {}
         status, answer = _woo_error(404, "rest_no_route", "No route was found matching the URL and request method.")
         return status, answer, {}
+
+    def _shopify_bulk(self, query: str, variables: dict[str, Any]) -> tuple[int, Any, dict[str, str]]:
+        """The bulk-operation flow: `bulkOperationRunQuery` snapshots the result (products with their variants),
+        `node(id:)` reports CREATED, RUNNING, then COMPLETED with the JSONL file's URL; one query at a time."""
+        with self.inventory.lock:
+            if "bulkOperationRunQuery" in query:
+                running = [op for op in self.bulk_operations.values() if op["status"] in ("CREATED", "RUNNING")]
+                if running:
+                    message = "A bulk query operation for this app and shop is already in progress."
+                    payload = {"bulkOperation": None, "userErrors": [{"field": None, "message": message}]}
+                    return 200, {"data": {"bulkOperationRunQuery": payload}}, {}
+                document = str(variables.get("query") or "")
+                if "products" not in document:
+                    errors = [{"message": "The simulator runs bulk queries of products only"}]
+                    return 200, {"errors": errors}, {}
+                number = len(self.bulk_operations) + 1
+                lines = shopify_graphql.flatten_products(self.state)
+                self.bulk_operations[number] = {"status": "CREATED", "polls": 0, "lines": lines}
+                operation = {"id": f"gid://shopify/BulkOperation/{number}", "status": "CREATED"}
+                return 200, {"data": {"bulkOperationRunQuery": {"bulkOperation": operation, "userErrors": []}}}, {}
+            number = int(str(variables.get("id", "0")).rsplit("/", 1)[-1] or 0)
+            operation = self.bulk_operations.get(number)
+            if operation is None:
+                return 200, {"data": {"node": None}}, {}
+            operation["polls"] += 1
+            operation["status"] = "COMPLETED" if operation["polls"] >= 2 else "RUNNING"
+            done = operation["status"] == "COMPLETED"
+            node = {
+                "id": f"gid://shopify/BulkOperation/{number}",
+                "status": operation["status"],
+                "errorCode": None,
+                "objectCount": str(len(operation["lines"])),
+                "url": f"{self.url}/bulk/{number}.jsonl" if done else None,
+            }
+        return 200, {"data": {"node": node}}, {}
+
+    def bulk_file(self, path: str) -> bytes | None:
+        """The JSONL of a completed bulk operation (served without credentials, like Shopify's signed URLs)."""
+        match = re.match(r"^/bulk/(\d+)\.jsonl$", path)
+        operation = self.bulk_operations.get(int(match.group(1))) if match else None
+        if operation is None or operation["status"] != "COMPLETED":
+            return None
+        return "".join(json.dumps(line) + "\n" for line in operation["lines"]).encode()
 
     def _shopify_listing(self, query: str, variables: dict[str, Any]) -> tuple[int, Any, dict[str, str]]:
         """The catalogue or order pages, paid for from the same cost bucket as every GraphQL request."""
@@ -325,6 +372,17 @@ def _handler_for(server: ApiServer) -> type[BaseHTTPRequestHandler]:
 
         def do_GET(self) -> None:
             parts = urlsplit(self.path)
+            if parts.path.startswith("/bulk/"):
+                data = server.bulk_file(parts.path)
+                if data is None:
+                    self._send(404, {"errors": "Not Found"}, {})
+                    return
+                self.send_response(200, "OK")
+                self.send_header("Content-Type", "application/jsonl")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+                return
             status, body, extra = server.answer(parts.path, parse_qs(parts.query), self.headers)
             self._send(status, body, extra)
 

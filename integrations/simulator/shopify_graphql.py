@@ -17,6 +17,8 @@ UPDATED_SINCE = re.compile(r"updated_at:>=?'?([^' ]+)'?")
 
 
 def _page(items: list[Any], variables: dict[str, Any], limit: int = 250) -> tuple[list[Any], dict[str, Any]]:
+    if variables.get("all"):
+        return items, {"hasNextPage": False, "endCursor": None}
     first = max(1, min(int(variables.get("first") or 50), limit))
     start = int(variables.get("cursor") or 0)
     chunk = items[start : start + first]
@@ -137,3 +139,13 @@ def locations(location_ids: list[str], variables: dict[str, Any]) -> dict[str, A
     ]
     chunk, info = _page(nodes, variables)
     return {"locations": {"nodes": chunk, "pageInfo": info}}
+
+
+def flatten_products(state: StoreState) -> list[dict[str, Any]]:
+    """The JSONL lines of a bulk `products { variants }` query: each product, then its variants with `__parentId`."""
+    lines = []
+    for product in products(state, {"first": 250, "cursor": 0, "all": True})["products"]["nodes"]:
+        variants = product["variants"]["nodes"]
+        lines.append({key: value for key, value in product.items() if key != "variants"})
+        lines.extend({**variant, "__parentId": product["id"]} for variant in variants)
+    return lines

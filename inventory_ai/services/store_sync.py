@@ -10,9 +10,9 @@ go through the same code as webhooks (`sync.apply_records`), so the newest state
 - WooCommerce (REST v3): products (with each variable product's variations) page by page — their stock levels
   included — then orders by id (`modified_after` the last reconciliation, with an overlap, for a reconciliation),
   with their refunds.
-- Shopify (GraphQL Admin API, cursor pagination sorted by id): locations, products with their variants (backfill),
-  orders with their refunds (all for a backfill, `updated_at` since the last reconciliation otherwise), then the
-  stock levels of every location (`location.inventoryLevels`).
+- Shopify (GraphQL Admin API): locations; for a backfill, products with their variants through a bulk operation
+  (JSONL); orders with their refunds (cursor pagination sorted by id: all of them for a backfill, those updated
+  since the last reconciliation otherwise); then the stock levels of every location (`location.inventoryLevels`).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from django.utils import timezone
 
 from integrations.errors import StoreAPIError
 from integrations.records import InventoryLevelRecord, OrderRecord, ProductRecord
+from integrations.shopify import graphql
 from integrations.shopify.client import ShopifyThrottled
 from integrations.webhooks import PayloadError
 from integrations.woocommerce.normalize import normalize_payload
@@ -41,6 +42,8 @@ logger = logging.getLogger(__name__)
 PAGE_SIZE = 100
 LEVEL_PAGE_SIZE = 250
 SHOPIFY_ORDER_PAGE = 50
+BULK_PRODUCTS_PER_PAGE = 1000
+BULK_POLL_SECONDS = 2.0
 MAX_CORRECTIONS = 500
 MAX_PAGE_FAILURES = 20
 # A reconciliation re-reads orders changed since the previous one started, minus this overlap (clocks differ, and an
@@ -234,7 +237,27 @@ def _shopify_locations(store: Store, run: SyncRun, position: Any) -> tuple[list[
 
 
 def _shopify_products(store: Store, run: SyncRun, position: Any) -> tuple[list[Any], Any]:
-    return store_clients.shopify_client(store).products_page(position, first=PAGE_SIZE)
+    """The catalogue through a bulk operation: start it (its id is saved), poll until it completes, then apply its
+    JSONL a thousand products per page (a resumed run re-reads the file from the saved line)."""
+    client = store_clients.shopify_client(store)
+    if not position:
+        return [], {"bulk": client.start_bulk_query(graphql.BULK_PRODUCTS)}
+    if "url" not in position:
+        operation = client.bulk_operation(position["bulk"])
+        if operation.get("status") in ("CREATED", "RUNNING"):
+            raise RetryLater(f"bulk operation {position['bulk']} is {operation.get('status')}", BULK_POLL_SECONDS)
+        if operation.get("status") != "COMPLETED" or not operation.get("url"):
+            raise StoreAPIError(
+                f"bulk operation {position['bulk']} ended {operation.get('status')}: {operation.get('errorCode')}",
+                transient=False,
+            )
+        return [], {**position, "url": operation["url"], "line": 0}
+    lines = client.bulk_lines(position["url"])
+    start = int(position["line"])
+    roots = [index for index in range(start, len(lines)) if "__parentId" not in lines[index]]
+    end = roots[BULK_PRODUCTS_PER_PAGE] if len(roots) > BULK_PRODUCTS_PER_PAGE else len(lines)
+    records = graphql.products_from_jsonl(lines[start:end])
+    return records, ({**position, "line": end} if end < len(lines) else None)
 
 
 def _shopify_orders(store: Store, run: SyncRun, position: Any) -> tuple[list[Any], Any]:
