@@ -363,3 +363,58 @@ def test_an_approved_suggestion_waits_as_a_restock_that_is_rebased_and_pushed_wh
     assert push.push_adjustment(restock.pk) == AdjustmentStatus.PUSHED
     assert simulator.inventory.level(ITEM, LOCATION) == 27
     assert InventoryLevel.objects.get(variant=variant).available == 27
+
+
+@pytest.fixture
+def woo_many(simulator, woocommerce):
+    """The WooCommerce store with 8 more simple products and 4 more variations of product 22."""
+    store, variation, simple, location = woocommerce
+    variants = [variation, simple]
+    for number in range(12):
+        parent = None if number < 8 else Product.objects.get(store=store, platform_id="22")
+        item_id = 400 + number
+        product = parent or Product.objects.create(store=store, platform_id=str(item_id), title=f"P{item_id}")
+        variant = Variant.objects.create(store=store, product=product, platform_id=str(item_id), sku=f"W-{item_id}")
+        InventoryLevel.objects.create(
+            variant=variant, location=location, available=number, platform_updated_at=timezone.now()
+        )
+        simulator.inventory.add_woo_item(WooItem(id=item_id, parent_id=22 if parent else 0, stock_quantity=number))
+        variants.append(variant)
+    return store, variants, location
+
+
+def test_many_woocommerce_adjustments_go_through_the_batch_endpoint(simulator, woo_many, planner):
+    store, variants, location = woo_many
+    adjustments = [approved(v, location, planner, delta=10, reason=AdjustmentReason.RESTOCK) for v in variants]
+    requests_before = simulator.inventory.requests
+
+    # when the first push task runs
+    assert push.push_adjustment(adjustments[0].pk) == AdjustmentStatus.PUSHED
+
+    # then all 14 are pushed with one read and one batch per parent (simple products; product 22's variations)
+    assert simulator.inventory.requests - requests_before == 4
+    assert set(StockAdjustment.objects.values_list("status", flat=True)) == {AdjustmentStatus.PUSHED}
+    assert simulator.inventory.woo[23].stock_quantity == 17
+    assert [simulator.inventory.woo[400 + n].stock_quantity for n in range(12)] == [n + 10 for n in range(12)]
+    # and the other tasks, arriving later, find nothing left to do
+    assert push.push_adjustment(adjustments[5].pk) == AdjustmentStatus.PUSHED
+    assert simulator.inventory.requests - requests_before == 4
+
+
+def test_a_batch_whose_answer_was_lost_is_not_applied_twice(simulator, woo_many, planner, monkeypatch):
+    store, variants, location = woo_many
+    adjustments = [approved(v, location, planner, delta=3, reason=AdjustmentReason.RESTOCK) for v in variants[2:9]]
+
+    def die(*args, **kwargs):
+        raise SystemExit("killed after the batch write")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(push, "_pushed", die)
+        with pytest.raises(SystemExit):
+            push.push_adjustment(adjustments[0].pk)
+    assert [simulator.inventory.woo[400 + n].stock_quantity for n in range(7)] == [n + 3 for n in range(7)]
+
+    assert push.push_adjustment(adjustments[0].pk) == AdjustmentStatus.PUSHED
+    assert [simulator.inventory.woo[400 + n].stock_quantity for n in range(7)] == [n + 3 for n in range(7)]
+    outcomes = PushAttempt.objects.filter(number=2).values_list("outcome", flat=True)
+    assert set(outcomes) == {PushAttempt.Outcome.ALREADY_APPLIED}

@@ -279,7 +279,13 @@ class ApiServer:
                 return status, body, {}
             if listing is not None:
                 parent = int(listing.group(1)) if listing.group(1) else None
-                return self._woo_page(self.inventory.woo_list(parent, after), query)
+                include_text = query.get("include", [""])[0]
+                try:
+                    include = {int(part) for part in include_text.split(",") if part} if include_text else None
+                except ValueError:
+                    status, body = _woo_error(400, "rest_invalid_param", "Invalid parameter(s): include")
+                    return status, body, {}
+                return self._woo_page(self.inventory.woo_list(parent, after, include), query)
             with self.state.lock:
                 orders = [
                     woocommerce_payloads.woo_order(order, self.state.tz, self.site_url, links=True)

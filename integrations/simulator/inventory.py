@@ -355,8 +355,11 @@ class InventoryStore:
                 return 404, _woo_error(404, "woocommerce_rest_product_invalid_id", "Invalid ID.")
             return 200, item.as_json()
 
-    def woo_list(self, parent_id: int | None, modified_after: datetime | None) -> list[dict[str, Any]]:
-        """Products (parent_id None: simple and variable ones) or one product's variations, oldest id first."""
+    def woo_list(
+        self, parent_id: int | None, modified_after: datetime | None, include: set[int] | None = None
+    ) -> list[dict[str, Any]]:
+        """Products (parent_id None: simple and variable ones) or one product's variations, oldest id first;
+        `include` keeps only those ids (WooCommerce's `include` parameter)."""
         with self.lock:
             self.requests += 1
             wanted = [
@@ -364,6 +367,7 @@ class InventoryStore:
                 for item in self.woo.values()
                 if (item.parent_id == parent_id if parent_id is not None else item.parent_id == 0)
                 and (modified_after is None or item.date_modified > modified_after.timestamp())
+                and (include is None or item.id in include)
             ]
             children: dict[int, list[int]] = {}
             for item in self.woo.values():

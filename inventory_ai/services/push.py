@@ -27,10 +27,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.db import transaction
+from django.db.models import Case, When
 from django.utils import timezone
 
 from integrations.errors import StoreAPIError
 from integrations.shopify.client import InventoryWrite, ShopifyThrottled
+from integrations.woocommerce.client import BATCH_LIMIT
 from inventory_ai.choices import AdjustmentReason, AdjustmentStatus, AuditAction, AuditSource, Platform
 from inventory_ai.models import PushAttempt, StockAdjustment, Store
 from inventory_ai.services import audit, store_clients
@@ -38,6 +40,7 @@ from inventory_ai.services.inventory import apply_inventory_level
 
 logger = logging.getLogger(__name__)
 
+WOO_BATCH_THRESHOLD = 5  # this many WooCommerce adjustments waiting: push them through the batch endpoint
 MAX_ATTEMPTS = 10  # failed attempts (timeouts, 5xx) before an adjustment is parked as failed
 WOO_MARKER = "_inventory_ai_push"
 SHOPIFY_REASONS = {
@@ -84,7 +87,17 @@ def backoff(attempt: int, cap: float = 300.0) -> float:
 
 
 def push_adjustment(adjustment_id: int) -> str:
-    """Push one approved adjustment; returns its status. Raises RetryLater for a transient failure to retry."""
+    """Push one approved adjustment; returns its status. Raises RetryLater for a transient failure to retry.
+
+    On WooCommerce, when several adjustments of the store are waiting, they go together through the batch endpoint
+    (up to 100 per request) instead.
+    """
+    waiting = StockAdjustment.objects.filter(
+        pk=adjustment_id, status__in=PUSHABLE, store__platform=Platform.WOOCOMMERCE
+    )
+    store_id = waiting.values_list("store_id", flat=True).first()
+    if store_id is not None and _ready(store_id).count() >= WOO_BATCH_THRESHOLD:
+        return push_woocommerce_batch(store_id, adjustment_id)
     with transaction.atomic():
         adjustment = (
             StockAdjustment.objects.select_for_update().select_related("store").filter(pk=adjustment_id).first()
@@ -123,6 +136,128 @@ def push_adjustment(adjustment_id: int) -> str:
         # Raised after the commit, so the attempt and its schedule stay on record.
         raise RetryLater(error, countdown)
     return adjustment.status
+
+
+def _ready(store_id: int):
+    """The store's adjustments that may be pushed now (approved, or mid-push and not waiting for a retry)."""
+    return StockAdjustment.objects.filter(store_id=store_id, status__in=PUSHABLE).exclude(
+        next_push_at__gt=timezone.now()
+    )
+
+
+def push_woocommerce_batch(store_id: int, adjustment_id: int) -> str:
+    """Push up to 100 waiting adjustments of a WooCommerce store (`adjustment_id`'s among them) in one read and one
+    batch write per parent product; returns `adjustment_id`'s status. Same guarantees as a single push: attempts on
+    record first, rows locked while writing, the push key in each product's meta data against a double apply."""
+    with transaction.atomic():
+        chosen = list(
+            _ready(store_id)
+            .select_for_update(skip_locked=True)
+            .order_by(
+                # the task's own adjustment first, then the oldest
+                Case(When(pk=adjustment_id, then=0), default=1),
+                "pk",
+            )[:BATCH_LIMIT]
+        )
+        attempts = {}
+        for adjustment in chosen:
+            adjustment.status = AdjustmentStatus.PUSHING
+            adjustment.push_attempts += 1
+            adjustment.push_key = adjustment.push_key or uuid.uuid4().hex
+            adjustment.save(update_fields=["status", "push_attempts", "push_key"])
+            attempts[adjustment.pk] = PushAttempt.objects.create(
+                adjustment=adjustment, number=adjustment.push_attempts, idempotency_key=adjustment.push_key
+            )
+    if adjustment_id not in attempts:
+        # Another delivery holds it (its own batch or single push): that one ends it.
+        return StockAdjustment.objects.get(pk=adjustment_id).status
+    countdown = None
+    with transaction.atomic():
+        locked = (
+            StockAdjustment.objects.select_for_update()
+            .select_related("store", "variant__product", "location")
+            .filter(pk__in=attempts, status=AdjustmentStatus.PUSHING)
+        )
+        groups: dict[str | None, list[StockAdjustment]] = {}
+        for adjustment in locked:
+            variant = adjustment.variant
+            parent = variant.product.platform_id if variant.product.platform_id != variant.platform_id else None
+            groups.setdefault(parent, []).append(adjustment)
+        for parent, members in groups.items():
+            store = members[0].store
+            try:
+                results = _write_woocommerce_batch(store, parent, members)
+            except StoreAPIError as exc:
+                for adjustment in members:
+                    wait = _transient_or_failed(adjustment, attempts[adjustment.pk], exc)
+                    if adjustment.pk == adjustment_id:
+                        countdown, error = wait, str(exc)
+                continue
+            for adjustment in members:
+                result = results.get(adjustment.pk)
+                if result is None:
+                    unknown = StoreAPIError("the batch answer did not mention it", transient=True)
+                    wait = _transient_or_failed(adjustment, attempts[adjustment.pk], unknown)
+                    if adjustment.pk == adjustment_id:
+                        countdown, error = wait, str(unknown)
+                    continue
+                _finish_attempt(attempts[adjustment.pk], result)
+                if result.outcome in (PushAttempt.Outcome.APPLIED, PushAttempt.Outcome.ALREADY_APPLIED):
+                    _pushed(adjustment, result)
+                else:
+                    _failed(adjustment, result.error)
+    if countdown is not None:
+        raise RetryLater(error, countdown)
+    return StockAdjustment.objects.get(pk=adjustment_id).status
+
+
+def _write_woocommerce_batch(store: Store, parent: str | None, members: list[StockAdjustment]) -> dict[int, _Outcome]:
+    """One fresh read of the group's stock (`include=`), then one batch update; an outcome per adjustment."""
+    client = store_clients.woocommerce_client(store)
+    path = f"products/{parent}/variations" if parent else "products"
+    ids = ",".join(adjustment.variant.platform_id for adjustment in members)
+    items, _ = client.page(path, 1, BATCH_LIMIT, include=ids)
+    fresh = {str(item.get("id")): item for item in items}
+    results: dict[int, _Outcome] = {}
+    updates, by_item = [], {}
+    for adjustment in members:
+        item = fresh.get(adjustment.variant.platform_id)
+        if item is None:
+            results[adjustment.pk] = _Outcome(PushAttempt.Outcome.REJECTED, error="the store has no such product")
+            continue
+        markers = {str(m.get("key")): str(m.get("value")) for m in item.get("meta_data") or [] if isinstance(m, dict)}
+        if markers.get(WOO_MARKER) == adjustment.push_key:
+            quantity = item.get("stock_quantity")
+            results[adjustment.pk] = _Outcome(PushAttempt.Outcome.ALREADY_APPLIED, after=quantity)
+            continue
+        before = int(item.get("stock_quantity") or 0) if item.get("manage_stock") else 0
+        target = max(before + adjustment.delta, 0)
+        update = {
+            "id": int(adjustment.variant.platform_id),
+            "manage_stock": True,
+            "stock_quantity": target,
+            "meta_data": [{"key": WOO_MARKER, "value": adjustment.push_key}],
+        }
+        updates.append(update)
+        by_item[str(update["id"])] = (adjustment, before, update)
+    if updates:
+        for answer in client.batch_update(updates, parent):
+            adjustment, before, update = by_item[str(answer.get("id"))]
+            if "error" in answer:
+                error = answer["error"]
+                results[adjustment.pk] = _Outcome(
+                    PushAttempt.Outcome.REJECTED, before=before, request=update, error=str(error.get("message", error))
+                )
+            else:
+                results[adjustment.pk] = _Outcome(
+                    PushAttempt.Outcome.APPLIED,
+                    before=before,
+                    after=answer.get("stock_quantity"),
+                    request={"batch": path + "/batch", **update},
+                    response={"stock_quantity": answer.get("stock_quantity")},
+                )
+    # An update the batch answer left out is not known to have applied: it is retried with the same marker.
+    return results
 
 
 def _write(adjustment: StockAdjustment) -> _Outcome:
