@@ -190,6 +190,9 @@ if EMBEDDED_BROKER:
         "control_folder": str(BROKER_DIR / "control"),
         "processed_folder": str(BROKER_DIR / "processed"),
         "store_processed": False,
+        # An idle worker looks for new message files this often (kombu's default of 1 s makes a burst of webhooks
+        # wait a second per few tasks); the folder scan is cheap.
+        "polling_interval": 0.05,
     }
     _default_result_backend = f"file://{VAR_DIR / 'celery-results'}"
 else:

@@ -77,7 +77,7 @@ def test_a_missed_stock_level_webhook_is_corrected_by_reconciliation(simulator):
             "store_updated_at": run.corrections[0]["store_updated_at"],
         }
     ]
-    assert run.pages == 4  # locations, orders (none), and two pages of levels
+    assert run.pages == 7  # locations, the catalogue (start, completion, its file), orders, two pages of levels
     # a second reconciliation finds nothing to correct
     again = run_to_end(store_sync.start_sync(store, SyncRun.Kind.RECONCILE))
     assert again.counts.get("levels_corrected", 0) == 0

@@ -10,9 +10,9 @@ go through the same code as webhooks (`sync.apply_records`), so the newest state
 - WooCommerce (REST v3): products (with each variable product's variations) page by page — their stock levels
   included — then orders by id (`modified_after` the last reconciliation, with an overlap, for a reconciliation),
   with their refunds.
-- Shopify (GraphQL Admin API): locations; for a backfill, products with their variants through a bulk operation
-  (JSONL); orders with their refunds (cursor pagination sorted by id: all of them for a backfill, those updated
-  since the last reconciliation otherwise); then the stock levels of every location (`location.inventoryLevels`).
+- Shopify (GraphQL Admin API): locations; products with their variants through a bulk operation (JSONL); orders
+  with their refunds (cursor pagination sorted by id: all of them for a backfill, those updated since the last
+  reconciliation otherwise); then the stock levels of every location (`location.inventoryLevels`).
 """
 
 from __future__ import annotations
@@ -70,9 +70,9 @@ class RetryLater(Exception):
 def phases(store: Store, kind: str) -> list[str]:
     if store.platform == Platform.WOOCOMMERCE:
         return ["products", "orders"]
-    if kind == SyncRun.Kind.BACKFILL:
-        return ["locations", "products", "orders", "levels"]
-    return ["locations", "orders", "levels"]
+    # The catalogue is re-read on every reconciliation too (a bulk operation): a missed products/update webhook would
+    # otherwise leave a variant without its inventory item, and its stock unread.
+    return ["locations", "products", "orders", "levels"]
 
 
 def start_sync(store: Store, kind: str, trigger: str = "admin") -> SyncRun:

@@ -1,8 +1,11 @@
 """`manage.py demo`: the one-command demo (run by `make demo`).
 
-Migrates the database, creates an admin user, connects a demo Shopify store, imports the bundled Online Retail
-sample, then runs the web server, a Celery worker and Celery beat on the configured broker (by default the embedded
-filesystem broker, so nothing else needs to run) until Ctrl-C.
+Migrates the database, creates a planner, a viewer and an admin user (passwords printed), starts the store
+simulator as a demo Shopify shop holding the bundled Online Retail sample moved to the present, imports its older
+history from CSV, starts the web server, a Celery worker and Celery beat on the configured broker (by default the
+embedded filesystem broker, so nothing else needs to run), replays the last four weeks as the shop's signed
+webhooks, reconciles the shop's catalogue and stock, runs the first retrain, and prints the admin URL. Ctrl-C stops
+everything. With DEMO_EXIT_AFTER_RETRAIN=1 it stops and exits 0 once the first forecasts and suggestions exist.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -21,39 +25,78 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
 
-from inventory_ai.models import Order
+from inventory_ai.choices import RunKind, RunStatus, WebhookStatus
+from inventory_ai.demo import loop
+from inventory_ai.models import (
+    Forecast,
+    ForecastRun,
+    InventoryLevel,
+    Location,
+    Order,
+    ReorderSuggestion,
+    SyncRun,
+    WebhookEvent,
+)
+from inventory_ai.services import retraining, store_sync
+from inventory_ai.services.roles import PLANNER, VIEWER, create_staff_user
 from inventory_ai.services.stores import upsert_store
 
 DEMO_DOMAIN = "demo-gift-shop.myshopify.com"
-SAMPLE = Path(__file__).resolve().parents[2] / "demo" / "online_retail_sample.csv.gz"
+WEBHOOK_SECRET = "demo-webhook-secret"
 READY_TIMEOUT_SECONDS = 120
+STEP_TIMEOUT_SECONDS = 600
 
 
 class Command(BaseCommand):
-    help = "Run the demo: demo store and data, web server, worker and beat. Ctrl-C stops everything."
+    help = "Run the demo: a simulated shop with history, web server, worker, beat, a first retrain. Ctrl-C stops."
 
     def add_arguments(self, parser):
         parser.add_argument("--host", default=os.environ.get("DEMO_HOST", "127.0.0.1"))
         parser.add_argument("--port", type=int, default=int(os.environ.get("DEMO_PORT", "8000")))
+        parser.add_argument(
+            "--store-port", type=int, default=int(os.environ.get("DEMO_STORE_PORT", "0")), help="0: a free port"
+        )
 
     def handle(self, *args, **options):
         host, port = options["host"], options["port"]
+        started = time.monotonic()
         self.stdout.write("Preparing the database ...")
         call_command("migrate", verbosity=0)
-        username, password = self._admin_user()
+        users = self._users()
+        meta = loop.shift_sample(Path(settings.VAR_DIR) / "demo", timezone.localdate())
+        fresh = not Order.objects.filter(store__domain=DEMO_DOMAIN).exists()
+        state, recent = loop.build_store_state(meta, up_to_cutoff=fresh)
+        simulator = loop.start_simulator(state, options["store_port"] or _free_port())
+        self.stdout.write(f"Store simulator (demo Shopify shop) on {simulator.url}")
         store, _ = upsert_store(
             "shopify",
             DEMO_DOMAIN,
             name="Demo Gift Shop (Online Retail sample)",
-            webhook_secret="demo-webhook-secret",
+            webhook_secret=WEBHOOK_SECRET,
+            credentials={"access_token": loop.ACCESS_TOKEN},
+            api_base_url=simulator.url,
             timezone="Europe/London",
             currency="GBP",
             country_code="GB",
         )
-        if not Order.objects.filter(store=store).exists():
-            self.stdout.write(f"Importing the bundled Online Retail sample into {store.domain} ...")
-            call_command("import_orders", str(SAMPLE), "--store", store.domain, stdout=self.stdout, stderr=self.stderr)
+        Location.objects.get_or_create(
+            store=store, platform_id=loop.LOCATION_ID, defaults={"name": "Warehouse", "is_primary": True}
+        )
+        if fresh:
+            self.stdout.write(f"Importing the shop's history up to {meta['cutoff'][:10]} from CSV ...")
+            call_command(
+                "import_orders", meta["history"], "--store", store.domain, stdout=self.stdout, stderr=self.stderr
+            )
+        known = {
+            item: available
+            for item, available in InventoryLevel.objects.filter(variant__store=store).values_list(
+                "variant__inventory_item_id", "available"
+            )
+            if item
+        }
+        loop.seed_stock(state, simulator.inventory, known)
 
         log_dir = Path(settings.VAR_DIR) / "demo-logs"
         log_dir.mkdir(parents=True, exist_ok=True)
@@ -76,29 +119,114 @@ class Command(BaseCommand):
         try:
             url = f"http://{host}:{port}/admin/"
             self._wait_until_ready(processes, url)
-            self.stdout.write(
-                self.style.SUCCESS(
-                    f"\nInventory AI is running: {url}\n  user: {username}\n  password: {password}\n"
-                    f"  logs: {log_dir}\nPress Ctrl-C to stop."
-                )
-            )
-            if os.environ.get("DEMO_EXIT_AFTER_READY") == "1":
+            if fresh and recent:
+                self._replay(recent, state, f"http://{host}:{port}/webhooks/shopify/", processes)
+            self._reconcile(store, processes)
+            self._first_retrain(store, processes)
+            lines = [f"\nInventory AI is running: {url}  (ready in {time.monotonic() - started:.0f} s)"]
+            lines += [f"  {role}: {name} / {password}" for role, (name, password) in users.items()]
+            lines += [
+                f"  API docs: http://{host}:{port}/api/v1/docs/",
+                f"  demo shop (simulated Shopify Admin API): {simulator.url}",
+                f"  logs: {log_dir}",
+                "Approve a restock suggestion, then its 'restock received' adjustment: the push to the shop shows",
+                "on the adjustment's page. Press Ctrl-C to stop.",
+            ]
+            self.stdout.write(self.style.SUCCESS("\n".join(lines)))
+            if os.environ.get("DEMO_EXIT_AFTER_RETRAIN") == "1":
                 return
             self._supervise(processes)
         finally:
             self._stop(processes)
+            simulator.stop()
 
-    def _admin_user(self) -> tuple[str, str]:
-        # A fresh random password on every start: the demo prints it, nothing else stores it in clear.
-        username = "admin"
+    def _users(self) -> dict[str, tuple[str, str]]:
+        """A planner, a viewer and an admin, each with a new random password on every start (printed, not stored)."""
+        users = {}
+        for role, name in ((PLANNER, "planner"), (VIEWER, "viewer")):
+            password = secrets.token_urlsafe(9)
+            create_staff_user(name, role, password)
+            users[role] = (name, password)
         password = secrets.token_urlsafe(12)
-        user, _ = get_user_model().objects.get_or_create(
-            username=username, defaults={"is_staff": True, "is_superuser": True, "email": "admin@example.com"}
+        admin, _ = get_user_model().objects.get_or_create(username="admin", defaults={"email": "admin@example.com"})
+        admin.is_staff = admin.is_superuser = True
+        admin.set_password(password)
+        admin.save()
+        users["Admin"] = ("admin", password)
+        return users
+
+    def _replay(self, records, state, target: str, processes) -> None:
+        self.stdout.write(f"Replaying the last {loop.REPLAYED_WEEKS} weeks as the shop's signed webhooks ...")
+        stats = loop.replay_recent(records, state, target, WEBHOOK_SECRET, DEMO_DOMAIN)
+        self.stdout.write(
+            f"  {stats.accepted:,} webhooks accepted in {stats.wall_seconds:.0f} s; waiting for the worker ..."
         )
-        user.is_staff = user.is_superuser = True
-        user.set_password(password)
-        user.save()
-        return username, password
+        self._wait(
+            lambda: not WebhookEvent.objects.filter(status=WebhookStatus.RECEIVED).exists(),
+            processes,
+            "the webhooks to be processed",
+        )
+
+    def _reconcile(self, store, processes) -> None:
+        self.stdout.write("Reconciling the catalogue and stock with the shop ...")
+        try:
+            run = store_sync.start_sync(store, SyncRun.Kind.RECONCILE, trigger="demo")
+        except store_sync.SyncAlreadyRunning as exc:
+            run = exc.run
+        self._wait(lambda: _refreshed(run).status not in (SyncRun.Status.QUEUED, SyncRun.Status.RUNNING), processes,
+                   "the reconciliation")  # fmt: skip
+        run.refresh_from_db()
+        if run.status != SyncRun.Status.SUCCEEDED:
+            raise CommandError(f"The reconciliation failed: {run.error}")
+        counts = run.counts
+        self.stdout.write(
+            f"  {counts.get('products_read', 0):,} products and {counts.get('levels_checked', 0):,} stock levels read, "
+            f"{counts.get('levels_corrected', 0):,} stock levels updated"
+        )
+
+    def _first_retrain(self, store, processes) -> None:
+        if retraining.current_run(store) is None:
+            try:
+                run = retraining.start_retrain(store, RunKind.FULL, trigger="demo")
+            except retraining.RetrainAlreadyRunning as exc:
+                run = exc.run
+            self.stdout.write(f"Training forecasts for {store.variants.count():,} SKUs (run #{run.pk}) ...")
+            last_report = 0.0
+
+            def done() -> bool:
+                nonlocal last_report
+                current = _refreshed(run)
+                if time.monotonic() - last_report > 10:
+                    last_report = time.monotonic()
+                    self.stdout.write(f"  {current.phase}: {current.progress:.0%}")
+                return current.status not in (RunStatus.QUEUED, RunStatus.RUNNING)
+
+            self._wait(done, processes, "the first retrain")
+            run.refresh_from_db()
+            if run.status != RunStatus.SUCCEEDED:
+                raise CommandError(f"The first retrain {run.status}: {run.error_log}")
+        # The worker writes suggestions one variant at a time after the run: wait until their number settles.
+        seen = {"count": -1, "since": time.monotonic()}
+
+        def settled() -> bool:
+            count = ReorderSuggestion.objects.filter(store=store).count()
+            if count != seen["count"]:
+                seen.update(count=count, since=time.monotonic())
+            return count > 0 and time.monotonic() - seen["since"] > 3
+
+        self._wait(settled, processes, "restock suggestions")
+        current = retraining.current_run(store)
+        forecasts = Forecast.objects.filter(run=current).count()
+        suggestions = ReorderSuggestion.objects.filter(store=store, status="pending").count()
+        self.stdout.write(f"  {forecasts:,} forecasts (run #{current.pk}); {suggestions:,} restock suggestions pending")
+
+    def _wait(self, condition, processes, what: str) -> None:
+        deadline = time.monotonic() + STEP_TIMEOUT_SECONDS
+        while not condition():
+            self._check_alive(processes)
+            if time.monotonic() > deadline:
+                raise CommandError(f"Gave up waiting for {what} after {STEP_TIMEOUT_SECONDS} s; see the logs.")
+            time.sleep(1)
 
     def _start(self, commands: dict[str, list[str]], log_dir: Path) -> dict[str, subprocess.Popen]:
         processes = {}
@@ -161,3 +289,14 @@ class Command(BaseCommand):
                 process.kill()
                 process.wait()
         self.stdout.write("Stopped.")
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _refreshed(run: ForecastRun | SyncRun) -> ForecastRun | SyncRun:
+    run.refresh_from_db()
+    return run

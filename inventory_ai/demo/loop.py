@@ -1,0 +1,116 @@
+"""The demo's simulated Shopify store and its history, moved to the present.
+
+The bundled Online Retail sample ends in December 2011; the demo moves every date forward by whole weeks (weekdays
+and seasons stay as they were) so that its last sale falls in the past week. The older history is imported from
+CSV, as a connected store's history would be; the last four weeks are replayed as the store's signed webhooks
+against the running web server. The store simulator serves the shop's Admin API (catalogue, orders, stock levels,
+inventory mutations) on loopback, so reconciliation reads its stock and approved adjustments are pushed to it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import json
+import random
+from collections import defaultdict
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+
+from integrations.records import OrderRecord, RefundRecord
+from integrations.simulator.api_server import ApiServer
+from integrations.simulator.events import iter_events
+from integrations.simulator.inventory import InventoryStore
+from integrations.simulator.replay import ReplayStats, replay
+from integrations.simulator.state import StoreState, read_online_retail
+
+SAMPLE = Path(__file__).resolve().parent / "online_retail_sample.csv.gz"
+TZ = ZoneInfo("Europe/London")
+LOCATION_ID = "1"
+REPLAYED_WEEKS = 4
+ACCESS_TOKEN = "shpat_demo"
+
+
+def shift_sample(folder: Path, today: date) -> dict:
+    """Write the sample with its dates moved forward by whole weeks (last sale within the past week), once; return
+    where it is, the shift and the cut-off between the imported history and the replayed weeks."""
+    folder.mkdir(parents=True, exist_ok=True)
+    meta_path = folder / "demo-data.json"
+    if meta_path.exists():
+        return json.loads(meta_path.read_text())
+    frame = pd.read_csv(SAMPLE, dtype=str, keep_default_na=False)
+    when = pd.to_datetime(frame["InvoiceDate"], format="mixed")
+    weeks = ((today - timedelta(days=1)) - when.max().date()).days // 7
+    shifted = when + pd.Timedelta(weeks=weeks)
+    frame["InvoiceDate"] = shifted.dt.strftime("%Y-%m-%d %H:%M:%S")
+    cutoff = (shifted.max() - pd.Timedelta(weeks=REPLAYED_WEEKS)).normalize()
+    full, history = folder / "online_retail_shifted.csv.gz", folder / "online_retail_history.csv.gz"
+    with gzip.open(full, "wt", newline="") as handle:
+        frame.to_csv(handle, index=False)
+    with gzip.open(history, "wt", newline="") as handle:
+        frame[shifted < cutoff].to_csv(handle, index=False)
+    meta = {
+        "full": str(full),
+        "history": str(history),
+        "weeks": int(weeks),
+        "cutoff": cutoff.isoformat(),
+        "last_sale": shifted.max().isoformat(),
+    }
+    meta_path.write_text(json.dumps(meta))
+    return meta
+
+
+def build_store_state(meta: dict, up_to_cutoff: bool) -> tuple[StoreState, list]:
+    """The simulated shop's memory: every order and refund before the cut-off (or all of them), and the records
+    after it (to replay)."""
+    state = StoreState(tz=TZ)
+    cutoff = datetime.fromisoformat(meta["cutoff"]).replace(tzinfo=TZ)
+    later = []
+    for record in read_online_retail(meta["full"], TZ):
+        if not isinstance(record, OrderRecord | RefundRecord):
+            continue
+        if up_to_cutoff and record.created_at >= cutoff:
+            later.append(record)
+        elif isinstance(record, OrderRecord):
+            state.apply_order(record)
+        else:
+            state.apply_refund(record)
+    return state, later
+
+
+def seed_stock(state: StoreState, inventory: InventoryStore, known: dict[str, int] | None = None) -> int:
+    """Stock at the shop's one location: what we last knew (a restarted demo), else from nothing to about eight weeks of
+    each item's recent sales, some at zero, so some items need reordering and some do not."""
+    if known:
+        for item, available in known.items():
+            inventory.set_level(item, LOCATION_ID, available)
+        return len(known)
+    rng = random.Random(7)
+    recent: dict[str, float] = defaultdict(float)
+    items: set[str] = set()
+    last = max((order.created_at for order in state.orders.values()), default=datetime.now(TZ))
+    for order in state.orders.values():
+        for line in order.lines:
+            item = line.variant.inventory_item_id or line.variant.variant_id
+            items.add(item)
+            if order.created_at >= last - timedelta(weeks=8):
+                recent[item] += order.current_quantity(line) / 8
+    for item in sorted(items):
+        weekly = recent.get(item, 0.0)
+        available = 0 if rng.random() < 0.1 else round(weekly * rng.uniform(0.5, 8.0))
+        inventory.set_level(item, LOCATION_ID, available)
+    return len(items)
+
+
+def start_simulator(state: StoreState, port: int) -> ApiServer:
+    inventory = InventoryStore()
+    return ApiServer(state, port=port, inventory=inventory, access_token=ACCESS_TOKEN).start()
+
+
+def replay_recent(records: list, state: StoreState, target: str, secret: str, shop_domain: str) -> ReplayStats:
+    """Send the replayed weeks as the shop's signed webhooks, as fast as the server takes them."""
+    events = iter_events("shopify", records, secret=secret, state=state, shop_domain=shop_domain)
+    return asyncio.run(replay(events, target, concurrency=8, timeout=30.0))
