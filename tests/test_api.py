@@ -11,7 +11,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from inventory_ai.choices import AuditAction, SuggestionStatus
-from inventory_ai.models import AuditEntry, Location, ReorderSuggestion, StockAdjustment
+from inventory_ai.models import AuditEntry, Forecast, Location, ReorderSuggestion, StockAdjustment
 from inventory_ai.services import replenishment
 from inventory_ai.services.operations import record_heartbeat
 
@@ -137,6 +137,9 @@ def test_variants_carry_stock_policy_and_the_forecast_with_intervals(planned, vi
     listed = client.get("/api/v1/variants/", {"store": shop.pk, "search": variants[0].sku}).json()
     row = next(r for r in listed["results"] if r["id"] == variants[0].pk)
     assert row["available"] == 5
+    first_period = Forecast.objects.filter(run=run, variant=variants[0]).order_by("period_start").first()
+    assert row["next_period_forecast"] == pytest.approx(first_period.mean)
+    assert row["forecast_model"] == first_period.model
     assert row["policy"] == {
         "lead_time_days": 14,
         "review_period_days": 7,

@@ -36,6 +36,10 @@ class VariantSerializer(serializers.ModelSerializer):
     available = serializers.IntegerField(read_only=True, help_text="Stock available over the store's locations")
     product_title = serializers.CharField(source="product.title", read_only=True)
     policy = serializers.SerializerMethodField(help_text="Effective replenishment settings (own, class or store)")
+    next_period_forecast = serializers.FloatField(
+        read_only=True, allow_null=True, help_text="Mean demand forecast for the next period (latest succeeded run)"
+    )
+    forecast_model = serializers.CharField(read_only=True, allow_null=True, help_text="The model of that forecast")
 
     class Meta:
         model = Variant
@@ -52,6 +56,8 @@ class VariantSerializer(serializers.ModelSerializer):
             "xyz_class",
             "available",
             "policy",
+            "next_period_forecast",
+            "forecast_model",
         )
 
     def get_policy(self, variant: Variant) -> PolicySerializer:

@@ -21,7 +21,7 @@ from rest_framework.views import APIView
 
 from inventory_ai.api import filters, serializers
 from inventory_ai.api.permissions import CanDecide, ModelPermissions
-from inventory_ai.choices import AuditSource
+from inventory_ai.choices import AuditSource, RunStatus
 from inventory_ai.models import (
     Forecast,
     ForecastResult,
@@ -72,10 +72,17 @@ class VariantViewSet(viewsets.ReadOnlyModelViewSet):
             .annotate(total=Sum("available"))
             .values("total")
         )
+        latest = Forecast.objects.filter(variant=OuterRef("pk"), run__status=RunStatus.SUCCEEDED).order_by(
+            "-run__finished_at", "period_start"
+        )
         return (
             Variant.objects.filter(deleted_at__isnull=True)
             .select_related("store", "product")
-            .annotate(available=Coalesce(Subquery(stock), 0))
+            .annotate(
+                available=Coalesce(Subquery(stock), 0),
+                next_period_forecast=Subquery(latest.values("mean")[:1]),
+                forecast_model=Subquery(latest.values("model")[:1]),
+            )
             .order_by("store_id", "sku", "pk")
         )
 
