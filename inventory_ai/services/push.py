@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.db import transaction
-from django.db.models import Case, When
+from django.db.models import Case, Q, When
 from django.utils import timezone
 
 from integrations.errors import StoreAPIError
@@ -150,10 +150,11 @@ def push_woocommerce_batch(store_id: int, adjustment_id: int) -> str:
     batch write per parent product; returns `adjustment_id`'s status. Same guarantees as a single push: attempts on
     record first, rows locked while writing, the push key in each product's meta data against a double apply."""
     with transaction.atomic():
+        # Approved ones and the task's own; others mid-push belong to a running delivery (a lost one is found again
+        # by its own redelivered task or the sweeper).
+        candidates = _ready(store_id).filter(Q(status=AdjustmentStatus.APPROVED) | Q(pk=adjustment_id))
         chosen = list(
-            _ready(store_id)
-            .select_for_update(skip_locked=True)
-            .order_by(
+            candidates.select_for_update(skip_locked=True).order_by(
                 # the task's own adjustment first, then the oldest
                 Case(When(pk=adjustment_id, then=0), default=1),
                 "pk",
@@ -179,6 +180,10 @@ def push_woocommerce_batch(store_id: int, adjustment_id: int) -> str:
             .filter(pk__in=attempts, status=AdjustmentStatus.PUSHING)
         )
         groups: dict[str | None, list[StockAdjustment]] = {}
+        locked = list(locked)
+        for pk in set(attempts) - {adjustment.pk for adjustment in locked}:
+            note = "another delivery ended it first"
+            _finish_attempt(attempts[pk], _Outcome(PushAttempt.Outcome.ALREADY_APPLIED, error=note))
         for adjustment in locked:
             variant = adjustment.variant
             parent = variant.product.platform_id if variant.product.platform_id != variant.platform_id else None
