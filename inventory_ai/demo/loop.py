@@ -30,23 +30,26 @@ from integrations.simulator.state import StoreState, read_online_retail
 SAMPLE = Path(__file__).resolve().parent / "online_retail_sample.csv.gz"
 TZ = ZoneInfo("Europe/London")
 LOCATION_ID = "1"
+# Weeks replayed as webhooks (the rest is imported from CSV); 0 replays the whole year (several minutes on SQLite).
 REPLAYED_WEEKS = 4
 ACCESS_TOKEN = "shpat_demo"
 
 
-def shift_sample(folder: Path, today: date) -> dict:
+def shift_sample(folder: Path, today: date, replayed_weeks: int = REPLAYED_WEEKS) -> dict:
     """Write the sample with its dates moved forward by whole weeks (last sale within the past week), once; return
     where it is, the shift and the cut-off between the imported history and the replayed weeks."""
     folder.mkdir(parents=True, exist_ok=True)
     meta_path = folder / "demo-data.json"
     if meta_path.exists():
-        return json.loads(meta_path.read_text())
+        meta = json.loads(meta_path.read_text())
+        if meta.get("replayed_weeks") == replayed_weeks:
+            return meta
     frame = pd.read_csv(SAMPLE, dtype=str, keep_default_na=False)
     when = pd.to_datetime(frame["InvoiceDate"], format="mixed")
     weeks = ((today - timedelta(days=1)) - when.max().date()).days // 7
     shifted = when + pd.Timedelta(weeks=weeks)
     frame["InvoiceDate"] = shifted.dt.strftime("%Y-%m-%d %H:%M:%S")
-    cutoff = (shifted.max() - pd.Timedelta(weeks=REPLAYED_WEEKS)).normalize()
+    cutoff = (shifted.max() - pd.Timedelta(weeks=replayed_weeks)).normalize() if replayed_weeks else shifted.min()
     full, history = folder / "online_retail_shifted.csv.gz", folder / "online_retail_history.csv.gz"
     with gzip.open(full, "wt", newline="") as handle:
         frame.to_csv(handle, index=False)
@@ -58,6 +61,7 @@ def shift_sample(folder: Path, today: date) -> dict:
         "weeks": int(weeks),
         "cutoff": cutoff.isoformat(),
         "last_sale": shifted.max().isoformat(),
+        "replayed_weeks": replayed_weeks,
     }
     meta_path.write_text(json.dumps(meta))
     return meta

@@ -65,7 +65,8 @@ class Command(BaseCommand):
         self.stdout.write("Preparing the database ...")
         call_command("migrate", verbosity=0)
         users = self._users()
-        meta = loop.shift_sample(Path(settings.VAR_DIR) / "demo", timezone.localdate())
+        weeks = int(os.environ.get("DEMO_REPLAY_WEEKS", loop.REPLAYED_WEEKS))
+        meta = loop.shift_sample(Path(settings.VAR_DIR) / "demo", timezone.localdate(), weeks)
         fresh = not Order.objects.filter(store__domain=DEMO_DOMAIN).exists()
         state, recent = loop.build_store_state(meta, up_to_cutoff=fresh)
         simulator = loop.start_simulator(state, options["store_port"] or _free_port())
@@ -156,7 +157,7 @@ class Command(BaseCommand):
         return users
 
     def _replay(self, records, state, target: str, processes) -> None:
-        self.stdout.write(f"Replaying the last {loop.REPLAYED_WEEKS} weeks as the shop's signed webhooks ...")
+        self.stdout.write(f"Replaying {len(records):,} orders and refunds as the shop's signed webhooks ...")
         stats = loop.replay_recent(records, state, target, WEBHOOK_SECRET, DEMO_DOMAIN)
         self.stdout.write(
             f"  {stats.accepted:,} webhooks accepted in {stats.wall_seconds:.0f} s; waiting for the worker ..."
