@@ -169,9 +169,7 @@ def push_woocommerce_batch(store_id: int, adjustment_id: int) -> str:
             attempts[adjustment.pk] = PushAttempt.objects.create(
                 adjustment=adjustment, number=adjustment.push_attempts, idempotency_key=adjustment.push_key
             )
-    if adjustment_id not in attempts:
-        # Another delivery holds it (its own batch or single push): that one ends it.
-        return StockAdjustment.objects.get(pk=adjustment_id).status
+    # The task's own adjustment may be held by another delivery (which ends it); the ones chosen here are pushed here.
     countdown = None
     with transaction.atomic():
         locked = (
