@@ -258,21 +258,11 @@ class ShopifyClient:
         reference: str = "",
     ) -> InventoryWrite:
         """Set `available` to `quantity` if the store still holds `change_from` (compare-and-set)."""
-        payload = {
-            "name": "available",
-            "reason": reason,
-            "referenceDocumentUri": reference or None,
-            "quantities": [
-                {
-                    "inventoryItemId": item_gid(inventory_item_id),
-                    "locationId": location_gid(location_id),
-                    "quantity": quantity,
-                    "changeFromQuantity": change_from,
-                }
-            ],
-        }
-        data = self.graphql(SET_QUANTITIES, {"input": payload, "idempotencyKey": idempotency_key})
-        return _write_result(data.get("inventorySetQuantities") or {})
+        entry = {"quantity": quantity}
+        return self._write_level(
+            SET_QUANTITIES, "quantities", entry, inventory_item_id, location_id, change_from, idempotency_key, reason,
+            reference,
+        )  # fmt: skip
 
     def adjust_available(
         self,
@@ -285,21 +275,40 @@ class ShopifyClient:
         reference: str = "",
     ) -> InventoryWrite:
         """Add `delta` to `available` if the store still holds `change_from` (compare-and-set)."""
+        entry = {"delta": delta}
+        return self._write_level(
+            ADJUST_QUANTITIES, "changes", entry, inventory_item_id, location_id, change_from, idempotency_key, reason,
+            reference,
+        )  # fmt: skip
+
+    def _write_level(
+        self,
+        document: str,
+        list_name: str,
+        entry: dict[str, Any],
+        inventory_item_id: str,
+        location_id: str,
+        change_from: int | None,
+        idempotency_key: str,
+        reason: str,
+        reference: str,
+    ) -> InventoryWrite:
         payload = {
             "name": "available",
             "reason": reason,
             "referenceDocumentUri": reference or None,
-            "changes": [
+            list_name: [
                 {
                     "inventoryItemId": item_gid(inventory_item_id),
                     "locationId": location_gid(location_id),
-                    "delta": delta,
+                    **entry,
                     "changeFromQuantity": change_from,
                 }
             ],
         }
-        data = self.graphql(ADJUST_QUANTITIES, {"input": payload, "idempotencyKey": idempotency_key})
-        return _write_result(data.get("inventoryAdjustQuantities") or {})
+        data = self.graphql(document, {"input": payload, "idempotencyKey": idempotency_key})
+        mutation = "inventorySetQuantities" if list_name == "quantities" else "inventoryAdjustQuantities"
+        return _write_result(data.get(mutation) or {})
 
 
 def _next_cursor(connection: dict[str, Any]) -> str | None:

@@ -323,18 +323,7 @@ class ApiServer:
                 status, body = _woo_error(404, "woocommerce_rest_shop_order_refund_invalid_id", "Invalid ID.")
                 return status, body, {}
             return 200, found[0], {}
-        try:
-            page = max(1, int(query.get("page", ["1"])[0]))
-            per_page = int(query.get("per_page", [str(WOO_DEFAULT_PER_PAGE)])[0])
-        except ValueError:
-            status, body = _woo_error(400, "rest_invalid_param", "Invalid parameter(s): page, per_page")
-            return status, body, {}
-        if not 1 <= per_page <= WOO_MAX_PER_PAGE:
-            status, body = _woo_error(400, "rest_invalid_param", "Invalid parameter(s): per_page")
-            return status, body, {}
-        total_pages = max(1, math.ceil(len(refunds) / per_page))
-        chunk = refunds[(page - 1) * per_page : page * per_page]
-        return 200, chunk, {"X-WP-Total": str(len(refunds)), "X-WP-TotalPages": str(total_pages)}
+        return self._woo_page(refunds, query)
 
     def _woo_page(self, items: list[Any], query: dict[str, list[str]]) -> tuple[int, Any, dict[str, str]]:
         """One page of a listing with WordPress's `X-WP-Total` and `X-WP-TotalPages` headers."""

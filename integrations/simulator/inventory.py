@@ -92,10 +92,6 @@ class ThrottleBucket:
         }
 
 
-class StaleQuantity(Exception):
-    pass
-
-
 @dataclass
 class WooItem:
     """A WooCommerce product (simple or variable) or variation, with what the catalogue and stock APIs show."""
@@ -230,53 +226,27 @@ class InventoryStore:
         return result
 
     def _set_quantities(self, data: dict[str, Any], key: str) -> dict[str, Any]:
-        quantities = data.get("quantities") or []
-        try:
-            plan = []
-            for index, quantity in enumerate(quantities):
-                item_location = (_numeric(quantity["inventoryItemId"]), _numeric(quantity["locationId"]))
-                if "changeFromQuantity" not in quantity:
-                    return _user_errors("INVALID", "changeFromQuantity is required (null opts out)", index)
-                current = self.levels.get(item_location)
-                if current is None:
-                    return _user_errors(
-                        "ITEM_NOT_STOCKED_AT_LOCATION", "The item is not stocked at the location", index
-                    )
-                expected = quantity["changeFromQuantity"]
-                if expected is not None and expected != current:
-                    raise StaleQuantity(index)
-                plan.append((item_location, current, int(quantity["quantity"])))
-        except StaleQuantity as stale:
-            return _user_errors(
-                "CHANGE_FROM_QUANTITY_STALE",
-                "The quantity has changed since it was read: read it again and retry",
-                stale.args[0],
-            )
-        return self._apply(plan, data, key)
+        return self._compare_and_apply(data, key, "quantities", lambda entry, current: int(entry["quantity"]))
 
     def _adjust_quantities(self, data: dict[str, Any], key: str) -> dict[str, Any]:
-        changes = data.get("changes") or []
-        try:
-            plan = []
-            for index, change in enumerate(changes):
-                item_location = (_numeric(change["inventoryItemId"]), _numeric(change["locationId"]))
-                if "changeFromQuantity" not in change:
-                    return _user_errors("INVALID", "changeFromQuantity is required (null opts out)", index)
-                current = self.levels.get(item_location)
-                if current is None:
-                    return _user_errors(
-                        "ITEM_NOT_STOCKED_AT_LOCATION", "The item is not stocked at the location", index
-                    )
-                expected = change["changeFromQuantity"]
-                if expected is not None and expected != current:
-                    raise StaleQuantity(index)
-                plan.append((item_location, current, current + int(change["delta"])))
-        except StaleQuantity as stale:
-            return _user_errors(
-                "CHANGE_FROM_QUANTITY_STALE",
-                "The quantity has changed since it was read: read it again and retry",
-                stale.args[0],
-            )
+        return self._compare_and_apply(data, key, "changes", lambda entry, current: current + int(entry["delta"]))
+
+    def _compare_and_apply(self, data: dict[str, Any], key: str, list_name: str, target) -> dict[str, Any]:
+        """Check every entry's `changeFromQuantity` against the stored quantity, then apply all or nothing."""
+        plan = []
+        for index, entry in enumerate(data.get(list_name) or []):
+            item_location = (_numeric(entry["inventoryItemId"]), _numeric(entry["locationId"]))
+            if "changeFromQuantity" not in entry:
+                return _user_errors("INVALID", "changeFromQuantity is required (null opts out)", index, list_name)
+            current = self.levels.get(item_location)
+            if current is None:
+                message = "The item is not stocked at the location"
+                return _user_errors("ITEM_NOT_STOCKED_AT_LOCATION", message, index, list_name)
+            expected = entry["changeFromQuantity"]
+            if expected is not None and expected != current:
+                message = "The quantity has changed since it was read: read it again and retry"
+                return _user_errors("CHANGE_FROM_QUANTITY_STALE", message, index, list_name)
+            plan.append((item_location, current, target(entry, current)))
         return self._apply(plan, data, key)
 
     def _apply(self, plan, data: dict[str, Any], key: str) -> dict[str, Any]:
@@ -433,8 +403,8 @@ def _numeric(gid: str) -> str:
     return str(gid).rsplit("/", 1)[-1]
 
 
-def _user_errors(code: str, message: str, index: int | None = None) -> dict[str, Any]:
-    field = ["input", "quantities", str(index)] if index is not None else ["input"]
+def _user_errors(code: str, message: str, index: int | None = None, list_name: str = "quantities") -> dict[str, Any]:
+    field = ["input", list_name, str(index)] if index is not None else ["input"]
     return {"inventoryAdjustmentGroup": None, "userErrors": [{"code": code, "field": field, "message": message}]}
 
 
