@@ -418,3 +418,21 @@ def test_a_batch_whose_answer_was_lost_is_not_applied_twice(simulator, woo_many,
     assert [simulator.inventory.woo[400 + n].stock_quantity for n in range(7)] == [n + 3 for n in range(7)]
     outcomes = PushAttempt.objects.filter(number=2).values_list("outcome", flat=True)
     assert set(outcomes) == {PushAttempt.Outcome.ALREADY_APPLIED}
+
+
+def test_a_batch_failing_transiently_schedules_a_retry_for_every_member(
+    simulator, woo_many, planner, django_capture_on_commit_callbacks
+):
+    store, variants, location = woo_many
+    adjustments = [approved(v, location, planner, delta=2, reason=AdjustmentReason.RESTOCK) for v in variants[2:8]]
+    simulator.inventory.faults.rate_5xx = 1.0
+
+    with django_capture_on_commit_callbacks() as callbacks, pytest.raises(push.RetryLater):
+        push.push_adjustment(adjustments[0].pk)
+
+    # the task that ran retries by itself; each other member gets its own retry (its task may be long done)
+    assert len(callbacks) == len(adjustments) - 1
+    assert set(StockAdjustment.objects.values_list("status", flat=True)) == {AdjustmentStatus.PUSHING}
+    simulator.inventory.faults.rate_5xx = 0.0
+    assert [push.push_adjustment(a.pk) for a in adjustments] == [AdjustmentStatus.PUSHED] * len(adjustments)
+    assert [simulator.inventory.woo[400 + n].stock_quantity for n in range(6)] == [n + 2 for n in range(6)]

@@ -195,6 +195,8 @@ def push_woocommerce_batch(store_id: int, adjustment_id: int) -> str:
                     wait = _transient_or_failed(adjustment, attempts[adjustment.pk], exc)
                     if adjustment.pk == adjustment_id:
                         countdown, error = wait, str(exc)
+                    elif wait is not None:
+                        _retry_later(adjustment.pk, wait)
                 continue
             for adjustment in members:
                 result = results.get(adjustment.pk)
@@ -203,6 +205,8 @@ def push_woocommerce_batch(store_id: int, adjustment_id: int) -> str:
                     wait = _transient_or_failed(adjustment, attempts[adjustment.pk], unknown)
                     if adjustment.pk == adjustment_id:
                         countdown, error = wait, str(unknown)
+                    elif wait is not None:
+                        _retry_later(adjustment.pk, wait)
                     continue
                 _finish_attempt(attempts[adjustment.pk], result)
                 if result.outcome in (PushAttempt.Outcome.APPLIED, PushAttempt.Outcome.ALREADY_APPLIED):
@@ -212,6 +216,13 @@ def push_woocommerce_batch(store_id: int, adjustment_id: int) -> str:
     if countdown is not None:
         raise RetryLater(error, countdown)
     return StockAdjustment.objects.get(pk=adjustment_id).status
+
+
+def _retry_later(adjustment_id: int, countdown: float) -> None:
+    """A batch member whose own task may have finished already (the batch held it): its retry is scheduled here."""
+    from inventory_ai import tasks
+
+    transaction.on_commit(lambda: tasks.push_adjustment_task.apply_async((adjustment_id,), countdown=countdown))
 
 
 def _write_woocommerce_batch(store: Store, parent: str | None, members: list[StockAdjustment]) -> dict[int, _Outcome]:
