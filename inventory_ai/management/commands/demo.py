@@ -137,6 +137,9 @@ class Command(BaseCommand):
             if os.environ.get("DEMO_EXIT_AFTER_RETRAIN") == "1":
                 return
             self._supervise(processes)
+        except KeyboardInterrupt:
+            # Ctrl-C while the demo is still preparing: stop as cleanly as once it runs.
+            self.stdout.write("\nStopping ...")
         finally:
             self._stop(processes)
             simulator.stop()
