@@ -87,6 +87,9 @@ def forget_cached_stores() -> None:
 
 def receive_webhook(platform: str, headers: dict[str, str], body: bytes) -> Received:
     """Verify and store one delivery. Raises WebhookRejected (4xx) and lets database errors propagate (503)."""
+    if any("\x00" in str(value) for value in headers.values()):
+        # No platform sends one; PostgreSQL cannot store or even compare text holding it.
+        raise WebhookRejected(400, "a header contains a NUL character")
     provider = PROVIDERS[platform]
     delivery = provider.read_delivery(headers)
     store = _store_keys(platform, delivery.store_key)
@@ -103,6 +106,9 @@ def receive_webhook(platform: str, headers: dict[str, str], body: bytes) -> Rece
         payload = json.loads(body)
     except ValueError as exc:
         error = f"unparseable body: {exc}"
+    except RecursionError:
+        # A signed body nested deeper than the parser's stack: kept as a failed event like any unreadable body.
+        error = "unparseable body: nested too deeply"
     if not error and not isinstance(payload, dict):
         error = "the body is not a JSON object"
     known = delivery.topic in provider.handled_topics
