@@ -54,9 +54,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--host", default=os.environ.get("DEMO_HOST", "127.0.0.1"))
-        parser.add_argument("--port", type=int, default=int(os.environ.get("DEMO_PORT", "8000")))
+        parser.add_argument("--port", type=int, default=int(os.environ.get("DEMO_PORT") or 8000))
         parser.add_argument(
-            "--store-port", type=int, default=int(os.environ.get("DEMO_STORE_PORT", "0")), help="0: a free port"
+            "--store-port", type=int, default=int(os.environ.get("DEMO_STORE_PORT") or 0), help="0: a free port"
         )
 
     def handle(self, *args, **options):
@@ -65,7 +65,7 @@ class Command(BaseCommand):
         self.stdout.write("Preparing the database ...")
         call_command("migrate", verbosity=0)
         users = self._users()
-        weeks = int(os.environ.get("DEMO_REPLAY_WEEKS", loop.REPLAYED_WEEKS))
+        weeks = int(os.environ.get("DEMO_REPLAY_WEEKS") or loop.REPLAYED_WEEKS)
         meta = loop.shift_sample(Path(settings.VAR_DIR) / "demo", timezone.localdate(), weeks)
         fresh = not Order.objects.filter(store__domain=DEMO_DOMAIN).exists()
         state, recent = loop.build_store_state(meta, up_to_cutoff=fresh)
