@@ -12,6 +12,7 @@ from django.db.models.functions import Coalesce
 from django.http import JsonResponse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
+from rest_framework import serializers as drf_serializers
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import IsAdminUser
@@ -107,12 +108,23 @@ class VariantViewSet(viewsets.ReadOnlyModelViewSet):
 class DecisionMixin:
     """approve / reject actions with the admin's rules: the model's approve permission, pending only, audited."""
 
+    decision_serializer: type[drf_serializers.Serializer]
+    quantity_field: str  # the body's field that approves with another quantity
+
     def get_permissions(self):
         if self.action in ("approve", "reject"):
             return [CanDecide()]
         return super().get_permissions()
 
-    def _decided(self, obj, changed: bool) -> Response:
+    def decide(self, obj, approve: bool, user, quantity: int | None, note: str) -> bool:
+        raise NotImplementedError
+
+    def _decide(self, request: Request, approve: bool) -> Response:
+        body = self.decision_serializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        obj = self.get_object()
+        quantity = body.validated_data.get(self.quantity_field) if approve else None
+        changed = self.decide(obj, approve, request.user, quantity, body.validated_data.get("note", ""))
         if not changed:
             return Response(
                 {"detail": f"It is {obj.status}, not pending: nothing changed."}, status=status.HTTP_409_CONFLICT
@@ -130,33 +142,22 @@ class SuggestionViewSet(DecisionMixin, viewsets.ReadOnlyModelViewSet):
         F("stockout_date").asc(nulls_last=True), "-created_at"
     )
 
+    decision_serializer = serializers.DecisionSerializer
+    quantity_field = "quantity"
+
+    def decide(self, obj, approve: bool, user, quantity: int | None, note: str) -> bool:
+        return replenishment.decide_suggestion(obj, approve, user, quantity, source=AuditSource.API, note=note)
+
     @extend_schema(request=serializers.DecisionSerializer, responses={200: serializers.SuggestionSerializer, 409: None})
     @action(detail=True, methods=["post"])
     def approve(self, request: Request, pk=None) -> Response:
         """Approve, optionally with another quantity (logged as an edit)."""
-        body = serializers.DecisionSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        suggestion = self.get_object()
-        changed = replenishment.decide_suggestion(
-            suggestion,
-            True,
-            request.user,
-            body.validated_data.get("quantity"),
-            source=AuditSource.API,
-            note=body.validated_data.get("note", ""),
-        )
-        return self._decided(suggestion, changed)
+        return self._decide(request, approve=True)
 
     @extend_schema(request=serializers.DecisionSerializer, responses={200: serializers.SuggestionSerializer, 409: None})
     @action(detail=True, methods=["post"])
     def reject(self, request: Request, pk=None) -> Response:
-        body = serializers.DecisionSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        suggestion = self.get_object()
-        changed = replenishment.decide_suggestion(
-            suggestion, False, request.user, source=AuditSource.API, note=body.validated_data.get("note", "")
-        )
-        return self._decided(suggestion, changed)
+        return self._decide(request, approve=False)
 
 
 class AdjustmentViewSet(DecisionMixin, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
@@ -187,37 +188,26 @@ class AdjustmentViewSet(DecisionMixin, mixins.CreateModelMixin, viewsets.ReadOnl
             raise ValidationError({"detail": str(exc)}) from exc
         return Response(self.get_serializer(adjustment).data, status=status.HTTP_201_CREATED)
 
+    decision_serializer = serializers.AdjustmentDecisionSerializer
+    quantity_field = "new_available"
+
+    def decide(self, obj, approve: bool, user, quantity: int | None, note: str) -> bool:
+        return replenishment.decide_adjustment(obj, approve, user, quantity, source=AuditSource.API, note=note)
+
     @extend_schema(
         request=serializers.AdjustmentDecisionSerializer, responses={200: serializers.AdjustmentSerializer, 409: None}
     )
     @action(detail=True, methods=["post"])
     def approve(self, request: Request, pk=None) -> Response:
         """Approve (optionally with another new quantity); the push to the store is queued once this commits."""
-        body = serializers.AdjustmentDecisionSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        adjustment = self.get_object()
-        changed = replenishment.decide_adjustment(
-            adjustment,
-            True,
-            request.user,
-            body.validated_data.get("new_available"),
-            source=AuditSource.API,
-            note=body.validated_data.get("note", ""),
-        )
-        return self._decided(adjustment, changed)
+        return self._decide(request, approve=True)
 
     @extend_schema(
         request=serializers.AdjustmentDecisionSerializer, responses={200: serializers.AdjustmentSerializer, 409: None}
     )
     @action(detail=True, methods=["post"])
     def reject(self, request: Request, pk=None) -> Response:
-        body = serializers.AdjustmentDecisionSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        adjustment = self.get_object()
-        changed = replenishment.decide_adjustment(
-            adjustment, False, request.user, source=AuditSource.API, note=body.validated_data.get("note", "")
-        )
-        return self._decided(adjustment, changed)
+        return self._decide(request, approve=False)
 
 
 class RunViewSet(viewsets.ReadOnlyModelViewSet):
