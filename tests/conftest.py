@@ -41,12 +41,15 @@ def pytest_sessionstart(session):
 
 @pytest.fixture(autouse=True)
 def _fresh_store_cache():
-    """Rows are rolled back between tests and ids reused: never carry the webhook store cache across tests."""
+    """Rows are rolled back between tests and ids reused: never carry the webhook store cache, nor a store API
+    client (and its open connections to a simulator that is gone), across tests."""
+    from inventory_ai.services.store_clients import forget_clients
     from inventory_ai.services.webhooks import forget_cached_stores
 
     forget_cached_stores()
     yield
     forget_cached_stores()
+    forget_clients()
 
 
 @pytest.fixture
