@@ -288,20 +288,10 @@ def decide_suggestion(
         if current.status != SuggestionStatus.PENDING:
             return False
         if approve and quantity is not None and quantity != current.quantity:
-            audit.record(
-                current,
-                AuditAction.EDIT,
-                user,
-                source,
-                before={"quantity": current.quantity},
-                after={"quantity": quantity},
-                note=note,
-            )
+            _record_edit(current, "quantity", current.quantity, quantity, user, source, note)
             current.approved_qty = quantity
         before = {"status": current.status, "quantity": current.quantity}
-        current.status = SuggestionStatus.APPROVED if approve else SuggestionStatus.REJECTED
-        current.decided_at = timezone.now()
-        current.decided_by = user if user is not None and user.is_authenticated else None
+        _stamp_decision(current, SuggestionStatus.APPROVED if approve else SuggestionStatus.REJECTED, user)
         current.save(update_fields=["status", "approved_qty", "decided_at", "decided_by"])
         audit.record(
             current,
@@ -318,14 +308,26 @@ def decide_suggestion(
     return True
 
 
+def _held_stock(variant_id: int, location_id: int) -> int | None:
+    """The stock we hold for a variant at a location (kept current by the store's webhooks), or None."""
+    levels = InventoryLevel.objects.filter(variant_id=variant_id, location_id=location_id)
+    return levels.values_list("available", flat=True).first()
+
+
+def _record_edit(target, field: str, before: int, after: int, user, source: str, note: str) -> None:
+    audit.record(target, AuditAction.EDIT, user, source, before={field: before}, after={field: after}, note=note)
+
+
+def _stamp_decision(target: ReorderSuggestion | StockAdjustment, status: str, user) -> None:
+    target.status = status
+    target.decided_at = timezone.now()
+    target.decided_by = user if user is not None and user.is_authenticated else None
+
+
 def _expect_restock(suggestion: ReorderSuggestion, user, source: str) -> StockAdjustment:
     """The approved order, waiting to be received: a pending restock adjustment of its quantity at its location.
     Approving it when the goods arrive adds them to the store's stock (rebased on the stock held then)."""
-    held = (
-        InventoryLevel.objects.filter(variant_id=suggestion.variant_id, location_id=suggestion.location_id)
-        .values_list("available", flat=True)
-        .first()
-    )
+    held = _held_stock(suggestion.variant_id, suggestion.location_id)
     expected = held if held is not None else suggestion.available
     adjustment = StockAdjustment.objects.create(
         store_id=suggestion.store_id,
@@ -410,28 +412,17 @@ def decide_adjustment(
         if current.status != AdjustmentStatus.PENDING:
             return False
         if approve and new_available is not None and new_available != current.new_available:
-            audit.record(
-                current,
-                AuditAction.EDIT,
-                user,
-                source,
-                before={"new_available": current.new_available},
-                after={"new_available": new_available},
-                note=note,
-            )
+            _record_edit(current, "new_available", current.new_available, new_available, user, source, note)
             current.new_available = new_available
         before = {"status": current.status, "expected_available": current.expected_available}
         if approve and current.reason == AdjustmentReason.RESTOCK:
             # A received restock adds units: it is rebased on the stock we hold now (kept current by the store's
             # webhooks), since a restock proposed days ago would otherwise always meet a stale quantity.
-            level = InventoryLevel.objects.filter(variant_id=current.variant_id, location_id=current.location_id)
-            held = level.values_list("available", flat=True).first()
+            held = _held_stock(current.variant_id, current.location_id)
             if held is not None and held != current.expected_available:
                 delta = current.delta
                 current.expected_available, current.new_available = held, max(held + delta, 0)
-        current.status = AdjustmentStatus.APPROVED if approve else AdjustmentStatus.REJECTED
-        current.decided_at = timezone.now()
-        current.decided_by = user if user is not None and user.is_authenticated else None
+        _stamp_decision(current, AdjustmentStatus.APPROVED if approve else AdjustmentStatus.REJECTED, user)
         current.save(update_fields=["status", "expected_available", "new_available", "decided_at", "decided_by"])
         audit.record(
             current,
