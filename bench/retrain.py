@@ -61,13 +61,15 @@ def manage(args: list[str], env: dict[str, str]) -> str:
 
 
 class Worker:
-    def __init__(self, env: dict[str, str], log_dir: Path, name: str) -> None:
+    def __init__(
+        self, env: dict[str, str], log_dir: Path, name: str, queues: str = QUEUES, concurrency: int = 1
+    ) -> None:
         self.log_path = log_dir / f"{name}.log"
-        self._log = open(self.log_path, "wb")  # noqa: SIM115  (closed in stop)
+        self._log = open(self.log_path, "ab")  # noqa: SIM115  (closed in stop)
         self.process = subprocess.Popen(
             [
-                sys.executable, "-m", "celery", "-A", "inventory_ai", "worker", "--queues", QUEUES,
-                "--pool", "prefork", "--concurrency", "1", "--loglevel", "INFO",
+                sys.executable, "-m", "celery", "-A", "inventory_ai", "worker", "--queues", queues,
+                "--pool", "prefork", "--concurrency", str(concurrency), "--loglevel", "INFO",
                 "--hostname", f"{name}-{uuid.uuid4().hex[:6]}@%h", "--without-gossip", "--without-mingle",
             ],
             cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,

@@ -7,6 +7,8 @@ from collections.abc import Mapping
 
 from celery import Celery
 
+from inventory_ai.broker import guard_unacked_restore
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "inventory_ai.settings")
 
 
@@ -41,6 +43,7 @@ class _CelerySettings(Mapping):
         return len(self._load())
 
 
+guard_unacked_restore()
 app = Celery("inventory_ai")
 app.config_from_object(_CelerySettings())
 app.autodiscover_tasks()

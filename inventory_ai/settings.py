@@ -146,9 +146,24 @@ STORAGES = {
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
 WHITENOISE_USE_FINDERS = DEBUG
 
+# --- HTTPS ------------------------------------------------------------------------------------------------------
+
+# Behind a TLS-terminating proxy with DEBUG off the site is HTTPS only: plain HTTP is redirected, browsers are told
+# to keep to HTTPS (HSTS), and cookies travel over HTTPS only. Without the proxy (the demo, the benchmarks, a server
+# on localhost) nothing assumes HTTPS, or a plain-HTTP setup would redirect every request to an address that does
+# not answer. Each value can be set on its own.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_TLS_PROXY") else None
-SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", default=not DEBUG and env_bool("BEHIND_TLS_PROXY"))
+_https_only = not DEBUG and env_bool("BEHIND_TLS_PROXY")
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=_https_only)
+# Health probes from a load balancer or an orchestrator often come over plain HTTP from inside the network.
+SECURE_REDIRECT_EXEMPT = [r"^healthz(/|$)"]
+SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS") or (365 * 24 * 3600 if _https_only else 0))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=SECURE_HSTS_SECONDS > 0)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=SECURE_HSTS_SECONDS > 0)
+SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", default=_https_only)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+
+# --- REST API ---------------------------------------------------------------------------------------------------
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

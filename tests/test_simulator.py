@@ -17,7 +17,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
@@ -693,3 +693,28 @@ def test_dropped_events_are_never_sent_and_counted(records, receiver):
     assert 0 < stats.dropped < len(events)
     assert stats.accepted == len(receiver.requests) == len(events) - stats.dropped
     assert stats.as_dict()["dropped"] == stats.dropped
+
+
+def test_a_duplicate_storm_delivers_every_event_three_times_out_of_order(records, receiver):
+    # given the file's Shopify events (an order's snapshots and refunds in sequence)
+    events = build_events("shopify", records, secret="s")
+
+    # when they are replayed as a storm of three copies, shuffled together
+    stats = run_replay(events, receiver.url, storm_copies=3, storm_window=len(events), concurrency=1, seed=3)
+
+    # then every event arrived three times: twice as the same delivery, once as a new delivery of the same event
+    assert (stats.events, stats.duplicates_sent, stats.accepted) == (8, 16, 24)
+    by_event = defaultdict(list)
+    for request in receiver.requests:
+        by_event[request["headers"]["x-shopify-event-id"]].append(request)
+    assert len(by_event) == 8
+    for copies in by_event.values():
+        assert len({copy["body"] for copy in copies}) == 1
+        assert sorted(Counter(copy["headers"]["x-shopify-webhook-id"] for copy in copies).values()) == [1, 2]
+
+    # and the file's order was not kept: some later event arrived before an earlier one
+    sent_order = [event.header("X-Shopify-Event-Id") for event in events]
+    first_arrivals = list(dict.fromkeys(request["headers"]["x-shopify-event-id"] for request in receiver.requests))
+    assert first_arrivals != sent_order
+    assert sorted(first_arrivals) == sorted(sent_order)
+    assert stats.as_dict()["answers"] == {"200": 24}

@@ -10,6 +10,7 @@ import time
 import urllib.error
 import urllib.request
 from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
 from django.core.management import call_command
@@ -223,3 +224,31 @@ def test_broker_down_still_answers_200_and_keeps_the_event(transactional_db, sho
     assert status == 200
     assert elapsed < 5
     assert WebhookEvent.objects.get(delivery_id="broker-down-1").status == "received"
+
+
+def test_after_a_broker_failure_enqueueing_pauses_instead_of_slowing_every_answer(monkeypatch):
+    # given a broker that refuses every message
+    from kombu.exceptions import OperationalError as BrokerError
+
+    from inventory_ai.services import webhooks
+    from inventory_ai.tasks import process_webhook_event_task
+
+    attempts = []
+
+    def refuse(*args, **kwargs):
+        attempts.append(args)
+        raise BrokerError("Error 111 connecting to the broker. Connection refused.")
+
+    monkeypatch.setattr(process_webhook_event_task, "apply_async", refuse)
+    monkeypatch.setattr(webhooks, "_broker_down_until", 0.0)
+    clock = [1000.0]
+    monkeypatch.setattr(webhooks, "time", SimpleNamespace(monotonic=lambda: clock[0]))
+
+    # when three events are enqueued within the pause, and one after it
+    first, second, third = (webhooks.enqueue_processing(pk) for pk in (1, 2, 3))
+    clock[0] += webhooks.BROKER_RETRY_AFTER_SECONDS + 0.1
+    fourth = webhooks.enqueue_processing(4)
+
+    # then only the first and the fourth tried the broker; none claims to be enqueued (the sweeper will)
+    assert (first, second, third, fourth) == (False, False, False, False)
+    assert [args[0] for args in attempts] == [(1,), (4,)]

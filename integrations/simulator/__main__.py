@@ -48,6 +48,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--timeout", type=float, default=5.0, help="seconds before a request counts as failed")
     run.add_argument("--max-attempts", type=int, default=8, help="sends per delivery, retries included")
     run.add_argument("--seed", type=int, default=0, help="seed for choosing the duplicated events")
+    run.add_argument(
+        "--storm-copies",
+        type=int,
+        default=1,
+        help="a duplicate storm: every event this many times, shuffled in windows, no order kept (1 = off)",
+    )
+    run.add_argument("--storm-window", type=int, default=200, help="events shuffled together in a storm")
+    run.add_argument("--backoff-cap", type=float, default=5.0, help="longest wait between two sends, seconds")
     run.add_argument("--json-out", type=Path, help="also write the report as JSON here")
     run.add_argument("--api-port", type=int, default=None, help="store API port (always on for WooCommerce)")
     run.add_argument("--linger", type=float, default=0.0, help="seconds the store API stays up after the replay")
@@ -100,6 +108,9 @@ async def run_replay(args: argparse.Namespace, out: Any = sys.stdout) -> dict[st
             max_attempts=args.max_attempts,
             seed=args.seed,
             http_transport=args.http_transport,
+            storm_copies=args.storm_copies,
+            storm_window=args.storm_window,
+            backoff_cap=args.backoff_cap,
         )
         report = {"platform": args.platform, "target": args.target} | stats.as_dict() | {"source": totals.as_dict()}
         if api is not None:

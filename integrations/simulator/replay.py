@@ -9,6 +9,7 @@ so a receiver sees each order's snapshots in the order they were made; different
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import http.cookiejar
 import importlib.util
@@ -17,6 +18,7 @@ import random
 import ssl
 import sys
 import time
+import uuid
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -52,6 +54,8 @@ class ReplayStats:
     sent: int = 0
     accepted: int = 0
     rejected: Counter[str] = field(default_factory=Counter)
+    # Every send's outcome (status code, "timeout" or "connection_error"), retries included.
+    answers: Counter[str] = field(default_factory=Counter)
     retried: int = 0
     duplicates_sent: int = 0
     dropped: int = 0
@@ -81,6 +85,7 @@ class ReplayStats:
             "accepted": self.accepted,
             "rejected": sum(self.rejected.values()),
             "rejected_by_status": dict(sorted(self.rejected.items())),
+            "answers": dict(sorted(self.answers.items())),
             "retried": self.retried,
             "duplicates_sent": self.duplicates_sent,
             "dropped": self.dropped,
@@ -181,16 +186,54 @@ class _Sender:
                 except httpx.TransportError:
                     outcome = "connection_error"
                 else:
+                    outcome = str(response.status_code)
                     if response.is_success:
+                        stats.answers[outcome] += 1
                         stats.latencies_ms.append((time.perf_counter() - started) * 1000)
                         stats.accepted += 1
                         return True
-                    outcome = str(response.status_code)
+                stats.answers[outcome] += 1
                 stats.latencies_ms.append((time.perf_counter() - started) * 1000)
             finally:
                 free.put_nowait(client)
         stats.rejected[outcome] += 1
         return False
+
+
+class _StormCopy(Event):
+    """A further delivery of an event already counted, in a duplicate storm."""
+
+    __slots__ = ()
+
+
+def _new_delivery(event: Event) -> Event:
+    """The same event delivered again as a new delivery: the platform's delivery id header gets a fresh value."""
+    delivery_header = "x-shopify-webhook-id"
+    headers = tuple(
+        (name, str(uuid.uuid4()) if name.lower() == delivery_header else value) for name, value in event.headers
+    )
+    return dataclasses.replace(event, headers=headers)
+
+
+def _storm(events: Iterable[Event], copies: int, window: int, rng: random.Random, stats: ReplayStats):
+    """Each event `copies` times, shuffled within windows of `window` events."""
+    batch: list[Event] = []
+
+    def shuffled() -> list[Event]:
+        rng.shuffle(batch)
+        ready = list(batch)
+        batch.clear()
+        return ready
+
+    for event in events:
+        batch.append(event)
+        for copy in range(1, copies):
+            again = _new_delivery(event) if copy == copies - 1 else event
+            batch.append(_StormCopy(**{f.name: getattr(again, f.name) for f in dataclasses.fields(Event)}))
+            stats.duplicates_sent += 1
+        if len(batch) >= window * copies:
+            yield from shuffled()
+    yield from shuffled()
 
 
 @functools.cache
@@ -226,6 +269,8 @@ async def replay(
     backoff_cap: float = 5.0,
     client: httpx.AsyncClient | None = None,
     http_transport: str = "lean",
+    storm_copies: int = 1,
+    storm_window: int = 200,
 ) -> ReplayStats:
     """POST every event to `target`; `events` may be a lazy iterator (it is read a little ahead of the sends).
 
@@ -237,6 +282,11 @@ async def replay(
     Which events get a duplicate delivery is drawn in event order from `random.Random(seed)`, so it does not
     depend on timing. A `drop` share of the events is never sent at all, as when a platform's delivery is lost
     (drawn from its own generator, so the duplicates stay the same); reconciliation is what recovers them.
+
+    `storm_copies` > 1 turns the replay into a duplicate storm: events are taken `storm_window` at a time, each
+    delivered `storm_copies` times, and every window is shuffled and sent with no order kept, so an order's older
+    snapshot often arrives after a newer one and a refund before its order. Of the copies, the first ones repeat the
+    delivery as is (a retry); the last one is a new delivery of the same event (a fresh webhook id).
     """
     _remember_missing_sniffio()
     concurrency = max(1, concurrency)
@@ -269,18 +319,23 @@ async def replay(
         if not task.cancelled() and task.exception() is not None:
             failures.append(task.exception())
 
+    if storm_copies > 1:
+        events = _storm(events, storm_copies, max(1, storm_window), random.Random(seed + 2), stats)
+
     started = time.perf_counter()
     try:
         for event in events:
             if failures:
                 break
-            stats.events += 1
+            if not isinstance(event, _StormCopy):
+                stats.events += 1
             if drop > 0 and drop_rng.random() < drop:
                 stats.dropped += 1
                 continue
             await lookahead.acquire()
             duplicate = duplicates > 0 and rng.random() < duplicates
-            task = asyncio.create_task(sender.run(event, last_of_order.get(event.order_id), duplicate))
+            previous = None if storm_copies > 1 else last_of_order.get(event.order_id)
+            task = asyncio.create_task(sender.run(event, previous, duplicate))
             last_of_order[event.order_id] = task
             running.add(task)
             task.add_done_callback(lambda done, order_id=event.order_id: finished(done, order_id))

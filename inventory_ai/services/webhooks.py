@@ -161,7 +161,10 @@ def _insert_event(**fields: Any) -> int | None:
         import psycopg
 
         connection.ensure_connection()
-        with psycopg.Cursor(connection.connection) as cursor:
+        # Django's error wrapper, as its own cursors have: psycopg's errors become django.db errors (answered 503),
+        # and the connection is marked as failed so that it is closed at the end of the request instead of being
+        # reused, lost, by every later request (after a database restart).
+        with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
             cursor.execute(sql, list(fields.values()), prepare=True)
             row = cursor.fetchone()
     else:
@@ -176,17 +179,34 @@ def _payload_resource_id(payload: Any) -> str:
     if not isinstance(payload, dict):
         return ""
     value = payload.get("order_id") or payload.get("id") or ""
-    return str(value)[:64] if isinstance(value, int | str) else ""
+    # A signed body may still say anything, and PostgreSQL text cannot hold a NUL ("\u0000" in the JSON).
+    return str(value).replace("\x00", "")[:64] if isinstance(value, int | str) else ""
+
+
+# After a failed enqueue, the web process stops trying for this long: with the broker down, each attempt costs
+# seconds (the connection attempt and the client's own retries), and webhook senders give up on answers slower than
+# 5 s. Events arriving meanwhile are stored as always and left to the sweeper.
+BROKER_RETRY_AFTER_SECONDS = 5.0
+_broker_down_until = 0.0
 
 
 def enqueue_processing(event_id: int) -> bool:
     """Send the event to a worker; a broker failure leaves it `received` for the sweeper (never lost)."""
+    global _broker_down_until
     from inventory_ai.tasks import process_webhook_event_task
 
+    if time.monotonic() < _broker_down_until:
+        return False
     try:
         process_webhook_event_task.apply_async((event_id,), retry=False)
     except Exception:  # any broker/transport error: the row is committed, the sweeper will enqueue it
-        logger.warning("Could not enqueue webhook event %s; the sweeper will retry", event_id, exc_info=True)
+        _broker_down_until = time.monotonic() + BROKER_RETRY_AFTER_SECONDS
+        logger.warning(
+            "Could not enqueue webhook event %s; the sweeper will, and enqueueing pauses for %g s",
+            event_id,
+            BROKER_RETRY_AFTER_SECONDS,
+            exc_info=True,
+        )
         return False
     return True
 

@@ -1,0 +1,879 @@
+"""Chaos suite: faults and abuse against the whole running product, proving that nothing is lost, doubled or let in.
+
+    python bench/chaos.py                       # every scenario, about 10 minutes
+    python bench/chaos.py --scenarios redis,storm --orders 300
+
+Runs on this machine, with nothing shared: a private PostgreSQL cluster and a private Redis server (started here on
+free ports, so stopping and restarting them disturbs nobody), gunicorn serving the product, and Celery workers. The
+store simulator replays real Online Retail orders as signed Shopify webhooks and retries like Shopify (any non-2xx
+answer or timeout is sent again, with backoff). Scenarios:
+
+1. redis     Redis is stopped for `--redis-outage` seconds in the middle of a replay. Webhooks keep being accepted
+             (the event is stored before anything is enqueued); Redis comes back empty, and the sweeper enqueues
+             what was never processed. Final orders, lines and units equal the source.
+2. postgres  PostgreSQL is stopped and started again in the middle of a replay. Requests during the outage are
+             answered 503 (never 200), the simulator's retries succeed later, and the totals equal the source.
+3. kill      Worker processes are SIGKILLed: pool processes and a whole worker during webhook processing; a
+             pool process during a retrain; pool processes and a whole worker during a batch of pushes. Every event
+             is processed once, the run completes with every SKU once, every approved change is applied exactly
+             once in the simulated store.
+4. storm     The same orders go to two stores: once and in order to one, and to the other three times each, shuffled,
+             older snapshots often after newer ones and refunds before their orders. The two stores end equal.
+5. abuse     At least `--abuse-requests` generated bad requests against the webhook endpoints and the API: documented
+             4xx answers, no 5xx, nothing kept from an unsigned request, the worker still working afterwards.
+6. access    Anonymous and Viewer users against approve, push and secrets (API and admin), a scan of the raw
+             database for credentials in clear, `check --deploy` with production settings, a dependency audit.
+
+Prints one table: per scenario the load held, the faults injected, the bad inputs tried, and the counts that prove
+nothing was lost or doubled. Exits non-zero when any check fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import glob
+import json
+import os
+import random
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from retrain import Worker  # noqa: E402
+
+ORDERS = ROOT.parent / "shared" / "data" / "online_retail.csv.gz"
+HISTORY = ROOT / "inventory_ai" / "demo" / "online_retail_sample.csv.gz"
+SCENARIOS = ("redis", "postgres", "kill", "storm", "abuse", "access")
+SHOP = "chaos-gifts.myshopify.com"
+STORM_SHOP = "chaos-storm.myshopify.com"
+RETRAIN_SHOP = "chaos-retrain.myshopify.com"
+WOO_SITE = "https://chaos-woo.example"
+WEBHOOK_SECRET = "chaos-webhook-secret"
+ACCESS_TOKEN = "shpat_chaos_" + "7f3a9c2e5b1d4086"
+WOO_CONSUMER_SECRET = "cs_chaos_" + "91be44d0c2a7f613"
+TEMPLATE_DB = "chaos_template"
+CHAOS_DB = "chaos"
+CREDENTIALS_KEY = "pE2x7sQGQx7p3kCOvBuk0dWnGgVnKfbZ0mxsK3Y5hlM="
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+# --- Private services ---------------------------------------------------------------------------------------------
+
+
+class PrivatePostgres:
+    """A throw-away PostgreSQL cluster in a scratch folder, on its own port (run as `postgres` when we are root)."""
+
+    def __init__(self, scratch: Path) -> None:
+        found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb")) or [shutil.which("initdb") or ""]
+        if not found[-1]:
+            sys.exit("PostgreSQL's server programs (initdb, pg_ctl) are needed for the chaos suite")
+        self.bindir = Path(found[-1]).parent
+        self.home = scratch / "postgres"
+        self.home.mkdir()
+        self.data = self.home / "data"
+        self.port = free_port()
+        self.as_owner: list[str] = []
+        if os.geteuid() == 0:
+            scratch.chmod(0o711)  # the server's own user must reach its folder
+            shutil.chown(self.home, "postgres", "postgres")
+            self.home.chmod(0o700)
+            self.as_owner = ["runuser", "-u", "postgres", "--"]
+        self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8")
+        (self.data / "postgresql.auto.conf").write_text(
+            f"port = {self.port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{self.home}'\n"
+            "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\nmax_connections = 200\n"
+        )
+        if self.as_owner:
+            shutil.chown(self.data / "postgresql.auto.conf", "postgres", "postgres")
+        self.start()
+
+    def _run(self, program: str, *args: str) -> None:
+        result = subprocess.run(
+            [*self.as_owner, str(self.bindir / program), *args], capture_output=True, text=True, cwd=self.home
+        )
+        if result.returncode:
+            raise RuntimeError(f"{program} failed: {result.stdout}{result.stderr}")
+
+    def url(self, name: str) -> str:
+        return f"postgres://postgres@127.0.0.1:{self.port}/{name}"
+
+    def start(self) -> None:
+        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.home / "server.log"), "-w", "start")
+
+    def stop(self, mode: str = "fast") -> None:
+        self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "stop")
+
+    def execute(self, *statements: str) -> None:
+        import psycopg
+
+        with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
+            for statement in statements:
+                conn.execute(statement)
+
+    def close(self) -> None:
+        with contextlib.suppress(RuntimeError):
+            self.stop("immediate")
+
+
+class PrivateRedis:
+    """A Redis server of our own, keeping nothing on disk: stopping it loses every queued message, as a crash would."""
+
+    def __init__(self, scratch: Path) -> None:
+        self.port = free_port()
+        self.log = scratch / "redis.log"
+        self.process: subprocess.Popen | None = None
+        self.start()
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--logfile", str(self.log)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), timeout=1) as sock:
+                sock.sendall(b"PING\r\n")
+                if sock.recv(16).startswith(b"+PONG"):
+                    return
+            time.sleep(0.1)
+        sys.exit("the private Redis server did not start")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()  # a crash, not a clean shutdown
+            self.process.wait()
+
+    def close(self) -> None:
+        self.stop()
+
+
+# --- The product, running ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class Context:
+    args: argparse.Namespace
+    scratch: Path
+    postgres: PrivatePostgres
+    redis: PrivateRedis
+    env: dict[str, str]
+    api_token: str = ""
+    viewer_token: str = ""
+    viewer_password: str = ""
+    rows: list[dict] = field(default_factory=list)
+
+
+class Web:
+    """gunicorn serving the product."""
+
+    def __init__(self, ctx: Context, workers: int = 3) -> None:
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self._log = open(ctx.scratch / f"web-{self.port}.log", "wb")  # noqa: SIM115  (closed in stop)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", "python:inventory_ai.gunicorn_conf", "inventory_ai.wsgi",
+             "--bind", f"127.0.0.1:{self.port}", "--workers", str(workers), "--access-logfile", "/dev/null"],
+            cwd=ROOT, env=ctx.env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError), urllib.request.urlopen(f"{self.base}/healthz/live", timeout=2):
+                return
+            time.sleep(0.3)
+        sys.exit(f"gunicorn did not answer; see {self._log.name}")
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait(timeout=60)
+        self._log.close()
+
+
+def manage(ctx: Context, *args: str, database: str = CHAOS_DB) -> str:
+    env = {**ctx.env, "DATABASE_URL": ctx.postgres.url(database)}
+    result = subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, check=False
+    )
+    if result.returncode:
+        sys.exit(f"manage.py {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+    return result.stdout
+
+
+def build_template(ctx: Context) -> None:
+    """Migrate once into a template database with the stores, users and history every scenario starts from."""
+    log("building the template database (migrations, stores, users, history)")
+    ctx.postgres.execute(f'CREATE DATABASE "{TEMPLATE_DB}"')
+    manage(ctx, "migrate", "--noinput", database=TEMPLATE_DB)
+    for domain in (SHOP, STORM_SHOP, RETRAIN_SHOP):
+        manage(ctx, "add_store", "shopify", "--domain", domain, "--webhook-secret", WEBHOOK_SECRET,
+               "--timezone", "Europe/London", database=TEMPLATE_DB)  # fmt: skip
+    ctx.api_token, ctx.viewer_token, ctx.viewer_password = (secrets.token_hex(20) for _ in range(3))
+    setup = f"""
+from rest_framework.authtoken.models import Token
+from inventory_ai.services.roles import PLANNER, VIEWER, create_staff_user
+from inventory_ai.services.stores import upsert_store
+planner = create_staff_user("chaos-planner", PLANNER, "{secrets.token_urlsafe(16)}")
+viewer = create_staff_user("chaos-viewer", VIEWER, "{ctx.viewer_password}")
+Token.objects.create(user=planner, key="{ctx.api_token}")
+Token.objects.create(user=viewer, key="{ctx.viewer_token}")
+upsert_store("shopify", "{SHOP}", credentials={{"access_token": "{ACCESS_TOKEN}"}})
+upsert_store("woocommerce", "{WOO_SITE}", webhook_secret="{WEBHOOK_SECRET}",
+             credentials={{"consumer_key": "ck_chaos", "consumer_secret": "{WOO_CONSUMER_SECRET}"}})
+"""
+    manage(ctx, "shell", "-c", setup, database=TEMPLATE_DB)
+    manage(ctx, "import_orders", str(HISTORY), "--store", RETRAIN_SHOP, "--no-progress", database=TEMPLATE_DB)
+
+
+def fresh_database(ctx: Context) -> None:
+    from django.db import connections
+
+    connections.close_all()
+    ctx.postgres.execute(
+        f'DROP DATABASE IF EXISTS "{CHAOS_DB}" WITH (FORCE)', f'CREATE DATABASE "{CHAOS_DB}" TEMPLATE "{TEMPLATE_DB}"'
+    )
+    import redis
+
+    redis.Redis.from_url(ctx.redis.url).flushall()
+
+
+def setup_django(ctx: Context) -> None:
+    os.environ.update(ctx.env)
+    import django
+
+    django.setup()
+
+
+def reconnect() -> None:
+    """Drop this process's database connections (after PostgreSQL restarted under them)."""
+    from django.db import connections
+
+    for connection in connections.all():
+        with contextlib.suppress(Exception):
+            connection.close()
+
+
+# --- Replays and checks ---------------------------------------------------------------------------------------------
+
+
+class Replay:
+    """The store simulator replaying orders as signed Shopify webhooks, in a process of its own."""
+
+    def __init__(self, ctx: Context, web: Web, shop: str, *, limit: int, rate: float, extra: tuple = ()) -> None:
+        self.out = ctx.scratch / f"replay-{shop}-{time.monotonic_ns()}.json"
+        self.started = time.monotonic()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "integrations.simulator", "replay", "--platform", "shopify",
+             "--orders", str(ctx.args.orders), "--target", f"{web.base}/webhooks/shopify/",
+             "--secret", WEBHOOK_SECRET, "--shop-domain", shop, "--limit", str(limit), "--rate", str(rate),
+             "--concurrency", "8", "--max-attempts", "30", "--backoff-cap", "4", "--seed", "11", *extra,
+             "--json-out", str(self.out)],
+            cwd=ROOT, env=ctx.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        )  # fmt: skip
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    def running(self) -> bool:
+        return self.process.poll() is None
+
+    def wait(self) -> dict:
+        _, errors = self.process.communicate()
+        if self.process.returncode:
+            sys.exit(f"the replay failed:\n{errors.decode()[-3000:]}")
+        return json.loads(self.out.read_text())
+
+
+def settle(timeout: float = 300) -> dict:
+    """Wait until no event is left waiting: the sweeper enqueues what no task will pick up (as its beat entry does,
+    without waiting its five minutes)."""
+    from django.db import DatabaseError
+
+    from inventory_ai.models import WebhookEvent
+    from inventory_ai.services.webhooks import requeue_stale_events
+
+    deadline, swept = time.monotonic() + timeout, 0
+    while time.monotonic() < deadline:
+        try:
+            waiting = WebhookEvent.objects.filter(status="received").count()
+            if not waiting:
+                break
+            swept += requeue_stale_events(timedelta(seconds=5))
+        except DatabaseError:
+            reconnect()
+        time.sleep(3)
+    return {"requeued_by_sweeper": swept}
+
+
+def store_totals(domain: str) -> dict:
+    """What the database holds for one store: orders, lines, net units, events by status, and a digest of the daily
+    demand (variant, date, units) that two equal stores share."""
+    import hashlib
+
+    from django.db.models import Count, Sum
+
+    from inventory_ai.choices import OrderStatus
+    from inventory_ai.models import DailyDemand, Order, OrderLine, Refund, WebhookEvent
+    from inventory_ai.selectors import NET_LINE_UNITS
+
+    lines = OrderLine.objects.filter(order__store__domain=domain)
+    net = lines.filter(order__status=OrderStatus.OPEN).aggregate(units=Sum(NET_LINE_UNITS))["units"]
+    demand = DailyDemand.objects.filter(variant__store__domain=domain).exclude(units=0)
+    digest = hashlib.sha256(
+        repr(list(demand.order_by("variant__sku", "date").values_list("variant__sku", "date", "units"))).encode()
+    ).hexdigest()[:12]
+    events = dict(
+        WebhookEvent.objects.filter(store__domain=domain).values_list("status").annotate(count=Count("pk")).order_by()
+    )
+    return {
+        "orders": Order.objects.filter(store__domain=domain).count(),
+        "cancelled": Order.objects.filter(store__domain=domain, status=OrderStatus.CANCELLED).count(),
+        "order_lines": lines.count(),
+        "net_units": int(net or 0),
+        "refunds": Refund.objects.filter(order__store__domain=domain).count(),
+        "demand_units": demand.aggregate(units=Sum("units"))["units"] or 0,
+        "demand_digest": digest,
+        "events": {status: events.get(status, 0) for status in ("received", "processed", "ignored", "failed")},
+    }
+
+
+def compare(checks: dict, name: str, got, expected) -> None:
+    checks[name] = (got, expected, got == expected)
+
+
+def source_checks(report: dict, totals: dict) -> dict:
+    source, checks = report["source"], {}
+    compare(checks, "orders", totals["orders"], source["orders"])
+    compare(checks, "order lines", totals["order_lines"], source["order_lines"])
+    compare(checks, "net units", totals["net_units"], source["net_units"])
+    stored = sum(totals["events"].values())
+    compare(checks, "events stored (once each)", stored, report["events"])
+    compare(checks, "events failed", totals["events"]["failed"], 0)
+    compare(checks, "events left waiting", totals["events"]["received"], 0)
+    compare(checks, "deliveries given up by the sender", report["rejected"], 0)
+    return checks
+
+
+def row(scenario: str, load: str, faults: str, bad_inputs: str, checks: dict, notes: str = "") -> dict:
+    return {"scenario": scenario, "load": load, "faults": faults, "bad_inputs": bad_inputs, "checks": checks,
+            "notes": notes}  # fmt: skip
+
+
+def load_line(report: dict) -> str:
+    return (
+        f"{report['sent']:,} requests for {report['events']:,} events in {report['wall_seconds']:.0f} s "
+        f"({report['sent'] / max(report['wall_seconds'], 1e-9):.0f}/s)"
+    )
+
+
+def answers_line(report: dict) -> str:
+    return ", ".join(f"{status}: {count:,}" for status, count in report["answers"].items())
+
+
+# --- Scenarios ------------------------------------------------------------------------------------------------------
+
+
+def scenario_redis(ctx: Context) -> dict:
+    args = ctx.args
+    fresh_database(ctx)
+    web, worker = Web(ctx), Worker(ctx.env, ctx.scratch, "redis-webhooks", queues="default,webhooks", concurrency=2)
+    try:
+        replay = Replay(ctx, web, SHOP, limit=args.orders_per_replay, rate=args.rate)
+        time.sleep(args.fault_after)
+        log(f"redis: stopping Redis for {args.redis_outage:g} s")
+        ctx.redis.stop()
+        time.sleep(args.redis_outage)
+        ctx.redis.start()
+        log("redis: Redis is back (empty)")
+        report = replay.wait()
+        swept = settle()
+        totals = store_totals(SHOP)
+        worker_alive = worker.process.poll() is None
+    finally:
+        web.stop()
+        worker.stop()
+    checks = source_checks(report, totals)
+    compare(checks, "answered 5xx while Redis was down", sum(
+        count for status, count in report["answers"].items() if status.startswith("5")), 0)  # fmt: skip
+    compare(checks, "worker alive", worker_alive, True)
+    return row(
+        "1. Redis stopped",
+        load_line(report),
+        f"Redis killed for {args.redis_outage:g} s, restarted empty",
+        "-",
+        checks,
+        f"answers: {answers_line(report)}; enqueued again by the sweeper: {swept['requeued_by_sweeper']:,}",
+    )
+
+
+def scenario_postgres(ctx: Context) -> dict:
+    args = ctx.args
+    fresh_database(ctx)
+    reconnect()
+    web, worker = Web(ctx), Worker(ctx.env, ctx.scratch, "pg-webhooks", queues="default,webhooks", concurrency=2)
+    try:
+        replay = Replay(ctx, web, SHOP, limit=args.orders_per_replay, rate=args.rate)
+        time.sleep(args.fault_after)
+        log(f"postgres: stopping PostgreSQL for {args.postgres_outage:g} s")
+        ctx.postgres.stop()
+        time.sleep(args.postgres_outage)
+        ctx.postgres.start()
+        log("postgres: PostgreSQL is back")
+        report = replay.wait()
+        reconnect()
+        swept = settle()
+        totals = store_totals(SHOP)
+        worker_alive = worker.process.poll() is None
+    finally:
+        web.stop()
+        worker.stop()
+    checks = source_checks(report, totals)
+    others = {s: n for s, n in report["answers"].items() if s not in ("200", "503", "connection_error", "timeout")}
+    compare(checks, "answers other than 200 and 503", others, {})
+    compare(checks, "503 answers during the outage (> 0)", report["answers"].get("503", 0) > 0, True)
+    compare(checks, "worker alive", worker_alive, True)
+    return row(
+        "2. PostgreSQL restarted",
+        load_line(report),
+        f"PostgreSQL stopped for {args.postgres_outage:g} s, started again",
+        "-",
+        checks,
+        f"answers: {answers_line(report)}; enqueued again by the sweeper: {swept['requeued_by_sweeper']:,}",
+    )
+
+
+def scenario_kill_webhooks(ctx: Context) -> dict:
+    args = ctx.args
+    fresh_database(ctx)
+    web = Web(ctx)
+    workers = [Worker(ctx.env, ctx.scratch, "kill-webhooks-0", queues="default,webhooks", concurrency=2)]
+    kills = Counter()
+    try:
+        replay = Replay(ctx, web, SHOP, limit=args.orders_per_replay, rate=args.rate)
+        time.sleep(3)
+        whole_killed = False
+        while replay.running():
+            worker = workers[-1]
+            children = worker.pids()[1:]
+            if not whole_killed and replay.elapsed() > args.fault_after + 10:
+                worker.kill()
+                kills["whole worker (main process and pool)"] += 1
+                whole_killed = True
+                time.sleep(2)
+                workers.append(Worker(ctx.env, ctx.scratch, "kill-webhooks-1", queues="default,webhooks",
+                                      concurrency=2))  # fmt: skip
+            elif children:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(random.choice(children), signal.SIGKILL)
+                    kills["pool process"] += 1
+            time.sleep(args.kill_every)
+        report = replay.wait()
+        # The whole worker's unacknowledged messages come back from Redis after the visibility timeout.
+        time.sleep(int(ctx.env["CELERY_VISIBILITY_TIMEOUT"]) + 5)
+        swept = settle()
+        totals = store_totals(SHOP)
+    finally:
+        web.stop()
+        for worker in workers:
+            worker.stop()
+    checks = source_checks(report, totals)
+    return row(
+        "3a. SIGKILL during webhook processing",
+        load_line(report),
+        ", ".join(f"{count} x {what}" for what, count in kills.items()),
+        "-",
+        checks,
+        f"enqueued again by the sweeper: {swept['requeued_by_sweeper']:,}",
+    )
+
+
+def scenario_kill_retrain(ctx: Context) -> dict:
+    from datetime import date
+
+    from inventory_ai.models import Forecast, ForecastResult, Variant
+    from inventory_ai.services import retraining
+    from inventory_ai.services.stores import find_store
+
+    fresh_database(ctx)
+    reconnect()
+    env = {**ctx.env, "CELERY_VISIBILITY_TIMEOUT": "3600"}
+    worker = Worker(env, ctx.scratch, "kill-retrain", queues="default,training,ml", concurrency=2)
+    killed, started = [], time.monotonic()
+    try:
+        time.sleep(6)
+        store = find_store(RETRAIN_SHOP)
+        run = retraining.start_retrain(store, trigger="chaos", as_of=date(2011, 12, 5))
+        while True:
+            time.sleep(0.5)
+            run.refresh_from_db()
+            if run.status not in ("queued", "running"):
+                break
+            busy = run.chunks.filter(attempts__gte=1, forecast_status="pending").first()
+            if busy is not None and len(killed) < ctx.args.retrain_kills:
+                children = worker.pids()[1:]
+                if children:
+                    os.kill(random.choice(children), signal.SIGKILL)
+                    killed.append(busy.pk)
+                    time.sleep(4)
+            if time.monotonic() - started > 900:
+                break
+        skus = Variant.objects.filter(store=store).count()
+        rows_per_sku = Counter(Forecast.objects.filter(run=run).values_list("variant_id", flat=True))
+        checks: dict = {}
+        compare(checks, "run status", run.status, "succeeded")
+        compare(checks, "SKUs with an outcome", ForecastResult.objects.filter(run=run).count(), skus)
+        compare(checks, "SKUs forecast", run.skus_done, skus - run.skus_failed)
+        compare(checks, "SKUs without exactly one forecast", sum(
+            n != run.horizon for n in rows_per_sku.values()) + (run.skus_done - len(rows_per_sku)), 0)  # fmt: skip
+        attempts = sum(run.chunks.values_list("attempts", flat=True))
+        wall = time.monotonic() - started
+        chunks, failed = run.chunks.count(), run.skus_failed
+    finally:
+        worker.stop()
+    return row(
+        "3b. SIGKILL during a retrain",
+        f"{skus} SKUs, every model family, {chunks} chunks, {wall:.0f} s",
+        f"{len(killed)} x pool process mid-chunk",
+        "-",
+        checks,
+        f"chunk attempts {attempts} for {chunks} chunks; SKUs failed by their models: {failed}",
+    )
+
+
+def scenario_kill_push(ctx: Context) -> dict:
+    from django.utils import timezone
+
+    from integrations.simulator.api_server import ApiServer
+    from integrations.simulator.inventory import Faults, InventoryStore, ThrottleBucket
+    from integrations.simulator.state import StoreState
+    from inventory_ai.choices import AdjustmentStatus
+    from inventory_ai.models import InventoryLevel, Location, Product, StockAdjustment, Variant
+    from inventory_ai.services import replenishment
+    from inventory_ai.services.push import requeue_stalled_pushes
+    from inventory_ai.services.roles import PLANNER, create_staff_user
+    from inventory_ai.services.stores import find_store, upsert_store
+
+    args = ctx.args
+    fresh_database(ctx)
+    reconnect()
+    rng = random.Random(5)
+    inventory = InventoryStore(
+        faults=Faults(rate_429=0.05, rate_5xx=0.02, seed=5),
+        bucket=ThrottleBucket(maximum_available=2000, restore_rate=100, available=2000),
+    )
+    server = ApiServer(StoreState(), inventory=inventory, access_token=ACCESS_TOKEN)
+    server.start()
+    kills, workers = Counter(), []
+    try:
+        upsert_store("shopify", SHOP, credentials={"access_token": ACCESS_TOKEN}, api_base_url=server.url)
+        store = find_store(SHOP)
+        location = Location.objects.create(store=store, platform_id="1", name="Warehouse", is_primary=True)
+        product = Product.objects.create(store=store, platform_id="p-chaos", title="Chaos product")
+        variants = Variant.objects.bulk_create(
+            Variant(store=store, product=product, platform_id=str(10_000 + n), sku=f"CHAOS-{n}",
+                    inventory_item_id=str(70_000 + n))
+            for n in range(args.adjustments)
+        )  # fmt: skip
+        initial = {variant.pk: rng.randint(0, 50) for variant in variants}
+        InventoryLevel.objects.bulk_create(
+            InventoryLevel(variant=v, location=location, available=initial[v.pk], platform_updated_at=timezone.now())
+            for v in variants
+        )
+        for variant in variants:
+            inventory.set_level(variant.inventory_item_id, "1", initial[variant.pk])
+        planner = create_staff_user("chaos-push-planner", PLANNER, "unused-password")
+        expected = {}
+        for variant in variants:
+            delta = rng.randint(1, 48)
+            adjustment = replenishment.create_adjustment(variant, location, planner, delta=delta, reason="restock")
+            replenishment.decide_adjustment(adjustment, approve=True, user=planner)
+            expected[variant.pk] = initial[variant.pk] + delta
+        started = time.monotonic()
+        workers.append(Worker(ctx.env, ctx.scratch, "kill-push-0", queues="push", concurrency=2))
+        open_statuses = [AdjustmentStatus.APPROVED, AdjustmentStatus.PUSHING]
+        whole_killed = False
+        while StockAdjustment.objects.filter(status__in=open_statuses).exists():
+            pushed = StockAdjustment.objects.filter(status=AdjustmentStatus.PUSHED).count()
+            worker = workers[-1]
+            if not whole_killed and pushed > args.adjustments // 2:
+                worker.kill()
+                kills["whole worker (main process and pool)"] += 1
+                whole_killed = True
+                workers.append(Worker(ctx.env, ctx.scratch, "kill-push-1", queues="push", concurrency=2))
+                time.sleep(int(ctx.env["CELERY_VISIBILITY_TIMEOUT"]) + 5)
+                requeue_stalled_pushes(timedelta(seconds=0))
+            elif pushed > 0 and kills["pool process"] < args.push_kills:
+                children = worker.pids()[1:]
+                if children:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(random.choice(children), signal.SIGKILL)
+                        kills["pool process"] += 1
+            if time.monotonic() - started > 900:
+                break
+            time.sleep(1.0)
+        wall = time.monotonic() - started
+    finally:
+        server.stop()
+        for worker in workers:
+            worker.stop()
+    statuses = Counter(StockAdjustment.objects.values_list("status", flat=True))
+    final = {v.pk: inventory.level(v.inventory_item_id, "1") for v in variants}
+    applied = Counter(entry["key"] for entry in inventory.applied)
+    checks: dict = {}
+    compare(checks, "adjustments pushed", statuses.get(AdjustmentStatus.PUSHED, 0), args.adjustments)
+    compare(checks, "store quantity as expected", sum(final[pk] == expected[pk] for pk in expected), len(expected))
+    compare(checks, "changes applied", len(applied), args.adjustments)
+    compare(checks, "changes applied more than once", sum(n > 1 for n in applied.values()), 0)
+    return row(
+        "3c. SIGKILL during a push batch",
+        f"{args.adjustments:,} approved adjustments, {server.requests:,} store requests in {wall:.0f} s "
+        f"(5% 429, 2% 5xx)",
+        ", ".join(f"{count} x {what}" for what, count in kills.items()),
+        "-",
+        checks,
+    )
+
+
+def scenario_storm(ctx: Context) -> dict:
+    args = ctx.args
+    fresh_database(ctx)
+    reconnect()
+    web = Web(ctx)
+    worker = Worker(ctx.env, ctx.scratch, "storm-webhooks", queues="default,webhooks", concurrency=2)
+    try:
+        in_order = Replay(ctx, web, SHOP, limit=args.orders_per_replay, rate=0)
+        once = in_order.wait()
+        storm = Replay(ctx, web, STORM_SHOP, limit=args.orders_per_replay, rate=0, extra=("--storm-copies", "3")).wait()
+        settle()
+        reference, stormed = store_totals(SHOP), store_totals(STORM_SHOP)
+    finally:
+        web.stop()
+        worker.stop()
+    checks = source_checks(once, reference)
+    for name in ("orders", "cancelled", "order_lines", "net_units", "refunds", "demand_units", "demand_digest"):
+        compare(checks, f"storm = in order: {name}", stormed[name], reference[name])
+    compare(checks, "storm: events failed", stormed["events"]["failed"], 0)
+    compare(checks, "storm: deliveries given up by the sender", storm["rejected"], 0)
+    return row(
+        "4. Duplicate storm",
+        f"{storm['sent']:,} requests ({storm['events']:,} events x 3, shuffled) in {storm['wall_seconds']:.0f} s",
+        "every event 3 times (2 retries of one delivery, 1 new delivery), out of order",
+        "-",
+        checks,
+        f"events kept for the storm: {sum(stormed['events'].values()):,} (deliveries; duplicates of one delivery "
+        f"are kept once)",
+    )
+
+
+def scenario_abuse(ctx: Context) -> dict:
+    from chaos_abuse import run_abuse
+
+    args = ctx.args
+    fresh_database(ctx)
+    reconnect()
+    web = Web(ctx)
+    worker = Worker(ctx.env, ctx.scratch, "abuse-webhooks", queues="default,webhooks", concurrency=2)
+    try:
+        result = run_abuse(
+            web.base,
+            database_url=ctx.postgres.url(CHAOS_DB),
+            shopify_domain=SHOP,
+            shopify_secret=WEBHOOK_SECRET,
+            woo_store_url=WOO_SITE,
+            woo_secret=WEBHOOK_SECRET,
+            viewer_token=ctx.viewer_token,
+            requests=args.abuse_requests,
+            seed=args.seed,
+        )
+        # Afterwards the worker still works: one genuine order goes through end to end.
+        replay = Replay(ctx, web, SHOP, limit=20, rate=0).wait()
+        settle(timeout=120)
+        totals = store_totals(SHOP)
+        alive = web.alive() and worker.process.poll() is None
+    finally:
+        web.stop()
+        worker.stop()
+    checks: dict = {}
+    compare(checks, "requests answered 5xx", result["server_errors"], 0)
+    compare(checks, "connections dropped or timed out", result["transport_errors"], 0)
+    compare(checks, "events kept = signed requests", result["events_added"], result["events_expected"])
+    compare(checks, "suggestions, adjustments, audit changed", result["other_tables_changed"], False)
+    compare(checks, "genuine orders after the abuse", totals["orders"], replay["source"]["orders"])
+    compare(checks, "server and worker alive", alive, True)
+    statuses = ", ".join(f"{code}: {count:,}" for code, count in sorted(result["by_status"].items()))
+    return row(
+        "5. Abuse",
+        f"{result['requests']:,} requests in {result['wall_s']:.0f} s ({result['rate_per_s']:.0f}/s)",
+        "-",
+        f"{result['requests']:,} generated: "
+        + ", ".join(f"{name} {count:,}" for name, count in sorted(result["by_category"].items())),  # fmt: skip
+        checks,
+        f"answers: {statuses}",
+    )
+
+
+def scenario_access(ctx: Context) -> dict:
+    from chaos_access import dependency_audit, deploy_check, http_access_checks, raw_database_scan
+
+    fresh_database(ctx)
+    reconnect()
+    web = Web(ctx)
+    needles = [ACCESS_TOKEN, WOO_CONSUMER_SECRET, WEBHOOK_SECRET]
+    try:
+        http = http_access_checks(
+            web.base,
+            viewer_token=ctx.viewer_token,
+            viewer_username="chaos-viewer",
+            viewer_password=ctx.viewer_password,
+            secrets=needles,
+        )
+    finally:
+        web.stop()
+    scan = raw_database_scan(ctx.postgres.url(CHAOS_DB), needles)
+    deploy = deploy_check({**ctx.env, "DATABASE_URL": ctx.postgres.url(CHAOS_DB)})
+    audit = dependency_audit()
+    checks: dict = {}
+    compare(checks, "attempts refused", http["refused"], http["attempts"])
+    compare(checks, "secrets shown", len(http["leaks"]), 0)
+    compare(checks, "credentials in clear in the database", len(scan["hits"]), 0)
+    compare(checks, "check --deploy clean", deploy["ok"], True)
+    return row(
+        "6. Access",
+        f"{http['attempts']} forbidden attempts (anonymous and Viewer; API and admin)",
+        "-",
+        f"{len(needles)} secrets searched in {scan['columns']} columns of {scan['tables']} tables",
+        checks,
+        f"dependency audit: {audit['status']} ({audit['detail'][:160]})",
+    )
+
+
+RUNNERS = {
+    "redis": [scenario_redis],
+    "postgres": [scenario_postgres],
+    "kill": [scenario_kill_webhooks, scenario_kill_retrain, scenario_kill_push],
+    "storm": [scenario_storm],
+    "abuse": [scenario_abuse],
+    "access": [scenario_access],
+}
+
+
+# --- Report -----------------------------------------------------------------------------------------------------
+
+
+def print_table(rows: list[dict]) -> bool:
+    passed = True
+    print("\n| scenario | load held | faults injected | bad inputs tried | proof (got = expected) | result |")
+    print("|---|---|---|---|---|---|")
+    for entry in rows:
+        ok = all(good for _, _, good in entry["checks"].values())
+        passed &= ok
+        proof = "; ".join(
+            f"{name} {got}" if good else f"**{name} {got} (expected {expected})**"
+            for name, (got, expected, good) in entry["checks"].items()
+        )
+        if entry["notes"]:
+            proof += f"; {entry['notes']}"
+        print(f"| {entry['scenario']} | {entry['load']} | {entry['faults']} | {entry['bad_inputs']} | {proof} | "
+              f"{'pass' if ok else 'FAIL'} |")  # fmt: skip
+    return passed
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scenarios", default=",".join(SCENARIOS), help=f"comma-separated, of {', '.join(SCENARIOS)}")
+    parser.add_argument("--orders", type=Path, default=ORDERS, help="Online Retail file (.csv or .csv.gz)")
+    parser.add_argument("--orders-per-replay", type=int, default=1500, help="orders replayed per scenario")
+    parser.add_argument("--rate", type=float, default=40.0, help="webhooks started per second during faults")
+    parser.add_argument("--fault-after", type=float, default=8.0, help="seconds into a replay before the fault")
+    parser.add_argument("--redis-outage", type=float, default=30.0)
+    parser.add_argument("--postgres-outage", type=float, default=10.0)
+    parser.add_argument("--kill-every", type=float, default=3.0, help="seconds between pool-process kills")
+    parser.add_argument("--retrain-kills", type=int, default=2)
+    parser.add_argument("--adjustments", type=int, default=300, help="approved adjustments in the push scenario")
+    parser.add_argument("--push-kills", type=int, default=3)
+    parser.add_argument("--abuse-requests", type=int, default=10_000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json-out", type=Path, help="also write the table's rows as JSON here")
+    args = parser.parse_args(argv)
+    chosen = [name.strip() for name in args.scenarios.split(",") if name.strip()]
+    unknown = set(chosen) - set(SCENARIOS)
+    if unknown:
+        parser.error(f"unknown scenarios: {', '.join(sorted(unknown))}")
+    random.seed(args.seed)
+
+    scratch = Path(tempfile.mkdtemp(prefix="inventory-ai-chaos-"))
+    postgres = PrivatePostgres(scratch)
+    redis_server = PrivateRedis(scratch)
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "inventory_ai.settings",
+        "DEBUG": "0",
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "INVENTORY_AI_CREDENTIALS_KEYS": CREDENTIALS_KEY,
+        "DATABASE_URL": postgres.url(CHAOS_DB),
+        "CELERY_BROKER_URL": redis_server.url,
+        "CELERY_VISIBILITY_TIMEOUT": "20",
+        "LOG_LEVEL": "WARNING",
+        "OPENBLAS_NUM_THREADS": "1",
+        "OMP_NUM_THREADS": "1",
+        "GUNICORN_ACCESSLOG": "",
+    }
+    ctx = Context(args, scratch, postgres, redis_server, env)
+    log(f"chaos suite: {', '.join(chosen)}; logs in {scratch}")
+    try:
+        build_template(ctx)
+        setup_django(ctx)
+        for name in chosen:
+            for runner in RUNNERS[name]:
+                log(f"running {runner.__name__}")
+                entry = runner(ctx)
+                ctx.rows.append(entry)
+                good = all(ok for _, _, ok in entry["checks"].values())
+                log(f"{entry['scenario']}: {'pass' if good else 'FAIL'}")
+    finally:
+        reconnect()
+        redis_server.close()
+        postgres.close()
+    passed = print_table(ctx.rows)
+    if args.json_out:
+        args.json_out.write_text(json.dumps(ctx.rows, indent=2, default=str))
+    print(f"\nchaos suite: {'every check passed' if passed else 'SOME CHECKS FAILED'} (logs in {scratch})")
+    if passed:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return 0 if passed else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
