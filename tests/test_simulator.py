@@ -717,4 +717,12 @@ def test_a_duplicate_storm_delivers_every_event_three_times_out_of_order(records
     first_arrivals = list(dict.fromkeys(request["headers"]["x-shopify-event-id"] for request in receiver.requests))
     assert first_arrivals != sent_order
     assert sorted(first_arrivals) == sorted(sent_order)
+    positions = {event_id: number for number, event_id in enumerate(sent_order)}
+    orders = {event.header("X-Shopify-Event-Id"): event.order_id for event in events}
+    latest, stale = {}, 0
+    for request in receiver.requests:
+        event_id = request["headers"]["x-shopify-event-id"]
+        stale += positions[event_id] < latest.get(orders[event_id], -1)
+        latest[orders[event_id]] = max(positions[event_id], latest.get(orders[event_id], -1))
+    assert stats.stale_deliveries == stale > 0
     assert stats.as_dict()["answers"] == {"200": 24}

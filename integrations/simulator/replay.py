@@ -58,6 +58,8 @@ class ReplayStats:
     answers: Counter[str] = field(default_factory=Counter)
     retried: int = 0
     duplicates_sent: int = 0
+    # In a duplicate storm: deliveries sent after a later event of the same order had been sent (stale snapshots).
+    stale_deliveries: int = 0
     dropped: int = 0
     wall_seconds: float = 0.0
     latencies_ms: list[float] = field(default_factory=list, repr=False)
@@ -88,6 +90,7 @@ class ReplayStats:
             "answers": dict(sorted(self.answers.items())),
             "retried": self.retried,
             "duplicates_sent": self.duplicates_sent,
+            "stale_deliveries": self.stale_deliveries,
             "dropped": self.dropped,
             "throughput_per_s": round(self.throughput, 1),
             "latency_ms": self.latency_percentiles(),
@@ -217,19 +220,24 @@ def _new_delivery(event: Event) -> Event:
 
 def _storm(events: Iterable[Event], copies: int, window: int, rng: random.Random, stats: ReplayStats):
     """Each event `copies` times, shuffled within windows of `window` events."""
-    batch: list[Event] = []
+    batch: list[tuple[int, Event]] = []
+    latest_sent: dict[str, int] = {}
 
     def shuffled() -> list[Event]:
         rng.shuffle(batch)
-        ready = list(batch)
+        for position, event in batch:
+            if position < latest_sent.get(event.order_id, -1):
+                stats.stale_deliveries += 1
+            latest_sent[event.order_id] = max(position, latest_sent.get(event.order_id, -1))
+        ready = [event for _, event in batch]
         batch.clear()
         return ready
 
-    for event in events:
-        batch.append(event)
+    for position, event in enumerate(events):
+        batch.append((position, event))
         for copy in range(1, copies):
             again = _new_delivery(event) if copy == copies - 1 else event
-            batch.append(_StormCopy(**{f.name: getattr(again, f.name) for f in dataclasses.fields(Event)}))
+            batch.append((position, _StormCopy(**{f.name: getattr(again, f.name) for f in dataclasses.fields(Event)})))
             stats.duplicates_sent += 1
         if len(batch) >= window * copies:
             yield from shuffled()
