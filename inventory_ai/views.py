@@ -33,7 +33,12 @@ def _read_body(declared_length: str | None, read: Callable[[int], bytes], limit:
         raise WebhookRejected(400, "invalid Content-Length") from exc
     if declared > limit:
         raise WebhookRejected(413, f"body larger than {limit} bytes")
-    body = read(limit + 1)
+    try:
+        body = read(limit + 1)
+    except Exception as exc:
+        # A body the sender broke off or framed wrongly (a malformed or truncated chunked encoding): the server's
+        # input stream raises its own errors (gunicorn's are not OSError), and none of them is ours to answer 500.
+        raise WebhookRejected(400, "the body could not be read") from exc
     if len(body) > limit:
         raise WebhookRejected(413, f"body larger than {limit} bytes")
     return body

@@ -7,20 +7,39 @@ types, deeply nested JSON, huge numbers, unicode in every field, unknown stores 
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import hmac
 import json
 import os
-from urllib.parse import quote, unquote
+from urllib.parse import unquote
 
 import pytest
+from django.test import Client
 from django.urls import Resolver404, resolve
+from gunicorn.http.errors import ChunkMissingTerminator, InvalidChunkSize, NoMoreData
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 from rest_framework.authtoken.models import Token
 
 from inventory_ai.models import AuditEntry, ReorderSuggestion, StockAdjustment, WebhookEvent
+from tests.abuse_strategies import (
+    api_methods,
+    api_object_ids,
+    api_paths,
+    api_queries,
+    api_url,
+    api_users,
+    as_sent,
+    bodies,
+    content_types,
+    json_values,
+    shopify_domains,
+    shopify_topics,
+    sign,
+    signature_header,
+    signature_kinds,
+    woocommerce_signature_kinds,
+    woocommerce_sources,
+    woocommerce_topics,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -33,64 +52,22 @@ FUZZ = settings(
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 
-text = st.text(max_size=60)
-scalars = st.one_of(
-    st.none(),
-    st.booleans(),
-    st.integers(min_value=-(10**40), max_value=10**40),
-    st.floats(allow_nan=False),
-    text,
-)
-json_values = st.recursive(
-    scalars,
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(text, children, max_size=4),
-    max_leaves=20,
-)
-
-
-def nested(depth: int) -> bytes:
-    return b'{"a":' * depth + b"1" + b"}" * depth
-
-
-bodies = st.one_of(
-    st.binary(max_size=300),
-    json_values.map(lambda value: json.dumps(value).encode()),
-    st.builds(
-        lambda order, cut: json.dumps(order).encode()[:cut],
-        st.fixed_dictionaries({"id": st.integers(), "line_items": st.lists(json_values, max_size=3)}),
-        st.integers(min_value=0, max_value=80),
-    ),
-    st.integers(min_value=50, max_value=5000).map(nested),
-    st.just(b'{"id": 1e999999, "created_at": "\\ud800"}'),
-)
-
-
-def sign(body: bytes, secret: str = SECRET) -> str:
-    return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
-
 
 @FUZZ
 @given(
     body=bodies,
-    signature=st.sampled_from(["valid", "missing", "wrong-secret", "garbage", "other-body"]),
-    topic=st.one_of(st.sampled_from(["orders/create", "refunds/create", "products/update"]), text),
-    domain=st.one_of(st.just(DOMAIN), st.sampled_from(["", "unknown.myshopify.com"]), text),
-    content_type=st.sampled_from(["application/json", "text/plain", "application/x-www-form-urlencoded", ""]),
+    signature=signature_kinds,
+    topic=shopify_topics,
+    domain=shopify_domains(DOMAIN),
+    content_type=content_types,
 )
 def test_shopify_webhook_abuse_never_errors_and_keeps_nothing_unsigned(
     client, shop, body, signature, topic, domain, content_type
 ):
-    headers = {"HTTP_X_SHOPIFY_TOPIC": topic.encode("utf-8", "replace").decode("latin-1", "replace")}
-    headers["HTTP_X_SHOPIFY_SHOP_DOMAIN"] = domain.encode("utf-8", "replace").decode("latin-1", "replace")
+    headers = {"HTTP_X_SHOPIFY_TOPIC": as_sent(topic), "HTTP_X_SHOPIFY_SHOP_DOMAIN": as_sent(domain)}
     headers["HTTP_X_SHOPIFY_WEBHOOK_ID"] = hashlib.sha1(body + signature.encode()).hexdigest()
-    if signature == "valid":
-        headers["HTTP_X_SHOPIFY_HMAC_SHA256"] = sign(body)
-    elif signature == "wrong-secret":
-        headers["HTTP_X_SHOPIFY_HMAC_SHA256"] = sign(body, "not-the-secret")
-    elif signature == "garbage":
-        headers["HTTP_X_SHOPIFY_HMAC_SHA256"] = "%%%not base64"
-    elif signature == "other-body":
-        headers["HTTP_X_SHOPIFY_HMAC_SHA256"] = sign(body + b" ")
+    if (value := signature_header(signature, body, SECRET)) is not None:
+        headers["HTTP_X_SHOPIFY_HMAC_SHA256"] = value
     before = WebhookEvent.objects.count()
 
     answer = client.post("/webhooks/shopify/", data=body, content_type=content_type, **headers)
@@ -114,7 +91,7 @@ def test_oversized_and_lying_bodies_are_refused_before_reading(client, shop, set
     headers = {
         "HTTP_X_SHOPIFY_TOPIC": "orders/create",
         "HTTP_X_SHOPIFY_SHOP_DOMAIN": DOMAIN,
-        "HTTP_X_SHOPIFY_HMAC_SHA256": sign(body),
+        "HTTP_X_SHOPIFY_HMAC_SHA256": sign(body, SECRET),
     }
     assert client.post("/webhooks/shopify/", data=body, content_type="application/json", **headers).status_code == 413
     lying = client.post(
@@ -125,12 +102,88 @@ def test_oversized_and_lying_bodies_are_refused_before_reading(client, shop, set
     assert not WebhookEvent.objects.exists()
 
 
+class BrokenBody:
+    """A request body the server cannot finish reading: what gunicorn's input stream does with a chunked body that
+    is malformed (bad size, missing terminator) or broken off before its last chunk."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    def read(self, size: int = -1) -> bytes:
+        raise self.error
+
+    readline = read
+
+
+@pytest.mark.parametrize(
+    "error",
+    [NoMoreData(), ChunkMissingTerminator(b"XX"), InvalidChunkSize(b"zz")],
+    ids=["broken-off", "missing-terminator", "bad-size"],
+)
+def test_a_body_that_cannot_be_read_is_refused_not_an_error(client, shop, error):
+    # given a delivery whose body stream fails while it is read
+    body = b'{"id": 1}'
+    headers = {
+        "HTTP_X_SHOPIFY_TOPIC": "orders/create",
+        "HTTP_X_SHOPIFY_SHOP_DOMAIN": DOMAIN,
+        "HTTP_X_SHOPIFY_HMAC_SHA256": sign(body, SECRET),
+    }
+
+    # when it is received
+    answer = client.post(
+        "/webhooks/shopify/", data=body, content_type="application/json", **headers, **{"wsgi.input": BrokenBody(error)}
+    )
+
+    # then the sender is told it sent a bad request (it was a 500), and nothing is kept
+    assert answer.status_code == 400, answer.content
+    assert answer.json() == {"status": "rejected", "detail": "the body could not be read"}
+    assert not WebhookEvent.objects.exists()
+
+
+def shopify_delivery(body: bytes, **extra: str) -> dict[str, str]:
+    return {
+        "HTTP_X_SHOPIFY_TOPIC": "orders/create",
+        "HTTP_X_SHOPIFY_SHOP_DOMAIN": DOMAIN,
+        "HTTP_X_SHOPIFY_HMAC_SHA256": sign(body, SECRET),
+        "HTTP_X_SHOPIFY_WEBHOOK_ID": hashlib.sha1(body).hexdigest(),
+        **extra,
+    }
+
+
+def test_a_signed_body_whose_id_holds_a_nul_is_kept(client, shop):
+    # given a signed body whose id is a string with a NUL (PostgreSQL text cannot hold one)
+    body = b'{"id": "12\\u00003", "line_items": []}'
+
+    # when it is received
+    answer = client.post("/webhooks/shopify/", data=body, content_type="application/json", **shopify_delivery(body))
+
+    # then it is kept like any signed delivery (it was a 500 and lost), its resource id without the NUL
+    assert answer.status_code == 200, answer.content
+    assert WebhookEvent.objects.get().resource_id == "123"
+
+
+@pytest.mark.parametrize("triggered_at", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-23:59"])
+def test_a_delivery_time_outside_the_utc_calendar_is_not_recorded(client, shop, triggered_at):
+    # given a signed delivery stamped with a moment that exists in its offset but not in UTC
+    body = b'{"id": 7, "line_items": []}'
+    headers = shopify_delivery(body, HTTP_X_SHOPIFY_TRIGGERED_AT=triggered_at)
+
+    # when it is received
+    answer = client.post("/webhooks/shopify/", data=body, content_type="application/json", **headers)
+
+    # then it is kept without that time, and the row can be read back (it was stored as a year before 1, which
+    # neither the worker nor the admin could load)
+    assert answer.status_code == 200, answer.content
+    event = WebhookEvent.objects.get()
+    assert event.triggered_at is None
+
+
 @FUZZ
 @given(
     body=json_values,
-    signature=st.sampled_from(["valid", "missing", "wrong"]),
-    source=st.one_of(st.just("https://fuzz-woo.example"), text),
-    topic=st.one_of(st.sampled_from(["order.created", "product.updated", "coupon.created"]), text),
+    signature=woocommerce_signature_kinds,
+    source=woocommerce_sources("https://fuzz-woo.example"),
+    topic=woocommerce_topics,
 )
 def test_woocommerce_webhook_abuse_never_errors(client, body, signature, source, topic):
     from inventory_ai.services.stores import upsert_store
@@ -138,14 +191,12 @@ def test_woocommerce_webhook_abuse_never_errors(client, body, signature, source,
     upsert_store("woocommerce", "https://fuzz-woo.example", webhook_secret=SECRET)
     raw = json.dumps(body).encode()
     headers = {
-        "HTTP_X_WC_WEBHOOK_SOURCE": source.encode("utf-8", "replace").decode("latin-1", "replace"),
-        "HTTP_X_WC_WEBHOOK_TOPIC": topic.encode("utf-8", "replace").decode("latin-1", "replace"),
+        "HTTP_X_WC_WEBHOOK_SOURCE": as_sent(source),
+        "HTTP_X_WC_WEBHOOK_TOPIC": as_sent(topic),
         "HTTP_X_WC_WEBHOOK_DELIVERY_ID": hashlib.sha1(raw).hexdigest(),
     }
-    if signature == "valid":
-        headers["HTTP_X_WC_WEBHOOK_SIGNATURE"] = sign(raw)
-    elif signature == "wrong":
-        headers["HTTP_X_WC_WEBHOOK_SIGNATURE"] = sign(raw, "nope")
+    if (value := signature_header(signature, raw, SECRET)) is not None:
+        headers["HTTP_X_WC_WEBHOOK_SIGNATURE"] = value
     before = WebhookEvent.objects.count()
 
     answer = client.post("/webhooks/woocommerce/", data=raw, content_type="application/json", **headers)
@@ -166,26 +217,12 @@ def tokens(planner, viewer):
 
 @FUZZ
 @given(
-    who=st.sampled_from(["anonymous", "viewer", "planner", "bad-token"]),
-    method=st.sampled_from(["get", "post", "put", "patch", "delete"]),
-    path=st.sampled_from(
-        [
-            "/api/v1/suggestions/",
-            "/api/v1/suggestions/{id}/approve/",
-            "/api/v1/suggestions/{id}/reject/",
-            "/api/v1/adjustments/",
-            "/api/v1/adjustments/{id}/approve/",
-            "/api/v1/variants/",
-            "/api/v1/variants/{id}/forecast/",
-            "/api/v1/stores/",
-            "/api/v1/runs/",
-        ]
-    ),
-    object_id=st.one_of(st.integers(min_value=-5, max_value=10**12), text),
+    who=api_users,
+    method=api_methods,
+    path=api_paths,
+    object_id=api_object_ids,
     payload=json_values,
-    query=st.dictionaries(
-        st.sampled_from(["store", "status", "risk", "sku", "page", "ordering", "search"]), text, max_size=3
-    ),
+    query=api_queries,
 )
 def test_api_abuse_never_errors_and_only_planners_decide(client, tokens, who, method, path, object_id, payload, query):
     headers = {}
@@ -193,7 +230,7 @@ def test_api_abuse_never_errors_and_only_planners_decide(client, tokens, who, me
         headers["HTTP_AUTHORIZATION"] = f"Token {tokens[who]}"
     elif who == "bad-token":
         headers["HTTP_AUTHORIZATION"] = "Token 0000"
-    url = path.replace("{id}", quote(str(object_id), safe=""))
+    url = api_url(path, object_id)
     decisions_before = AuditEntry.objects.count()
     if method == "get":
         answer = client.get(url, query, **headers)
@@ -212,3 +249,26 @@ def test_api_abuse_never_errors_and_only_planners_decide(client, tokens, who, me
         assert AuditEntry.objects.count() == decisions_before  # nobody but a planner decided or proposed anything
     assert not ReorderSuggestion.objects.exclude(status="pending").exclude(decided_by__username="pat.planner").exists()
     assert not StockAdjustment.objects.exclude(created_by__username="pat.planner").exists()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="Django's 404 and 400 pages check the CSRF token of a POST (requires_csrf_token) and so parse its body: "
+    "a multipart body without a boundary raises there and becomes a 500. Fixed by error handlers in "
+    "inventory_ai/urls.py that do not read the body.",
+)
+@pytest.mark.parametrize(
+    ("path", "host", "expected"),
+    [("/webhooks/shopify/x/", "localhost", 404), ("/api/v1/stores/", "evil.example", 400)],
+    ids=["not-found", "disallowed-host"],
+)
+def test_a_broken_form_posted_to_an_error_page_is_not_a_server_error(db, path, host, expected):
+    # given a client holding a well-formed CSRF cookie (any browser that has seen the admin has one)
+    client = Client(enforce_csrf_checks=True, HTTP_HOST=host)
+    client.cookies["csrftoken"] = "a1B2" * 8
+
+    # when it posts a multipart body without a boundary to an address that answers with an error page
+    answer = client.generic("POST", path, b"{}", content_type="multipart/form-data")
+
+    # then the error page is answered, not a 500
+    assert answer.status_code == expected

@@ -44,5 +44,6 @@ def test_nothing_is_lost_or_doubled_through_outages_kills_and_a_duplicate_storm(
     redis, postgres, killed, storm = rows.values()
     assert redis["checks"]["events stored (once each)"][0] > 200
     assert "503:" in postgres["notes"]
-    assert "pool process" in killed["faults"] and "whole worker" in killed["faults"]
+    assert "pool process" in killed["faults"]
+    assert "whole worker" in killed["faults"]
     assert storm["checks"]["storm: stale snapshots sent after newer ones (> 0)"][0] is True

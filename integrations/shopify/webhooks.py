@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC
 from typing import Any
 
 from integrations.shopify import constants as c
@@ -21,7 +22,11 @@ class ShopifyProvider:
             raise WebhookRejected(401, f"missing {c.HEADER_SHOP_DOMAIN}")
         try:
             triggered_at = parse_timestamp(header(headers, c.HEADER_TRIGGERED_AT))
-        except PayloadError:
+            if triggered_at is not None and triggered_at.tzinfo is not None:
+                # Stored in UTC: a moment that exists in its own offset but not in UTC (0001-01-01T00:00+14:00)
+                # would be written as a year the database can store but never read back.
+                triggered_at.astimezone(UTC)
+        except (PayloadError, OverflowError):
             triggered_at = None
         return Delivery(
             store_key=shop,
