@@ -16,3 +16,8 @@ urlpatterns = [
     path("healthz/live", views.live, name="healthz-live"),
     path("healthz", api_views.healthz, name="healthz"),
 ]
+
+handler400 = "inventory_ai.views.bad_request"
+handler403 = "inventory_ai.views.permission_denied"
+handler404 = "inventory_ai.views.not_found"
+handler500 = "inventory_ai.views.server_error"

@@ -10,7 +10,7 @@ import logging
 from collections.abc import Callable, Mapping
 
 from django.db import Error as DatabaseError
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -97,3 +97,33 @@ def live(request: HttpRequest) -> JsonResponse:
     webhook endpoints.
     """
     return JsonResponse({"status": "ok"})
+
+
+# --- Error pages ----------------------------------------------------------------------------------------------------
+# Django's own error views check the CSRF token of a POST, which parses its body: a broken multipart body raised
+# there and the error page became a 500. These answer from the status and the Accept header alone (a plain page for
+# browsers, JSON for the API and webhook senders) and never touch the body.
+
+
+def _error(request: HttpRequest, status: int, detail: str) -> HttpResponse:
+    if "text/html" in request.META.get("HTTP_ACCEPT", ""):
+        title = detail.capitalize()
+        page = f'<!doctype html><title>{title}</title><h1>{title}</h1><p><a href="/admin/">Inventory AI</a></p>'
+        return HttpResponse(page, status=status)
+    return JsonResponse({"status": "error", "detail": detail}, status=status)
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return _error(request, 400, "bad request")
+
+
+def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return _error(request, 403, "permission denied")
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return _error(request, 404, "not found")
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    return _error(request, 500, "server error")

@@ -251,12 +251,6 @@ def test_api_abuse_never_errors_and_only_planners_decide(client, tokens, who, me
     assert not StockAdjustment.objects.exclude(created_by__username="pat.planner").exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Django's 404 and 400 pages check the CSRF token of a POST (requires_csrf_token) and so parse its body: "
-    "a multipart body without a boundary raises there and becomes a 500. Fixed by error handlers in "
-    "inventory_ai/urls.py that do not read the body.",
-)
 @pytest.mark.parametrize(
     ("path", "host", "expected"),
     [("/webhooks/shopify/x/", "localhost", 404), ("/api/v1/stores/", "evil.example", 400)],
@@ -272,3 +266,18 @@ def test_a_broken_form_posted_to_an_error_page_is_not_a_server_error(db, path, h
 
     # then the error page is answered, not a 500
     assert answer.status_code == expected
+
+
+def test_error_pages_answer_browsers_with_a_page_and_clients_with_json(db):
+    # given a browser and an API client asking for an address that does not exist
+    client = Client(raise_request_exception=False)
+
+    # when each asks
+    page = client.get("/nowhere/", HTTP_ACCEPT="text/html,application/xhtml+xml")
+    data = client.get("/nowhere/", HTTP_ACCEPT="application/json")
+
+    # then the browser gets a page and the client JSON, both 404
+    assert (page.status_code, data.status_code) == (404, 404)
+    assert page["Content-Type"].startswith("text/html")
+    assert b"<h1>Not found</h1>" in page.content
+    assert data.json() == {"status": "error", "detail": "not found"}
