@@ -199,7 +199,7 @@ def _read_stores(report: _Report, sessions: list[_Session], targets: dict[str, A
         if targets[kind] is not None:
             admin_paths.append(f"{ADJUSTMENTS_ADMIN}{targets[kind]}/change/")
     # Where API tokens and accounts are kept: only superusers (and those given the permissions) see these.
-    private_admin_paths = [f"{ADMIN}/authtoken/tokenproxy/", f"{ADMIN}/auth/user/"]
+    private_admin_paths = [f"{ADMIN}/inventory_ai/apitoken/", f"{ADMIN}/auth/user/"]
     for session in sessions:
         anonymous = session.who == "anonymous"
         for path in api_paths:

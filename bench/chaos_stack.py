@@ -207,13 +207,13 @@ def build_template(ctx: Context, with_history: bool = True) -> None:
                "--timezone", "Europe/London", database=TEMPLATE_DB)  # fmt: skip
     ctx.api_token, ctx.viewer_token, ctx.viewer_password = (secrets.token_hex(20) for _ in range(3))
     setup = f"""
-from rest_framework.authtoken.models import Token
+from inventory_ai.services.api_tokens import issue_token
 from inventory_ai.services.roles import PLANNER, VIEWER, create_staff_user
 from inventory_ai.services.stores import upsert_store
 planner = create_staff_user("chaos-planner", PLANNER, "{secrets.token_urlsafe(16)}")
 viewer = create_staff_user("chaos-viewer", VIEWER, "{ctx.viewer_password}")
-Token.objects.create(user=planner, key="{ctx.api_token}")
-Token.objects.create(user=viewer, key="{ctx.viewer_token}")
+issue_token(planner, key="{ctx.api_token}")
+issue_token(viewer, key="{ctx.viewer_token}")
 upsert_store("shopify", "{SHOP}", credentials={{"access_token": "{ACCESS_TOKEN}"}})
 upsert_store("woocommerce", "{WOO_SITE}", webhook_secret="{WEBHOOK_SECRET}",
              credentials={{"consumer_key": "ck_chaos", "consumer_secret": "{WOO_CONSUMER_SECRET}"}})

@@ -17,9 +17,9 @@ from django.test import Client
 from django.urls import Resolver404, resolve
 from gunicorn.http.errors import ChunkMissingTerminator, InvalidChunkSize, NoMoreData
 from hypothesis import HealthCheck, given, settings
-from rest_framework.authtoken.models import Token
 
 from inventory_ai.models import AuditEntry, ReorderSuggestion, StockAdjustment, WebhookEvent
+from inventory_ai.services.api_tokens import issue_token
 from tests.abuse_strategies import (
     api_methods,
     api_object_ids,
@@ -210,8 +210,8 @@ def test_woocommerce_webhook_abuse_never_errors(client, body, signature, source,
 @pytest.fixture
 def tokens(planner, viewer):
     return {
-        "planner": Token.objects.get_or_create(user=planner)[0].key,
-        "viewer": Token.objects.get_or_create(user=viewer)[0].key,
+        "planner": issue_token(planner)[1],
+        "viewer": issue_token(viewer)[1],
     }
 
 

@@ -13,7 +13,6 @@ import sys
 import pytest
 from django.core.management import call_command
 from django.urls import reverse
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from bench.chaos_access import (
@@ -27,6 +26,7 @@ from bench.chaos_access import (
 from inventory_ai.choices import AdjustmentStatus, AuditAction
 from inventory_ai.models import AuditEntry, Location, ReorderSuggestion, StockAdjustment, Store
 from inventory_ai.services import replenishment
+from inventory_ai.services.api_tokens import issue_token
 from inventory_ai.services.stores import upsert_store
 from tests.conftest import ROOT, database_url_for_subprocess
 
@@ -80,8 +80,8 @@ def test_over_http_anonymous_and_viewers_are_refused_and_read_no_secret(
     live_server, decisions_waiting, viewer, planner
 ):
     # given a live server, a Viewer with an API token, and a planner whose token the Viewer must never see
-    viewer_token = Token.objects.create(user=viewer).key
-    planner_token = Token.objects.create(user=planner).key
+    viewer_token = issue_token(viewer)[1]
+    planner_token = issue_token(planner)[1]
     suggestions_before = dict(ReorderSuggestion.objects.values_list("pk", "status"))
     adjustments_before = dict(StockAdjustment.objects.values_list("pk", "status"))
     api_addresses = dict(Store.objects.values_list("pk", "api_base_url"))
@@ -111,7 +111,7 @@ def test_over_http_anonymous_and_viewers_are_refused_and_read_no_secret(
 @pytest.mark.slow
 def test_the_http_checks_notice_a_user_who_may_decide(live_server, decisions_waiting, planner):
     # given the same checks run with a planner's credentials (a control: the checks must be able to fail)
-    token = Token.objects.create(user=planner).key
+    token = issue_token(planner)[1]
 
     # when they run
     result = http_access_checks(

@@ -7,12 +7,12 @@ from datetime import timedelta
 import pytest
 from django.core.management import call_command
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from inventory_ai.choices import AuditAction, SuggestionStatus
 from inventory_ai.models import AuditEntry, Forecast, Location, ReorderSuggestion, StockAdjustment
 from inventory_ai.services import replenishment
+from inventory_ai.services.api_tokens import issue_token
 from inventory_ai.services.operations import record_heartbeat
 
 pytestmark = pytest.mark.django_db
@@ -36,8 +36,7 @@ def planned(forecast_store):
 
 def as_user(user) -> APIClient:
     client = APIClient()
-    token, _ = Token.objects.get_or_create(user=user)
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {issue_token(user)[1]}")
     return client
 
 

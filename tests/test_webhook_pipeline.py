@@ -89,10 +89,11 @@ def test_stats_api(client, admin_client, shop):
     assert client.get("/api/v1/stats/").status_code in (401, 403)
     data = admin_client.get("/api/v1/stats/").json()
     from django.contrib.auth.models import User
-    from rest_framework.authtoken.models import Token
 
-    token = Token.objects.create(user=User.objects.get(username="admin"))
-    assert client.get("/api/v1/stats/", HTTP_AUTHORIZATION=f"Token {token.key}").json() == data
+    from inventory_ai.services.api_tokens import issue_token
+
+    _, key = issue_token(User.objects.get(username="admin"))
+    assert client.get("/api/v1/stats/", HTTP_AUTHORIZATION=f"Token {key}").json() == data
     assert data["webhook_events"] == {"received": 0, "processed": 1, "ignored": 1, "failed": 1}
     assert (data["stores"], data["orders"], data["order_lines"], data["net_units"]) == (1, 1, 2, 4)
 

@@ -1,5 +1,6 @@
 """The domain model of Inventory AI, one module per area."""
 
+from inventory_ai.models.access import ApiToken
 from inventory_ai.models.audit import AuditEntry
 from inventory_ai.models.catalog import Location, Product, Variant
 from inventory_ai.models.demand import DailyDemand, InventoryLevel
@@ -11,6 +12,7 @@ from inventory_ai.models.replenishment import ClassPolicy, PushAttempt, ReorderS
 from inventory_ai.models.stores import Store
 
 __all__ = [
+    "ApiToken",
     "AuditEntry",
     "ClassPolicy",
     "PushAttempt",
