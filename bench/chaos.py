@@ -433,7 +433,8 @@ def scenario_access(ctx: Context) -> dict:
     fresh_database(ctx)
     reconnect()
     web = Web(ctx)
-    needles = [ACCESS_TOKEN, WOO_CONSUMER_SECRET, WEBHOOK_SECRET]
+    # The stores' credentials and webhook secret, and the API keys of the planner and the viewer.
+    needles = [ACCESS_TOKEN, WOO_CONSUMER_SECRET, WEBHOOK_SECRET, ctx.api_token, ctx.viewer_token]
     try:
         http = http_access_checks(
             web.base,
@@ -540,6 +541,9 @@ def main(argv: list[str] | None = None) -> int:
         "OPENBLAS_NUM_THREADS": "1",
         "OMP_NUM_THREADS": "1",
         "GUNICORN_ACCESSLOG": "",
+        # Production settings serve hashed static files from a manifest: collected once, into the scratch folder.
+        "INVENTORY_AI_VAR_DIR": str(scratch / "var"),
+        "STATIC_ROOT": str(scratch / "static"),
     }
     ctx = Context(args, scratch, postgres, redis_server, env)
     log(f"chaos suite: {', '.join(chosen)}; logs in {scratch}")

@@ -202,6 +202,7 @@ def build_template(ctx: Context, with_history: bool = True) -> None:
     log("building the template database (migrations, stores, users, history)")
     ctx.postgres.execute(f'CREATE DATABASE "{TEMPLATE_DB}"')
     manage(ctx, "migrate", "--noinput", database=TEMPLATE_DB)
+    manage(ctx, "collectstatic", "--noinput", database=TEMPLATE_DB)
     for domain in (SHOP, STORM_SHOP, RETRAIN_SHOP):
         manage(ctx, "add_store", "shopify", "--domain", domain, "--webhook-secret", WEBHOOK_SECRET,
                "--timezone", "Europe/London", database=TEMPLATE_DB)  # fmt: skip

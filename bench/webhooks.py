@@ -129,8 +129,8 @@ def main() -> None:
         env, "add_store", "shopify", "--domain", SHOP, "--webhook-secret", args.secret, "--timezone", "Europe/London"
     )
     manage(env, "createsuperuser", "--noinput", "--username", "bench", "--email", "bench@example.com")
-    manage(env, "shell", "-c", f"from inventory_ai.services.api_tokens import issue_token; from django.contrib.auth.models "
-           f"import User; issue_token(User.objects.get(username='bench'), key='{token}')")  # fmt: skip
+    manage(env, "shell", "-c", "from inventory_ai.services.api_tokens import issue_token; from django.contrib.auth."
+           f"models import User; issue_token(User.objects.get(username='bench'), key='{token}')")  # fmt: skip
 
     port = free_port()
     base = f"http://127.0.0.1:{port}"
