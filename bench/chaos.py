@@ -115,7 +115,8 @@ def scenario_redis(ctx: Context) -> dict:
         f"Redis killed for {args.redis_outage:g} s, restarted empty",
         "-",
         checks,
-        f"answers: {answers_line(report)}; enqueued again by the sweeper: {swept['requeued_by_sweeper']:,}",
+        f"answers: {answers_line(report)}; enqueued by the sweeper (arrived while Redis was down, or queued in it "
+        f"when it died): {swept['requeued_by_sweeper']:,}",
     )
 
 
@@ -420,10 +421,21 @@ def scenario_abuse(ctx: Context) -> dict:
         "5. Abuse",
         f"{result['requests']:,} requests in {result['wall_s']:.0f} s ({result['rate_per_s']:.0f}/s)",
         "-",
-        f"{result['requests']:,} generated: "
-        + ", ".join(f"{name} {count:,}" for name, count in sorted(result["by_category"].items())),  # fmt: skip
+        bad_inputs_line(result["by_category"]),
         checks,
-        f"answers: {statuses}",
+        f"answers: {statuses} (0: the server closed a connection that did not speak HTTP)",
+    )
+
+
+def bad_inputs_line(by_category: dict[str, int]) -> str:
+    """The abuse run's requests per target (webhook endpoints, API, raw HTTP) and the number of kinds drawn."""
+    targets = {"shopify": "Shopify webhooks", "woocommerce": "WooCommerce webhooks", "api": "API", "wire": "raw HTTP"}
+    per_target: Counter[str] = Counter()
+    for category, count in by_category.items():
+        per_target[targets.get(category.split("/")[0], category.split("/")[0])] += count
+    total = sum(by_category.values())
+    return f"{total:,} generated, {len(by_category)} kinds: " + ", ".join(
+        f"{target} {count:,}" for target, count in per_target.most_common()
     )
 
 

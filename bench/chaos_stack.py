@@ -283,24 +283,26 @@ class Replay:
         return json.loads(self.out.read_text())
 
 
-def settle(timeout: float = 300) -> dict:
-    """Wait until no event is left waiting: the sweeper enqueues what no task will pick up (as its beat entry does,
-    without waiting its five minutes)."""
+def settle(timeout: float = 300, stale_after: float = 20.0) -> dict:
+    """Wait until no event is left waiting. Every 10 s the sweeper enqueues the events that have waited longer than
+    `stale_after` seconds with no task to pick them up (its beat entry does the same every two minutes, for events
+    five minutes old): those the broker never got, and those it lost when Redis restarted empty."""
     from django.db import DatabaseError
 
     from inventory_ai.models import WebhookEvent
     from inventory_ai.services.webhooks import requeue_stale_events
 
-    deadline, swept = time.monotonic() + timeout, 0
+    deadline, swept, next_sweep = time.monotonic() + timeout, 0, time.monotonic() + stale_after
     while time.monotonic() < deadline:
         try:
-            waiting = WebhookEvent.objects.filter(status="received").count()
-            if not waiting:
+            if not WebhookEvent.objects.filter(status="received").exists():
                 break
-            swept += requeue_stale_events(timedelta(seconds=5))
+            if time.monotonic() >= next_sweep:
+                swept += requeue_stale_events(timedelta(seconds=stale_after))
+                next_sweep = time.monotonic() + 10
         except DatabaseError:
             reconnect()
-        time.sleep(3)
+        time.sleep(1)
     return {"requeued_by_sweeper": swept}
 
 
