@@ -62,6 +62,11 @@ class ServiceMeasure(models.TextChoices):
     CYCLE = "cycle", "Cycle service (no stock-out in a replenishment cycle)"
 
 
+class FillRateScope(models.TextChoices):
+    ITEM = "item", "Each item reaches the fill rate"
+    STORE = "store", "The items of a service level reach it together, at the least stock value"
+
+
 class AbcClass(models.TextChoices):
     A = "A", "A (top 80% of revenue)"
     B = "B", "B (next 15%)"

@@ -131,3 +131,51 @@ def test_a_stock_level_from_the_store_recomputes_that_variants_suggestion(
     before.refresh_from_db()
     assert before.status == SuggestionStatus.SUPERSEDED
     assert not ReorderSuggestion.objects.filter(variant=variants[0], status=SuggestionStatus.PENDING).exists()
+
+
+def test_a_store_wide_fill_rate_is_shared_out_at_less_stock_value(forecast_store):
+    # given the store's items priced from cheap to dear, first each at the 95% fill rate
+    from decimal import Decimal
+
+    from inventory_ai.choices import FillRateScope
+
+    shop, _, variants = forecast_store
+    for number, variant in enumerate(variants):
+        Variant.objects.filter(pk=variant.pk).update(unit_cost=Decimal(1 + 9 * number))
+    replenishment.recompute_suggestions(shop)
+    per_item = {s.variant_id: s for s in ReorderSuggestion.objects.filter(status=SuggestionStatus.PENDING)}
+
+    # when the store asks for 95% over its items together
+    shop.fill_rate_scope = FillRateScope.STORE
+    shop.save()
+    replenishment.recompute_suggestions(shop)
+    together = {s.variant_id: s for s in ReorderSuggestion.objects.filter(status=SuggestionStatus.PENDING)}
+
+    # then the items' expected fill rates, weighted by their demand, still reach 95%
+    def served(suggestions):
+        demand = {pk: s.weekly_demand for pk, s in suggestions.items()}
+        return sum(s.expected_fill_rate * demand[pk] for pk, s in suggestions.items()) / sum(demand.values())
+
+    assert served(together) >= 0.95 - 1e-9
+
+    # and the stock they aim at is worth less, with cheap items held at least as well as dear ones
+    def value(suggestions):
+        return sum(float(s.unit_cost) * s.order_up_to for s in suggestions.values())
+
+    assert value(together) < value(per_item)
+    fills = [together[v.pk].expected_fill_rate for v in variants if v.pk in together]
+    assert len(fills) >= 8
+    assert fills[0] >= fills[-1]
+    reason = next(iter(together.values())).reason
+    assert "95% fill rate over the store's items" in reason
+    assert "of this one's demand" in reason
+
+    # and recomputing one item after a stock change keeps its share (the others are still counted)
+    one = variants[0]
+    before = together.get(one.pk)
+    counts = replenishment.recompute_suggestions(shop, [one.pk])
+    assert counts["kept"] + counts["none_needed"] + counts["created"] + counts["superseded"] == 1
+    after = ReorderSuggestion.objects.filter(variant=one, status=SuggestionStatus.PENDING).first()
+    assert (before is None) == (after is None)
+    if before is not None:
+        assert after.order_up_to == before.order_up_to

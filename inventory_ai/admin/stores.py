@@ -66,6 +66,8 @@ class StoreAdmin(admin.ModelAdmin):
                     "default_lead_time_days",
                     "default_review_period_days",
                     "default_service_level",
+                    "service_measure",
+                    "fill_rate_scope",
                     "default_moq",
                     "default_case_pack",
                 )

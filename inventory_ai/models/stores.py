@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
-from inventory_ai.choices import Platform, ServiceMeasure
+from inventory_ai.choices import FillRateScope, Platform, ServiceMeasure
 from inventory_ai.conf import get_option
 from inventory_ai.fields import EncryptedJSONField
 
@@ -90,6 +90,13 @@ class Store(models.Model):
         choices=ServiceMeasure.choices,
         default=ServiceMeasure.FILL_RATE,
         help_text="How the service level is read: the share of demand served from stock, or cycles without stock-out",
+    )
+    fill_rate_scope = models.CharField(
+        max_length=8,
+        choices=FillRateScope.choices,
+        default=FillRateScope.ITEM,
+        help_text="With a fill rate: every item at the service level, or the store's items together (more stock on "
+        "items that serve many units cheaply, less on slow, dear ones; the same share of demand served for less)",
     )
     ordering_cost = models.DecimalField(
         max_digits=10, decimal_places=2, null=True, blank=True, help_text="Cost of placing one order (enables EOQ)"

@@ -17,13 +17,22 @@ from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
-from forecasting.policy import abc_classes, reorder_levels, xyz_classes
+from forecasting.policy import (
+    abc_classes,
+    allocate_fill_rate,
+    economic_order_quantity,
+    reorder_levels,
+    round_order,
+    xyz_classes,
+)
 from inventory_ai.choices import (
     AdjustmentReason,
     AdjustmentStatus,
     AuditAction,
     AuditSource,
+    FillRateScope,
     RunStatus,
+    ServiceMeasure,
     SuggestionStatus,
 )
 from inventory_ai.models import (
@@ -109,7 +118,11 @@ def recompute_suggestions(
         return {"no_forecast": 1}
     if variant_ids is None:
         update_classes(store, run.data_until)
-    frame = _forecast_frame(run, variant_ids)
+    store_wide = store.service_measure == ServiceMeasure.FILL_RATE and store.fill_rate_scope == FillRateScope.STORE
+    # A store-wide fill rate is shared out over all the items of a service level: recomputing a few of them still
+    # needs all the others, though only the few are written.
+    wanted = None if variant_ids is None else set(variant_ids)
+    frame = _forecast_frame(run, None if store_wide else variant_ids)
     if frame.empty:
         return {"no_forecast": 1}
     ids = pd.Index(sorted(frame["unique_id"].unique()))
@@ -168,6 +181,10 @@ def recompute_suggestions(
         ordering_cost=float(store.ordering_cost) if holding is not None else None,
         holding_cost=holding,
     ).set_index("unique_id")
+    if store_wide:
+        _share_fill_rate(store, levels, frame, table, variants, stock + incoming, period_days)
+        for pk, item_fill in table["item_fill"].items():
+            params[pk]["item_fill"] = item_fill
     location = (
         Location.objects.filter(store=store, is_primary=True).first() or Location.objects.filter(store=store).first()
     )
@@ -176,6 +193,8 @@ def recompute_suggestions(
     counts = {"created": 0, "kept": 0, "superseded": 0, "none_needed": 0}
     peaks = frame.sort_values("ds").groupby("unique_id")
     for pk, row in levels.iterrows():
+        if wanted is not None and pk not in wanted:
+            continue
         variant, p = variants[pk], params[pk]
         weekly = row["protection_demand"] / ((p["lead_days"] + p["review_days"]) / 7.0)
         with transaction.atomic():
@@ -234,6 +253,47 @@ def recompute_suggestions(
     return counts
 
 
+def _share_fill_rate(
+    store: Store,
+    levels: pd.DataFrame,
+    frame: pd.DataFrame,
+    table: pd.DataFrame,
+    variants: dict[int, Variant],
+    position: pd.Series,
+    period_days: float,
+) -> None:
+    """Replace each item's levels by its share of a fill rate reached by all the items of its service level together,
+    at the least stock value (`forecasting.policy.allocate_fill_rate`), in place. `table` gains `item_fill`."""
+    unit_value = pd.Series({pk: float(variants[pk].unit_cost or 0) for pk in table.index}, dtype=float)
+    table["item_fill"] = np.nan
+    for service, group in table.groupby("service"):
+        allocation = allocate_fill_rate(
+            frame[frame["unique_id"].isin(group.index)],
+            lead_time=group["lead_days"] / period_days,
+            review_period=group["review_days"] / period_days,
+            target=float(service),
+            unit_value=unit_value[group.index],
+        ).set_index("unique_id")
+        for pk, allocated in allocation.iterrows():
+            row, params = levels.loc[pk], table.loc[pk]
+            order_up_to = int(allocated["order_up_to"])
+            need = order_up_to - position[pk]
+            periods = (params["lead_days"] + params["review_days"]) / period_days
+            eoq = 0.0
+            if store.ordering_cost and store.holding_cost_rate and periods > 0:
+                per_year = row["protection_demand"] / periods * 365.0 / period_days
+                holding = float(variants[pk].unit_cost or 0) * store.holding_cost_rate
+                eoq = economic_order_quantity(per_year, float(store.ordering_cost), holding)
+            levels.loc[pk, "order_up_to"] = order_up_to
+            levels.loc[pk, "reorder_point"] = min(int(row["reorder_point"]), order_up_to)
+            levels.loc[pk, "safety_stock"] = max(order_up_to - row["protection_demand"], 0.0)
+            levels.loc[pk, "suggested_qty"] = round_order(
+                max(need, eoq) if need > 0 else 0.0, int(params["moq"]), int(params["case_pack"])
+            )
+            levels.loc[pk, "expected_fill_rate"] = float(allocated["expected_fill_rate"])
+            table.loc[pk, "item_fill"] = float(allocated["expected_fill_rate"])
+
+
 def _on_order(store: Store, variant_ids: list[int], lead_days: dict[int, int]) -> dict[int, int]:
     """Approved restocks still on their way: approved within the variant's lead time (after it, the goods are
     expected in the store's stock levels)."""
@@ -260,7 +320,14 @@ def explain(variant, row, params, measure, available, on_order, weekly, forecast
         f"{lead_weeks:g}-week lead time" if params["lead_days"] % 7 == 0 else f"{params['lead_days']}-day lead time"
     )
     what = "fill rate" if measure == "fill_rate" else "cycle service"
-    parts.append(f"{params['service']:.0%} {what} needs {int(row['order_up_to']):,} on hand or on order")
+    item_fill = params.get("item_fill")
+    if item_fill is not None and not math.isnan(item_fill):
+        parts.append(
+            f"{params['service']:.0%} fill rate over the store's items, {item_fill:.0%} of this one's demand: "
+            f"{int(row['order_up_to']):,} on hand or on order"
+        )
+    else:
+        parts.append(f"{params['service']:.0%} {what} needs {int(row['order_up_to']):,} on hand or on order")
     have = f"you have {available:,}" + (f" (+{on_order:,} on order)" if on_order else "")
     quantity = int(row["suggested_qty"])
     pack = params["case_pack"]
