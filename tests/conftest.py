@@ -41,11 +41,15 @@ def pytest_sessionstart(session):
 
 @pytest.fixture(autouse=True)
 def _fresh_store_cache():
-    """Rows are rolled back between tests and ids reused: never carry the webhook store cache, nor a store API
-    client (and its open connections to a simulator that is gone), across tests."""
+    """Rows are rolled back between tests and ids reused: never carry the webhook store cache, Django's cache
+    (store-wide fill-rate shares, by run id), nor a store API client (and its open connections to a simulator that
+    is gone), across tests."""
+    from django.core.cache import cache
+
     from inventory_ai.services.store_clients import forget_clients
     from inventory_ai.services.webhooks import forget_cached_stores
 
+    cache.clear()
     forget_cached_stores()
     yield
     forget_cached_stores()

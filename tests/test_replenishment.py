@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from unittest import mock
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -170,12 +171,20 @@ def test_a_store_wide_fill_rate_is_shared_out_at_less_stock_value(forecast_store
     assert "95% fill rate over the store's items" in reason
     assert "of this one's demand" in reason
 
-    # and recomputing one item after a stock change keeps its share (the others are still counted)
+    # and recomputing one item after a stock change keeps its share (the others are still counted, the share-out
+    # is reused rather than computed again)
     one = variants[0]
     before = together.get(one.pk)
-    counts = replenishment.recompute_suggestions(shop, [one.pk])
+    with mock.patch.object(replenishment, "allocate_fill_rate", side_effect=AssertionError("computed again")):
+        counts = replenishment.recompute_suggestions(shop, [one.pk])
     assert counts["kept"] + counts["none_needed"] + counts["created"] + counts["superseded"] == 1
     after = ReorderSuggestion.objects.filter(variant=one, status=SuggestionStatus.PENDING).first()
     assert (before is None) == (after is None)
     if before is not None:
         assert after.order_up_to == before.order_up_to
+
+    # and a changed setting shares the fill rate out again
+    Variant.objects.filter(pk=one.pk).update(unit_cost=Decimal(500))
+    with mock.patch.object(replenishment, "allocate_fill_rate", wraps=replenishment.allocate_fill_rate) as shared:
+        replenishment.recompute_suggestions(shop, [one.pk])
+    assert shared.called

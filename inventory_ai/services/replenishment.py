@@ -7,12 +7,14 @@ with other numbers supersedes it; the same numbers leave it as it is, so repeate
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
+from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
@@ -154,6 +156,13 @@ def recompute_suggestions(
             "case_pack": variant.effective_case_pack,
         }
     table = pd.DataFrame.from_dict(params, orient="index")
+    all_frame = frame
+    if wanted is not None and store_wide:
+        # levels only for the items asked for; the others only take part in sharing out the fill rate
+        frame = frame[frame["unique_id"].isin(wanted)]
+        ids = pd.Index(sorted(frame["unique_id"].unique()))
+        if not len(ids):
+            return {"no_forecast": 1}
     available = dict(
         InventoryLevel.objects.filter(variant_id__in=list(ids), location__active=True)
         .values("variant_id")
@@ -182,7 +191,7 @@ def recompute_suggestions(
         holding_cost=holding,
     ).set_index("unique_id")
     if store_wide:
-        _share_fill_rate(store, levels, frame, table, variants, stock + incoming, period_days)
+        _share_fill_rate(store, run, levels, all_frame, table, variants, stock + incoming, period_days)
         for pk, item_fill in table["item_fill"].items():
             params[pk]["item_fill"] = item_fill
     location = (
@@ -253,8 +262,46 @@ def recompute_suggestions(
     return counts
 
 
+# How long a store-wide share-out is reused (per worker process) for recomputations after stock changes: it depends
+# on the forecast run and the items' settings, not on stock, and takes seconds for thousands of items.
+SHARE_CACHE_SECONDS = 3600
+
+
+def _shares(
+    run: ForecastRun, frame: pd.DataFrame, table: pd.DataFrame, unit_value: pd.Series, period_days: float
+) -> dict[int, tuple[int, float]]:
+    """Per item: its order-up-to level and expected fill rate when the items of each service level reach it together
+    at the least stock value (`forecasting.policy.allocate_fill_rate`); cached per run and settings."""
+    settings_digest = hashlib.sha256(
+        pd.util.hash_pandas_object(
+            pd.concat([table[["lead_days", "review_days", "service"]], unit_value.rename("value")], axis=1)
+        )
+        .to_numpy()
+        .tobytes()
+    ).hexdigest()[:24]
+    key = f"inventory-ai:fill-share:{run.pk}:{period_days:g}:{settings_digest}"
+    shares = cache.get(key)
+    if shares is None:
+        shares = {}
+        for service, group in table.groupby("service"):
+            allocation = allocate_fill_rate(
+                frame[frame["unique_id"].isin(group.index)],
+                lead_time=group["lead_days"] / period_days,
+                review_period=group["review_days"] / period_days,
+                target=float(service),
+                unit_value=unit_value[group.index],
+            )
+            for pk, level, fill in allocation[["unique_id", "order_up_to", "expected_fill_rate"]].itertuples(
+                index=False
+            ):
+                shares[int(pk)] = (int(level), float(fill))
+        cache.set(key, shares, SHARE_CACHE_SECONDS)
+    return shares
+
+
 def _share_fill_rate(
     store: Store,
+    run: ForecastRun,
     levels: pd.DataFrame,
     frame: pd.DataFrame,
     table: pd.DataFrame,
@@ -262,36 +309,31 @@ def _share_fill_rate(
     position: pd.Series,
     period_days: float,
 ) -> None:
-    """Replace each item's levels by its share of a fill rate reached by all the items of its service level together,
-    at the least stock value (`forecasting.policy.allocate_fill_rate`), in place. `table` gains `item_fill`."""
+    """Replace the levels of the items in `levels` (in place) by their share of a fill rate reached by all the items
+    of `table` with the same service level together. `table` gains `item_fill`."""
     unit_value = pd.Series({pk: float(variants[pk].unit_cost or 0) for pk in table.index}, dtype=float)
+    shares = _shares(run, frame, table, unit_value, period_days)
     table["item_fill"] = np.nan
-    for service, group in table.groupby("service"):
-        allocation = allocate_fill_rate(
-            frame[frame["unique_id"].isin(group.index)],
-            lead_time=group["lead_days"] / period_days,
-            review_period=group["review_days"] / period_days,
-            target=float(service),
-            unit_value=unit_value[group.index],
-        ).set_index("unique_id")
-        for pk, allocated in allocation.iterrows():
-            row, params = levels.loc[pk], table.loc[pk]
-            order_up_to = int(allocated["order_up_to"])
-            need = order_up_to - position[pk]
-            periods = (params["lead_days"] + params["review_days"]) / period_days
-            eoq = 0.0
-            if store.ordering_cost and store.holding_cost_rate and periods > 0:
-                per_year = row["protection_demand"] / periods * 365.0 / period_days
-                holding = float(variants[pk].unit_cost or 0) * store.holding_cost_rate
-                eoq = economic_order_quantity(per_year, float(store.ordering_cost), holding)
-            levels.loc[pk, "order_up_to"] = order_up_to
-            levels.loc[pk, "reorder_point"] = min(int(row["reorder_point"]), order_up_to)
-            levels.loc[pk, "safety_stock"] = max(order_up_to - row["protection_demand"], 0.0)
-            levels.loc[pk, "suggested_qty"] = round_order(
-                max(need, eoq) if need > 0 else 0.0, int(params["moq"]), int(params["case_pack"])
-            )
-            levels.loc[pk, "expected_fill_rate"] = float(allocated["expected_fill_rate"])
-            table.loc[pk, "item_fill"] = float(allocated["expected_fill_rate"])
+    for pk in levels.index:
+        if pk not in shares:
+            continue
+        order_up_to, item_fill = shares[pk]
+        row, params = levels.loc[pk], table.loc[pk]
+        need = order_up_to - position[pk]
+        periods = (params["lead_days"] + params["review_days"]) / period_days
+        eoq = 0.0
+        if store.ordering_cost and store.holding_cost_rate and periods > 0:
+            per_year = row["protection_demand"] / periods * 365.0 / period_days
+            holding = float(variants[pk].unit_cost or 0) * store.holding_cost_rate
+            eoq = economic_order_quantity(per_year, float(store.ordering_cost), holding)
+        levels.loc[pk, "order_up_to"] = order_up_to
+        levels.loc[pk, "reorder_point"] = min(int(row["reorder_point"]), order_up_to)
+        levels.loc[pk, "safety_stock"] = max(order_up_to - row["protection_demand"], 0.0)
+        levels.loc[pk, "suggested_qty"] = round_order(
+            max(need, eoq) if need > 0 else 0.0, int(params["moq"]), int(params["case_pack"])
+        )
+        levels.loc[pk, "expected_fill_rate"] = item_fill
+        table.loc[pk, "item_fill"] = item_fill
 
 
 def _on_order(store: Store, variant_ids: list[int], lead_days: dict[int, int]) -> dict[int, int]:
