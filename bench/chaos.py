@@ -86,25 +86,39 @@ SCENARIOS = ("redis", "postgres", "kill", "storm", "abuse", "access")
 # --- Scenarios ------------------------------------------------------------------------------------------------------
 
 
-def scenario_redis(ctx: Context) -> dict:
-    args = ctx.args
+@contextlib.contextmanager
+def webhook_stack(ctx: Context, name: str):
+    """A fresh database, gunicorn and a worker on the webhook queues, stopped on the way out."""
     fresh_database(ctx)
-    web, worker = Web(ctx), Worker(ctx.env, ctx.scratch, "redis-webhooks", queues="default,webhooks", concurrency=2)
+    web = Web(ctx)
+    worker = Worker(ctx.env, ctx.scratch, name, queues="default,webhooks", concurrency=2)
     try:
-        replay = Replay(ctx, web, SHOP, limit=args.orders_per_replay, rate=args.rate)
-        time.sleep(args.fault_after)
-        log(f"redis: stopping Redis for {args.redis_outage:g} s")
-        ctx.redis.stop()
-        time.sleep(args.redis_outage)
-        ctx.redis.start()
-        log("redis: Redis is back (empty)")
-        report = replay.wait()
-        swept = settle()
-        totals = store_totals(SHOP)
-        worker_alive = worker.process.poll() is None
+        yield web, worker
     finally:
         web.stop()
         worker.stop()
+
+
+def replay_through_outage(ctx: Context, name: str, server, outage: float) -> tuple[dict, dict, dict, bool]:
+    """Replay orders, stop `server` for `outage` seconds in the middle, then settle: the replay's report, the
+    sweeper's count, the store's totals and whether the worker lived through it."""
+    with webhook_stack(ctx, f"{name}-webhooks") as (web, worker):
+        replay = Replay(ctx, web, SHOP, limit=ctx.args.orders_per_replay, rate=ctx.args.rate)
+        time.sleep(ctx.args.fault_after)
+        log(f"{name}: stopping it for {outage:g} s")
+        server.stop()
+        time.sleep(outage)
+        server.start()
+        log(f"{name}: it is back")
+        report = replay.wait()
+        reconnect()
+        swept = settle()
+        return report, swept, store_totals(SHOP), worker.process.poll() is None
+
+
+def scenario_redis(ctx: Context) -> dict:
+    outage = ctx.args.redis_outage
+    report, swept, totals, worker_alive = replay_through_outage(ctx, "redis", ctx.redis, outage)
     checks = source_checks(report, totals)
     compare(checks, "answered 5xx while Redis was down", sum(
         count for status, count in report["answers"].items() if status.startswith("5")), 0)  # fmt: skip
@@ -112,7 +126,7 @@ def scenario_redis(ctx: Context) -> dict:
     return row(
         "1. Redis stopped",
         load_line(report),
-        f"Redis killed for {args.redis_outage:g} s, restarted empty",
+        f"Redis killed for {outage:g} s, restarted empty",
         "-",
         checks,
         f"answers: {answers_line(report)}; enqueued by the sweeper (arrived while Redis was down, or queued in it "
@@ -121,26 +135,8 @@ def scenario_redis(ctx: Context) -> dict:
 
 
 def scenario_postgres(ctx: Context) -> dict:
-    args = ctx.args
-    fresh_database(ctx)
-    reconnect()
-    web, worker = Web(ctx), Worker(ctx.env, ctx.scratch, "pg-webhooks", queues="default,webhooks", concurrency=2)
-    try:
-        replay = Replay(ctx, web, SHOP, limit=args.orders_per_replay, rate=args.rate)
-        time.sleep(args.fault_after)
-        log(f"postgres: stopping PostgreSQL for {args.postgres_outage:g} s")
-        ctx.postgres.stop()
-        time.sleep(args.postgres_outage)
-        ctx.postgres.start()
-        log("postgres: PostgreSQL is back")
-        report = replay.wait()
-        reconnect()
-        swept = settle()
-        totals = store_totals(SHOP)
-        worker_alive = worker.process.poll() is None
-    finally:
-        web.stop()
-        worker.stop()
+    outage = ctx.args.postgres_outage
+    report, swept, totals, worker_alive = replay_through_outage(ctx, "postgres", ctx.postgres, outage)
     checks = source_checks(report, totals)
     others = {s: n for s, n in report["answers"].items() if s not in ("200", "503", "connection_error", "timeout")}
     compare(checks, "answers other than 200 and 503", others, {})
@@ -149,7 +145,7 @@ def scenario_postgres(ctx: Context) -> dict:
     return row(
         "2. PostgreSQL restarted",
         load_line(report),
-        f"PostgreSQL stopped for {args.postgres_outage:g} s, started again",
+        f"PostgreSQL stopped for {outage:g} s, started again",
         "-",
         checks,
         f"answers: {answers_line(report)}; enqueued again by the sweeper: {swept['requeued_by_sweeper']:,}",
@@ -351,19 +347,11 @@ def scenario_kill_push(ctx: Context) -> dict:
 
 def scenario_storm(ctx: Context) -> dict:
     args = ctx.args
-    fresh_database(ctx)
-    reconnect()
-    web = Web(ctx)
-    worker = Worker(ctx.env, ctx.scratch, "storm-webhooks", queues="default,webhooks", concurrency=2)
-    try:
-        in_order = Replay(ctx, web, SHOP, limit=args.orders_per_replay, rate=0)
-        once = in_order.wait()
+    with webhook_stack(ctx, "storm-webhooks") as (web, _):
+        once = Replay(ctx, web, SHOP, limit=args.orders_per_replay, rate=0).wait()
         storm = Replay(ctx, web, STORM_SHOP, limit=args.orders_per_replay, rate=0, extra=("--storm-copies", "3")).wait()
         settle()
         reference, stormed = store_totals(SHOP), store_totals(STORM_SHOP)
-    finally:
-        web.stop()
-        worker.stop()
     checks = source_checks(once, reference)
     for name in ("orders", "cancelled", "order_lines", "net_units", "refunds", "demand_units", "demand_digest"):
         compare(checks, f"storm = in order: {name}", stormed[name], reference[name])
@@ -385,11 +373,7 @@ def scenario_abuse(ctx: Context) -> dict:
     from chaos_abuse import run_abuse
 
     args = ctx.args
-    fresh_database(ctx)
-    reconnect()
-    web = Web(ctx)
-    worker = Worker(ctx.env, ctx.scratch, "abuse-webhooks", queues="default,webhooks", concurrency=2)
-    try:
+    with webhook_stack(ctx, "abuse-webhooks") as (web, worker):
         result = run_abuse(
             web.base,
             database_url=ctx.postgres.url(CHAOS_DB),
@@ -406,9 +390,6 @@ def scenario_abuse(ctx: Context) -> dict:
         settle(timeout=120)
         totals = store_totals(SHOP)
         alive = web.alive() and worker.process.poll() is None
-    finally:
-        web.stop()
-        worker.stop()
     checks: dict = {}
     compare(checks, "requests answered 5xx", result["server_errors"], 0)
     compare(checks, "connections dropped or timed out", result["transport_errors"], 0)
