@@ -87,6 +87,12 @@ def test_only_superusers_issue_tokens_in_the_admin_and_see_the_key_once(admin_cl
     assert api(key).get("/api/v1/stores/").status_code == 200
     assert not ApiToken.objects.filter(digest=key).exists()
     assert key.encode() not in admin_client.get("/admin/inventory_ai/apitoken/").content
+    token = ApiToken.objects.get(name="sheet")
+    page = admin_client.get(f"/admin/inventory_ai/apitoken/{token.pk}/change/")
+    assert page.status_code == 200
+    assert key.encode() not in page.content
+    assert admin_client.post(f"/admin/inventory_ai/apitoken/{token.pk}/delete/", {"post": "yes"}).status_code == 302
+    assert api(key).get("/api/v1/stores/").status_code == 401
 
     # and a planner (staff, but not a superuser) can neither list nor issue tokens
     client.force_login(planner)

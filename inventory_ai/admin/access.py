@@ -17,15 +17,25 @@ class ApiTokenAdmin(admin.ModelAdmin):
     fields = ("user", "name")
     readonly_fields = ("lookup", "created_at", "last_used_at")
 
-    # Tokens act as their users: only superusers see or issue them, whatever the groups say.
-    def has_module_permission(self, request) -> bool:
+    # Tokens act as their users: only superusers see, issue, rename or revoke them, whatever the groups say.
+    @staticmethod
+    def _superuser(request) -> bool:
         return request.user.is_active and request.user.is_superuser
+
+    def has_module_permission(self, request) -> bool:
+        return self._superuser(request)
 
     def has_view_permission(self, request, obj=None) -> bool:
-        return request.user.is_active and request.user.is_superuser
+        return self._superuser(request)
 
-    has_add_permission = has_delete_permission = has_module_permission
-    has_change_permission = has_view_permission
+    def has_add_permission(self, request) -> bool:
+        return self._superuser(request)
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return self._superuser(request)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return self._superuser(request)
 
     def get_fields(self, request, obj=None):
         return ("user", "name") if obj is None else ("lookup", "user", "name", "created_at", "last_used_at")
