@@ -262,9 +262,11 @@ def backtest_local(
                     },
                     "state": predictions["_state"],
                     # for the level calibration: the series' length and year-end signature, and per cutoff the
-                    # one-step naive RMSE before it (unfloored) and the units sold in the periods just before it
+                    # signature as it read at that cutoff, the one-step naive RMSE before it (unfloored) and the
+                    # units sold in the periods just before it
                     "length": len(values),
                     "signature": year_end_signature(values, index),
+                    "signatures": [year_end_signature(values[:cutoff], index[:cutoff]) for cutoff in cutoffs],
                     "level_scale": [_rms_step(values[:cutoff]) for cutoff in cutoffs],
                     "units": [float(values[:cutoff][-CALIBRATION_WEIGHT_PERIODS:].sum()) for cutoff in cutoffs],
                 }
@@ -343,17 +345,26 @@ def fit_calibration(
             continue
         name = _model_for_class(item["class"], per_class)
         predictions = _candidates(item, by_cutoff_global).get(name, {})
+        # The signature each window is fitted with is the one known at its cutoff, as at the origin the forecast's
+        # factor uses the signature known then. The whole series' signature would let the window's own sales leak
+        # into it (they raise the mean it divides by), understating how a signature read beforehand plays out.
+        # Evidence from before per-cutoff signatures were kept falls back to the whole series' one.
+        signatures = item.get("signatures") or [item["signature"]] * len(item["cutoffs"])
         window = dict(
-            zip(item["cutoffs"], zip(item["actual"], item["level_scale"], item["units"], strict=True), strict=True)
+            zip(
+                item["cutoffs"],
+                zip(item["actual"], item["level_scale"], item["units"], signatures, strict=True),
+                strict=True,
+            )
         )
         for cutoff, mean in predictions.items():
             if cutoff < CALIBRATION_MIN_PERIODS or cutoff not in window:
                 continue
-            actual, scale, units = window[cutoff]
+            actual, scale, units, signature = window[cutoff]
             steps = min(len(actual), len(mean))
             rows.append(
                 (item["length"] - cutoff, float(np.mean(mean[:steps])), float(np.mean(actual[:steps])),
-                 item["signature"], scale, units)
+                 signature, scale, units)
             )  # fmt: skip
     if not rows:
         return None

@@ -87,3 +87,55 @@ def test_auto_lifts_the_items_with_a_year_end_signature_while_the_season_ramps(m
     assert (calibrated["mean"] <= calibrated["hi-80"]).all()
     row_ratio = calibrated["mean"] / plain["mean"]
     assert np.allclose(calibrated["hi-80"], plain["hi-80"] * row_ratio)
+
+
+def calibration_evidence(signature_at_cutoff: np.ndarray, whole_series_signature: np.ndarray) -> list[dict]:
+    """Backtest evidence of one window per series in which demand came in at the forecast level times
+    exp(0.3 * the signature known at the window's cutoff)."""
+    evidence = []
+    for position, (at_cutoff, whole) in enumerate(zip(signature_at_cutoff, whole_series_signature, strict=True)):
+        level = 5.0 + position % 20
+        evidence.append(
+            {
+                "class": "smooth",
+                "cutoffs": [40],
+                "actual": [[level * np.exp(0.3 * at_cutoff)] * 4],
+                "scale": [2.0],
+                "predictions": {"imapa": [[level] * 4]},
+                "length": 44,
+                "signature": float(whole),
+                "signatures": [float(at_cutoff)],
+                "level_scale": [2.0],
+                "units": [8.0 * level],
+            }
+        )
+    return evidence
+
+
+def test_calibration_fits_each_window_with_the_signature_known_at_its_cutoff():
+    # given windows whose outcome follows the signature read at their cutoffs, while the whole series' signature
+    # (which has seen the window's own sales) tells another story
+    rng = np.random.default_rng(11)
+    at_cutoff = rng.normal(0.0, 1.0, 200)
+    whole = rng.normal(0.0, 1.0, 200)
+    evidence = calibration_evidence(at_cutoff, whole)
+    # when the store's calibration is fitted
+    coefficients = engine.fit_calibration(evidence, None, {"smooth": "imapa"})
+    # then it recovers the slope on the signature known at the cutoff
+    assert coefficients == pytest.approx([0.0, 0.3], abs=1e-6)
+    # and evidence without per-cutoff signatures (an older run's) falls back to the whole series' signature
+    for item in evidence:
+        item.pop("signatures")
+    assert engine.fit_calibration(evidence, None, {"smooth": "imapa"})[1] == pytest.approx(0.0, abs=0.1)
+
+
+def test_backtest_evidence_keeps_the_signature_as_read_at_each_cutoff():
+    # given a seasonal item with 60 weeks of history
+    history = seasonal_store()
+    [series] = engine.prepare(history[history.unique_id == "item-001"], "W-SUN")
+    _, index, values = series
+    # when its backtest evidence is gathered
+    [item] = engine.backtest_local([series], horizon=4, freq="W-SUN", season_length=52, windows=2)
+    # then each cutoff carries the signature of the history before it
+    assert item["signatures"] == [year_end_signature(values[:cutoff], index[:cutoff]) for cutoff in item["cutoffs"]]
+    assert item["signatures"] != [item["signature"]] * 2
