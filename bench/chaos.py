@@ -152,6 +152,16 @@ def scenario_postgres(ctx: Context) -> dict:
     )
 
 
+def kill_a_pool_process(worker: Worker) -> bool:
+    """SIGKILL one of the worker's pool processes, chosen at random; whether there was one to kill."""
+    with contextlib.suppress(ProcessLookupError):
+        children = worker.pids()[1:]
+        if children:
+            os.kill(random.choice(children), signal.SIGKILL)
+            return True
+    return False
+
+
 def scenario_kill_webhooks(ctx: Context) -> dict:
     args = ctx.args
     fresh_database(ctx)
@@ -164,7 +174,6 @@ def scenario_kill_webhooks(ctx: Context) -> dict:
         whole_killed = False
         while replay.running():
             worker = workers[-1]
-            children = worker.pids()[1:]
             if not whole_killed and replay.elapsed() > args.fault_after:
                 worker.kill()
                 kills["whole worker (main process and pool)"] += 1
@@ -172,10 +181,8 @@ def scenario_kill_webhooks(ctx: Context) -> dict:
                 time.sleep(2)
                 workers.append(Worker(ctx.env, ctx.scratch, "kill-webhooks-1", queues="default,webhooks",
                                       concurrency=2))  # fmt: skip
-            elif children:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(random.choice(children), signal.SIGKILL)
-                    kills["pool process"] += 1
+            elif kill_a_pool_process(worker):
+                kills["pool process"] += 1
             time.sleep(args.kill_every)
         report = replay.wait()
         # The whole worker's unacknowledged messages come back from Redis after the visibility timeout.
@@ -220,12 +227,9 @@ def scenario_kill_retrain(ctx: Context) -> dict:
             if run.status not in ("queued", "running"):
                 break
             busy = run.chunks.filter(attempts__gte=1, forecast_status="pending").first()
-            if busy is not None and len(killed) < ctx.args.retrain_kills:
-                children = worker.pids()[1:]
-                if children:
-                    os.kill(random.choice(children), signal.SIGKILL)
-                    killed.append(busy.pk)
-                    time.sleep(4)
+            if busy is not None and len(killed) < ctx.args.retrain_kills and kill_a_pool_process(worker):
+                killed.append(busy.pk)
+                time.sleep(4)
             if time.monotonic() - started > 900:
                 break
         skus = Variant.objects.filter(store=store).count()
@@ -313,12 +317,8 @@ def scenario_kill_push(ctx: Context) -> dict:
                 workers.append(Worker(ctx.env, ctx.scratch, "kill-push-1", queues="push", concurrency=2))
                 time.sleep(int(ctx.env["CELERY_VISIBILITY_TIMEOUT"]) + 5)
                 requeue_stalled_pushes(timedelta(seconds=0))
-            elif pushed > 0 and kills["pool process"] < args.push_kills:
-                children = worker.pids()[1:]
-                if children:
-                    with contextlib.suppress(ProcessLookupError):
-                        os.kill(random.choice(children), signal.SIGKILL)
-                        kills["pool process"] += 1
+            elif pushed > 0 and kills["pool process"] < args.push_kills and kill_a_pool_process(worker):
+                kills["pool process"] += 1
             if time.monotonic() - started > 900:
                 break
             time.sleep(1.0)
