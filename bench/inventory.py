@@ -12,7 +12,9 @@ SKU starts with stock at its reorder point. Policies:
     each origin the setting asked of `allocate_fill_rate` is calibrated (`forecasting.protection.calibrate_fill_target`)
     so that it would have served 95% of the demand in the protection windows of the two latest earlier forecast runs
     ended by then (runs at the backtest cutoffs 2011-06-12 and 2011-07-10 before the first origin, then the earlier
-    origins' own runs). `--calibration distribution` instead corrects the demand distribution on the same windows
+    origins' own runs). Between two runs, each weekly review tracks the run against the weeks sold since it was made
+    (`forecasting.tracking`, prior `--tracking-prior` units; 0 turns it off), and the calibration replays the
+    same tracking. `--calibration distribution` instead corrects the demand distribution on the same windows
     (`fit_protection_calibration`); `--calibration none` uses the forecasts and the setting as they are;
 (b) min/max (Odoo, ERPNext): min = mean weekly demand of the last 8 weeks x lead time x k, max = min + mean x review
     period, order up to max when the position is at or below min; k is searched so that (b)'s fill rate equals (a)'s;
@@ -48,6 +50,7 @@ from forecasting.protection import (  # noqa: E402
     fit_protection_calibration,
     protection_backtest,
 )
+from forecasting.tracking import DEFAULT_PRIOR_UNITS, track_forecasts  # noqa: E402
 
 LEAD_TIME, REVIEW = 2, 1
 END = pd.Timestamp("2011-12-04")
@@ -139,7 +142,14 @@ def main() -> None:
         "distribution on them instead (forecasting.protection); none: the forecasts and the setting as they are. "
         "The target calibration applies to --allocation store only",
     )
+    parser.add_argument(
+        "--tracking-prior",
+        type=float,
+        default=DEFAULT_PRIOR_UNITS,
+        help="Prior units of the tracking of each run against the weeks sold since it (0: no tracking)",
+    )
     args = parser.parse_args()
+    tracking = args.tracking_prior if args.tracking_prior > 0 else None
 
     weekly = weekly_demand(args.data)
     first = ORIGINS[0]
@@ -165,10 +175,10 @@ def main() -> None:
     calibrations = {origin: ProtectionCalibration() for origin in ORIGINS}
     settings = dict.fromkeys(ORIGINS, args.fill)
     price_by_sku = pd.Series(prices, index=skus)
+    sold = weekly[weekly.unique_id.isin(skus)][["unique_id", "ds", "y"]]
     if args.calibration != "none":
         runs = {**forecasts(weekly, "auto", args.cache, args.n_jobs, BACKTEST_CUTOFFS), **ours}
         runs = {cutoff: frame[frame.unique_id.isin(skus)] for cutoff, frame in runs.items()}
-        sold = weekly[weekly.unique_id.isin(skus)][["unique_id", "ds", "y"]]
         for origin in ORIGINS:
             earlier = {cutoff: frame for cutoff, frame in runs.items() if cutoff < origin}
             if args.calibration == "distribution":
@@ -193,6 +203,7 @@ def main() -> None:
                     as_of=origin,
                     unit_value=price_by_sku,
                     correlation=args.correlation,
+                    tracking_prior=tracking,
                 )
                 settings[origin] = found.nominal_target
                 print(
@@ -212,14 +223,17 @@ def main() -> None:
             origin = latest_origin(week)
             key = (origin, week)
             if key not in cache:
-                frame = frames[origin]
-                cache[key] = level_of(frame[frame.ds >= week], origin)
+                cache[key] = level_of(frames[origin], origin, week)
             target, trigger = cache[key]
             targets[:, column] = target.reindex(skus).fillna(0.0).to_numpy()
             triggers[:, column] = trigger.reindex(skus).fillna(0.0).to_numpy()
         return targets, triggers
 
-    def ours_levels(frame, origin):
+    def ours_levels(frame, origin, week):
+        if tracking is not None:
+            frame = track_forecasts(frame, sold, week - pd.Timedelta(weeks=1), prior_units=tracking)
+        else:
+            frame = frame[frame.ds >= week]
         options = {"correlation": args.correlation, "calibration": calibrations[origin]}
         if args.allocation == "store":
             table = allocate_fill_rate(frame, LEAD_TIME, REVIEW, settings[origin], unit_value=price_by_sku, **options)
@@ -229,7 +243,8 @@ def main() -> None:
         # periodic review up to S: order whenever the position is below S
         return table.order_up_to, table.order_up_to - 1
 
-    def seed_levels(frame, origin):
+    def seed_levels(frame, origin, week):
+        frame = frame[frame.ds >= week]
         protection = (
             frame.sort_values("ds").groupby("unique_id")["mean"].apply(lambda m: m.iloc[: LEAD_TIME + REVIEW].sum())
         )

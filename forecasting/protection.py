@@ -37,6 +37,7 @@ from scipy import optimize
 from scipy.special import gammaln
 
 from forecasting.policy import DEFAULT_CORRELATION, _per_sku, period_sigma, served_curves_per_sku, window_moments
+from forecasting.tracking import track_forecasts
 
 # One odd season must not wreck every level: the mean factor stays within exp(+-MAX_LOG_MEAN_FACTOR).
 MAX_LOG_MEAN_FACTOR = 0.7
@@ -174,10 +175,10 @@ def fit_protection_calibration(backtest: pd.DataFrame, min_windows: int = MIN_WI
 
 @dataclass(frozen=True)
 class FillTargetCalibration:
-    """The setting of `allocate_fill_rate` that served `target` of the demand over the store's recent backtest.
+    """The setting of `allocate_fill_rate` that served `target` of the demand when the policy was replayed.
 
-    `nominal_target` is what to ask the allocation for; `backtest_fill` is what that setting served over the
-    backtest windows (at least `target` unless the setting hit its ceiling); `n_windows` counts the windows.
+    `nominal_target` is what to ask the allocation for; `backtest_fill` is what that setting served in the replay
+    (at least `target` unless the setting hit its ceiling); `n_windows` counts the reviews whose demand was measured.
     """
 
     target: float
@@ -186,9 +187,10 @@ class FillTargetCalibration:
     n_windows: int
 
 
-# Prices of a unit of served demand per unit of stock value swept by the backtest (log-spaced, as in the allocation).
+# Prices of a unit of served demand per unit of stock value swept by the replay (log-spaced, as in the allocation).
 PRICE_GRID = np.geomspace(1e-9, 1e3, 400)
 MAX_NOMINAL_TARGET = 0.999
+SETTING_STEP = 0.0005
 
 
 def calibrate_fill_target(
@@ -199,84 +201,132 @@ def calibrate_fill_target(
     target: float,
     as_of: pd.Timestamp,
     unit_value: pd.Series | None = None,
-    offsets: int = 5,
     runs: int = DEFAULT_RUNS,
     correlation: float = DEFAULT_CORRELATION,
     calibration: ProtectionCalibration | None = None,
     max_nominal_target: float = MAX_NOMINAL_TARGET,
+    tracking_prior: float | None = None,
 ) -> FillTargetCalibration:
-    """The smallest setting of `allocate_fill_rate` that would have served `target` of the demand in the backtest.
+    """The smallest setting of `allocate_fill_rate` that would have served `target` of the demand lately.
 
     The fill rate the allocation expects is only as right as the forecast's distribution; where it is biased or too
     narrow, the stock serves less than promised, and the allocation (which buys each unit where the model says it
     serves most) is where a model's errors hurt most. Instead of correcting the distribution, this corrects the
-    setting, as a conformal calibration corrects an interval's level: on each backtest window (a run made at an
-    earlier cutoff, read from `offset` periods into it, as the policy reads a run for some periods after it is made;
-    only windows ended by `as_of`, from the `runs` latest runs), the allocation's levels at every price of a served
-    unit are replayed against the demand that followed, and the realized fill rate (the review period's demand less
-    what exceeded the level, net of what was already short before it) is read as a function of the setting, pooled
-    over all windows. Whole periods only (`lead_time`, `review_period`).
+    setting, as a conformal calibration corrects an interval's level, by replaying the policy as it would have run:
+
+    - the periods replayed run from the first period of the earliest of the `runs` latest runs (made at cutoffs in
+      `past_forecasts`, each a `forecast_many` frame) with at least one protection period ended by `as_of`, up to
+      `as_of`;
+    - at each review (every `review_period` periods) the policy reads the latest run made before it, tracked against
+      the periods sold since that run when `tracking_prior` is given (`forecasting.tracking`), and orders up to the
+      allocation's level at every setting at once; an order arrives `lead_time` periods later;
+    - demand is what was sold (`history`: `unique_id, ds, y` at the forecasts' frequency); what the stock cannot
+      serve is lost, as in a shop;
+    - stock starts at the first levels, so the first protection period (lead time plus review) is a warm-up whose
+      demand is not measured.
+
+    The setting chosen is the smallest in [target, `max_nominal_target`] whose replay served `target` of the measured
+    demand (the ceiling when none did). Whole periods only (`lead_time`, `review_period`).
     """
     if not 0 < target < 1:
         raise ValueError("target must lie strictly between 0 and 1")
+    lead_time, review_period = int(lead_time), max(int(review_period), 1)
     length = lead_time + review_period
-    complete = _latest_complete_runs(past_forecasts, length, as_of, runs)
-    settings = np.round(np.arange(target, max_nominal_target + 1e-9, 0.0005), 6)
-    served = np.zeros(len(settings))
-    demanded = 0.0
-    n_windows = 0
-    sales = history[history["ds"] <= as_of].groupby(["unique_id", "ds"])["y"].sum()
-    for cutoff in complete:
-        frame = past_forecasts[cutoff]
-        periods = pd.DatetimeIndex(frame["ds"]).unique().sort_values()
-        for offset in range(min(offsets, len(periods) - length + 1)):
-            window = periods[offset : offset + length]
-            if window[-1] > as_of:
-                break
-            ids, curves, review_demand = served_curves_per_sku(
-                frame[frame["ds"] >= window[0]], lead_time, review_period, correlation, calibration
-            )
-            sold = sales.reindex(pd.MultiIndex.from_product([ids, window])).fillna(0.0).to_numpy()
-            sold = sold.reshape(len(ids), length)
-            actual_lead, actual_protect = sold[:, :lead_time].sum(axis=1), sold.sum(axis=1)
-            values = _per_sku(unit_value, ids, "unit_value", 1.0).to_numpy(float)
-            values = np.where(values > 0, values, np.nanmedian(values[values > 0]) if (values > 0).any() else 1.0)
-            expected, realized = _replay(curves, values, actual_lead, actual_protect)
-            total_expected = review_demand.sum()
-            if total_expected <= 0:
-                continue
-            expected_fill = expected / total_expected
-            # the allocation's price at each setting: the highest price whose expected fill reaches it (the expected
-            # fill falls as the price rises), or the lowest price when none does
-            index = np.maximum((expected_fill[None, :] >= settings[:, None]).sum(axis=1) - 1, 0)
-            served += realized[index]
-            demanded += float((actual_protect - actual_lead).sum())
-            n_windows += 1
-    if n_windows == 0 or demanded <= 0:
+    settings = np.round(np.arange(target, max_nominal_target + 1e-9, SETTING_STEP), 6)
+    cutoffs = sorted(_latest_complete_runs(past_forecasts, length, as_of, runs))
+    if not cutoffs:
         return FillTargetCalibration(target, target, float("nan"), 0)
-    fill = served / demanded
+    usable = sorted(cutoff for cutoff in past_forecasts if cutoffs[0] <= cutoff < as_of)
+    # the periods: every period of the runs used, up to as_of (the runs' own labels, whatever the frequency)
+    first = pd.Timestamp(past_forecasts[cutoffs[0]]["ds"].min())
+    labels = pd.DatetimeIndex(np.concatenate([past_forecasts[cutoff]["ds"].to_numpy() for cutoff in usable]))
+    periods = labels[(labels >= first) & (labels <= as_of)].unique().sort_values()
+    ids = pd.Index(past_forecasts[usable[-1]]["unique_id"].unique(), name="unique_id")
+    values = _per_sku(unit_value, ids, "unit_value", 1.0).to_numpy(float)
+    values = np.where(values > 0, values, np.nanmedian(values[values > 0]) if (values > 0).any() else 1.0)
+    sales = history[history["ds"] <= as_of]
+    demand = (
+        sales[sales["unique_id"].isin(ids) & sales["ds"].isin(periods)]
+        .pivot_table(index="unique_id", columns="ds", values="y", aggfunc="sum")
+        .reindex(index=ids, columns=periods)
+        .fillna(0.0)
+        .clip(lower=0.0)
+        .to_numpy()
+    )
+    on_hand = np.zeros((len(ids), len(settings)))
+    pipeline = np.zeros((len(periods) + lead_time + 1, len(ids), len(settings)))
+    demanded = 0.0
+    served_by_setting = np.zeros(len(settings))
+    reviews = 0
+    for index, period in enumerate(periods):
+        if index % review_period == 0:
+            cutoff = max(c for c in usable if c < period)
+            frame = past_forecasts[cutoff]
+            if tracking_prior is not None:
+                # the periods labelled before this one have been sold
+                ahead = track_forecasts(frame, sales, period - pd.Timedelta(days=1), prior_units=tracking_prior)
+            else:
+                ahead = frame[frame["ds"] >= period]
+            levels = _levels_by_setting(
+                ahead, ids, values, settings, lead_time, review_period, correlation, calibration
+            )
+            if index == 0:
+                on_hand = levels.astype(float)
+        on_hand += pipeline[index]
+        if index % review_period == 0:
+            position = on_hand + pipeline[index + 1 : index + lead_time + 1].sum(axis=0)
+            order = np.maximum(levels - position, 0.0)
+            if lead_time == 0:  # on the shelf for this period's demand
+                on_hand += order
+            else:
+                pipeline[index + lead_time] += order
+        sold_now = np.minimum(on_hand, demand[:, index, None])
+        on_hand -= sold_now
+        if index >= length:
+            served_by_setting += sold_now.sum(axis=0)
+            demanded += float(demand[:, index].sum())
+            reviews += 1
+    if reviews == 0 or demanded <= 0:
+        return FillTargetCalibration(target, target, float("nan"), 0)
+    fill = served_by_setting / demanded
     enough = np.flatnonzero(fill >= target)
     choice = int(enough[0]) if len(enough) else len(settings) - 1
-    return FillTargetCalibration(target, float(settings[choice]), float(fill[choice]), n_windows)
+    return FillTargetCalibration(target, float(settings[choice]), float(fill[choice]), reviews)
 
 
-def _replay(
-    curves: list[np.ndarray], values: np.ndarray, actual_lead: np.ndarray, actual_protect: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """For each price of `PRICE_GRID`: the units the allocation expects to serve and those it would have served."""
+def _levels_by_setting(
+    frame: pd.DataFrame,
+    ids: pd.Index,
+    values: np.ndarray,
+    settings: np.ndarray,
+    lead_time: int,
+    review_period: int,
+    correlation: float,
+    calibration: ProtectionCalibration | None,
+) -> np.ndarray:
+    """The allocation's order-up-to level of each item of `ids` (rows) at each setting (columns), from a frame read
+    at a review. An item the frame lacks gets no stock. The allocation finds one price of a served unit per unit
+    of value for all items; its level for each item at a price is the count of units whose best gain from there on
+    beats it, and its setting's price is the highest price whose expected fill reaches the setting."""
+    levels_by_price = np.zeros((len(ids), len(PRICE_GRID)))
     expected = np.zeros(len(PRICE_GRID))
-    realized = np.zeros(len(PRICE_GRID))
-    for curve, value, lead, protect in zip(curves, values, actual_lead, actual_protect, strict=True):
-        review = protect - lead
+    if frame.empty:
+        return np.zeros((len(ids), len(settings)))
+    frame_ids, curves, review_demand = served_curves_per_sku(frame, lead_time, review_period, correlation, calibration)
+    rows = ids.get_indexer(frame_ids)
+    for row, curve in zip(rows, curves, strict=True):
         if len(curve) < 2:
-            levels = np.zeros(len(PRICE_GRID))
             expected += curve[0]
-        else:
-            # the allocation stops after the last unit whose gain beats the price: the count of units whose
-            # best gain from there on beats it (the suffix maximum is non-increasing)
-            best_after = np.maximum.accumulate((np.diff(curve) / value)[::-1])[::-1]
-            levels = len(best_after) - np.searchsorted(best_after[::-1], PRICE_GRID, side="right")
-            expected += curve[levels]
-        short = np.maximum(np.maximum(protect - levels, 0.0) - np.maximum(lead - levels, 0.0), 0.0)
-        realized += review - short
-    return expected, realized
+            continue
+        value = values[row] if row >= 0 else float(np.median(values))
+        best_after = np.maximum.accumulate((np.diff(curve) / value)[::-1])[::-1]
+        levels = len(best_after) - np.searchsorted(best_after[::-1], PRICE_GRID, side="right")
+        expected += curve[levels]
+        if row >= 0:
+            levels_by_price[row] = levels
+    total = review_demand.sum()
+    if total <= 0:
+        return np.zeros((len(ids), len(settings)))
+    expected_fill = expected / total
+    index = np.maximum((expected_fill[None, :] >= settings[:, None]).sum(axis=1) - 1, 0)
+    return levels_by_price[:, index]

@@ -323,13 +323,44 @@ def test_a_fill_target_calibration_asks_more_of_forecasts_that_fell_short():
     right = calibrate_fill_target(runs, history(np.r_[[100.0] * len(weeks), [5.0] * len(weeks)]), 2, 1, 0.9, as_of)
     assert right.nominal_target == pytest.approx(0.9)
     assert right.backtest_fill >= 0.9
-    # when demand was 30% above the forecasts, then the setting is higher, and it buys at least as much stock
-    short = calibrate_fill_target(runs, history(np.r_[[130.0] * len(weeks), [6.5] * len(weeks)]), 2, 1, 0.9, as_of)
+    # when demand was 60% above the forecasts, then the setting is higher, and it buys at least as much stock
+    above = history(np.r_[[160.0] * len(weeks), [8.0] * len(weeks)])
+    short = calibrate_fill_target(runs, above, 2, 1, 0.9, as_of)
     assert short.nominal_target > right.nominal_target
-    assert short.n_windows == right.n_windows > 0
+    assert short.n_windows == right.n_windows == 5  # 8 weeks replayed (2026-01-11..03-01), 3 of warm-up
     frame = run(as_of)
     levels = allocate_fill_rate(frame, 2, 1, right.nominal_target).order_up_to.sum()
     assert allocate_fill_rate(frame, 2, 1, short.nominal_target).order_up_to.sum() >= levels
+    # when the policy tracks each run against the weeks sold since it, then it needs to ask for less
+    tracked = calibrate_fill_target(runs, above, 2, 1, 0.9, as_of, tracking_prior=20.0)
+    assert tracked.nominal_target < short.nominal_target
+    assert tracked.backtest_fill >= 0.9
+    # and demand after as_of is never read
+    later = above.assign(y=np.where(above.ds > as_of, 1e6, above.y))
+    assert calibrate_fill_target(runs, later, 2, 1, 0.9, as_of, tracking_prior=20.0) == tracked
+
+
+def test_the_fill_target_replay_loses_what_stock_cannot_serve():
+    from forecasting.protection import calibrate_fill_target
+
+    # given one run forecasting 10 a week (sd 3) and demand of 10 a week, with one order of 1,000 in week 5
+    cutoff = pd.Timestamp("2026-01-04")
+    runs = {cutoff: forecast([10.0] * 12, [3.0] * 12, "item", cutoff + pd.Timedelta(weeks=1))}
+    weeks = pd.date_range("2026-01-11", periods=10, freq="W-SUN")
+    sales = np.full(len(weeks), 10.0)
+    sales[4] = 1_000.0
+    history = pd.DataFrame({"unique_id": "item", "ds": weeks, "y": sales})
+
+    # when the setting is calibrated for 90% after 10 weeks
+    found = calibrate_fill_target(runs, history, 2, 1, 0.9, weeks[-1])
+
+    # then the big order cannot be served at any setting (the ceiling is returned with what it served), and the
+    # weeks after it are served in full: a lost sale leaves no backlog
+    assert found.nominal_target == pytest.approx(0.999)
+    assert found.n_windows == 7
+    measured = 1_000.0 + 6 * 10.0
+    assert found.backtest_fill < 0.9
+    assert found.backtest_fill * measured >= 6 * 10.0 - 1e-9
 
 
 @settings(max_examples=30, deadline=None)
