@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from unittest import mock
 
+import pandas as pd
 import pytest
 from django.contrib.auth import get_user_model
 from django.utils import timezone
@@ -187,4 +188,91 @@ def test_a_store_wide_fill_rate_is_shared_out_at_less_stock_value(forecast_store
     Variant.objects.filter(pk=one.pk).update(unit_cost=Decimal(500))
     with mock.patch.object(replenishment, "allocate_fill_rate", wraps=replenishment.allocate_fill_rate) as shared:
         replenishment.recompute_suggestions(shop, [one.pk])
+    assert shared.called
+
+
+@pytest.fixture
+def tracked_store(shop, settings):
+    """A store whose current run was made two weeks before its latest recorded sales, with 5 of each in stock."""
+    from inventory_ai.models import Location
+    from inventory_ai.services import retraining
+    from tests.retrain_helpers import drive, seed_demand
+
+    settings.INVENTORY_AI = {**settings.INVENTORY_AI, "FORECAST_HORIZON": 6, "RETRAIN_CHUNK_SIZE": 6}
+    variants = seed_demand(shop, 6, weeks=30)
+    last = retraining.last_complete_day(shop, "W-SUN")
+    run = drive(retraining.start_retrain(shop, as_of=last - timedelta(days=13)))
+    assert (last - run.data_until).days == 14
+    location = Location.objects.get(store=shop)
+    for variant in variants:
+        InventoryLevel.objects.create(
+            variant=variant, location=location, available=5, platform_updated_at=timezone.now()
+        )
+    return shop, run, variants
+
+
+def test_suggestions_track_the_sales_recorded_since_the_run(tracked_store):
+    from django.db.models import F
+
+    from inventory_ai.models import DailyDemand
+
+    shop, run, variants = tracked_store
+    steady = variants[0]
+
+    # given the run's first two weeks have ended and their sales are recorded
+    frame = replenishment._forecast_frame(run, None)
+    ahead, factors = replenishment.track_sales(shop, run, frame)
+
+    # then only the weeks still ahead are read, each item scaled by its sales against the forecast
+    assert ahead["ds"].min() > pd.Timestamp(run.data_until + timedelta(days=14))
+    assert len(ahead) == len(frame) - 2 * frame["unique_id"].nunique()
+    assert factors.between(0.25, 4.0).all()
+    replenishment.recompute_suggestions(shop)
+    before = ReorderSuggestion.objects.get(variant=steady, status=SuggestionStatus.PENDING)
+
+    # when the steady item turns out to have sold four times as much since the run
+    DailyDemand.objects.filter(variant=steady, date__gt=run.data_until).update(units=F("units") * 4)
+    replenishment.recompute_suggestions(shop, [steady.pk])
+
+    # then its level follows the sales, and the reason says why
+    after = ReorderSuggestion.objects.get(variant=steady, status=SuggestionStatus.PENDING)
+    assert after.order_up_to > 1.5 * before.order_up_to
+    assert after.forecast_run == run
+    assert f"sales since {run.data_until:%d %b} ran at" in after.reason
+    assert "× the forecast" in after.reason
+
+
+def test_a_store_whose_recorded_sales_stop_at_the_run_is_read_as_the_run_left_it(tracked_store):
+    from inventory_ai.models import DailyDemand
+
+    shop, run, _ = tracked_store
+    # given no sales recorded after the run's history (imported data, a paused sync)
+    DailyDemand.objects.filter(variant__store=shop, date__gt=run.data_until).delete()
+
+    # when the run is read for suggestions
+    frame = replenishment._forecast_frame(run, None)
+    ahead, factors = replenishment.track_sales(shop, run, frame)
+
+    # then nothing is tracked: the store did not stop selling, its record did
+    assert factors is None
+    pd.testing.assert_frame_equal(ahead, frame)
+
+
+def test_a_store_wide_share_out_is_computed_again_when_new_sales_are_recorded(tracked_store):
+    from django.db.models import F
+
+    from inventory_ai.choices import FillRateScope
+    from inventory_ai.models import DailyDemand
+
+    shop, run, variants = tracked_store
+    shop.fill_rate_scope = FillRateScope.STORE
+    shop.save()
+    replenishment.recompute_suggestions(shop)
+
+    # when sales since the run are corrected (a late refund halves them) and one item is recomputed
+    DailyDemand.objects.filter(variant=variants[1], date__gt=run.data_until).update(units=F("units") / 2)
+    with mock.patch.object(replenishment, "allocate_fill_rate", wraps=replenishment.allocate_fill_rate) as shared:
+        replenishment.recompute_suggestions(shop, [variants[0].pk])
+
+    # then the share-out is not reused: the tracked forecasts it rests on changed
     assert shared.called

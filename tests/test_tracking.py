@@ -74,7 +74,8 @@ def test_an_item_that_did_not_sell_is_scaled_down_and_a_single_wholesale_order_i
     assert factors["lumpy"] == pytest.approx(4.0)
     ahead = track_forecasts(forecasts, sales, WEEKS[1])
     assert (ahead["mean"] >= 0).all()
-    assert (ahead["lo-80"] <= ahead["mean"]).all() and (ahead["mean"] <= ahead["hi-80"]).all()
+    assert (ahead["lo-80"] <= ahead["mean"]).all()
+    assert (ahead["mean"] <= ahead["hi-80"]).all()
 
 
 def test_sales_outside_the_elapsed_periods_and_of_other_items_are_ignored():
@@ -99,9 +100,12 @@ def test_an_item_with_every_period_ended_is_dropped():
     assert list(ahead.columns) == list(forecasts.columns)
 
 
-@pytest.mark.parametrize("prior, bounds", [(0.0, (0.25, 4.0)), (-1.0, (0.25, 4.0)), (20.0, (1.5, 4.0))])
-def test_bad_settings_are_refused(prior, bounds):
-    with pytest.raises(ValueError):
+@pytest.mark.parametrize(
+    ("prior", "bounds", "message"),
+    [(0.0, (0.25, 4.0), "prior_units"), (-1.0, (0.25, 4.0), "prior_units"), (20.0, (1.5, 4.0), "bounds")],
+)
+def test_bad_settings_are_refused(prior, bounds, message):
+    with pytest.raises(ValueError, match=message):
         tracking_factors(run(item=1.0), sold(), WEEKS[0], prior_units=prior, bounds=bounds)
 
 
@@ -117,4 +121,5 @@ def test_factors_are_deterministic_and_vectorised_over_many_items():
 
     # then the results agree, every item has a factor within the bounds
     pd.testing.assert_series_equal(first, second)
-    assert len(first) == 500 and first.between(0.25, 4.0).all()
+    assert len(first) == 500
+    assert first.between(0.25, 4.0).all()

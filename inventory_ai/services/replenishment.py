@@ -16,9 +16,10 @@ import numpy as np
 import pandas as pd
 from django.core.cache import cache
 from django.db import transaction
-from django.db.models import Sum
+from django.db.models import Max, Sum
 from django.utils import timezone
 
+from forecasting.data import period_alias
 from forecasting.policy import (
     abc_classes,
     allocate_fill_rate,
@@ -27,6 +28,7 @@ from forecasting.policy import (
     round_order,
     xyz_classes,
 )
+from forecasting.tracking import track_forecasts, tracking_factors
 from inventory_ai.choices import (
     AdjustmentReason,
     AdjustmentStatus,
@@ -50,12 +52,14 @@ from inventory_ai.models import (
     Variant,
 )
 from inventory_ai.services import audit, push
+from inventory_ai.services.retraining import last_complete_day
 
 logger = logging.getLogger(__name__)
 
 CLASS_WEEKS = 8  # ABC by revenue over these last weeks
 VARIABILITY_WEEKS = 26  # XYZ by the variability of weekly demand over these last weeks
 PEAK_RATIO = 1.25  # a forecast week this far above the average is worth naming as a peak
+TRACKING_NOTE = 0.1  # sales this far off the forecast since the run are worth naming in a suggestion's reason
 
 
 def _current_run(store: Store) -> ForecastRun | None:
@@ -110,6 +114,32 @@ def _forecast_frame(run: ForecastRun, variant_ids: list[int] | None) -> pd.DataF
     return pd.DataFrame(records)
 
 
+def track_sales(store: Store, run: ForecastRun, frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series | None]:
+    """The run's forecasts tracked against the sales recorded since it (`forecasting.tracking`): the periods still
+    ahead, each item's scaled by how its sales compared with its forecast over the periods ended since the run, and
+    those factors (None when no period has ended).
+
+    A period counts as ended when it is complete in the store's time zone and sales are recorded up to its last day:
+    a store whose recorded history stops (imported data, a paused sync) is read as the run left it, not as a store
+    that stopped selling.
+    """
+    if run.data_until is None or frame.empty:
+        return frame, None
+    latest = DailyDemand.objects.filter(variant__store=store).aggregate(latest=Max("date"))["latest"]
+    if latest is None or latest <= run.data_until:
+        return frame, None
+    known = min(last_complete_day(store, run.freq), latest)
+    if not (frame["ds"] <= pd.Timestamp(known)).any():
+        return frame, None
+    rows = DailyDemand.objects.filter(
+        variant__store=store, date__gt=run.data_until, date__lte=known, variant_id__in=list(frame["unique_id"].unique())
+    ).values_list("variant_id", "date", "units")
+    sold = pd.DataFrame(list(rows), columns=["unique_id", "date", "y"])
+    sold["ds"] = pd.PeriodIndex(pd.to_datetime(sold["date"]), freq=period_alias(run.freq)).end_time.normalize()
+    factors = tracking_factors(frame, sold, pd.Timestamp(known))
+    return track_forecasts(frame, sold, pd.Timestamp(known)), factors
+
+
 def recompute_suggestions(
     store: Store, variant_ids: list[int] | None = None, run: ForecastRun | None = None
 ) -> dict[str, int]:
@@ -125,6 +155,9 @@ def recompute_suggestions(
     # needs all the others, though only the few are written.
     wanted = None if variant_ids is None else set(variant_ids)
     frame = _forecast_frame(run, None if store_wide else variant_ids)
+    if frame.empty:
+        return {"no_forecast": 1}
+    frame, factors = track_sales(store, run, frame)
     if frame.empty:
         return {"no_forecast": 1}
     ids = pd.Index(sorted(frame["unique_id"].unique()))
@@ -155,6 +188,9 @@ def recompute_suggestions(
             "moq": variant.effective_moq,
             "case_pack": variant.effective_case_pack,
         }
+    if factors is not None:
+        for pk in ids:
+            params[pk]["tracking"] = (float(factors.get(pk, 1.0)), run.data_until)
     table = pd.DataFrame.from_dict(params, orient="index")
     all_frame = frame
     if wanted is not None and store_wide:
@@ -272,13 +308,16 @@ def _shares(
 ) -> dict[int, tuple[int, float]]:
     """Per item: its order-up-to level and expected fill rate when the items of each service level reach it together
     at the least stock value (`forecasting.policy.allocate_fill_rate`); cached per run and settings."""
-    settings_digest = hashlib.sha256(
+    # the frame is in the key: tracked against the sales since the run, it changes as they are recorded
+    digest = hashlib.sha256(
         pd.util.hash_pandas_object(
             pd.concat([table[["lead_days", "review_days", "service"]], unit_value.rename("value")], axis=1)
         )
         .to_numpy()
         .tobytes()
-    ).hexdigest()[:24]
+    )
+    digest.update(pd.util.hash_pandas_object(frame[["unique_id", "ds", "mean"]], index=False).to_numpy().tobytes())
+    settings_digest = digest.hexdigest()[:24]
     key = f"inventory-ai:fill-share:{run.pk}:{period_days:g}:{settings_digest}"
     shares = cache.get(key)
     if shares is None:
@@ -357,6 +396,9 @@ def explain(variant, row, params, measure, available, on_order, weekly, forecast
     if len(means) and means.mean() > 0 and means.max() >= PEAK_RATIO * means.mean():
         peak = pd.Timestamp(forecast["ds"].iloc[int(np.argmax(means))])
         parts[0] += f", peaking in the week to {peak:%d %b}"
+    factor, since = params.get("tracking", (1.0, None))
+    if since is not None and abs(factor - 1.0) >= TRACKING_NOTE:
+        parts[0] += f" (sales since {since:%d %b} ran at {factor:.1f}× the forecast)"
     lead_weeks = params["lead_days"] / 7
     parts.append(
         f"{lead_weeks:g}-week lead time" if params["lead_days"] % 7 == 0 else f"{params['lead_days']}-day lead time"
