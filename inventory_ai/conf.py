@@ -38,6 +38,9 @@ DEFAULTS: dict[str, Any] = {
     "RETRAIN_CHUNK_SIZE": 200,
     # Runs kept per store (the current one always is), for comparison in the admin.
     "RETRAIN_KEEP_RUNS": 5,
+    # Older runs also kept, the newest of every four weeks over this many days before the current run's history
+    # ends: a store-wide fill rate is calibrated by replaying the policy over them against what then sold.
+    "CALIBRATION_HISTORY_DAYS": 91,
     # A queued or running retrain that has not moved on for this long is marked failed (it can be re-run).
     "RETRAIN_STALL_SECONDS": 1800,
     # Seed of every random part of training (the network's initial weights and batches).

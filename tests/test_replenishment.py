@@ -276,3 +276,39 @@ def test_a_store_wide_share_out_is_computed_again_when_new_sales_are_recorded(tr
 
     # then the share-out is not reused: the tracked forecasts it rests on changed
     assert shared.called
+
+
+def test_a_store_wide_fill_rate_is_asked_for_more_when_recent_forecasts_fell_short(shop, settings):
+    from django.db.models import F
+
+    from inventory_ai.choices import FillRateScope
+    from inventory_ai.models import DailyDemand, Location
+    from inventory_ai.services import retraining
+    from tests.retrain_helpers import drive, seed_demand
+
+    # given runs made 8 and 4 weeks ago and today, and sales over the last 8 weeks four times what came before
+    settings.INVENTORY_AI = {**settings.INVENTORY_AI, "FORECAST_HORIZON": 6, "RETRAIN_CHUNK_SIZE": 6}
+    variants = seed_demand(shop, 6, weeks=30)
+    last = retraining.last_complete_day(shop, "W-SUN")
+    old = drive(retraining.start_retrain(shop, as_of=last - timedelta(days=55)))
+    DailyDemand.objects.filter(variant__store=shop, date__gt=old.data_until).update(units=F("units") * 4)
+    drive(retraining.start_retrain(shop, as_of=last - timedelta(days=27)))
+    current = drive(retraining.start_retrain(shop))
+    location = Location.objects.get(store=shop)
+    for variant in variants:
+        InventoryLevel.objects.create(
+            variant=variant, location=location, available=5, platform_updated_at=timezone.now()
+        )
+    shop.fill_rate_scope = FillRateScope.STORE
+    shop.save()
+
+    # when suggestions are computed from the current run
+    with mock.patch.object(replenishment, "allocate_fill_rate", wraps=replenishment.allocate_fill_rate) as shared:
+        replenishment.recompute_suggestions(shop)
+
+    # then the share-out is asked for more than 95%: replayed over the earlier runs, 95% served less
+    asked = shared.call_args.kwargs["target"]
+    assert 0.95 < asked <= 0.999
+    suggestion = ReorderSuggestion.objects.filter(status=SuggestionStatus.PENDING, forecast_run=current).first()
+    assert suggestion is not None
+    assert f"asked of the forecasts as {asked:.1%}" in suggestion.reason

@@ -225,6 +225,24 @@ def test_old_runs_are_pruned_with_their_artefacts(shop, small_options):
     assert registry.read_json(runs[2].artifacts, engine.STATES_FILE) is not None
 
 
+def test_pruning_keeps_one_run_per_four_weeks_for_the_policy_calibration(shop, small_options):
+    # given runs whose history ended 10, 9, 5 and 4 weeks before the current one's, then two current runs
+    seed_demand(shop, 5, weeks=20)
+    last = retraining.last_complete_day(shop, "W-SUN")
+    older = [
+        drive(retraining.start_retrain(shop, as_of=last - timedelta(days=7 * weeks - 1))) for weeks in (10, 9, 5, 4)
+    ]
+    assert [(last - run.data_until).days for run in older] == [70, 63, 35, 28]
+    recent = [drive(retraining.start_retrain(shop)) for _ in range(2)]
+
+    # when old runs are pruned, two being kept
+    assert retraining.prune_runs(shop.pk) == 2
+
+    # then besides the two newest, the newest of each four weeks before them stays: 4 and 9 weeks old
+    kept = list(ForecastRun.objects.filter(store=shop).order_by("pk"))
+    assert kept == [older[1], older[3], *recent]
+
+
 @override_settings(CELERY_BEAT_SCHEDULE={})
 def test_the_schedule_retrains_every_active_store(shop, small_options):
     from inventory_ai.services.stores import upsert_store

@@ -28,7 +28,8 @@ from forecasting.policy import (
     round_order,
     xyz_classes,
 )
-from forecasting.tracking import track_forecasts, tracking_factors
+from forecasting.protection import calibrate_fill_target
+from forecasting.tracking import DEFAULT_PRIOR_UNITS, track_forecasts, tracking_factors
 from inventory_ai.choices import (
     AdjustmentReason,
     AdjustmentStatus,
@@ -114,6 +115,27 @@ def _forecast_frame(run: ForecastRun, variant_ids: list[int] | None) -> pd.DataF
     return pd.DataFrame(records)
 
 
+def _sales_known_until(store: Store, run: ForecastRun) -> date | None:
+    """The last day of the last complete period with sales recorded to its end, when later than the run's history."""
+    if run.data_until is None:
+        return None
+    latest = DailyDemand.objects.filter(variant__store=store).aggregate(latest=Max("date"))["latest"]
+    if latest is None or latest <= run.data_until:
+        return None
+    return min(last_complete_day(store, run.freq), latest)
+
+
+def _sales_by_period(store: Store, after: date, until: date, freq: str, variant_ids: list[int]) -> pd.DataFrame:
+    """Units sold per variant and period (`unique_id, ds, y`, `ds` the period's last day) from `after` (excluded)
+    to `until`."""
+    rows = DailyDemand.objects.filter(
+        variant__store=store, date__gt=after, date__lte=until, variant_id__in=variant_ids
+    ).values_list("variant_id", "date", "units")
+    sold = pd.DataFrame(list(rows), columns=["unique_id", "date", "y"])
+    sold["ds"] = pd.PeriodIndex(pd.to_datetime(sold["date"]), freq=period_alias(freq)).end_time.normalize()
+    return sold.groupby(["unique_id", "ds"], as_index=False)["y"].sum()
+
+
 def track_sales(store: Store, run: ForecastRun, frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series | None]:
     """The run's forecasts tracked against the sales recorded since it (`forecasting.tracking`): the periods still
     ahead, each item's scaled by how its sales compared with its forecast over the periods ended since the run, and
@@ -123,19 +145,12 @@ def track_sales(store: Store, run: ForecastRun, frame: pd.DataFrame) -> tuple[pd
     a store whose recorded history stops (imported data, a paused sync) is read as the run left it, not as a store
     that stopped selling.
     """
-    if run.data_until is None or frame.empty:
+    known = _sales_known_until(store, run)
+    if known is None or frame.empty:
         return frame, None
-    latest = DailyDemand.objects.filter(variant__store=store).aggregate(latest=Max("date"))["latest"]
-    if latest is None or latest <= run.data_until:
-        return frame, None
-    known = min(last_complete_day(store, run.freq), latest)
     if not (frame["ds"] <= pd.Timestamp(known)).any():
         return frame, None
-    rows = DailyDemand.objects.filter(
-        variant__store=store, date__gt=run.data_until, date__lte=known, variant_id__in=list(frame["unique_id"].unique())
-    ).values_list("variant_id", "date", "units")
-    sold = pd.DataFrame(list(rows), columns=["unique_id", "date", "y"])
-    sold["ds"] = pd.PeriodIndex(pd.to_datetime(sold["date"]), freq=period_alias(run.freq)).end_time.normalize()
+    sold = _sales_by_period(store, run.data_until, known, run.freq, list(frame["unique_id"].unique()))
     factors = tracking_factors(frame, sold, pd.Timestamp(known))
     return track_forecasts(frame, sold, pd.Timestamp(known)), factors
 
@@ -228,8 +243,9 @@ def recompute_suggestions(
     ).set_index("unique_id")
     if store_wide:
         _share_fill_rate(store, run, levels, all_frame, table, variants, stock + incoming, period_days)
-        for pk, item_fill in table["item_fill"].items():
+        for pk, item_fill, setting in table[["item_fill", "fill_setting"]].itertuples():
             params[pk]["item_fill"] = item_fill
+            params[pk]["fill_setting"] = setting
     location = (
         Location.objects.filter(store=store, is_primary=True).first() or Location.objects.filter(store=store).first()
     )
@@ -303,11 +319,66 @@ def recompute_suggestions(
 SHARE_CACHE_SECONDS = 3600
 
 
+# Earlier runs read to calibrate a store-wide fill rate (the newest, one per history date).
+CALIBRATION_RUNS = 8
+
+
+def _calibrated_setting(
+    store: Store, run: ForecastRun, ids: list[int], group: pd.DataFrame, unit_value: pd.Series, period_days: float
+) -> float:
+    """The setting to ask of the share-out so that it serves the service level the items of `group` share: the policy
+    replayed week by week over the store's recent runs against what then sold (`calibrate_fill_target`), as it runs
+    here (tracking each run against the sales since it). Forecasts that fell short of demand lately, or intervals too
+    narrow for its lumps, ask for more; without runs old enough to replay, the service level itself."""
+    target = float(group["service"].iloc[0])
+    known = _sales_known_until(store, run) or run.data_until
+    if known is None:
+        return target
+    past: dict[pd.Timestamp, pd.DataFrame] = {}
+    earlier = ForecastRun.objects.filter(
+        store=store, status=RunStatus.SUCCEEDED, freq=run.freq, data_until__isnull=False, data_until__lte=run.data_until
+    ).order_by("-data_until", "-finished_at", "-pk")
+    for past_run in earlier[: CALIBRATION_RUNS * 4]:
+        cutoff = pd.Timestamp(past_run.data_until)
+        if cutoff not in past and len(past) < CALIBRATION_RUNS:
+            past[cutoff] = _forecast_frame(past_run, ids)
+    past = {cutoff: frame for cutoff, frame in past.items() if not frame.empty}
+    if not past:
+        return target
+    sold = _sales_by_period(store, min(past).date(), known, run.freq, ids)
+    found = calibrate_fill_target(
+        past,
+        sold,
+        lead_time=max(0, round(float(group["lead_days"].median()) / period_days)),
+        review_period=max(1, round(float(group["review_days"].median()) / period_days)),
+        target=target,
+        as_of=pd.Timestamp(known),
+        unit_value=unit_value,
+        tracking_prior=DEFAULT_PRIOR_UNITS,
+    )
+    if found.n_windows:
+        logger.info(
+            "store %s: a %.1f%% fill rate is asked of the share-out as %.2f%% (served %.1f%% in %d replayed weeks)",
+            store.pk,
+            100 * target,
+            100 * found.nominal_target,
+            100 * found.backtest_fill,
+            found.n_windows,
+        )
+    return found.nominal_target
+
+
 def _shares(
-    run: ForecastRun, frame: pd.DataFrame, table: pd.DataFrame, unit_value: pd.Series, period_days: float
-) -> dict[int, tuple[int, float]]:
-    """Per item: its order-up-to level and expected fill rate when the items of each service level reach it together
-    at the least stock value (`forecasting.policy.allocate_fill_rate`); cached per run and settings."""
+    store: Store,
+    run: ForecastRun,
+    frame: pd.DataFrame,
+    table: pd.DataFrame,
+    unit_value: pd.Series,
+    period_days: float,
+) -> dict[int, tuple[int, float, float]]:
+    """Per item: its order-up-to level, expected fill rate and the setting asked of the share-out when the items of
+    each service level reach it together at the least stock value (`forecasting.policy.allocate_fill_rate`, its
+    setting calibrated on the store's recent runs); cached per run, settings and tracked forecasts."""
     # the frame is in the key: tracked against the sales since the run, it changes as they are recorded
     digest = hashlib.sha256(
         pd.util.hash_pandas_object(
@@ -322,18 +393,19 @@ def _shares(
     shares = cache.get(key)
     if shares is None:
         shares = {}
-        for service, group in table.groupby("service"):
+        for _, group in table.groupby("service"):
+            setting = _calibrated_setting(store, run, list(group.index), group, unit_value[group.index], period_days)
             allocation = allocate_fill_rate(
                 frame[frame["unique_id"].isin(group.index)],
                 lead_time=group["lead_days"] / period_days,
                 review_period=group["review_days"] / period_days,
-                target=float(service),
+                target=setting,
                 unit_value=unit_value[group.index],
             )
             for pk, level, fill in allocation[["unique_id", "order_up_to", "expected_fill_rate"]].itertuples(
                 index=False
             ):
-                shares[int(pk)] = (int(level), float(fill))
+                shares[int(pk)] = (int(level), float(fill), setting)
         cache.set(key, shares, SHARE_CACHE_SECONDS)
     return shares
 
@@ -351,12 +423,13 @@ def _share_fill_rate(
     """Replace the levels of the items in `levels` (in place) by their share of a fill rate reached by all the items
     of `table` with the same service level together. `table` gains `item_fill`."""
     unit_value = pd.Series({pk: float(variants[pk].unit_cost or 0) for pk in table.index}, dtype=float)
-    shares = _shares(run, frame, table, unit_value, period_days)
+    shares = _shares(store, run, frame, table, unit_value, period_days)
     table["item_fill"] = np.nan
+    table["fill_setting"] = np.nan
     for pk in levels.index:
         if pk not in shares:
             continue
-        order_up_to, item_fill = shares[pk]
+        order_up_to, item_fill, setting = shares[pk]
         row, params = levels.loc[pk], table.loc[pk]
         need = order_up_to - position[pk]
         periods = (params["lead_days"] + params["review_days"]) / period_days
@@ -373,6 +446,7 @@ def _share_fill_rate(
         )
         levels.loc[pk, "expected_fill_rate"] = item_fill
         table.loc[pk, "item_fill"] = item_fill
+        table.loc[pk, "fill_setting"] = setting
 
 
 def _on_order(store: Store, variant_ids: list[int], lead_days: dict[int, int]) -> dict[int, int]:
@@ -406,8 +480,12 @@ def explain(variant, row, params, measure, available, on_order, weekly, forecast
     what = "fill rate" if measure == "fill_rate" else "cycle service"
     item_fill = params.get("item_fill")
     if item_fill is not None and not math.isnan(item_fill):
+        asked = ""
+        setting = params.get("fill_setting", params["service"])
+        if setting - params["service"] >= 0.0005:
+            asked = f" (asked of the forecasts as {setting:.1%}: lately they served less than they promised)"
         parts.append(
-            f"{params['service']:.0%} fill rate over the store's items, {item_fill:.0%} of this one's demand: "
+            f"{params['service']:.0%} fill rate over the store's items{asked}, {item_fill:.0%} of this one's demand: "
             f"{int(row['order_up_to']):,} on hand or on order"
         )
     else:

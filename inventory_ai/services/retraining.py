@@ -531,13 +531,26 @@ def _carry_over(previous: ForecastRun, run: ForecastRun) -> None:
 
 
 def prune_runs(store_id: int) -> int:
-    """Delete the store's runs beyond the newest `RETRAIN_KEEP_RUNS` (never an active or the current one) and their
-    artefacts; returns how many were deleted."""
+    """Delete the store's runs beyond the newest `RETRAIN_KEEP_RUNS` (never an active or the current one, nor the
+    calibration snapshots: the newest succeeded run of every four weeks of history over `CALIBRATION_HISTORY_DAYS`
+    before the current run's) and their artefacts; returns how many were deleted."""
     keep = max(1, int(get_option("RETRAIN_KEEP_RUNS")))
     store = Store.objects.get(pk=store_id)
     current = current_run(store)
+    snapshots = set()
+    if current is not None and current.data_until is not None:
+        oldest = current.data_until - timedelta(days=int(get_option("CALIBRATION_HISTORY_DAYS")))
+        blocks = set()
+        earlier = ForecastRun.objects.filter(
+            store_id=store_id, status=RunStatus.SUCCEEDED, data_until__gte=oldest, data_until__lt=current.data_until
+        ).order_by("-data_until", "-finished_at", "-pk")
+        for run in earlier:
+            block = (current.data_until - run.data_until).days // 28
+            if block not in blocks:
+                blocks.add(block)
+                snapshots.add(run.pk)
     old = ForecastRun.objects.filter(store_id=store_id).exclude(status__in=ACTIVE_STATUSES).order_by("-created_at")
-    doomed = [run for run in old[keep:] if current is None or run.pk != current.pk]
+    doomed = [run for run in old[keep:] if (current is None or run.pk != current.pk) and run.pk not in snapshots]
     for run in doomed:
         if run.artifacts:
             registry.delete(run.artifacts)
