@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from inventory_ai.choices import SuggestionStatus
 from inventory_ai.models import ClassPolicy, InventoryLevel, ReorderSuggestion, Variant
-from inventory_ai.services import replenishment
+from inventory_ai.services import policy_inputs, replenishment
 
 pytestmark = pytest.mark.django_db
 
@@ -176,7 +176,7 @@ def test_a_store_wide_fill_rate_is_shared_out_at_less_stock_value(forecast_store
     # is reused rather than computed again)
     one = variants[0]
     before = together.get(one.pk)
-    with mock.patch.object(replenishment, "allocate_fill_rate", side_effect=AssertionError("computed again")):
+    with mock.patch.object(policy_inputs, "allocate_fill_rate", side_effect=AssertionError("computed again")):
         counts = replenishment.recompute_suggestions(shop, [one.pk])
     assert counts["kept"] + counts["none_needed"] + counts["created"] + counts["superseded"] == 1
     after = ReorderSuggestion.objects.filter(variant=one, status=SuggestionStatus.PENDING).first()
@@ -186,7 +186,7 @@ def test_a_store_wide_fill_rate_is_shared_out_at_less_stock_value(forecast_store
 
     # and a changed setting shares the fill rate out again
     Variant.objects.filter(pk=one.pk).update(unit_cost=Decimal(500))
-    with mock.patch.object(replenishment, "allocate_fill_rate", wraps=replenishment.allocate_fill_rate) as shared:
+    with mock.patch.object(policy_inputs, "allocate_fill_rate", wraps=policy_inputs.allocate_fill_rate) as shared:
         replenishment.recompute_suggestions(shop, [one.pk])
     assert shared.called
 
@@ -220,8 +220,8 @@ def test_suggestions_track_the_sales_recorded_since_the_run(tracked_store):
     steady = variants[0]
 
     # given the run's first two weeks have ended and their sales are recorded
-    frame = replenishment._forecast_frame(run, None)
-    ahead, factors = replenishment.track_sales(shop, run, frame)
+    frame = policy_inputs.forecast_frame(run, None)
+    ahead, factors = policy_inputs.track_sales(shop, run, frame)
 
     # then only the weeks still ahead are read, each item scaled by its sales against the forecast
     assert ahead["ds"].min() > pd.Timestamp(run.data_until + timedelta(days=14))
@@ -250,8 +250,8 @@ def test_a_store_whose_recorded_sales_stop_at_the_run_is_read_as_the_run_left_it
     DailyDemand.objects.filter(variant__store=shop, date__gt=run.data_until).delete()
 
     # when the run is read for suggestions
-    frame = replenishment._forecast_frame(run, None)
-    ahead, factors = replenishment.track_sales(shop, run, frame)
+    frame = policy_inputs.forecast_frame(run, None)
+    ahead, factors = policy_inputs.track_sales(shop, run, frame)
 
     # then nothing is tracked: the store did not stop selling, its record did
     assert factors is None
@@ -271,7 +271,7 @@ def test_a_store_wide_share_out_is_computed_again_when_new_sales_are_recorded(tr
 
     # when sales since the run are corrected (a late refund halves them) and one item is recomputed
     DailyDemand.objects.filter(variant=variants[1], date__gt=run.data_until).update(units=F("units") / 2)
-    with mock.patch.object(replenishment, "allocate_fill_rate", wraps=replenishment.allocate_fill_rate) as shared:
+    with mock.patch.object(policy_inputs, "allocate_fill_rate", wraps=policy_inputs.allocate_fill_rate) as shared:
         replenishment.recompute_suggestions(shop, [variants[0].pk])
 
     # then the share-out is not reused: the tracked forecasts it rests on changed
@@ -303,7 +303,7 @@ def test_a_store_wide_fill_rate_is_asked_for_more_when_recent_forecasts_fell_sho
     shop.save()
 
     # when suggestions are computed from the current run
-    with mock.patch.object(replenishment, "allocate_fill_rate", wraps=replenishment.allocate_fill_rate) as shared:
+    with mock.patch.object(policy_inputs, "allocate_fill_rate", wraps=policy_inputs.allocate_fill_rate) as shared:
         replenishment.recompute_suggestions(shop)
 
     # then the share-out is asked for more than 95%: replayed over the earlier runs, 95% served less
