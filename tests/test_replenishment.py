@@ -312,3 +312,31 @@ def test_a_store_wide_fill_rate_is_asked_for_more_when_recent_forecasts_fell_sho
     suggestion = ReorderSuggestion.objects.filter(status=SuggestionStatus.PENDING, forecast_run=current).first()
     assert suggestion is not None
     assert f"asked of the forecasts as {asked:.1%}" in suggestion.reason
+
+
+def test_the_fill_rate_calibration_replays_eight_weeks_from_the_runs_kept(shop, settings):
+    from inventory_ai.choices import FillRateScope
+    from inventory_ai.services import retraining
+    from tests.retrain_helpers import drive, seed_demand
+
+    # given runs whose history ended 12, 10, 8 and 4 weeks ago, two made the same day 4 weeks ago, and today's
+    settings.INVENTORY_AI = {**settings.INVENTORY_AI, "FORECAST_HORIZON": 6, "RETRAIN_CHUNK_SIZE": 6}
+    seed_demand(shop, 6, weeks=30)
+    last = retraining.last_complete_day(shop, "W-SUN")
+    for weeks in (12, 10, 8, 4, 4):
+        drive(retraining.start_retrain(shop, as_of=last - timedelta(days=7 * weeks - 1)))
+    drive(retraining.start_retrain(shop))
+    shop.fill_rate_scope = FillRateScope.STORE
+    shop.save()
+
+    # when suggestions are computed
+    with mock.patch.object(
+        policy_inputs, "calibrate_fill_target", wraps=policy_inputs.calibrate_fill_target
+    ) as calibrate:
+        replenishment.recompute_suggestions(shop)
+
+    # then the replay starts with the latest run at least 8 weeks old and reads one run per history date
+    past = calibrate.call_args.args[0]
+    assert [(pd.Timestamp(last) - cutoff).days for cutoff in past] == [56, 28, 0]
+    assert calibrate.call_args.kwargs["runs"] == 3
+    assert calibrate.call_args.kwargs["as_of"] == pd.Timestamp(last)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from datetime import date
+from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
@@ -19,6 +19,7 @@ from forecasting.policy import allocate_fill_rate, economic_order_quantity, roun
 from forecasting.protection import calibrate_fill_target
 from forecasting.tracking import DEFAULT_PRIOR_UNITS, track_forecasts, tracking_factors
 from inventory_ai.choices import RunStatus
+from inventory_ai.conf import get_option
 from inventory_ai.models import DailyDemand, Forecast, ForecastRun, Store, Variant
 from inventory_ai.services.retraining import last_complete_day
 
@@ -80,8 +81,9 @@ def track_sales(store: Store, run: ForecastRun, frame: pd.DataFrame) -> tuple[pd
 SHARE_CACHE_SECONDS = 3600
 
 
-# Earlier runs read to calibrate a store-wide fill rate (the newest, one per history date).
-CALIBRATION_RUNS = 8
+# The calibration of a store-wide fill rate replays at least this span of sales (its first protection period being a
+# warm-up): long enough to hold several reviews, short enough to read the store's current phase.
+REPLAY_DAYS = 56
 
 
 def _calibrated_setting(
@@ -95,14 +97,28 @@ def _calibrated_setting(
     known = _sales_known_until(store, run) or run.data_until
     if known is None:
         return target
-    past: dict[pd.Timestamp, pd.DataFrame] = {}
-    earlier = ForecastRun.objects.filter(
-        store=store, status=RunStatus.SUCCEEDED, freq=run.freq, data_until__isnull=False, data_until__lte=run.data_until
+    # the runs replayed: from the latest made at least REPLAY_DAYS before the sales known (the earliest kept when none
+    # is that old) to this one, one per period (a review reads the latest run made before it)
+    by_cutoff: dict[date, ForecastRun] = {}
+    candidates = ForecastRun.objects.filter(
+        store=store,
+        status=RunStatus.SUCCEEDED,
+        freq=run.freq,
+        data_until__gte=known - timedelta(days=int(get_option("CALIBRATION_HISTORY_DAYS"))),
+        data_until__lte=run.data_until,
     ).order_by("-data_until", "-finished_at", "-pk")
-    for past_run in earlier[: CALIBRATION_RUNS * 4]:
-        cutoff = pd.Timestamp(past_run.data_until)
-        if cutoff not in past and len(past) < CALIBRATION_RUNS:
-            past[cutoff] = forecast_frame(past_run, ids)
+    for candidate in candidates.only("pk", "data_until"):
+        by_cutoff.setdefault(candidate.data_until, candidate)
+    cutoffs = sorted(by_cutoff)
+    if not cutoffs:
+        return target
+    start = max((cutoff for cutoff in cutoffs if cutoff <= known - timedelta(days=REPLAY_DAYS)), default=cutoffs[0])
+    chosen: list[date] = []
+    for cutoff in (cutoff for cutoff in cutoffs if cutoff >= start):
+        if chosen and (cutoff - chosen[-1]).days < period_days and cutoff != cutoffs[-1]:
+            continue
+        chosen.append(cutoff)
+    past = {pd.Timestamp(cutoff): forecast_frame(by_cutoff[cutoff], ids) for cutoff in chosen}
     past = {cutoff: frame for cutoff, frame in past.items() if not frame.empty}
     if not past:
         return target
@@ -115,6 +131,7 @@ def _calibrated_setting(
         target=target,
         as_of=pd.Timestamp(known),
         unit_value=unit_value,
+        runs=len(past),
         tracking_prior=DEFAULT_PRIOR_UNITS,
     )
     if found.n_windows:
