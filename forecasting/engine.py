@@ -15,7 +15,7 @@ import logging
 import math
 import multiprocessing
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from functools import partial
 from pathlib import Path
@@ -24,56 +24,47 @@ import numpy as np
 import pandas as pd
 
 from forecasting import metrics
-from forecasting.calibration import LevelCalibration, year_end_signature
+from forecasting.calibration import year_end_signature
+from forecasting.catalog import (
+    EXOG_MODELS,
+    GLOBAL_MODELS,
+    INTERMITTENT_CANDIDATES,
+    MODELS,
+    PAIR,
+    SMOOTH_CANDIDATES,
+    Series,
+)
 from forecasting.data import (
     OUTLIER_IQRS,
     cap_outliers,
-    classify_demand,
     future_periods,
     holiday_counts,
     impute_censored,
     infer_season_length,
     to_regular,
 )
-from forecasting.models import ADIDA, IMAPA, TSB, CrostonSBA, Forecaster, MovingAverage, Naive, SeasonalNaive
-from forecasting.models.base import Ensemble, forecast_with_fallback
+from forecasting.models import Naive
+from forecasting.models.base import forecast_with_fallback
 from forecasting.models.lstm import GlobalLSTM
-from forecasting.models.sarima import MAX_SEASONAL_PERIOD, Sarima
+from forecasting.models.sarima import MAX_SEASONAL_PERIOD
+from forecasting.selection import (
+    CALIBRATION_WEIGHT_PERIODS,
+    GLOBAL_MIN_SERIES,
+    calibration_factor,
+    choose_models,
+    demand_class,
+    fit_calibration,
+    merge_pair,
+    model_for,
+    model_for_class,
+    rms_step,
+)
 
 logger = logging.getLogger(__name__)
 
-Factory = Callable[[int], Forecaster]  # season length -> model
-Series = tuple[object, pd.DatetimeIndex, np.ndarray]  # (unique_id, period ends, values)
-
-MODELS: dict[str, Factory] = {
-    "naive": lambda m: Naive(),
-    "seasonal_naive": lambda m: SeasonalNaive(m),
-    "moving_average_8": lambda m: MovingAverage(8),
-    "croston_sba": lambda m: CrostonSBA(),
-    "tsb": lambda m: TSB(),
-    "adida": lambda m: ADIDA(),
-    "imapa": lambda m: IMAPA(),
-    "ensemble": lambda m: Ensemble([MovingAverage(8), TSB(), ADIDA(), IMAPA()]),
-    "sarima": lambda m: Sarima(m),
-}
-EXOG_MODELS = {"sarima"}  # the local models that take regressors (holidays)
-GlobalFactory = Callable[[int, tuple[int, ...], int], GlobalLSTM]  # horizon, levels, seed -> model
-# Trained once across all series, not per series.
-GLOBAL_MODELS: dict[str, GlobalFactory] = {
-    "lstm": lambda horizon, levels, seed: GlobalLSTM(horizon, levels=levels or (80,), seed=seed),
-}
-SMOOTH_CANDIDATES = ("naive", "seasonal_naive", "moving_average_8", "imapa", "sarima")
-INTERMITTENT_CANDIDATES = ("moving_average_8", "croston_sba", "tsb", "adida", "imapa")
 DEFAULT_WINDOWS = 2
-# A global network needs a crowd to learn from: below this many series "auto" does not train one.
-GLOBAL_MIN_SERIES = 100
 # Epochs when the network continues from the previous backtest origin (or a saved run) instead of starting cold.
 WARM_EPOCHS = 3
-PAIR = "+"  # "lstm+imapa": the equal-weight average of two models
-# The level calibration of "auto" learns from backtest windows of series with at least this much history before the
-# window (a scale measured on fewer periods is noise), weighting each by its units sold in the periods before it.
-CALIBRATION_MIN_PERIODS = 8
-CALIBRATION_WEIGHT_PERIODS = 8
 
 
 def _validate(models: str | Sequence[str]) -> tuple[str, ...]:
@@ -83,11 +74,6 @@ def _validate(models: str | Sequence[str]) -> tuple[str, ...]:
     if unknown:
         raise ValueError(f"unknown model(s) {', '.join(unknown)}; known: {', '.join(known)}")
     return chosen
-
-
-def demand_class(y: np.ndarray) -> str:
-    kind = classify_demand(y)
-    return "intermittent" if kind in {"intermittent", "lumpy", "zero"} else "smooth"
 
 
 def _local_candidates(y: np.ndarray, season_length: int) -> tuple[str, ...]:
@@ -178,30 +164,6 @@ def _global_backtest(series, name, horizon, windows, level, seed, start=None):
     return out, previous
 
 
-def _merge(pair: str, parts: dict[str, dict[int, np.ndarray]]) -> dict[int, np.ndarray]:
-    names = pair.split(PAIR)
-    cutoffs = set.intersection(*(set(parts.get(name, {})) for name in names))
-    return {cutoff: np.mean([parts[name][cutoff] for name in names], axis=0) for cutoff in cutoffs}
-
-
-def choose_per_class(scored: list[tuple[str, dict[str, float]]]) -> dict[str, str]:
-    """The model with the lowest mean backtest RMSSE in each demand class, over the series every candidate scored.
-
-    Choosing per series from a short backtest mostly picks noise (on OR-weekly it lost to any single good method);
-    choosing per class keeps the evidence of thousands of series behind each choice.
-    """
-    chosen: dict[str, str] = {}
-    for demand_class in {kind for kind, _ in scored}:
-        rows = [scores for kind, scores in scored if kind == demand_class and scores]
-        if not rows:
-            continue
-        common = set.intersection(*(set(scores) for scores in rows))
-        if common:
-            order = list(rows[0])
-            chosen[demand_class] = min(common, key=lambda name: (np.mean([r[name] for r in rows]), order.index(name)))
-    return chosen
-
-
 def prepare(
     history: pd.DataFrame, freq: str, end: pd.Timestamp | None = None, outlier_iqrs: float | None = OUTLIER_IQRS
 ) -> list[Series]:
@@ -267,7 +229,7 @@ def backtest_local(
                     "length": len(values),
                     "signature": year_end_signature(values, index),
                     "signatures": [year_end_signature(values[:cutoff], index[:cutoff]) for cutoff in cutoffs],
-                    "level_scale": [_rms_step(values[:cutoff]) for cutoff in cutoffs],
+                    "level_scale": [rms_step(values[:cutoff]) for cutoff in cutoffs],
                     "units": [float(values[:cutoff][-CALIBRATION_WEIGHT_PERIODS:].sum()) for cutoff in cutoffs],
                 }
             )
@@ -275,125 +237,6 @@ def backtest_local(
             logger.exception("backtest of series %s failed", item[0])
             out.append({"error": _error(exc)})
     return out
-
-
-def _candidates(item: dict, global_backtest: dict | None) -> dict[str, dict[int, list]]:
-    """Predicted means by cutoff of every candidate of one series: its local models, and with `global_backtest` the
-    global network and its pair with each local model."""
-    cutoffs = item["cutoffs"]
-    candidates = {name: dict(zip(cutoffs, means, strict=True)) for name, means in item["predictions"].items()}
-    for name in GLOBAL_MODELS:
-        if global_backtest:
-            candidates[name] = {int(cutoff): mean for cutoff, mean in global_backtest.items()}
-            for other in [key for key in item["predictions"] if key not in GLOBAL_MODELS]:
-                candidates[f"{name}{PAIR}{other}"] = _merge(f"{name}{PAIR}{other}", candidates)
-    return candidates
-
-
-def score_evidence(item: dict, global_backtest: dict | None = None) -> dict[str, float]:
-    """Mean backtest RMSSE per candidate of one series' evidence (see `backtest_local`), with the global network and
-    its pairs with each local model when `global_backtest` (the network's predicted means by cutoff) is given."""
-    if "error" in item:
-        return {}
-    truth = dict(zip(item["cutoffs"], zip(item["actual"], item["scale"], strict=True), strict=True))
-    scores = {}
-    for name, by_cutoff in _candidates(item, global_backtest).items():
-        per_cutoff = []
-        for cutoff, mean in by_cutoff.items():
-            if cutoff in truth:
-                actual, scale = np.asarray(truth[cutoff][0], float), truth[cutoff][1]
-                steps = min(len(actual), len(mean))
-                per_cutoff.append(metrics.rmse(actual[:steps], np.asarray(mean, float)[:steps]) / scale)
-        if per_cutoff:
-            scores[name] = float(np.mean(per_cutoff))
-    return scores
-
-
-def choose_models(evidence: Sequence[dict], global_backtests: Sequence[dict | None] | None = None) -> dict[str, str]:
-    """Per demand class: the single model or the pair (the global network with a local model) with the lowest mean
-    backtest RMSSE. `global_backtests`: per series, the network's predicted means by cutoff (None: not trained)."""
-    glob = global_backtests or [None] * len(evidence)
-    scored = [
-        (item["class"], score_evidence(item, by_cutoff))
-        for item, by_cutoff in zip(evidence, glob, strict=True)
-        if "error" not in item
-    ]
-    return choose_per_class(scored)
-
-
-def model_for(values: np.ndarray, per_class: dict[str, str]) -> str:
-    """The model a series gets under a per-class choice (a default when its class had no evidence)."""
-    return _model_for_class(demand_class(values), per_class)
-
-
-def _model_for_class(kind: str, per_class: dict[str, str]) -> str:
-    return per_class.get(kind, "imapa" if kind == "intermittent" else "moving_average_8")
-
-
-def fit_calibration(
-    evidence: Sequence[dict], global_backtests: Sequence[dict | None] | None, per_class: dict[str, str]
-) -> list[float] | None:
-    """The coefficients of the store's level calibration (`forecasting.calibration`), fitted on the backtest windows
-    of the model each series is given; None when there is too little evidence (fewer than GLOBAL_MIN_SERIES series
-    or backtest rows) or the fit fails."""
-    usable = [item for item in evidence if "error" not in item]
-    if len(usable) < GLOBAL_MIN_SERIES:
-        return None
-    rows = []  # (periods before the end, level, actual, signature, scale, units sold before the window)
-    for item, by_cutoff_global in zip(evidence, global_backtests or [None] * len(evidence), strict=True):
-        if "error" in item:
-            continue
-        name = _model_for_class(item["class"], per_class)
-        predictions = _candidates(item, by_cutoff_global).get(name, {})
-        # The signature each window is fitted with is the one known at its cutoff, as at the origin the forecast's
-        # factor uses the signature known then. The whole series' signature would let the window's own sales leak
-        # into it (they raise the mean it divides by), understating how a signature read beforehand plays out.
-        # Evidence from before per-cutoff signatures were kept falls back to the whole series' one.
-        signatures = item.get("signatures") or [item["signature"]] * len(item["cutoffs"])
-        window = dict(
-            zip(
-                item["cutoffs"],
-                zip(item["actual"], item["level_scale"], item["units"], signatures, strict=True),
-                strict=True,
-            )
-        )
-        for cutoff, mean in predictions.items():
-            if cutoff < CALIBRATION_MIN_PERIODS or cutoff not in window:
-                continue
-            actual, scale, units, signature = window[cutoff]
-            steps = min(len(actual), len(mean))
-            rows.append(
-                (item["length"] - cutoff, float(np.mean(mean[:steps])), float(np.mean(actual[:steps])),
-                 signature, scale, units)
-            )  # fmt: skip
-    if not rows:
-        return None
-    table = np.array(rows)
-    # Each backtest window counts once, whatever the store sold in it.
-    window_units = {window: table[table[:, 0] == window, 5].sum() for window in np.unique(table[:, 0])}
-    weights = table[:, 5] / np.maximum([window_units[window] for window in table[:, 0]], 1e-12)
-    try:
-        calibration = LevelCalibration(min_rows=GLOBAL_MIN_SERIES).fit(
-            table[:, 1], table[:, 2], table[:, 3], table[:, 4], weights
-        )
-    except ValueError as exc:
-        logger.info("no level calibration: %s", exc)
-        return None
-    logger.info("level calibration %s from %d backtest rows", np.round(calibration.coef_, 3), calibration.n_rows_)
-    return [float(value) for value in calibration.coef_]
-
-
-def calibration_factor(coefficients: Sequence[float] | None, values: np.ndarray, index: pd.DatetimeIndex) -> float:
-    """The level factor of one series under the store's calibration (1.0 without one)."""
-    if not coefficients:
-        return 1.0
-    calibration = LevelCalibration()
-    calibration.coef_ = np.asarray(coefficients, float)
-    return float(calibration.factor([year_end_signature(values, index)])[0])
-
-
-def _rms_step(history: np.ndarray) -> float:
-    return float(np.sqrt(np.mean(np.diff(history) ** 2))) if len(history) > 1 else 0.0
 
 
 def backtest_global(
@@ -686,7 +529,7 @@ def _prepared(history: pd.DataFrame, freq: str, outlier_iqrs: float | None = OUT
 
 
 def _default(values: np.ndarray) -> str:
-    return _model_for_class(demand_class(values), {})
+    return model_for_class(demand_class(values), {})
 
 
 def _calendar(index: pd.DatetimeIndex, horizon: int, freq: str, country: str | None) -> np.ndarray | None:
@@ -771,7 +614,7 @@ def backtest(
     for (unique_id, _, values), predictions in zip(series, local, strict=True):
         predictions.pop("_state")
         for name in names:
-            by_cutoff = _merge(name, predictions) if PAIR in name else predictions.get(name, {})
+            by_cutoff = merge_pair(name, predictions) if PAIR in name else predictions.get(name, {})
             per_cutoff = [
                 _scores(values[cutoff : cutoff + len(mean)], mean, values[:cutoff], m)
                 for cutoff, mean in by_cutoff.items()

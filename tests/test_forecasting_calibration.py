@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecasting import engine
+from forecasting import engine, selection
 from forecasting.calibration import LevelCalibration, year_end_signature
 from forecasting.engine import forecast_many
 
@@ -120,13 +120,13 @@ def test_calibration_fits_each_window_with_the_signature_known_at_its_cutoff():
     whole = rng.normal(0.0, 1.0, 200)
     evidence = calibration_evidence(at_cutoff, whole)
     # when the store's calibration is fitted
-    coefficients = engine.fit_calibration(evidence, None, {"smooth": "imapa"})
+    coefficients = selection.fit_calibration(evidence, None, {"smooth": "imapa"})
     # then it recovers the slope on the signature known at the cutoff
     assert coefficients == pytest.approx([0.0, 0.3], abs=1e-6)
     # and evidence without per-cutoff signatures (an older run's) falls back to the whole series' signature
     for item in evidence:
         item.pop("signatures")
-    assert engine.fit_calibration(evidence, None, {"smooth": "imapa"})[1] == pytest.approx(0.0, abs=0.1)
+    assert selection.fit_calibration(evidence, None, {"smooth": "imapa"})[1] == pytest.approx(0.0, abs=0.1)
 
 
 def test_backtest_evidence_keeps_the_signature_as_read_at_each_cutoff():

@@ -78,9 +78,11 @@ def test_training_is_deterministic_for_a_seed():
 
 
 def test_forecast_many_with_the_network_in_a_pair_and_in_auto(tmp_path, monkeypatch):
-    from forecasting import engine
+    from forecasting import engine, selection
 
+    # a crowd of 30 is enough here, for the network and for the level calibration
     monkeypatch.setattr(engine, "GLOBAL_MIN_SERIES", 30)
+    monkeypatch.setattr(selection, "GLOBAL_MIN_SERIES", 30)
     history = panel(40)
     # the network averaged with a local model keeps the API contract
     result = forecast_many(history, horizon=4, freq="W-SUN", models="lstm+imapa")

@@ -32,7 +32,7 @@ from django.db.models import F, IntegerField, Min, Q, Sum
 from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 
-from forecasting import engine
+from forecasting import catalog, engine, selection
 from forecasting.data import future_periods, infer_season_length, period_alias
 from inventory_ai.choices import RunKind, RunPhase, RunStatus, StepStatus
 from inventory_ai.conf import get_option
@@ -153,7 +153,7 @@ def load_history(store: Store, data_until: date, variant_ids: list[int] | None =
     return frame
 
 
-def _series(run: ForecastRun, variant_ids: list[int] | None = None) -> list[engine.Series]:
+def _series(run: ForecastRun, variant_ids: list[int] | None = None) -> list[catalog.Series]:
     history = load_history(run.store, run.data_until, variant_ids)
     return engine.prepare(history, run.freq, end=pd.Timestamp(run.data_until))
 
@@ -450,8 +450,8 @@ def _advance(run: ForecastRun) -> None:
                 for variant_id, item in chunk_evidence.items():
                     evidence.append(item)
                     global_backtests.append(glob.get(variant_id, {}).get("backtest"))
-            run.choice = engine.choose_models(evidence, global_backtests)
-            run.calibration = engine.fit_calibration(evidence, global_backtests, run.choice) or []
+            run.choice = selection.choose_models(evidence, global_backtests)
+            run.calibration = selection.fit_calibration(evidence, global_backtests, run.choice) or []
         run.phase = RunPhase.FORECAST
         run.save(update_fields=["choice", "calibration", "phase"])
         transaction.on_commit(lambda: enqueue_outstanding(run.pk))
@@ -583,17 +583,17 @@ def forecast_chunk(run_id: int, index: int) -> str:
         )
         saved = _saved_states(previous)
     for uid, dates, values in series:
-        classes.append(engine.demand_class(values))
-        factors.append(engine.calibration_factor(run.calibration, values, dates))
+        classes.append(selection.demand_class(values))
+        factors.append(selection.calibration_factor(run.calibration, values, dates))
         if run.kind == RunKind.REFRESH:
-            names.append(_known_model(chosen.get(int(uid))) or engine.model_for(values, run.choice))
+            names.append(_known_model(chosen.get(int(uid))) or selection.model_for(values, run.choice))
             starts.append(saved.get(str(uid)))
             scores.append({})
         else:
             item = chunk.evidence.get(str(uid), {})
-            names.append(engine.model_for(values, run.choice))
+            names.append(selection.model_for(values, run.choice))
             starts.append(item.get("state") or None)
-            scores.append(engine.score_evidence(item, glob.get(str(uid), {}).get("backtest")) if item else {})
+            scores.append(selection.score_evidence(item, glob.get(str(uid), {}).get("backtest")) if item else {})
     results = engine.forecast_chosen(
         series,
         names,
@@ -679,8 +679,8 @@ def _known_model(name: str | None) -> str | None:
     """A model name the engine can fit (a stored alias may be a fallback's name, which is a model too)."""
     if not name:
         return None
-    parts = name.split(engine.PAIR)
-    return name if all(part in engine.MODELS or part in engine.GLOBAL_MODELS for part in parts) else None
+    parts = name.split(catalog.PAIR)
+    return name if all(part in catalog.MODELS or part in catalog.GLOBAL_MODELS for part in parts) else None
 
 
 def _totals(run: ForecastRun | None, variant_ids: list[int]) -> dict[int, float]:

@@ -1,0 +1,38 @@
+"""The catalogue of forecasting models: the local models by alias, the global network, and the candidates each
+demand class is backtested with."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+
+from forecasting.models import ADIDA, IMAPA, TSB, CrostonSBA, Forecaster, MovingAverage, Naive, SeasonalNaive
+from forecasting.models.base import Ensemble
+from forecasting.models.lstm import GlobalLSTM
+from forecasting.models.sarima import Sarima
+
+Factory = Callable[[int], Forecaster]  # season length -> model
+Series = tuple[object, pd.DatetimeIndex, np.ndarray]  # (unique_id, period ends, values)
+
+MODELS: dict[str, Factory] = {
+    "naive": lambda m: Naive(),
+    "seasonal_naive": lambda m: SeasonalNaive(m),
+    "moving_average_8": lambda m: MovingAverage(8),
+    "croston_sba": lambda m: CrostonSBA(),
+    "tsb": lambda m: TSB(),
+    "adida": lambda m: ADIDA(),
+    "imapa": lambda m: IMAPA(),
+    "ensemble": lambda m: Ensemble([MovingAverage(8), TSB(), ADIDA(), IMAPA()]),
+    "sarima": lambda m: Sarima(m),
+}
+EXOG_MODELS = {"sarima"}  # the local models that take regressors (holidays)
+GlobalFactory = Callable[[int, tuple[int, ...], int], GlobalLSTM]  # horizon, levels, seed -> model
+# Trained once across all series, not per series.
+GLOBAL_MODELS: dict[str, GlobalFactory] = {
+    "lstm": lambda horizon, levels, seed: GlobalLSTM(horizon, levels=levels or (80,), seed=seed),
+}
+SMOOTH_CANDIDATES = ("naive", "seasonal_naive", "moving_average_8", "imapa", "sarima")
+INTERMITTENT_CANDIDATES = ("moving_average_8", "croston_sba", "tsb", "adida", "imapa")
+PAIR = "+"  # "lstm+imapa": the equal-weight average of two models

@@ -1,0 +1,178 @@
+"""Choosing each demand class's model from backtest evidence, and the store-wide level calibration fitted on it.
+
+The evidence is plain JSON-ready data per series (`forecasting.engine.backtest_local`): the backtest cutoffs, the
+actual values after each, the scales, and each candidate's predicted means. Scores are mean RMSSE per candidate; the
+choice is made per demand class (smooth, intermittent) over thousands of series rather than per series.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from forecasting import metrics
+from forecasting.calibration import LevelCalibration, year_end_signature
+from forecasting.catalog import GLOBAL_MODELS, PAIR
+from forecasting.data import classify_demand
+
+logger = logging.getLogger(__name__)
+
+# A global network needs a crowd to learn from: below this many series "auto" does not train one (nor calibrates).
+GLOBAL_MIN_SERIES = 100
+# The level calibration of "auto" learns from backtest windows of series with at least this much history before the
+# window (a scale measured on fewer periods is noise), weighting each by its units sold in the periods before it.
+CALIBRATION_MIN_PERIODS = 8
+CALIBRATION_WEIGHT_PERIODS = 8
+
+
+def demand_class(y: np.ndarray) -> str:
+    """ "intermittent" (intermittent, lumpy or all-zero demand) or "smooth" (Syntetos-Boylan classes)."""
+    kind = classify_demand(y)
+    return "intermittent" if kind in {"intermittent", "lumpy", "zero"} else "smooth"
+
+
+def merge_pair(pair: str, parts: dict[str, dict[int, np.ndarray]]) -> dict[int, np.ndarray]:
+    """The predicted means by cutoff of a pair ("lstm+imapa"): its members' average, at the cutoffs both have."""
+    names = pair.split(PAIR)
+    cutoffs = set.intersection(*(set(parts.get(name, {})) for name in names))
+    return {cutoff: np.mean([parts[name][cutoff] for name in names], axis=0) for cutoff in cutoffs}
+
+
+def choose_per_class(scored: list[tuple[str, dict[str, float]]]) -> dict[str, str]:
+    """The model with the lowest mean backtest RMSSE in each demand class, over the series every candidate scored.
+
+    Choosing per series from a short backtest mostly picks noise (on OR-weekly it lost to any single good method);
+    choosing per class keeps the evidence of thousands of series behind each choice.
+    """
+    chosen: dict[str, str] = {}
+    for demand_class in {kind for kind, _ in scored}:
+        rows = [scores for kind, scores in scored if kind == demand_class and scores]
+        if not rows:
+            continue
+        common = set.intersection(*(set(scores) for scores in rows))
+        if common:
+            order = list(rows[0])
+            chosen[demand_class] = min(common, key=lambda name: (np.mean([r[name] for r in rows]), order.index(name)))
+    return chosen
+
+
+def _candidates(item: dict, global_backtest: dict | None) -> dict[str, dict[int, list]]:
+    """Predicted means by cutoff of every candidate of one series: its local models, and with `global_backtest` the
+    global network and its pair with each local model."""
+    cutoffs = item["cutoffs"]
+    candidates = {name: dict(zip(cutoffs, means, strict=True)) for name, means in item["predictions"].items()}
+    for name in GLOBAL_MODELS:
+        if global_backtest:
+            candidates[name] = {int(cutoff): mean for cutoff, mean in global_backtest.items()}
+            for other in [key for key in item["predictions"] if key not in GLOBAL_MODELS]:
+                candidates[f"{name}{PAIR}{other}"] = merge_pair(f"{name}{PAIR}{other}", candidates)
+    return candidates
+
+
+def score_evidence(item: dict, global_backtest: dict | None = None) -> dict[str, float]:
+    """Mean backtest RMSSE per candidate of one series' evidence (see `backtest_local`), with the global network and
+    its pairs with each local model when `global_backtest` (the network's predicted means by cutoff) is given."""
+    if "error" in item:
+        return {}
+    truth = dict(zip(item["cutoffs"], zip(item["actual"], item["scale"], strict=True), strict=True))
+    scores = {}
+    for name, by_cutoff in _candidates(item, global_backtest).items():
+        per_cutoff = []
+        for cutoff, mean in by_cutoff.items():
+            if cutoff in truth:
+                actual, scale = np.asarray(truth[cutoff][0], float), truth[cutoff][1]
+                steps = min(len(actual), len(mean))
+                per_cutoff.append(metrics.rmse(actual[:steps], np.asarray(mean, float)[:steps]) / scale)
+        if per_cutoff:
+            scores[name] = float(np.mean(per_cutoff))
+    return scores
+
+
+def choose_models(evidence: Sequence[dict], global_backtests: Sequence[dict | None] | None = None) -> dict[str, str]:
+    """Per demand class: the single model or the pair (the global network with a local model) with the lowest mean
+    backtest RMSSE. `global_backtests`: per series, the network's predicted means by cutoff (None: not trained)."""
+    glob = global_backtests or [None] * len(evidence)
+    scored = [
+        (item["class"], score_evidence(item, by_cutoff))
+        for item, by_cutoff in zip(evidence, glob, strict=True)
+        if "error" not in item
+    ]
+    return choose_per_class(scored)
+
+
+def model_for(values: np.ndarray, per_class: dict[str, str]) -> str:
+    """The model a series gets under a per-class choice (a default when its class had no evidence)."""
+    return model_for_class(demand_class(values), per_class)
+
+
+def model_for_class(kind: str, per_class: dict[str, str]) -> str:
+    return per_class.get(kind, "imapa" if kind == "intermittent" else "moving_average_8")
+
+
+def fit_calibration(
+    evidence: Sequence[dict], global_backtests: Sequence[dict | None] | None, per_class: dict[str, str]
+) -> list[float] | None:
+    """The coefficients of the store's level calibration (`forecasting.calibration`), fitted on the backtest windows
+    of the model each series is given; None when there is too little evidence (fewer than GLOBAL_MIN_SERIES series
+    or backtest rows) or the fit fails."""
+    usable = [item for item in evidence if "error" not in item]
+    if len(usable) < GLOBAL_MIN_SERIES:
+        return None
+    rows = []  # (periods before the end, level, actual, signature, scale, units sold before the window)
+    for item, by_cutoff_global in zip(evidence, global_backtests or [None] * len(evidence), strict=True):
+        if "error" in item:
+            continue
+        name = model_for_class(item["class"], per_class)
+        predictions = _candidates(item, by_cutoff_global).get(name, {})
+        # The signature each window is fitted with is the one known at its cutoff, as at the origin the forecast's
+        # factor uses the signature known then. The whole series' signature would let the window's own sales leak
+        # into it (they raise the mean it divides by), understating how a signature read beforehand plays out.
+        # Evidence from before per-cutoff signatures were kept falls back to the whole series' one.
+        signatures = item.get("signatures") or [item["signature"]] * len(item["cutoffs"])
+        window = dict(
+            zip(
+                item["cutoffs"],
+                zip(item["actual"], item["level_scale"], item["units"], signatures, strict=True),
+                strict=True,
+            )
+        )
+        for cutoff, mean in predictions.items():
+            if cutoff < CALIBRATION_MIN_PERIODS or cutoff not in window:
+                continue
+            actual, scale, units, signature = window[cutoff]
+            steps = min(len(actual), len(mean))
+            rows.append(
+                (item["length"] - cutoff, float(np.mean(mean[:steps])), float(np.mean(actual[:steps])),
+                 signature, scale, units)
+            )  # fmt: skip
+    if not rows:
+        return None
+    table = np.array(rows)
+    # Each backtest window counts once, whatever the store sold in it.
+    window_units = {window: table[table[:, 0] == window, 5].sum() for window in np.unique(table[:, 0])}
+    weights = table[:, 5] / np.maximum([window_units[window] for window in table[:, 0]], 1e-12)
+    try:
+        calibration = LevelCalibration(min_rows=GLOBAL_MIN_SERIES).fit(
+            table[:, 1], table[:, 2], table[:, 3], table[:, 4], weights
+        )
+    except ValueError as exc:
+        logger.info("no level calibration: %s", exc)
+        return None
+    logger.info("level calibration %s from %d backtest rows", np.round(calibration.coef_, 3), calibration.n_rows_)
+    return [float(value) for value in calibration.coef_]
+
+
+def calibration_factor(coefficients: Sequence[float] | None, values: np.ndarray, index: pd.DatetimeIndex) -> float:
+    """The level factor of one series under the store's calibration (1.0 without one)."""
+    if not coefficients:
+        return 1.0
+    calibration = LevelCalibration()
+    calibration.coef_ = np.asarray(coefficients, float)
+    return float(calibration.factor([year_end_signature(values, index)])[0])
+
+
+def rms_step(history: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(np.diff(history) ** 2))) if len(history) > 1 else 0.0
