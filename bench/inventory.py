@@ -208,7 +208,7 @@ def main() -> None:
                 settings[origin] = found.nominal_target
                 print(
                     f"  setting at {origin.date()}: {found.nominal_target:.2%} served {found.backtest_fill:.1%} in"
-                    f" {found.n_windows} backtest windows ({time.perf_counter() - started:.0f} s)",
+                    f" {found.n_windows} replayed weeks ({time.perf_counter() - started:.0f} s)",
                     flush=True,
                 )
 

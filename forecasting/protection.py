@@ -28,6 +28,7 @@ and to the protection window.
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -254,7 +255,8 @@ def calibrate_fill_target(
         .to_numpy()
     )
     on_hand = np.zeros((len(ids), len(settings)))
-    pipeline = np.zeros((len(periods) + lead_time + 1, len(ids), len(settings)))
+    # orders on their way, oldest first: the one placed `lead_time` periods ago arrives at the start of this one
+    in_transit = deque(np.zeros_like(on_hand) for _ in range(lead_time))
     demanded = 0.0
     served_by_setting = np.zeros(len(settings))
     reviews = 0
@@ -272,14 +274,15 @@ def calibrate_fill_target(
             )
             if index == 0:
                 on_hand = levels.astype(float)
-        on_hand += pipeline[index]
+        if lead_time:
+            on_hand += in_transit.popleft()
+        order = np.zeros_like(on_hand)
         if index % review_period == 0:
-            position = on_hand + pipeline[index + 1 : index + lead_time + 1].sum(axis=0)
-            order = np.maximum(levels - position, 0.0)
-            if lead_time == 0:  # on the shelf for this period's demand
-                on_hand += order
-            else:
-                pipeline[index + lead_time] += order
+            order = np.maximum(levels - on_hand - sum(in_transit, np.zeros_like(on_hand)), 0.0)
+        if lead_time:
+            in_transit.append(order)
+        else:  # on the shelf for this period's demand
+            on_hand += order
         sold_now = np.minimum(on_hand, demand[:, index, None])
         on_hand -= sold_now
         if index >= length:

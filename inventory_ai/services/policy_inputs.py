@@ -27,6 +27,8 @@ logger = logging.getLogger(__name__)
 
 
 def forecast_frame(run: ForecastRun, variant_ids: list[int] | None) -> pd.DataFrame:
+    """The run's forecasts (of `variant_ids`, or all) as `forecast_many` returns them: `unique_id` (the variant id),
+    `ds` (the period's last day), `mean` and the interval bounds."""
     rows = Forecast.objects.filter(run=run)
     if variant_ids is not None:
         rows = rows.filter(variant_id__in=variant_ids)
