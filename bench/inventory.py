@@ -10,11 +10,12 @@ SKU starts with stock at its reorder point. Policies:
 (a) ours: `forecast_many(models="auto")` and `allocate_fill_rate` at a 95% fill-rate target over all SKUs (or, with
     `--allocation sku`, `reorder_levels` at 95% for each SKU), ordering up to S when the position is below it. At
     each origin the setting asked of `allocate_fill_rate` is calibrated (`forecasting.protection.calibrate_fill_target`)
-    so that it would have served 95% of the demand in the protection windows of the two latest earlier forecast runs
-    ended by then (runs at the backtest cutoffs 2011-06-12 and 2011-07-10 before the first origin, then the earlier
-    origins' own runs). Between two runs, each weekly review tracks the run against the weeks sold since it was made
-    (`forecasting.tracking`, prior `--tracking-prior` units; 0 turns it off), and the calibration replays the
-    same tracking. `--calibration distribution` instead corrects the demand distribution on the same windows
+    so that the policy, replayed week by week with lost sales over the weeks since the earlier of the two latest
+    earlier forecast runs with a protection period ended (runs at the backtest cutoffs 2011-06-12 and 2011-07-10
+    before the first origin, then the earlier origins' own runs), would have served 95% of the demand after its
+    warm-up. Between two runs, each weekly review tracks the run against the weeks sold since it was made
+    (`forecasting.tracking`, prior `--tracking-prior` units; 0 turns it off), and the replay tracks alike.
+    `--calibration distribution` instead corrects the demand distribution on the same windows
     (`fit_protection_calibration`); `--calibration none` uses the forecasts and the setting as they are;
 (b) min/max (Odoo, ERPNext): min = mean weekly demand of the last 8 weeks x lead time x k, max = min + mean x review
     period, order up to max when the position is at or below min; k is searched so that (b)'s fill rate equals (a)'s;
