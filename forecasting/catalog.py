@@ -35,4 +35,7 @@ GLOBAL_MODELS: dict[str, GlobalFactory] = {
 }
 SMOOTH_CANDIDATES = ("naive", "seasonal_naive", "moving_average_8", "imapa", "sarima")
 INTERMITTENT_CANDIDATES = ("moving_average_8", "croston_sba", "tsb", "adida", "imapa")
+# Also tried on intermittent series with a short cycle (months, quarters): years of history hold many cycles, and
+# slow items with a seasonal rhythm (prescriptions filled before the year's end) follow it.
+SEASONAL_CANDIDATES = ("seasonal_naive", "sarima")
 PAIR = "+"  # "lstm+imapa": the equal-weight average of two models

@@ -5,6 +5,8 @@ Histories are long frames `unique_id, ds, y` (optionally `censored`: the item wa
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 
@@ -101,20 +103,34 @@ def impute_censored(y: np.ndarray, censored: np.ndarray, window: int = 4) -> np.
     return values
 
 
-def cap_outliers(y: np.ndarray, k: float = OUTLIER_IQRS, min_sales: int = 8) -> np.ndarray:
+def cap_outliers(y: np.ndarray, k: float = OUTLIER_IQRS, min_sales: int = 8, window: int | None = None) -> np.ndarray:
     """Cap sale sizes far above the series' usual ones (above Q3 + k·IQR of its non-zero periods).
 
     One wholesale order of 5,000 units in a series that sells 20 a week is real, but forecasting it again teaches
     nothing: every model would carry it for weeks. The default fence is Tukey's "far out" one (k = 3), measured on
     the sizes of the sales (zeros excluded), and it needs `min_sales` sales to estimate what "usual" means.
+
+    With `window`, "usual" is read from the `window` periods around each one (a window that fits in the series,
+    shifted at its ends) rather than from the whole history: a series that has grown over years would otherwise
+    have its recent, most telling values capped at a fence set by its early ones.
     """
     values = np.asarray(y, dtype=float).copy()
-    sizes = values[values > 0]
+    if window is None or window >= len(values):
+        return np.minimum(values, _fence(values[values > 0], k, min_sales))
+    ceilings = np.empty(len(values))
+    for position in range(len(values)):
+        start = min(max(position - window // 2, 0), len(values) - window)
+        part = values[start : start + window]
+        ceilings[position] = _fence(part[part > 0], k, min_sales)
+    return np.minimum(values, ceilings)
+
+
+def _fence(sizes: np.ndarray, k: float, min_sales: int) -> float:
+    """Q3 + k·IQR of the sale sizes (no fence with fewer than `min_sales`)."""
     if len(sizes) < min_sales:
-        return values
+        return math.inf
     q1, q3 = np.percentile(sizes, [25, 75])
-    ceiling = q3 + k * max(q3 - q1, 1.0)
-    return np.minimum(values, ceiling)
+    return q3 + k * max(q3 - q1, 1.0)
 
 
 def classify_demand(y: np.ndarray) -> str:

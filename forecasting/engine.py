@@ -31,6 +31,7 @@ from forecasting.catalog import (
     INTERMITTENT_CANDIDATES,
     MODELS,
     PAIR,
+    SEASONAL_CANDIDATES,
     SMOOTH_CANDIDATES,
     Series,
 )
@@ -50,6 +51,7 @@ from forecasting.models.sarima import MAX_SEASONAL_PERIOD
 from forecasting.selection import (
     CALIBRATION_WEIGHT_PERIODS,
     GLOBAL_MIN_SERIES,
+    calibration_applies,
     calibration_factor,
     choose_models,
     demand_class,
@@ -63,6 +65,7 @@ from forecasting.selection import (
 logger = logging.getLogger(__name__)
 
 DEFAULT_WINDOWS = 2
+OUTLIER_WINDOW_MIN = 25  # periods
 # Epochs when the network continues from the previous backtest origin (or a saved run) instead of starting cold.
 WARM_EPOCHS = 3
 
@@ -77,7 +80,12 @@ def _validate(models: str | Sequence[str]) -> tuple[str, ...]:
 
 
 def _local_candidates(y: np.ndarray, season_length: int) -> tuple[str, ...]:
-    names = INTERMITTENT_CANDIDATES if demand_class(y) == "intermittent" else SMOOTH_CANDIDATES
+    if demand_class(y) == "intermittent":
+        names = INTERMITTENT_CANDIDATES
+        if 1 < season_length <= MAX_SEASONAL_PERIOD:
+            names = (*names, *SEASONAL_CANDIDATES)
+    else:
+        names = SMOOTH_CANDIDATES
     if len(y) < 2 * season_length:
         names = tuple(name for name in names if name != "seasonal_naive")
     if season_length > MAX_SEASONAL_PERIOD and len(y) < season_length + season_length // 4:
@@ -171,11 +179,13 @@ def prepare(
     period of the whole history), stock-out periods imputed, outlier sale sizes capped. Phases of one run that read
     the history separately must pass the same `end`."""
     regular = to_regular(history, freq, end=end)
+    # "usual" sale sizes are read over two seasonal cycles around each period, and at least OUTLIER_WINDOW_MIN periods
+    window = max(2 * infer_season_length(freq) + 1, OUTLIER_WINDOW_MIN)
     series = []
     for unique_id, frame in regular.groupby("unique_id", sort=True):
         values = impute_censored(frame["y"].to_numpy(float), frame["censored"].to_numpy(bool))
         if outlier_iqrs is not None:
-            values = cap_outliers(values, outlier_iqrs)
+            values = cap_outliers(values, outlier_iqrs, window=window)
         series.append((unique_id, pd.DatetimeIndex(frame["ds"]), values))
     return series
 
@@ -201,7 +211,7 @@ def backtest_local(
 ) -> list[dict]:
     """The evidence that model choice needs, per series, as plain JSON-ready data: the demand class, the backtest
     cutoffs with the actual values after each and the RMSSE scale before it, each local candidate's predicted means
-    at each cutoff, and the fitted state a final fit can start from. `starts`: per series, the saved state of an
+    at each cutoff. `starts`: per series, the saved state of an
     earlier run per model (a warm start). A series whose backtest raises gets `{"error": ...}` instead; the others
     are unaffected."""
     out = []
@@ -222,7 +232,6 @@ def backtest_local(
                         for name, by_cutoff in predictions.items()
                         if name != "_state"
                     },
-                    "state": predictions["_state"],
                     # for the level calibration: the series' length and year-end signature, and per cutoff the
                     # signature as it read at that cutoff, the one-step naive RMSE before it (unfloored) and the
                     # units sold in the periods just before it
@@ -495,11 +504,9 @@ def forecast_many(
                 )
             per_class = choose_models(evidence, global_backtests)
             names = [model_for(values, per_class) for _, _, values in series]
-            if calibrate:
+            if calibrate and calibration_applies(horizon, m):
                 coefficients = fit_calibration(evidence, global_backtests, per_class)
                 factors = [calibration_factor(coefficients, values, index) for _, index, values in series]
-            # the final fit starts from the last backtest fit (same order, nearby parameters)
-            starts = [(item.get("state") or start) for item, start in zip(evidence, starts, strict=True)]
         else:
             names = [fixed] * len(series)
             if use_global:

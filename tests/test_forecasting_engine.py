@@ -130,3 +130,17 @@ def test_seasonal_arima_is_a_candidate_once_a_long_cycle_is_known():
     assert "sarima" in _local_candidates(rng.poisson(30, 120).astype(float), 52)
     # monthly data keeps its seasonal polynomial
     assert "sarima" in _local_candidates(rng.poisson(30, 48).astype(float), 12)
+
+
+def test_intermittent_series_try_seasonal_models_only_with_a_short_cycle():
+    from forecasting.engine import _local_candidates
+
+    # given an intermittent series (a sale in one period of four)
+    intermittent = np.where(np.arange(120) % 4 == 0, 5.0, 0.0)
+
+    # then monthly data also backtests the seasonal models, weekly data with a yearly cycle does not
+    monthly = _local_candidates(intermittent, 12)
+    weekly = _local_candidates(intermittent, 52)
+    assert {"croston_sba", "tsb", "seasonal_naive", "sarima"} <= set(monthly)
+    assert "croston_sba" in weekly
+    assert not {"seasonal_naive", "sarima"} & set(weekly)

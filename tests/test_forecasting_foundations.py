@@ -216,3 +216,23 @@ def test_a_one_off_giant_order_is_capped_and_ordinary_peaks_are_not():
     # and a series with too few sales to know what is usual is left alone
     sparse = np.array([0, 0, 3, 0, 900, 0, 0, 2], dtype=float)
     np.testing.assert_array_equal(cap_outliers(sparse), sparse)
+
+
+def test_a_windowed_fence_leaves_a_grown_series_recent_values_alone():
+    from forecasting.data import cap_outliers
+
+    # given eight years of about 100 a month, then two years of about 1,000 (a new use), with one spike of 20,000
+    rng = np.random.default_rng(3)
+    level = np.where(np.arange(120) < 96, 100.0, 1000.0)
+    y = np.round(level * rng.uniform(0.9, 1.1, 120))
+    y[110] = 20_000.0
+
+    # when capped over the whole history, then the recent values, above the early years' fence, are all cut
+    whole = cap_outliers(y)
+    assert (whole[96:] < y[96:]).all()
+    # when capped over 25-month windows, then only the spike is cut
+    local = cap_outliers(y, window=25)
+    assert local[110] < y[110] / 5
+    np.testing.assert_array_equal(np.delete(local, 110), np.delete(y, 110))
+    # and a window as long as the series is the whole-history fence
+    np.testing.assert_array_equal(cap_outliers(y, window=120), whole)

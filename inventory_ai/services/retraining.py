@@ -451,7 +451,9 @@ def _advance(run: ForecastRun) -> None:
                     evidence.append(item)
                     global_backtests.append(glob.get(variant_id, {}).get("backtest"))
             run.choice = selection.choose_models(evidence, global_backtests)
-            run.calibration = selection.fit_calibration(evidence, global_backtests, run.choice) or []
+            run.calibration = []
+            if selection.calibration_applies(run.horizon, infer_season_length(run.freq)):
+                run.calibration = selection.fit_calibration(evidence, global_backtests, run.choice) or []
         run.phase = RunPhase.FORECAST
         run.save(update_fields=["choice", "calibration", "phase"])
         transaction.on_commit(lambda: enqueue_outstanding(run.pk))
@@ -592,7 +594,9 @@ def forecast_chunk(run_id: int, index: int) -> str:
         else:
             item = chunk.evidence.get(str(uid), {})
             names.append(selection.model_for(values, run.choice))
-            starts.append(item.get("state") or None)
+            # a fresh order search: the backtest's last fit read the history up to a horizon ago, and its order
+            # (kept by a warm start) fitted that history, not this one (on PBS monthly: mean MASE 0.916 against 0.906)
+            starts.append(None)
             scores.append(selection.score_evidence(item, glob.get(str(uid), {}).get("backtest")) if item else {})
     results = engine.forecast_chosen(
         series,
