@@ -67,7 +67,12 @@ def track_forecasts(
 ) -> pd.DataFrame:
     """The periods of `forecasts` after `until`, with each item's mean and interval bounds scaled by its tracking
     factor (`tracking_factors`). Columns are kept; an item whose periods have all ended is dropped."""
-    factors = tracking_factors(forecasts, actuals, until, prior_units, bounds)
+    return scale_ahead(forecasts, tracking_factors(forecasts, actuals, until, prior_units, bounds), until)
+
+
+def scale_ahead(forecasts: pd.DataFrame, factors: pd.Series, until: pd.Timestamp) -> pd.DataFrame:
+    """The periods of `forecasts` after `until`, each item's mean and interval bounds multiplied by its factor (1 for
+    an item `factors` lacks)."""
     ahead = forecasts[forecasts["ds"] > pd.Timestamp(until)].copy()
     scale = ahead["unique_id"].map(factors).fillna(1.0).to_numpy(float)
     for column in ahead.columns:

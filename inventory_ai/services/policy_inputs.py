@@ -17,7 +17,7 @@ from django.db.models import Max
 from forecasting.data import period_alias
 from forecasting.policy import allocate_fill_rate, economic_order_quantity, round_order
 from forecasting.protection import calibrate_fill_target
-from forecasting.tracking import DEFAULT_PRIOR_UNITS, track_forecasts, tracking_factors
+from forecasting.tracking import DEFAULT_PRIOR_UNITS, scale_ahead, tracking_factors
 from inventory_ai.choices import RunStatus
 from inventory_ai.conf import get_option
 from inventory_ai.models import DailyDemand, Forecast, ForecastRun, Store, Variant
@@ -75,7 +75,7 @@ def track_sales(store: Store, run: ForecastRun, frame: pd.DataFrame) -> tuple[pd
         return frame, None
     sold = _sales_by_period(store, run.data_until, known, run.freq, list(frame["unique_id"].unique()))
     factors = tracking_factors(frame, sold, pd.Timestamp(known))
-    return track_forecasts(frame, sold, pd.Timestamp(known)), factors
+    return scale_ahead(frame, factors, pd.Timestamp(known)), factors
 
 
 # How long a store-wide share-out is reused (per worker process) for recomputations after stock changes: it depends
