@@ -10,6 +10,7 @@ import pandas as pd
 
 from forecasting.models import ADIDA, IMAPA, TSB, CrostonSBA, Forecaster, MovingAverage, Naive, SeasonalNaive
 from forecasting.models.base import Ensemble
+from forecasting.models.ets import Ets
 from forecasting.models.lstm import GlobalLSTM
 from forecasting.models.sarima import Sarima
 
@@ -26,6 +27,7 @@ MODELS: dict[str, Factory] = {
     "imapa": lambda m: IMAPA(),
     "ensemble": lambda m: Ensemble([MovingAverage(8), TSB(), ADIDA(), IMAPA()]),
     "sarima": lambda m: Sarima(m),
+    "ets": lambda m: Ets(m),
 }
 EXOG_MODELS = {"sarima"}  # the local models that take regressors (holidays)
 GlobalFactory = Callable[[int, tuple[int, ...], int], GlobalLSTM]  # horizon, levels, seed -> model
@@ -35,7 +37,12 @@ GLOBAL_MODELS: dict[str, GlobalFactory] = {
 }
 SMOOTH_CANDIDATES = ("naive", "seasonal_naive", "moving_average_8", "imapa", "sarima")
 INTERMITTENT_CANDIDATES = ("moving_average_8", "croston_sba", "tsb", "adida", "imapa")
-# Also tried on intermittent series with a short cycle (months, quarters): years of history hold many cycles, and
-# slow items with a seasonal rhythm (prescriptions filled before the year's end) follow it.
-SEASONAL_CANDIDATES = ("seasonal_naive", "sarima")
+# Also tried on every series with a short cycle (months, quarters): years of history hold many cycles, and even
+# slow items with a seasonal rhythm (prescriptions filled before the year's end) follow it. Exponential smoothing is
+# tried only there: with a long cycle (a year of weeks) it is non-seasonal, and the moving average and the
+# intermittent methods already cover a smoothed level.
+SEASONAL_CANDIDATES = ("seasonal_naive", "sarima", "ets")
 PAIR = "+"  # "lstm+imapa": the equal-weight average of two models
+# Pairs of local models that are candidates wherever both members are: two readings of a seasonal history (smoothed
+# states against differenced lags) whose errors partly cancel.
+LOCAL_PAIRS = ("sarima+ets",)

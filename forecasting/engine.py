@@ -80,12 +80,9 @@ def _validate(models: str | Sequence[str]) -> tuple[str, ...]:
 
 
 def _local_candidates(y: np.ndarray, season_length: int) -> tuple[str, ...]:
-    if demand_class(y) == "intermittent":
-        names = INTERMITTENT_CANDIDATES
-        if 1 < season_length <= MAX_SEASONAL_PERIOD:
-            names = (*names, *SEASONAL_CANDIDATES)
-    else:
-        names = SMOOTH_CANDIDATES
+    names = INTERMITTENT_CANDIDATES if demand_class(y) == "intermittent" else SMOOTH_CANDIDATES
+    if 1 < season_length <= MAX_SEASONAL_PERIOD:
+        names = tuple(dict.fromkeys((*names, *SEASONAL_CANDIDATES)))
     if len(y) < 2 * season_length:
         names = tuple(name for name in names if name != "seasonal_naive")
     if season_length > MAX_SEASONAL_PERIOD and len(y) < season_length + season_length // 4:
@@ -612,9 +609,10 @@ def backtest(
     m = season_length or infer_season_length(freq)
     names = _validate(tuple(models or MODELS))
     series = _prepared(history, freq)
-    local_names = tuple(name for name in names if name in MODELS)
+    parts = tuple(dict.fromkeys(part for name in names for part in name.split(PAIR)))
+    local_names = tuple(name for name in parts if name in MODELS)
     local = _local_backtest(series, [None] * len(series), local_names, horizon, m, n_windows)
-    for name in [name for name in names if name in GLOBAL_MODELS]:
+    for name in [name for name in parts if name in GLOBAL_MODELS]:
         for position, predictions in _global_backtest(series, name, horizon, n_windows, (80,), seed)[0].items():
             local[position][name] = predictions
     rows = []

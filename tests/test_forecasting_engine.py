@@ -144,3 +144,72 @@ def test_intermittent_series_try_seasonal_models_only_with_a_short_cycle():
     assert {"croston_sba", "tsb", "seasonal_naive", "sarima"} <= set(monthly)
     assert "croston_sba" in weekly
     assert not {"seasonal_naive", "sarima"} & set(weekly)
+
+
+def test_exponential_smoothing_and_its_pair_with_sarima_on_short_cycles():
+    from forecasting.engine import _local_candidates
+    from forecasting.selection import score_evidence
+
+    rng = np.random.default_rng(4)
+    smooth = rng.poisson(30, 60).astype(float)
+    # given monthly data, ETS is a candidate for smooth and intermittent series alike; a yearly cycle of weeks
+    # leaves it out
+    assert "ets" in _local_candidates(smooth, 12)
+    assert "ets" in _local_candidates(np.where(np.arange(60) % 4 == 0, 5.0, 0.0), 12)
+    assert "ets" not in _local_candidates(rng.poisson(30, 120).astype(float), 52)
+
+    # when both members were backtested, their average is scored as the pair
+    evidence = {
+        "cutoffs": [10],
+        "actual": [[4.0, 4.0]],
+        "scale": [1.0],
+        "predictions": {"sarima": [[2.0, 2.0]], "ets": [[6.0, 6.0]], "naive": [[5.0, 5.0]]},
+    }
+    scores = score_evidence(evidence)
+    assert scores["sarima+ets"] == pytest.approx(0.0)
+    assert scores["sarima"] == scores["ets"] == pytest.approx(2.0)
+
+
+def test_a_local_pair_forecasts_the_average_of_its_members():
+    # given eight years of monthly demand with a yearly cycle
+    rng = np.random.default_rng(9)
+    months = pd.date_range("2015-01-01", periods=96, freq="MS")
+    y = 200 + 50 * np.sin(np.arange(96) * 2 * np.pi / 12) + rng.normal(0, 8, 96)
+    history = pd.DataFrame({"unique_id": "a", "ds": months, "y": np.round(y)})
+
+    pair = forecast_many(history, horizon=12, freq="MS", models="sarima+ets", level=(80,))
+    members = [forecast_many(history, horizon=12, freq="MS", models=name, level=(80,)) for name in ("sarima", "ets")]
+
+    # then the pair is named after both members and its mean and bounds are their averages
+    assert set(pair.model) == {"sarima+ets"}
+    for column in ("mean", "lo-80", "hi-80"):
+        np.testing.assert_allclose(pair[column], (members[0][column] + members[1][column]) / 2)
+    # and a backtest of the pair alone backtests its members to score it
+    report = backtest(history, horizon=12, freq="MS", n_windows=2, models=["sarima+ets"])
+    assert list(report.model) == ["sarima+ets"]
+    assert report.rmsse.iloc[0] < 1.0
+
+
+def test_a_pair_within_one_standard_error_of_the_best_model_is_chosen():
+    from forecasting.selection import choose_per_class
+
+    rng = np.random.default_rng(5)
+    noise = rng.normal(0, 0.2, 200)
+    # given a class where sarima leads its pair with ets by less than the noise between series
+    close = [
+        ("smooth", {"sarima": 1.0 + e, "sarima+ets": 1.005 + e + d, "ets": 1.2 + e, "naive": 1.5})
+        for e, d in zip(noise, rng.normal(0, 0.1, 200), strict=True)
+    ]
+    # and a class where it leads by far more than that
+    clear = [
+        ("intermittent", {"sarima": 1.0 + e, "sarima+ets": 1.2 + e + d, "ets": 1.5 + e, "naive": 1.5})
+        for e, d in zip(noise, rng.normal(0, 0.1, 200), strict=True)
+    ]
+
+    chosen = choose_per_class(close + clear)
+
+    # then the first class gets the pair (its lead is noise), the second keeps the single model
+    assert chosen == {"smooth": "sarima+ets", "intermittent": "sarima"}
+    # and a pair without the best model as a member is never preferred for being close
+    others = [("smooth", {"sarima": 1.0 + e, "ets+naive": 1.001 + e}) for e in noise]
+    assert choose_per_class(others) == {"smooth": "sarima"}

@@ -236,3 +236,52 @@ def test_a_windowed_fence_leaves_a_grown_series_recent_values_alone():
     np.testing.assert_array_equal(np.delete(local, 110), np.delete(y, 110))
     # and a window as long as the series is the whole-history fence
     np.testing.assert_array_equal(cap_outliers(y, window=120), whole)
+
+
+def test_ets_picks_a_multiplicative_season_for_a_growing_positive_series():
+    from forecasting.models.ets import Ets
+
+    # given ten years of monthly demand whose seasonal swing grows with its level
+    rng = np.random.default_rng(7)
+    months = np.arange(120)
+    level = 100 * 1.01**months
+    y = level * (1 + 0.4 * np.sin(2 * np.pi * months / 12)) * rng.lognormal(0, 0.03, 120)
+
+    model = Ets(12).fit(y[:108])
+    prediction = model.predict(12, level=(80, 95))
+
+    # then a multiplicative seasonal form wins on AICc and the held-out year is followed closely
+    assert model.form_[3] == "mul"
+    assert metrics.mae(y[108:], prediction["mean"]) < 0.25 * metrics.mae(y[108:], np.full(12, y[107]))
+    assert np.all(prediction["lo-95"] <= prediction["lo-80"])
+    assert np.all(prediction["lo-80"] <= prediction["mean"])
+    assert np.all(prediction["mean"] <= prediction["hi-80"])
+    assert np.all(prediction["hi-80"] <= prediction["hi-95"])
+    # the simulated intervals of a multiplicative model are seeded: the same fit gives the same bounds
+    again = Ets(12).fit(y[:108]).predict(12, level=(80, 95))
+    assert all(np.array_equal(prediction[key], again[key]) for key in prediction)
+    # a refit from the saved state keeps the form without searching
+    warm = Ets(12, start=model.state_).fit(y[:108])
+    assert warm.form_ == model.form_
+
+
+def test_ets_forms_follow_the_history_and_its_guards():
+    from forecasting.models.ets import Ets
+
+    rng = np.random.default_rng(8)
+    months = np.arange(60)
+    # a history with zeros never gets a multiplicative form (they divide by the level)
+    with_zeros = np.maximum(np.round(3 + 3 * np.sin(2 * np.pi * months / 12) + rng.normal(0, 1, 60)), 0)
+    assert np.min(with_zeros) == 0
+    model = Ets(12).fit(with_zeros)
+    assert model.form_[0] == "add"
+    assert model.form_[3] in {"add", None}
+    assert np.all(model.predict(6, level=(80,))["lo-80"] >= 0)
+    # a long cycle (a year of weeks) is not modelled by 52 seasonal states
+    assert Ets(52).fit(rng.poisson(30, 120).astype(float)).form_[3] is None
+    with pytest.raises(ValueError, match="constant"):
+        Ets(12).fit(np.ones(40))
+    with pytest.raises(ValueError, match="not enough history"):
+        Ets(12).fit(np.arange(5.0))
+    _, alias = forecast_with_fallback(Ets(12), Naive(), np.ones(30), 3)
+    assert alias == "naive"
