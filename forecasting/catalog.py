@@ -42,6 +42,7 @@ INTERMITTENT_CANDIDATES = ("moving_average_8", "croston_sba", "tsb", "adida", "i
 # tried only there: with a long cycle (a year of weeks) it is non-seasonal, and the moving average and the
 # intermittent methods already cover a smoothed level.
 SEASONAL_CANDIDATES = ("seasonal_naive", "sarima", "ets")
+DEFAULT_WINDOWS = 2  # backtest windows each candidate is scored on
 PAIR = "+"  # "lstm+imapa": the equal-weight average of two models
 # Pairs of local models that are candidates wherever both members are: two readings of a seasonal history (smoothed
 # states against differenced lags) whose errors partly cancel.

@@ -1,11 +1,12 @@
 """Forecasting many series: model choice per series by rolling-origin backtest, and backtest reports.
 
 `forecast_many` and `backtest` take a long frame `unique_id, ds, y` (optional `censored`) and return long frames.
-Model families: the baselines, the intermittent-demand methods and their average, a guarded seasonal ARIMA, and a
-global LSTM trained across all series ("lstm"). "auto" backtests the candidates of each demand class (smooth,
-intermittent) on every series — the local models series by series, the global network by training it at each backtest
-origin and warm-starting from one origin to the next — and uses, for the whole class, the model or the equal-weight
-pair with the lowest mean RMSSE.
+Model families: the baselines, the intermittent-demand methods and their average, a guarded seasonal ARIMA,
+exponential smoothing (on short cycles), and a global LSTM trained across all series ("lstm", `forecasting.network`).
+"auto" backtests the candidates of each demand class (smooth, intermittent) on every series — the local models series
+by series, the global network by training it at each backtest origin and warm-starting from one origin to the next —
+and uses, for the whole class, the model or the equal-weight pair with the lowest mean RMSSE (a pair with the best
+model when its lead is within one standard error, `forecasting.selection`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import pandas as pd
 from forecasting import metrics
 from forecasting.calibration import year_end_signature
 from forecasting.catalog import (
+    DEFAULT_WINDOWS,
     EXOG_MODELS,
     GLOBAL_MODELS,
     INTERMITTENT_CANDIDATES,
@@ -46,8 +48,8 @@ from forecasting.data import (
 )
 from forecasting.models import Naive
 from forecasting.models.base import forecast_with_fallback
-from forecasting.models.lstm import GlobalLSTM
 from forecasting.models.sarima import MAX_SEASONAL_PERIOD
+from forecasting.network import fit_global, global_backtest, load_network
 from forecasting.selection import (
     CALIBRATION_WEIGHT_PERIODS,
     GLOBAL_MIN_SERIES,
@@ -64,10 +66,7 @@ from forecasting.selection import (
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_WINDOWS = 2
 OUTLIER_WINDOW_MIN = 25  # periods
-# Epochs when the network continues from the previous backtest origin (or a saved run) instead of starting cold.
-WARM_EPOCHS = 3
 
 
 def _validate(models: str | Sequence[str]) -> tuple[str, ...]:
@@ -144,31 +143,6 @@ def _local_backtest(chunk, extras, names, horizon, season_length, windows) -> li
     return out
 
 
-def _global_backtest(series, name, horizon, windows, level, seed, start=None):
-    """({series position: {cutoff: predicted mean}}, the last network trained): the network trained at each backtest
-    origin, warm-starting from the one before (every series is cut at the same number of periods before the end)."""
-    out: dict[int, dict[int, np.ndarray]] = {position: {} for position in range(len(series))}
-    previous = start
-    for w in range(windows, 0, -1):
-        cut = w * horizon
-        kept = [position for position, (_, _, values) in enumerate(series) if len(values) - cut >= 2]
-        if not kept:
-            continue
-        values = [series[position][2][:-cut] for position in kept]
-        dates = [series[position][1][:-cut] for position in kept]
-        futures = [series[position][1][len(v) : len(v) + horizon] for position, v in zip(kept, values, strict=True)]
-        model = GLOBAL_MODELS[name](horizon, tuple(level), seed)
-        try:
-            model.fit(values, dates, warm_start=previous, epochs=WARM_EPOCHS if previous else None)
-        except ValueError as exc:
-            logger.info("%s backtest at %d periods before the end skipped: %s", name, cut, exc)
-            continue
-        previous = model
-        for position, prediction in zip(kept, model.predict(values, dates, futures), strict=True):
-            out[position][len(series[position][2]) - cut] = prediction["mean"][: min(horizon, cut)]
-    return out, previous
-
-
 def prepare(
     history: pd.DataFrame, freq: str, end: pd.Timestamp | None = None, outlier_iqrs: float | None = OUTLIER_IQRS
 ) -> list[Series]:
@@ -243,78 +217,6 @@ def backtest_local(
             logger.exception("backtest of series %s failed", item[0])
             out.append({"error": _error(exc)})
     return out
-
-
-def backtest_global(
-    series: Sequence[Series],
-    horizon: int,
-    level: Sequence[int],
-    windows: int = DEFAULT_WINDOWS,
-    seed: int = 0,
-    name: str = "lstm",
-) -> tuple[list[dict[int, list[float]]], GlobalLSTM | None]:
-    """The global network's backtest: per series, its predicted means by cutoff, and the last network trained.
-
-    The network is trained cold at the oldest origin and warm-started from one origin to the next. It never starts
-    from a saved network: that one has seen the periods the backtest forecasts, and would flatter itself."""
-    backtests, latest = _global_backtest(series, name, horizon, windows, level, seed)
-    as_lists = [
-        {cutoff: np.asarray(mean, float).tolist() for cutoff, mean in backtests[p].items()} for p in range(len(series))
-    ]
-    return as_lists, latest
-
-
-def fit_final_global(
-    series: Sequence[Series],
-    horizon: int,
-    freq: str,
-    level: Sequence[int],
-    seed: int = 0,
-    warm: GlobalLSTM | None = None,
-    model_dir: str | os.PathLike | None = None,
-    name: str = "lstm",
-) -> list[dict] | None:
-    """The global network trained on the whole history (continuing from `warm`, a network of an earlier run or of
-    the last backtest origin, when compatible), saved in `model_dir` when given: its forecasts per series, or None
-    when it could not be trained."""
-    final = _fit_final_global(series, horizon, freq, tuple(level), seed, warm, model_dir, name)
-    if final is None:
-        return None
-    return [{key: np.asarray(array, float).tolist() for key, array in p.items()} for p in final]
-
-
-def fit_global(
-    series: Sequence[Series],
-    horizon: int,
-    freq: str,
-    level: Sequence[int],
-    windows: int = DEFAULT_WINDOWS,
-    seed: int = 0,
-    warm: GlobalLSTM | None = None,
-    model_dir: str | os.PathLike | None = None,
-    name: str = "lstm",
-) -> tuple[list[dict[int, list[float]]], list[dict] | None]:
-    """`backtest_global` then `fit_final_global` in one process: the final fit continues from `warm` (a saved
-    network) or else from the last backtest origin's network. `windows=0`: no backtest."""
-    if windows:
-        backtests, latest = backtest_global(series, horizon, level, windows, seed, name)
-    else:
-        backtests, latest = [{} for _ in series], None
-    return backtests, fit_final_global(series, horizon, freq, level, seed, warm or latest, model_dir, name)
-
-
-def predict_global(
-    network: GlobalLSTM, series: Sequence[Series], horizon: int, freq: str, level: Sequence[int]
-) -> list[dict] | None:
-    """Forecasts of a saved network on (newer) histories, without training: the cheap refresh between full runs.
-    None when the network does not fit the request (another horizon, missing interval levels)."""
-    if network.horizon != horizon or not set(level) <= set(network.levels) or not series:
-        return None
-    values = [item[2] for item in series]
-    dates = [item[1] for item in series]
-    futures = [future_periods(index[-1], horizon, freq) for index in dates]
-    predictions = network.predict(values, dates, futures, tuple(level))
-    return [{key: np.asarray(array, float).tolist() for key, array in p.items()} for p in predictions]
 
 
 def forecast_chosen(
@@ -470,7 +372,7 @@ def forecast_many(
     interface and ignored by the current model families.
 
     The steps are public so that a distributed run can spread them over workers: `prepare`, `backtest_local` (per
-    chunk of series) beside `backtest_global` and `fit_final_global` (once each), `choose_models` and
+    chunk of series) beside `forecasting.network.backtest_global` and `fit_final_global` (once each), `choose_models` and
     `fit_calibration`, then `forecast_chosen` (per chunk) and `to_frame`.
     """
     if horizon < 1:
@@ -570,32 +472,6 @@ def _save_states(model_dir, series, results) -> None:
     )
 
 
-def load_network(model_dir) -> GlobalLSTM | None:
-    if model_dir is None or not (Path(model_dir) / "config.json").exists():
-        return None
-    try:
-        return GlobalLSTM.load(model_dir)
-    except (OSError, ValueError, KeyError) as exc:
-        logger.warning("the saved network in %s cannot be loaded (%s); training from scratch", model_dir, exc)
-        return None
-
-
-def _fit_final_global(series, horizon, freq, level, seed, warm, model_dir, name="lstm") -> list[dict] | None:
-    model = GLOBAL_MODELS[name](horizon, tuple(level), seed)
-    values = [item[2] for item in series]
-    dates = [item[1] for item in series]
-    try:
-        compatible = warm is not None and warm.horizon == horizon and set(level) <= set(warm.levels)
-        model.fit(values, dates, warm_start=warm if compatible else None, epochs=WARM_EPOCHS if compatible else None)
-    except ValueError as exc:
-        logger.info("the global network was not trained: %s", exc)
-        return None
-    if model_dir is not None:
-        model.save(model_dir)
-    futures = [future_periods(index[-1], horizon, freq) for index in dates]
-    return model.predict(values, dates, futures, level)
-
-
 def backtest(
     history: pd.DataFrame,
     horizon: int,
@@ -613,7 +489,7 @@ def backtest(
     local_names = tuple(name for name in parts if name in MODELS)
     local = _local_backtest(series, [None] * len(series), local_names, horizon, m, n_windows)
     for name in [name for name in parts if name in GLOBAL_MODELS]:
-        for position, predictions in _global_backtest(series, name, horizon, n_windows, (80,), seed)[0].items():
+        for position, predictions in global_backtest(series, name, horizon, n_windows, (80,), seed)[0].items():
             local[position][name] = predictions
     rows = []
     for (unique_id, _, values), predictions in zip(series, local, strict=True):

@@ -10,7 +10,7 @@ import pytest
 from django.test import override_settings
 from django.utils import timezone
 
-from forecasting import engine
+from forecasting import engine, network
 from inventory_ai.choices import RunKind, RunStatus
 from inventory_ai.models import DailyDemand, Forecast, ForecastResult, ForecastRun
 from inventory_ai.services import registry, retraining
@@ -69,8 +69,8 @@ def test_a_full_run_forecasts_every_sku_once_and_matches_the_engine(shop, small_
 def test_a_big_store_gets_the_level_calibration_the_engine_fits(shop, small_options, monkeypatch, settings):
     # given a store of 120 SKUs (enough to calibrate) whose network is left out to keep the test fast
     settings.INVENTORY_AI = {**settings.INVENTORY_AI, "RETRAIN_CHUNK_SIZE": 50}
-    monkeypatch.setattr(engine, "backtest_global", lambda series, *args, **kwargs: ([{} for _ in series], None))
-    monkeypatch.setattr(engine, "fit_final_global", lambda *args, **kwargs: None)
+    monkeypatch.setattr(network, "backtest_global", lambda series, *args, **kwargs: ([{} for _ in series], None))
+    monkeypatch.setattr(network, "fit_final_global", lambda *args, **kwargs: None)
     seed_demand(shop, 120, weeks=60, seed=5)
 
     # when it is retrained in chunks

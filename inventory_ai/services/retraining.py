@@ -32,7 +32,7 @@ from django.db.models import F, IntegerField, Min, Q, Sum
 from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 
-from forecasting import catalog, engine, selection
+from forecasting import catalog, engine, network, selection
 from forecasting.data import future_periods, infer_season_length, period_alias
 from inventory_ai.choices import RunKind, RunPhase, RunStatus, StepStatus
 from inventory_ai.conf import get_option
@@ -360,7 +360,7 @@ def train_global_model(run_id: int, part: str = GLOBAL_FINAL) -> str:
         levels = tuple(run.levels)
         with tempfile.TemporaryDirectory(prefix="inventory-ai-network-") as folder:
             if part == GLOBAL_BACKTEST:
-                backtests, _ = engine.backtest_global(
+                backtests, _ = network.backtest_global(
                     series,
                     run.horizon,
                     levels,
@@ -375,13 +375,13 @@ def train_global_model(run_id: int, part: str = GLOBAL_FINAL) -> str:
                 warm = None
                 if run.warm_start_run is not None:
                     registry.download(run.warm_start_run.artifacts, Path(folder) / "warm", NETWORK_FILES)
-                    warm = engine.load_network(Path(folder) / "warm")
+                    warm = network.load_network(Path(folder) / "warm")
                 if run.kind == RunKind.REFRESH:
-                    forecasts = engine.predict_global(warm, series, run.horizon, run.freq, levels) if warm else None
+                    forecasts = network.predict_global(warm, series, run.horizon, run.freq, levels) if warm else None
                     if forecasts is not None:
                         warm.save(Path(folder) / "out")  # the refresh run carries the network on to the next one
                 else:
-                    forecasts = engine.fit_final_global(
+                    forecasts = network.fit_final_global(
                         series, run.horizon, run.freq, levels, get_option("RETRAIN_SEED"), warm, Path(folder) / "out"
                     )
                 results = None

@@ -1,0 +1,148 @@
+"""The global network's steps in a run: its backtest at each origin, its final fit on the whole history, forecasts
+of a saved network, and loading one.
+
+The network is trained once across all series, not per series, so these steps run once per run (beside the local
+models' per-chunk work in `forecasting.engine`); their results are plain JSON-ready lists so that a distributed run can
+pass them between workers.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from forecasting.catalog import DEFAULT_WINDOWS, GLOBAL_MODELS, Series
+from forecasting.data import future_periods
+from forecasting.models.lstm import GlobalLSTM
+
+logger = logging.getLogger(__name__)
+
+# Epochs when the network continues from the previous backtest origin (or a saved run) instead of starting cold.
+WARM_EPOCHS = 3
+
+
+def global_backtest(series, name, horizon, windows, level, seed, start=None):
+    """({series position: {cutoff: predicted mean}}, the last network trained): the network trained at each backtest
+    origin, warm-starting from the one before (every series is cut at the same number of periods before the end)."""
+    out: dict[int, dict[int, np.ndarray]] = {position: {} for position in range(len(series))}
+    previous = start
+    for w in range(windows, 0, -1):
+        cut = w * horizon
+        kept = [position for position, (_, _, values) in enumerate(series) if len(values) - cut >= 2]
+        if not kept:
+            continue
+        values = [series[position][2][:-cut] for position in kept]
+        dates = [series[position][1][:-cut] for position in kept]
+        futures = [series[position][1][len(v) : len(v) + horizon] for position, v in zip(kept, values, strict=True)]
+        model = GLOBAL_MODELS[name](horizon, tuple(level), seed)
+        try:
+            model.fit(values, dates, warm_start=previous, epochs=WARM_EPOCHS if previous else None)
+        except ValueError as exc:
+            logger.info("%s backtest at %d periods before the end skipped: %s", name, cut, exc)
+            continue
+        previous = model
+        for position, prediction in zip(kept, model.predict(values, dates, futures), strict=True):
+            out[position][len(series[position][2]) - cut] = prediction["mean"][: min(horizon, cut)]
+    return out, previous
+
+
+def backtest_global(
+    series: Sequence[Series],
+    horizon: int,
+    level: Sequence[int],
+    windows: int = DEFAULT_WINDOWS,
+    seed: int = 0,
+    name: str = "lstm",
+) -> tuple[list[dict[int, list[float]]], GlobalLSTM | None]:
+    """The global network's backtest: per series, its predicted means by cutoff, and the last network trained.
+
+    The network is trained cold at the oldest origin and warm-started from one origin to the next. It never starts
+    from a saved network: that one has seen the periods the backtest forecasts, and would flatter itself."""
+    backtests, latest = global_backtest(series, name, horizon, windows, level, seed)
+    as_lists = [
+        {cutoff: np.asarray(mean, float).tolist() for cutoff, mean in backtests[p].items()} for p in range(len(series))
+    ]
+    return as_lists, latest
+
+
+def fit_final_global(
+    series: Sequence[Series],
+    horizon: int,
+    freq: str,
+    level: Sequence[int],
+    seed: int = 0,
+    warm: GlobalLSTM | None = None,
+    model_dir: str | os.PathLike | None = None,
+    name: str = "lstm",
+) -> list[dict] | None:
+    """The global network trained on the whole history (continuing from `warm`, a network of an earlier run or of
+    the last backtest origin, when compatible), saved in `model_dir` when given: its forecasts per series, or None
+    when it could not be trained."""
+    final = _fit_final_global(series, horizon, freq, tuple(level), seed, warm, model_dir, name)
+    if final is None:
+        return None
+    return [{key: np.asarray(array, float).tolist() for key, array in p.items()} for p in final]
+
+
+def fit_global(
+    series: Sequence[Series],
+    horizon: int,
+    freq: str,
+    level: Sequence[int],
+    windows: int = DEFAULT_WINDOWS,
+    seed: int = 0,
+    warm: GlobalLSTM | None = None,
+    model_dir: str | os.PathLike | None = None,
+    name: str = "lstm",
+) -> tuple[list[dict[int, list[float]]], list[dict] | None]:
+    """`backtest_global` then `fit_final_global` in one process: the final fit continues from `warm` (a saved
+    network) or else from the last backtest origin's network. `windows=0`: no backtest."""
+    if windows:
+        backtests, latest = backtest_global(series, horizon, level, windows, seed, name)
+    else:
+        backtests, latest = [{} for _ in series], None
+    return backtests, fit_final_global(series, horizon, freq, level, seed, warm or latest, model_dir, name)
+
+
+def predict_global(
+    network: GlobalLSTM, series: Sequence[Series], horizon: int, freq: str, level: Sequence[int]
+) -> list[dict] | None:
+    """Forecasts of a saved network on (newer) histories, without training: the cheap refresh between full runs.
+    None when the network does not fit the request (another horizon, missing interval levels)."""
+    if network.horizon != horizon or not set(level) <= set(network.levels) or not series:
+        return None
+    values = [item[2] for item in series]
+    dates = [item[1] for item in series]
+    futures = [future_periods(index[-1], horizon, freq) for index in dates]
+    predictions = network.predict(values, dates, futures, tuple(level))
+    return [{key: np.asarray(array, float).tolist() for key, array in p.items()} for p in predictions]
+
+
+def load_network(model_dir) -> GlobalLSTM | None:
+    if model_dir is None or not (Path(model_dir) / "config.json").exists():
+        return None
+    try:
+        return GlobalLSTM.load(model_dir)
+    except (OSError, ValueError, KeyError) as exc:
+        logger.warning("the saved network in %s cannot be loaded (%s); training from scratch", model_dir, exc)
+        return None
+
+
+def _fit_final_global(series, horizon, freq, level, seed, warm, model_dir, name="lstm") -> list[dict] | None:
+    model = GLOBAL_MODELS[name](horizon, tuple(level), seed)
+    values = [item[2] for item in series]
+    dates = [item[1] for item in series]
+    try:
+        compatible = warm is not None and warm.horizon == horizon and set(level) <= set(warm.levels)
+        model.fit(values, dates, warm_start=warm if compatible else None, epochs=WARM_EPOCHS if compatible else None)
+    except ValueError as exc:
+        logger.info("the global network was not trained: %s", exc)
+        return None
+    if model_dir is not None:
+        model.save(model_dir)
+    futures = [future_periods(index[-1], horizon, freq) for index in dates]
+    return model.predict(values, dates, futures, level)
