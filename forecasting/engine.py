@@ -372,8 +372,8 @@ def forecast_many(
     interface and ignored by the current model families.
 
     The steps are public so that a distributed run can spread them over workers: `prepare`, `backtest_local` (per
-    chunk of series) beside `forecasting.network.backtest_global` and `fit_final_global` (once each), `choose_models` and
-    `fit_calibration`, then `forecast_chosen` (per chunk) and `to_frame`.
+    chunk of series) beside `forecasting.network.backtest_global` and `fit_final_global` (once each),
+    `choose_models` and `fit_calibration`, then `forecast_chosen` (per chunk) and `to_frame`.
     """
     if horizon < 1:
         raise ValueError("horizon must be at least 1")
