@@ -162,6 +162,14 @@ def kill_a_pool_process(worker: Worker) -> bool:
     return False
 
 
+def wait_for_pool(worker: Worker, timeout: float = 60.0) -> None:
+    """Wait until the worker has forked its pool processes: on a loaded machine a worker takes seconds to start, and
+    a kill aimed at its pool before then would find nothing to kill."""
+    deadline = time.monotonic() + timeout
+    while len(worker.pids()) < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
+
+
 def scenario_kill_webhooks(ctx: Context) -> dict:
     args = ctx.args
     fresh_database(ctx)
@@ -169,18 +177,21 @@ def scenario_kill_webhooks(ctx: Context) -> dict:
     workers = [Worker(ctx.env, ctx.scratch, "kill-webhooks-0", queues="default,webhooks", concurrency=2)]
     kills = Counter()
     try:
+        wait_for_pool(workers[0])
         replay = Replay(ctx, web, SHOP, limit=args.orders_per_replay, rate=args.rate)
         time.sleep(3)
         whole_killed = False
         while replay.running():
             worker = workers[-1]
-            if not whole_killed and replay.elapsed() > args.fault_after:
+            # the whole worker goes only after a pool process has: the scenario kills both kinds on any machine
+            if not whole_killed and replay.elapsed() > args.fault_after and kills["pool process"]:
                 worker.kill()
                 kills["whole worker (main process and pool)"] += 1
                 whole_killed = True
                 time.sleep(2)
                 workers.append(Worker(ctx.env, ctx.scratch, "kill-webhooks-1", queues="default,webhooks",
                                       concurrency=2))  # fmt: skip
+                wait_for_pool(workers[-1])
             elif kill_a_pool_process(worker):
                 kills["pool process"] += 1
             time.sleep(args.kill_every)
