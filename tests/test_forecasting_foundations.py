@@ -140,7 +140,7 @@ def test_a_failing_model_falls_back_cleanly(model):
     assert list(prediction["mean"]) == [3, 3]
 
 
-def test_sarima_on_a_seasonal_monthly_series_and_its_guards():
+def test_sarima_on_a_seasonal_monthly_series():
     from forecasting.models.sarima import Sarima
 
     rng = np.random.default_rng(5)
@@ -151,13 +151,6 @@ def test_sarima_on_a_seasonal_monthly_series_and_its_guards():
     assert metrics.mae(y[84:], prediction["mean"]) < 0.3 * metrics.mae(y[84:], np.full(12, y[83]))
     assert np.all(prediction["lo-80"] <= prediction["mean"])
     assert np.all(prediction["mean"] <= prediction["hi-80"])
-    with pytest.raises(ValueError, match="constant"):
-        Sarima(12).fit(np.ones(200))
-    with pytest.raises(ValueError, match="not enough history"):
-        Sarima(12).fit(np.arange(6.0))
-    # a series it cannot fit falls back to the naive forecast
-    _, alias = forecast_with_fallback(Sarima(12), Naive(), np.ones(10), 3)
-    assert alias == "naive"
 
 
 def test_sarima_searches_its_order_and_warm_starts():
@@ -265,7 +258,7 @@ def test_ets_picks_a_multiplicative_season_for_a_growing_positive_series():
     assert warm.form_ == model.form_
 
 
-def test_ets_forms_follow_the_history_and_its_guards():
+def test_ets_forms_follow_the_history():
     from forecasting.models.ets import Ets
 
     rng = np.random.default_rng(8)
@@ -279,9 +272,16 @@ def test_ets_forms_follow_the_history_and_its_guards():
     assert np.all(model.predict(6, level=(80,))["lo-80"] >= 0)
     # a long cycle (a year of weeks) is not modelled by 52 seasonal states
     assert Ets(52).fit(rng.poisson(30, 120).astype(float)).form_[3] is None
+
+
+@pytest.mark.parametrize("name", ["sarima", "ets"])
+def test_a_seasonal_model_refuses_a_constant_or_short_history_and_falls_back(name):
+    from forecasting.catalog import MODELS
+
     with pytest.raises(ValueError, match="constant"):
-        Ets(12).fit(np.ones(40))
+        MODELS[name](12).fit(np.ones(200))
     with pytest.raises(ValueError, match="not enough history"):
-        Ets(12).fit(np.arange(5.0))
-    _, alias = forecast_with_fallback(Ets(12), Naive(), np.ones(30), 3)
+        MODELS[name](12).fit(np.arange(5.0))
+    # a series it cannot fit falls back to the naive forecast
+    _, alias = forecast_with_fallback(MODELS[name](12), Naive(), np.ones(10), 3)
     assert alias == "naive"
