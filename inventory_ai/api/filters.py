@@ -8,7 +8,7 @@ import django_filters
 from django.db.models import Q
 from django.utils import timezone
 
-from inventory_ai.models import ForecastRun, ReorderSuggestion, StockAdjustment, Variant
+from inventory_ai.models import ForecastRun, Location, ReorderSuggestion, StockAdjustment, Variant
 
 
 class VariantFilter(django_filters.FilterSet):
@@ -22,6 +22,21 @@ class VariantFilter(django_filters.FilterSet):
 
     def filter_search(self, queryset, name, value):
         return queryset.filter(Q(sku__icontains=value) | Q(title__icontains=value) | Q(product__title__icontains=value))
+
+
+class StoreLocationFilter(django_filters.FilterSet):
+    """Filters of one store's locations (the store is in the path)."""
+
+    platform_id = django_filters.CharFilter(help_text="The store's own id of the location")
+
+    class Meta:
+        model = Location
+        fields = ["platform_id", "active", "is_primary"]
+
+
+class LocationFilter(StoreLocationFilter):
+    class Meta(StoreLocationFilter.Meta):
+        fields = ["store", *StoreLocationFilter.Meta.fields]
 
 
 class SuggestionFilter(django_filters.FilterSet):

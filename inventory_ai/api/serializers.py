@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from inventory_ai.choices import AdjustmentReason
 from inventory_ai.models import (
     Forecast,
     ForecastRun,
+    InventoryLevel,
     Location,
     ReorderSuggestion,
     StockAdjustment,
@@ -24,6 +26,39 @@ class StoreSerializer(serializers.ModelSerializer):
         fields = ("id", "platform", "domain", "name", "active", "timezone", "currency", "country_code", "variant_count")
 
 
+class LocationSerializer(serializers.ModelSerializer):
+    platform_id = serializers.CharField(read_only=True, help_text="The store's own id of the location")
+    active = serializers.BooleanField(
+        read_only=True, help_text="False once the store has deactivated or deleted it: it takes no adjustments"
+    )
+
+    class Meta:
+        model = Location
+        fields = ("id", "store", "platform_id", "name", "is_primary", "active", "platform_updated_at")
+        read_only_fields = fields
+
+
+class StockLevelSerializer(serializers.ModelSerializer):
+    """A variant's stock at one location, as the store last reported it."""
+
+    location_platform_id = serializers.CharField(source="location.platform_id", read_only=True)
+    location_name = serializers.CharField(source="location.name", read_only=True)
+    location_active = serializers.BooleanField(source="location.active", read_only=True)
+
+    class Meta:
+        model = InventoryLevel
+        fields = (
+            "location",
+            "location_platform_id",
+            "location_name",
+            "location_active",
+            "available",
+            "on_hand",
+            "platform_updated_at",
+        )
+        read_only_fields = fields
+
+
 class PolicySerializer(serializers.Serializer):
     lead_time_days = serializers.IntegerField()
     review_period_days = serializers.IntegerField()
@@ -34,6 +69,9 @@ class PolicySerializer(serializers.Serializer):
 
 class VariantSerializer(serializers.ModelSerializer):
     available = serializers.IntegerField(read_only=True, help_text="Stock available over the store's locations")
+    stock = StockLevelSerializer(
+        source="inventory_levels", many=True, read_only=True, help_text="Stock by location (primary location first)"
+    )
     product_title = serializers.CharField(source="product.title", read_only=True)
     policy = serializers.SerializerMethodField(help_text="Effective replenishment settings (own, class or store)")
     next_period_forecast = serializers.FloatField(
@@ -55,6 +93,7 @@ class VariantSerializer(serializers.ModelSerializer):
             "abc_class",
             "xyz_class",
             "available",
+            "stock",
             "policy",
             "next_period_forecast",
             "forecast_model",
@@ -138,6 +177,8 @@ class DecisionSerializer(serializers.Serializer):
 
 class AdjustmentSerializer(serializers.ModelSerializer):
     sku = serializers.CharField(source="variant.sku", read_only=True)
+    location_platform_id = serializers.CharField(source="location.platform_id", read_only=True)
+    location_name = serializers.CharField(source="location.name", read_only=True)
     delta = serializers.IntegerField(read_only=True)
 
     class Meta:
@@ -148,6 +189,8 @@ class AdjustmentSerializer(serializers.ModelSerializer):
             "variant",
             "sku",
             "location",
+            "location_platform_id",
+            "location_name",
             "expected_available",
             "new_available",
             "delta",
@@ -169,10 +212,19 @@ class AdjustmentSerializer(serializers.ModelSerializer):
 
 
 class AdjustmentCreateSerializer(serializers.Serializer):
-    """A manual adjustment: the new quantity, or a change on the quantity last read from the store."""
+    """A manual adjustment: the new quantity, or a change on the quantity last read from the store.
+
+    The location is named by our id (`location`) or by the store's own id (`location_platform_id`, looked up among
+    the variant's store's locations), exactly one of the two.
+    """
 
     variant = serializers.PrimaryKeyRelatedField(queryset=Variant.objects.all())
-    location = serializers.PrimaryKeyRelatedField(queryset=Location.objects.all())
+    location = serializers.PrimaryKeyRelatedField(
+        queryset=Location.objects.all(), required=False, help_text="Our id of the location (see stores/{id}/locations/)"
+    )
+    location_platform_id = serializers.CharField(
+        required=False, max_length=64, help_text="Or the store's own id of the location, instead of `location`"
+    )
     new_available = serializers.IntegerField(required=False, min_value=0)
     delta = serializers.IntegerField(required=False)
     reason = serializers.ChoiceField(choices=AdjustmentReason.choices, default=AdjustmentReason.MANUAL)
@@ -180,10 +232,35 @@ class AdjustmentCreateSerializer(serializers.Serializer):
 
     def validate(self, data):
         if ("new_available" in data) == ("delta" in data):
-            raise serializers.ValidationError("Give either new_available or delta, not both.")
-        if data["variant"].store_id != data["location"].store_id:
-            raise serializers.ValidationError("The location belongs to another store than the variant.")
+            raise serializers.ValidationError(_("Give either new_available or delta, not both."))
+        data["location"] = self._location(data)
+        data.pop("location_platform_id", None)
         return data
+
+    def _location(self, data) -> Location:
+        variant = data["variant"]
+        if ("location" in data) == ("location_platform_id" in data):
+            raise serializers.ValidationError(
+                {"location": _("Give exactly one of location (our id) and location_platform_id (the store's id).")}
+            )
+        if "location_platform_id" in data:
+            platform_id = data["location_platform_id"]
+            location = Location.objects.filter(store_id=variant.store_id, platform_id=platform_id).first()
+            if location is None:
+                raise serializers.ValidationError(
+                    {
+                        "location_platform_id": _("The variant's store has no location with the id %(id)s.")
+                        % {"id": platform_id}
+                    }
+                )
+            field = "location_platform_id"
+        else:
+            location, field = data["location"], "location"
+            if location.store_id != variant.store_id:
+                raise serializers.ValidationError({field: _("The location belongs to another store than the variant.")})
+        if not location.active:
+            raise serializers.ValidationError({field: _("The location is no longer active in the store.")})
+        return location
 
 
 class AdjustmentDecisionSerializer(serializers.Serializer):

@@ -6,6 +6,8 @@ from inventory_ai.api import views
 
 router = DefaultRouter()
 router.register("stores", views.StoreViewSet)
+router.register(r"stores/(?P<store_pk>\d+)/locations", views.StoreLocationViewSet, basename="store-location")
+router.register("locations", views.LocationViewSet)
 router.register("variants", views.VariantViewSet, basename="variant")
 router.register("suggestions", views.SuggestionViewSet)
 router.register("adjustments", views.AdjustmentViewSet)

@@ -1,5 +1,5 @@
-"""The REST API (v1): stores, variants with stock, policy and forecast, suggestions and adjustments with the same
-decisions, permissions and audit as the admin, retraining runs, stats.
+"""The REST API (v1): stores and their locations, variants with stock by location, policy and forecast, suggestions
+and adjustments with the same decisions, permissions and audit as the admin, retraining runs, stats.
 
 Reads need the model's view permission; approving or rejecting needs its approve permission; proposing an
 adjustment its add permission. Token and session authentication.
@@ -7,10 +7,11 @@ adjustment its add permission. Token and session authentication.
 
 from __future__ import annotations
 
-from django.db.models import Count, F, OuterRef, Q, Subquery, Sum
+from django.db.models import Count, F, OuterRef, Prefetch, Q, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.http import JsonResponse
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework import serializers as drf_serializers
 from rest_framework.decorators import action
@@ -28,6 +29,7 @@ from inventory_ai.models import (
     ForecastResult,
     ForecastRun,
     InventoryLevel,
+    Location,
     ReorderSuggestion,
     StockAdjustment,
     Store,
@@ -48,6 +50,10 @@ class StatsView(APIView):
         return Response(stats())
 
 
+# Primary location first, then by name: the order of a store's locations (and of a variant's stock).
+LOCATION_ORDER = ("-is_primary", "name", "pk")
+
+
 class StoreViewSet(viewsets.ReadOnlyModelViewSet):
     """Connected stores (credentials and webhook secrets are never shown)."""
 
@@ -58,8 +64,40 @@ class StoreViewSet(viewsets.ReadOnlyModelViewSet):
     ).order_by("domain")
 
 
+class LocationViewSet(viewsets.ReadOnlyModelViewSet):
+    """Every store's locations with the store's own ids (`platform_id`); filter by store, platform id, active."""
+
+    serializer_class = serializers.LocationSerializer
+    permission_classes = [ModelPermissions]
+    filterset_class = filters.LocationFilter
+    ordering_fields = ["name", "platform_id"]
+    queryset = Location.objects.order_by("store_id", *LOCATION_ORDER)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        parameters=[OpenApiParameter("store_pk", int, OpenApiParameter.PATH, description="The store's id")],
+        responses={200: serializers.LocationSerializer(many=True), 404: None},
+    )
+)
+class StoreLocationViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    """One store's locations (stores/{id}/locations/): where its stock is held, and what adjustments name."""
+
+    serializer_class = serializers.LocationSerializer
+    permission_classes = [ModelPermissions]
+    filterset_class = filters.StoreLocationFilter
+    ordering_fields = ["name", "platform_id"]
+
+    def get_queryset(self):
+        return Location.objects.filter(store_id=self.kwargs.get("store_pk")).order_by(*LOCATION_ORDER)
+
+    def list(self, request: Request, *args, **kwargs) -> Response:
+        get_object_or_404(Store, pk=kwargs["store_pk"])  # an unknown store is a 404, not an empty list
+        return super().list(request, *args, **kwargs)
+
+
 class VariantViewSet(viewsets.ReadOnlyModelViewSet):
-    """SKUs with their stock over all locations, effective replenishment policy and classes."""
+    """SKUs with their stock (in all and by location), effective replenishment policy and classes."""
 
     serializer_class = serializers.VariantSerializer
     permission_classes = [ModelPermissions]
@@ -79,6 +117,14 @@ class VariantViewSet(viewsets.ReadOnlyModelViewSet):
         return (
             Variant.objects.filter(deleted_at__isnull=True)
             .select_related("store", "product")
+            .prefetch_related(
+                Prefetch(
+                    "inventory_levels",
+                    queryset=InventoryLevel.objects.select_related("location").order_by(
+                        "-location__is_primary", "location__name", "location_id"
+                    ),
+                )
+            )
             .annotate(
                 available=Coalesce(Subquery(stock), 0),
                 next_period_forecast=Subquery(latest.values("mean")[:1]),
@@ -166,7 +212,7 @@ class AdjustmentViewSet(DecisionMixin, mixins.CreateModelMixin, viewsets.ReadOnl
     serializer_class = serializers.AdjustmentSerializer
     permission_classes = [ModelPermissions]
     filterset_class = filters.AdjustmentFilter
-    queryset = StockAdjustment.objects.select_related("variant").order_by("-created_at")
+    queryset = StockAdjustment.objects.select_related("variant", "location").order_by("-created_at")
 
     @extend_schema(request=serializers.AdjustmentCreateSerializer, responses={201: serializers.AdjustmentSerializer})
     def create(self, request: Request, *args, **kwargs) -> Response:
