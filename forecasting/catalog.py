@@ -8,7 +8,17 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from forecasting.models import ADIDA, IMAPA, TSB, CrostonSBA, Forecaster, MovingAverage, Naive, SeasonalNaive
+from forecasting.models import (
+    ADIDA,
+    IMAPA,
+    TSB,
+    CrostonSBA,
+    Forecaster,
+    Inactive,
+    MovingAverage,
+    Naive,
+    SeasonalNaive,
+)
 from forecasting.models.base import Ensemble
 from forecasting.models.ets import Ets
 from forecasting.models.lstm import GlobalLSTM
@@ -28,6 +38,7 @@ MODELS: dict[str, Factory] = {
     "ensemble": lambda m: Ensemble([MovingAverage(8), TSB(), ADIDA(), IMAPA()]),
     "sarima": lambda m: Sarima(m),
     "ets": lambda m: Ets(m),
+    "inactive": lambda m: Inactive(),  # the inactive class's model: no sale in the last year
 }
 EXOG_MODELS = {"sarima"}  # the local models that take regressors (holidays)
 GlobalFactory = Callable[[int, tuple[int, ...], int], GlobalLSTM]  # horizon, levels, seed -> model

@@ -14,6 +14,11 @@ import pandas as pd
 ADI_CUTOFF = 1.32
 CV2_CUTOFF = 0.49
 OUTLIER_IQRS = 3.0  # Tukey's "far out" fence
+# The useful history of a series: its last HISTORY_YEARS years, and never fewer than HISTORY_MIN_PERIODS periods
+# (twenty years of months). Older periods cost fitting time and memory in proportion to their number and rarely add
+# accuracy: demand drifts, and three yearly cycles are enough to read a season from.
+HISTORY_YEARS = 3
+HISTORY_MIN_PERIODS = 240
 
 
 def infer_season_length(freq: str) -> int:
@@ -39,11 +44,66 @@ def period_alias(freq: str) -> str:
     return freq
 
 
+def periods_per_year(freq: str) -> int:
+    """How many periods of `freq` a year holds (365 days, 261 business days, 52 weeks, 12 months, 4 quarters)."""
+    four_years = pd.date_range("2001-01-01", "2005-01-01", freq=freq, inclusive="left")
+    return max(1, round(len(four_years) / 4))
+
+
+def history_periods(freq: str) -> int:
+    """The most periods of a series' history that forecasting reads (see HISTORY_YEARS)."""
+    return max(HISTORY_YEARS * periods_per_year(freq), HISTORY_MIN_PERIODS)
+
+
+def history_start(end: pd.Timestamp, freq: str) -> pd.Timestamp:
+    """The first day of the useful history of series that end in the period holding `end`: what a caller needs to
+    read from its store (whole periods only: a period read in part would look like a slump)."""
+    alias = period_alias(freq)
+    last = pd.Period(pd.Timestamp(end), freq=alias)
+    return (last - (history_periods(freq) - 1)).start_time.normalize()
+
+
+def useful_start(values: np.ndarray, freq: str) -> int:
+    """Where the useful history of a regular series begins (an index into `values`).
+
+    - At most `history_periods(freq)` periods are kept.
+    - A silence of a whole year or more (no sale at all) that sales follow ends the history before it: the item
+      was off sale, or sold to other customers, and its old level says little about the new one.
+    - A series with no sale in its last year is inactive: only that last year is kept (all zeros), so that a SKU
+      dead for years costs one year of zeros, never a history padded to today.
+    """
+    values = np.asarray(values, dtype=float)
+    length = len(values)
+    start = max(0, length - history_periods(freq))
+    year = periods_per_year(freq)
+    sold = np.flatnonzero(values[start:] > 0) + start
+    if len(sold) == 0 or sold[-1] < length - year:
+        return max(start, length - year)
+    gaps = np.diff(np.concatenate([[start - 1], sold]))  # periods from one sale (or the start) to the next
+    long_silences = np.flatnonzero(gaps > year)
+    if len(long_silences):
+        start = int(sold[long_silences[-1]])
+    return start
+
+
+def periods_ending(end: pd.Timestamp, count: int, freq: str) -> pd.DatetimeIndex:
+    """The `count` periods up to the one holding `end`, stamped like `to_regular` stamps them (period end day)."""
+    alias = period_alias(freq)
+    return pd.period_range(end=pd.Period(pd.Timestamp(end), freq=alias), periods=count, freq=alias).end_time.normalize()
+
+
 def future_periods(last: pd.Timestamp, horizon: int, freq: str) -> pd.DatetimeIndex:
     """The `horizon` periods after the one ending `last`, stamped like `to_regular` stamps them (period end day)."""
     alias = period_alias(freq)
     periods = pd.period_range(pd.Period(last, freq=alias), periods=horizon + 1, freq=alias)[1:]
     return periods.end_time.normalize()
+
+
+def future_stamps(last: pd.Timestamp, horizon: int, freq: str) -> pd.DatetimeIndex:
+    """The dates of the `horizon` periods after the one ending `last`, stamped as `freq` stamps them: a month's first
+    day for "MS", its last for "ME", a week's Sunday for "W-SUN"... (the engine works on period ends internally; what
+    it answers is in the frequency and anchor it was asked for, so that forecasts join the history they continue)."""
+    return pd.date_range(pd.Timestamp(last).normalize() + pd.Timedelta(days=1), periods=horizon, freq=freq)
 
 
 def to_regular(history: pd.DataFrame, freq: str, end: pd.Timestamp | None = None) -> pd.DataFrame:

@@ -41,10 +41,12 @@ from forecasting.data import (
     OUTLIER_IQRS,
     cap_outliers,
     future_periods,
+    future_stamps,
     holiday_counts,
     impute_censored,
     infer_season_length,
     to_regular,
+    useful_start,
 )
 from forecasting.models import Naive
 from forecasting.models.base import forecast_with_fallback
@@ -79,7 +81,10 @@ def _validate(models: str | Sequence[str]) -> tuple[str, ...]:
 
 
 def _local_candidates(y: np.ndarray, season_length: int) -> tuple[str, ...]:
-    names = INTERMITTENT_CANDIDATES if demand_class(y) == "intermittent" else SMOOTH_CANDIDATES
+    kind = demand_class(y)
+    if kind == "inactive":
+        return ()  # nothing to choose: an inactive series is forecast as such
+    names = INTERMITTENT_CANDIDATES if kind == "intermittent" else SMOOTH_CANDIDATES
     if 1 < season_length <= MAX_SEASONAL_PERIOD:
         names = tuple(dict.fromkeys((*names, *SEASONAL_CANDIDATES)))
     if len(y) < 2 * season_length:
@@ -147,13 +152,17 @@ def prepare(
     history: pd.DataFrame, freq: str, end: pd.Timestamp | None = None, outlier_iqrs: float | None = OUTLIER_IQRS
 ) -> list[Series]:
     """`(unique_id, period ends, values)` per series, sorted by id: regular periods up to `end` (default: the last
-    period of the whole history), stock-out periods imputed, outlier sale sizes capped. Phases of one run that read
-    the history separately must pass the same `end`."""
+    period of the whole history), cut to their useful history (`forecasting.data.useful_start`: at most a few years,
+    from the end of the last year-long silence; a series with no sale in its last year is inactive and keeps that
+    year of zeros), stock-out periods imputed, outlier sale sizes capped. Phases of one run that read the history
+    separately must pass the same `end`."""
     regular = to_regular(history, freq, end=end)
     # "usual" sale sizes are read over two seasonal cycles around each period, and at least OUTLIER_WINDOW_MIN periods
     window = max(2 * infer_season_length(freq) + 1, OUTLIER_WINDOW_MIN)
     series = []
     for unique_id, frame in regular.groupby("unique_id", sort=True):
+        start = useful_start(frame["y"].to_numpy(float), freq)
+        frame = frame.iloc[start:]
         values = impute_censored(frame["y"].to_numpy(float), frame["censored"].to_numpy(bool))
         if outlier_iqrs is not None:
             values = cap_outliers(values, outlier_iqrs, window=window)
@@ -276,7 +285,7 @@ def to_frame(
     for (unique_id, index, _), result in zip(series, results, strict=True):
         if "error" in result:
             continue
-        for step, ds in enumerate(future_periods(index[-1], horizon, freq)):
+        for step, ds in enumerate(future_stamps(index[-1], horizon, freq)):
             row = {"unique_id": unique_id, "ds": ds, "model": result["model"]}
             row.update({key: float(values[step]) for key, values in result["prediction"].items()})
             rows.append(row)

@@ -32,7 +32,7 @@ def global_backtest(series, name, horizon, windows, level, seed, start=None):
     previous = start
     for w in range(windows, 0, -1):
         cut = w * horizon
-        kept = [position for position, (_, _, values) in enumerate(series) if len(values) - cut >= 2]
+        kept = [position for position, (_, _, values) in enumerate(series) if len(values) - cut >= 2 and values.any()]
         if not kept:
             continue
         values = [series[position][2][:-cut] for position in kept]
@@ -136,9 +136,16 @@ def _fit_final_global(series, horizon, freq, level, seed, warm, model_dir, name=
     model = GLOBAL_MODELS[name](horizon, tuple(level), seed)
     values = [item[2] for item in series]
     dates = [item[1] for item in series]
+    # inactive series (no sale in their last year) are forecast as such: windows of zeros would only dilute training
+    active = [position for position, history in enumerate(values) if history.any()]
     try:
         compatible = warm is not None and warm.horizon == horizon and set(level) <= set(warm.levels)
-        model.fit(values, dates, warm_start=warm if compatible else None, epochs=WARM_EPOCHS if compatible else None)
+        model.fit(
+            [values[position] for position in active],
+            [dates[position] for position in active],
+            warm_start=warm if compatible else None,
+            epochs=WARM_EPOCHS if compatible else None,
+        )
     except ValueError as exc:
         logger.info("the global network was not trained: %s", exc)
         return None

@@ -29,9 +29,12 @@ CALIBRATION_WEIGHT_PERIODS = 8
 
 
 def demand_class(y: np.ndarray) -> str:
-    """ "intermittent" (intermittent, lumpy or all-zero demand) or "smooth" (Syntetos-Boylan classes)."""
+    """ "intermittent" (intermittent or lumpy demand), "smooth" (smooth or erratic: the Syntetos-Boylan classes) or
+    "inactive" (no sale at all: a prepared series holds only its last year when nothing sold in it)."""
     kind = classify_demand(y)
-    return "intermittent" if kind in {"intermittent", "lumpy", "zero"} else "smooth"
+    if kind == "zero":
+        return "inactive"
+    return "intermittent" if kind in {"intermittent", "lumpy"} else "smooth"
 
 
 def merge_pair(pair: str, parts: dict[str, dict[int, np.ndarray]]) -> dict[int, np.ndarray]:
@@ -133,6 +136,8 @@ def model_for(values: np.ndarray, per_class: dict[str, str]) -> str:
 
 
 def model_for_class(kind: str, per_class: dict[str, str]) -> str:
+    if kind == "inactive":
+        return "inactive"
     return per_class.get(kind, "imapa" if kind == "intermittent" else "moving_average_8")
 
 
@@ -142,7 +147,7 @@ def fit_calibration(
     """The coefficients of the store's level calibration (`forecasting.calibration`), fitted on the backtest windows
     of the model each series is given; None when there is too little evidence (fewer than GLOBAL_MIN_SERIES series
     or backtest rows) or the fit fails."""
-    usable = [item for item in evidence if "error" not in item]
+    usable = [item for item in evidence if "error" not in item and item["class"] != "inactive"]
     if len(usable) < GLOBAL_MIN_SERIES:
         return None
     rows = []  # (periods before the end, level, actual, signature, scale, units sold before the window)

@@ -1,7 +1,7 @@
 """Forecasting models, each with the same estimator shape: `fit(y) -> self`, `predict(h, level) -> dict`."""
 
 from forecasting.models.base import Forecaster, forecast_with_fallback
-from forecasting.models.baselines import MovingAverage, Naive, SeasonalNaive
+from forecasting.models.baselines import Inactive, MovingAverage, Naive, SeasonalNaive
 from forecasting.models.intermittent import ADIDA, IMAPA, TSB, CrostonSBA
 
 __all__ = [
@@ -10,6 +10,7 @@ __all__ = [
     "TSB",
     "CrostonSBA",
     "Forecaster",
+    "Inactive",
     "MovingAverage",
     "Naive",
     "SeasonalNaive",

@@ -76,3 +76,17 @@ class MovingAverage(Forecaster):
 
     def predict(self, h: int, level: Sequence[int] = ()) -> Prediction:
         return normal_bounds(np.full(h, self.level_), np.full(h, self.sigma_), level)
+
+
+class Inactive(Forecaster):
+    """Zero demand, with zero-width intervals: the forecast of an item with no sale in its last year
+    (`forecasting.data.useful_start`). Not a candidate of any demand class; such items get it without a backtest."""
+
+    alias = "inactive"
+
+    def fit(self, y: np.ndarray, X: np.ndarray | None = None) -> Self:
+        as_series(y)
+        return self
+
+    def predict(self, h: int, level: Sequence[int] = ()) -> Prediction:
+        return normal_bounds(np.zeros(h), np.zeros(h), level)

@@ -9,11 +9,15 @@ next `horizon` periods. Values are divided by the window's mean (per-series scal
 2,000-unit SKU look alike to the network. Inputs per period: the scaled value, a padding flag (before the series
 began), the period's position in the year (sine and cosine) and, optionally, the store total's scaled value; per
 window: the log of the scale, the share of zero periods, the long-run mean over the scale and the series' age; per
-target period: its position in the year. The calendar inputs are used only when the history spans more than 15 months
-(`calendar=None` decides): with less, the time of year is a proxy for "recent" and the network extrapolates it. The
-store total is off by default; on a one-year history it hurt accuracy the same way. Outputs per horizon step: the
-mean (squared-error loss, which is what RMSE-type accuracy rewards) and the quantiles of each interval level (pinball
-loss), so the network gives its own intervals. Small stores get at least `min_steps` optimiser steps.
+target period: its position in the year. The calendar inputs are used only when the history spans more than 15
+months (`calendar=None` decides): with less, the time of year is a proxy for "recent" and the network extrapolates
+it. The store total is off by default; on a one-year history it hurt accuracy the same way. Outputs per horizon
+step: the mean (squared-error loss, which is what RMSE-type accuracy rewards) and the quantiles of each interval level
+(pinball loss), so the network gives its own intervals. Small stores get at least `min_steps` optimiser steps.
+
+Training reads at most `max_windows` windows (an even, seeded sample of each period's windows when a store has more),
+and a window is built from its own `lookback` periods, so memory is bounded whatever the number of series and the
+length of their history.
 
 TensorFlow is imported inside the functions that need it: importing this module costs nothing.
 """
@@ -69,7 +73,9 @@ class GlobalLSTM:
         min_steps: int = 300,
         calendar: bool | None = None,
         store_signal: bool = False,
+        max_windows: int = 200_000,
     ) -> None:
+        self.max_windows = max_windows
         self.calendar = calendar
         self.store_signal = store_signal
         self.horizon = horizon
@@ -95,8 +101,20 @@ class GlobalLSTM:
             last[row] = columns[-1]
         return values, grid, last
 
-    def _windows(self, panel: np.ndarray, grid: pd.DatetimeIndex, rows: np.ndarray, ends: np.ndarray, horizon_dates):
-        """Network inputs for the windows of `rows` ending at columns `ends` (inclusive), and their scales."""
+    @staticmethod
+    def _context(panel: np.ndarray) -> dict[str, np.ndarray]:
+        """What the windows of a panel share, computed once per panel rather than per window (a window reads only its
+        own `lookback` periods and these): each series' first column, its running total, the store's total."""
+        return {
+            "started": np.argmax(~np.isnan(panel), axis=1),
+            "cumulative": np.cumsum(np.nan_to_num(panel), axis=1),
+            "store": np.nansum(panel, axis=0),
+        }
+
+    def _windows(self, panel, grid, rows, ends, horizon_dates, context=None):
+        """Network inputs for the windows of `rows` ending at columns `ends` (inclusive), and their scales. Memory is
+        proportional to the number of windows times `lookback`, never to the panel's length."""
+        context = context or self._context(panel)
         lookback = self.lookback
         offsets = np.arange(-lookback + 1, 1)
         columns = ends[:, None] + offsets[None, :]
@@ -106,14 +124,10 @@ class GlobalLSTM:
         filled = np.nan_to_num(window)
         count = np.maximum(observed.sum(axis=1), 1)
         scale = filled.sum(axis=1) / count
-        history = np.nan_to_num(panel[rows])
-        cumulative = np.cumsum(history, axis=1)
-        started = np.argmax(~np.isnan(panel[rows]), axis=1)
-        age = ends - started + 1
-        long_mean = cumulative[np.arange(len(rows)), ends] / np.maximum(age, 1)
+        age = ends - context["started"][rows] + 1
+        long_mean = context["cumulative"][rows, ends] / np.maximum(age, 1)
         scale = np.where(scale > 0, scale, np.where(long_mean > 0, long_mean, 1.0))
-        store = np.nansum(panel, axis=0)
-        store_window = np.where(inside, store[np.clip(columns, 0, None)], np.nan)
+        store_window = np.where(inside, context["store"][np.clip(columns, 0, None)], np.nan)
         store_scale = np.nanmean(store_window, axis=1, keepdims=True)
         store_scale = np.where(store_scale > 0, store_scale, 1.0)
         position = _year_position(grid)
@@ -134,7 +148,36 @@ class GlobalLSTM:
             future[:] = 0.0
         return {"sequence": sequence, "static": static, "future": future}, scale
 
+    def _sample(self, panel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The training windows as (series row, last input column) pairs: every window when there are at most
+        `max_windows`, else an even, seeded sample of each end column's windows. Built one end column at a time, so
+        memory stays proportional to `max_windows` whatever the number of series and the length of their history."""
+        started = np.argmax(~np.isnan(panel), axis=1)
+        ends = range(MIN_PERIODS - 1, panel.shape[1] - self.horizon)
+
+        def rows_at(end: int) -> np.ndarray:
+            rows = np.flatnonzero(started <= end - MIN_PERIODS + 1)
+            return rows[~np.isnan(panel[rows, end + self.horizon])]
+
+        counts = np.array([len(rows_at(end)) for end in ends], dtype=np.int64)
+        total = int(counts.sum())
+        share = 1.0 if total <= self.max_windows else self.max_windows / total
+        rng = np.random.default_rng(self.seed)
+        rows_, ends_ = [], []
+        for end, count in zip(ends, counts, strict=True):
+            rows = rows_at(end)
+            if share < 1.0:
+                rows = np.sort(rng.choice(rows, size=min(count, round(count * share)), replace=False))
+            rows_.append(rows)
+            ends_.append(np.full(len(rows), end))
+        if not rows_:
+            return np.array([], dtype=int), np.array([], dtype=int)
+        self.n_windows_available_ = total
+        return np.concatenate(rows_), np.concatenate(ends_)
+
     def _training_set(self, series, dates):
+        if not len(series):
+            raise ValueError("no series to train the global model on")
         panel, grid, _ = self._panel(series, dates)
         if self.calendar is None:
             # The time of year only means something once the network has seen every time of year as a target; with
@@ -142,18 +185,11 @@ class GlobalLSTM:
             self.calendar = len(grid) > 1 and (grid[-1] - grid[0]) >= pd.Timedelta(days=365) * 1.25
         step = grid[-1] - grid[-2] if len(grid) > 1 else pd.Timedelta(days=1)
         extended = grid.append(pd.DatetimeIndex([grid[-1] + step * (k + 1) for k in range(self.horizon)]))
-        rows_, ends_ = [], []
-        started = np.argmax(~np.isnan(panel), axis=1)
-        for end in range(MIN_PERIODS - 1, len(grid) - self.horizon):
-            rows = np.flatnonzero(started <= end - MIN_PERIODS + 1)
-            rows = rows[~np.isnan(panel[rows, end + self.horizon])]
-            rows_.append(rows)
-            ends_.append(np.full(len(rows), end))
-        rows, ends = np.concatenate(rows_), np.concatenate(ends_)
+        rows, ends = self._sample(panel)
         if len(rows) == 0:
             raise ValueError("no series is long enough to train the global model")
         horizon_dates = np.stack([extended[ends + k + 1] for k in range(self.horizon)], axis=1)
-        inputs, scale = self._windows(panel, grid, rows, ends, horizon_dates)
+        inputs, scale = self._windows(panel, grid, rows, ends, horizon_dates, self._context(panel))
         targets = np.stack([panel[rows, ends + k + 1] for k in range(self.horizon)], axis=1) / scale[:, None]
         # Larger series count for more: accuracy is judged where the money is, not on 1-unit-a-month items.
         weights = np.sqrt(scale)
@@ -273,6 +309,7 @@ class GlobalLSTM:
                 "seed",
                 "calendar",
                 "store_signal",
+                "max_windows",
             )  # fmt: skip
         }
         (folder / "config.json").write_text(json.dumps(config))
