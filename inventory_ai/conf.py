@@ -43,6 +43,9 @@ DEFAULTS: dict[str, Any] = {
     "CALIBRATION_HISTORY_DAYS": 91,
     # A queued or running retrain that has not moved on for this long is marked failed (it can be re-run).
     "RETRAIN_STALL_SECONDS": 1800,
+    # A retraining step (a chunk's backtest or forecast, a part of the network) started this many times without
+    # finishing (its worker process died under it each time) fails the run, or for the network leaves it out.
+    "RETRAIN_MAX_ATTEMPTS": 3,
     # Seed of every random part of training (the network's initial weights and batches).
     "RETRAIN_SEED": 0,
     # The STORAGES entry of the model registry.

@@ -227,6 +227,14 @@ CELERY_TIMEZONE = "UTC"
 CELERY_ENABLE_UTC = True
 # Prefetching one message per process keeps a long training task from holding short webhook tasks hostage.
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# A pool process whose resident memory has passed this many KiB when it finishes a task is replaced by a fresh one
+# (Celery's worker_max_memory_per_child): TensorFlow and pandas keep memory they have freed, so a long-lived process
+# only grows. A run's steps are bounded by design (a useful history per SKU, a bounded sample of the network's
+# windows) well below the default of 3 GiB; a step whose process is killed again and again fails its run after
+# RETRAIN_MAX_ATTEMPTS starts. 0 turns the ceiling off.
+CELERY_WORKER_MAX_MEMORY_PER_CHILD = (
+    int(os.environ.get("CELERY_WORKER_MAX_MEMORY_PER_CHILD") or 3 * 1024 * 1024) or None
+)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A web request that enqueues a task must not hang on a dead broker: the event is already stored, the sweeper
 # enqueues it later.

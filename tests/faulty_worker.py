@@ -1,9 +1,12 @@
-"""A Celery app for tests whose worker fails one SKU on purpose: every model of the variant named by the
-`TEST_BROKEN_VARIANT` environment variable raises (the fallback too), as a diverging solver would."""
+"""A Celery app for tests whose worker fails on purpose: every model of the variant named by the
+`TEST_BROKEN_VARIANT` environment variable raises (the fallback too), as a diverging solver would; and the pool
+process that backtests a chunk holding the variant named by `TEST_DYING_VARIANT` kills itself (SIGKILL), as the
+kernel's OOM killer would."""
 
 from __future__ import annotations
 
 import os
+import signal
 
 from forecasting import engine
 from inventory_ai.celery import app
@@ -11,7 +14,9 @@ from inventory_ai.celery import app
 __all__ = ["app"]
 
 _real_local_forecasts = engine._local_forecasts
+_real_backtest_local = engine.backtest_local
 _BROKEN = os.environ.get("TEST_BROKEN_VARIANT", "")
+_DYING = os.environ.get("TEST_DYING_VARIANT", "")
 
 
 def _failing_local_forecasts(chunk, *args, **kwargs):
@@ -21,3 +26,12 @@ def _failing_local_forecasts(chunk, *args, **kwargs):
 
 
 engine._local_forecasts = _failing_local_forecasts
+
+
+def _dying_backtest_local(series, *args, **kwargs):
+    if any(str(unique_id) == _DYING for unique_id, _, _ in series):
+        os.kill(os.getpid(), signal.SIGKILL)
+    return _real_backtest_local(series, *args, **kwargs)
+
+
+engine.backtest_local = _dying_backtest_local

@@ -7,6 +7,7 @@ from datetime import timedelta
 import numpy as np
 import pandas as pd
 import pytest
+from django.db.models import F
 from django.test import override_settings
 from django.utils import timezone
 
@@ -342,3 +343,105 @@ def test_a_run_as_of_an_earlier_day_forecasts_from_there(shop, small_options):
     first = Forecast.objects.filter(run=run).order_by("period_start").first()
     assert first.period_start == wednesday - timedelta(days=2)
     assert run.skus_done == 4
+
+
+def test_a_chunk_whose_process_keeps_dying_fails_the_run_with_the_reason(shop, small_options, run_command):
+    # given a planned run whose first chunk was already started RETRAIN_MAX_ATTEMPTS times without finishing (each
+    # time its worker process was killed, and the task was delivered again)
+    seed_demand(shop, 14, weeks=30)
+    run = retraining.start_retrain(shop, trigger="test")
+    retraining.plan_run(run.pk)
+    chunk = run.chunks.get(index=0)
+    for _ in range(3):
+        assert retraining._start_chunk_step(run, chunk, "backtest")
+
+    # when the task is delivered once more
+    outcome = retraining.backtest_chunk(run.pk, 0)
+
+    # then the run failed, saying which step of which chunk died how often, and nothing was forecast
+    run.refresh_from_db()
+    assert run.status == RunStatus.FAILED
+    assert "run failed" in outcome
+    assert "backtest of chunk 0 (7 SKUs) was started 3 times and never finished" in run.error_log
+    assert "died each time (killed for memory, or crashed)" in run.error_log
+    assert not Forecast.objects.filter(run=run).exists()
+    # and the other chunks' deliveries find the run failed and do nothing
+    assert retraining.backtest_chunk(run.pk, 1) == "no such running run"
+
+
+def test_a_chunk_counts_the_starts_of_each_step_apart(shop, small_options):
+    # given a run whose chunks were each backtested after one lost delivery
+    seed_demand(shop, 7, weeks=30)
+    run = retraining.start_retrain(shop, trigger="test")
+    retraining.plan_run(run.pk)
+    chunk = run.chunks.get(index=0)
+    retraining._start_chunk_step(run, chunk, "backtest")
+    retraining.backtest_chunk(run.pk, 0)
+
+    # then the forecast step starts its own count: a chunk is never failed for its backtest's redeliveries
+    chunk.refresh_from_db()
+    assert chunk.backtest_status == "done"
+    assert chunk.attempts == 0
+    retraining.forecast_chunk(run.pk, 0)
+    chunk.refresh_from_db()
+    run.refresh_from_db()
+    assert (chunk.attempts, run.status) == (1, RunStatus.SUCCEEDED)
+
+
+def test_a_network_part_whose_process_keeps_dying_is_left_out(shop, small_options, monkeypatch):
+    # given a store big enough for the network whose backtest part was started three times already
+    monkeypatch.setattr(network, "fit_final_global", lambda *args, **kwargs: None)
+    seed_demand(shop, 102, weeks=20)
+    run = retraining.start_retrain(shop, trigger="test")
+    retraining.plan_run(run.pk)
+    run.refresh_from_db()
+    assert run.global_backtest_status == "pending"
+    ForecastRun.objects.filter(pk=run.pk).update(global_backtest_attempts=3)
+
+    # when it is delivered again, and the rest of the run goes on
+    retraining.train_global_model(run.pk, retraining.GLOBAL_BACKTEST)
+    run = drive(run)
+
+    # then the run succeeded on local models, with the reason noted
+    assert run.status == RunStatus.SUCCEEDED
+    assert run.global_backtest_status == "failed"
+    assert "global network (backtest): started 3 times and never finished" in run.error_log
+    assert run.skus_done == 102
+
+
+def test_a_store_whose_sales_stopped_long_ago_is_forecast_as_inactive_and_told_so(shop, small_options, run_command):
+    # given a store whose recorded sales ended two years before today (an old export, imported)
+    variants = seed_demand(shop, 9, weeks=40)
+    DailyDemand.objects.filter(variant__store=shop).update(date=F("date") - timedelta(days=730))
+
+    # when it is retrained as of today
+    out, _ = run_command("retrain", "--store", shop.domain)
+    run = drive(ForecastRun.objects.get(store=shop))
+
+    # then every SKU is forecast as inactive (zero), the run says why and what to do, and no network was planned
+    assert run.status == RunStatus.SUCCEEDED, run.error_log
+    assert run.model_counts == {"inactive": 9}
+    assert set(ForecastResult.objects.filter(run=run).values_list("demand_class", flat=True)) == {"inactive"}
+    assert Forecast.objects.filter(run=run).count() == 9 * run.horizon
+    assert not Forecast.objects.filter(run=run, mean__gt=0).exists()
+    last_sale = DailyDemand.objects.filter(variant__in=variants).order_by("-date").first().date
+    assert f"None of the 9 SKUs sold in the year up to {run.data_until}" in run.error_log
+    assert f"retrain with --as-of {last_sale + timedelta(days=1)}" in run.error_log
+    assert (run.global_backtest_status, run.global_status) == ("skipped", "skipped")
+
+
+def test_a_run_reads_each_sku_over_its_useful_history_only(shop, small_options):
+    # given a SKU selling every day for six years up to the last complete week, and one dead for three years
+    alive, dead = seed_demand(shop, 2, weeks=6 * 52)[:2]
+    DailyDemand.objects.filter(variant=dead, date__gt=timezone.localdate() - timedelta(days=3 * 365)).delete()
+    run = retraining.start_retrain(shop, trigger="test")
+    retraining.plan_run(run.pk)
+    run.refresh_from_db()
+
+    # when a chunk reads its series
+    series = {uid: values for uid, _, values in retraining._series(run, [alive.pk, dead.pk])}
+
+    # then the live one spans the 240 weeks of its useful history and the dead one its last year of zeros
+    assert len(series[str(alive.pk)]) == 240
+    assert len(series[str(dead.pk)]) == 52
+    assert not series[str(dead.pk)].any()

@@ -8,6 +8,7 @@ import signal
 import time
 
 import pytest
+from django.core.management.base import CommandError
 
 from inventory_ai.choices import RunStatus
 from inventory_ai.models import Forecast, ForecastResult, ForecastRun, ForecastRunChunk, ReorderSuggestion
@@ -109,3 +110,30 @@ def test_a_failing_sku_is_recorded_while_the_others_succeed(shop, start_worker, 
     assert "12/12 SKUs, 1 failed" in out
     assert f"Run #{run.pk} succeeded" in out
     assert "11 SKUs forecast, 1 failed" in out
+
+
+def test_a_chunk_that_kills_its_process_every_time_fails_the_run_visibly(shop, start_worker, run_command):
+    # given a store whose chunk holding SKU number 5 kills the pool process that backtests it (as the OOM killer
+    # would), and a worker that gives a step two starts
+    variants = seed_demand(shop, 12, weeks=20)
+    worker = start_worker(
+        app="tests.faulty_worker",
+        pool="prefork",
+        TEST_DYING_VARIANT=str(variants[5].pk),
+        INVENTORY_AI_RETRAIN_CHUNK_SIZE="4",
+        INVENTORY_AI_RETRAIN_MAX_ATTEMPTS="2",
+    )
+
+    # when the store is retrained from the command line, following the run
+    with pytest.raises(CommandError) as failure:
+        run_command("retrain", "--store", shop.domain, "--wait", "--timeout", "240")
+
+    # then the run failed after two deliveries of that chunk instead of retrying forever, and both the command and
+    # the run say which step died how often
+    run = ForecastRun.objects.get(store=shop)
+    assert run.status == RunStatus.FAILED, worker.log[-3000:]
+    reason = "the backtest of chunk 1 (4 SKUs) was started 2 times and never finished"
+    assert reason in run.error_log
+    assert reason in str(failure.value)
+    assert run.chunks.get(index=1).attempts == 2
+    assert "WorkerLostError" in worker.log or "exited with 'signal 9" in worker.log

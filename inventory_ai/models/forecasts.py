@@ -40,6 +40,12 @@ class ForecastRun(models.Model):
     global_status = models.CharField(
         max_length=16, choices=StepStatus.choices, default=StepStatus.PENDING, help_text="The network's final fit"
     )
+    global_backtest_attempts = models.PositiveIntegerField(
+        default=0, help_text="Starts of the network's backtest, redeliveries included"
+    )
+    global_attempts = models.PositiveIntegerField(
+        default=0, help_text="Starts of the network's final fit, redeliveries included"
+    )
     global_seconds = models.FloatField(null=True, blank=True, help_text="Seconds of network training, both parts")
     choice = models.JSONField(default=dict, blank=True, help_text="Model chosen per demand class")
     calibration = models.JSONField(
@@ -90,7 +96,9 @@ class ForecastRunChunk(models.Model):
     backtest_status = models.CharField(max_length=16, choices=StepStatus.choices, default=StepStatus.PENDING)
     forecast_status = models.CharField(max_length=16, choices=StepStatus.choices, default=StepStatus.PENDING)
     evidence = models.JSONField(default=dict, blank=True)
-    attempts = models.PositiveIntegerField(default=0, help_text="Task starts, redeliveries included")
+    attempts = models.PositiveIntegerField(
+        default=0, help_text="Starts of the chunk's current step (backtest, then forecast), redeliveries included"
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

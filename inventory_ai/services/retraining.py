@@ -28,12 +28,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from django.db import IntegrityError, transaction
-from django.db.models import F, IntegerField, Min, Q, Sum
+from django.db.models import F, IntegerField, Max, Min, Q, Sum
 from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 
 from forecasting import catalog, engine, network, selection
-from forecasting.data import future_periods, infer_season_length, period_alias
+from forecasting.data import (
+    future_periods,
+    history_start,
+    infer_season_length,
+    period_alias,
+    periods_ending,
+    periods_per_year,
+)
 from inventory_ai.choices import RunKind, RunPhase, RunStatus, StepStatus
 from inventory_ai.conf import get_option
 from inventory_ai.models import (
@@ -134,10 +141,15 @@ def rerun(run: ForecastRun, requested_by: str = "") -> ForecastRun | None:
 # --- Reading the history -----------------------------------------------------------------------------------------
 
 
-def load_history(store: Store, data_until: date, variant_ids: list[int] | None = None) -> pd.DataFrame:
-    """Daily demand per variant over all its locations up to `data_until`: `unique_id` (the variant id as text),
-    `ds`, `y`, and `censored` (out of stock at every location with a row that day)."""
+def load_history(
+    store: Store, data_until: date, variant_ids: list[int] | None = None, since: date | None = None
+) -> pd.DataFrame:
+    """Daily demand per variant over all its locations from `since` (default: the beginning) up to `data_until`:
+    `unique_id` (the variant id as text), `ds`, `y`, and `censored` (out of stock at every location with a row that
+    day)."""
     rows = DailyDemand.objects.filter(variant__store=store, date__lte=data_until)
+    if since is not None:
+        rows = rows.filter(date__gte=since)
     if variant_ids is not None:
         rows = rows.filter(variant_id__in=variant_ids)
     values = (
@@ -153,20 +165,46 @@ def load_history(store: Store, data_until: date, variant_ids: list[int] | None =
     return frame
 
 
-def _series(run: ForecastRun, variant_ids: list[int] | None = None) -> list[catalog.Series]:
-    history = load_history(run.store, run.data_until, variant_ids)
-    return engine.prepare(history, run.freq, end=pd.Timestamp(run.data_until))
+def _series(run: ForecastRun, variant_ids: list[int]) -> list[catalog.Series]:
+    """The prepared series of `variant_ids`, read from the database over their useful history only
+    (`forecasting.data.history_start`), so that a run's memory does not grow with the age of the store. A variant with
+    no sale in that window is inactive: it gets its last year of zeros, which the engine forecasts as inactive."""
+    end = pd.Timestamp(run.data_until)
+    history = load_history(run.store, run.data_until, variant_ids, since=history_start(end, run.freq).date())
+    series = engine.prepare(history, run.freq, end=end)
+    found = {str(uid) for uid, _, _ in series}
+    year = periods_ending(end, periods_per_year(run.freq), run.freq)
+    series += [(str(v), year, np.zeros(len(year))) for v in variant_ids if str(v) not in found]
+    return sorted(series, key=lambda item: str(item[0]))
 
 
-def _forecast_variant_ids(store: Store, data_until: date) -> list[int]:
-    """The SKUs a full run forecasts: every live variant that has sold something up to `data_until`."""
-    return sorted(
-        DailyDemand.objects.filter(
-            variant__store=store, variant__deleted_at__isnull=True, date__lte=data_until, units__gt=0
-        )
-        .values_list("variant_id", flat=True)
-        .distinct()
+def _forecast_variant_ids(store: Store, data_until: date, since: date | None = None) -> list[int]:
+    """The SKUs a full run forecasts: every live variant that has sold something up to `data_until` (and since
+    `since`, when given)."""
+    sold = DailyDemand.objects.filter(
+        variant__store=store, variant__deleted_at__isnull=True, date__lte=data_until, units__gt=0
     )
+    if since is not None:
+        sold = sold.filter(date__gte=since)
+    return sorted(sold.values_list("variant_id", flat=True).distinct())
+
+
+def _year_start(data_until: date, freq: str) -> date:
+    """The first day of the year of whole periods that ends with `data_until`: a SKU with no sale since is inactive."""
+    year = periods_ending(pd.Timestamp(data_until), periods_per_year(freq), freq)
+    return pd.Period(year[0], freq=period_alias(freq)).start_time.date()
+
+
+def _inactive_note(store: Store, data_until: date, skus: int) -> str:
+    """What a planner needs to know when none of the store's SKUs sold in the year before the run's last day."""
+    last = DailyDemand.objects.filter(variant__store=store, units__gt=0).aggregate(last=Max("date"))["last"]
+    note = f"None of the {skus:,} SKUs sold in the year up to {data_until}: all are forecast as inactive (zero)."
+    if last is not None:
+        note += (
+            f" The store's last recorded sale is on {last}; to forecast from a history that ends then (an import),"
+            f" retrain with --as-of {last + timedelta(days=1)}."
+        )
+    return note
 
 
 def _refresh_variant_ids(store: Store, current: ForecastRun | None, freq: str) -> list[int]:
@@ -228,10 +266,15 @@ def plan_run(run_id: int) -> None:
             run.global_status = StepStatus.PENDING if has_network else StepStatus.SKIPPED
             run.choice = dict(current.choice) if current else {}
             run.calibration = list(current.calibration) if current else []
-        elif len(variant_ids) >= engine.GLOBAL_MIN_SERIES:
-            run.global_backtest_status = run.global_status = StepStatus.PENDING
         else:
-            run.global_backtest_status = run.global_status = StepStatus.SKIPPED
+            active = len(_forecast_variant_ids(store, run.data_until, since=_year_start(run.data_until, run.freq)))
+            if variant_ids and not active:
+                run.error_log = _inactive_note(store, run.data_until, len(variant_ids))
+            # the network learns from the SKUs that sell; inactive ones are forecast as such
+            if active >= engine.GLOBAL_MIN_SERIES:
+                run.global_backtest_status = run.global_status = StepStatus.PENDING
+            else:
+                run.global_backtest_status = run.global_status = StepStatus.SKIPPED
         run.phase = RunPhase.BACKTEST
         run.save()
         registry.delete(run.artifacts)  # nothing of an earlier attempt may be mistaken for this run's
@@ -291,8 +334,39 @@ def _running(run_id: int) -> ForecastRun | None:
     return ForecastRun.objects.select_related("store").filter(pk=run_id, status=RunStatus.RUNNING).first()
 
 
-def _count_attempt(chunk_id: int) -> None:
-    ForecastRunChunk.objects.filter(pk=chunk_id).update(attempts=F("attempts") + 1, updated_at=timezone.now())
+def _start_chunk_step(run: ForecastRun, chunk: ForecastRunChunk, step: str) -> bool:
+    """Count a start of the chunk's current step; False (and the run failed, with the reason) when the step was
+    already started `RETRAIN_MAX_ATTEMPTS` times without finishing.
+
+    A step that never finishes while its task keeps being delivered is one whose worker process dies under it (the
+    kernel's OOM killer, a crash in native code): the task is redelivered each time, and would be forever. The count
+    is committed before the work starts, so it survives the process."""
+    limit = max(1, int(get_option("RETRAIN_MAX_ATTEMPTS")))
+    with transaction.atomic():
+        locked = ForecastRunChunk.objects.select_for_update().get(pk=chunk.pk)
+        if locked.attempts < limit:
+            locked.attempts += 1
+            locked.save(update_fields=["attempts", "updated_at"])
+            return True
+    _fail_run(
+        run.pk,
+        f"Stopped: the {step} of chunk {chunk.index} ({len(chunk.variant_ids):,} SKUs) was started {locked.attempts} "
+        f"times and never finished: the worker process running it died each time (killed for memory, or crashed). "
+        f"The worker's log says which; CELERY_WORKER_MAX_MEMORY_PER_CHILD bounds a process's memory.",
+    )
+    return False
+
+
+def _fail_run(run_id: int, reason: str) -> None:
+    """Mark a running run failed with `reason` (its tasks still in flight find it failed and stop)."""
+    with transaction.atomic():
+        run = ForecastRun.objects.select_for_update().get(pk=run_id)
+        if run.status not in ACTIVE_STATUSES:
+            return
+        run.status, run.finished_at, run.progress_at = RunStatus.FAILED, timezone.now(), timezone.now()
+        run.error_log = (run.error_log + "\n" + reason).strip()
+        run.save(update_fields=["status", "finished_at", "progress_at", "error_log"])
+    logger.error("run %s failed: %s", run_id, reason)
 
 
 def backtest_chunk(run_id: int, index: int) -> str:
@@ -304,7 +378,8 @@ def backtest_chunk(run_id: int, index: int) -> str:
     if chunk.backtest_status != StepStatus.PENDING:
         enqueue_outstanding(run_id)
         return "already done"
-    _count_attempt(chunk.pk)
+    if not _start_chunk_step(run, chunk, "backtest"):
+        return "run failed: the chunk's worker process kept dying"
     series = _series(run, chunk.variant_ids)
     starts = _saved_states(run.warm_start_run)
     evidence = engine.backtest_local(
@@ -322,7 +397,8 @@ def backtest_chunk(run_id: int, index: int) -> str:
             return "already done"
         chunk.evidence = {str(uid): item for (uid, _, _), item in zip(series, evidence, strict=True)}
         chunk.backtest_status = StepStatus.DONE
-        chunk.save(update_fields=["evidence", "backtest_status", "updated_at"])
+        chunk.attempts = 0  # the forecast step counts its own starts
+        chunk.save(update_fields=["evidence", "backtest_status", "attempts", "updated_at"])
         run = ForecastRun.objects.select_for_update().get(pk=run_id)
         if run.status == RunStatus.RUNNING:
             run.progress_at = timezone.now()
@@ -346,6 +422,7 @@ def train_global_model(run_id: int, part: str = GLOBAL_FINAL) -> str:
     parts run side by side. Their results go to the registry; a network that cannot be trained or used leaves the
     SKUs to local models."""
     field = "global_backtest_status" if part == GLOBAL_BACKTEST else "global_status"
+    counter = "global_backtest_attempts" if part == GLOBAL_BACKTEST else "global_attempts"
     run = _running(run_id)
     if run is None:
         return "no such running run"
@@ -353,6 +430,18 @@ def train_global_model(run_id: int, part: str = GLOBAL_FINAL) -> str:
         enqueue_outstanding(run_id)
         return "already done"
     started = time.monotonic()
+    # Counted before the work, as for chunks: a part whose process keeps dying under it is given up after
+    # RETRAIN_MAX_ATTEMPTS starts, and the run goes on with local models.
+    ForecastRun.objects.filter(pk=run_id).update(**{counter: F(counter) + 1})
+    if getattr(run, counter) >= max(1, int(get_option("RETRAIN_MAX_ATTEMPTS"))):
+        return _finish_global_part(
+            run_id,
+            part,
+            StepStatus.FAILED,
+            f"global network ({part}): started {getattr(run, counter)} times and never finished: the worker process "
+            "running it died each time (killed for memory, or crashed); local models only",
+            started,
+        )
     variant_ids = sorted(v for ids in run.chunks.values_list("variant_ids", flat=True) for v in ids)
     status, note = StepStatus.DONE, ""
     try:
@@ -398,6 +487,11 @@ def train_global_model(run_id: int, part: str = GLOBAL_FINAL) -> str:
     except Exception as exc:  # the run goes on with local models; the error is kept on the run
         logger.exception("the global network (%s) of run %s failed", part, run_id)
         status, note = StepStatus.FAILED, f"global network ({part}): {type(exc).__name__}: {exc}"
+    return _finish_global_part(run_id, part, status, note, started)
+
+
+def _finish_global_part(run_id: int, part: str, status: str, note: str, started: float) -> str:
+    field = "global_backtest_status" if part == GLOBAL_BACKTEST else "global_status"
     with transaction.atomic():
         run = ForecastRun.objects.select_for_update().get(pk=run_id)
         if run.status != RunStatus.RUNNING or getattr(run, field) != StepStatus.PENDING:
@@ -572,7 +666,8 @@ def forecast_chunk(run_id: int, index: int) -> str:
     if chunk.forecast_status != StepStatus.PENDING:
         enqueue_outstanding(run_id)
         return "already done"
-    _count_attempt(chunk.pk)
+    if not _start_chunk_step(run, chunk, "forecast"):
+        return "run failed: the chunk's worker process kept dying"
     series = _series(run, chunk.variant_ids)
     glob = _global_results(run, index)
     previous = current_run(run.store)

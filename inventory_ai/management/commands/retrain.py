@@ -90,3 +90,5 @@ class Command(BaseCommand):
             f"Run #{run.pk} succeeded in {run.duration_seconds:.0f} s: {run.skus_done:,} SKUs forecast, "
             f"{run.skus_failed:,} failed; backtest RMSSE {accuracy}; models: {counts}"
         )
+        if run.error_log:  # what the run noted on its way (a network left out, every SKU inactive)
+            self.stdout.write(f"Notes:\n{run.error_log}")
