@@ -8,7 +8,8 @@ The test draws from `bodies`, `signature_kinds`, `shopify_topics`, `shopify_doma
 `woocommerce_signature_kinds`, `woocommerce_sources`, `woocommerce_topics` and the `api_*` strategies. The bench
 draws from those too, and from `wire_bodies` (adding `extreme_bodies`: other encodings, numbers past every integer
 type, NUL escapes), `header_texts` (control characters, latin-1, long values) and `timestamps` (delivery times at
-the ends of the calendar), which go beyond what a test client request can carry.
+the ends of the calendar), which go beyond what a test client request can carry. `tests/test_abuse_text.py` draws
+documented bodies with odd text in their fields (`with_odd_text`: lone surrogates, NUL, C1 controls, non-characters).
 """
 
 from __future__ import annotations
@@ -101,6 +102,74 @@ extreme_bodies = st.one_of(
     st.integers(min_value=50, max_value=5000).map(lambda depth: b"[" * depth + b"]" * depth),
 )
 wire_bodies = st.one_of(bodies, extreme_bodies)
+
+# --- Text a signed body may hold that is not ordinary text -----------------------------------------------------------
+# Lone UTF-16 surrogates: valid JSON (`"\\udb8c"`; JSON's grammar allows any \\uXXXX escape) that Python reads, but no
+# UTF-8 encoding exists for them, so no database can store them as text. NUL: valid Unicode that PostgreSQL text
+# refuses. C1 controls and non-characters: odd, but valid Unicode that every column stores.
+
+LONE_SURROGATES = ("\ud800", "\udb8c", "\udbff", "\udc00", "\udfff")
+C1_CONTROLS = ("\x80", "\x85", "\x9b", "\x9f")
+NON_CHARACTERS = ("\ufdd0", "\ufdef", "\ufffe", "\uffff", "\U0001fffe", "\U0010ffff")
+odd_characters = st.one_of(
+    st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF),
+    st.sampled_from(("\x00", *LONE_SURROGATES, *C1_CONTROLS, *NON_CHARACTERS)),
+)
+# Short texts mixing ordinary characters with at least one odd one.
+odd_texts = st.builds(
+    lambda before, odd, after: before + odd + after,
+    st.text(max_size=6),
+    st.lists(odd_characters, min_size=1, max_size=3).map("".join),
+    st.text(max_size=6),
+)
+# Names of the fields that reach a database column when an event is applied (ids, titles, SKUs, names, statuses):
+# drawn more often than the rest of a payload's leaves.
+STORED_FIELD_NAMES = frozenset(
+    {
+        "id", "order_id", "line_item_id", "variant_id", "product_id", "variation_id", "parent_id",
+        "inventory_item_id", "location_id", "sku", "title", "variant_title", "name", "vendor", "product_type",
+        "status", "financial_status", "currency", "number", "order_number", "restock_type",
+    }
+)  # fmt: skip
+
+
+def _leaves(value: object, path: tuple = ()) -> list[tuple]:
+    """Paths to every string and number (not bool) in a JSON value."""
+    if isinstance(value, dict):
+        return [leaf for key, item in value.items() for leaf in _leaves(item, (*path, key))]
+    if isinstance(value, list):
+        return [leaf for index, item in enumerate(value) for leaf in _leaves(item, (*path, index))]
+    return [path] if isinstance(value, str | int | float) and not isinstance(value, bool) else []
+
+
+def _replaced(payload: object, replacements: list[tuple[tuple, str]]) -> object:
+    copy = json.loads(json.dumps(payload))
+    for path, text in replacements:
+        parent = copy
+        for step in path[:-1]:
+            parent = parent[step]
+        parent[path[-1]] = text
+    return copy
+
+
+def with_odd_text(payload: dict) -> st.SearchStrategy[dict]:
+    """`payload` (a documented webhook body) with one to four of its leaves replaced by odd text, most often a field
+    that reaches a column."""
+    leaves = _leaves(payload)
+    stored = [path for path in leaves if path and path[-1] in STORED_FIELD_NAMES] or leaves
+    chosen = st.one_of(st.sampled_from(stored), st.sampled_from(stored), st.sampled_from(leaves))
+    return st.lists(st.tuples(chosen, odd_texts), min_size=1, max_size=4).map(
+        lambda replacements: _replaced(payload, replacements)
+    )
+
+
+def json_bytes(payload: object, *, escaped: bool) -> bytes:
+    """A body as a sender writes it: non-ASCII as `\\uXXXX` escapes, or as raw UTF-8 (a lone surrogate then becomes
+    the three bytes UTF-8 forbids, which Python's JSON reader still decodes)."""
+    if escaped:
+        return json.dumps(payload).encode()
+    return json.dumps(payload, ensure_ascii=False).encode("utf-8", "surrogatepass")
+
 
 # --- Signatures ----------------------------------------------------------------------------------------------------
 

@@ -50,7 +50,8 @@ class WooCommerceProvider:
             resource_id = str(payload.get("id", ""))
             modified = str(payload.get("date_modified_gmt", ""))
         material = "|".join((resource, resource_id, modified, body_digest(body)))
-        return "wc:" + hashlib.sha256(material.encode()).hexdigest()
+        # A signed body may hold lone UTF-16 surrogates ("\\udb8c" is valid JSON): they still identify it.
+        return "wc:" + hashlib.sha256(material.encode("utf-8", "surrogatepass")).hexdigest()
 
     def normalize(self, topic: str, payload: Any) -> list[Any]:
         return normalize_payload(topic, payload)

@@ -30,6 +30,7 @@ from inventory_ai.choices import Platform, WebhookStatus
 from inventory_ai.models import Refund, Store, WebhookEvent
 from inventory_ai.models.stores import normalize_store_domain
 from inventory_ai.services.sync import NotReadyYet, apply_records
+from inventory_ai.text import describe_character, find_unstorable_text, storable, unstorable_character
 
 logger = logging.getLogger(__name__)
 
@@ -87,9 +88,11 @@ def forget_cached_stores() -> None:
 
 def receive_webhook(platform: str, headers: dict[str, str], body: bytes) -> Received:
     """Verify and store one delivery. Raises WebhookRejected (4xx) and lets database errors propagate (503)."""
-    if any("\x00" in str(value) for value in headers.values()):
-        # No platform sends one; PostgreSQL cannot store or even compare text holding it.
-        raise WebhookRejected(400, "a header contains a NUL character")
+    for value in headers.values():
+        # No platform sends a NUL, and no server can hand over a lone surrogate (WSGI decodes header bytes as
+        # latin-1): the database could not store such text, nor even look up the store or the delivery by it.
+        if character := unstorable_character(str(value)):
+            raise WebhookRejected(400, f"a header contains {describe_character(character)}")
     provider = PROVIDERS[platform]
     delivery = provider.read_delivery(headers)
     store = _store_keys(platform, delivery.store_key)
@@ -126,7 +129,7 @@ def receive_webhook(platform: str, headers: dict[str, str], body: bytes) -> Rece
         body=body,
         resource_id=_payload_resource_id(payload),
         status=status,
-        last_error=error or ("" if known else "topic not used by Inventory AI"),
+        last_error=storable(error) or ("" if known else "topic not used by Inventory AI"),
     )
     if event_pk is None:
         return Received(400, error, duplicate=True) if error else Received(200, "duplicate", duplicate=True)
@@ -179,8 +182,9 @@ def _payload_resource_id(payload: Any) -> str:
     if not isinstance(payload, dict):
         return ""
     value = payload.get("order_id") or payload.get("id") or ""
-    # A signed body may still say anything, and PostgreSQL text cannot hold a NUL ("\u0000" in the JSON).
-    return str(value).replace("\x00", "")[:64] if isinstance(value, int | str) else ""
+    # A signed body may still say anything: a NUL or a lone surrogate ("\u0000", "\udb8c" in the JSON) cannot be
+    # stored as text, and the row must be written whatever the body holds.
+    return storable(str(value))[:64] if isinstance(value, int | str) else ""
 
 
 # After a failed enqueue, the web process stops trying for this long: with the broker down, each attempt costs
@@ -254,6 +258,8 @@ def process_webhook_event(event_id: int) -> str:
         items = provider.normalize(event.topic, json.loads(bytes(event.body)))
     except (PayloadError, ValueError, TypeError, AttributeError, KeyError) as exc:
         return _finish(event_id, WebhookStatus.FAILED, f"unreadable payload: {exc}")
+    if unstorable := _unstorable_text(items):
+        return _finish(event_id, WebhookStatus.FAILED, f"unreadable payload: {unstorable}")
     parked_reason = ""
     try:
         items = fetch_remote(event.store, items)
@@ -264,6 +270,8 @@ def process_webhook_event(event_id: int) -> str:
         # re-queued once the store's API answers, it applies them (everything else is idempotent).
         items = [item for item in items if not isinstance(item, r.RefundsToFetch)]
         parked_reason = f"refunds could not be read from the store API: {exc}"
+    if unstorable := _unstorable_text(items):  # refunds read from the store's API
+        return _finish(event_id, WebhookStatus.FAILED, f"unreadable refund from the store API: {unstorable}")
     try:
         with transaction.atomic():
             locked = WebhookEvent.objects.select_for_update().only("status", "attempts").get(pk=event_id)
@@ -274,7 +282,7 @@ def process_webhook_event(event_id: int) -> str:
             locked.attempts += 1
             locked.processed_at = locked.last_attempt_at = timezone.now()
             locked.resource_id = _resource_id(items)
-            locked.last_error = "; ".join([parked_reason] if parked_reason else notes)[:2000]
+            locked.last_error = storable("; ".join([parked_reason] if parked_reason else notes))[:2000]
             locked.save(
                 update_fields=["status", "attempts", "processed_at", "last_attempt_at", "resource_id", "last_error"]
             )
@@ -288,7 +296,21 @@ def process_webhook_event(event_id: int) -> str:
         return _finish(event_id, WebhookStatus.FAILED, f"{exc.__class__.__name__}: {exc}")
 
 
+def _unstorable_text(items: list[Any]) -> str:
+    """Why records cannot be applied when some text in them cannot be stored; "" when all of it can.
+
+    Checked before anything is written: the database driver would refuse such text in the middle of the transaction
+    (a lone surrogate cannot even be encoded to be sent), as an error that says nothing of where it came from.
+    """
+    for item in items:
+        if found := find_unstorable_text(item):
+            where, character = found
+            return f"{where} holds {character}, which cannot be stored as text"
+    return ""
+
+
 def _retry_later(event_id: int, error: str) -> str:
+    error = storable(error)
     with transaction.atomic():
         event = WebhookEvent.objects.select_for_update().get(pk=event_id)
         event.attempts += 1
@@ -304,6 +326,7 @@ def _retry_later(event_id: int, error: str) -> str:
 
 
 def _finish(event_id: int, status: str, error: str) -> str:
+    error = storable(error)
     logger.warning("Webhook event %s %s: %s", event_id, status, error)
     now = timezone.now()
     WebhookEvent.objects.filter(pk=event_id, status=WebhookStatus.RECEIVED).update(
