@@ -118,7 +118,6 @@ def evaluate_pbs(monthly: pd.DataFrame, model: str, n_jobs: int) -> dict[str, fl
     started = time.perf_counter()
     forecast = forecast_many(train, 12, "MS", season_length=12, level=(80,), models=model, n_jobs=n_jobs)
     seconds = time.perf_counter() - started
-    forecast["ds"] = forecast.ds.dt.to_period("M").dt.start_time
     mases = {}
     for uid, frame in train.groupby("unique_id"):
         if frame.y.sum() <= 0:  # nothing sold in training: nothing to forecast or to scale by (BENCHMARKS.md: 334)

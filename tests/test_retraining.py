@@ -345,7 +345,7 @@ def test_a_run_as_of_an_earlier_day_forecasts_from_there(shop, small_options):
     assert run.skus_done == 4
 
 
-def test_a_chunk_whose_process_keeps_dying_fails_the_run_with_the_reason(shop, small_options, run_command):
+def test_a_chunk_whose_process_keeps_dying_fails_the_run_with_the_reason(shop, small_options, admin_client):
     # given a planned run whose first chunk was already started RETRAIN_MAX_ATTEMPTS times without finishing (each
     # time its worker process was killed, and the task was delivered again)
     seed_demand(shop, 14, weeks=30)
@@ -367,6 +367,9 @@ def test_a_chunk_whose_process_keeps_dying_fails_the_run_with_the_reason(shop, s
     assert not Forecast.objects.filter(run=run).exists()
     # and the other chunks' deliveries find the run failed and do nothing
     assert retraining.backtest_chunk(run.pk, 1) == "no such running run"
+    # and the run's page in the admin shows the reason
+    page = admin_client.get(f"/admin/inventory_ai/forecastrun/{run.pk}/change/")
+    assert "was started 3 times and never finished" in page.content.decode()
 
 
 def test_a_chunk_counts_the_starts_of_each_step_apart(shop, small_options):
