@@ -384,11 +384,11 @@ def test_a_chunk_counts_the_starts_of_each_step_apart(shop, small_options):
     # then the forecast step starts its own count: a chunk is never failed for its backtest's redeliveries
     chunk.refresh_from_db()
     assert chunk.backtest_status == "done"
-    assert chunk.attempts == 0
+    assert (chunk.step_attempts, chunk.attempts) == (0, 2)
     retraining.forecast_chunk(run.pk, 0)
     chunk.refresh_from_db()
     run.refresh_from_db()
-    assert (chunk.attempts, run.status) == (1, RunStatus.SUCCEEDED)
+    assert (chunk.step_attempts, chunk.attempts, run.status) == (1, 3, RunStatus.SUCCEEDED)
 
 
 def test_a_network_part_whose_process_keeps_dying_is_left_out(shop, small_options, monkeypatch):

@@ -135,5 +135,5 @@ def test_a_chunk_that_kills_its_process_every_time_fails_the_run_visibly(shop, s
     reason = "the backtest of chunk 1 (4 SKUs) was started 2 times and never finished"
     assert reason in run.error_log
     assert reason in str(failure.value)
-    assert run.chunks.get(index=1).attempts == 2
+    assert run.chunks.get(index=1).step_attempts == 2
     assert "WorkerLostError" in worker.log or "exited with 'signal 9" in worker.log

@@ -96,7 +96,8 @@ class ForecastRunChunk(models.Model):
     backtest_status = models.CharField(max_length=16, choices=StepStatus.choices, default=StepStatus.PENDING)
     forecast_status = models.CharField(max_length=16, choices=StepStatus.choices, default=StepStatus.PENDING)
     evidence = models.JSONField(default=dict, blank=True)
-    attempts = models.PositiveIntegerField(
+    attempts = models.PositiveIntegerField(default=0, help_text="Task starts, redeliveries included")
+    step_attempts = models.PositiveIntegerField(
         default=0, help_text="Starts of the chunk's current step (backtest, then forecast), redeliveries included"
     )
     updated_at = models.DateTimeField(auto_now=True)

@@ -344,14 +344,16 @@ def _start_chunk_step(run: ForecastRun, chunk: ForecastRunChunk, step: str) -> b
     limit = max(1, int(get_option("RETRAIN_MAX_ATTEMPTS")))
     with transaction.atomic():
         locked = ForecastRunChunk.objects.select_for_update().get(pk=chunk.pk)
-        if locked.attempts < limit:
+        if locked.step_attempts < limit:
             locked.attempts += 1
-            locked.save(update_fields=["attempts", "updated_at"])
+            locked.step_attempts += 1
+            locked.save(update_fields=["attempts", "step_attempts", "updated_at"])
             return True
     _fail_run(
         run.pk,
-        f"Stopped: the {step} of chunk {chunk.index} ({len(chunk.variant_ids):,} SKUs) was started {locked.attempts} "
-        f"times and never finished: the worker process running it died each time (killed for memory, or crashed). "
+        f"Stopped: the {step} of chunk {chunk.index} ({len(chunk.variant_ids):,} SKUs) was started "
+        f"{locked.step_attempts} times and never finished: the worker process running it died each time (killed for "
+        "memory, or crashed). "
         f"The worker's log says which; CELERY_WORKER_MAX_MEMORY_PER_CHILD bounds a process's memory.",
     )
     return False
@@ -397,8 +399,8 @@ def backtest_chunk(run_id: int, index: int) -> str:
             return "already done"
         chunk.evidence = {str(uid): item for (uid, _, _), item in zip(series, evidence, strict=True)}
         chunk.backtest_status = StepStatus.DONE
-        chunk.attempts = 0  # the forecast step counts its own starts
-        chunk.save(update_fields=["evidence", "backtest_status", "attempts", "updated_at"])
+        chunk.step_attempts = 0  # the forecast step counts its own starts
+        chunk.save(update_fields=["evidence", "backtest_status", "step_attempts", "updated_at"])
         run = ForecastRun.objects.select_for_update().get(pk=run_id)
         if run.status == RunStatus.RUNNING:
             run.progress_at = timezone.now()
@@ -442,10 +444,13 @@ def train_global_model(run_id: int, part: str = GLOBAL_FINAL) -> str:
             "running it died each time (killed for memory, or crashed); local models only",
             started,
         )
-    variant_ids = sorted(v for ids in run.chunks.values_list("variant_ids", flat=True) for v in ids)
     status, note = StepStatus.DONE, ""
     try:
-        series = _series(run, variant_ids)
+        # read chunk by chunk: the store's whole daily history never sits in one frame, only its prepared series
+        series = sorted(
+            (item for ids in run.chunks.values_list("variant_ids", flat=True) for item in _series(run, ids)),
+            key=lambda item: str(item[0]),
+        )
         levels = tuple(run.levels)
         with tempfile.TemporaryDirectory(prefix="inventory-ai-network-") as folder:
             if part == GLOBAL_BACKTEST:
