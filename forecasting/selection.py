@@ -1,6 +1,6 @@
 """Choosing each demand class's model from backtest evidence, and the store-wide level calibration fitted on it.
 
-The evidence is plain JSON-ready data per series (`forecasting.engine.backtest_local`): the backtest cutoffs, the
+The evidence is plain JSON-ready data per series (`forecasting.pipeline.backtest_local`): the backtest cutoffs, the
 actual values after each, the scales, and each candidate's predicted means. Scores are mean RMSSE per candidate; the
 choice is made per demand class (smooth, intermittent) over thousands of series rather than per series.
 """

@@ -8,13 +8,13 @@ from __future__ import annotations
 import os
 import signal
 
-from forecasting import engine
+from forecasting import pipeline
 from inventory_ai.celery import app
 
 __all__ = ["app"]
 
-_real_local_forecasts = engine._local_forecasts
-_real_backtest_local = engine.backtest_local
+_real_local_forecasts = pipeline._local_forecasts
+_real_backtest_local = pipeline.backtest_local
 _BROKEN = os.environ.get("TEST_BROKEN_VARIANT", "")
 _DYING = os.environ.get("TEST_DYING_VARIANT", "")
 
@@ -25,7 +25,7 @@ def _failing_local_forecasts(chunk, *args, **kwargs):
     return _real_local_forecasts(chunk, *args, **kwargs)
 
 
-engine._local_forecasts = _failing_local_forecasts
+pipeline._local_forecasts = _failing_local_forecasts
 
 
 def _dying_backtest_local(series, *args, **kwargs):
@@ -34,4 +34,4 @@ def _dying_backtest_local(series, *args, **kwargs):
     return _real_backtest_local(series, *args, **kwargs)
 
 
-engine.backtest_local = _dying_backtest_local
+pipeline.backtest_local = _dying_backtest_local

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecasting import engine, network, selection
+from forecasting import network, pipeline, selection
 from forecasting.calibration import LevelCalibration, year_end_signature
 from forecasting.engine import forecast_many
 
@@ -132,10 +132,10 @@ def test_calibration_fits_each_window_with_the_signature_known_at_its_cutoff():
 def test_backtest_evidence_keeps_the_signature_as_read_at_each_cutoff():
     # given a seasonal item with 60 weeks of history
     history = seasonal_store()
-    [series] = engine.prepare(history[history.unique_id == "item-001"], "W-SUN")
+    [series] = pipeline.prepare(history[history.unique_id == "item-001"], "W-SUN")
     _, index, values = series
     # when its backtest evidence is gathered
-    [item] = engine.backtest_local([series], horizon=4, freq="W-SUN", season_length=52, windows=2)
+    [item] = pipeline.backtest_local([series], horizon=4, freq="W-SUN", season_length=52, windows=2)
     # then each cutoff carries the signature of the history before it
     assert item["signatures"] == [year_end_signature(values[:cutoff], index[:cutoff]) for cutoff in item["cutoffs"]]
     assert item["signatures"] != [item["signature"]] * 2

@@ -122,7 +122,7 @@ def test_holiday_counts_per_period():
 
 
 def test_seasonal_arima_is_a_candidate_once_a_long_cycle_is_known():
-    from forecasting.engine import _local_candidates
+    from forecasting.pipeline import local_candidates as _local_candidates
 
     rng = np.random.default_rng(1)
     # a smooth weekly series: with 40 weeks the yearly cycle is unknown, with 120 Fourier terms can model it
@@ -133,7 +133,7 @@ def test_seasonal_arima_is_a_candidate_once_a_long_cycle_is_known():
 
 
 def test_intermittent_series_try_seasonal_models_only_with_a_short_cycle():
-    from forecasting.engine import _local_candidates
+    from forecasting.pipeline import local_candidates as _local_candidates
 
     # given an intermittent series (a sale in one period of four)
     intermittent = np.where(np.arange(120) % 4 == 0, 5.0, 0.0)
@@ -147,7 +147,7 @@ def test_intermittent_series_try_seasonal_models_only_with_a_short_cycle():
 
 
 def test_exponential_smoothing_and_its_pair_with_sarima_on_short_cycles():
-    from forecasting.engine import _local_candidates
+    from forecasting.pipeline import local_candidates as _local_candidates
     from forecasting.selection import score_evidence
 
     rng = np.random.default_rng(4)

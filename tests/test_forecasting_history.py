@@ -13,8 +13,9 @@ from forecasting.data import (
     periods_per_year,
     useful_start,
 )
-from forecasting.engine import forecast_many, prepare
+from forecasting.engine import forecast_many
 from forecasting.models.lstm import GlobalLSTM
+from forecasting.pipeline import prepare
 
 # The frequencies the README lists, each with history stamped as pandas stamps it.
 FREQUENCIES = ["D", "W-SUN", "W-WED", "MS", "ME", "QS", "QE", "YS", "YE"]

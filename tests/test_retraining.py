@@ -11,7 +11,7 @@ from django.db.models import F
 from django.test import override_settings
 from django.utils import timezone
 
-from forecasting import engine, network
+from forecasting import engine, network, pipeline
 from inventory_ai.choices import RunKind, RunStatus
 from inventory_ai.models import DailyDemand, Forecast, ForecastResult, ForecastRun
 from inventory_ai.services import registry, retraining
@@ -63,7 +63,7 @@ def test_a_full_run_forecasts_every_sku_once_and_matches_the_engine(shop, small_
     assert (merged["model"] == merged["model_run"]).all()
     np.testing.assert_allclose(merged["mean"], merged["mean_run"], rtol=1e-9)
     # the registry holds the states the next run warm-starts from
-    assert registry.read_json(run.artifacts, engine.STATES_FILE) is not None
+    assert registry.read_json(run.artifacts, pipeline.STATES_FILE) is not None
     assert {v.pk for v in variants} == set(ForecastResult.objects.filter(run=run).values_list("variant_id", flat=True))
 
 
@@ -132,14 +132,14 @@ def test_a_sku_whose_models_raise_is_recorded_and_the_others_succeed(shop, small
     # given a store where one SKU's history makes every model (and the fallback) raise
     variants = seed_demand(shop, 9, weeks=20)
     broken = str(variants[4].pk)
-    real = engine._local_forecasts
+    real = pipeline._local_forecasts
 
     def failing(chunk, *args, **kwargs):
         if any(str(uid) == broken for uid, _, _ in chunk):
             raise FloatingPointError("the solver diverged")
         return real(chunk, *args, **kwargs)
 
-    monkeypatch.setattr(engine, "_local_forecasts", failing)
+    monkeypatch.setattr(pipeline, "_local_forecasts", failing)
 
     # when the store is retrained
     run = drive(retraining.start_retrain(shop))
@@ -222,8 +222,8 @@ def test_old_runs_are_pruned_with_their_artefacts(shop, small_options):
 
     # then the oldest is gone, with its registry folder
     assert list(ForecastRun.objects.filter(store=shop).order_by("pk")) == runs[1:]
-    assert registry.read_json(runs[0].artifacts, engine.STATES_FILE) is None
-    assert registry.read_json(runs[2].artifacts, engine.STATES_FILE) is not None
+    assert registry.read_json(runs[0].artifacts, pipeline.STATES_FILE) is None
+    assert registry.read_json(runs[2].artifacts, pipeline.STATES_FILE) is not None
 
 
 def test_pruning_keeps_one_run_per_four_weeks_for_the_policy_calibration(shop, small_options):

@@ -32,11 +32,10 @@ from django.db.models import F, IntegerField, Max, Min, Q, Sum
 from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 
-from forecasting import catalog, engine, network, selection
+from forecasting import catalog, network, pipeline, selection
 from forecasting.data import (
     future_periods,
     history_start,
-    infer_season_length,
     period_alias,
     periods_ending,
     periods_per_year,
@@ -165,13 +164,24 @@ def load_history(
     return frame
 
 
+def _plan(run: ForecastRun) -> pipeline.Plan:
+    """The forecasting pipeline's settings for a run (the same for every task of it)."""
+    return pipeline.Plan(
+        run.horizon,
+        run.freq,
+        tuple(run.levels),
+        windows=get_option("FORECAST_BACKTEST_WINDOWS"),
+        country=run.store.country_code or None,
+    )
+
+
 def _series(run: ForecastRun, variant_ids: list[int]) -> list[catalog.Series]:
     """The prepared series of `variant_ids`, read from the database over their useful history only
     (`forecasting.data.history_start`), so that a run's memory does not grow with the age of the store. A variant with
     no sale in that window is inactive: it gets its last year of zeros, which the engine forecasts as inactive."""
     end = pd.Timestamp(run.data_until)
     history = load_history(run.store, run.data_until, variant_ids, since=history_start(end, run.freq).date())
-    series = engine.prepare(history, run.freq, end=end)
+    series = pipeline.prepare(history, run.freq, end=end)
     found = {str(uid) for uid, _, _ in series}
     year = periods_ending(end, periods_per_year(run.freq), run.freq)
     series += [(str(v), year, np.zeros(len(year))) for v in variant_ids if str(v) not in found]
@@ -271,7 +281,7 @@ def plan_run(run_id: int) -> None:
             if variant_ids and not active:
                 run.error_log = _inactive_note(store, run.data_until, len(variant_ids))
             # the network learns from the SKUs that sell; inactive ones are forecast as such
-            if active >= engine.GLOBAL_MIN_SERIES:
+            if active >= selection.GLOBAL_MIN_SERIES:
                 run.global_backtest_status = run.global_status = StepStatus.PENDING
             else:
                 run.global_backtest_status = run.global_status = StepStatus.SKIPPED
@@ -384,15 +394,7 @@ def backtest_chunk(run_id: int, index: int) -> str:
         return "run failed: the chunk's worker process kept dying"
     series = _series(run, chunk.variant_ids)
     starts = _saved_states(run.warm_start_run)
-    evidence = engine.backtest_local(
-        series,
-        run.horizon,
-        run.freq,
-        infer_season_length(run.freq),
-        windows=get_option("FORECAST_BACKTEST_WINDOWS"),
-        country=run.store.country_code or None,
-        starts=[starts.get(str(uid)) for uid, _, _ in series],
-    )
+    evidence = pipeline.backtest_chunk(_plan(run), series, starts=[starts.get(str(uid)) for uid, _, _ in series])
     with transaction.atomic():
         chunk = ForecastRunChunk.objects.select_for_update().get(pk=chunk.pk)
         if chunk.backtest_status != StepStatus.PENDING:
@@ -514,7 +516,7 @@ def _finish_global_part(run_id: int, part: str, status: str, note: str, started:
 def _saved_states(run: ForecastRun | None) -> dict[str, dict]:
     if run is None or not run.artifacts:
         return {}
-    return registry.read_json(run.artifacts, engine.STATES_FILE) or {}
+    return registry.read_json(run.artifacts, pipeline.STATES_FILE) or {}
 
 
 def _global_results(run: ForecastRun, index: int | None = None) -> dict[str, dict]:
@@ -549,10 +551,8 @@ def _advance(run: ForecastRun) -> None:
                 for variant_id, item in chunk_evidence.items():
                     evidence.append(item)
                     global_backtests.append(glob.get(variant_id, {}).get("backtest"))
-            run.choice = selection.choose_models(evidence, global_backtests)
-            run.calibration = []
-            if selection.calibration_applies(run.horizon, infer_season_length(run.freq)):
-                run.calibration = selection.fit_calibration(evidence, global_backtests, run.choice) or []
+            choice = pipeline.choose(_plan(run), evidence, global_backtests)
+            run.choice, run.calibration = choice.per_class, choice.calibration
         run.phase = RunPhase.FORECAST
         run.save(update_fields=["choice", "calibration", "phase"])
         transaction.on_commit(lambda: enqueue_outstanding(run.pk))
@@ -573,7 +573,7 @@ def _finish(run: ForecastRun) -> None:
     states = _saved_states(previous) if run.kind == RunKind.REFRESH else {}
     for chunk_evidence in run.chunks.values_list("evidence", flat=True):
         states.update(chunk_evidence.get("_states", {}))
-    registry.write_json(run.artifacts, engine.STATES_FILE, states)
+    registry.write_json(run.artifacts, pipeline.STATES_FILE, states)
     run.status, run.phase, run.finished_at = RunStatus.SUCCEEDED, RunPhase.DONE, timezone.now()
     run.progress_at = run.finished_at
     run.save()
@@ -676,49 +676,42 @@ def forecast_chunk(run_id: int, index: int) -> str:
     series = _series(run, chunk.variant_ids)
     glob = _global_results(run, index)
     previous = current_run(run.store)
-    names, starts, scores, classes, factors = [], [], [], [], []
+    uids = [str(uid) for uid, _, _ in series]
+    names, states, evidence = None, None, None
     if run.kind == RunKind.REFRESH:
-        chosen = dict(
+        # each SKU keeps its current model (an inactive one is forecast as such), starting from its saved state
+        current = dict(
             ForecastResult.objects.filter(run=previous, variant_id__in=chunk.variant_ids, ok=True).values_list(
                 "variant_id", "model"
             )
         )
+        names = [
+            None if selection.demand_class(values) == "inactive" else _known_model(current.get(int(uid)))
+            for uid, _, values in series
+        ]
         saved = _saved_states(previous)
-    for uid, dates, values in series:
-        classes.append(selection.demand_class(values))
-        factors.append(selection.calibration_factor(run.calibration, values, dates))
-        if run.kind == RunKind.REFRESH:
-            names.append(_known_model(chosen.get(int(uid))) or selection.model_for(values, run.choice))
-            starts.append(saved.get(str(uid)))
-            scores.append({})
-        else:
-            item = chunk.evidence.get(str(uid), {})
-            names.append(selection.model_for(values, run.choice))
-            # a fresh order search: the backtest's last fit read the history up to a horizon ago, and its order
-            # (kept by a warm start) fitted that history, not this one (on PBS monthly: mean MASE 0.916 against 0.906)
-            starts.append(None)
-            scores.append(selection.score_evidence(item, glob.get(str(uid), {}).get("backtest")) if item else {})
-    results = engine.forecast_chosen(
+        states = [saved.get(uid) for uid in uids]
+    else:
+        evidence = [chunk.evidence.get(uid) for uid in uids]
+    results = pipeline.forecast_chunk(
+        _plan(run),
         series,
-        names,
-        run.horizon,
-        run.freq,
-        infer_season_length(run.freq),
-        tuple(run.levels),
-        country=run.store.country_code or None,
-        starts=starts,
-        global_forecasts=[glob.get(str(uid), {}).get("forecast") for uid, _, _ in series],
-        factors=factors,
+        pipeline.Choice(run.choice, run.calibration),
+        names=names,
+        evidence=evidence,
+        global_backtests=[glob.get(uid, {}).get("backtest") for uid in uids],
+        global_forecasts=[glob.get(uid, {}).get("forecast") for uid in uids],
+        states=states,
     )
     before = _totals(previous, chunk.variant_ids)
-    forecasts, outcomes, states = [], [], {}
+    forecasts, outcomes, fitted_states = [], [], {}
     alias = period_alias(run.freq)
-    for (uid, index_, _), result, demand_class, backtest in zip(series, results, classes, scores, strict=True):
+    for (uid, index_, _), result in zip(series, results, strict=True):
         variant_id = int(uid)
         if "error" in result:
             outcomes.append(
                 ForecastResult(
-                    run=run, variant_id=variant_id, ok=False, demand_class=demand_class, error=result["error"]
+                    run=run, variant_id=variant_id, ok=False, demand_class=result["class"], error=result["error"]
                 )
             )
             continue
@@ -744,13 +737,13 @@ def forecast_chunk(run_id: int, index: int) -> str:
                 run=run,
                 variant_id=variant_id,
                 model=result["model"],
-                demand_class=demand_class,
-                backtest=backtest,
+                demand_class=result["class"],
+                backtest=result["scores"],
                 changed=changed,
             )
         )
         if result.get("state"):
-            states[str(uid)] = result["state"]
+            fitted_states[str(uid)] = result["state"]
     missing = set(chunk.variant_ids) - {int(uid) for uid, _, _ in series}
     outcomes += [
         ForecastResult(run=run, variant_id=variant_id, ok=False, error="no demand history up to the run's last day")
@@ -763,7 +756,7 @@ def forecast_chunk(run_id: int, index: int) -> str:
         Forecast.objects.bulk_create(forecasts, batch_size=2000)
         ForecastResult.objects.bulk_create(outcomes, batch_size=2000)
         chunk.forecast_status = StepStatus.DONE
-        chunk.evidence = {"_states": states}  # the backtest evidence now lives in the results' scores
+        chunk.evidence = {"_states": fitted_states}  # the backtest evidence now lives in the results' scores
         chunk.save(update_fields=["forecast_status", "evidence", "updated_at"])
         run = ForecastRun.objects.select_for_update().get(pk=run_id)
         if run.status == RunStatus.RUNNING:
