@@ -8,6 +8,7 @@ import numpy as np
 
 from inventory_ai.choices import RunPhase, RunStatus, StepStatus
 from inventory_ai.models import DailyDemand, ForecastRun, Location, Product, Variant
+from inventory_ai.selectors.forecasts import last_complete_day
 from inventory_ai.services import retraining
 
 
@@ -18,7 +19,7 @@ def seed_demand(store, n_variants: int, weeks: int = 60, seed: int = 0, prefix: 
 
     rng = np.random.default_rng(seed)
     location, _ = Location.objects.get_or_create(store=store, platform_id="1", defaults={"is_primary": True})
-    last = retraining.last_complete_day(store, get_option("FORECAST_FREQ"))
+    last = last_complete_day(store, get_option("FORECAST_FREQ"))
     days = [last - timedelta(days=offset) for offset in range(weeks * 7 - 1, -1, -1)]
     variants, rows = [], []
     for number in range(n_variants):

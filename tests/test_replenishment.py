@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from inventory_ai.choices import SuggestionStatus
 from inventory_ai.models import ClassPolicy, InventoryLevel, ReorderSuggestion, Variant
+from inventory_ai.selectors.forecasts import last_complete_day
 from inventory_ai.services import policy_inputs, replenishment
 
 pytestmark = pytest.mark.django_db
@@ -200,7 +201,7 @@ def tracked_store(shop, settings):
 
     settings.INVENTORY_AI = {**settings.INVENTORY_AI, "FORECAST_HORIZON": 6, "RETRAIN_CHUNK_SIZE": 6}
     variants = seed_demand(shop, 6, weeks=30)
-    last = retraining.last_complete_day(shop, "W-SUN")
+    last = last_complete_day(shop, "W-SUN")
     run = drive(retraining.start_retrain(shop, as_of=last - timedelta(days=13)))
     assert (last - run.data_until).days == 14
     location = Location.objects.get(store=shop)
@@ -289,7 +290,7 @@ def test_a_store_wide_fill_rate_is_asked_for_more_when_recent_forecasts_fell_sho
     # given runs made 8 and 4 weeks ago and today, and sales over the last 8 weeks four times what came before
     settings.INVENTORY_AI = {**settings.INVENTORY_AI, "FORECAST_HORIZON": 6, "RETRAIN_CHUNK_SIZE": 6}
     variants = seed_demand(shop, 6, weeks=30)
-    last = retraining.last_complete_day(shop, "W-SUN")
+    last = last_complete_day(shop, "W-SUN")
     old = drive(retraining.start_retrain(shop, as_of=last - timedelta(days=55)))
     DailyDemand.objects.filter(variant__store=shop, date__gt=old.data_until).update(units=F("units") * 4)
     drive(retraining.start_retrain(shop, as_of=last - timedelta(days=27)))
@@ -322,7 +323,7 @@ def test_the_fill_rate_calibration_replays_eight_weeks_from_the_runs_kept(shop, 
     # given runs whose history ended 12, 10, 8 and 4 weeks ago, two made the same day 4 weeks ago, and today's
     settings.INVENTORY_AI = {**settings.INVENTORY_AI, "FORECAST_HORIZON": 6, "RETRAIN_CHUNK_SIZE": 6}
     seed_demand(shop, 6, weeks=30)
-    last = retraining.last_complete_day(shop, "W-SUN")
+    last = last_complete_day(shop, "W-SUN")
     for weeks in (12, 10, 8, 4, 4):
         drive(retraining.start_retrain(shop, as_of=last - timedelta(days=7 * weeks - 1)))
     drive(retraining.start_retrain(shop))

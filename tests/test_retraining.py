@@ -14,7 +14,9 @@ from django.utils import timezone
 from forecasting import engine, network, pipeline
 from inventory_ai.choices import RunKind, RunStatus
 from inventory_ai.models import DailyDemand, Forecast, ForecastResult, ForecastRun
+from inventory_ai.selectors.forecasts import current_run, last_complete_day, load_history
 from inventory_ai.services import registry, retraining
+from inventory_ai.services.retraining import steps
 from tests.retrain_helpers import drive, seed_demand
 
 pytestmark = pytest.mark.django_db
@@ -46,13 +48,13 @@ def test_a_full_run_forecasts_every_sku_once_and_matches_the_engine(shop, small_
     assert set(run.choice) <= {"smooth", "intermittent"}
     assert run.choice
     assert run.accuracy["all"]["skus"] == 24
-    assert retraining.current_run(shop) == run
+    assert current_run(shop) == run
     # the first forecast period is the one after the history's last (complete) week
     first = Forecast.objects.filter(run=run).order_by("period_start").first()
     assert first.period_start == run.data_until + timedelta(days=1)
     assert (first.period_end - first.period_start).days == 6
     # the chunks' work is exactly what the in-process engine computes on the same history
-    history = retraining.load_history(shop, run.data_until)
+    history = load_history(shop, run.data_until)
     expected = engine.forecast_many(history, 4, "W-SUN", level=(80, 95), country="GB")
     stored = pd.DataFrame(
         list(Forecast.objects.filter(run=run).values_list("variant_id", "period_end", "mean", "model")),
@@ -80,7 +82,7 @@ def test_a_big_store_gets_the_level_calibration_the_engine_fits(shop, small_opti
     # then the run fitted the store's level calibration from all chunks' evidence and applied it as the engine does
     assert run.status == RunStatus.SUCCEEDED, run.error_log
     assert len(run.calibration) == 2
-    history = retraining.load_history(shop, run.data_until)
+    history = load_history(shop, run.data_until)
     expected = engine.forecast_many(history, 4, "W-SUN", level=(80, 95), country="GB")
     stored = pd.DataFrame(
         list(Forecast.objects.filter(run=run).values_list("variant_id", "period_end", "mean", "bounds")),
@@ -189,7 +191,7 @@ def test_a_refresh_refits_the_skus_with_new_orders_and_carries_the_rest_over(sho
     assert [f.model for f in new] == [f.model for f in old]
     assert sum(f.mean for f in new) > sum(f.mean for f in old)
     assert ForecastResult.objects.get(run=refresh, variant=variants[0]).changed
-    assert retraining.current_run(shop) == refresh
+    assert current_run(shop) == refresh
 
 
 def test_a_run_that_stops_moving_is_failed_and_can_be_rerun(shop, small_options):
@@ -229,7 +231,7 @@ def test_old_runs_are_pruned_with_their_artefacts(shop, small_options):
 def test_pruning_keeps_one_run_per_four_weeks_for_the_policy_calibration(shop, small_options):
     # given runs whose history ended 10, 9, 5 and 4 weeks before the current one's, then two current runs
     seed_demand(shop, 5, weeks=20)
-    last = retraining.last_complete_day(shop, "W-SUN")
+    last = last_complete_day(shop, "W-SUN")
     older = [
         drive(retraining.start_retrain(shop, as_of=last - timedelta(days=7 * weeks - 1))) for weeks in (10, 9, 5, 4)
     ]
@@ -353,7 +355,7 @@ def test_a_chunk_whose_process_keeps_dying_fails_the_run_with_the_reason(shop, s
     retraining.plan_run(run.pk)
     chunk = run.chunks.get(index=0)
     for _ in range(3):
-        assert retraining._start_chunk_step(run, chunk, "backtest")
+        assert steps.start_chunk_step(run, chunk, "backtest")
 
     # when the task is delivered once more
     outcome = retraining.backtest_chunk(run.pk, 0)
@@ -378,7 +380,7 @@ def test_a_chunk_counts_the_starts_of_each_step_apart(shop, small_options):
     run = retraining.start_retrain(shop, trigger="test")
     retraining.plan_run(run.pk)
     chunk = run.chunks.get(index=0)
-    retraining._start_chunk_step(run, chunk, "backtest")
+    steps.start_chunk_step(run, chunk, "backtest")
     retraining.backtest_chunk(run.pk, 0)
 
     # then the forecast step starts its own count: a chunk is never failed for its backtest's redeliveries
@@ -442,7 +444,7 @@ def test_a_run_reads_each_sku_over_its_useful_history_only(shop, small_options):
     run.refresh_from_db()
 
     # when a chunk reads its series
-    series = {uid: values for uid, _, values in retraining._series(run, [alive.pk, dead.pk])}
+    series = {uid: values for uid, _, values in steps.read_series(run, [alive.pk, dead.pk])}
 
     # then the live one spans the 240 weeks of its useful history and the dead one its last year of zeros
     assert len(series[str(alive.pk)]) == 240

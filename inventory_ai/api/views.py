@@ -36,8 +36,8 @@ from inventory_ai.models import (
     Variant,
 )
 from inventory_ai.selectors import stats
+from inventory_ai.selectors.forecasts import current_run
 from inventory_ai.services import health, replenishment
-from inventory_ai.services.retraining import current_run
 
 
 class StatsView(APIView):

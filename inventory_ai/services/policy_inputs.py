@@ -21,7 +21,7 @@ from forecasting.tracking import DEFAULT_PRIOR_UNITS, scale_ahead, tracking_fact
 from inventory_ai.choices import RunStatus
 from inventory_ai.conf import get_option
 from inventory_ai.models import DailyDemand, Forecast, ForecastRun, Store, Variant
-from inventory_ai.services.retraining import last_complete_day
+from inventory_ai.selectors.forecasts import last_complete_day
 
 logger = logging.getLogger(__name__)
 

@@ -39,6 +39,7 @@ from inventory_ai.models import (
     SyncRun,
     WebhookEvent,
 )
+from inventory_ai.selectors.forecasts import current_run
 from inventory_ai.services import retraining, store_sync
 from inventory_ai.services.roles import PLANNER, VIEWER, create_staff_user
 from inventory_ai.services.stores import upsert_store
@@ -189,7 +190,7 @@ class Command(BaseCommand):
         )
 
     def _first_retrain(self, store, processes) -> None:
-        if retraining.current_run(store) is None:
+        if current_run(store) is None:
             try:
                 run = retraining.start_retrain(store, RunKind.FULL, trigger="demo")
             except retraining.RetrainAlreadyRunning as exc:
@@ -219,7 +220,7 @@ class Command(BaseCommand):
             return count > 0 and time.monotonic() - seen["since"] > 3
 
         self._wait(settled, processes, "restock suggestions")
-        current = retraining.current_run(store)
+        current = current_run(store)
         forecasts = Forecast.objects.filter(run=current).count()
         suggestions = ReorderSuggestion.objects.filter(store=store, status="pending").count()
         self.stdout.write(f"  {forecasts:,} forecasts (run #{current.pk}); {suggestions:,} restock suggestions pending")

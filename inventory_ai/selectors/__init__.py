@@ -28,7 +28,7 @@ from inventory_ai.models import (
     Variant,
     WebhookEvent,
 )
-from inventory_ai.services.retraining import current_run
+from inventory_ai.selectors.forecasts import current_run
 
 # Units a line contributes to demand: the same rule as inventory_ai.services.demand.line_net_units, in SQL.
 NET_LINE_UNITS = Greatest(Value(0), Least(F("current_quantity"), F("quantity") - F("refunded_quantity")))

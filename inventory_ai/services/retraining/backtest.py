@@ -1,0 +1,160 @@
+"""The backtest phase: each chunk's local candidates, and the global network's two parts (its backtest and its
+final fit)."""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+from pathlib import Path
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from forecasting import network, pipeline
+from inventory_ai.choices import RunKind, RunStatus, StepStatus
+from inventory_ai.conf import get_option
+from inventory_ai.models import (
+    ForecastRun,
+    ForecastRunChunk,
+)
+from inventory_ai.services import registry
+from inventory_ai.services.retraining.phases import advance, enqueue_outstanding
+from inventory_ai.services.retraining.steps import (
+    GLOBAL_BACKTEST,
+    GLOBAL_FILES,
+    GLOBAL_FINAL,
+    NETWORK_FILES,
+    chunk_file,
+    read_series,
+    run_plan,
+    running_run,
+    saved_states,
+    start_chunk_step,
+)
+
+logger = logging.getLogger(__name__)
+
+
+def backtest_chunk(run_id: int, index: int) -> str:
+    """Backtest the local candidates of one chunk's SKUs and keep the evidence for model choice."""
+    run = running_run(run_id)
+    chunk = ForecastRunChunk.objects.filter(run_id=run_id, index=index).first()
+    if run is None or chunk is None:
+        return "no such running run"
+    if chunk.backtest_status != StepStatus.PENDING:
+        enqueue_outstanding(run_id)
+        return "already done"
+    if not start_chunk_step(run, chunk, "backtest"):
+        return "run failed: the chunk's worker process kept dying"
+    series = read_series(run, chunk.variant_ids)
+    starts = saved_states(run.warm_start_run)
+    evidence = pipeline.backtest_chunk(run_plan(run), series, starts=[starts.get(str(uid)) for uid, _, _ in series])
+    with transaction.atomic():
+        chunk = ForecastRunChunk.objects.select_for_update().get(pk=chunk.pk)
+        if chunk.backtest_status != StepStatus.PENDING:
+            return "already done"
+        chunk.evidence = {str(uid): item for (uid, _, _), item in zip(series, evidence, strict=True)}
+        chunk.backtest_status = StepStatus.DONE
+        chunk.step_attempts = 0  # the forecast step counts its own starts
+        chunk.save(update_fields=["evidence", "backtest_status", "step_attempts", "updated_at"])
+        run = ForecastRun.objects.select_for_update().get(pk=run_id)
+        if run.status == RunStatus.RUNNING:
+            run.progress_at = timezone.now()
+            run.save(update_fields=["progress_at"])
+            advance(run)
+    return f"{len(series)} SKUs backtested"
+
+
+def train_global_model(run_id: int, part: str = GLOBAL_FINAL) -> str:
+    """One part of the store's global network, on the `ml` queue: its backtest (trained cold at each backtest origin)
+    or its final fit (from the last run's network when there is one; in a refresh only run on the new data). Both
+    parts run side by side. Their results go to the registry; a network that cannot be trained or used leaves the
+    SKUs to local models."""
+    field = "global_backtest_status" if part == GLOBAL_BACKTEST else "global_status"
+    counter = "global_backtest_attempts" if part == GLOBAL_BACKTEST else "global_attempts"
+    run = running_run(run_id)
+    if run is None:
+        return "no such running run"
+    if getattr(run, field) != StepStatus.PENDING:
+        enqueue_outstanding(run_id)
+        return "already done"
+    started = time.monotonic()
+    # Counted before the work, as for chunks: a part whose process keeps dying under it is given up after
+    # RETRAIN_MAX_ATTEMPTS starts, and the run goes on with local models.
+    ForecastRun.objects.filter(pk=run_id).update(**{counter: F(counter) + 1})
+    if getattr(run, counter) >= max(1, int(get_option("RETRAIN_MAX_ATTEMPTS"))):
+        return _finish_global_part(
+            run_id,
+            part,
+            StepStatus.FAILED,
+            f"global network ({part}): started {getattr(run, counter)} times and never finished: the worker process "
+            "running it died each time (killed for memory, or crashed); local models only",
+            started,
+        )
+    status, note = StepStatus.DONE, ""
+    try:
+        # read chunk by chunk: the store's whole daily history never sits in one frame, only its prepared series
+        series = sorted(
+            (item for ids in run.chunks.values_list("variant_ids", flat=True) for item in read_series(run, ids)),
+            key=lambda item: str(item[0]),
+        )
+        levels = tuple(run.levels)
+        with tempfile.TemporaryDirectory(prefix="inventory-ai-network-") as folder:
+            if part == GLOBAL_BACKTEST:
+                backtests, _ = network.backtest_global(
+                    series,
+                    run.horizon,
+                    levels,
+                    windows=get_option("FORECAST_BACKTEST_WINDOWS"),
+                    seed=get_option("RETRAIN_SEED"),
+                )
+                results = {
+                    str(uid): {str(cutoff): mean for cutoff, mean in by_cutoff.items()}
+                    for (uid, _, _), by_cutoff in zip(series, backtests, strict=True)
+                }
+            else:
+                warm = None
+                if run.warm_start_run is not None:
+                    registry.download(run.warm_start_run.artifacts, Path(folder) / "warm", NETWORK_FILES)
+                    warm = network.load_network(Path(folder) / "warm")
+                if run.kind == RunKind.REFRESH:
+                    forecasts = network.predict_global(warm, series, run.horizon, run.freq, levels) if warm else None
+                    if forecasts is not None:
+                        warm.save(Path(folder) / "out")  # the refresh run carries the network on to the next one
+                else:
+                    forecasts = network.fit_final_global(
+                        series, run.horizon, run.freq, levels, get_option("RETRAIN_SEED"), warm, Path(folder) / "out"
+                    )
+                results = None
+                if forecasts is not None:
+                    registry.upload(run.artifacts, Path(folder) / "out")
+                    results = {str(uid): f for (uid, _, _), f in zip(series, forecasts, strict=True)}
+        if not results or not any(results.values()):
+            status, note = StepStatus.FAILED, f"global network ({part}): not trained or not usable; local models only"
+        else:
+            registry.write_json(run.artifacts, GLOBAL_FILES[part], results)
+            for index, ids in run.chunks.values_list("index", "variant_ids"):
+                share = {str(v): results[str(v)] for v in ids if str(v) in results}
+                registry.write_json(run.artifacts, chunk_file(part, index), share)
+    except Exception as exc:  # the run goes on with local models; the error is kept on the run
+        logger.exception("the global network (%s) of run %s failed", part, run_id)
+        status, note = StepStatus.FAILED, f"global network ({part}): {type(exc).__name__}: {exc}"
+    return _finish_global_part(run_id, part, status, note, started)
+
+
+def _finish_global_part(run_id: int, part: str, status: str, note: str, started: float) -> str:
+    field = "global_backtest_status" if part == GLOBAL_BACKTEST else "global_status"
+    with transaction.atomic():
+        run = ForecastRun.objects.select_for_update().get(pk=run_id)
+        if run.status != RunStatus.RUNNING or getattr(run, field) != StepStatus.PENDING:
+            return "already done"
+        setattr(run, field, status)
+        run.global_seconds = (run.global_seconds or 0.0) + time.monotonic() - started
+        run.progress_at = timezone.now()
+        if note:
+            run.error_log = (run.error_log + "\n" + note).strip()
+        run.save(update_fields=[field, "global_seconds", "progress_at", "error_log"])
+        advance(run)
+    return f"global network ({part}) {status} in {time.monotonic() - started:.1f} s"

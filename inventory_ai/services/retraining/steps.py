@@ -1,0 +1,128 @@
+"""What every step of a run shares: its pipeline settings, its SKUs' series, its network's results and
+saved states, and the bookkeeping of starts and failures."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+from django.db import transaction
+from django.utils import timezone
+
+from forecasting import catalog, pipeline
+from forecasting.data import (
+    history_start,
+    periods_ending,
+    periods_per_year,
+)
+from inventory_ai.choices import RunStatus, StepStatus
+from inventory_ai.conf import get_option
+from inventory_ai.models import (
+    ForecastRun,
+    ForecastRunChunk,
+)
+from inventory_ai.models.forecasts import ACTIVE_STATUSES
+from inventory_ai.selectors.forecasts import load_history
+from inventory_ai.services import registry
+
+logger = logging.getLogger(__name__)
+
+
+NETWORK_FILES = ("config.json", "model.weights.h5")
+
+GLOBAL_BACKTEST, GLOBAL_FINAL = "backtest", "final"
+
+# The network's results in the registry: all series in one file (model choice reads it), and each chunk's share.
+GLOBAL_FILES = {GLOBAL_BACKTEST: "global-backtest.json", GLOBAL_FINAL: "global-forecast.json"}
+
+
+def chunk_file(part: str, index: int) -> str:
+    return f"global-chunks/{part}-{index}.json"
+
+
+def run_plan(run: ForecastRun) -> pipeline.Plan:
+    """The forecasting pipeline's settings for a run (the same for every task of it)."""
+    return pipeline.Plan(
+        run.horizon,
+        run.freq,
+        tuple(run.levels),
+        windows=get_option("FORECAST_BACKTEST_WINDOWS"),
+        country=run.store.country_code or None,
+    )
+
+
+def read_series(run: ForecastRun, variant_ids: list[int]) -> list[catalog.Series]:
+    """The prepared series of `variant_ids`, read from the database over their useful history only
+    (`forecasting.data.history_start`), so that a run's memory does not grow with the age of the store. A variant with
+    no sale in that window is inactive: it gets its last year of zeros, which the engine forecasts as inactive."""
+    end = pd.Timestamp(run.data_until)
+    history = load_history(run.store, run.data_until, variant_ids, since=history_start(end, run.freq).date())
+    series = pipeline.prepare(history, run.freq, end=end)
+    found = {str(uid) for uid, _, _ in series}
+    year = periods_ending(end, periods_per_year(run.freq), run.freq)
+    series += [(str(v), year, np.zeros(len(year))) for v in variant_ids if str(v) not in found]
+    return sorted(series, key=lambda item: str(item[0]))
+
+
+def running_run(run_id: int) -> ForecastRun | None:
+    return ForecastRun.objects.select_related("store").filter(pk=run_id, status=RunStatus.RUNNING).first()
+
+
+def saved_states(run: ForecastRun | None) -> dict[str, dict]:
+    if run is None or not run.artifacts:
+        return {}
+    return registry.read_json(run.artifacts, pipeline.STATES_FILE) or {}
+
+
+def global_results(run: ForecastRun, index: int | None = None) -> dict[str, dict]:
+    """The network's results by variant id, `{"backtest": {cutoff: means}, "forecast": {...}}` (a part missing when
+    it failed or was skipped): all series, or those of one chunk."""
+    out: dict[str, dict] = {}
+    for part, status, key in (
+        (GLOBAL_BACKTEST, run.global_backtest_status, "backtest"),
+        (GLOBAL_FINAL, run.global_status, "forecast"),
+    ):
+        if status != StepStatus.DONE:
+            continue
+        name = GLOBAL_FILES[part] if index is None else chunk_file(part, index)
+        for variant_id, value in (registry.read_json(run.artifacts, name) or {}).items():
+            out.setdefault(variant_id, {})[key] = value
+    return out
+
+
+def start_chunk_step(run: ForecastRun, chunk: ForecastRunChunk, step: str) -> bool:
+    """Count a start of the chunk's current step; False (and the run failed, with the reason) when the step was
+    already started `RETRAIN_MAX_ATTEMPTS` times without finishing.
+
+    A step that never finishes while its task keeps being delivered is one whose worker process dies under it (the
+    kernel's OOM killer, a crash in native code): the task is redelivered each time, and would be forever. The count
+    is committed before the work starts, so it survives the process."""
+    limit = max(1, int(get_option("RETRAIN_MAX_ATTEMPTS")))
+    with transaction.atomic():
+        locked = ForecastRunChunk.objects.select_for_update().get(pk=chunk.pk)
+        if locked.step_attempts < limit:
+            locked.attempts += 1
+            locked.step_attempts += 1
+            locked.save(update_fields=["attempts", "step_attempts", "updated_at"])
+            return True
+    fail_run(
+        run.pk,
+        f"Stopped: the {step} of chunk {chunk.index} ({len(chunk.variant_ids):,} SKUs) was started "
+        f"{locked.step_attempts} times and never finished: the worker process running it died each time (killed for "
+        "memory, or crashed). "
+        f"The worker's log says which; CELERY_WORKER_MAX_MEMORY_PER_CHILD bounds a process's memory.",
+    )
+    return False
+
+
+def fail_run(run_id: int, reason: str) -> None:
+    """Mark a running run failed with `reason` (its tasks still in flight find it failed and stop)."""
+    with transaction.atomic():
+        run = ForecastRun.objects.select_for_update().get(pk=run_id)
+        if run.status not in ACTIVE_STATUSES:
+            return
+        run.status, run.finished_at, run.progress_at = RunStatus.FAILED, timezone.now(), timezone.now()
+        run.error_log = (run.error_log + "\n" + reason).strip()
+        run.save(update_fields=["status", "finished_at", "progress_at", "error_log"])
+    logger.error("run %s failed: %s", run_id, reason)
