@@ -89,20 +89,31 @@ class InventoryWrite:
 class ShopifyThrottled(StoreAPIError):
     """The cost bucket is empty: retry after `retry_after` seconds."""
 
+    retry_after: float
+
     def __init__(self, message: str, retry_after: float, status: int | None = None) -> None:
-        super().__init__(message, transient=True, status=status)
-        self.retry_after = retry_after
+        super().__init__(message, transient=True, status=status, retry_after=retry_after)
 
 
 class ShopifyClient:
     """GraphQL Admin API client for one shop (`base_url` like https://shop.myshopify.com, or a simulator)."""
 
-    def __init__(self, base_url: str, access_token: str, api_version: str, *, timeout: float = DEFAULT_TIMEOUT):
-        self.endpoint = f"{base_url.rstrip('/')}/admin/api/{api_version}/graphql.json"
+    def __init__(
+        self,
+        base_url: str,
+        access_token: str,
+        api_version: str,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        transport: httpx.BaseTransport | None = None,
+    ):
+        self.base_url = base_url.rstrip("/")
+        self.endpoint = f"{self.base_url}/admin/api/{api_version}/graphql.json"
         self._client = httpx.Client(
             headers={"X-Shopify-Access-Token": access_token, "Content-Type": "application/json"},
             timeout=timeout,
             follow_redirects=False,
+            transport=transport,
         )
         self.throttle_status: dict[str, Any] = {}
 
@@ -147,6 +158,22 @@ class ShopifyClient:
             messages = "; ".join(str(error.get("message", error)) for error in errors)[:500]
             raise StoreAPIError(f"{self.endpoint}: {messages}", transient=False)
         return body.get("data") or {}
+
+    def revoke_access(self) -> None:
+        """Revoke the access token, which uninstalls the app from the shop (the one REST call: GraphQL has none)."""
+        url = f"{self.base_url}/admin/api_permissions/current.json"
+        try:
+            response = self._client.delete(url)
+        except httpx.HTTPError as exc:
+            raise StoreAPIError(f"DELETE {url}: {exc.__class__.__name__}: {exc}", transient=True) from exc
+        if response.status_code == 429:
+            raise ShopifyThrottled(f"DELETE {url}: HTTP 429", _float(response.headers.get("Retry-After"), 1.0), 429)
+        if response.status_code >= 400:
+            raise StoreAPIError(
+                f"DELETE {url}: HTTP {response.status_code}",
+                transient=response.status_code >= 500,
+                status=response.status_code,
+            )
 
     def _wait_for(self, cost: dict[str, Any]) -> float:
         """Seconds until the bucket holds the requested cost again."""

@@ -56,3 +56,6 @@ IGNORED_TOPICS = frozenset(
         "inventory_items/create",
     }
 )
+
+# The Admin API version a new store is read with (the core app's SHOPIFY_API_VERSION option overrides it).
+API_VERSION = "2026-10"

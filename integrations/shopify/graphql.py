@@ -91,6 +91,44 @@ query Orders($first: Int!, $cursor: String, $query: String) {
 }
 """
 
+ORDER_REFUNDS = """
+query OrderRefunds($id: ID!) {
+  order(id: $id) {
+    id
+    refunds { id createdAt refundLineItems(first: 250) { nodes { quantity restockType lineItem { id } } } }
+  }
+}
+"""
+
+# Webhook subscriptions (`uri` replaced `callbackUrl` in 2025-10) and the app's installation.
+WEBHOOK_SUBSCRIPTIONS = """
+query WebhookSubscriptions($first: Int!, $cursor: String) {
+  webhookSubscriptions(first: $first, after: $cursor) {
+    nodes { id topic uri }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+"""
+
+WEBHOOK_SUBSCRIPTION_CREATE = """
+mutation WebhookSubscriptionCreate($topic: WebhookSubscriptionTopic!, $webhookSubscription: WebhookSubscriptionInput!) {
+  webhookSubscriptionCreate(topic: $topic, webhookSubscription: $webhookSubscription) {
+    webhookSubscription { id topic uri }
+    userErrors { field message }
+  }
+}
+"""
+
+WEBHOOK_SUBSCRIPTION_DELETE = """
+mutation WebhookSubscriptionDelete($id: ID!) {
+  webhookSubscriptionDelete(id: $id) { deletedWebhookSubscriptionId userErrors { field message } }
+}
+"""
+
+ACCESS_SCOPES = """
+query AccessScopes { currentAppInstallation { accessScopes { handle } } }
+"""
+
 
 def numeric_id(gid: Any) -> str:
     """gid://shopify/Order/123 -> "123" (a plain id is returned as it is)."""
@@ -197,7 +235,14 @@ def order_records(node: dict[str, Any]) -> list[OrderRecord | RefundRecord]:
             cancelled_at=cancelled_at,
         )
     ]
-    for refund in node.get("refunds") or []:
+    records.extend(refund_records(node.get("refunds") or [], order_id))
+    return records
+
+
+def refund_records(refunds: list[dict[str, Any]], order_id: str) -> list[RefundRecord]:
+    """An order's refunds (`refunds { id createdAt refundLineItems { ... } }`) with the lines each gave back."""
+    records = []
+    for refund in refunds:
         refund_lines = tuple(
             RefundLineRecord(
                 line_id=numeric_id((line.get("lineItem") or {}).get("id")),

@@ -21,13 +21,23 @@ LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 class WooCommerceClient:
     """A WooCommerce REST API client authenticated with a consumer key and secret (HTTP Basic, over HTTPS)."""
 
-    def __init__(self, base_url: str, consumer_key: str, consumer_secret: str, *, timeout: float = DEFAULT_TIMEOUT):
+    def __init__(
+        self,
+        base_url: str,
+        consumer_key: str,
+        consumer_secret: str,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        transport: httpx.BaseTransport | None = None,
+    ):
         self.base_url = base_url.rstrip("/")
         parts = urlsplit(self.base_url)
         if parts.scheme != "https" and parts.hostname not in LOCAL_HOSTS:
             # Basic auth sends the keys in clear: only over HTTPS, or to a simulator on this machine.
             raise StoreAPIError(f"refusing to send API keys to {self.base_url} without HTTPS", transient=False)
-        self._client = httpx.Client(auth=(consumer_key, consumer_secret), timeout=timeout, follow_redirects=False)
+        self._client = httpx.Client(
+            auth=(consumer_key, consumer_secret), timeout=timeout, follow_redirects=False, transport=transport
+        )
 
     def close(self) -> None:
         self._client.close()

@@ -35,3 +35,6 @@ IGNORED_TOPICS = frozenset(
 # Order statuses whose orders are not demand: moving an order to one removes its units; moving it back restores them.
 NON_DEMAND_STATUSES = frozenset({"cancelled", "refunded", "failed", "trash"})
 REST_PREFIX = "/wp-json/wc/v3"
+# The meta data key a stock write leaves on the product, holding the write's idempotency key: a retry that finds its
+# own key there knows the change is already applied (WooCommerce has no idempotent writes of its own).
+PUSH_MARKER_KEY = "_inventory_ai_push"

@@ -1,0 +1,196 @@
+"""One door per platform: everything the product asks of a store, as one protocol.
+
+A gateway is built from plain values (the store's API address, its credentials, the API version, a timeout) and
+answers with the frozen records of `integrations.records` and the small dataclasses below. The core app picks the
+gateway class by the store's platform in one place (`integrations.platforms.gateway_class`) and from then on asks
+the gateway — its attributes say what the platform can do (`supports_compare_and_set`, `batch_size`,
+`sync_phases`) — instead of comparing platform names.
+
+What a gateway covers:
+
+- describing the platform without a connection (class attributes and static methods): its name, its webhook
+  `Provider` (verify + parse, the same shape as before), the credentials it needs, its default API version, how a
+  store's address is written and where its API lives;
+- reading pages of the store (locations, catalogue, orders with their refunds, stock levels), each page with the
+  position of the next one so that a sync resumes where it stopped; reading one order's refunds; reading one
+  quantity;
+- writing stock, one change or a batch, with compare-and-set where the platform has it and an idempotency key
+  always, so a retried write never applies twice;
+- webhook subscriptions (list, create, delete) and the access token's lifecycle (check, revoke).
+
+Anything a platform's API cannot do raises `UnsupportedOperation` with the reason; nothing pretends to succeed.
+Model: Saleor's payment gateway interface (`saleor/payment/interface.py`) and django-allauth's provider classes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, ClassVar, NamedTuple, Protocol
+
+from integrations.errors import StoreAPIError
+from integrations.records import RefundRecord
+from integrations.webhooks import Provider
+
+# The phases of a backfill or a reconciliation, in the names a sync run records its cursor under.
+PHASE_LOCATIONS = "locations"
+PHASE_CATALOGUE = "products"
+PHASE_ORDERS = "orders"
+PHASE_STOCK_LEVELS = "levels"
+
+# What a stock write did (the same words as the core app's push attempt outcomes).
+APPLIED = "applied"
+ALREADY_APPLIED = "already_applied"
+STALE = "stale"
+REJECTED = "rejected"
+
+
+class Page(NamedTuple):
+    """Records read from the store, and where the next page starts (JSON-serialisable; None after the last)."""
+
+    records: list[Any]
+    next_position: Any
+
+
+@dataclass(frozen=True, slots=True)
+class StockItem:
+    """Where a quantity lives in a store: a variant of a product (Shopify: its inventory item) at a location.
+
+    A product sold without variants is its own variant (`variant_id == product_id`).
+    """
+
+    product_id: str
+    variant_id: str
+    inventory_item_id: str = ""
+    location_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class StockChange:
+    """One approved change of an item's available quantity, as the product asks a store to apply it.
+
+    `received` stock is added to what the store holds (`delta`); a correction sets `quantity`. `expected` is the
+    store's quantity when the change was proposed: a platform with compare-and-set refuses the write when it holds
+    something else. `idempotency_key` is the same on every attempt of the change. `key` names the change in a
+    batch's answer.
+    """
+
+    key: int
+    item: StockItem
+    delta: int
+    quantity: int
+    expected: int | None
+    received: bool
+    idempotency_key: str
+    reference: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class StockWriteResult:
+    """What a stock write did: `outcome` is APPLIED, ALREADY_APPLIED (an earlier attempt did), STALE (the store
+    held another quantity than `expected`; `before` is what it holds) or REJECTED (with `error`). `request` and
+    `response` are what went to the store and what it answered, kept for the audit trail."""
+
+    outcome: str
+    before: int | None = None
+    after: int | None = None
+    request: dict[str, Any] | None = None
+    response: dict[str, Any] | None = None
+    error: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookSubscription:
+    """A webhook the store sends to `address` for `topic` (in the topic names of the platform's deliveries)."""
+
+    subscription_id: str
+    topic: str
+    address: str
+    active: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class AccessCheck:
+    """The store accepted our credentials. `scopes` are the access scopes granted, where the platform says
+    (None where it does not: WooCommerce REST keys)."""
+
+    scopes: tuple[str, ...] | None
+
+
+class StoreGateway(Protocol):
+    """Everything the product asks of one store."""
+
+    # --- the platform, without a connection ----------------------------------------------------------------------
+    platform: ClassVar[str]
+    display_name: ClassVar[str]
+    webhooks: ClassVar[Provider]
+    credential_names: ClassVar[tuple[str, ...]]
+    default_api_version: ClassVar[str]
+    # Whether a stock write can say which quantity it expects, so a change made meanwhile is refused, not lost.
+    supports_compare_and_set: ClassVar[bool]
+    # Stock changes one request can carry (1: one by one).
+    batch_size: ClassVar[int]
+    # The phases of a backfill or a reconciliation, in order (PHASE_* names).
+    sync_phases: ClassVar[tuple[str, ...]]
+
+    @staticmethod
+    def normalize_address(value: str) -> str:
+        """The canonical name of a store as a user may type it (raises ValueError when it cannot be one)."""
+        ...
+
+    @staticmethod
+    def api_base_url(address: str) -> str:
+        """Where the API of the store named `address` lives, when no override is set."""
+        ...
+
+    def __init__(self, base_url: str, credentials: Mapping[str, str], *, api_version: str, timeout: float) -> None: ...
+
+    def close(self) -> None: ...
+
+    # --- reading --------------------------------------------------------------------------------------------------
+    def read_locations(self, position: Any = None) -> Page: ...
+
+    def read_catalogue(self, position: Any = None) -> Page:
+        """Products with their variants (and, where the catalogue carries them, stock levels). May raise
+        `StillRunning` while the store prepares the catalogue."""
+        ...
+
+    def read_orders(self, position: Any = None, updated_since: datetime | None = None) -> Page:
+        """Orders by id, each followed by its refunds (or a `RefundsToFetch` naming them: see `read_refunds`)."""
+        ...
+
+    def read_refunds(self, order_id: str) -> list[RefundRecord]: ...
+
+    def read_stock_levels(self, position: Any, location_ids: Sequence[str]) -> Page: ...
+
+    def read_available(self, item: StockItem) -> int | None:
+        """The item's available quantity, or None when the store keeps no count of it there."""
+        ...
+
+    # --- writing stock --------------------------------------------------------------------------------------------
+    def write_stock(self, change: StockChange) -> StockWriteResult: ...
+
+    def write_stock_batch(self, changes: Sequence[StockChange]) -> dict[int, StockWriteResult | StoreAPIError]:
+        """At most `batch_size` changes in as few requests as the platform allows: a result per change key, or the
+        error that met the request carrying it (a change whose request failed is not known to have applied)."""
+        ...
+
+    # --- webhook subscriptions ------------------------------------------------------------------------------------
+    def list_webhook_subscriptions(self) -> list[WebhookSubscription]: ...
+
+    def create_webhook_subscription(self, topic: str, address: str, secret: str = "") -> WebhookSubscription:
+        """Subscribe `address` to `topic`. `secret` signs the deliveries where the subscriber chooses it
+        (WooCommerce); Shopify signs with the app's client secret and ignores it."""
+        ...
+
+    def delete_webhook_subscription(self, subscription_id: str) -> None: ...
+
+    # --- the access token -----------------------------------------------------------------------------------------
+    def check_access(self) -> AccessCheck:
+        """One cheap authenticated call: raises StoreAPIError (status 401/403) when the credentials are refused."""
+        ...
+
+    def revoke_access(self) -> None:
+        """Give up our access to the store for good (Shopify: uninstalls the app)."""
+        ...

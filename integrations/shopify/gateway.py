@@ -1,0 +1,259 @@
+"""The Shopify gateway: a shop through the GraphQL Admin API (`ShopifyClient`), as `integrations.gateway` asks.
+
+Stock writes are compare-and-set (`changeFromQuantity`) and idempotent (`@idempotent(key: ...)`), one change per
+request: a mutation carries one idempotency key, so changes batched together would be retried together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from integrations.errors import StillRunning, StoreAPIError
+from integrations.gateway import (
+    APPLIED,
+    PHASE_CATALOGUE,
+    PHASE_LOCATIONS,
+    PHASE_ORDERS,
+    PHASE_STOCK_LEVELS,
+    REJECTED,
+    STALE,
+    AccessCheck,
+    Page,
+    StockChange,
+    StockItem,
+    StockWriteResult,
+    WebhookSubscription,
+)
+from integrations.records import RefundRecord
+from integrations.shopify import constants, graphql
+from integrations.shopify.client import DEFAULT_TIMEOUT, InventoryWrite, ShopifyClient
+from integrations.shopify.webhooks import ShopifyProvider
+
+# GraphQL names topics as enum values (ORDERS_CREATE); deliveries as paths (orders/create).
+_TOPICS_BY_ENUM = {
+    topic.upper().replace("/", "_"): topic for topic in constants.HANDLED_TOPICS | constants.IGNORED_TOPICS
+}
+
+
+def topic_enum(topic: str) -> str:
+    return topic.upper().replace("/", "_")
+
+
+class ShopifyGateway:
+    platform = "shopify"
+    display_name = "Shopify"
+    webhooks = ShopifyProvider()
+    credential_names = ("access_token",)
+    default_api_version = constants.API_VERSION
+    supports_compare_and_set = True
+    batch_size = 1
+    # The catalogue is re-read on every reconciliation too (a bulk operation): a missed products/update webhook would
+    # otherwise leave a variant without its inventory item, and its stock unread.
+    sync_phases = (PHASE_LOCATIONS, PHASE_CATALOGUE, PHASE_ORDERS, PHASE_STOCK_LEVELS)
+
+    location_page_size = 250
+    level_page_size = 250
+    # Orders with their refunds, 50 a page (each carries its line items: Shopify's query cost grows with them).
+    order_page_size = 50
+    bulk_products_per_page = 1000
+    bulk_poll_seconds = 2.0
+    subscription_page_size = 100
+
+    @staticmethod
+    def normalize_address(value: str) -> str:
+        """A shop domain: `Example.myshopify.com`, `https://example.myshopify.com/` -> `example.myshopify.com`."""
+        value = value.strip()
+        if not value:
+            raise ValueError("A store domain or site URL is required")
+        host = urlsplit(value if "://" in value else f"https://{value}").hostname or ""
+        if not host or "." not in host:
+            raise ValueError(f"Not a shop domain: {value!r}")
+        return host.lower()
+
+    @staticmethod
+    def api_base_url(address: str) -> str:
+        return f"https://{address}"
+
+    def __init__(
+        self,
+        base_url: str,
+        credentials: Mapping[str, str],
+        *,
+        api_version: str = constants.API_VERSION,
+        timeout: float = DEFAULT_TIMEOUT,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.client = ShopifyClient(
+            base_url, credentials.get("access_token", ""), api_version, timeout=timeout, transport=transport
+        )
+
+    def close(self) -> None:
+        self.client.close()
+
+    def __enter__(self) -> ShopifyGateway:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- reading --------------------------------------------------------------------------------------------------
+
+    def read_locations(self, position: Any = None) -> Page:
+        return Page(*self.client.locations_page(position, first=self.location_page_size))
+
+    def read_catalogue(self, position: Any = None) -> Page:
+        """The catalogue through a bulk operation: start it (its id is the position), poll until it completes, then
+        read its JSONL a thousand products per page (a resumed run re-reads the file from the saved line)."""
+        client = self.client
+        if not position:
+            return Page([], {"bulk": client.start_bulk_query(graphql.BULK_PRODUCTS)})
+        if "url" not in position:
+            operation = client.bulk_operation(position["bulk"])
+            if operation.get("status") in ("CREATED", "RUNNING"):
+                raise StillRunning(
+                    f"bulk operation {position['bulk']} is {operation.get('status')}", self.bulk_poll_seconds
+                )
+            if operation.get("status") != "COMPLETED" or not operation.get("url"):
+                raise StoreAPIError(
+                    f"bulk operation {position['bulk']} ended {operation.get('status')}: {operation.get('errorCode')}",
+                    transient=False,
+                )
+            return Page([], {**position, "url": operation["url"], "line": 0})
+        lines = client.bulk_lines(position["url"])
+        start = int(position["line"])
+        roots = [index for index in range(start, len(lines)) if "__parentId" not in lines[index]]
+        end = roots[self.bulk_products_per_page] if len(roots) > self.bulk_products_per_page else len(lines)
+        records = graphql.products_from_jsonl(lines[start:end])
+        return Page(records, ({**position, "line": end} if end < len(lines) else None))
+
+    def read_orders(self, position: Any = None, updated_since: datetime | None = None) -> Page:
+        return Page(*self.client.orders_page(position, updated_since, first=self.order_page_size))
+
+    def read_refunds(self, order_id: str) -> list[RefundRecord]:
+        data = self.client.graphql(graphql.ORDER_REFUNDS, {"id": f"gid://shopify/Order/{order_id}"})
+        order = data.get("order")
+        if order is None:
+            raise StoreAPIError(f"order {order_id} is unknown to the store", transient=False, status=404)
+        return graphql.refund_records(order.get("refunds") or [], str(order_id))
+
+    def read_stock_levels(self, position: Any, location_ids: Sequence[str]) -> Page:
+        """The levels of each location in turn; the position names the location and the cursor within it."""
+        position = position or {"location": 0, "cursor": None}
+        index = int(position["location"])
+        if index >= len(location_ids):
+            return Page([], None)
+        records, cursor = self.client.location_levels(
+            location_ids[index], position.get("cursor"), first=self.level_page_size
+        )
+        if cursor is not None:
+            return Page(records, {"location": index, "cursor": cursor})
+        return Page(records, ({"location": index + 1, "cursor": None} if index + 1 < len(location_ids) else None))
+
+    def read_available(self, item: StockItem) -> int | None:
+        return self.client.read_available(item.inventory_item_id, item.location_id)
+
+    # --- writing stock --------------------------------------------------------------------------------------------
+
+    def write_stock(self, change: StockChange) -> StockWriteResult:
+        """Received stock through `inventoryAdjustQuantities` (a delta), a correction through
+        `inventorySetQuantities`; both only if the shop still holds `expected`. A stale quantity is read again."""
+        item = change.item
+        if not item.inventory_item_id:
+            return StockWriteResult(REJECTED, error="the variant has no Shopify inventory item id yet")
+        common = {
+            "inventory_item_id": item.inventory_item_id,
+            "location_id": item.location_id,
+            "change_from": change.expected,
+            "idempotency_key": change.idempotency_key,
+            "reason": "received" if change.received else "correction",
+            "reference": change.reference,
+        }
+        client = self.client
+        if change.received:
+            request = {"mutation": "inventoryAdjustQuantities", "delta": change.delta, **common}
+            write: InventoryWrite = client.adjust_available(delta=change.delta, **common)
+        else:
+            request = {"mutation": "inventorySetQuantities", "quantity": change.quantity, **common}
+            write = client.set_available(quantity=change.quantity, **common)
+        if write.applied:
+            return StockWriteResult(
+                APPLIED, before=change.expected, after=write.quantity_after, request=request, response=write.response
+            )
+        if write.stale:
+            current = client.read_available(item.inventory_item_id, item.location_id)
+            return StockWriteResult(STALE, before=current, request=request, response=write.response)
+        messages = "; ".join(f"{e.get('code')}: {e.get('message')}" for e in write.user_errors)
+        return StockWriteResult(REJECTED, request=request, response=write.response, error=messages)
+
+    def write_stock_batch(self, changes: Sequence[StockChange]) -> dict[int, StockWriteResult | StoreAPIError]:
+        results: dict[int, StockWriteResult | StoreAPIError] = {}
+        for change in changes:
+            try:
+                results[change.key] = self.write_stock(change)
+            except StoreAPIError as exc:
+                results[change.key] = exc
+        return results
+
+    # --- webhook subscriptions ------------------------------------------------------------------------------------
+
+    def list_webhook_subscriptions(self) -> list[WebhookSubscription]:
+        subscriptions, cursor = [], None
+        while True:
+            data = self.client.graphql(
+                graphql.WEBHOOK_SUBSCRIPTIONS, {"first": self.subscription_page_size, "cursor": cursor}
+            )
+            connection = data.get("webhookSubscriptions") or {}
+            subscriptions.extend(_subscription(node) for node in connection.get("nodes") or [])
+            info = connection.get("pageInfo") or {}
+            if not info.get("hasNextPage"):
+                return subscriptions
+            cursor = info.get("endCursor")
+
+    def create_webhook_subscription(self, topic: str, address: str, secret: str = "") -> WebhookSubscription:
+        data = self.client.graphql(
+            graphql.WEBHOOK_SUBSCRIPTION_CREATE, {"topic": topic_enum(topic), "webhookSubscription": {"uri": address}}
+        )
+        payload = data.get("webhookSubscriptionCreate") or {}
+        _raise_user_errors("webhookSubscriptionCreate", payload)
+        if not payload.get("webhookSubscription"):
+            raise StoreAPIError("webhookSubscriptionCreate: no subscription was created", transient=False)
+        return _subscription(payload["webhookSubscription"])
+
+    def delete_webhook_subscription(self, subscription_id: str) -> None:
+        gid = (
+            subscription_id
+            if subscription_id.startswith("gid://")
+            else f"gid://shopify/WebhookSubscription/{subscription_id}"
+        )
+        data = self.client.graphql(graphql.WEBHOOK_SUBSCRIPTION_DELETE, {"id": gid})
+        _raise_user_errors("webhookSubscriptionDelete", data.get("webhookSubscriptionDelete") or {})
+
+    # --- the access token -----------------------------------------------------------------------------------------
+
+    def check_access(self) -> AccessCheck:
+        installation = self.client.graphql(graphql.ACCESS_SCOPES).get("currentAppInstallation") or {}
+        return AccessCheck(tuple(str(scope.get("handle")) for scope in installation.get("accessScopes") or []))
+
+    def revoke_access(self) -> None:
+        self.client.revoke_access()
+
+
+def _subscription(node: dict[str, Any]) -> WebhookSubscription:
+    enum = str(node.get("topic") or "")
+    return WebhookSubscription(
+        subscription_id=graphql.numeric_id(node.get("id")),
+        topic=_TOPICS_BY_ENUM.get(enum, enum.lower()),
+        address=str(node.get("uri") or ""),
+    )
+
+
+def _raise_user_errors(mutation: str, payload: dict[str, Any]) -> None:
+    errors = payload.get("userErrors") or []
+    if errors:
+        messages = "; ".join(str(error.get("message")) for error in errors)
+        raise StoreAPIError(f"{mutation}: {messages}", transient=False)

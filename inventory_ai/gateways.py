@@ -1,0 +1,84 @@
+"""The one place that picks a store's gateway by its platform (CONVENTIONS.md: one door per platform).
+
+Everything else in `inventory_ai` asks the gateway (`store_gateway(store)`) or its class (`gateway_class(platform)`:
+what the platform can do, its webhook provider, how a store's address is written) and never compares platform
+names; tests/test_layout.py keeps it so.
+
+Gateways are kept per process and reused between tasks. Building an httpx client costs more than a request to a
+nearby store (it loads the TLS trust store), and a reused client keeps its connections open, so a worker pushing
+thousands of adjustments makes one client per store, not one per request. A change of address, credentials, API
+version or timeout makes a new gateway.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections import OrderedDict
+from typing import TYPE_CHECKING
+
+from integrations.gateway import StoreGateway
+from integrations.platforms import GATEWAYS, gateway_class
+from integrations.webhooks import Provider
+from inventory_ai.conf import get_option
+
+if TYPE_CHECKING:
+    from inventory_ai.models import Store
+
+__all__ = [
+    "GATEWAYS",
+    "default_api_version",
+    "forget_gateways",
+    "gateway_class",
+    "store_gateway",
+    "webhook_provider",
+]
+
+# Product options that override a platform's own default API version for new stores.
+API_VERSION_OPTIONS = {"shopify": "SHOPIFY_API_VERSION"}
+MAX_GATEWAYS = 32
+_gateways: OrderedDict[tuple, StoreGateway] = OrderedDict()
+_lock = threading.Lock()
+
+
+def webhook_provider(platform: str) -> Provider:
+    """How the platform's webhook deliveries are read (verify, deduplicate, normalise)."""
+    return gateway_class(platform).webhooks
+
+
+def default_api_version(platform: str) -> str:
+    option = API_VERSION_OPTIONS.get(platform)
+    return get_option(option) if option else gateway_class(platform).default_api_version
+
+
+def store_gateway(store: Store) -> StoreGateway:
+    """The store's gateway, built from its address, credentials, API version and the configured timeout.
+
+    Raises StoreAPIError when the gateway refuses the address (API keys never go to a remote site without HTTPS):
+    call it where a failed store call is handled.
+    """
+    version = store.api_version or default_api_version(store.platform)
+    timeout = float(get_option("STORE_API_TIMEOUT_SECONDS"))
+    secret = hashlib.sha256(json.dumps(store.credentials, sort_keys=True).encode()).hexdigest()
+    key = (store.pk, store.platform, store.effective_api_base_url, secret, version, timeout)
+    with _lock:
+        gateway = _gateways.get(key)
+        if gateway is not None:
+            _gateways.move_to_end(key)
+            return gateway
+        gateway = _gateways[key] = gateway_class(store.platform)(
+            store.effective_api_base_url, store.credentials, api_version=version, timeout=timeout
+        )
+        while len(_gateways) > MAX_GATEWAYS:
+            _, oldest = _gateways.popitem(last=False)
+            oldest.close()
+        return gateway
+
+
+def forget_gateways() -> None:
+    """Close every cached gateway (tests; a worker shutting down)."""
+    with _lock:
+        while _gateways:
+            _, gateway = _gateways.popitem()
+            gateway.close()
