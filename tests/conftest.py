@@ -46,14 +46,14 @@ def _fresh_store_cache():
     is gone), across tests."""
     from django.core.cache import cache
 
-    from inventory_ai.services.store_clients import forget_clients
+    from inventory_ai.gateways import forget_gateways
     from inventory_ai.services.webhooks import forget_cached_stores
 
     cache.clear()
     forget_cached_stores()
     yield
     forget_cached_stores()
-    forget_clients()
+    forget_gateways()
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from django.utils import timezone
 from integrations.simulator.api_server import ApiServer
 from integrations.simulator.inventory import Faults, InventoryStore, WooItem
 from integrations.simulator.state import StoreState
+from integrations.woocommerce.constants import PUSH_MARKER_KEY
 from inventory_ai.choices import AdjustmentReason, AdjustmentStatus, AuditAction
 from inventory_ai.models import AuditEntry, InventoryLevel, Location, Product, PushAttempt, StockAdjustment, Variant
 from inventory_ai.services import push, replenishment
@@ -276,7 +277,7 @@ def test_woocommerce_applies_the_delta_to_the_fresh_stock_and_records_both(simul
     assert simulator.inventory.woo[31].stock_quantity == 10
     restock.refresh_from_db()
     assert (restock.store_quantity_before, restock.store_quantity_after) == (5, 10)
-    assert simulator.inventory.woo[23].meta_data[push.WOO_MARKER] == restock.push_key
+    assert simulator.inventory.woo[23].meta_data[PUSH_MARKER_KEY] == restock.push_key
 
 
 def test_woocommerce_retry_after_a_lost_answer_does_not_apply_twice(simulator, woocommerce, planner, monkeypatch):

@@ -9,9 +9,11 @@ import pytest
 from django.utils import timezone
 
 from integrations.records import OrderLineRecord, OrderRecord, VariantRef
+from integrations.shopify.gateway import ShopifyGateway
 from integrations.simulator.api_server import ApiServer
 from integrations.simulator.inventory import Faults, InventoryStore, WooItem
 from integrations.simulator.state import StoreState
+from integrations.woocommerce.gateway import WooCommerceGateway
 from inventory_ai.models import InventoryLevel, Location, Order, OrderLine, Product, SyncRun, Variant
 from inventory_ai.services import store_sync
 from inventory_ai.services.stores import upsert_store
@@ -162,7 +164,7 @@ def test_a_woocommerce_backfill_imports_catalogue_stock_and_orders(simulator):
 
 def test_a_backfill_killed_halfway_resumes_and_ends_with_the_same_data(simulator, monkeypatch):
     seed_woo_catalogue(simulator, orders=9)
-    monkeypatch.setattr(store_sync, "PAGE_SIZE", 2)
+    monkeypatch.setattr(WooCommerceGateway, "page_size", 2)
     reference = woo_store(simulator, "https://reference.example")
     run_to_end(store_sync.start_sync(reference, SyncRun.Kind.BACKFILL))
 
@@ -307,7 +309,7 @@ def test_a_shopify_backfill_imports_locations_catalogue_orders_refunds_and_stock
 
 def test_a_shopify_backfill_killed_mid_way_resumes_to_the_same_data(simulator, monkeypatch):
     shopify_history(simulator, orders=9)
-    monkeypatch.setattr(store_sync, "SHOPIFY_ORDER_PAGE", 2)
+    monkeypatch.setattr(ShopifyGateway, "order_page_size", 2)
     reference = shopify_store(simulator, "reference.myshopify.com")
     run_to_end(store_sync.start_sync(reference, SyncRun.Kind.BACKFILL))
     store = shopify_store(simulator, "resumed.myshopify.com")

@@ -7,6 +7,8 @@ Each page is fetched outside any transaction and applied in one transaction toge
 run killed at any point resumes at the first page it had not committed, and a page is never applied twice. Records
 go through the same code as webhooks (`sync.apply_records`), so the newest state wins whatever arrives first.
 
+The store's gateway says which phases its platform has (`gateway.sync_phases`) and reads their pages:
+
 - WooCommerce (REST v3): products (with each variable product's variations) page by page — their stock levels
   included — then orders by id (`modified_after` the last reconciliation, with an overlap, for a reconciliation),
   with their refunds.
@@ -19,31 +21,22 @@ from __future__ import annotations
 
 import logging
 import random
-from datetime import UTC, timedelta
+from datetime import timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from integrations.errors import StoreAPIError
+from integrations import gateway as g
+from integrations.errors import StillRunning, StoreAPIError
 from integrations.records import InventoryLevelRecord, OrderRecord, ProductRecord
-from integrations.shopify import graphql
-from integrations.shopify.client import ShopifyThrottled
-from integrations.webhooks import PayloadError
-from integrations.woocommerce.normalize import normalize_payload
-from inventory_ai.choices import Platform
+from inventory_ai.gateways import gateway_class, store_gateway
 from inventory_ai.models import InventoryLevel, Location, Order, Store, SyncRun, Variant
-from inventory_ai.services import store_clients
 from inventory_ai.services.sync import NotReadyYet, apply_records
 from inventory_ai.services.webhooks import fetch_remote
 
 logger = logging.getLogger(__name__)
 
-PAGE_SIZE = 100
-LEVEL_PAGE_SIZE = 250
-SHOPIFY_ORDER_PAGE = 50
-BULK_PRODUCTS_PER_PAGE = 1000
-BULK_POLL_SECONDS = 2.0
 MAX_CORRECTIONS = 500
 MAX_PAGE_FAILURES = 20
 # A reconciliation re-reads orders changed since the previous one started, minus this overlap (clocks differ, and an
@@ -68,11 +61,8 @@ class RetryLater(Exception):
 
 
 def phases(store: Store, kind: str) -> list[str]:
-    if store.platform == Platform.WOOCOMMERCE:
-        return ["products", "orders"]
-    # The catalogue is re-read on every reconciliation too (a bulk operation): a missed products/update webhook would
-    # otherwise leave a variant without its inventory item, and its stock unread.
-    return ["locations", "products", "orders", "levels"]
+    """What a run reads, in order: the same for both kinds (a reconciliation re-reads the catalogue too)."""
+    return list(gateway_class(store.platform).sync_phases)
 
 
 def start_sync(store: Store, kind: str, trigger: str = "admin") -> SyncRun:
@@ -131,7 +121,9 @@ def run_sync(run_id: int) -> str:
         while run.cursor.get(phase) != DONE:
             position = run.cursor.get(phase)
             try:
-                records, next_position = FETCHERS[(store.platform, phase)](store, run, position)
+                records, next_position = READERS[phase](store_gateway(store), store, run, position)
+            except StillRunning as exc:
+                raise RetryLater(str(exc), exc.retry_after) from exc
             except StoreAPIError as exc:
                 return _page_failed(run, exc)
             with transaction.atomic():
@@ -170,117 +162,44 @@ def _page_failed(run: SyncRun, exc: StoreAPIError) -> str:
             current.save()
             return current.status
         current.save()
-    countdown = (
-        exc.retry_after if isinstance(exc, ShopifyThrottled) else random.uniform(0.5, 1.0) * min(2**failures, 300)
-    )
+    countdown = exc.retry_after if exc.retry_after is not None else random.uniform(0.5, 1.0) * min(2**failures, 300)
     raise RetryLater(str(exc), countdown)
 
 
 def _throttled(exc: StoreAPIError) -> bool:
-    return isinstance(exc, ShopifyThrottled) or exc.status == 429
+    return exc.throttled
 
 
 # --- Fetching pages (outside transactions) ---------------------------------------------------------------------------
 
 
-def _woo_products(store: Store, run: SyncRun, position: Any) -> tuple[list[Any], Any]:
-    client = store_clients.woocommerce_client(store)
-    page = int(position or 1)
-    products, total_pages = client.page("products", page, PAGE_SIZE, orderby="id", order="asc")
-    records: list[Any] = []
-    for product in products:
-        records.extend(_normalized("product.updated", product))
-        if product.get("type") == "variable":
-            variation_page, variation_pages = 1, 1
-            while variation_page <= variation_pages:
-                variations, variation_pages = client.page(
-                    f"products/{product.get('id')}/variations", variation_page, PAGE_SIZE
-                )
-                for variation in variations:
-                    records.extend(_normalized("product.updated", {**variation, "parent_id": product.get("id")}))
-                variation_page += 1
-    return records, (page + 1 if page < total_pages else None)
+def _locations(gateway: g.StoreGateway, store: Store, run: SyncRun, position: Any) -> g.Page:
+    return gateway.read_locations(position)
 
 
-def _woo_orders(store: Store, run: SyncRun, position: Any) -> tuple[list[Any], Any]:
-    client = store_clients.woocommerce_client(store)
-    page = int(position or 1)
-    params: dict[str, Any] = {"orderby": "id", "order": "asc"}
-    if run.since is not None:
-        params["modified_after"] = run.since.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds")
-    orders, total_pages = client.page("orders", page, PAGE_SIZE, **params)
-    records: list[Any] = []
-    for order in orders:
-        records.extend(_normalized("order.updated", order))
-    # Refunds are read now, outside the transaction that applies the page.
-    return fetch_remote(store, records), (page + 1 if page < total_pages else None)
+def _catalogue(gateway: g.StoreGateway, store: Store, run: SyncRun, position: Any) -> g.Page:
+    return gateway.read_catalogue(position)
 
 
-def _shopify_levels(store: Store, run: SyncRun, position: Any) -> tuple[list[Any], Any]:
+def _orders(gateway: g.StoreGateway, store: Store, run: SyncRun, position: Any) -> g.Page:
+    records, next_position = gateway.read_orders(position, run.since)
+    # Refunds an order only names are read now, outside the transaction that applies the page.
+    return g.Page(fetch_remote(store, records), next_position)
+
+
+def _stock_levels(gateway: g.StoreGateway, store: Store, run: SyncRun, position: Any) -> g.Page:
     locations = list(
         Location.objects.filter(store=store, active=True).order_by("pk").values_list("platform_id", flat=True)
     )
-    position = position or {"location": 0, "cursor": None}
-    index = int(position["location"])
-    if index >= len(locations):
-        return [], None
-    records, cursor = store_clients.shopify_client(store).location_levels(
-        locations[index], position.get("cursor"), first=LEVEL_PAGE_SIZE
-    )
-    if cursor is not None:
-        return records, {"location": index, "cursor": cursor}
-    return records, ({"location": index + 1, "cursor": None} if index + 1 < len(locations) else None)
+    return gateway.read_stock_levels(position, locations)
 
 
-def _shopify_locations(store: Store, run: SyncRun, position: Any) -> tuple[list[Any], Any]:
-    return store_clients.shopify_client(store).locations_page(position)
-
-
-def _shopify_products(store: Store, run: SyncRun, position: Any) -> tuple[list[Any], Any]:
-    """The catalogue through a bulk operation: start it (its id is saved), poll until it completes, then apply its
-    JSONL a thousand products per page (a resumed run re-reads the file from the saved line)."""
-    client = store_clients.shopify_client(store)
-    if not position:
-        return [], {"bulk": client.start_bulk_query(graphql.BULK_PRODUCTS)}
-    if "url" not in position:
-        operation = client.bulk_operation(position["bulk"])
-        if operation.get("status") in ("CREATED", "RUNNING"):
-            raise RetryLater(f"bulk operation {position['bulk']} is {operation.get('status')}", BULK_POLL_SECONDS)
-        if operation.get("status") != "COMPLETED" or not operation.get("url"):
-            raise StoreAPIError(
-                f"bulk operation {position['bulk']} ended {operation.get('status')}: {operation.get('errorCode')}",
-                transient=False,
-            )
-        return [], {**position, "url": operation["url"], "line": 0}
-    lines = client.bulk_lines(position["url"])
-    start = int(position["line"])
-    roots = [index for index in range(start, len(lines)) if "__parentId" not in lines[index]]
-    end = roots[BULK_PRODUCTS_PER_PAGE] if len(roots) > BULK_PRODUCTS_PER_PAGE else len(lines)
-    records = graphql.products_from_jsonl(lines[start:end])
-    return records, ({**position, "line": end} if end < len(lines) else None)
-
-
-def _shopify_orders(store: Store, run: SyncRun, position: Any) -> tuple[list[Any], Any]:
-    # Orders with their refunds, 50 a page (each carries its line items: Shopify's query cost grows with them).
-    return store_clients.shopify_client(store).orders_page(position, run.since, first=SHOPIFY_ORDER_PAGE)
-
-
-FETCHERS = {
-    (Platform.WOOCOMMERCE, "products"): _woo_products,
-    (Platform.WOOCOMMERCE, "orders"): _woo_orders,
-    (Platform.SHOPIFY, "locations"): _shopify_locations,
-    (Platform.SHOPIFY, "products"): _shopify_products,
-    (Platform.SHOPIFY, "orders"): _shopify_orders,
-    (Platform.SHOPIFY, "levels"): _shopify_levels,
+READERS = {
+    g.PHASE_LOCATIONS: _locations,
+    g.PHASE_CATALOGUE: _catalogue,
+    g.PHASE_ORDERS: _orders,
+    g.PHASE_STOCK_LEVELS: _stock_levels,
 }
-
-
-def _normalized(topic: str, payload: Any) -> list[Any]:
-    try:
-        return normalize_payload(topic, payload)
-    except PayloadError as exc:
-        logger.warning("skipping a record the store API answered: %s", exc)
-        return []
 
 
 # --- Applying a page (inside the run's transaction) ------------------------------------------------------------------
