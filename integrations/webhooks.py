@@ -71,11 +71,16 @@ def header(headers: Mapping[str, str], name: str) -> str:
 
 
 class Provider(Protocol):
-    """One store platform's webhook rules."""
+    """One store platform's webhook rules (a store gateway's `webhooks`)."""
 
     platform: str
     ignored_topics: frozenset[str]
     handled_topics: frozenset[str]
+    topic_header: str
+
+    def is_ping(self, headers: Mapping[str, str], body: bytes) -> bool:
+        """Whether the delivery only tests the endpoint (unsigned, answered 200 and not kept)."""
+        ...
 
     def read_delivery(self, headers: Mapping[str, str]) -> Delivery: ...
 

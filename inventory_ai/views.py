@@ -15,9 +15,9 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
 from integrations.webhooks import WebhookRejected, header
-from integrations.woocommerce.webhooks import is_ping
 from inventory_ai.choices import Platform
 from inventory_ai.conf import get_option
+from inventory_ai.gateways import webhook_provider
 from inventory_ai.services.webhooks import receive_webhook
 
 logger = logging.getLogger(__name__)
@@ -48,13 +48,14 @@ def respond_to_delivery(
     platform: str, headers: Mapping[str, str], declared_length: str | None, read: Callable[[int], bytes], peer: str
 ) -> Answer:
     """Receive one delivery and say what to answer."""
+    provider = webhook_provider(platform)
     try:
         body = _read_body(declared_length, read, get_option("WEBHOOK_MAX_BYTES"))
-        if platform == Platform.WOOCOMMERCE and is_ping(headers, body):
+        if provider.is_ping(headers, body):
             return 200, {"status": "ok", "detail": "webhook ping received"}, {}
         result = receive_webhook(platform, headers, body)
     except WebhookRejected as exc:
-        topic = header(headers, "X-Shopify-Topic") or header(headers, "X-WC-Webhook-Topic") or "no topic"
+        topic = header(headers, provider.topic_header) or "no topic"
         logger.warning("Refused %s webhook from %s (%s): %s", platform, peer, topic, exc.reason)
         return exc.status, {"status": "rejected", "detail": exc.reason}, {}
     except DatabaseError:

@@ -15,6 +15,10 @@ class ShopifyProvider:
     platform = "shopify"
     handled_topics = c.HANDLED_TOPICS
     ignored_topics = c.IGNORED_TOPICS
+    topic_header = c.HEADER_TOPIC
+
+    def is_ping(self, headers: Mapping[str, str], body: bytes) -> bool:
+        return False  # Shopify sends no test deliveries of its own
 
     def read_delivery(self, headers: Mapping[str, str]) -> Delivery:
         shop = header(headers, c.HEADER_SHOP_DOMAIN).lower()

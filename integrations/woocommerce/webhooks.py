@@ -27,6 +27,10 @@ class WooCommerceProvider:
     platform = "woocommerce"
     handled_topics = c.HANDLED_TOPICS
     ignored_topics = c.IGNORED_TOPICS
+    topic_header = c.HEADER_TOPIC
+
+    def is_ping(self, headers: Mapping[str, str], body: bytes) -> bool:
+        return is_ping(headers, body)
 
     def read_delivery(self, headers: Mapping[str, str]) -> Delivery:
         source = header(headers, c.HEADER_SOURCE)

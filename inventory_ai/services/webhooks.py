@@ -22,11 +22,9 @@ from django.utils import timezone
 
 from integrations import records as r
 from integrations.errors import StoreAPIError
-from integrations.shopify.webhooks import ShopifyProvider
-from integrations.webhooks import PayloadError, Provider, WebhookRejected, signature_matches
-from integrations.woocommerce.client import WooCommerceClient
-from integrations.woocommerce.webhooks import WooCommerceProvider
-from inventory_ai.choices import Platform, WebhookStatus
+from integrations.webhooks import PayloadError, WebhookRejected, signature_matches
+from inventory_ai.choices import WebhookStatus
+from inventory_ai.gateways import store_gateway, webhook_provider
 from inventory_ai.models import Refund, Store, WebhookEvent
 from inventory_ai.models.stores import normalize_store_domain
 from inventory_ai.services.sync import NotReadyYet, apply_records
@@ -34,7 +32,6 @@ from inventory_ai.text import describe_character, find_unstorable_text, storable
 
 logger = logging.getLogger(__name__)
 
-PROVIDERS: dict[str, Provider] = {Platform.SHOPIFY: ShopifyProvider(), Platform.WOOCOMMERCE: WooCommerceProvider()}
 # An event that still cannot be applied after this many attempts is parked as failed (visible, re-queueable).
 MAX_ATTEMPTS = 8
 
@@ -93,7 +90,7 @@ def receive_webhook(platform: str, headers: dict[str, str], body: bytes) -> Rece
         # latin-1): the database could not store such text, nor even look up the store or the delivery by it.
         if character := unstorable_character(str(value)):
             raise WebhookRejected(400, f"a header contains {describe_character(character)}")
-    provider = PROVIDERS[platform]
+    provider = webhook_provider(platform)
     delivery = provider.read_delivery(headers)
     store = _store_keys(platform, delivery.store_key)
     if not signature_matches(body, delivery.signature, store.secrets):
@@ -236,11 +233,8 @@ def fetch_remote(store: Store, items: list[Any]) -> list[Any]:
         )
         if recorded >= set(item.refund_ids):
             continue
-        credentials = store.credentials
-        with WooCommerceClient(
-            store.effective_api_base_url, credentials.get("consumer_key", ""), credentials.get("consumer_secret", "")
-        ) as client:
-            out.extend(refund for refund in client.order_refunds(item.order_id) if refund.refund_id not in recorded)
+        refunds = store_gateway(store).read_refunds(item.order_id)
+        out.extend(refund for refund in refunds if refund.refund_id not in recorded)
     return out
 
 
@@ -253,7 +247,7 @@ def process_webhook_event(event_id: int) -> str:
     event = WebhookEvent.objects.select_related("store").defer("store__webhook_secrets").filter(pk=event_id).first()
     if event is None or event.status != WebhookStatus.RECEIVED:
         return event.status if event else "missing"
-    provider = PROVIDERS[event.platform]
+    provider = webhook_provider(event.platform)
     try:
         items = provider.normalize(event.topic, json.loads(bytes(event.body)))
     except (PayloadError, ValueError, TypeError, AttributeError, KeyError) as exc:
