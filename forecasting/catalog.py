@@ -13,8 +13,9 @@ from forecasting.models import (
     IMAPA,
     TSB,
     CrostonSBA,
-    Forecaster,
+    GlobalForecaster,
     Inactive,
+    LocalForecaster,
     MovingAverage,
     Naive,
     SeasonalNaive,
@@ -24,7 +25,7 @@ from forecasting.models.ets import Ets
 from forecasting.models.lstm import GlobalLSTM
 from forecasting.models.sarima import Sarima
 
-Factory = Callable[[int], Forecaster]  # season length -> model
+Factory = Callable[[int], LocalForecaster]  # season length -> model
 Series = tuple[object, pd.DatetimeIndex, np.ndarray]  # (unique_id, period ends, values)
 
 MODELS: dict[str, Factory] = {
@@ -41,7 +42,7 @@ MODELS: dict[str, Factory] = {
     "inactive": lambda m: Inactive(),  # the inactive class's model: no sale in the last year
 }
 EXOG_MODELS = {"sarima"}  # the local models that take regressors (holidays)
-GlobalFactory = Callable[[int, tuple[int, ...], int], GlobalLSTM]  # horizon, levels, seed -> model
+GlobalFactory = Callable[[int, tuple[int, ...], int], GlobalForecaster]  # horizon, levels, seed -> model
 # Trained once across all series, not per series.
 GLOBAL_MODELS: dict[str, GlobalFactory] = {
     "lstm": lambda horizon, levels, seed: GlobalLSTM(horizon, levels=levels or (80,), seed=seed),

@@ -213,3 +213,18 @@ def test_a_pair_within_one_standard_error_of_the_best_model_is_chosen():
     # and a pair without the best model as a member is never preferred for being close
     others = [("smooth", {"sarima": 1.0 + e, "ets+naive": 1.001 + e}) for e in noise]
     assert choose_per_class(others) == {"smooth": "sarima"}
+
+
+def test_the_package_is_the_public_face_of_the_engine():
+    # given the package imported by its name
+    import forecasting
+    from forecasting.models import GlobalForecaster, LocalForecaster
+    from forecasting.models.lstm import GlobalLSTM
+
+    # then forecast_many and backtest come from it, and every model has an explicit base class
+    assert forecasting.forecast_many is forecast_many
+    assert forecasting.backtest is backtest
+    assert issubclass(GlobalLSTM, GlobalForecaster)
+    from forecasting.catalog import MODELS
+
+    assert all(isinstance(factory(12), LocalForecaster) for factory in MODELS.values())

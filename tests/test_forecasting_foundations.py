@@ -14,7 +14,7 @@ from forecasting.models import (
     IMAPA,
     TSB,
     CrostonSBA,
-    Forecaster,
+    LocalForecaster,
     MovingAverage,
     Naive,
     SeasonalNaive,
@@ -116,7 +116,7 @@ def test_every_model_gives_ordered_non_negative_bounds(model, series):
     assert all(np.array_equal(prediction[key], again[key]) for key in prediction)
 
 
-class Exploding(Forecaster):
+class Exploding(LocalForecaster):
     alias = "exploding"
 
     def fit(self, y, X=None):
@@ -126,7 +126,7 @@ class Exploding(Forecaster):
         return {"mean": np.full(h, 1e17)}
 
 
-class Broken(Forecaster):
+class Broken(LocalForecaster):
     alias = "broken"
 
     def fit(self, y, X=None):

@@ -1,6 +1,6 @@
 """Forecasting models, each with the same estimator shape: `fit(y) -> self`, `predict(h, level) -> dict`."""
 
-from forecasting.models.base import Forecaster, forecast_with_fallback
+from forecasting.models.base import GlobalForecaster, LocalForecaster, forecast_with_fallback
 from forecasting.models.baselines import Inactive, MovingAverage, Naive, SeasonalNaive
 from forecasting.models.intermittent import ADIDA, IMAPA, TSB, CrostonSBA
 
@@ -9,7 +9,8 @@ __all__ = [
     "IMAPA",
     "TSB",
     "CrostonSBA",
-    "Forecaster",
+    "GlobalForecaster",
+    "LocalForecaster",
     "Inactive",
     "MovingAverage",
     "Naive",

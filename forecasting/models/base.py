@@ -16,8 +16,9 @@ Prediction = dict[str, np.ndarray]  # "mean", "lo-80", "hi-80", ...
 PLAUSIBLE_MULTIPLE = 10.0
 
 
-class Forecaster:
-    """Hyperparameters in `__init__`, `fit(y) -> self`, fitted state in attributes ending in `_`, `predict`."""
+class LocalForecaster:
+    """A model of one series: hyperparameters in `__init__`, `fit(y) -> self`, fitted state in attributes ending in
+    `_`, `predict(h, level)`. One instance is fitted per series."""
 
     alias = "forecaster"
     uses_exog = False  # True: fit takes regressors X for the history and predict takes their future values
@@ -26,6 +27,38 @@ class Forecaster:
         raise NotImplementedError
 
     def predict(self, h: int, level: Sequence[int] = ()) -> Prediction:
+        raise NotImplementedError
+
+
+class GlobalForecaster:
+    """A model of all the series of a store at once (`forecasting.network` runs it): hyperparameters in `__init__`
+    (the horizon it forecasts, its interval levels, a seed), `fit(series, dates, warm_start, epochs) -> self` on
+    every series, `predict(series, dates, future_dates, level)` with one prediction per series, and `save`/`load`
+    of its fitted state, which the next run continues from (`warm_start`)."""
+
+    alias = "global"
+    horizon: int
+    levels: tuple[int, ...]
+
+    def fit(
+        self,
+        series: Sequence[np.ndarray],
+        dates: Sequence,
+        warm_start: GlobalForecaster | None = None,
+        epochs: int | None = None,
+    ) -> Self:
+        raise NotImplementedError
+
+    def predict(
+        self, series: Sequence[np.ndarray], dates: Sequence, future_dates: Sequence, level: Sequence[int] = ()
+    ) -> list[Prediction]:
+        raise NotImplementedError
+
+    def save(self, directory) -> object:
+        raise NotImplementedError
+
+    @classmethod
+    def load(cls, directory) -> GlobalForecaster:
         raise NotImplementedError
 
 
@@ -80,8 +113,8 @@ def is_plausible(prediction: Prediction, history: np.ndarray) -> bool:
 
 
 def forecast_with_fallback(
-    model: Forecaster,
-    fallback: Forecaster,
+    model: LocalForecaster,
+    fallback: LocalForecaster,
     y: np.ndarray,
     h: int,
     level: Sequence[int] = (),
@@ -104,11 +137,11 @@ def forecast_with_fallback(
     return fallback.fit(history).predict(h, level), fallback.alias
 
 
-class Ensemble(Forecaster):
+class Ensemble(LocalForecaster):
     """The average of several models' forecasts and bounds: combining simple methods is a robust winner on retail
     demand, where picking one per series from a short backtest mostly picks noise."""
 
-    def __init__(self, members: Sequence[Forecaster], alias: str = "ensemble") -> None:
+    def __init__(self, members: Sequence[LocalForecaster], alias: str = "ensemble") -> None:
         self.members = list(members)
         self.alias = alias
 

@@ -7,14 +7,14 @@ from typing import Self
 
 import numpy as np
 
-from forecasting.models.base import Forecaster, Prediction, as_series, normal_bounds
+from forecasting.models.base import LocalForecaster, Prediction, as_series, normal_bounds
 
 
 def _sd(errors: np.ndarray) -> float:
     return float(np.sqrt(np.mean(errors**2))) if len(errors) else 0.0
 
 
-class Naive(Forecaster):
+class Naive(LocalForecaster):
     """The last value, with a random-walk interval that widens with the square root of the horizon."""
 
     alias = "naive"
@@ -30,7 +30,7 @@ class Naive(Forecaster):
         return normal_bounds(np.full(h, self.last_), self.sigma_ * np.sqrt(steps), level)
 
 
-class SeasonalNaive(Forecaster):
+class SeasonalNaive(LocalForecaster):
     """The same period one season ago; a plain naive forecast when the history is shorter than a season."""
 
     alias = "seasonal_naive"
@@ -52,7 +52,7 @@ class SeasonalNaive(Forecaster):
         return normal_bounds(mean, self.sigma_ * np.sqrt(cycles), level)
 
 
-class MovingAverage(Forecaster):
+class MovingAverage(LocalForecaster):
     """The mean of the last `window` periods (fewer when the history is shorter)."""
 
     def __init__(self, window: int = 8) -> None:
@@ -78,7 +78,7 @@ class MovingAverage(Forecaster):
         return normal_bounds(np.full(h, self.level_), np.full(h, self.sigma_), level)
 
 
-class Inactive(Forecaster):
+class Inactive(LocalForecaster):
     """Zero demand, with zero-width intervals: the forecast of an item with no sale in its last year
     (`forecasting.data.useful_start`). Not a candidate of any demand class; such items get it without a backtest."""
 

@@ -23,7 +23,7 @@ from typing import Self
 
 import numpy as np
 
-from forecasting.models.base import Forecaster, Prediction, as_series
+from forecasting.models.base import LocalForecaster, Prediction, as_series
 from forecasting.models.sarima import MAX_SEASONAL_PERIOD
 
 # (error, trend, damped, seasonal); seasonal None for a non-seasonal series
@@ -36,7 +36,7 @@ FORMS: tuple[tuple[str, str | None, bool, str | None], ...] = (
 MIN_PERIODS = 8
 
 
-class Ets(Forecaster):
+class Ets(LocalForecaster):
     """ETS with the form of lowest AICc among `FORMS`; `start` (a previous fit's `state_`) refits its form only,
     from its parameters."""
 

@@ -11,7 +11,7 @@ from typing import Self
 
 import numpy as np
 
-from forecasting.models.base import Forecaster, Prediction, as_series, count_bounds, dispersion_of
+from forecasting.models.base import LocalForecaster, Prediction, as_series, count_bounds, dispersion_of
 
 SES_ALPHAS = (0.05, 0.1, 0.2, 0.3, 0.5)
 
@@ -32,7 +32,7 @@ def ses_level(values: np.ndarray, alpha: float | None = None) -> float:
     return best_level
 
 
-class CrostonSBA(Forecaster):
+class CrostonSBA(LocalForecaster):
     """Croston's method with the Syntetos–Boylan bias correction: (1 - alpha/2) * size / interval."""
 
     alias = "croston_sba"
@@ -60,7 +60,7 @@ class CrostonSBA(Forecaster):
         return count_bounds(np.full(h, self.level_), self.dispersion_, level)
 
 
-class TSB(Forecaster):
+class TSB(LocalForecaster):
     """Teunter–Syntetos–Babai: the probability of demand is updated every period, so a dying item's forecast decays
     (Croston's stays frozen until the next sale)."""
 
@@ -104,7 +104,7 @@ def _mean_interval(values: np.ndarray) -> int:
     return max(1, round(len(values) / sales)) if sales else 1
 
 
-class ADIDA(Forecaster):
+class ADIDA(LocalForecaster):
     """Aggregate-disaggregate: sum the series into buckets as long as the mean interval between sales, smooth the
     buckets, and spread the level back over the periods."""
 
@@ -120,7 +120,7 @@ class ADIDA(Forecaster):
         return count_bounds(np.full(h, self.level_), self.dispersion_, level)
 
 
-class IMAPA(Forecaster):
+class IMAPA(LocalForecaster):
     """ADIDA averaged over every aggregation level from 1 to the mean interval between sales."""
 
     alias = "imapa"

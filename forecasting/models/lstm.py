@@ -34,7 +34,7 @@ from typing import Self
 import numpy as np
 import pandas as pd
 
-from forecasting.models.base import Prediction
+from forecasting.models.base import GlobalForecaster, Prediction
 
 # Scaled targets above this are clipped for the loss: one freak order must not dominate the gradient.
 MAX_SCALED_TARGET = 25.0
@@ -55,7 +55,7 @@ def _year_position(dates) -> np.ndarray:
     return np.stack([np.sin(angle), np.cos(angle)], axis=-1)
 
 
-class GlobalLSTM:
+class GlobalLSTM(GlobalForecaster):
     """One LSTM over many series. `fit(series, dates)`, `predict(series, dates, future_dates, level)`."""
 
     alias = "lstm"

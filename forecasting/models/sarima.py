@@ -22,7 +22,7 @@ from typing import Self
 
 import numpy as np
 
-from forecasting.models.base import Forecaster, Prediction, as_series
+from forecasting.models.base import LocalForecaster, Prediction, as_series
 
 MAX_SEASONAL_PERIOD = 24
 MIN_ROOT_MODULUS = 1.01
@@ -52,7 +52,7 @@ def aicc(result, n: int) -> float:
     return float(result.aic + 2 * k * (k + 1) / max(n - k - 1, 1))
 
 
-class Sarima(Forecaster):
+class Sarima(LocalForecaster):
     """Seasonal ARIMA; `order=None` searches the non-seasonal order. `X`: extra regressors (e.g. holidays)."""
 
     alias = "sarima"
