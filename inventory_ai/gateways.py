@@ -19,7 +19,7 @@ from collections import OrderedDict
 from typing import TYPE_CHECKING
 
 from integrations.gateway import StoreGateway
-from integrations.platforms import GATEWAYS, gateway_class
+from integrations.platforms import GATEWAYS, UnknownPlatform, gateway_class
 from integrations.webhooks import Provider
 from inventory_ai.conf import get_option
 
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "GATEWAYS",
+    "UnknownPlatform",
     "default_api_version",
     "forget_gateways",
     "gateway_class",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError
@@ -12,28 +11,18 @@ from django.db import models
 from inventory_ai.choices import FillRateScope, Platform, ServiceMeasure
 from inventory_ai.conf import get_option
 from inventory_ai.fields import EncryptedJSONField
+from inventory_ai.gateways import UnknownPlatform, gateway_class
 
 
 def normalize_store_domain(platform: str, value: str) -> str:
-    """The canonical name of a store: a Shopify shop domain, or a WooCommerce site URL without a trailing slash.
+    """The canonical name of a store, as its platform's gateway writes it: a Shopify shop domain, or a WooCommerce
+    site URL without a trailing slash (raises ValueError when `value` cannot be one).
 
     Shopify: `Example.myshopify.com`, `https://example.myshopify.com/` -> `example.myshopify.com`.
     WooCommerce: `https://Shop.Example/` -> `https://shop.example` (scheme kept: the site URL is how WooCommerce
     names itself in `X-WC-Webhook-Source`; a path is kept for sites installed below the root).
     """
-    value = value.strip()
-    if not value:
-        raise ValueError("A store domain or site URL is required")
-    if platform == Platform.SHOPIFY:
-        host = urlsplit(value if "://" in value else f"https://{value}").hostname or ""
-        if not host or "." not in host:
-            raise ValueError(f"Not a shop domain: {value!r}")
-        return host.lower()
-    parts = urlsplit(value if "://" in value else f"https://{value}")
-    if parts.scheme not in {"http", "https"} or not parts.hostname:
-        raise ValueError(f"Not a site URL: {value!r}")
-    netloc = parts.hostname.lower() + (f":{parts.port}" if parts.port else "")
-    return f"{parts.scheme}://{netloc}{parts.path.rstrip('/')}"
+    return gateway_class(platform).normalize_address(value)
 
 
 def _default_lead_time() -> int:
@@ -122,7 +111,11 @@ class Store(models.Model):
 
     def clean(self) -> None:
         try:
-            self.domain = normalize_store_domain(self.platform, self.domain)
+            gateway = gateway_class(self.platform)
+        except UnknownPlatform:
+            return  # the platform field's own validation says what is wrong
+        try:
+            self.domain = gateway.normalize_address(self.domain)
         except ValueError as exc:
             raise ValidationError({"domain": str(exc)}) from exc
 
@@ -131,6 +124,4 @@ class Store(models.Model):
         """Where this store's API lives: the override, else the platform's address derived from the domain."""
         if self.api_base_url:
             return self.api_base_url.rstrip("/")
-        if self.platform == Platform.SHOPIFY:
-            return f"https://{self.domain}"
-        return self.domain
+        return gateway_class(self.platform).api_base_url(self.domain)

@@ -7,7 +7,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 
 from inventory_ai.choices import Platform
-from inventory_ai.conf import get_option
+from inventory_ai.gateways import default_api_version
 from inventory_ai.models import Location, Store
 from inventory_ai.models.stores import normalize_store_domain
 
@@ -48,11 +48,7 @@ def upsert_store(
         store = Store.objects.select_for_update().filter(domain=domain).first()
         created = store is None
         if created:
-            store = Store(platform=platform, domain=domain)
-            if platform == Platform.SHOPIFY:
-                store.api_version = get_option("SHOPIFY_API_VERSION")
-            elif platform == Platform.WOOCOMMERCE:
-                store.api_version = "wc/v3"
+            store = Store(platform=platform, domain=domain, api_version=default_api_version(platform))
         elif store.platform != platform:
             raise ValueError(f"{domain} is already connected as a {store.get_platform_display()} store")
         previous_timezone = store.timezone

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from inventory_ai.choices import Platform
+from inventory_ai.gateways import gateway_class
 from inventory_ai.models import SyncRun
 from inventory_ai.services.store_sync import SyncAlreadyRunning, start_sync
 from inventory_ai.services.stores import upsert_store
@@ -21,7 +21,9 @@ class Command(BaseCommand):
         shopify.add_argument("--webhook-secret", help="The app's client secret (signs webhooks)")
         shopify.add_argument("--access-token", help="Admin API access token")
         woocommerce = platforms.add_parser("woocommerce", help="A WooCommerce site")
-        woocommerce.add_argument("--url", required=True, help="The site URL, e.g. https://shop.example")
+        woocommerce.add_argument(
+            "--url", dest="domain", metavar="URL", required=True, help="The site URL, e.g. https://shop.example"
+        )
         woocommerce.add_argument("--webhook-secret", help="The secret set on the site's webhooks")
         woocommerce.add_argument("--consumer-key", help="REST API consumer key")
         woocommerce.add_argument("--consumer-secret", help="REST API consumer secret")
@@ -38,16 +40,8 @@ class Command(BaseCommand):
             )
 
     def handle(self, *args, **options):
-        platform = options["platform"]
-        if platform == Platform.SHOPIFY:
-            domain = options["domain"]
-            credentials = {"access_token": options.get("access_token")}
-        else:
-            domain = options["url"]
-            credentials = {
-                "consumer_key": options.get("consumer_key"),
-                "consumer_secret": options.get("consumer_secret"),
-            }
+        platform, domain = options["platform"], options["domain"]
+        credentials = {name: options.get(name) for name in gateway_class(platform).credential_names}
         fields = {
             "api_base_url": options.get("api_base_url"),
             "api_version": options.get("api_version"),
