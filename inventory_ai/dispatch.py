@@ -79,3 +79,10 @@ def send_group(calls: Sequence[tuple[str, tuple]]) -> int:
 
     group(_task(name).si(*args) for name, args in calls).apply_async()
     return len(calls)
+
+
+def ask(name: str, *args, timeout: float, queue: str | None = None, retry: bool = True):
+    """Send the task `name` now and wait up to `timeout` seconds for its answer (a health check's ping): raises
+    Celery's TimeoutError when no worker answered in time."""
+    options = {"queue": queue} if queue else {}
+    return _task(name).apply_async(args, retry=retry, **options).get(timeout=timeout)

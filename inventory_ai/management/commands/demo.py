@@ -27,6 +27,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
+from inventory_ai import dispatch
 from inventory_ai.choices import RunKind, RunStatus, WebhookStatus
 from inventory_ai.demo import loop
 from inventory_ai.models import (
@@ -243,8 +244,6 @@ class Command(BaseCommand):
         return processes
 
     def _wait_until_ready(self, processes: dict[str, subprocess.Popen], url: str) -> None:
-        from inventory_ai.tasks import ping_task
-
         deadline = time.monotonic() + READY_TIMEOUT_SECONDS
         web_ready = worker_ready = False
         while not (web_ready and worker_ready):
@@ -259,7 +258,7 @@ class Command(BaseCommand):
                     time.sleep(0.5)
             if not worker_ready:
                 try:
-                    ping_task.apply_async(queue=settings.CELERY_TASK_DEFAULT_QUEUE).get(timeout=5)
+                    dispatch.ask("ping_task", timeout=5, queue=settings.CELERY_TASK_DEFAULT_QUEUE)
                     worker_ready = True
                 except Exception:  # not consumed yet: the worker is still starting
                     time.sleep(0.5)

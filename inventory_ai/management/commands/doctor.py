@@ -12,9 +12,9 @@ from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 from kombu import Connection
 
+from inventory_ai import dispatch
 from inventory_ai.conf import get_option
 from inventory_ai.models import ServiceHeartbeat
-from inventory_ai.tasks import ping_task
 
 
 def _redact(url: str) -> str:
@@ -101,8 +101,7 @@ class Command(BaseCommand):
     def check_worker(self, timeout: float) -> bool:
         started = time.monotonic()
         try:
-            result = ping_task.apply_async(queue=settings.CELERY_TASK_DEFAULT_QUEUE, retry=False)
-            answer = result.get(timeout=timeout)
+            answer = dispatch.ask("ping_task", timeout=timeout, queue=settings.CELERY_TASK_DEFAULT_QUEUE, retry=False)
         except CeleryTimeoutError:
             return self.fail(
                 "worker",
