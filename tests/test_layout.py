@@ -218,7 +218,7 @@ def test_only_the_gateway_lookup_reaches_a_platforms_api():
 )
 def test_the_platform_rule_sees_every_kind_of_comparison(source):
     names, members = platform_names()
-    assert platform_comparisons(ast.parse(source), names, members) == [source.count("\n", 0, 0) + 1]
+    assert len(platform_comparisons(ast.parse(source), names, members)) == 1
 
 
 @pytest.mark.parametrize(
