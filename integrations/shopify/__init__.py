@@ -1,1 +1,2 @@
-"""Shopify: webhook verification and normalisation, the Admin API client, and the order-export CSV format."""
+"""Shopify: the gateway, webhook verification and normalisation, the Admin API client, and the order-export CSV
+format."""

@@ -1,1 +1,1 @@
-"""WooCommerce: webhook verification and normalisation and the REST API v3 client."""
+"""WooCommerce: the gateway, webhook verification and normalisation, and the REST API v3 client."""
