@@ -234,3 +234,21 @@ def test_the_platform_rule_sees_every_kind_of_comparison(source):
 def test_the_platform_rule_lets_names_pass_where_nothing_is_compared(source):
     names, members = platform_names()
     assert platform_comparisons(ast.parse(source), names, members) == []
+
+
+def test_each_admin_module_registers_the_models_of_its_namesake():
+    # given the classes each models module defines
+    defined = {
+        path.stem: {node.name for node in ast.parse(path.read_text()).body if isinstance(node, ast.ClassDef)}
+        for path in source_files("inventory_ai/models")
+    }
+    # then an admin module registers only models of the models module with its name
+    offenders = []
+    for path in source_files("inventory_ai/admin"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            for decorator in getattr(node, "decorator_list", []):
+                if isinstance(decorator, ast.Call) and getattr(decorator.func, "attr", "") == "register":
+                    for argument in decorator.args:
+                        if isinstance(argument, ast.Name) and argument.id not in defined.get(path.stem, set()):
+                            offenders.append(f"admin/{path.name} registers {argument.id}")
+    assert offenders == []

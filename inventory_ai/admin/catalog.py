@@ -11,7 +11,7 @@ from django.utils.html import format_html
 
 from inventory_ai import selectors
 from inventory_ai.charts import forecast_chart
-from inventory_ai.models import Product, ReorderSuggestion, Variant
+from inventory_ai.models import Location, Product, ReorderSuggestion, Variant
 
 
 class VariantInline(admin.TabularInline):
@@ -112,3 +112,10 @@ class VariantAdmin(admin.ModelAdmin):
             and suggestion_admin.has_approve_permission(request),
         }
         return TemplateResponse(request, "admin/inventory_ai/variant/forecast.html", context)
+
+
+@admin.register(Location)
+class LocationAdmin(admin.ModelAdmin):
+    list_display = ("name", "platform_id", "store", "is_primary", "active")
+    list_filter = ("store", "is_primary", "active")
+    search_fields = ("name", "platform_id")

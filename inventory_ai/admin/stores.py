@@ -1,16 +1,13 @@
-"""Admin for stores and their locations, with the retrain actions."""
+"""Admin of connected stores: settings, secrets rotation, and starting retrains and syncs."""
 
 from __future__ import annotations
 
 from django.contrib import admin
 from django.db import models
 from django.db.models import Count
-from django.utils.html import format_html, format_html_join
 
-from inventory_ai.admin.common import ReadOnlyAdminMixin
 from inventory_ai.choices import RunKind
 from inventory_ai.models import (
-    Location,
     Store,
     SyncRun,
 )
@@ -95,13 +92,6 @@ class StoreAdmin(admin.ModelAdmin):
         return f"{len(obj.webhook_secrets)} webhook secret(s); {names} (encrypted, not shown)"
 
 
-@admin.register(Location)
-class LocationAdmin(admin.ModelAdmin):
-    list_display = ("name", "platform_id", "store", "is_primary", "active")
-    list_filter = ("store", "is_primary", "active")
-    search_fields = ("name", "platform_id")
-
-
 def retrain_stores(modeladmin, request, stores, kind):
     for store in stores:
         try:
@@ -123,31 +113,3 @@ def _sync_stores(modeladmin, request, stores, kind):
             modeladmin.message_user(request, f"{store}: {exc}.", level="warning")
         else:
             modeladmin.message_user(request, f"{store}: {run.get_kind_display().lower()} queued as #{run.pk}.")
-
-
-@admin.register(SyncRun)
-class SyncRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    """Backfills and reconciliations: progress (pages, counts), what was corrected, errors."""
-
-    list_display = ("id", "store", "kind", "status", "phase", "pages", "counts_display", "created_at", "finished_at")
-    list_filter = ("kind", "status", "store")
-    date_hierarchy = "created_at"
-    readonly_fields = ("corrections_display",)
-    exclude = ("corrections",)
-
-    @admin.display(description="Counts")
-    def counts_display(self, obj):
-        return ", ".join(f"{name.replace('_', ' ')} {value:,}" for name, value in sorted(obj.counts.items()) if value)
-
-    @admin.display(description="Corrections")
-    def corrections_display(self, obj):
-        if not obj.corrections:
-            return "-"
-        return format_html(
-            "<table><tr><th>SKU</th><th>Location</th><th>Ours</th><th>Store</th></tr>{}</table>",
-            format_html_join(
-                "",
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                ((c["sku"], c["location"] or "-", c["ours"], c["store"]) for c in obj.corrections),
-            ),
-        )
