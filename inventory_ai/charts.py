@@ -16,6 +16,26 @@ WIDTH = 900
 DEMAND_HEIGHT = 250
 STOCK_HEIGHT = 130
 LEFT, RIGHT, TOP, BOTTOM, GAP = 56, 120, 16, 26, 34
+# The baseline of the demand bars: the bottom edge of the demand panel.
+DEMAND_BOTTOM = TOP + DEMAND_HEIGHT
+
+_STYLE = (
+    "<style>"
+    ".forecast-chart text{font:11px system-ui,sans-serif;fill:var(--body-quiet-color,#555)}"
+    ".forecast-chart .grid{stroke:var(--hairline-color,#e5e5e5)}"
+    ".forecast-chart .history rect,.forecast-chart rect.history{fill:#5b7fa6}"
+    ".forecast-chart .out-of-stock{fill:#d9534f;opacity:.16}"
+    ".forecast-chart .band-95{fill:#f0a04b;opacity:.22}"
+    ".forecast-chart .band-80{fill:#f0a04b;opacity:.38}"
+    ".forecast-chart .forecast-mean{fill:none;stroke:#c4621d;stroke-width:2.5}"
+    ".forecast-chart rect.forecast-mean{fill:#c4621d;stroke:none}"
+    ".forecast-chart .now{stroke:#333;stroke-dasharray:3 3}"
+    ".forecast-chart .reorder-point{stroke:#d9534f;stroke-width:1.5;stroke-dasharray:6 4;fill:#d9534f}"
+    ".forecast-chart .order-up-to{stroke:#2b7a5f;stroke-width:1.5;stroke-dasharray:6 4;fill:#2b7a5f}"
+    ".forecast-chart .projected-stock{fill:none;stroke:#333;stroke-width:2}"
+    ".forecast-chart rect.projected-stock{fill:#333}"
+    "</style>"
+)
 
 
 @dataclass(frozen=True)
@@ -49,10 +69,13 @@ def nice_ticks(top: float, count: int = 4) -> list[float]:
 
 
 def _number(value: float) -> str:
+    """A value as a label: whole numbers with thousands separators, one decimal below 10."""
     return f"{value:,.0f}" if abs(value) >= 10 or value == int(value) else f"{value:,.1f}"
 
 
 class _Scale:
+    """A panel's vertical scale (from 0 to the top tick) and the horizontal position of each period."""
+
     def __init__(self, n_periods: int, top: float, y0: float, height: float) -> None:
         self.ticks = nice_ticks(top)
         self.top = self.ticks[-1]
@@ -67,6 +90,7 @@ class _Scale:
 
 
 def _axis(scale: _Scale, label: str) -> list[str]:
+    """A panel's grid lines with their tick values, and its vertical axis label."""
     parts = []
     for tick in scale.ticks:
         y = scale.y(tick)
@@ -81,17 +105,20 @@ def _axis(scale: _Scale, label: str) -> list[str]:
 
 
 def _band(scale: _Scale, offset: int, lows: list[float], highs: list[float], css: str) -> str:
+    """An interval band between `lows` and `highs`, one point per period from `offset` (at the period's middle)."""
     upper = [f"{scale.x(offset + i + 0.5):.1f},{scale.y(v):.1f}" for i, v in enumerate(highs)]
     lower = [f"{scale.x(offset + i + 0.5):.1f},{scale.y(v):.1f}" for i, v in reversed(list(enumerate(lows)))]
     return f'<polygon class="{css}" points="{" ".join(upper + lower)}"/>'
 
 
 def _polyline(scale: _Scale, offset: int, values: list[float], css: str) -> str:
+    """A line through `values`, one point per period from `offset` (at the period's middle)."""
     points = " ".join(f"{scale.x(offset + i + 0.5):.1f},{scale.y(v):.1f}" for i, v in enumerate(values))
     return f'<polyline class="{css}" points="{points}"/>'
 
 
 def _legend(items: list[tuple[str, str]], y: float) -> list[str]:
+    """A legend right of the panels from `y` down: a swatch of each item's class with its text."""
     parts, x = [], WIDTH - RIGHT + 12
     for position, (css, text) in enumerate(items):
         top = y + 18 * position
@@ -110,64 +137,83 @@ def forecast_chart(
     """Demand per period (bars, out-of-stock periods shaded), the forecast mean with its 80%/95% bands, and, when a
     policy is given, a stock panel: the stock projected from `available` at the forecast rate against the reorder
     point and the order-up-to level."""
-    n_history = len(history)
-    n_periods = n_history + len(forecast)
+    n_periods = len(history) + len(forecast)
     levels = sorted({level for period in forecast for level in period.intervals})
-    demand_top = max(
+    with_stock = reorder_point is not None and order_up_to is not None
+    height = TOP + DEMAND_HEIGHT + BOTTOM + (GAP + STOCK_HEIGHT + BOTTOM if with_stock else 0)
+    demand = _Scale(n_periods, _demand_top(history, forecast, levels) * 1.05, TOP, DEMAND_HEIGHT)
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="forecast-chart" viewBox="0 0 {WIDTH} {height}" '
+        f'width="100%" role="img" aria-label="Demand history and forecast">',
+        _STYLE,
+    ]
+    parts += _axis(demand, "units per week")
+    parts += _out_of_stock_shading(demand, history)
+    parts += _history_bars(demand, history)
+    parts += _forecast_marks(demand, len(history), forecast, levels)
+    parts += _month_labels(demand, [p.start for p in history] + [p.start for p in forecast])
+    parts += _demand_legend(forecast, levels)
+    if with_stock:
+        parts += _stock_panel(n_periods, len(history), forecast, reorder_point, order_up_to, available)
+    parts.append("</svg>")
+    # Safe: only numbers and dates formatted above go into the markup, never user text.
+    return mark_safe("".join(parts))
+
+
+def _demand_top(history: list[Period], forecast: list[ForecastPeriod], levels: list[int]) -> float:
+    """The largest value the demand panel must show: units sold, forecast means, upper interval bounds (at least 1)."""
+    return max(
         [p.units for p in history]
         + [p.mean for p in forecast]
         + [p.intervals[level][1] for p in forecast for level in levels]
         + [1.0]
     )
-    with_stock = reorder_point is not None and order_up_to is not None
-    height = TOP + DEMAND_HEIGHT + BOTTOM + (GAP + STOCK_HEIGHT + BOTTOM if with_stock else 0)
-    demand = _Scale(n_periods, demand_top * 1.05, TOP, DEMAND_HEIGHT)
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="forecast-chart" viewBox="0 0 {WIDTH} {height}" '
-        f'width="100%" role="img" aria-label="Demand history and forecast">',
-        "<style>"
-        ".forecast-chart text{font:11px system-ui,sans-serif;fill:var(--body-quiet-color,#555)}"
-        ".forecast-chart .grid{stroke:var(--hairline-color,#e5e5e5)}"
-        ".forecast-chart .history rect,.forecast-chart rect.history{fill:#5b7fa6}"
-        ".forecast-chart .out-of-stock{fill:#d9534f;opacity:.16}"
-        ".forecast-chart .band-95{fill:#f0a04b;opacity:.22}"
-        ".forecast-chart .band-80{fill:#f0a04b;opacity:.38}"
-        ".forecast-chart .forecast-mean{fill:none;stroke:#c4621d;stroke-width:2.5}"
-        ".forecast-chart rect.forecast-mean{fill:#c4621d;stroke:none}"
-        ".forecast-chart .now{stroke:#333;stroke-dasharray:3 3}"
-        ".forecast-chart .reorder-point{stroke:#d9534f;stroke-width:1.5;stroke-dasharray:6 4;fill:#d9534f}"
-        ".forecast-chart .order-up-to{stroke:#2b7a5f;stroke-width:1.5;stroke-dasharray:6 4;fill:#2b7a5f}"
-        ".forecast-chart .projected-stock{fill:none;stroke:#333;stroke-width:2}"
-        ".forecast-chart rect.projected-stock{fill:#333}"
-        "</style>",
+
+
+def _out_of_stock_shading(demand: _Scale, history: list[Period]) -> list[str]:
+    """A shaded column over each history period in which the item was out of stock on some day."""
+    return [
+        f'<rect class="out-of-stock" x="{demand.x(index):.1f}" y="{TOP}" width="{demand.step:.1f}" '
+        f'height="{DEMAND_HEIGHT}"><title>Out of stock in the week to {period.end:%d %b %Y}</title></rect>'
+        for index, period in enumerate(history)
+        if period.out_of_stock
     ]
-    parts += _axis(demand, "units per week")
-    bottom = TOP + DEMAND_HEIGHT
-    for index, period in enumerate(history):
-        if period.out_of_stock:
-            parts.append(
-                f'<rect class="out-of-stock" x="{demand.x(index):.1f}" y="{TOP}" width="{demand.step:.1f}" '
-                f'height="{DEMAND_HEIGHT}"><title>Out of stock in the week to {period.end:%d %b %Y}</title></rect>'
-            )
-    parts.append('<g class="history">')
+
+
+def _history_bars(demand: _Scale, history: list[Period]) -> list[str]:
+    """One bar per history period, as high as the units sold in it, grouped under the `history` class."""
+    parts = ['<g class="history">']
     for index, period in enumerate(history):
         top = demand.y(period.units)
         parts.append(
             f'<rect x="{demand.x(index) + demand.step * 0.15:.1f}" y="{top:.1f}" width="{demand.step * 0.7:.1f}" '
-            f'height="{bottom - top:.1f}" data-units="{period.units:g}"><title>Week to {period.end:%d %b %Y}: '
+            f'height="{DEMAND_BOTTOM - top:.1f}" data-units="{period.units:g}"><title>Week to {period.end:%d %b %Y}: '
             f"{_number(period.units)} sold</title></rect>"
         )
     parts.append("</g>")
-    if forecast:
-        for level in reversed(levels):
-            lows = [p.intervals[level][0] for p in forecast]
-            highs = [p.intervals[level][1] for p in forecast]
-            parts.append(_band(demand, n_history, lows, highs, f"band-{level}"))
-        parts.append(_polyline(demand, n_history, [p.mean for p in forecast], "forecast-mean"))
-        now = demand.x(n_history)
-        parts.append(f'<line class="now" x1="{now:.1f}" x2="{now:.1f}" y1="{TOP}" y2="{bottom}"/>')
-    # Month labels under the first period of each month.
-    starts = [p.start for p in history] + [p.start for p in forecast]
+    return parts
+
+
+def _forecast_marks(demand: _Scale, offset: int, forecast: list[ForecastPeriod], levels: list[int]) -> list[str]:
+    """The forecast after the history: its interval bands (widest first, so the narrower ones lie on top), its mean
+    as a line, and a dashed line at the boundary between history and forecast. Nothing without a forecast."""
+    if not forecast:
+        return []
+    parts = []
+    for level in reversed(levels):
+        lows = [p.intervals[level][0] for p in forecast]
+        highs = [p.intervals[level][1] for p in forecast]
+        parts.append(_band(demand, offset, lows, highs, f"band-{level}"))
+    parts.append(_polyline(demand, offset, [p.mean for p in forecast], "forecast-mean"))
+    now = demand.x(offset)
+    parts.append(f'<line class="now" x1="{now:.1f}" x2="{now:.1f}" y1="{TOP}" y2="{DEMAND_BOTTOM}"/>')
+    return parts
+
+
+def _month_labels(demand: _Scale, starts: list[date]) -> list[str]:
+    """Month labels under the first period of each month (with the year in January and on the first label),
+    leaving out a label that would crowd the previous one or run past the right edge."""
+    parts = []
     previous, last_x = None, -math.inf
     for index, start in enumerate(starts):
         if (start.year, start.month) != previous:
@@ -177,43 +223,63 @@ def forecast_chart(
             if x - last_x < 7 * len(label) or x > WIDTH - RIGHT - 3 * len(label):
                 continue  # too close to the previous label or to the right edge to be read
             last_x = x
-            parts.append(f'<text class="tick" x="{x:.1f}" y="{bottom + 16}">{label}</text>')
+            parts.append(f'<text class="tick" x="{x:.1f}" y="{DEMAND_BOTTOM + 16}">{label}</text>')
+    return parts
+
+
+def _demand_legend(forecast: list[ForecastPeriod], levels: list[int]) -> list[str]:
+    """The demand panel's legend: sold and out of stock, then, with a forecast, its mean and each interval level."""
     legend = [("history", "sold"), ("out-of-stock", "out of stock")]
     if forecast:
         legend += [("forecast-mean", "forecast")] + [(f"band-{level}", f"{level}% interval") for level in levels]
-    parts += _legend(legend, TOP)
+    return _legend(legend, TOP)
 
-    if with_stock:
-        projected = []
-        if available is not None:
-            level = float(available)
-            for period in forecast:
-                level -= period.mean
-                projected.append(level)
-        stock_top = max([reorder_point, order_up_to, available or 0.0, *projected, 1.0])
-        stock = _Scale(n_periods, stock_top * 1.1, bottom + BOTTOM + GAP, STOCK_HEIGHT)
-        parts += _axis(stock, "stock")
-        for css, value, text in (
-            ("reorder-point", reorder_point, "reorder point"),
-            ("order-up-to", order_up_to, "order up to"),
-        ):
-            y = stock.y(value)
-            parts.append(
-                f'<line class="{css}" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" '
-                f'data-value="{value:g}"><title>{text}: {_number(value)}</title></line>'
-            )
-        if projected:
-            values = [float(available), *projected]
-            points = " ".join(f"{stock.x(n_history + i):.1f},{stock.y(v):.1f}" for i, v in enumerate(values))
-            parts.append(f'<polyline class="projected-stock" points="{points}"/>')
-        parts += _legend(
-            [
-                ("reorder-point", "reorder point"),
-                ("order-up-to", "order up to"),
-                ("projected-stock", "stock, no order"),
-            ],
-            stock.y0,
+
+def _projected_stock(available: float | None, forecast: list[ForecastPeriod]) -> list[float]:
+    """The stock left at the end of each forecast period if no order arrives: `available` less the forecast means
+    so far (empty when the available stock is not known)."""
+    if available is None:
+        return []
+    projected, level = [], float(available)
+    for period in forecast:
+        level -= period.mean
+        projected.append(level)
+    return projected
+
+
+def _stock_panel(
+    n_periods: int,
+    offset: int,
+    forecast: list[ForecastPeriod],
+    reorder_point: float,
+    order_up_to: float,
+    available: float | None,
+) -> list[str]:
+    """The stock panel under the demand panel: the reorder point and the order-up-to level as horizontal lines, the
+    stock projected from `available` over the forecast periods (from the boundary at `offset`), and its legend."""
+    projected = _projected_stock(available, forecast)
+    stock_top = max([reorder_point, order_up_to, available or 0.0, *projected, 1.0])
+    stock = _Scale(n_periods, stock_top * 1.1, DEMAND_BOTTOM + BOTTOM + GAP, STOCK_HEIGHT)
+    parts = _axis(stock, "stock")
+    for css, value, text in (
+        ("reorder-point", reorder_point, "reorder point"),
+        ("order-up-to", order_up_to, "order up to"),
+    ):
+        y = stock.y(value)
+        parts.append(
+            f'<line class="{css}" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" '
+            f'data-value="{value:g}"><title>{text}: {_number(value)}</title></line>'
         )
-    parts.append("</svg>")
-    # Safe: only numbers and dates formatted above go into the markup, never user text.
-    return mark_safe("".join(parts))
+    if projected:
+        values = [float(available), *projected]
+        points = " ".join(f"{stock.x(offset + i):.1f},{stock.y(v):.1f}" for i, v in enumerate(values))
+        parts.append(f'<polyline class="projected-stock" points="{points}"/>')
+    parts += _legend(
+        [
+            ("reorder-point", "reorder point"),
+            ("order-up-to", "order up to"),
+            ("projected-stock", "stock, no order"),
+        ],
+        stock.y0,
+    )
+    return parts
