@@ -119,13 +119,13 @@ def measure(env, log_dir, workers: int, as_of: str, kill_after: float | None = N
 
     from inventory_ai.celery import app
     from inventory_ai.models import Forecast, ForecastResult, ForecastRun
-    from inventory_ai.services import registry, retraining
+    from inventory_ai.services import model_registry, retraining
     from inventory_ai.services.stores import find_store
 
     store = find_store(STORE)
     for old in ForecastRun.objects.filter(store=store):  # cold start: no warm start from an earlier run
         if old.artifacts:
-            registry.delete(old.artifacts)
+            model_registry.delete(old.artifacts)
         old.delete()
     app.control.purge()
     pool = [Worker(env, log_dir, f"w{n}-of-{workers}{'-kill' if kill_after else ''}") for n in range(workers)]

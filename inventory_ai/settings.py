@@ -129,7 +129,7 @@ STATIC_URL = "static/"
 STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", VAR_DIR / "static"))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    # The model registry (see inventory_ai/services/registry.py): a folder every worker can reach, or any storage.
+    # The model registry (see inventory_ai/services/model_registry.py): a folder every worker can reach, or any storage.
     "models": {
         "BACKEND": "django.core.files.storage.FileSystemStorage",
         "OPTIONS": {"location": os.environ.get("MODEL_STORAGE_DIR", str(VAR_DIR / "models"))},

@@ -10,8 +10,8 @@ from django.db import OperationalError
 
 from integrations.errors import StoreAPIError
 from inventory_ai.services import push, replenishment, retraining, store_sync, webhooks
+from inventory_ai.services.health import record_heartbeat
 from inventory_ai.services.inventory import mark_current_stockouts
-from inventory_ai.services.operations import record_heartbeat
 from inventory_ai.services.sync import NotReadyYet
 
 

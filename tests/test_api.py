@@ -13,7 +13,7 @@ from inventory_ai.choices import AuditAction, SuggestionStatus
 from inventory_ai.models import AuditEntry, Forecast, Location, ReorderSuggestion, StockAdjustment
 from inventory_ai.services import replenishment
 from inventory_ai.services.api_tokens import issue_token
-from inventory_ai.services.operations import record_heartbeat
+from inventory_ai.services.health import record_heartbeat
 
 pytestmark = pytest.mark.django_db
 

@@ -15,7 +15,7 @@ from forecasting import engine, network, pipeline
 from inventory_ai.choices import RunKind, RunStatus
 from inventory_ai.models import DailyDemand, Forecast, ForecastResult, ForecastRun
 from inventory_ai.selectors.forecasts import current_run, last_complete_day, load_history
-from inventory_ai.services import registry, retraining
+from inventory_ai.services import model_registry, retraining
 from inventory_ai.services.retraining import steps
 from tests.retrain_helpers import drive, seed_demand
 
@@ -65,7 +65,7 @@ def test_a_full_run_forecasts_every_sku_once_and_matches_the_engine(shop, small_
     assert (merged["model"] == merged["model_run"]).all()
     np.testing.assert_allclose(merged["mean"], merged["mean_run"], rtol=1e-9)
     # the registry holds the states the next run warm-starts from
-    assert registry.read_json(run.artifacts, pipeline.STATES_FILE) is not None
+    assert model_registry.read_json(run.artifacts, pipeline.STATES_FILE) is not None
     assert {v.pk for v in variants} == set(ForecastResult.objects.filter(run=run).values_list("variant_id", flat=True))
 
 
@@ -224,8 +224,8 @@ def test_old_runs_are_pruned_with_their_artefacts(shop, small_options):
 
     # then the oldest is gone, with its registry folder
     assert list(ForecastRun.objects.filter(store=shop).order_by("pk")) == runs[1:]
-    assert registry.read_json(runs[0].artifacts, pipeline.STATES_FILE) is None
-    assert registry.read_json(runs[2].artifacts, pipeline.STATES_FILE) is not None
+    assert model_registry.read_json(runs[0].artifacts, pipeline.STATES_FILE) is None
+    assert model_registry.read_json(runs[2].artifacts, pipeline.STATES_FILE) is not None
 
 
 def test_pruning_keeps_one_run_per_four_weeks_for_the_policy_calibration(shop, small_options):

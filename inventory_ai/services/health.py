@@ -1,9 +1,11 @@
 """Health of the parts the product needs: the database (with migrations applied), the broker, and the worker and
-beat heartbeats. Used by `/healthz` and `manage.py doctor`."""
+beat heartbeats (recorded here too). Used by `/healthz` and `manage.py doctor`."""
 
 from __future__ import annotations
 
+import socket
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections
@@ -63,3 +65,10 @@ def report() -> dict:
         "ok": all(check.ok for check in checks.values()),
         "checks": {name: {"ok": check.ok, "detail": check.detail} for name, check in checks.items()},
     }
+
+
+def record_heartbeat(name: str) -> datetime:
+    """Record that the process `name` (e.g. "worker") is alive now."""
+    now = timezone.now()
+    ServiceHeartbeat.objects.update_or_create(name=name, defaults={"last_seen": now, "detail": socket.gethostname()})
+    return now

@@ -19,7 +19,7 @@ from inventory_ai.models import (
     ForecastRun,
     ForecastRunChunk,
 )
-from inventory_ai.services import registry
+from inventory_ai.services import model_registry
 from inventory_ai.services.retraining.phases import advance, enqueue_outstanding
 from inventory_ai.services.retraining.steps import (
     GLOBAL_BACKTEST,
@@ -117,7 +117,7 @@ def train_global_model(run_id: int, part: str = GLOBAL_FINAL) -> str:
             else:
                 warm = None
                 if run.warm_start_run is not None:
-                    registry.download(run.warm_start_run.artifacts, Path(folder) / "warm", NETWORK_FILES)
+                    model_registry.download(run.warm_start_run.artifacts, Path(folder) / "warm", NETWORK_FILES)
                     warm = network.load_network(Path(folder) / "warm")
                 if run.kind == RunKind.REFRESH:
                     forecasts = network.predict_global(warm, series, run.horizon, run.freq, levels) if warm else None
@@ -129,15 +129,15 @@ def train_global_model(run_id: int, part: str = GLOBAL_FINAL) -> str:
                     )
                 results = None
                 if forecasts is not None:
-                    registry.upload(run.artifacts, Path(folder) / "out")
+                    model_registry.upload(run.artifacts, Path(folder) / "out")
                     results = {str(uid): f for (uid, _, _), f in zip(series, forecasts, strict=True)}
         if not results or not any(results.values()):
             status, note = StepStatus.FAILED, f"global network ({part}): not trained or not usable; local models only"
         else:
-            registry.write_json(run.artifacts, GLOBAL_FILES[part], results)
+            model_registry.write_json(run.artifacts, GLOBAL_FILES[part], results)
             for index, ids in run.chunks.values_list("index", "variant_ids"):
                 share = {str(v): results[str(v)] for v in ids if str(v) in results}
-                registry.write_json(run.artifacts, chunk_file(part, index), share)
+                model_registry.write_json(run.artifacts, chunk_file(part, index), share)
     except Exception as exc:  # the run goes on with local models; the error is kept on the run
         logger.exception("the global network (%s) of run %s failed", part, run_id)
         status, note = StepStatus.FAILED, f"global network ({part}): {type(exc).__name__}: {exc}"

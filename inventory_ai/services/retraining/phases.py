@@ -19,7 +19,7 @@ from inventory_ai.models import (
     ForecastRun,
 )
 from inventory_ai.selectors.forecasts import current_run
-from inventory_ai.services import registry
+from inventory_ai.services import model_registry
 from inventory_ai.services.retraining.steps import GLOBAL_BACKTEST, GLOBAL_FINAL, global_results, run_plan, saved_states
 from inventory_ai.services.retraining.upkeep import prune_runs
 
@@ -86,7 +86,7 @@ def _finish(run: ForecastRun) -> None:
     states = saved_states(previous) if run.kind == RunKind.REFRESH else {}
     for chunk_evidence in run.chunks.values_list("evidence", flat=True):
         states.update(chunk_evidence.get("_states", {}))
-    registry.write_json(run.artifacts, pipeline.STATES_FILE, states)
+    model_registry.write_json(run.artifacts, pipeline.STATES_FILE, states)
     run.status, run.phase, run.finished_at = RunStatus.SUCCEEDED, RunPhase.DONE, timezone.now()
     run.progress_at = run.finished_at
     run.save()

@@ -28,7 +28,7 @@ from inventory_ai.models import (
 )
 from inventory_ai.models.forecasts import ACTIVE_STATUSES
 from inventory_ai.selectors.forecasts import current_run, last_complete_day
-from inventory_ai.services import registry
+from inventory_ai.services import model_registry
 from inventory_ai.services.retraining.phases import advance, enqueue_outstanding
 from inventory_ai.services.retraining.steps import NETWORK_FILES
 
@@ -161,7 +161,7 @@ def plan_run(run_id: int) -> None:
         else:
             variant_ids = _forecast_variant_ids(store, run.data_until)
         run.status, run.started_at, run.progress_at = RunStatus.RUNNING, timezone.now(), timezone.now()
-        run.artifacts = registry.run_folder(store.pk, run.pk)
+        run.artifacts = model_registry.run_folder(store.pk, run.pk)
         run.warm_start_run = _latest_with_network(store)
         run.skus_total = len(variant_ids)
         size = max(1, int(get_option("RETRAIN_CHUNK_SIZE")))
@@ -192,7 +192,7 @@ def plan_run(run_id: int) -> None:
                 run.global_backtest_status = run.global_status = StepStatus.SKIPPED
         run.phase = RunPhase.BACKTEST
         run.save()
-        registry.delete(run.artifacts)  # nothing of an earlier attempt may be mistaken for this run's
+        model_registry.delete(run.artifacts)  # nothing of an earlier attempt may be mistaken for this run's
         advance(run)
         transaction.on_commit(lambda: enqueue_outstanding(run_id))
 
@@ -200,6 +200,6 @@ def plan_run(run_id: int) -> None:
 def _latest_with_network(store: Store) -> ForecastRun | None:
     """The newest succeeded run whose artefacts hold a network (the warm start of the next one)."""
     for run in ForecastRun.objects.filter(store=store, status=RunStatus.SUCCEEDED).order_by("-finished_at", "-pk"):
-        if run.artifacts and registry.storage().exists(f"{run.artifacts}/{NETWORK_FILES[0]}"):
+        if run.artifacts and model_registry.storage().exists(f"{run.artifacts}/{NETWORK_FILES[0]}"):
             return run
     return None

@@ -24,7 +24,7 @@ from inventory_ai.models import (
 )
 from inventory_ai.models.forecasts import ACTIVE_STATUSES
 from inventory_ai.selectors.forecasts import load_history
-from inventory_ai.services import registry
+from inventory_ai.services import model_registry
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ def running_run(run_id: int) -> ForecastRun | None:
 def saved_states(run: ForecastRun | None) -> dict[str, dict]:
     if run is None or not run.artifacts:
         return {}
-    return registry.read_json(run.artifacts, pipeline.STATES_FILE) or {}
+    return model_registry.read_json(run.artifacts, pipeline.STATES_FILE) or {}
 
 
 def global_results(run: ForecastRun, index: int | None = None) -> dict[str, dict]:
@@ -86,7 +86,7 @@ def global_results(run: ForecastRun, index: int | None = None) -> dict[str, dict
         if status != StepStatus.DONE:
             continue
         name = GLOBAL_FILES[part] if index is None else chunk_file(part, index)
-        for variant_id, value in (registry.read_json(run.artifacts, name) or {}).items():
+        for variant_id, value in (model_registry.read_json(run.artifacts, name) or {}).items():
             out.setdefault(variant_id, {})[key] = value
     return out
 

@@ -17,7 +17,7 @@ from inventory_ai.models import (
 )
 from inventory_ai.models.forecasts import ACTIVE_STATUSES
 from inventory_ai.selectors.forecasts import current_run
-from inventory_ai.services import registry
+from inventory_ai.services import model_registry
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ def prune_runs(store_id: int) -> int:
     doomed = [run for run in old[keep:] if (current is None or run.pk != current.pk) and run.pk not in snapshots]
     for run in doomed:
         if run.artifacts:
-            registry.delete(run.artifacts)
+            model_registry.delete(run.artifacts)
         run.delete()
     return len(doomed)
 
