@@ -18,6 +18,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import tzinfo
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
@@ -152,11 +153,37 @@ def _record_status(record: OrderRecord) -> str:
     return STATUS_FROM_RECORD.get(record.status, OrderStatus.OPEN)
 
 
+def _lines_by_order(orders: Sequence[Order]) -> dict[int, dict[str, OrderLine]]:
+    """The stored lines of `orders`, by order pk and then by platform line id (a default dict: empty for others)."""
+    lines: dict[int, dict[str, OrderLine]] = defaultdict(dict)
+    if orders:
+        for line in OrderLine.objects.filter(order__in=list(orders)):
+            lines[line.order_id][line.platform_id] = line
+    return lines
+
+
+@dataclass
+class _WaveChanges:
+    """What one wave writes, gathered while its records are compared with the stored orders: orders to create (with
+    their records, whose lines go in once the orders have pks), orders and lines to update, lines to add, and the
+    change of demand."""
+
+    tz: tzinfo
+    variant_pks: dict[str, int]
+    new_orders: list[tuple[Order, OrderRecord]] = field(default_factory=list)
+    changed_orders: list[Order] = field(default_factory=list)
+    changed_lines: list[OrderLine] = field(default_factory=list)
+    added_lines: list[NewLine] = field(default_factory=list)
+    deltas: DemandDeltas = field(default_factory=DemandDeltas)
+
+
 def _apply_order_wave(store: Store, wave: list[OrderRecord], source: str, catalog: CatalogCache) -> ApplyResult:
+    """Apply one wave (each order named once) in one transaction: lock the stored orders it names, compare each
+    record with its order, then write the changes and move demand by the difference."""
     result = ApplyResult()
-    tz = store.tzinfo
-    variant_pks = catalog.variant_pks(line.variant for record in wave for line in record.lines)
-    deltas = DemandDeltas()
+    changes = _WaveChanges(
+        tz=store.tzinfo, variant_pks=catalog.variant_pks(line.variant for record in wave for line in record.lines)
+    )
     with transaction.atomic():
         existing = {
             order.platform_id: order
@@ -164,85 +191,110 @@ def _apply_order_wave(store: Store, wave: list[OrderRecord], source: str, catalo
                 store=store, platform_id__in=[record.order_id for record in wave]
             )
         }
-        known_lines: dict[int, dict[str, OrderLine | NewLine]] = defaultdict(dict)
-        if existing:
-            for line in OrderLine.objects.filter(order__in=list(existing.values())):
-                known_lines[line.order_id][line.platform_id] = line
-
-        new_orders: list[tuple[Order, OrderRecord]] = []
-        changed_orders: list[Order] = []
-        changed_lines: list[OrderLine] = []
-        added_lines: list[NewLine] = []
+        known_lines: dict[int, dict[str, OrderLine | NewLine]] = _lines_by_order(list(existing.values()))
         for record in wave:
             order = existing.get(record.order_id)
             if order is None:
-                order = Order(
-                    store=store,
-                    platform_id=record.order_id,
-                    number=record.number,
-                    created_at=record.created_at,
-                    cancelled_at=record.cancelled_at,
-                    status=_record_status(record),
-                    platform_status=record.platform_status,
-                    currency=record.currency,
-                    location_id=catalog.location_pk(record.location_id),
-                    source=source,
-                    platform_updated_at=record.updated_at,
-                )
-                new_orders.append((order, record))
-                continue
-            lines = known_lines[order.pk]
-            before = order_contribution(order, lines.values(), tz)
-            newer = record.updated_at > order.platform_updated_at
-            if newer:
-                order.number = record.number or order.number
-                order.cancelled_at = record.cancelled_at
-                # A deleted order stays deleted: no platform brings one back, and an update sent before the
-                # deletion can arrive after it.
-                if order.status != OrderStatus.DELETED:
-                    order.status = _record_status(record)
-                order.platform_status = record.platform_status
-                order.platform_updated_at = record.updated_at
-                changed_orders.append(order)
-            added_here = 0
-            for line_record in record.lines:
-                line = lines.get(line_record.line_id)
-                if line is None:
-                    line = NewLine.from_record(order, line_record, variant_pks)
-                    lines[line_record.line_id] = line
-                    added_lines.append(line)
-                    added_here += 1
-                elif newer and (line.quantity, line.current_quantity) != (
-                    line_record.quantity,
-                    line_record.current_quantity,
-                ):
-                    line.quantity = line_record.quantity
-                    line.current_quantity = line_record.current_quantity
-                    changed_lines.append(line)
-            if newer or added_here:
+                changes.new_orders.append((_new_order(store, record, source, catalog), record))
+            elif _merge_snapshot(changes, order, record, known_lines[order.pk]):
                 result.orders_updated += 1
-                deltas.add(order_contribution(order, lines.values(), tz), before)
             else:
                 result.orders_unchanged += 1
-
-        if new_orders:
-            Order.objects.bulk_create([order for order, _ in new_orders], batch_size=500)
-            for order, record in new_orders:
-                new_lines = [NewLine.from_record(order, line_record, variant_pks) for line_record in record.lines]
-                added_lines.extend(new_lines)
-                deltas.add(order_contribution(order, new_lines, tz))
-            result.orders_created += len(new_orders)
-        if changed_orders:
-            Order.objects.bulk_update(
-                changed_orders, ["number", "cancelled_at", "status", "platform_status", "platform_updated_at"]
-            )
-        if changed_lines:
-            OrderLine.objects.bulk_update(changed_lines, ["quantity", "current_quantity"], batch_size=500)
-        if added_lines:
-            _insert_lines(added_lines)
-            result.lines_created += len(added_lines)
-        result.demand_cells_changed += deltas.apply()
+        _write_wave(changes, result)
+        result.demand_cells_changed += changes.deltas.apply()
     return result
+
+
+def _new_order(store: Store, record: OrderRecord, source: str, catalog: CatalogCache) -> Order:
+    """An order not stored yet, built from its record (saved later, with the wave's other new orders)."""
+    return Order(
+        store=store,
+        platform_id=record.order_id,
+        number=record.number,
+        created_at=record.created_at,
+        cancelled_at=record.cancelled_at,
+        status=_record_status(record),
+        platform_status=record.platform_status,
+        currency=record.currency,
+        location_id=catalog.location_pk(record.location_id),
+        source=source,
+        platform_updated_at=record.updated_at,
+    )
+
+
+def _merge_snapshot(
+    changes: _WaveChanges, order: Order, record: OrderRecord, lines: dict[str, OrderLine | NewLine]
+) -> bool:
+    """Bring a stored order and its `lines` up to a record: the order's fields and its known lines' quantities only
+    from a newer snapshot, new lines from any. Adds the change of the order's demand to `changes`; returns whether
+    the order changed."""
+    before = order_contribution(order, lines.values(), changes.tz)
+    newer = record.updated_at > order.platform_updated_at
+    if newer:
+        _take_order_fields(order, record)
+        changes.changed_orders.append(order)
+    added = _merge_lines(changes, order, record, lines, newer)
+    if not (newer or added):
+        return False
+    changes.deltas.add(order_contribution(order, lines.values(), changes.tz), before)
+    return True
+
+
+def _take_order_fields(order: Order, record: OrderRecord) -> None:
+    """Copy a newer snapshot's number, cancellation, status and update time onto the stored order."""
+    order.number = record.number or order.number
+    order.cancelled_at = record.cancelled_at
+    # A deleted order stays deleted: no platform brings one back, and an update sent before the deletion can arrive
+    # after it.
+    if order.status != OrderStatus.DELETED:
+        order.status = _record_status(record)
+    order.platform_status = record.platform_status
+    order.platform_updated_at = record.updated_at
+
+
+def _merge_lines(
+    changes: _WaveChanges, order: Order, record: OrderRecord, lines: dict[str, OrderLine | NewLine], newer: bool
+) -> int:
+    """Add the record's lines not known yet (to `lines` and `changes`) and, from a newer snapshot, take the current
+    quantities of the known ones; returns how many lines were added."""
+    added = 0
+    for line_record in record.lines:
+        line = lines.get(line_record.line_id)
+        if line is None:
+            line = NewLine.from_record(order, line_record, changes.variant_pks)
+            lines[line_record.line_id] = line
+            changes.added_lines.append(line)
+            added += 1
+        elif newer and (line.quantity, line.current_quantity) != (line_record.quantity, line_record.current_quantity):
+            line.quantity = line_record.quantity
+            line.current_quantity = line_record.current_quantity
+            changes.changed_lines.append(line)
+    return added
+
+
+def _write_wave(changes: _WaveChanges, result: ApplyResult) -> None:
+    """Write a wave's changes: create the new orders (then their lines and their demand, which need the orders'
+    pks), update the changed orders and lines, insert the added lines."""
+    if changes.new_orders:
+        Order.objects.bulk_create([order for order, _ in changes.new_orders], batch_size=500)
+        for order, record in changes.new_orders:
+            new_lines = [NewLine.from_record(order, line_record, changes.variant_pks) for line_record in record.lines]
+            changes.added_lines.extend(new_lines)
+            changes.deltas.add(order_contribution(order, new_lines, changes.tz))
+        result.orders_created += len(changes.new_orders)
+    if changes.changed_orders:
+        Order.objects.bulk_update(
+            changes.changed_orders, ["number", "cancelled_at", "status", "platform_status", "platform_updated_at"]
+        )
+    if changes.changed_lines:
+        OrderLine.objects.bulk_update(changes.changed_lines, ["quantity", "current_quantity"], batch_size=500)
+    if changes.added_lines:
+        _insert_lines(changes.added_lines)
+        result.lines_created += len(changes.added_lines)
+
+
+# A refund about to be recorded, with what it applies to each of its order's tracked lines: (line, quantity, restock).
+_NewRefund = tuple[Refund, list[tuple[OrderLine, int, str]]]
 
 
 def apply_refund_records(store: Store, records: Sequence[RefundRecord]) -> ApplyResult:
@@ -265,23 +317,11 @@ def apply_refund_records(store: Store, records: Sequence[RefundRecord]) -> Apply
             .filter(store=store, platform_id__in={record.order_id for record in records})
             .order_by("pk")
         }
-        recorded = set(
-            Refund.objects.filter(store=store, platform_id__in=[r.refund_id for r in records]).values_list(
-                "platform_id", flat=True
-            )
-        )
-        todo: dict[str, RefundRecord] = {}
-        for record in records:
-            if record.refund_id in recorded or record.refund_id in todo:
-                result.refunds_unchanged += 1
-            else:
-                todo[record.refund_id] = record
+        todo = _unrecorded_refunds(store, records, result)
         if not todo:
             return result
-        lines_by_order: dict[int, dict[str, OrderLine]] = defaultdict(dict)
-        for line in OrderLine.objects.filter(order__in=list(orders.values())):
-            lines_by_order[line.order_id][line.platform_id] = line
-        new_refunds: list[tuple[Refund, list[tuple[OrderLine, int, str]]]] = []
+        lines_by_order = _lines_by_order(list(orders.values()))
+        new_refunds: list[_NewRefund] = []
         touched_lines: dict[int, OrderLine] = {}
         for record in todo.values():
             order = orders.get(record.order_id)
@@ -291,39 +331,72 @@ def apply_refund_records(store: Store, records: Sequence[RefundRecord]) -> Apply
                 continue
             lines = lines_by_order[order.pk]
             before = order_contribution(order, lines.values(), tz)
-            applied: list[tuple[OrderLine, int, str]] = []
-            for refund_line in record.lines:
-                line = lines.get(refund_line.line_id)
-                if line is None:
-                    # A line we do not track (a custom item, a gift card, a deleted product): nothing to reduce.
-                    result.notes.append(
-                        f"refund {record.refund_id}: line {refund_line.line_id} is not a tracked line of order "
-                        f"{record.order_id}"
-                    )
-                    continue
-                line.refunded_quantity += refund_line.quantity
-                touched_lines[line.pk] = line
-                applied.append((line, refund_line.quantity, refund_line.restock_type))
+            applied = _apply_refund_to_lines(record, lines, touched_lines, result)
             deltas.add(order_contribution(order, lines.values(), tz), before)
             refund = Refund(store=store, order=order, platform_id=record.refund_id, created_at=record.created_at)
             new_refunds.append((refund, applied))
         if new_refunds:
-            Refund.objects.bulk_create([refund for refund, _ in new_refunds], batch_size=500)
-            refund_lines: dict[tuple[int, int], RefundLine] = {}
-            for refund, applied in new_refunds:
-                for line, quantity, restock_type in applied:
-                    existing = refund_lines.get((refund.pk, line.pk))
-                    if existing:
-                        existing.quantity += quantity
-                    else:
-                        refund_lines[(refund.pk, line.pk)] = RefundLine(
-                            refund=refund, order_line=line, quantity=quantity, restock_type=restock_type
-                        )
-            RefundLine.objects.bulk_create(list(refund_lines.values()), batch_size=1000)
-            OrderLine.objects.bulk_update(list(touched_lines.values()), ["refunded_quantity"], batch_size=500)
+            _write_refunds(new_refunds, touched_lines)
             result.refunds_created += len(new_refunds)
         result.demand_cells_changed += deltas.apply()
     return result
+
+
+def _unrecorded_refunds(store: Store, records: Sequence[RefundRecord], result: ApplyResult) -> dict[str, RefundRecord]:
+    """The refunds of `records` not recorded yet, by refund id (the first of a batch's repeats); counts the others as
+    unchanged in `result`. Read under the orders' locks (see `apply_refund_records`)."""
+    recorded = set(
+        Refund.objects.filter(store=store, platform_id__in=[r.refund_id for r in records]).values_list(
+            "platform_id", flat=True
+        )
+    )
+    todo: dict[str, RefundRecord] = {}
+    for record in records:
+        if record.refund_id in recorded or record.refund_id in todo:
+            result.refunds_unchanged += 1
+        else:
+            todo[record.refund_id] = record
+    return todo
+
+
+def _apply_refund_to_lines(
+    record: RefundRecord, lines: dict[str, OrderLine], touched_lines: dict[int, OrderLine], result: ApplyResult
+) -> list[tuple[OrderLine, int, str]]:
+    """Raise the refunded quantity of the order's tracked `lines` that a refund names (and gather them in
+    `touched_lines`); returns what was applied to each, as (line, quantity, restock type). A line we do not track
+    is noted in `result`."""
+    applied: list[tuple[OrderLine, int, str]] = []
+    for refund_line in record.lines:
+        line = lines.get(refund_line.line_id)
+        if line is None:
+            # A line we do not track (a custom item, a gift card, a deleted product): nothing to reduce.
+            result.notes.append(
+                f"refund {record.refund_id}: line {refund_line.line_id} is not a tracked line of order "
+                f"{record.order_id}"
+            )
+            continue
+        line.refunded_quantity += refund_line.quantity
+        touched_lines[line.pk] = line
+        applied.append((line, refund_line.quantity, refund_line.restock_type))
+    return applied
+
+
+def _write_refunds(new_refunds: list[_NewRefund], touched_lines: dict[int, OrderLine]) -> None:
+    """Record the new refunds and their lines (one refund line per refund and order line, quantities summed) and
+    save the refunded quantities of the lines they touched."""
+    Refund.objects.bulk_create([refund for refund, _ in new_refunds], batch_size=500)
+    refund_lines: dict[tuple[int, int], RefundLine] = {}
+    for refund, applied in new_refunds:
+        for line, quantity, restock_type in applied:
+            existing = refund_lines.get((refund.pk, line.pk))
+            if existing:
+                existing.quantity += quantity
+            else:
+                refund_lines[(refund.pk, line.pk)] = RefundLine(
+                    refund=refund, order_line=line, quantity=quantity, restock_type=restock_type
+                )
+    RefundLine.objects.bulk_create(list(refund_lines.values()), batch_size=1000)
+    OrderLine.objects.bulk_update(list(touched_lines.values()), ["refunded_quantity"], batch_size=500)
 
 
 def _change_order(store: Store, order_id: str, change) -> str | None:
