@@ -27,8 +27,8 @@ import numpy as np
 import pandas as pd
 
 from forecasting import metrics
-from forecasting.catalog import DEFAULT_WINDOWS, GLOBAL_MODELS, MODELS, PAIR
 from forecasting.data import OUTLIER_IQRS, infer_season_length
+from forecasting.model_catalog import DEFAULT_WINDOWS, GLOBAL_MODELS, MODELS, PAIR
 from forecasting.network import fit_global, global_backtest, load_network
 from forecasting.pipeline import (
     Choice,

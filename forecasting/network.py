@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from forecasting.catalog import DEFAULT_WINDOWS, GLOBAL_MODELS, Series
 from forecasting.data import future_periods
+from forecasting.model_catalog import DEFAULT_WINDOWS, GLOBAL_MODELS, Series
 from forecasting.models.lstm import GlobalLSTM
 
 logger = logging.getLogger(__name__)

@@ -26,17 +26,6 @@ import pandas as pd
 
 from forecasting import metrics
 from forecasting.calibration import year_end_signature
-from forecasting.catalog import (
-    DEFAULT_WINDOWS,
-    EXOG_MODELS,
-    GLOBAL_MODELS,
-    INTERMITTENT_CANDIDATES,
-    MODELS,
-    PAIR,
-    SEASONAL_CANDIDATES,
-    SMOOTH_CANDIDATES,
-    Series,
-)
 from forecasting.data import (
     OUTLIER_IQRS,
     cap_outliers,
@@ -47,6 +36,17 @@ from forecasting.data import (
     infer_season_length,
     to_regular,
     useful_start,
+)
+from forecasting.model_catalog import (
+    DEFAULT_WINDOWS,
+    EXOG_MODELS,
+    GLOBAL_MODELS,
+    INTERMITTENT_CANDIDATES,
+    MODELS,
+    PAIR,
+    SEASONAL_CANDIDATES,
+    SMOOTH_CANDIDATES,
+    Series,
 )
 from forecasting.models import Naive
 from forecasting.models.base import forecast_with_fallback

@@ -15,8 +15,8 @@ import pandas as pd
 
 from forecasting import metrics
 from forecasting.calibration import LevelCalibration, year_end_signature
-from forecasting.catalog import GLOBAL_MODELS, LOCAL_PAIRS, PAIR
 from forecasting.data import classify_demand
+from forecasting.model_catalog import GLOBAL_MODELS, LOCAL_PAIRS, PAIR
 
 logger = logging.getLogger(__name__)
 

@@ -225,6 +225,6 @@ def test_the_package_is_the_public_face_of_the_engine():
     assert forecasting.forecast_many is forecast_many
     assert forecasting.backtest is backtest
     assert issubclass(GlobalLSTM, GlobalForecaster)
-    from forecasting.catalog import MODELS
+    from forecasting.model_catalog import MODELS
 
     assert all(isinstance(factory(12), LocalForecaster) for factory in MODELS.values())

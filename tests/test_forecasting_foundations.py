@@ -276,7 +276,7 @@ def test_ets_forms_follow_the_history():
 
 @pytest.mark.parametrize("name", ["sarima", "ets"])
 def test_a_seasonal_model_refuses_a_constant_or_short_history_and_falls_back(name):
-    from forecasting.catalog import MODELS
+    from forecasting.model_catalog import MODELS
 
     with pytest.raises(ValueError, match="constant"):
         MODELS[name](12).fit(np.ones(200))

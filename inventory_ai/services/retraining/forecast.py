@@ -10,7 +10,7 @@ from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
-from forecasting import catalog, pipeline, selection
+from forecasting import model_catalog, pipeline, selection
 from forecasting.data import future_periods, period_alias
 from inventory_ai.choices import RunKind, RunStatus, StepStatus
 from inventory_ai.models import Forecast, ForecastResult, ForecastRun, ForecastRunChunk
@@ -164,8 +164,8 @@ def _known_model(name: str | None) -> str | None:
     """A model name the engine can fit (a stored alias may be a fallback's name, which is a model too)."""
     if not name:
         return None
-    parts = name.split(catalog.PAIR)
-    return name if all(part in catalog.MODELS or part in catalog.GLOBAL_MODELS for part in parts) else None
+    parts = name.split(model_catalog.PAIR)
+    return name if all(part in model_catalog.MODELS or part in model_catalog.GLOBAL_MODELS for part in parts) else None
 
 
 def _totals(run: ForecastRun | None, variant_ids: list[int]) -> dict[int, float]:

@@ -10,7 +10,7 @@ import pandas as pd
 from django.db import transaction
 from django.utils import timezone
 
-from forecasting import catalog, pipeline
+from forecasting import model_catalog, pipeline
 from forecasting.data import (
     history_start,
     periods_ending,
@@ -52,7 +52,7 @@ def run_plan(run: ForecastRun) -> pipeline.Plan:
     )
 
 
-def read_series(run: ForecastRun, variant_ids: list[int]) -> list[catalog.Series]:
+def read_series(run: ForecastRun, variant_ids: list[int]) -> list[model_catalog.Series]:
     """The prepared series of `variant_ids`, read from the database over their useful history only
     (`forecasting.data.history_start`), so that a run's memory does not grow with the age of the store. A variant with
     no sale in that window is inactive: it gets its last year of zeros, which the engine forecasts as inactive."""
