@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 import numpy as np
@@ -16,22 +17,14 @@ import pandas as pd
 from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
+from pandas.api.typing import DataFrameGroupBy
 
 from forecasting.policy import (
     abc_classes,
     reorder_levels,
     xyz_classes,
 )
-from inventory_ai.choices import (
-    AdjustmentReason,
-    AdjustmentStatus,
-    AuditAction,
-    AuditSource,
-    FillRateScope,
-    RunStatus,
-    ServiceMeasure,
-    SuggestionStatus,
-)
+from inventory_ai.choices import FillRateScope, RunStatus, ServiceMeasure, SuggestionStatus
 from inventory_ai.models import (
     ClassPolicy,
     DailyDemand,
@@ -39,11 +32,14 @@ from inventory_ai.models import (
     InventoryLevel,
     Location,
     ReorderSuggestion,
-    StockAdjustment,
     Store,
     Variant,
 )
-from inventory_ai.services import audit, policy_inputs, push
+from inventory_ai.services import policy_inputs
+
+# Decisions on suggestions and adjustments live in their own module; the admin, the API and the tests still reach
+# them here.
+from inventory_ai.services.decisions import create_adjustment, decide_adjustment, decide_suggestion  # noqa: F401
 
 logger = logging.getLogger(__name__)
 
@@ -109,24 +105,63 @@ def recompute_suggestions(
     # A store-wide fill rate is shared out over all the items of a service level: recomputing a few of them still
     # needs all the others, though only the few are written.
     wanted = None if variant_ids is None else set(variant_ids)
-    frame = policy_inputs.forecast_frame(run, None if store_wide else variant_ids)
-    if frame.empty:
+    live = _live_forecast(store, run, None if store_wide else variant_ids)
+    if live is None:
         return {"no_forecast": 1}
+    all_frame, factors, variants = live
+    period_days = _period_days(all_frame)
+    params = _variant_params(store, run, all_frame, variants, factors)
+    table = pd.DataFrame.from_dict(params, orient="index")
+    frame = all_frame
+    if wanted is not None and store_wide:
+        # levels only for the items asked for; the others only take part in sharing out the fill rate
+        frame = frame[frame["unique_id"].isin(wanted)]
+        if frame.empty:
+            return {"no_forecast": 1}
+    items = _items(store, frame, variants, params)
+    levels = _levels(store, items, table, period_days)
+    if store_wide:
+        _share_store_fill_rate(store, run, levels, all_frame, table, items, period_days)
+    location = (
+        Location.objects.filter(store=store, is_primary=True).first() or Location.objects.filter(store=store).first()
+    )
+    if location is None:
+        return {"no_location": 1}
+    return _write_suggestions(store, run, location, levels, items, wanted)
+
+
+def _live_forecast(
+    store: Store, run: ForecastRun, variant_ids: list[int] | None
+) -> tuple[pd.DataFrame, pd.Series | None, dict[int, Variant]] | None:
+    """The run's forecast (of `variant_ids`, or all) tracked against the sales since the run, kept to the variants
+    not deleted; with the tracking factors and the variants it names (by pk). None when no forecast is left."""
+    frame = policy_inputs.forecast_frame(run, variant_ids)
+    if frame.empty:
+        return None
     frame, factors = policy_inputs.track_sales(store, run, frame)
     if frame.empty:
-        return {"no_forecast": 1}
-    ids = pd.Index(sorted(frame["unique_id"].unique()))
-    variants = Variant.objects.in_bulk(list(ids))
+        return None
+    variants = Variant.objects.in_bulk(list(pd.Index(sorted(frame["unique_id"].unique()))))
     frame = frame[frame["unique_id"].isin([pk for pk, v in variants.items() if v.deleted_at is None])]
-    ids = pd.Index(sorted(frame["unique_id"].unique()))
-    if not len(ids):
-        return {"no_forecast": 1}
-    period_days = (
-        7.0
-        if len(frame["ds"].unique()) < 2
-        else float(np.median(np.diff(np.sort(frame["ds"].unique())) / np.timedelta64(1, "D")))
-    )
+    if frame.empty:
+        return None
+    return frame, factors, variants
+
+
+def _period_days(frame: pd.DataFrame) -> float:
+    """The length of a forecast period in days: the median gap between the forecast's dates (a week for one date)."""
+    if len(frame["ds"].unique()) < 2:
+        return 7.0
+    return float(np.median(np.diff(np.sort(frame["ds"].unique())) / np.timedelta64(1, "D")))
+
+
+def _variant_params(
+    store: Store, run: ForecastRun, frame: pd.DataFrame, variants: dict[int, Variant], factors: pd.Series | None
+) -> dict[int, dict]:
+    """Each forecast variant's policy settings by pk: lead and review days, service level, MOQ and case pack (its own,
+    else its ABC class's, else the store's), and how its sales tracked the forecast since the run."""
     classes = {policy.abc_class: policy for policy in ClassPolicy.objects.filter(store=store)}
+    ids = pd.Index(sorted(frame["unique_id"].unique()))
     params = {}
     for pk in ids:
         variant = variants[pk]
@@ -146,14 +181,26 @@ def recompute_suggestions(
     if factors is not None:
         for pk in ids:
             params[pk]["tracking"] = (float(factors.get(pk, 1.0)), run.data_until)
-    table = pd.DataFrame.from_dict(params, orient="index")
-    all_frame = frame
-    if wanted is not None and store_wide:
-        # levels only for the items asked for; the others only take part in sharing out the fill rate
-        frame = frame[frame["unique_id"].isin(wanted)]
-        ids = pd.Index(sorted(frame["unique_id"].unique()))
-        if not len(ids):
-            return {"no_forecast": 1}
+    return params
+
+
+@dataclass
+class _Items:
+    """The variants whose levels are computed, with what a suggestion records of each (by pk): their forecast, the
+    variants, their settings, the stock held at active locations and the stock on order."""
+
+    frame: pd.DataFrame
+    ids: pd.Index
+    variants: dict[int, Variant]
+    params: dict[int, dict]
+    stock: pd.Series
+    incoming: pd.Series
+
+
+def _items(store: Store, frame: pd.DataFrame, variants: dict[int, Variant], params: dict[int, dict]) -> _Items:
+    """The variants of `frame` with their stock: available at the store's active locations (never below 0) and on
+    order (approved restocks still within their lead time)."""
+    ids = pd.Index(sorted(frame["unique_id"].unique()))
     available = dict(
         InventoryLevel.objects.filter(variant_id__in=list(ids), location__active=True)
         .values("variant_id")
@@ -163,95 +210,124 @@ def recompute_suggestions(
     on_order = _on_order(store, list(ids), {pk: p["lead_days"] for pk, p in params.items()})
     stock = pd.Series({pk: max(available.get(pk, 0), 0) for pk in ids}, dtype=float)
     incoming = pd.Series({pk: on_order.get(pk, 0) for pk in ids}, dtype=float)
+    return _Items(frame, ids, variants, params, stock, incoming)
+
+
+def _levels(store: Store, items: _Items, table: pd.DataFrame, period_days: float) -> pd.DataFrame:
+    """The reorder point, order-up-to level and suggested quantity of each item (indexed by pk), from its forecast,
+    settings (`table`, in days, turned into periods) and stock; with the ordering economics when the store sets
+    them."""
     holding = None
     if store.ordering_cost and store.holding_cost_rate:
         holding = pd.Series(
-            {pk: float(variants[pk].unit_cost or 0) * store.holding_cost_rate for pk in ids}, dtype=float
+            {pk: float(items.variants[pk].unit_cost or 0) * store.holding_cost_rate for pk in items.ids}, dtype=float
         )
-    levels = reorder_levels(
-        frame,
+    return reorder_levels(
+        items.frame,
         lead_time=table["lead_days"] / period_days,
         review_period=table["review_days"] / period_days,
         service_level=table["service"],
         service_measure=store.service_measure,
-        on_hand=stock,
-        on_order=incoming,
+        on_hand=items.stock,
+        on_order=items.incoming,
         moq=table["moq"],
         case_pack=table["case_pack"],
         ordering_cost=float(store.ordering_cost) if holding is not None else None,
         holding_cost=holding,
     ).set_index("unique_id")
-    if store_wide:
-        policy_inputs.share_fill_rate(store, run, levels, all_frame, table, variants, stock + incoming, period_days)
-        for pk, item_fill, setting in table[["item_fill", "fill_setting"]].itertuples():
-            params[pk]["item_fill"] = item_fill
-            params[pk]["fill_setting"] = setting
-    location = (
-        Location.objects.filter(store=store, is_primary=True).first() or Location.objects.filter(store=store).first()
-    )
-    if location is None:
-        return {"no_location": 1}
+
+
+def _share_store_fill_rate(
+    store: Store,
+    run: ForecastRun,
+    levels: pd.DataFrame,
+    all_frame: pd.DataFrame,
+    table: pd.DataFrame,
+    items: _Items,
+    period_days: float,
+) -> None:
+    """Replace the items' levels (in place) by their share of the store-wide fill rate, reached by all the items of
+    `all_frame` together, and keep each item's share and the fill rate asked of its forecast in its settings (for
+    the reason)."""
+    position = items.stock + items.incoming
+    policy_inputs.share_fill_rate(store, run, levels, all_frame, table, items.variants, position, period_days)
+    for pk, item_fill, setting in table[["item_fill", "fill_setting"]].itertuples():
+        items.params[pk]["item_fill"] = item_fill
+        items.params[pk]["fill_setting"] = setting
+
+
+def _write_suggestions(
+    store: Store, run: ForecastRun, location: Location, levels: pd.DataFrame, items: _Items, wanted: set[int] | None
+) -> dict[str, int]:
+    """Bring the pending suggestion of each item (of `wanted`, or all) in line with its levels; returns how many
+    suggestions were created, kept and superseded, and for how many items none was needed."""
     counts = {"created": 0, "kept": 0, "superseded": 0, "none_needed": 0}
-    peaks = frame.sort_values("ds").groupby("unique_id")
+    peaks = items.frame.sort_values("ds").groupby("unique_id")
     for pk, row in levels.iterrows():
         if wanted is not None and pk not in wanted:
             continue
-        variant, p = variants[pk], params[pk]
-        weekly = row["protection_demand"] / ((p["lead_days"] + p["review_days"]) / 7.0)
-        with transaction.atomic():
-            pending = (
-                ReorderSuggestion.objects.select_for_update()
-                .filter(variant_id=pk, status=SuggestionStatus.PENDING)
-                .first()
-            )
-            quantity = int(row["suggested_qty"])
-            if pending is not None and (pending.suggested_qty, pending.order_up_to) == (quantity, row["order_up_to"]):
-                counts["kept"] += 1
-                continue
-            if pending is not None:
-                pending.status = SuggestionStatus.SUPERSEDED
-                pending.save(update_fields=["status"])
-                counts["superseded"] += 1
-            if quantity <= 0:
-                counts["none_needed"] += 1
-                continue
-            stockout = row["stockout_date"]
-            stockout_date = None if stockout is None or pd.isna(stockout) else pd.Timestamp(stockout).date()
-            ReorderSuggestion.objects.create(
-                store=store,
-                variant=variant,
-                location=location,
-                forecast_run=run,
-                available=int(stock[pk]),
-                on_order=int(incoming[pk]),
-                reorder_point=int(row["reorder_point"]),
-                order_up_to=int(row["order_up_to"]),
-                suggested_qty=quantity,
-                lead_time_days=p["lead_days"],
-                review_period_days=p["review_days"],
-                service_level=p["service"],
-                service_measure=store.service_measure,
-                abc_class=variant.abc_class,
-                xyz_class=variant.xyz_class,
-                weekly_demand=weekly,
-                expected_fill_rate=float(row["expected_fill_rate"]),
-                days_of_cover=None if math.isinf(row["days_of_cover"]) else float(row["days_of_cover"]),
-                stockout_date=stockout_date,
-                order_by=stockout_date - timedelta(days=p["lead_days"]) if stockout_date else None,
-                unit_cost=variant.unit_cost,
-                reason=explain(
-                    variant,
-                    row,
-                    p,
-                    store.service_measure,
-                    int(stock[pk]),
-                    int(incoming[pk]),
-                    weekly,
-                    peaks.get_group(pk),
-                ),
-            )
-            counts["created"] += 1
+        for outcome in _replace_suggestion(store, run, location, pk, row, items, peaks):
+            counts[outcome] += 1
     return counts
+
+
+def _replace_suggestion(
+    store: Store, run: ForecastRun, location: Location, pk: int, row: pd.Series, items: _Items, peaks: DataFrameGroupBy
+) -> list[str]:
+    """Keep the variant's pending suggestion if it has the same numbers; else supersede it and create one when an
+    order is needed. Returns what happened ("kept", or "superseded" and/or "created" or "none_needed")."""
+    with transaction.atomic():
+        pending = (
+            ReorderSuggestion.objects.select_for_update().filter(variant_id=pk, status=SuggestionStatus.PENDING).first()
+        )
+        quantity = int(row["suggested_qty"])
+        if pending is not None and (pending.suggested_qty, pending.order_up_to) == (quantity, row["order_up_to"]):
+            return ["kept"]
+        outcomes = []
+        if pending is not None:
+            pending.status = SuggestionStatus.SUPERSEDED
+            pending.save(update_fields=["status"])
+            outcomes.append("superseded")
+        if quantity <= 0:
+            return [*outcomes, "none_needed"]
+        ReorderSuggestion.objects.create(**_suggestion_fields(store, run, location, pk, row, items, peaks))
+        return [*outcomes, "created"]
+
+
+def _suggestion_fields(
+    store: Store, run: ForecastRun, location: Location, pk: int, row: pd.Series, items: _Items, peaks: DataFrameGroupBy
+) -> dict:
+    """The fields of a new suggestion for the variant `pk`: its levels, the stock and settings they came from, the
+    dates by which it runs out and must be ordered, and the reason in words."""
+    variant, p = items.variants[pk], items.params[pk]
+    weekly = row["protection_demand"] / ((p["lead_days"] + p["review_days"]) / 7.0)
+    available, on_order = int(items.stock[pk]), int(items.incoming[pk])
+    stockout = row["stockout_date"]
+    stockout_date = None if stockout is None or pd.isna(stockout) else pd.Timestamp(stockout).date()
+    return {
+        "store": store,
+        "variant": variant,
+        "location": location,
+        "forecast_run": run,
+        "available": available,
+        "on_order": on_order,
+        "reorder_point": int(row["reorder_point"]),
+        "order_up_to": int(row["order_up_to"]),
+        "suggested_qty": int(row["suggested_qty"]),
+        "lead_time_days": p["lead_days"],
+        "review_period_days": p["review_days"],
+        "service_level": p["service"],
+        "service_measure": store.service_measure,
+        "abc_class": variant.abc_class,
+        "xyz_class": variant.xyz_class,
+        "weekly_demand": weekly,
+        "expected_fill_rate": float(row["expected_fill_rate"]),
+        "days_of_cover": None if math.isinf(row["days_of_cover"]) else float(row["days_of_cover"]),
+        "stockout_date": stockout_date,
+        "order_by": stockout_date - timedelta(days=p["lead_days"]) if stockout_date else None,
+        "unit_cost": variant.unit_cost,
+        "reason": explain(variant, row, p, store.service_measure, available, on_order, weekly, peaks.get_group(pk)),
+    }
 
 
 def _on_order(store: Store, variant_ids: list[int], lead_days: dict[int, int]) -> dict[int, int]:
@@ -300,178 +376,3 @@ def explain(variant, row, params, measure, available, on_order, weekly, forecast
     pack = params["case_pack"]
     packs = f" ({quantity // pack} cases of {pack})" if pack > 1 else ""
     return "; ".join(parts) + f"; {have} → order {quantity:,}{packs}"
-
-
-def decide_suggestion(
-    suggestion: ReorderSuggestion,
-    approve: bool,
-    user,
-    quantity: int | None = None,
-    source: str = AuditSource.ADMIN,
-    note: str = "",
-) -> bool:
-    """Approve (optionally with an edited quantity) or reject a pending suggestion, and log it in the audit log.
-
-    Returns whether it changed: a suggestion already decided or superseded (a newer forecast replaced it while the
-    planner looked) is left alone.
-    """
-    if quantity is not None and quantity < 0:
-        raise ValueError("a quantity cannot be negative")
-    with transaction.atomic():
-        current = ReorderSuggestion.objects.select_for_update().get(pk=suggestion.pk)
-        if current.status != SuggestionStatus.PENDING:
-            return False
-        if approve and quantity is not None and quantity != current.quantity:
-            _record_edit(current, "quantity", current.quantity, quantity, user, source, note)
-            current.approved_qty = quantity
-        before = {"status": current.status, "quantity": current.quantity}
-        _stamp_decision(current, SuggestionStatus.APPROVED if approve else SuggestionStatus.REJECTED, user)
-        current.save(update_fields=["status", "approved_qty", "decided_at", "decided_by"])
-        audit.record(
-            current,
-            AuditAction.APPROVE if approve else AuditAction.REJECT,
-            user,
-            source,
-            before=before,
-            after={"status": current.status, "quantity": current.quantity},
-            note=note,
-        )
-        if approve and current.quantity > 0:
-            _expect_restock(current, user, source)
-    suggestion.refresh_from_db()
-    return True
-
-
-def _held_stock(variant_id: int, location_id: int) -> int | None:
-    """The stock we hold for a variant at a location (kept current by the store's webhooks), or None."""
-    levels = InventoryLevel.objects.filter(variant_id=variant_id, location_id=location_id)
-    return levels.values_list("available", flat=True).first()
-
-
-def _record_edit(target, field: str, before: int, after: int, user, source: str, note: str) -> None:
-    audit.record(target, AuditAction.EDIT, user, source, before={field: before}, after={field: after}, note=note)
-
-
-def _stamp_decision(target: ReorderSuggestion | StockAdjustment, status: str, user) -> None:
-    target.status = status
-    target.decided_at = timezone.now()
-    target.decided_by = user if user is not None and user.is_authenticated else None
-
-
-def _expect_restock(suggestion: ReorderSuggestion, user, source: str) -> StockAdjustment:
-    """The approved order, waiting to be received: a pending restock adjustment of its quantity at its location.
-    Approving it when the goods arrive adds them to the store's stock (rebased on the stock held then)."""
-    held = _held_stock(suggestion.variant_id, suggestion.location_id)
-    expected = held if held is not None else suggestion.available
-    adjustment = StockAdjustment.objects.create(
-        store_id=suggestion.store_id,
-        variant_id=suggestion.variant_id,
-        location_id=suggestion.location_id,
-        suggestion=suggestion,
-        expected_available=expected,
-        new_available=expected + suggestion.quantity,
-        reason=AdjustmentReason.RESTOCK,
-        note=f"Order of {suggestion.quantity:,} approved from suggestion #{suggestion.pk}: approve when it arrives.",
-        created_by=user if user is not None and user.is_authenticated else None,
-    )
-    audit.record(
-        adjustment,
-        AuditAction.CREATE,
-        user,
-        source,
-        after={"expected_available": expected, "new_available": adjustment.new_available, "reason": "restock"},
-        note=f"from suggestion #{suggestion.pk}",
-    )
-    return adjustment
-
-
-def create_adjustment(
-    variant: Variant,
-    location: Location,
-    user,
-    new_available: int | None = None,
-    delta: int | None = None,
-    reason: str = AdjustmentReason.MANUAL,
-    note: str = "",
-    source: str = AuditSource.ADMIN,
-) -> StockAdjustment:
-    """Propose a stock change at a location, as a new quantity or as a delta on the quantity we last read.
-
-    The quantity read now is kept as `expected_available`: the push applies only if the store still holds it.
-    """
-    if (new_available is None) == (delta is None):
-        raise ValueError("give either a new quantity or a delta")
-    if variant.store_id != location.store_id:
-        raise ValueError("the variant and the location belong to different stores")
-    level = InventoryLevel.objects.filter(variant=variant, location=location).first()
-    expected = level.available if level is not None else 0
-    target = new_available if new_available is not None else expected + delta
-    if target < 0:
-        raise ValueError(f"the new quantity would be negative ({expected} {delta:+d})")
-    with transaction.atomic():
-        adjustment = StockAdjustment.objects.create(
-            store_id=variant.store_id,
-            variant=variant,
-            location=location,
-            expected_available=expected,
-            new_available=target,
-            reason=reason,
-            note=note,
-            created_by=user if user is not None and user.is_authenticated else None,
-        )
-        audit.record(
-            adjustment,
-            AuditAction.CREATE,
-            user,
-            source,
-            after={"expected_available": expected, "new_available": target, "reason": reason},
-            note=note,
-        )
-    return adjustment
-
-
-def decide_adjustment(
-    adjustment: StockAdjustment,
-    approve: bool,
-    user,
-    new_available: int | None = None,
-    source: str = AuditSource.ADMIN,
-    note: str = "",
-) -> bool:
-    """Approve (optionally with an edited quantity) or reject a pending adjustment, and log it in the audit log."""
-    if new_available is not None and new_available < 0:
-        raise ValueError("a quantity cannot be negative")
-    with transaction.atomic():
-        current = StockAdjustment.objects.select_for_update().get(pk=adjustment.pk)
-        if current.status != AdjustmentStatus.PENDING:
-            return False
-        if approve and new_available is not None and new_available != current.new_available:
-            _record_edit(current, "new_available", current.new_available, new_available, user, source, note)
-            current.new_available = new_available
-        before = {"status": current.status, "expected_available": current.expected_available}
-        if approve and current.reason == AdjustmentReason.RESTOCK:
-            # A received restock adds units: it is rebased on the stock we hold now (kept current by the store's
-            # webhooks), since a restock proposed days ago would otherwise always meet a stale quantity.
-            held = _held_stock(current.variant_id, current.location_id)
-            if held is not None and held != current.expected_available:
-                delta = current.delta
-                current.expected_available, current.new_available = held, max(held + delta, 0)
-        _stamp_decision(current, AdjustmentStatus.APPROVED if approve else AdjustmentStatus.REJECTED, user)
-        current.save(update_fields=["status", "expected_available", "new_available", "decided_at", "decided_by"])
-        audit.record(
-            current,
-            AuditAction.APPROVE if approve else AuditAction.REJECT,
-            user,
-            source,
-            before=before,
-            after={
-                "status": current.status,
-                "expected_available": current.expected_available,
-                "new_available": current.new_available,
-            },
-            note=note,
-        )
-        if approve:
-            push.enqueue_push(current.pk)
-    adjustment.refresh_from_db()
-    return True
