@@ -1,9 +1,10 @@
 """One way to send work to the Celery workers: by task name, after the current transaction commits.
 
 Services name the task (a function of `inventory_ai.tasks`) instead of importing the tasks module, which imports the
-services: this module is the only one outside the Celery wiring that reads it. A task sent from inside a transaction
-leaves only once the transaction commits, so a worker never reads a row that is not there yet, and work of a
-transaction that rolls back is never sent.
+services: the message goes to the broker by the task's registered name (Celery's `send_task`, routed by name like
+any task), so nothing here imports the tasks either. A layout test checks that every name sent is a task. A task sent
+from inside a transaction leaves only once the transaction commits, so a worker never reads a row that is not there
+yet, and work of a transaction that rolls back is never sent.
 
 Two ways to meet a broker that is down:
 - `send` and `send_now` raise, for work a caller must know was not sent;
@@ -19,6 +20,8 @@ from collections.abc import Sequence
 
 from django.db import transaction
 
+from inventory_ai.celery import app
+
 logger = logging.getLogger(__name__)
 
 # After a failed send, `try_send` stops trying for this long: with the broker down, each attempt costs seconds (the
@@ -27,24 +30,22 @@ BROKER_RETRY_AFTER_SECONDS = 5.0
 _broker_down_until = 0.0
 
 
-def _task(name: str):
-    from inventory_ai import tasks
+TASKS_MODULE = "inventory_ai.tasks"
 
-    task = getattr(tasks, name, None)
-    if task is None or not hasattr(task, "apply_async"):
-        raise LookupError(f"no task named {name!r} in inventory_ai.tasks")
-    return task
+
+def _registered(name: str) -> str:
+    return f"{TASKS_MODULE}.{name}"
 
 
 def send_now(name: str, *args, countdown: float | None = None, retry: bool = True) -> None:
-    """Send the task `name` with `args` now (raises when the broker refuses it)."""
+    """Send the task `name` with `args` now (raises when the broker refuses it). Its result is not awaited: without
+    `ignore_result` Celery would subscribe to the result backend, and with Redis down that waits for its reconnects."""
     options = {"countdown": countdown} if countdown is not None else {}
-    _task(name).apply_async(args, retry=retry, **options)
+    app.send_task(_registered(name), args, retry=retry, ignore_result=True, **options)
 
 
 def send(name: str, *args, countdown: float | None = None) -> None:
     """Send the task `name` with `args` once the current transaction commits (at once outside a transaction)."""
-    _task(name)  # an unknown name fails here, in the caller, not in an on-commit hook
     transaction.on_commit(lambda: send_now(name, *args, countdown=countdown))
 
 
@@ -56,8 +57,6 @@ def try_send(name: str, *args) -> bool:
         return False
     try:
         send_now(name, *args, retry=False)
-    except LookupError:
-        raise
     except Exception:  # any broker or transport error: the caller's sweeper sends it later
         _broker_down_until = time.monotonic() + BROKER_RETRY_AFTER_SECONDS
         logger.warning(
@@ -77,7 +76,9 @@ def send_group(calls: Sequence[tuple[str, tuple]]) -> int:
         return 0
     from celery import group
 
-    group(_task(name).si(*args) for name, args in calls).apply_async()
+    group(app.signature(_registered(name), args, immutable=True) for name, args in calls).apply_async(
+        ignore_result=True
+    )
     return len(calls)
 
 
@@ -85,4 +86,4 @@ def ask(name: str, *args, timeout: float, queue: str | None = None, retry: bool 
     """Send the task `name` now and wait up to `timeout` seconds for its answer (a health check's ping): raises
     Celery's TimeoutError when no worker answered in time."""
     options = {"queue": queue} if queue else {}
-    return _task(name).apply_async(args, retry=retry, **options).get(timeout=timeout)
+    return app.send_task(_registered(name), args, retry=retry, **options).get(timeout=timeout)

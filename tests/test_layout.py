@@ -252,3 +252,22 @@ def test_each_admin_module_registers_the_models_of_its_namesake():
                         if isinstance(argument, ast.Name) and argument.id not in defined.get(path.stem, set()):
                             offenders.append(f"admin/{path.name} registers {argument.id}")
     assert offenders == []
+
+
+def test_every_task_named_for_dispatch_is_a_task():
+    # given the tasks that inventory_ai/tasks.py defines
+    tasks = {
+        node.name
+        for node in ast.parse((ROOT / "inventory_ai" / "tasks.py").read_text()).body
+        if isinstance(node, ast.FunctionDef)
+    }
+    # then every "<verb>_<noun>_task" name that a module sends through dispatch is one of them
+    named = {
+        (module_name(path), node.value)
+        for path in source_files("inventory_ai")
+        if module_name(path) != "inventory_ai.tasks"
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.endswith("_task")
+    }
+    assert named
+    assert {(module, name) for module, name in named if name.rpartition(".")[2] not in tasks} == set()

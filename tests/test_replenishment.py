@@ -112,14 +112,18 @@ def test_a_stock_level_from_the_store_recomputes_that_variants_suggestion(
     forecast_store, monkeypatch, django_capture_on_commit_callbacks
 ):
     from integrations import records
-    from inventory_ai import tasks
+    from inventory_ai import dispatch
     from inventory_ai.services.sync import apply_records
 
     shop, _, variants = forecast_store
     replenishment.recompute_suggestions(shop)
     before = ReorderSuggestion.objects.get(variant=variants[0], status=SuggestionStatus.PENDING)
     sent = []
-    monkeypatch.setattr(tasks.recompute_suggestions_task, "delay", lambda *args: sent.append(args))
+    monkeypatch.setattr(
+        dispatch.app,
+        "send_task",
+        lambda name, args, **options: sent.append(args) if name.endswith("suggestions_task") else None,
+    )
 
     # when the store reports a restock of that variant
     record = records.InventoryLevelRecord(

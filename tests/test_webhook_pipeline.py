@@ -16,6 +16,7 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
+from inventory_ai import dispatch
 from inventory_ai.models import DailyDemand, Order, WebhookEvent
 from inventory_ai.services.webhooks import requeue_stale_events
 from tests.conftest import ROOT, free_port, subprocess_env
@@ -232,24 +233,26 @@ def test_after_a_broker_failure_enqueueing_pauses_instead_of_slowing_every_answe
     from kombu.exceptions import OperationalError as BrokerError
 
     from inventory_ai.services import webhooks
-    from inventory_ai.tasks import process_webhook_event_task
 
     attempts = []
 
-    def refuse(*args, **kwargs):
-        attempts.append(args)
+    def refuse(name, args, **options):
+        attempts.append((name, args))
         raise BrokerError("Error 111 connecting to the broker. Connection refused.")
 
-    monkeypatch.setattr(process_webhook_event_task, "apply_async", refuse)
-    monkeypatch.setattr(webhooks, "_broker_down_until", 0.0)
+    monkeypatch.setattr(dispatch.app, "send_task", refuse)
+    monkeypatch.setattr(dispatch, "_broker_down_until", 0.0)
     clock = [1000.0]
-    monkeypatch.setattr(webhooks, "time", SimpleNamespace(monotonic=lambda: clock[0]))
+    monkeypatch.setattr(dispatch, "time", SimpleNamespace(monotonic=lambda: clock[0]))
 
     # when three events are enqueued within the pause, and one after it
     first, second, third = (webhooks.enqueue_processing(pk) for pk in (1, 2, 3))
-    clock[0] += webhooks.BROKER_RETRY_AFTER_SECONDS + 0.1
+    clock[0] += dispatch.BROKER_RETRY_AFTER_SECONDS + 0.1
     fourth = webhooks.enqueue_processing(4)
 
     # then only the first and the fourth tried the broker; none claims to be enqueued (the sweeper will)
     assert (first, second, third, fourth) == (False, False, False, False)
-    assert [args[0] for args in attempts] == [(1,), (4,)]
+    assert attempts == [
+        ("inventory_ai.tasks.process_webhook_event_task", (1,)),
+        ("inventory_ai.tasks.process_webhook_event_task", (4,)),
+    ]

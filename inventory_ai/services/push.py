@@ -31,6 +31,7 @@ from django.utils import timezone
 
 from integrations.errors import StoreAPIError
 from integrations.gateway import StockChange, StockItem, StockWriteResult
+from inventory_ai import dispatch
 from inventory_ai.choices import AdjustmentReason, AdjustmentStatus, AuditAction, AuditSource
 from inventory_ai.gateways import gateway_class, store_gateway
 from inventory_ai.models import PushAttempt, StockAdjustment
@@ -56,9 +57,7 @@ class RetryLater(Exception):
 
 def enqueue_push(adjustment_id: int) -> None:
     """Send the push task once the surrounding transaction commits (the worker must see the approval)."""
-    from inventory_ai import tasks
-
-    transaction.on_commit(lambda: tasks.push_adjustment_task.delay(adjustment_id))
+    dispatch.send("push_adjustment_task", adjustment_id)
 
 
 def reference_uri(adjustment: StockAdjustment) -> str:
@@ -195,9 +194,7 @@ def push_batch(store_id: int, adjustment_id: int, limit: int) -> str:
 
 def _retry_later(adjustment_id: int, countdown: float) -> None:
     """A batch member whose own task may have finished already (the batch held it): its retry is scheduled here."""
-    from inventory_ai import tasks
-
-    transaction.on_commit(lambda: tasks.push_adjustment_task.apply_async((adjustment_id,), countdown=countdown))
+    dispatch.send("push_adjustment_task", adjustment_id, countdown=countdown)
 
 
 def _change(adjustment: StockAdjustment) -> StockChange:
@@ -362,8 +359,6 @@ def requeue_stalled_pushes(older_than: timedelta = timedelta(minutes=10)) -> int
         next_push_at__gt=timezone.now()
     )
     ids = list(stalled.values_list("pk", flat=True))
-    from inventory_ai import tasks
-
     for adjustment_id in ids:
-        tasks.push_adjustment_task.delay(adjustment_id)
+        dispatch.send_now("push_adjustment_task", adjustment_id)
     return len(ids)

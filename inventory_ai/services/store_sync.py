@@ -30,6 +30,7 @@ from django.utils import timezone
 from integrations import gateway as g
 from integrations.errors import StillRunning, StoreAPIError
 from integrations.records import InventoryLevelRecord, OrderRecord, ProductRecord
+from inventory_ai import dispatch
 from inventory_ai.gateways import gateway_class, store_gateway
 from inventory_ai.models import InventoryLevel, Location, Order, Store, SyncRun, Variant
 from inventory_ai.services.sync import NotReadyYet, apply_records
@@ -90,9 +91,7 @@ def start_sync(store: Store, kind: str, trigger: str = "admin") -> SyncRun:
 
 
 def _enqueue(run_id: int) -> None:
-    from inventory_ai import tasks
-
-    tasks.sync_store_task.delay(run_id)
+    dispatch.send_now("sync_store_task", run_id)
 
 
 def reconcile_active_stores() -> list[int]:

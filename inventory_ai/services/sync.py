@@ -17,6 +17,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from integrations import records as r
+from inventory_ai import dispatch
 from inventory_ai.choices import OrderSource
 from inventory_ai.models import (
     DailyDemand,
@@ -177,12 +178,8 @@ def _inventory_level(store: Store, item: r.InventoryLevelRecord, catalog: Catalo
 
 
 def _recompute_suggestion(store_id: int, variant_id: int) -> None:
-    from inventory_ai.tasks import recompute_suggestions_task
-
-    try:
-        recompute_suggestions_task.delay(store_id, None, [variant_id])
-    except Exception:  # the broker is down: the next retrain recomputes every suggestion anyway
-        logger.warning("could not enqueue the suggestion of variant %s", variant_id, exc_info=True)
+    # with the broker down it is not sent (and logged): the next retrain recomputes every suggestion anyway
+    dispatch.try_send("recompute_suggestions_task", store_id, None, [variant_id])
 
 
 def _inventory_disconnected(store: Store, item: r.InventoryLevelDisconnected, catalog: CatalogCache) -> str:

@@ -23,6 +23,7 @@ from django.utils import timezone
 from integrations import records as r
 from integrations.errors import StoreAPIError
 from integrations.webhooks import PayloadError, WebhookRejected, signature_matches
+from inventory_ai import dispatch
 from inventory_ai.choices import WebhookStatus
 from inventory_ai.gateways import store_gateway, webhook_provider
 from inventory_ai.models import Refund, Store, WebhookEvent
@@ -184,32 +185,10 @@ def _payload_resource_id(payload: Any) -> str:
     return storable(str(value))[:64] if isinstance(value, int | str) else ""
 
 
-# After a failed enqueue, the web process stops trying for this long: with the broker down, each attempt costs
-# seconds (the connection attempt and the client's own retries), and webhook senders give up on answers slower than
-# 5 s. Events arriving meanwhile are stored as always and left to the sweeper.
-BROKER_RETRY_AFTER_SECONDS = 5.0
-_broker_down_until = 0.0
-
-
 def enqueue_processing(event_id: int) -> bool:
-    """Send the event to a worker; a broker failure leaves it `received` for the sweeper (never lost)."""
-    global _broker_down_until
-    from inventory_ai.tasks import process_webhook_event_task
-
-    if time.monotonic() < _broker_down_until:
-        return False
-    try:
-        process_webhook_event_task.apply_async((event_id,), retry=False)
-    except Exception:  # any broker/transport error: the row is committed, the sweeper will enqueue it
-        _broker_down_until = time.monotonic() + BROKER_RETRY_AFTER_SECONDS
-        logger.warning(
-            "Could not enqueue webhook event %s; the sweeper will, and enqueueing pauses for %g s",
-            event_id,
-            BROKER_RETRY_AFTER_SECONDS,
-            exc_info=True,
-        )
-        return False
-    return True
+    """Send the event to a worker; a broker that is down leaves it `received` for the sweeper (never lost), and
+    sending pauses for a few seconds (`dispatch.try_send`) so that webhook answers stay fast."""
+    return dispatch.try_send("process_webhook_event_task", event_id)
 
 
 def _resource_id(items: list[Any]) -> str:
