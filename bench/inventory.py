@@ -4,27 +4,32 @@
 
 OR-weekly data as in `bench/accuracy.py` (same cleaning; SKUs in scope at the first origin). From the week after
 2011-08-07 to the week ending 2011-12-04 every SKU is reviewed weekly; an order arrives 2 weeks later; demand is the
-actual weekly sales and what cannot be served is lost. Forecasts are refreshed at the four benchmark origins; each
-SKU starts with stock at its reorder point. Policies:
+actual weekly sales and what cannot be served is lost. Forecasts (`forecast_many(models="auto")`) are refreshed at the
+four benchmark origins; each policy orders up to its level S whenever the position is below it, and starts with S on
+hand. Policies, all at a 95% fill-rate target (`--fill`) and the library's correlation of the weeks' forecast errors
+(`--correlation`):
 
-(a) ours: `forecast_many(models="auto")` and `allocate_fill_rate` at a 95% fill-rate target over all SKUs (or, with
-    `--allocation sku`, `reorder_levels` at 95% for each SKU), ordering up to S when the position is below it. At
-    each origin the setting asked of `allocate_fill_rate` is calibrated (`forecasting.protection.calibrate_fill_target`)
-    so that the policy, replayed week by week with lost sales over the weeks since the earlier of the two latest
-    earlier forecast runs with a protection period ended (runs at the backtest cutoffs 2011-06-12 and 2011-07-10
-    before the first origin, then the earlier origins' own runs), would have served 95% of the demand after its
-    warm-up. Between two runs, each weekly review tracks the run against the weeks sold since it was made
-    (`forecasting.tracking`, prior `--tracking-prior` units; 0 turns it off), and the replay tracks alike.
-    `--calibration distribution` instead corrects the demand distribution on the same windows
-    (`fit_protection_calibration`); `--calibration none` uses the forecasts and the setting as they are;
+(a) the public policy API, item by item: at each review `reorder_levels(forecast, lead_time=2, review_period=1,
+    service_level=0.95, service_measure="fill_rate")` on the latest run's weeks from the review on,
+    - uncalibrated: as the call above stands;
+    - calibrated: with `calibration=fit_fill_calibration(...)` (`forecasting.fill_calibration`), fitted at each
+      origin on the forecast runs made before it and the weeks sold up to it (runs at the backtest cutoffs
+      2011-06-12 and 2011-07-10 before the first origin, then the earlier origins' own runs);
+    - tracked, calibrated: the run tracked against the weeks sold since it (`forecasting.tracking.track_forecasts`,
+      as the product does) before the call, and the calibration fitted on runs read alike;
+(p) the product's path: `allocate_fill_rate` at 95% over all SKUs together at the least stock value, its setting
+    calibrated at each origin on the same earlier runs (`calibrate_fill_target`), each weekly review tracking the run
+    against the weeks sold since it (`forecasting.tracking`, prior `--tracking-prior` units; 0 turns it off), and
+    the replay tracking alike;
 (b) min/max (Odoo, ERPNext): min = mean weekly demand of the last 8 weeks x lead time x k, max = min + mean x review
-    period, order up to max when the position is at or below min; k is searched so that (b)'s fill rate equals (a)'s;
+    period, order up to max when the position is at or below min; k is searched so that (b)'s fill rate equals that
+    of each of our policies in turn;
 (c) the seed article: an LSTM point forecast (our global network's mean) ordered up to, with no safety stock;
 (d) perfect foresight: each week's demand arrives just in time (the lower bound of stock for a 100% fill rate).
 
 Prints fill rate, average on-hand units and value (at each SKU's median unit price; on hand averaged over the start
 and the end of each week), and stock-out weeks, for all SKUs and per ABC class (revenue in the 8 weeks before the
-first origin).
+first origin); then, for each of our policies, its stock value against (b) at the same fill rate and against (d).
 """
 
 from __future__ import annotations
@@ -44,13 +49,9 @@ sys.path.insert(0, str(ROOT / "bench"))
 from accuracy import MIN_SALE_WEEKS, ORIGINS, weekly_demand  # noqa: E402
 
 from forecasting.engine import forecast_many  # noqa: E402
-from forecasting.policy import abc_classes, allocate_fill_rate, reorder_levels  # noqa: E402
-from forecasting.protection import (  # noqa: E402
-    ProtectionCalibration,
-    calibrate_fill_target,
-    fit_protection_calibration,
-    protection_backtest,
-)
+from forecasting.fill_calibration import fit_fill_calibration  # noqa: E402
+from forecasting.policy import DEFAULT_CORRELATION, abc_classes, allocate_fill_rate, reorder_levels  # noqa: E402
+from forecasting.protection import calibrate_fill_target  # noqa: E402
 from forecasting.tracking import DEFAULT_PRIOR_UNITS, track_forecasts  # noqa: E402
 
 LEAD_TIME, REVIEW = 2, 1
@@ -127,27 +128,18 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "online_retail.csv.gz")
     parser.add_argument("--cache", type=Path, help="Folder to keep forecasts in between runs")
     parser.add_argument("--n-jobs", type=int, default=2)
-    parser.add_argument("--fill", type=float, default=TARGET_FILL, help="Fill-rate setting of our policy")
+    parser.add_argument("--fill", type=float, default=TARGET_FILL, help="Fill-rate target of our policies")
     parser.add_argument(
-        "--allocation",
-        choices=["store", "sku"],
-        default="store",
-        help="store: the fill rate over all SKUs at the least stock value (allocate_fill_rate); sku: each SKU at it",
-    )
-    parser.add_argument("--correlation", type=float, default=1.0, help="Correlation of the weeks' forecast errors")
-    parser.add_argument(
-        "--calibration",
-        choices=["target", "distribution", "none"],
-        default="target",
-        help="target: calibrate the store-wide setting on earlier forecast runs; distribution: correct the demand "
-        "distribution on them instead (forecasting.protection); none: the forecasts and the setting as they are. "
-        "The target calibration applies to --allocation store only",
+        "--correlation",
+        type=float,
+        default=DEFAULT_CORRELATION,
+        help="Correlation of the weeks' forecast errors (the library's default unless given)",
     )
     parser.add_argument(
         "--tracking-prior",
         type=float,
         default=DEFAULT_PRIOR_UNITS,
-        help="Prior units of the tracking of each run against the weeks sold since it (0: no tracking)",
+        help="Prior units of the product's tracking of each run against the weeks sold since it (0: no tracking)",
     )
     args = parser.parse_args()
     tracking = args.tracking_prior if args.tracking_prior > 0 else None
@@ -173,93 +165,119 @@ def main() -> None:
 
     ours = forecasts(weekly, "auto", args.cache, args.n_jobs)
     seed = forecasts(weekly, "lstm", args.cache, args.n_jobs)
-    calibrations = {origin: ProtectionCalibration() for origin in ORIGINS}
-    settings = dict.fromkeys(ORIGINS, args.fill)
     price_by_sku = pd.Series(prices, index=skus)
     sold = weekly[weekly.unique_id.isin(skus)][["unique_id", "ds", "y"]]
-    if args.calibration != "none":
-        runs = {**forecasts(weekly, "auto", args.cache, args.n_jobs, BACKTEST_CUTOFFS), **ours}
-        runs = {cutoff: frame[frame.unique_id.isin(skus)] for cutoff, frame in runs.items()}
-        for origin in ORIGINS:
-            earlier = {cutoff: frame for cutoff, frame in runs.items() if cutoff < origin}
-            if args.calibration == "distribution":
-                windows = protection_backtest(
-                    earlier, sold, LEAD_TIME + REVIEW, as_of=origin, correlation=args.correlation
-                )
-                calibrations[origin] = calibration = fit_protection_calibration(windows)
-                print(
-                    f"  calibration at {origin.date()}: mean x{calibration.mean_factor:.2f}, spread"
-                    f" x{calibration.spread_factor:.2f}, dispersion {calibration.dispersion:.1f}"
-                    f" ({calibration.n_windows:,} windows)",
-                    flush=True,
-                )
-            elif args.allocation == "store":
-                started = time.perf_counter()
-                found = calibrate_fill_target(
-                    earlier,
-                    sold,
-                    LEAD_TIME,
-                    REVIEW,
-                    args.fill,
-                    as_of=origin,
-                    unit_value=price_by_sku,
-                    correlation=args.correlation,
-                    tracking_prior=tracking,
-                )
-                settings[origin] = found.nominal_target
-                print(
-                    f"  setting at {origin.date()}: {found.nominal_target:.2%} served {found.backtest_fill:.1%} in"
-                    f" {found.n_windows} replayed weeks ({time.perf_counter() - started:.0f} s)",
-                    flush=True,
-                )
+    runs = {**forecasts(weekly, "auto", args.cache, args.n_jobs, BACKTEST_CUTOFFS), **ours}
+    runs = {cutoff: frame[frame.unique_id.isin(skus)] for cutoff, frame in runs.items()}
+    fill_calibrations, settings = {}, {}
+    for origin in ORIGINS:
+        # only what was known at the origin: the runs made before it and the weeks sold up to it
+        earlier = {cutoff: frame for cutoff, frame in runs.items() if cutoff < origin}
+        for tracked in (False, True) if tracking is not None else (False,):
+            started = time.perf_counter()
+            fill_calibrations[origin, tracked] = found = fit_fill_calibration(
+                earlier,
+                sold,
+                LEAD_TIME,
+                REVIEW,
+                args.fill,
+                as_of=origin,
+                correlation=args.correlation,
+                tracking_prior=tracking if tracked else None,
+            )
+            shape = found.distribution
+            corrected = (
+                f"mean x{shape.mean_factor:.2f}, spread x{shape.spread_factor:.2f}, dispersion {shape.dispersion:.1f}"
+                if shape is not None
+                else "forecasts as they are"
+            )
+            print(
+                f"  fill calibration{', tracked' if tracked else ''} at {origin.date()}: {corrected}, shortage"
+                f" x{found.shortage_factor:.2f} (asks {found.setting(args.fill):.2%}); replayed"
+                f" {found.uncalibrated_fill:.1%} uncalibrated, {found.backtest_fill:.1%} calibrated,"
+                f" {found.n_windows} weeks ({time.perf_counter() - started:.0f} s)",
+                flush=True,
+            )
+        started = time.perf_counter()
+        target = calibrate_fill_target(
+            earlier,
+            sold,
+            LEAD_TIME,
+            REVIEW,
+            args.fill,
+            as_of=origin,
+            unit_value=price_by_sku,
+            correlation=args.correlation,
+            tracking_prior=tracking,
+        )
+        settings[origin] = target.nominal_target
+        print(
+            f"  store-wide setting at {origin.date()}: {target.nominal_target:.2%} served {target.backtest_fill:.1%}"
+            f" in {target.n_windows} replayed weeks ({time.perf_counter() - started:.0f} s)",
+            flush=True,
+        )
 
     def latest_origin(week):
         return max(o for o in ORIGINS if o < week)
 
     def policy_levels(frames, level_of):
         targets = np.zeros((len(skus), len(weeks)))
-        triggers = np.zeros((len(skus), len(weeks)))
-        cache: dict = {}
         for column, week in enumerate(weeks):
             origin = latest_origin(week)
-            key = (origin, week)
-            if key not in cache:
-                cache[key] = level_of(frames[origin], origin, week)
-            target, trigger = cache[key]
+            target = level_of(frames[origin], origin, week)
             targets[:, column] = target.reindex(skus).fillna(0.0).to_numpy()
-            triggers[:, column] = trigger.reindex(skus).fillna(0.0).to_numpy()
-        return targets, triggers
+        return targets
 
-    def ours_levels(frame, origin, week):
+    def item_levels(calibrated, tracked=False):
+        def level_of(frame, origin, week):
+            options = {"calibration": fill_calibrations[origin, tracked]} if calibrated else {}
+            if tracked:
+                frame = track_forecasts(frame, sold, week - pd.Timedelta(weeks=1), prior_units=tracking)
+            table = reorder_levels(
+                frame[frame.ds >= week],
+                LEAD_TIME,
+                REVIEW,
+                args.fill,
+                service_measure="fill_rate",
+                correlation=args.correlation,
+                **options,
+            )
+            return table.set_index("unique_id").order_up_to
+
+        return level_of
+
+    def product_levels(frame, origin, week):
         if tracking is not None:
             frame = track_forecasts(frame, sold, week - pd.Timedelta(weeks=1), prior_units=tracking)
         else:
             frame = frame[frame.ds >= week]
-        options = {"correlation": args.correlation, "calibration": calibrations[origin]}
-        if args.allocation == "store":
-            table = allocate_fill_rate(frame, LEAD_TIME, REVIEW, settings[origin], unit_value=price_by_sku, **options)
-        else:
-            table = reorder_levels(frame, LEAD_TIME, REVIEW, args.fill, service_measure="fill_rate", **options)
-        table = table.set_index("unique_id")
-        # periodic review up to S: order whenever the position is below S
-        return table.order_up_to, table.order_up_to - 1
+        table = allocate_fill_rate(
+            frame, LEAD_TIME, REVIEW, settings[origin], unit_value=price_by_sku, correlation=args.correlation
+        )
+        return table.set_index("unique_id").order_up_to
 
     def seed_levels(frame, origin, week):
         frame = frame[frame.ds >= week]
         protection = (
             frame.sort_values("ds").groupby("unique_id")["mean"].apply(lambda m: m.iloc[: LEAD_TIME + REVIEW].sum())
         )
-        target = np.ceil(protection.clip(lower=0.0))
-        return target, target - 1
+        return np.ceil(protection.clip(lower=0.0))
 
-    started = time.perf_counter()
-    targets, triggers = policy_levels(ours, ours_levels)
-    print(f"  policy tables: {time.perf_counter() - started:.1f} s", flush=True)
-    start = targets[:, 0]
-    results = {"(a) ours": simulate(demand, targets, triggers, start)}
-    ours_fill = results["(a) ours"]["served"].sum() / demand.sum()
+    ours_policies = {
+        "(a) reorder_levels, uncalibrated": item_levels(calibrated=False),
+        "(a) reorder_levels, calibrated": item_levels(calibrated=True),
+        **({"(a) reorder_levels, tracked, calibrated": item_levels(True, tracked=True)} if tracking else {}),
+        "(p) product: store-wide, calibrated": product_levels,
+    }
+    results = {}
+    for name, level_of in ours_policies.items():
+        started = time.perf_counter()
+        targets = policy_levels(ours, level_of)
+        # periodic review up to S: order whenever the position is below S
+        results[name] = simulate(demand, targets, targets - 1, targets[:, 0])
+        print(f"  {name}: {time.perf_counter() - started:.1f} s", flush=True)
 
-    # (b) min/max from the 8-week mean before each week, k searched to match (a)'s fill rate
+    # (b) min/max from the 8-week mean before each week, k searched to match each of our policies' fill rates
     history = weekly[weekly.unique_id.isin(skus)].pivot_table(
         index="unique_id", columns="ds", values="y", aggfunc="sum"
     )
@@ -273,33 +291,40 @@ def main() -> None:
         high = low + mean8 * REVIEW
         return simulate(demand, np.ceil(high), np.ceil(low), np.ceil(low[:, 0]))
 
-    lo_k, hi_k = 0.0, 64.0
-    for _ in range(40):
-        k = (lo_k + hi_k) / 2
-        fill = min_max(k)["served"].sum() / demand.sum()
-        lo_k, hi_k = (k, hi_k) if fill < ours_fill else (lo_k, k)
-    k = hi_k
-    results[f"(b) min/max k={k:.2f}"] = min_max(k)
+    matched = {}
+    for name in ours_policies:
+        fill = results[name]["served"].sum() / demand.sum()
+        lo_k, hi_k = 0.0, 64.0
+        for _ in range(40):
+            k = (lo_k + hi_k) / 2
+            reached = min_max(k)["served"].sum() / demand.sum()
+            lo_k, hi_k = (k, hi_k) if reached < fill else (lo_k, k)
+        matched[name] = f"(b) min/max k={hi_k:.2f}"
+        results[matched[name]] = min_max(hi_k)
 
-    targets_c, triggers_c = policy_levels(seed, seed_levels)
-    results["(c) LSTM, no safety stock"] = simulate(demand, targets_c, triggers_c, targets_c[:, 0])
+    targets_c = policy_levels(seed, seed_levels)
+    results["(c) LSTM, no safety stock"] = simulate(demand, targets_c, targets_c - 1, targets_c[:, 0])
     results["(d) perfect foresight"] = {"served": demand.copy(), "on_hand": demand / 2.0}
 
     rows = [row for name, result in results.items() for row in summary(name, demand, result, prices, classes)]
-    table = pd.DataFrame(rows)
-    header = f"{'policy':<28}{'class':<7}{'SKUs':>6}{'fill':>8}{'on-hand units':>15}{'on-hand value':>15}"
+    header = f"{'policy':<42}{'class':<7}{'SKUs':>6}{'fill':>8}{'on-hand units':>15}{'on-hand value':>15}"
     print(f"\n{header}{'stock-out wks':>15}")
     for row in rows:
         print(
-            f"{row['policy']:<28}{row['class']:<7}{row['skus']:>6}{row['fill']:>8.1%}{row['units']:>15,.0f}"
+            f"{row['policy']:<42}{row['class']:<7}{row['skus']:>6}{row['fill']:>8.1%}{row['units']:>15,.0f}"
             f"{row['value']:>15,.0f}{row['stockout_weeks']:>15,}"
         )
-    overall = table[table["class"] == "all"].set_index("policy")
-    a_value = overall.iloc[0]["value"]
-    b_value = overall.iloc[1]["value"]
-    d_value = overall.iloc[3]["value"]
-    print(f"\n(a) holds {1 - a_value / b_value:.1%} less stock value than (b) at the same fill rate ({ours_fill:.1%}).")
-    print(f"(a) holds {a_value / d_value:.2f}x the stock value of perfect foresight (d).")
+    overall = pd.DataFrame(rows).query("`class` == 'all'").set_index("policy")
+    foresight = overall.loc["(d) perfect foresight", "value"]
+    print(f"\nAt a {args.fill:.0%} fill-rate target:")
+    for name in ours_policies:
+        value, fill = overall.loc[name, "value"], overall.loc[name, "fill"]
+        rule = overall.loc[matched[name], "value"]
+        than = f"{1 - value / rule:.1%} less" if value <= rule else f"{value / rule - 1:.1%} more"
+        print(
+            f"  {name}: realised fill {fill:.1%}, stock value {value / 1e6:.2f}M, {than} than min/max at the same"
+            f" fill ({rule / 1e6:.2f}M), {value / foresight:.1f}x perfect foresight"
+        )
 
 
 if __name__ == "__main__":

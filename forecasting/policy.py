@@ -14,26 +14,39 @@ per period times the lead time's variance. The demand is then modelled by a disc
 variance (negative binomial when it is over-dispersed, else Poisson), so slow and intermittent items get whole-unit
 levels with the right skew, and the levels are its quantile (cycle service) or the smallest level whose expected
 shortage per cycle is small enough (fill rate).
+
+Those levels deliver their service level only if the forecast's mean and intervals are right about the demand. Past
+forecasts next to what then sold say whether they were: `forecasting.fill_calibration` replays this policy over a
+store's earlier forecast runs and learns what a fill-rate target must ask of the forecasts to be served;
+`reorder_levels(..., calibration=...)` applies it.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
 from scipy import stats
-
-if TYPE_CHECKING:  # the calibration module builds on this one
-    from forecasting.protection import ProtectionCalibration
 
 SERVICE_MEASURES = ("cycle", "fill_rate")
 # The periods' forecast errors are partly common (a wrong level): the correlation used to add up their variances.
 DEFAULT_CORRELATION = 0.5
 # Beyond this mean the discrete distribution is replaced by the normal one (its quantiles are the same to a unit).
 NORMAL_ABOVE_MEAN = 50_000.0
+
+
+class Calibration(Protocol):
+    """A correction learnt from past forecasts and what then sold (`forecasting.protection.ProtectionCalibration`,
+    `forecasting.fill_calibration.FillRateCalibration`): of a window's demand moments, and of the service level to
+    ask of them for a target (refused where the correction does not hold)."""
+
+    def moments(self, mean: float, std: float) -> tuple[float, float]: ...
+
+    def setting(self, target: np.ndarray, service_measure: str) -> np.ndarray: ...
+
 
 COLUMNS = [
     "unique_id",
@@ -209,7 +222,7 @@ def reorder_levels(
     ordering_cost: float | pd.Series | None = None,
     holding_cost: float | pd.Series | None = None,
     periods_per_year: float | None = None,
-    calibration: ProtectionCalibration | None = None,
+    calibration: Calibration | None = None,
 ) -> pd.DataFrame:
     """Reorder point, order-up-to level and suggested order per SKU from `forecast_many`'s output.
 
@@ -217,9 +230,14 @@ def reorder_levels(
     `service_level` is a probability (0.5..0.9999) read as cycle service (no stock-out in a replenishment cycle) or,
     with `service_measure="fill_rate"`, as the share of demand served from stock. `on_hand` and `on_order` default to 0.
     With `ordering_cost` (per order) and `holding_cost` (per unit and year) an order is at least the EOQ.
-    `calibration` (`forecasting.protection`) corrects the forecast's moments over the lead time and the protection
-    period by what past forecasts got wrong.
     Quantities are whole and never negative, orders rounded up to the MOQ and to whole case packs.
+
+    Without `calibration` the levels are uncalibrated: they reach the service level only if the forecast's mean and
+    intervals are right about the demand (`expected_fill_rate` is what the forecast itself expects); forecasts that
+    run below demand, or intervals too narrow for its lumps, serve less. A `FillRateCalibration` (`fit_fill_calibration`
+    in `forecasting.fill_calibration`, from earlier runs and what then sold) asks a fill-rate target of the forecasts
+    as the setting that served it when this policy was replayed on them. A `ProtectionCalibration`
+    (`forecasting.protection`) corrects the forecast's moments over the lead time and the protection period.
     """
     if service_measure not in SERVICE_MEASURES:
         raise ValueError(f"service_measure must be one of {SERVICE_MEASURES}, not {service_measure!r}")
@@ -246,6 +264,8 @@ def reorder_levels(
     sigma = period_sigma(frame).to_numpy(float)
     all_means = frame["mean"].to_numpy(float).clip(min=0.0)
     lead, review, service, lead_std = (x.to_numpy(float) for x in (lead, review, service, lead_std))
+    if calibration is not None:
+        service = np.asarray(calibration.setting(service, service_measure), dtype=float)
     stock, incoming, min_order, pack = (x.to_numpy(float) for x in (stock, incoming, min_order, pack))
     order_cost, hold_cost = order_cost.to_numpy(float), hold_cost.to_numpy(float)
     bounds = np.flatnonzero(np.r_[True, frame["unique_id"].to_numpy()[1:] != frame["unique_id"].to_numpy()[:-1]])
@@ -256,14 +276,10 @@ def reorder_levels(
         means, sigmas = all_means[first:last], sigma[first:last]
         dates = frame["ds"].iloc[first:last]
         L, R = lead[position], review[position]
-        mean_lead, std_lead = _moments(means, sigmas, L, correlation, calibration)
-        mean_protect, std_protect = _moments(means, sigmas, L + R, correlation, calibration)
-        per_period = mean_protect / (L + R)
-        extra = (per_period * lead_std[position]) ** 2
-        std_lead = math.sqrt(std_lead**2 + extra)
-        std_protect = math.sqrt(std_protect**2 + extra)
-        lead_dist = DemandDistribution(mean_lead, std_lead)
-        protect_dist = DemandDistribution(mean_protect, std_protect)
+        lead_dist, protect_dist, std_protect = _sku_demand(
+            means, sigmas, L, R, lead_std[position], correlation, calibration
+        )
+        mean_lead, mean_protect = lead_dist.mean, protect_dist.mean
         review_demand = mean_protect - mean_lead
         target = service[position]
         order_up_to, fill = protection_level(protect_dist, lead_dist, review_demand, target, service_measure)
@@ -296,12 +312,33 @@ def reorder_levels(
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
+def _sku_demand(
+    means: np.ndarray,
+    sigmas: np.ndarray,
+    lead_time: float,
+    review_period: float,
+    lead_time_std: float,
+    correlation: float,
+    calibration: Calibration | None = None,
+) -> tuple[DemandDistribution, DemandDistribution, float]:
+    """One SKU's demand over the lead time and over the protection period (with the lead time's variability), and
+    the latter's standard deviation."""
+    mean_lead, std_lead = _moments(means, sigmas, lead_time, correlation, calibration)
+    mean_protect, std_protect = _moments(means, sigmas, lead_time + review_period, correlation, calibration)
+    per_period = mean_protect / (lead_time + review_period)
+    extra = (per_period * lead_time_std) ** 2
+    if extra > 0:
+        std_lead = math.sqrt(std_lead**2 + extra)
+        std_protect = math.sqrt(std_protect**2 + extra)
+    return DemandDistribution(mean_lead, std_lead), DemandDistribution(mean_protect, std_protect), std_protect
+
+
 def _moments(
     means: np.ndarray,
     sigmas: np.ndarray,
     length: float,
     correlation: float,
-    calibration: ProtectionCalibration | None,
+    calibration: Calibration | None,
 ) -> tuple[float, float]:
     """A window's demand mean and standard deviation, calibrated when a calibration is given."""
     mean, std = window_moments(means, sigmas, length, correlation)
@@ -379,7 +416,7 @@ def allocate_fill_rate(
     target: float,
     unit_value: pd.Series | None = None,
     correlation: float = DEFAULT_CORRELATION,
-    calibration: ProtectionCalibration | None = None,
+    calibration: Calibration | None = None,
 ) -> pd.DataFrame:
     """Order-up-to levels that reach a fill rate `target` over all SKUs together at the least stock value.
 
@@ -391,6 +428,8 @@ def allocate_fill_rate(
     without it the expected fill rate is only as right as the forecast's mean and intervals.
     Returns `unique_id, order_up_to, expected_fill_rate` (per SKU).
     """
+    if calibration is not None:
+        target = float(calibration.setting(np.asarray(target, dtype=float), "store_fill_rate"))
     ids, served_curves, review_demand = served_curves_per_sku(frame, lead_time, review_period, correlation, calibration)
     values = _per_sku(unit_value, ids, "unit_value", 1.0).to_numpy(float)
     values = np.where(values > 0, values, np.nanmedian(values[values > 0]) if (values > 0).any() else 1.0)
@@ -430,7 +469,7 @@ def served_curves_per_sku(
     lead_time: float | pd.Series,
     review_period: float | pd.Series,
     correlation: float = DEFAULT_CORRELATION,
-    calibration: ProtectionCalibration | None = None,
+    calibration: Calibration | None = None,
 ) -> tuple[pd.Index, list[np.ndarray], np.ndarray]:
     """Per SKU of a forecast frame: the expected units served per review period at each order-up-to level 0, 1, ...
     (non-decreasing) and the expected review-period demand. Returns (ids, curves, review demand), in id order."""
@@ -447,8 +486,7 @@ def served_curves_per_sku(
     for position, (first, last) in enumerate(zip(bounds, ends, strict=True)):
         means, sigmas = means_all[first:last], sigma[first:last]
         L, R = lead[position], review[position]
-        protect = DemandDistribution(*_moments(means, sigmas, L + R, correlation, calibration))
-        lead_dist = DemandDistribution(*_moments(means, sigmas, L, correlation, calibration))
+        lead_dist, protect, _ = _sku_demand(means, sigmas, L, R, 0.0, correlation, calibration)
         review_demand[position] = max(protect.mean - lead_dist.mean, 0.0)
         if protect.family is None or review_demand[position] <= 0:
             curves.append(np.array([review_demand[position]]))

@@ -23,12 +23,15 @@ made at earlier cutoffs, next to what was then sold over the same protection win
 Both terms stay consistent across window lengths (a sum of independent NB1 parts is NB1 with the same dispersion,
 and the forecast's spread is rescaled whatever the window), so the same calibration applies to the lead-time window
 and to the protection window.
+
+A likelihood fit of the distribution does not by itself deliver a fill rate (the policy reads runs weeks old, sales
+are lost, not backlogged): `calibrate_fill_target` calibrates the store-wide allocation's setting itself by replaying
+the policy (`forecasting.replay`), and `forecasting.fill_calibration` does so for `reorder_levels`.
 """
 
 from __future__ import annotations
 
 import math
-from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -38,7 +41,7 @@ from scipy import optimize
 from scipy.special import gammaln
 
 from forecasting.policy import DEFAULT_CORRELATION, _per_sku, period_sigma, served_curves_per_sku, window_moments
-from forecasting.tracking import track_forecasts
+from forecasting.replay import DEFAULT_RUNS, PolicyReplay, latest_complete_runs
 
 # One odd season must not wreck every level: the mean factor stays within exp(+-MAX_LOG_MEAN_FACTOR).
 MAX_LOG_MEAN_FACTOR = 0.7
@@ -46,8 +49,6 @@ SPREAD_BOUNDS = (0.1, 10.0)
 MAX_DISPERSION = 1_000.0
 # Fewer windows than this and the calibration is the identity (nothing learnt is better than noise learnt).
 MIN_WINDOWS = 100
-# The forecast runs used: the latest ones with complete windows, as the store's phase changes over the year.
-DEFAULT_RUNS = 2
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,10 @@ class ProtectionCalibration:
         variance = (1.0 + self.dispersion) * corrected + (self.spread_factor * self.mean_factor * float(std)) ** 2
         return corrected, math.sqrt(max(variance, 0.0))
 
+    def setting(self, target: np.ndarray, service_measure: str) -> np.ndarray:
+        """The service level to ask of the corrected moments: the target itself."""
+        return target
+
 
 def protection_backtest(
     past_forecasts: Mapping[pd.Timestamp, pd.DataFrame],
@@ -90,7 +95,7 @@ def protection_backtest(
     """
     if length < 1:
         raise ValueError("length must be at least 1")
-    complete = _latest_complete_runs(past_forecasts, length, as_of, runs)
+    complete = latest_complete_runs(past_forecasts, length, as_of, runs)
     columns = ["unique_id", "cutoff", "offset", "mean", "std", "actual"]
     if not complete:
         return pd.DataFrame(columns=columns)
@@ -113,20 +118,6 @@ def protection_backtest(
                 rows.append((unique_id, cutoff, offset, mean, std, float(sold[offset : offset + length].sum())))
         parts.append(pd.DataFrame(rows, columns=columns))
     return pd.concat(parts, ignore_index=True)
-
-
-def _latest_complete_runs(
-    past_forecasts: Mapping[pd.Timestamp, pd.DataFrame], length: int, as_of: pd.Timestamp, runs: int
-) -> list[pd.Timestamp]:
-    """The cutoffs of the `runs` latest runs with at least one window of `length` periods ended by `as_of`."""
-    complete = []
-    for cutoff in sorted(past_forecasts, reverse=True):
-        periods = pd.DatetimeIndex(past_forecasts[cutoff]["ds"]).unique().sort_values()
-        if len(periods) >= length and periods[length - 1] <= as_of:
-            complete.append(cutoff)
-        if len(complete) == runs:
-            break
-    return complete
 
 
 def _negative_binomial_loglik(actual: np.ndarray, mean: np.ndarray, variance: np.ndarray) -> np.ndarray:
@@ -213,88 +204,33 @@ def calibrate_fill_target(
     The fill rate the allocation expects is only as right as the forecast's distribution; where it is biased or too
     narrow, the stock serves less than promised, and the allocation (which buys each unit where the model says it
     serves most) is where a model's errors hurt most. Instead of correcting the distribution, this corrects the
-    setting, as a conformal calibration corrects an interval's level, by replaying the policy as it would have run:
-
-    - the periods replayed run from the first period of the earliest of the `runs` latest runs (made at cutoffs in
-      `past_forecasts`, each a `forecast_many` frame) with at least one protection period ended by `as_of`, up to
-      `as_of`;
-    - at each review (every `review_period` periods) the policy reads the latest run made before it, tracked against
-      the periods sold since that run when `tracking_prior` is given (`forecasting.tracking`), and orders up to the
-      allocation's level at every setting at once; an order arrives `lead_time` periods later;
-    - demand is what was sold (`history`: `unique_id, ds, y` at the forecasts' frequency); what the stock cannot
-      serve is lost, as in a shop;
-    - stock starts at the first levels, so the first protection period (lead time plus review) is a warm-up whose
-      demand is not measured.
+    setting, as a conformal calibration corrects an interval's level, by replaying the policy as it would have run
+    at every setting at once (see `PolicyReplay`).
 
     The setting chosen is the smallest in [target, `max_nominal_target`] whose replay served `target` of the measured
     demand (the ceiling when none did). Whole periods only (`lead_time`, `review_period`).
     """
     if not 0 < target < 1:
         raise ValueError("target must lie strictly between 0 and 1")
-    lead_time, review_period = int(lead_time), max(int(review_period), 1)
-    length = lead_time + review_period
     settings = np.round(np.arange(target, max_nominal_target + 1e-9, SETTING_STEP), 6)
-    cutoffs = sorted(_latest_complete_runs(past_forecasts, length, as_of, runs))
-    if not cutoffs:
+    replay = PolicyReplay.find(past_forecasts, history, lead_time, review_period, as_of, runs)
+    if replay is None:
         return FillTargetCalibration(target, target, float("nan"), 0)
-    usable = sorted(cutoff for cutoff in past_forecasts if cutoffs[0] <= cutoff < as_of)
-    # the periods: every period of the runs used, up to as_of (the runs' own labels, whatever the frequency)
-    first = pd.Timestamp(past_forecasts[cutoffs[0]]["ds"].min())
-    labels = pd.DatetimeIndex(np.concatenate([past_forecasts[cutoff]["ds"].to_numpy() for cutoff in usable]))
-    periods = labels[(labels >= first) & (labels <= as_of)].unique().sort_values()
-    ids = pd.Index(past_forecasts[usable[-1]]["unique_id"].unique(), name="unique_id")
-    values = _per_sku(unit_value, ids, "unit_value", 1.0).to_numpy(float)
+    values = _per_sku(unit_value, replay.ids, "unit_value", 1.0).to_numpy(float)
     values = np.where(values > 0, values, np.nanmedian(values[values > 0]) if (values > 0).any() else 1.0)
-    sales = history[history["ds"] <= as_of]
-    demand = (
-        sales[sales["unique_id"].isin(ids) & sales["ds"].isin(periods)]
-        .pivot_table(index="unique_id", columns="ds", values="y", aggfunc="sum")
-        .reindex(index=ids, columns=periods)
-        .fillna(0.0)
-        .clip(lower=0.0)
-        .to_numpy()
-    )
-    on_hand = np.zeros((len(ids), len(settings)))
-    # orders on their way, oldest first: the one placed `lead_time` periods ago arrives at the start of this one
-    in_transit = deque(np.zeros_like(on_hand) for _ in range(lead_time))
-    demanded = 0.0
-    served_by_setting = np.zeros(len(settings))
-    reviews = 0
-    for index, period in enumerate(periods):
-        if index % review_period == 0:
-            cutoff = max(c for c in usable if c < period)
-            frame = past_forecasts[cutoff]
-            if tracking_prior is not None:
-                # the periods labelled before this one have been sold
-                ahead = track_forecasts(frame, sales, period - pd.Timedelta(days=1), prior_units=tracking_prior)
-            else:
-                ahead = frame[frame["ds"] >= period]
-            levels = _levels_by_setting(
-                ahead, ids, values, settings, lead_time, review_period, correlation, calibration
-            )
-            if index == 0:
-                on_hand = levels.astype(float)
-        if lead_time:
-            on_hand += in_transit.popleft()
-        order = np.zeros_like(on_hand)
-        if index % review_period == 0:
-            order = np.maximum(levels - on_hand - sum(in_transit, np.zeros_like(on_hand)), 0.0)
-        if lead_time:
-            in_transit.append(order)
-        else:  # on the shelf for this period's demand
-            on_hand += order
-        sold_now = np.minimum(on_hand, demand[:, index, None])
-        on_hand -= sold_now
-        if index >= length:
-            served_by_setting += sold_now.sum(axis=0)
-            demanded += float(demand[:, index].sum())
-            reviews += 1
-    if reviews == 0 or demanded <= 0:
+
+    def levels(ahead: pd.DataFrame) -> np.ndarray:
+        return _levels_by_setting(
+            ahead, replay.ids, values, settings, replay.lead_time, replay.review_period, correlation, calibration
+        )
+
+    served, demand, measured = replay.run(levels, tracking_prior)
+    if measured == 0 or demand.sum() <= 0:
         return FillTargetCalibration(target, target, float("nan"), 0)
-    fill = served_by_setting / demanded
+    fill = served / demand.sum()
     enough = np.flatnonzero(fill >= target)
     choice = int(enough[0]) if len(enough) else len(settings) - 1
-    return FillTargetCalibration(target, float(settings[choice]), float(fill[choice]), reviews)
+    return FillTargetCalibration(target, float(settings[choice]), float(fill[choice]), measured)
 
 
 def _levels_by_setting(
