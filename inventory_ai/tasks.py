@@ -9,10 +9,10 @@ from celery import shared_task
 from django.db import OperationalError
 
 from integrations.errors import StoreAPIError
-from inventory_ai.services import push, replenishment, retraining, store_sync, webhooks
+from inventory_ai.services import push, replenishment, retraining, sync_runs, webhooks
 from inventory_ai.services.health import record_heartbeat
 from inventory_ai.services.inventory import mark_current_stockouts
-from inventory_ai.services.sync import NotReadyYet
+from inventory_ai.services.records import NotReadyYet
 
 
 @shared_task(name="inventory_ai.tasks.ping_task")
@@ -170,17 +170,17 @@ def requeue_stalled_pushes_task(older_than_seconds: int = 600) -> int:
 )
 def sync_store_task(self, run_id: int) -> str:
     try:
-        return store_sync.run_sync(run_id)
-    except store_sync.RetryLater as exc:
+        return sync_runs.run_sync(run_id)
+    except sync_runs.RetryLater as exc:
         raise self.retry(countdown=exc.countdown, max_retries=None) from exc
 
 
 @shared_task(name="inventory_ai.tasks.reconcile_stores_task", ignore_result=True)
 def reconcile_stores_task() -> list[int]:
     """Beat: reconcile every active store (stock levels, recently changed orders)."""
-    return store_sync.reconcile_active_stores()
+    return sync_runs.reconcile_active_stores()
 
 
 @shared_task(name="inventory_ai.tasks.requeue_stalled_syncs_task", ignore_result=True)
 def requeue_stalled_syncs_task(older_than_seconds: int = 1800) -> int:
-    return store_sync.requeue_stalled_syncs(timedelta(seconds=older_than_seconds))
+    return sync_runs.requeue_stalled_syncs(timedelta(seconds=older_than_seconds))

@@ -113,7 +113,7 @@ def test_a_stock_level_from_the_store_recomputes_that_variants_suggestion(
 ):
     from integrations import records
     from inventory_ai import dispatch
-    from inventory_ai.services.sync import apply_records
+    from inventory_ai.services.records import apply_records
 
     shop, _, variants = forecast_store
     replenishment.recompute_suggestions(shop)

@@ -15,7 +15,7 @@ from integrations.simulator.inventory import Faults, InventoryStore, WooItem
 from integrations.simulator.state import StoreState
 from integrations.woocommerce.gateway import WooCommerceGateway
 from inventory_ai.models import InventoryLevel, Location, Order, OrderLine, Product, SyncRun, Variant
-from inventory_ai.services import store_sync
+from inventory_ai.services import sync_runs
 from inventory_ai.services.stores import upsert_store
 
 pytestmark = pytest.mark.django_db
@@ -34,9 +34,9 @@ def run_to_end(run: SyncRun, limit: int = 50) -> SyncRun:
     """Run the task's service until the run ends, retrying at once what it says to retry later."""
     for _ in range(limit):
         try:
-            store_sync.run_sync(run.pk)
+            sync_runs.run_sync(run.pk)
             break
-        except store_sync.RetryLater:
+        except sync_runs.RetryLater:
             continue
     run.refresh_from_db()
     return run
@@ -63,7 +63,7 @@ def test_a_missed_stock_level_webhook_is_corrected_by_reconciliation(simulator):
     simulator.inventory.sell("7", "55", 4)
     simulator.inventory.set_level("999999", "55", 3)
 
-    run = run_to_end(store_sync.start_sync(store, SyncRun.Kind.RECONCILE))
+    run = run_to_end(sync_runs.start_sync(store, SyncRun.Kind.RECONCILE))
 
     assert run.status == SyncRun.Status.SUCCEEDED
     assert InventoryLevel.objects.get(variant__sku="MUG-7").available == 6
@@ -81,7 +81,7 @@ def test_a_missed_stock_level_webhook_is_corrected_by_reconciliation(simulator):
     ]
     assert run.pages == 7  # locations, the catalogue (start, completion, its file), orders, two pages of levels
     # a second reconciliation finds nothing to correct
-    again = run_to_end(store_sync.start_sync(store, SyncRun.Kind.RECONCILE))
+    again = run_to_end(sync_runs.start_sync(store, SyncRun.Kind.RECONCILE))
     assert again.counts.get("levels_corrected", 0) == 0
 
 
@@ -151,7 +151,7 @@ def test_a_woocommerce_backfill_imports_catalogue_stock_and_orders(simulator):
     seed_woo_catalogue(simulator)
     store = woo_store(simulator)
 
-    run = run_to_end(store_sync.start_sync(store, SyncRun.Kind.BACKFILL))
+    run = run_to_end(sync_runs.start_sync(store, SyncRun.Kind.BACKFILL))
 
     assert run.status == SyncRun.Status.SUCCEEDED
     data = snapshot(store)
@@ -166,11 +166,11 @@ def test_a_backfill_killed_halfway_resumes_and_ends_with_the_same_data(simulator
     seed_woo_catalogue(simulator, orders=9)
     monkeypatch.setattr(WooCommerceGateway, "page_size", 2)
     reference = woo_store(simulator, "https://reference.example")
-    run_to_end(store_sync.start_sync(reference, SyncRun.Kind.BACKFILL))
+    run_to_end(sync_runs.start_sync(reference, SyncRun.Kind.BACKFILL))
 
     store = woo_store(simulator)
-    run = store_sync.start_sync(store, SyncRun.Kind.BACKFILL)
-    real_apply, applied = store_sync._apply_page, []
+    run = sync_runs.start_sync(store, SyncRun.Kind.BACKFILL)
+    real_apply, applied = sync_runs._apply_page, []
 
     def die_on_the_fourth_page(*args):
         if len(applied) == 3:
@@ -179,9 +179,9 @@ def test_a_backfill_killed_halfway_resumes_and_ends_with_the_same_data(simulator
         return real_apply(*args)
 
     with monkeypatch.context() as patch:
-        patch.setattr(store_sync, "_apply_page", die_on_the_fourth_page)
+        patch.setattr(sync_runs, "_apply_page", die_on_the_fourth_page)
         with pytest.raises(SystemExit):
-            store_sync.run_sync(run.pk)
+            sync_runs.run_sync(run.pk)
     run.refresh_from_db()
     assert run.pages == 3  # three pages committed with their cursor; the fourth rolled back
     assert run.status == SyncRun.Status.RUNNING
@@ -196,14 +196,14 @@ def test_a_backfill_killed_halfway_resumes_and_ends_with_the_same_data(simulator
 def test_reconciliation_recovers_a_missed_order_and_transient_failures_resume(simulator):
     seed_woo_catalogue(simulator, orders=3)
     store = woo_store(simulator)
-    run_to_end(store_sync.start_sync(store, SyncRun.Kind.BACKFILL))
+    run_to_end(sync_runs.start_sync(store, SyncRun.Kind.BACKFILL))
     # an order placed now whose webhook was dropped, and a store answering 503 for a while
     add_woo_order(simulator, 7777, datetime.now(UTC), product=102, quantity=5)
     simulator.inventory.faults.rate_5xx = 1.0
-    run = store_sync.start_sync(store, SyncRun.Kind.RECONCILE)
+    run = sync_runs.start_sync(store, SyncRun.Kind.RECONCILE)
 
-    with pytest.raises(store_sync.RetryLater):
-        store_sync.run_sync(run.pk)
+    with pytest.raises(sync_runs.RetryLater):
+        sync_runs.run_sync(run.pk)
     run.refresh_from_db()
     assert (run.status, run.cursor) == (SyncRun.Status.RUNNING, {})
     simulator.inventory.faults.rate_5xx = 0.0
@@ -220,15 +220,15 @@ def test_one_run_of_a_kind_at_a_time_and_permanent_errors_fail_visibly(simulator
         "shopify", "locked.myshopify.com", credentials={"access_token": "wrong"}, api_base_url=simulator.url
     )
     Location.objects.create(store=store, platform_id="1", name="Main", is_primary=True)
-    run = store_sync.start_sync(store, SyncRun.Kind.RECONCILE)
-    with pytest.raises(store_sync.SyncAlreadyRunning):
-        store_sync.start_sync(store, SyncRun.Kind.RECONCILE)
+    run = sync_runs.start_sync(store, SyncRun.Kind.RECONCILE)
+    with pytest.raises(sync_runs.SyncAlreadyRunning):
+        sync_runs.start_sync(store, SyncRun.Kind.RECONCILE)
 
     run = run_to_end(run)
 
     assert run.status == SyncRun.Status.FAILED
     assert "HTTP 401" in run.error
-    assert store_sync.start_sync(store, SyncRun.Kind.RECONCILE).status == SyncRun.Status.QUEUED
+    assert sync_runs.start_sync(store, SyncRun.Kind.RECONCILE).status == SyncRun.Status.QUEUED
 
 
 def test_add_store_can_queue_a_backfill(simulator, run_command, django_capture_on_commit_callbacks):
@@ -290,7 +290,7 @@ def test_a_shopify_backfill_imports_locations_catalogue_orders_refunds_and_stock
     shopify_history(simulator)
     store = shopify_store(simulator, "backfill.myshopify.com")
 
-    run = run_to_end(store_sync.start_sync(store, SyncRun.Kind.BACKFILL))
+    run = run_to_end(sync_runs.start_sync(store, SyncRun.Kind.BACKFILL))
 
     assert run.status == SyncRun.Status.SUCCEEDED, run.error
     assert set(Location.objects.filter(store=store).values_list("platform_id", flat=True)) >= {"31"}
@@ -311,10 +311,10 @@ def test_a_shopify_backfill_killed_mid_way_resumes_to_the_same_data(simulator, m
     shopify_history(simulator, orders=9)
     monkeypatch.setattr(ShopifyGateway, "order_page_size", 2)
     reference = shopify_store(simulator, "reference.myshopify.com")
-    run_to_end(store_sync.start_sync(reference, SyncRun.Kind.BACKFILL))
+    run_to_end(sync_runs.start_sync(reference, SyncRun.Kind.BACKFILL))
     store = shopify_store(simulator, "resumed.myshopify.com")
-    run = store_sync.start_sync(store, SyncRun.Kind.BACKFILL)
-    real_apply, applied = store_sync._apply_page, []
+    run = sync_runs.start_sync(store, SyncRun.Kind.BACKFILL)
+    real_apply, applied = sync_runs._apply_page, []
 
     def die_on_the_fifth_page(*args):
         if len(applied) == 4:
@@ -323,7 +323,7 @@ def test_a_shopify_backfill_killed_mid_way_resumes_to_the_same_data(simulator, m
         return real_apply(*args)
 
     with monkeypatch.context() as patch:
-        patch.setattr(store_sync, "_apply_page", die_on_the_fifth_page)
+        patch.setattr(sync_runs, "_apply_page", die_on_the_fifth_page)
         with pytest.raises(SystemExit):
             run_to_end(run)  # the task's retries while the bulk operation runs, until the worker dies
     run.refresh_from_db()
@@ -338,14 +338,14 @@ def test_a_shopify_backfill_killed_mid_way_resumes_to_the_same_data(simulator, m
 def test_a_missed_shopify_order_webhook_is_recovered_by_reconciliation(simulator):
     shopify_history(simulator, orders=2)
     store = shopify_store(simulator, "recover.myshopify.com")
-    run_to_end(store_sync.start_sync(store, SyncRun.Kind.BACKFILL))
+    run_to_end(sync_runs.start_sync(store, SyncRun.Kind.BACKFILL))
     # an order placed an hour ago whose webhook never arrived
     variant = VariantRef(product_id="700", variant_id="800", sku="SH-700", product_title="Item 700")
     when = datetime.now(UTC) - timedelta(hours=1)
     line = OrderLineRecord(line_id="99999", variant=variant, quantity=4, current_quantity=4, unit_price=Decimal("4"))
     simulator.state.apply_order(OrderRecord("20000", "2000", when, when, "open", "paid", "GBP", (line,)))
 
-    run = run_to_end(store_sync.start_sync(store, SyncRun.Kind.RECONCILE))
+    run = run_to_end(sync_runs.start_sync(store, SyncRun.Kind.RECONCILE))
 
     assert run.status == SyncRun.Status.SUCCEEDED
     assert OrderLine.objects.get(order__platform_id="20000").quantity == 4

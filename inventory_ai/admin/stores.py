@@ -11,7 +11,7 @@ from inventory_ai.models import (
     Store,
     SyncRun,
 )
-from inventory_ai.services import retraining, store_sync
+from inventory_ai.services import retraining, sync_runs
 from inventory_ai.services.stores import store_timezone_changed
 
 
@@ -108,8 +108,8 @@ def retrain_stores(modeladmin, request, stores, kind):
 def _sync_stores(modeladmin, request, stores, kind):
     for store in stores:
         try:
-            run = store_sync.start_sync(store, kind, trigger="admin")
-        except store_sync.SyncAlreadyRunning as exc:
+            run = sync_runs.start_sync(store, kind, trigger="admin")
+        except sync_runs.SyncAlreadyRunning as exc:
             modeladmin.message_user(request, f"{store}: {exc}.", level="warning")
         else:
             modeladmin.message_user(request, f"{store}: {run.get_kind_display().lower()} queued as #{run.pk}.")

@@ -5,7 +5,7 @@ levels and its recently changed orders and fixes what differs; the same machiner
 
 Each page is fetched outside any transaction and applied in one transaction together with the run's cursor, so a
 run killed at any point resumes at the first page it had not committed, and a page is never applied twice. Records
-go through the same code as webhooks (`sync.apply_records`), so the newest state wins whatever arrives first.
+go through the same code as webhooks (`records.apply_records`), so the newest state wins whatever arrives first.
 
 The store's gateway says which phases its platform has (`gateway.sync_phases`) and reads their pages:
 
@@ -33,7 +33,7 @@ from integrations.records import InventoryLevelRecord, OrderRecord, ProductRecor
 from inventory_ai import dispatch
 from inventory_ai.gateways import gateway_class, store_gateway
 from inventory_ai.models import InventoryLevel, Location, Order, Store, SyncRun, Variant
-from inventory_ai.services.sync import NotReadyYet, apply_records
+from inventory_ai.services.records import NotReadyYet, apply_records
 from inventory_ai.services.webhooks import fetch_remote
 
 logger = logging.getLogger(__name__)

@@ -28,7 +28,7 @@ from inventory_ai.choices import WebhookStatus
 from inventory_ai.gateways import store_gateway, webhook_provider
 from inventory_ai.models import Refund, Store, WebhookEvent
 from inventory_ai.models.stores import normalize_store_domain
-from inventory_ai.services.sync import NotReadyYet, apply_records
+from inventory_ai.services.records import NotReadyYet, apply_records
 from inventory_ai.text import describe_character, find_unstorable_text, storable, unstorable_character
 
 logger = logging.getLogger(__name__)

@@ -7,8 +7,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from inventory_ai.gateways import gateway_class
 from inventory_ai.models import SyncRun
-from inventory_ai.services.store_sync import SyncAlreadyRunning, start_sync
 from inventory_ai.services.stores import upsert_store
+from inventory_ai.services.sync_runs import SyncAlreadyRunning, start_sync
 
 
 class Command(BaseCommand):

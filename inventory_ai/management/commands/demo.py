@@ -41,7 +41,7 @@ from inventory_ai.models import (
     WebhookEvent,
 )
 from inventory_ai.selectors.forecasts import current_run
-from inventory_ai.services import retraining, store_sync
+from inventory_ai.services import retraining, sync_runs
 from inventory_ai.services.roles import PLANNER, VIEWER, create_staff_user
 from inventory_ai.services.stores import upsert_store
 
@@ -176,8 +176,8 @@ class Command(BaseCommand):
     def _reconcile(self, store, processes) -> None:
         self.stdout.write("Reconciling the catalogue and stock with the shop ...")
         try:
-            run = store_sync.start_sync(store, SyncRun.Kind.RECONCILE, trigger="demo")
-        except store_sync.SyncAlreadyRunning as exc:
+            run = sync_runs.start_sync(store, SyncRun.Kind.RECONCILE, trigger="demo")
+        except sync_runs.SyncAlreadyRunning as exc:
             run = exc.run
         self._wait(lambda: _refreshed(run).status not in (SyncRun.Status.QUEUED, SyncRun.Status.RUNNING), processes,
                    "the reconciliation")  # fmt: skip
