@@ -48,9 +48,10 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from accuracy import MIN_SALE_WEEKS, ORIGINS, weekly_demand  # noqa: E402
 
+from forecasting.distribution import DEFAULT_CORRELATION  # noqa: E402
 from forecasting.engine import forecast_many  # noqa: E402
 from forecasting.fill_calibration import fit_fill_calibration  # noqa: E402
-from forecasting.policy import DEFAULT_CORRELATION, abc_classes, allocate_fill_rate, reorder_levels  # noqa: E402
+from forecasting.policy import abc_classes, allocate_fill_rate, reorder_levels  # noqa: E402
 from forecasting.protection import calibrate_fill_target  # noqa: E402
 from forecasting.tracking import DEFAULT_PRIOR_UNITS, track_forecasts  # noqa: E402
 

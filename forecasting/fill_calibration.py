@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from forecasting.policy import DEFAULT_CORRELATION, _fill_rate, _per_sku, _sku_demand, period_sigma
+from forecasting.distribution import DEFAULT_CORRELATION, fill_rate, per_sku, period_sigma, sku_demand
 from forecasting.protection import ProtectionCalibration, fit_protection_calibration
 from forecasting.replay import DEFAULT_RUNS, PolicyReplay
 
@@ -108,7 +108,7 @@ def fit_fill_calibration(
     fitted = {"lead_time": int(lead_time), "review_period": max(int(review_period), 1)}
     if replay is None:
         return FillRateCalibration(**fitted)
-    targets = _per_sku(service_level, replay.ids, "service_level").to_numpy(float)
+    targets = per_sku(service_level, replay.ids, "service_level").to_numpy(float)
     if ((targets <= 0) | (targets >= 1)).any():
         raise ValueError("service_level must lie strictly between 0 and 1")
     # the factors from one that asks MIN_FILL_SETTING of every item to one that asks MAX_FILL_SETTING, and 1
@@ -185,7 +185,7 @@ def _item_levels_by_setting(
     frame = forecasts.sort_values(["unique_id", "ds"]).reset_index(drop=True)
     frame_ids = pd.Index(frame["unique_id"].unique(), name="unique_id")
     rows = ids.get_indexer(frame_ids)
-    lead_std = _per_sku(lead_time_std, frame_ids, "lead_time_std", 0.0).to_numpy(float)
+    lead_std = per_sku(lead_time_std, frame_ids, "lead_time_std", 0.0).to_numpy(float)
     sigma = period_sigma(frame).to_numpy(float)
     all_means = frame["mean"].to_numpy(float).clip(min=0.0)
     codes = frame["unique_id"].to_numpy()
@@ -196,7 +196,7 @@ def _item_levels_by_setting(
         if rows[position] < 0:  # an item the replay does not follow
             continue
         grid = settings[rows[position]]
-        lead_dist, protect_dist, _ = _sku_demand(
+        lead_dist, protect_dist, _ = sku_demand(
             all_means[first:last],
             sigma[first:last],
             lead_time,
@@ -210,7 +210,7 @@ def _item_levels_by_setting(
         candidates = np.arange(protect_dist.upper() + 1)
         review_demand = protect_dist.mean - lead_dist.mean
         # the first level whose fill reaches a setting is the first whose running maximum does
-        fill = np.maximum.accumulate(_fill_rate(protect_dist, lead_dist, review_demand, candidates))
+        fill = np.maximum.accumulate(fill_rate(protect_dist, lead_dist, review_demand, candidates))
         order_up_to = np.minimum(np.searchsorted(fill, grid, side="left"), len(candidates) - 1)
         if lead_dist.family is not None and lead_dist.mean > 0:
             covered = np.arange(lead_dist.upper() + 1)

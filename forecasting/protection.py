@@ -40,7 +40,7 @@ import pandas as pd
 from scipy import optimize
 from scipy.special import gammaln
 
-from forecasting.policy import DEFAULT_CORRELATION, _per_sku, period_sigma, served_curves_per_sku, window_moments
+from forecasting.distribution import DEFAULT_CORRELATION, per_sku, period_sigma, served_curves_per_sku, window_moments
 from forecasting.replay import DEFAULT_RUNS, PolicyReplay, latest_complete_runs
 
 # One odd season must not wreck every level: the mean factor stays within exp(+-MAX_LOG_MEAN_FACTOR).
@@ -216,7 +216,7 @@ def calibrate_fill_target(
     replay = PolicyReplay.find(past_forecasts, history, lead_time, review_period, as_of, runs)
     if replay is None:
         return FillTargetCalibration(target, target, float("nan"), 0)
-    values = _per_sku(unit_value, replay.ids, "unit_value", 1.0).to_numpy(float)
+    values = per_sku(unit_value, replay.ids, "unit_value", 1.0).to_numpy(float)
     values = np.where(values > 0, values, np.nanmedian(values[values > 0]) if (values > 0).any() else 1.0)
 
     def levels(ahead: pd.DataFrame) -> np.ndarray:

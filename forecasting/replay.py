@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from forecasting.policy import period_sigma, window_moments
+from forecasting.distribution import period_sigma, window_moments
 from forecasting.tracking import track_forecasts
 
 # The forecast runs used: the latest ones with complete windows, as the store's phase changes over the year.

@@ -11,14 +11,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
+from forecasting.distribution import DemandDistribution, window_moments
 from forecasting.policy import (
-    DemandDistribution,
     abc_classes,
     economic_order_quantity,
     reorder_levels,
     round_order,
     stock_flags,
-    window_moments,
     xyz_classes,
 )
 
