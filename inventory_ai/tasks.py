@@ -74,16 +74,7 @@ _RETRAIN_STEP = {
 @shared_task(name="inventory_ai.tasks.retrain_store_task", **_RETRAIN_STEP)
 def retrain_store_task(store_id: int, run_id: int | None = None, kind: str = "full") -> int | None:
     """Plan a store's retrain (creating the run unless `run_id` names one already queued) and fan out its work."""
-    if run_id is None:
-        from inventory_ai.models import Store
-
-        try:
-            run = retraining.start_retrain(Store.objects.get(pk=store_id), kind, trigger="task")
-        except retraining.RetrainAlreadyRunning as exc:
-            return exc.run.pk
-        return run.pk if run else None  # the new run's own task plans it
-    retraining.plan_run(run_id)
-    return run_id
+    return retraining.start_or_plan(store_id, run_id, kind)
 
 
 @shared_task(name="inventory_ai.tasks.backtest_chunk_task", **_RETRAIN_STEP)
@@ -124,11 +115,7 @@ def fail_stalled_runs_task() -> list[int]:
 )
 def recompute_suggestions_task(store_id: int, run_id: int | None = None, variant_ids: list[int] | None = None) -> dict:
     """After a retrain or a stock change: recompute restock suggestions (idempotent: equal numbers are kept)."""
-    from inventory_ai.models import ForecastRun, Store
-
-    store = Store.objects.get(pk=store_id)
-    run = ForecastRun.objects.filter(pk=run_id).first() if run_id else None
-    return replenishment.recompute_suggestions(store, variant_ids, run)
+    return replenishment.recompute_store_suggestions(store_id, run_id, variant_ids)
 
 
 # Idempotent: the push key (Shopify's @idempotent key, a meta marker on WooCommerce) makes a repeated write a no-op,

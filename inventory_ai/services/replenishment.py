@@ -91,6 +91,15 @@ def update_classes(store: Store, until: date) -> dict[str, int]:
     return dict(abc.value_counts())
 
 
+def recompute_store_suggestions(
+    store_id: int, run_id: int | None = None, variant_ids: list[int] | None = None
+) -> dict[str, int]:
+    """`recompute_suggestions` by ids, as a task names them (the run: the current one when None)."""
+    store = Store.objects.get(pk=store_id)
+    run = ForecastRun.objects.filter(pk=run_id).first() if run_id else None
+    return recompute_suggestions(store, variant_ids, run)
+
+
 def recompute_suggestions(
     store: Store, variant_ids: list[int] | None = None, run: ForecastRun | None = None
 ) -> dict[str, int]:

@@ -29,6 +29,7 @@ from inventory_ai.services.retraining.starting import (
     plan_run,
     rerun,
     retrain_active_stores,
+    start_or_plan,
     start_retrain,
 )
 from inventory_ai.services.retraining.steps import GLOBAL_BACKTEST, GLOBAL_FILES, GLOBAL_FINAL, NETWORK_FILES
@@ -48,6 +49,7 @@ __all__ = [
     "prune_runs",
     "rerun",
     "retrain_active_stores",
+    "start_or_plan",
     "start_retrain",
     "train_global_model",
 ]

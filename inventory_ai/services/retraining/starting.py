@@ -203,3 +203,17 @@ def _latest_with_network(store: Store) -> ForecastRun | None:
         if run.artifacts and model_registry.storage().exists(f"{run.artifacts}/{NETWORK_FILES[0]}"):
             return run
     return None
+
+
+def start_or_plan(store_id: int, run_id: int | None = None, kind: str = RunKind.FULL) -> int | None:
+    """The retrain task's work: plan the queued run `run_id`, or (without one) create a run of the store, whose own
+    task then plans it. Returns the run's id (the active one when the store already has one; None when a refresh
+    finds nothing new)."""
+    if run_id is None:
+        try:
+            run = start_retrain(Store.objects.get(pk=store_id), kind, trigger="task")
+        except RetrainAlreadyRunning as exc:
+            return exc.run.pk
+        return run.pk if run else None
+    plan_run(run_id)
+    return run_id
