@@ -12,8 +12,9 @@ from django.utils import timezone
 
 from inventory_ai.choices import SuggestionStatus
 from inventory_ai.models import ClassPolicy, InventoryLevel, ReorderSuggestion, Variant
+from inventory_ai.selectors import policy_inputs
 from inventory_ai.selectors.forecasts import last_complete_day
-from inventory_ai.services import policy_inputs, replenishment
+from inventory_ai.services import replenishment
 
 pytestmark = pytest.mark.django_db
 

@@ -35,7 +35,7 @@ from inventory_ai.models import (
     Store,
     Variant,
 )
-from inventory_ai.services import policy_inputs
+from inventory_ai.selectors import policy_inputs
 
 # Decisions on suggestions and adjustments live in their own module; the admin, the API and the tests still reach
 # them here.
