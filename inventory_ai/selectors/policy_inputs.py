@@ -1,6 +1,7 @@
-"""Reading a forecast run for the replenishment policy: its forecasts tracked against the sales recorded since it,
-and a store-wide fill rate shared out over the items at the least stock value, its setting calibrated on the store's
-recent runs. Used by `inventory_ai.services.replenishment`.
+"""The replenishment policy's inputs, read from a forecast run: its forecasts tracked against the sales recorded
+since it, and a store-wide fill rate shared out over the items at the least stock value, its setting calibrated on
+the store's recent runs (memoised in the cache, never written to the database). Used by
+`inventory_ai.services.replenishment`.
 """
 
 from __future__ import annotations
