@@ -111,7 +111,7 @@ def start_chunk_step(run: ForecastRun, chunk: ForecastRunChunk, step: str) -> bo
         f"Stopped: the {step} of chunk {chunk.index} ({len(chunk.variant_ids):,} SKUs) was started "
         f"{locked.step_attempts} times and never finished: the worker process running it died each time (killed for "
         "memory, or crashed). "
-        f"The worker's log says which; CELERY_WORKER_MAX_MEMORY_PER_CHILD bounds a process's memory.",
+        "The worker's log says which; re-run the store once the cause is fixed.",
     )
     return False
 
