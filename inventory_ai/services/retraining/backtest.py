@@ -20,7 +20,7 @@ from inventory_ai.models import (
     ForecastRunChunk,
 )
 from inventory_ai.services import model_registry
-from inventory_ai.services.retraining.phases import advance, enqueue_outstanding
+from inventory_ai.services.retraining.phases import advance, enqueue_outstanding, open_chunk_step
 from inventory_ai.services.retraining.steps import (
     GLOBAL_BACKTEST,
     GLOBAL_FILES,
@@ -31,7 +31,6 @@ from inventory_ai.services.retraining.steps import (
     run_plan,
     running_run,
     saved_states,
-    start_chunk_step,
 )
 
 logger = logging.getLogger(__name__)
@@ -39,15 +38,9 @@ logger = logging.getLogger(__name__)
 
 def backtest_chunk(run_id: int, index: int) -> str:
     """Backtest the local candidates of one chunk's SKUs and keep the evidence for model choice."""
-    run = running_run(run_id)
-    chunk = ForecastRunChunk.objects.filter(run_id=run_id, index=index).first()
-    if run is None or chunk is None:
-        return "no such running run"
-    if chunk.backtest_status != StepStatus.PENDING:
-        enqueue_outstanding(run_id)
-        return "already done"
-    if not start_chunk_step(run, chunk, "backtest"):
-        return "run failed: the chunk's worker process kept dying"
+    run, chunk, refusal = open_chunk_step(run_id, index, "backtest")
+    if refusal:
+        return refusal
     series = read_series(run, chunk.variant_ids)
     starts = saved_states(run.warm_start_run)
     evidence = pipeline.backtest_chunk(run_plan(run), series, starts=[starts.get(str(uid)) for uid, _, _ in series])

@@ -15,14 +15,12 @@ from forecasting.data import future_periods, period_alias
 from inventory_ai.choices import RunKind, RunStatus, StepStatus
 from inventory_ai.models import Forecast, ForecastResult, ForecastRun, ForecastRunChunk
 from inventory_ai.selectors.forecasts import current_run
-from inventory_ai.services.retraining.phases import advance, enqueue_outstanding
+from inventory_ai.services.retraining.phases import advance, open_chunk_step
 from inventory_ai.services.retraining.steps import (
     global_results,
     read_series,
     run_plan,
-    running_run,
     saved_states,
-    start_chunk_step,
 )
 
 logger = logging.getLogger(__name__)
@@ -34,15 +32,9 @@ CHANGE_TOLERANCE = 0.05
 
 def forecast_chunk(run_id: int, index: int) -> str:
     """Fit the chosen model of each SKU in one chunk and write its forecasts and outcome, all in one transaction."""
-    run = running_run(run_id)
-    chunk = ForecastRunChunk.objects.filter(run_id=run_id, index=index).first()
-    if run is None or chunk is None:
-        return "no such running run"
-    if chunk.forecast_status != StepStatus.PENDING:
-        enqueue_outstanding(run_id)
-        return "already done"
-    if not start_chunk_step(run, chunk, "forecast"):
-        return "run failed: the chunk's worker process kept dying"
+    run, chunk, refusal = open_chunk_step(run_id, index, "forecast")
+    if refusal:
+        return refusal
     previous = current_run(run.store)
     series = read_series(run, chunk.variant_ids)
     results = _forecast_series(run, chunk, series, previous)

@@ -17,10 +17,19 @@ from inventory_ai.models import (
     Forecast,
     ForecastResult,
     ForecastRun,
+    ForecastRunChunk,
 )
 from inventory_ai.selectors.forecasts import current_run
 from inventory_ai.services import model_registry
-from inventory_ai.services.retraining.steps import GLOBAL_BACKTEST, GLOBAL_FINAL, global_results, run_plan, saved_states
+from inventory_ai.services.retraining.steps import (
+    GLOBAL_BACKTEST,
+    GLOBAL_FINAL,
+    global_results,
+    run_plan,
+    running_run,
+    saved_states,
+    start_chunk_step,
+)
 from inventory_ai.services.retraining.upkeep import prune_runs
 
 logger = logging.getLogger(__name__)
@@ -49,6 +58,22 @@ def enqueue_outstanding(run_id: int) -> int:
         pending = run.chunks.filter(forecast_status=StepStatus.PENDING).values_list("index", flat=True)
         calls += [("forecast_chunk_task", (run.pk, index)) for index in pending]
     return dispatch.send_group(calls)
+
+
+def open_chunk_step(run_id: int, index: int, step: str) -> tuple[ForecastRun | None, ForecastRunChunk | None, str]:
+    """The running run and its chunk `index` when the chunk's `step` ("backtest" or "forecast") is pending and may
+    start (its start counted), else (None, None, why not): no such running run, the step already done (the run is
+    made sure to move on), or the run failed because the step kept killing its process."""
+    run = running_run(run_id)
+    chunk = ForecastRunChunk.objects.filter(run_id=run_id, index=index).first()
+    if run is None or chunk is None:
+        return None, None, "no such running run"
+    if getattr(chunk, f"{step}_status") != StepStatus.PENDING:
+        enqueue_outstanding(run_id)
+        return None, None, "already done"
+    if not start_chunk_step(run, chunk, step):
+        return None, None, "run failed: the chunk's worker process kept dying"
+    return run, chunk, ""
 
 
 def advance(run: ForecastRun) -> None:
