@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from integrations.records import OrderLineRecord, OrderRecord, VariantRef
@@ -14,7 +15,7 @@ from integrations.simulator.api_server import ApiServer
 from integrations.simulator.inventory import Faults, InventoryStore, WooItem
 from integrations.simulator.state import StoreState
 from integrations.woocommerce.gateway import WooCommerceGateway
-from inventory_ai.models import InventoryLevel, Location, Order, OrderLine, Product, SyncRun, Variant
+from inventory_ai.models import DailyDemand, InventoryLevel, Location, Order, OrderLine, Product, SyncRun, Variant
 from inventory_ai.services import sync_runs
 from inventory_ai.services.stores import upsert_store
 
@@ -160,6 +161,10 @@ def test_a_woocommerce_backfill_imports_catalogue_stock_and_orders(simulator):
     assert len(data["lines"]) == 7
     assert Order.objects.filter(store=store).count() == 7
     assert run.counts["orders_imported"] == 7
+    # and the tables the backfill filled have query planner statistics (ANALYZE after a bulk load)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_stats WHERE tablename = %s", [DailyDemand._meta.db_table])
+        assert cursor.fetchone()[0] > 0
 
 
 def test_a_backfill_killed_halfway_resumes_and_ends_with_the_same_data(simulator, monkeypatch):

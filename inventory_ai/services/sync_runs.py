@@ -32,7 +32,8 @@ from integrations.errors import StillRunning, StoreAPIError
 from integrations.records import InventoryLevelRecord, OrderRecord, ProductRecord
 from inventory_ai import dispatch
 from inventory_ai.gateways import gateway_class, store_gateway
-from inventory_ai.models import InventoryLevel, Location, Order, Store, SyncRun, Variant
+from inventory_ai.models import DailyDemand, InventoryLevel, Location, Order, OrderLine, Store, SyncRun, Variant
+from inventory_ai.services.bulk import refresh_statistics
 from inventory_ai.services.records import NotReadyYet, apply_records
 from inventory_ai.services.webhooks import fetch_remote
 
@@ -144,6 +145,9 @@ def run_sync(run_id: int) -> str:
         run = SyncRun.objects.select_for_update().get(pk=run_id)
         run.status, run.phase, run.finished_at = SyncRun.Status.SUCCEEDED, DONE, timezone.now()
         run.save()
+    if run.kind == SyncRun.Kind.BACKFILL:
+        # a backfill loads a store's whole history at once: the planner needs to know it before the retrain reads it
+        refresh_statistics([Variant, Order, OrderLine, DailyDemand, InventoryLevel])
     corrected = run.counts.get("levels_corrected", 0) + run.counts.get("orders_corrected", 0)
     if run.kind == SyncRun.Kind.RECONCILE and corrected:
         logger.warning("reconciliation #%s of %s corrected %s record(s)", run.pk, store, corrected)

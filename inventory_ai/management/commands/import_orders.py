@@ -22,7 +22,8 @@ from integrations.records import OrderRecord, RefundRecord, RowProblem
 from integrations.shopify.order_export import ShopifyOrderExportReader
 from inventory_ai.choices import OrderSource
 from inventory_ai.conf import get_option
-from inventory_ai.models import Store
+from inventory_ai.models import DailyDemand, Order, OrderLine, Store, Variant
+from inventory_ai.services.bulk import refresh_statistics
 from inventory_ai.services.catalog import CatalogCache
 from inventory_ai.services.orders import ApplyResult, apply_order_records, apply_refund_records
 from inventory_ai.services.stores import find_store
@@ -130,6 +131,8 @@ class Command(BaseCommand):
             flush()
             progress.update(os.path.getsize(path) - position)
             progress.close()
+            if reader.rows_imported:
+                refresh_statistics([Variant, Order, OrderLine, DailyDemand])
         finally:
             raw.close()
             if report_file is not None:
