@@ -35,6 +35,15 @@ def infer_season_length(freq: str) -> int:
     return 1
 
 
+def season_cycles(freq: str, season_length: int | None = None) -> tuple[int, ...]:
+    """The cycles of series of `freq`: the season first (`season_length`, default the frequency's natural one, 1 for
+    none), then the year where it is longer and at most a year of days (365 days for daily data; weekly, monthly
+    and quarterly data have the year as their season already)."""
+    season = season_length or infer_season_length(freq)
+    year = periods_per_year(freq)
+    return (season, year) if season < year <= 366 and season > 1 else (season,)
+
+
 def period_alias(freq: str) -> str:
     """The period spelling of a frequency ("MS" and "ME" are months as periods, "QS" and "QE" quarters, ...)."""
     upper = freq.upper()

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from forecasting import metrics
-from forecasting.data import OUTLIER_IQRS, infer_season_length
+from forecasting.data import OUTLIER_IQRS, infer_season_length, season_cycles
 from forecasting.model_catalog import DEFAULT_WINDOWS, GLOBAL_MODELS, MODELS, PAIR
 from forecasting.network import fit_global, global_backtest, load_network
 from forecasting.pipeline import (
@@ -210,7 +210,7 @@ def backtest(
     series = prepare(history, freq)
     parts = tuple(dict.fromkeys(part for name in names for part in name.split(PAIR)))
     local_names = tuple(name for name in parts if name in MODELS)
-    local = _local_backtest(series, [None] * len(series), local_names, horizon, m, n_windows)
+    local = _local_backtest(series, [None] * len(series), local_names, horizon, m, n_windows, season_cycles(freq, m))
     for name in [name for name in parts if name in GLOBAL_MODELS]:
         for position, predictions in global_backtest(series, name, horizon, n_windows, (80,), seed)[0].items():
             local[position][name] = predictions

@@ -23,23 +23,25 @@ from forecasting.models import (
 from forecasting.models.base import Ensemble
 from forecasting.models.ets import Ets
 from forecasting.models.lstm import GlobalLSTM
+from forecasting.models.mstl import Mstl
 from forecasting.models.sarima import Sarima
 
-Factory = Callable[[int], LocalForecaster]  # season length -> model
+Factory = Callable[[int, tuple[int, ...]], LocalForecaster]  # season length, every cycle of the data -> model
 Series = tuple[object, pd.DatetimeIndex, np.ndarray]  # (unique_id, period ends, values)
 
 MODELS: dict[str, Factory] = {
-    "naive": lambda m: Naive(),
-    "seasonal_naive": lambda m: SeasonalNaive(m),
-    "moving_average_8": lambda m: MovingAverage(8),
-    "croston_sba": lambda m: CrostonSBA(),
-    "tsb": lambda m: TSB(),
-    "adida": lambda m: ADIDA(),
-    "imapa": lambda m: IMAPA(),
-    "ensemble": lambda m: Ensemble([MovingAverage(8), TSB(), ADIDA(), IMAPA()]),
-    "sarima": lambda m: Sarima(m),
-    "ets": lambda m: Ets(m),
-    "inactive": lambda m: Inactive(),  # the inactive class's model: no sale in the last year
+    "naive": lambda m, cycles: Naive(),
+    "seasonal_naive": lambda m, cycles: SeasonalNaive(m),
+    "moving_average_8": lambda m, cycles: MovingAverage(8),
+    "croston_sba": lambda m, cycles: CrostonSBA(),
+    "tsb": lambda m, cycles: TSB(),
+    "adida": lambda m, cycles: ADIDA(),
+    "imapa": lambda m, cycles: IMAPA(),
+    "ensemble": lambda m, cycles: Ensemble([MovingAverage(8), TSB(), ADIDA(), IMAPA()]),
+    "sarima": lambda m, cycles: Sarima(m),
+    "ets": lambda m, cycles: Ets(m),
+    "mstl": lambda m, cycles: Mstl(cycles),
+    "inactive": lambda m, cycles: Inactive(),  # the inactive class's model: no sale in the last year
 }
 EXOG_MODELS = {"sarima"}  # the local models that take regressors (holidays)
 GlobalFactory = Callable[[int, tuple[int, ...], int], GlobalForecaster]  # horizon, levels, seed -> model
@@ -54,8 +56,18 @@ INTERMITTENT_CANDIDATES = ("moving_average_8", "croston_sba", "tsb", "adida", "i
 # tried only there: with a long cycle (a year of weeks) it is non-seasonal, and the moving average and the
 # intermittent methods already cover a smoothed level.
 SEASONAL_CANDIDATES = ("seasonal_naive", "sarima", "ets")
+# The candidates of a seasonal series (smooth, its history holding a long cycle, a year of weeks or of days, once and
+# a quarter: `forecasting.selection.demand_class`): the seasonal naive forecast (last year's same week where the
+# season is the year, last week's same day for days) and the seasonal-trend decomposition, which carries last
+# year's shape at this year's level; their pair is a candidate too.
+LONG_CYCLE_CANDIDATES = ("seasonal_naive", "mstl")
 DEFAULT_WINDOWS = 2  # backtest windows each candidate is scored on
+# A seasonal series' candidates are scored on at least this many windows: choosing how to read a year takes more of
+# the year than the latest two horizons (on Rossmann's weekly sales two windows of 8 weeks ranked the seasonal
+# naive forecast first in April and May 2015, and four ranked the decomposition and its pair first, which the
+# following weeks confirmed). Its candidates are cheap, so the extra windows cost little.
+SEASONAL_WINDOWS = 4
 PAIR = "+"  # "lstm+imapa": the equal-weight average of two models
 # Pairs of local models that are candidates wherever both members are: two readings of a seasonal history (smoothed
 # states against differenced lags) whose errors partly cancel.
-LOCAL_PAIRS = ("sarima+ets",)
+LOCAL_PAIRS = ("sarima+ets", "mstl+seasonal_naive")

@@ -34,6 +34,7 @@ from forecasting.data import (
     holiday_counts,
     impute_censored,
     infer_season_length,
+    season_cycles,
     to_regular,
     useful_start,
 )
@@ -42,9 +43,11 @@ from forecasting.model_catalog import (
     EXOG_MODELS,
     GLOBAL_MODELS,
     INTERMITTENT_CANDIDATES,
+    LONG_CYCLE_CANDIDATES,
     MODELS,
     PAIR,
     SEASONAL_CANDIDATES,
+    SEASONAL_WINDOWS,
     SMOOTH_CANDIDATES,
     Series,
 )
@@ -95,17 +98,22 @@ class Choice:
     per_class: dict[str, str]
     calibration: list[float] = field(default_factory=list)
 
-    def model_for(self, values: np.ndarray) -> str:
-        return model_for(values, self.per_class)
+    def model_for(self, values: np.ndarray, cycles: Sequence[int] = ()) -> str:
+        return model_for(values, self.per_class, cycles)
 
     def factor(self, values: np.ndarray, index: pd.DatetimeIndex) -> float:
         return calibration_factor(self.calibration, values, index)
 
 
-def local_candidates(y: np.ndarray, season_length: int) -> tuple[str, ...]:
-    kind = demand_class(y)
+def local_candidates(y: np.ndarray, season_length: int, cycles: Sequence[int] = ()) -> tuple[str, ...]:
+    """The local models a series is backtested with: those of its demand class (`demand_class`), and the seasonal
+    ones of a short cycle (months, quarters, a week of days). A seasonal series (a long cycle in its history) has
+    the models that read that cycle (`LONG_CYCLE_CANDIDATES`)."""
+    kind = demand_class(y, cycles)
     if kind == "inactive":
         return ()  # nothing to choose: an inactive series is forecast as such
+    if kind == "seasonal":
+        return LONG_CYCLE_CANDIDATES
     names = INTERMITTENT_CANDIDATES if kind == "intermittent" else SMOOTH_CANDIDATES
     if 1 < season_length <= MAX_SEASONAL_PERIOD:
         names = tuple(dict.fromkeys((*names, *SEASONAL_CANDIDATES)))
@@ -131,21 +139,21 @@ def _regressors(extra: dict | None, name: str, start: int, stop: int, steps: int
     return calendar[start:stop, None], calendar[stop : stop + steps, None]
 
 
-def _local_backtest(chunk, extras, names, horizon, season_length, windows) -> list[dict[str, dict]]:
+def _local_backtest(chunk, extras, names, horizon, season_length, windows, cycles=()) -> list[dict[str, dict]]:
     """Per series: {model: {cutoff: predicted mean}} for every backtest cutoff, and under "_state" the fitted state
     of the last cutoff for models that warm-start (a seasonal ARIMA searches its order once, at the first cutoff, and
     later fits start from there). `names=None`: the series' own candidates."""
     out = []
     for (_, _, values), extra in zip(chunk, extras, strict=True):
         predictions: dict[str, dict] = {"_state": {}}
-        for name in names or local_candidates(values, season_length):
+        for name in names or local_candidates(values, season_length, cycles):
             predictions[name] = {}
             state = (extra or {}).get(f"{name}_start")
             for cutoff in _windows(len(values), horizon, windows):
                 train = values[:cutoff]
                 steps = min(horizon, len(values) - cutoff)
                 X, X_future = _regressors(extra, name, 0, cutoff, steps)
-                model = MODELS[name](season_length)
+                model = MODELS[name](season_length, cycles or (season_length,))
                 if state and hasattr(model, "start"):
                     model.start = state
                 prediction, alias = forecast_with_fallback(model, Naive(), train, steps, X=X, X_future=X_future)
@@ -205,15 +213,18 @@ def backtest_local(
     earlier run per model (a warm start). A series whose backtest raises gets `{"error": ...}` instead; the others
     are unaffected."""
     out = []
+    cycles = season_cycles(freq, season_length)
     for item, start in zip(series, starts or [None] * len(series), strict=True):
         _, index, values = item
         try:
             extra = _extra(index, horizon, freq, country, start)
-            [predictions] = _local_backtest([item], [extra], None, horizon, season_length, windows)
-            cutoffs = _windows(len(values), horizon, windows)
+            kind = demand_class(values, cycles)
+            count = max(windows, SEASONAL_WINDOWS) if kind == "seasonal" else windows
+            [predictions] = _local_backtest([item], [extra], None, horizon, season_length, count, cycles)
+            cutoffs = _windows(len(values), horizon, count)
             out.append(
                 {
-                    "class": demand_class(values),
+                    "class": kind,
                     "cutoffs": cutoffs,
                     "actual": [values[cutoff : cutoff + horizon].tolist() for cutoff in cutoffs],
                     "scale": [metrics.naive_scale(values[:cutoff], 1, 2) for cutoff in cutoffs],
@@ -266,7 +277,9 @@ def forecast_chosen(
             if not local_names and not use_global:
                 local_names = [_default(values)]
             extra = _extra(index, horizon, freq, country, start)
-            [forecasts] = _local_forecasts([item], [extra], [local_names], horizon, season_length, tuple(level))
+            [forecasts] = _local_forecasts(
+                [item], [extra], [local_names], horizon, season_length, tuple(level), season_cycles(freq, season_length)
+            )
             parts = [forecasts[part] for part in local_names]
             if use_global:
                 parts.insert(0, (global_prediction, "lstm"))
@@ -287,13 +300,13 @@ def forecast_chosen(
     return out
 
 
-def _local_forecasts(chunk, extras, names_per_series, horizon, season_length, level) -> list[dict]:
+def _local_forecasts(chunk, extras, names_per_series, horizon, season_length, level, cycles=()) -> list[dict]:
     """Per series: {model: (prediction, alias)} for each of its models, and "_state": what a warm start reuses."""
     out = []
     for (_, _, values), extra, names in zip(chunk, extras, names_per_series, strict=True):
         forecasts: dict = {"_state": {}}
         for name in names:
-            model = MODELS[name](season_length)
+            model = MODELS[name](season_length, cycles or (season_length,))
             if (extra or {}).get(f"{name}_start") and hasattr(model, "start"):
                 model.start = extra[f"{name}_start"]
             X, X_future = _regressors(extra, name, 0, len(values), horizon)
@@ -366,7 +379,8 @@ def forecast_chunk(
     choice = choice or Choice({})
     count = len(series)
     names = names or [None] * count
-    chosen = [name or choice.model_for(values) for name, (_, _, values) in zip(names, series, strict=True)]
+    cycles = season_cycles(plan.freq, plan.season_length)
+    chosen = [name or choice.model_for(values, cycles) for name, (_, _, values) in zip(names, series, strict=True)]
     results = forecast_chosen(
         series,
         chosen,
@@ -382,7 +396,7 @@ def forecast_chunk(
     evidence = evidence or [None] * count
     global_backtests = global_backtests or [None] * count
     for (_, _, values), result, item, by_cutoff in zip(series, results, evidence, global_backtests, strict=True):
-        result["class"] = demand_class(values)
+        result["class"] = demand_class(values, cycles)
         result["scores"] = score_evidence(item, by_cutoff) if item else {}
     return results
 

@@ -227,4 +227,4 @@ def test_the_package_is_the_public_face_of_the_engine():
     assert issubclass(GlobalLSTM, GlobalForecaster)
     from forecasting.model_catalog import MODELS
 
-    assert all(isinstance(factory(12), LocalForecaster) for factory in MODELS.values())
+    assert all(isinstance(factory(12, (12,)), LocalForecaster) for factory in MODELS.values())

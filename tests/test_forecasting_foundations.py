@@ -20,8 +20,9 @@ from forecasting.models import (
     SeasonalNaive,
     forecast_with_fallback,
 )
+from forecasting.models.mstl import Mstl
 
-ALL_MODELS = [Naive(), SeasonalNaive(4), MovingAverage(8), CrostonSBA(), TSB(), ADIDA(), IMAPA()]
+ALL_MODELS = [Naive(), SeasonalNaive(4), MovingAverage(8), CrostonSBA(), TSB(), ADIDA(), IMAPA(), Mstl((4, 12))]
 
 
 def test_metrics_on_known_values():
@@ -279,9 +280,9 @@ def test_a_seasonal_model_refuses_a_constant_or_short_history_and_falls_back(nam
     from forecasting.model_catalog import MODELS
 
     with pytest.raises(ValueError, match="constant"):
-        MODELS[name](12).fit(np.ones(200))
+        MODELS[name](12, (12,)).fit(np.ones(200))
     with pytest.raises(ValueError, match="not enough history"):
-        MODELS[name](12).fit(np.arange(5.0))
+        MODELS[name](12, (12,)).fit(np.arange(5.0))
     # a series it cannot fit falls back to the naive forecast
-    _, alias = forecast_with_fallback(MODELS[name](12), Naive(), np.ones(10), 3)
+    _, alias = forecast_with_fallback(MODELS[name](12, (12,)), Naive(), np.ones(10), 3)
     assert alias == "naive"
