@@ -28,6 +28,8 @@ GLOBAL_MIN_SERIES = 100
 # window (a scale measured on fewer periods is noise), weighting each by its units sold in the periods before it.
 CALIBRATION_MIN_PERIODS = 8
 CALIBRATION_WEIGHT_PERIODS = 8
+# The demand classes whose series may be given the global network (alone or in a pair).
+NETWORK_CLASSES = ("smooth", "intermittent")
 # The model of a class that had no evidence to choose from.
 DEFAULT_MODELS = {"intermittent": "imapa", "smooth": "moving_average_8", "seasonal": "mstl"}
 
@@ -107,7 +109,7 @@ def _candidates(item: dict, global_backtest: dict | None) -> dict[str, dict[int,
         if all(part in candidates for part in pair.split(PAIR)):
             candidates[pair] = merge_pair(pair, candidates)
     for name in GLOBAL_MODELS:
-        if global_backtest and item.get("class") != "seasonal":  # the network reads no yearly cycle
+        if global_backtest and item.get("class") in NETWORK_CLASSES:  # the network reads no yearly cycle
             candidates[name] = {int(cutoff): mean for cutoff, mean in global_backtest.items()}
             for other in [key for key in item["predictions"] if key not in GLOBAL_MODELS]:
                 candidates[f"{name}{PAIR}{other}"] = merge_pair(f"{name}{PAIR}{other}", candidates)

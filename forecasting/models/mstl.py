@@ -14,8 +14,9 @@ Why it suits seasonal goods:
   Christmas gets last Christmas's shape at this year's level, where the seasonal naive forecast repeats last year
   as it was.
 
-The smoothing is fitted in numpy over the whole parameter grid at once, one pass over the history. A series costs a
-few milliseconds, a year of daily history included.
+The smoothing is fitted in numpy over the whole parameter grid at once, one pass over the history; STL's smoothers
+are evaluated at every tenth point of their windows, as R's `stl` does. A series costs a few milliseconds for weeks
+and a few tens for two years of days.
 
 A cycle is used when the history holds it once and a quarter (`MIN_CYCLES`). With no usable cycle, the model is the
 smoothing alone.
@@ -77,6 +78,29 @@ def smooth(values: np.ndarray) -> tuple[int, np.ndarray, np.ndarray, float]:
     return best, level, trend, float(sse[best] / n)
 
 
+def _odd(value: float) -> int:
+    whole = int(np.ceil(value))
+    return whole + (whole % 2 == 0)
+
+
+def _stl_settings(period: int, seasonal: int) -> dict:
+    """STL's settings for one cycle: statsmodels' default smoother windows, each smoother evaluated at every k-th
+    point of its window and interpolated between them, with k a tenth of the window (as R's `stl` does by default).
+    Exact Loess at every point made a year of days cost half a second per fit, and with the jumps it costs 16 ms."""
+    trend = _odd(1.5 * period / (1 - 1.5 / seasonal))
+    low_pass = _odd(period + 1)
+    return {
+        "period": period,
+        "seasonal": seasonal,
+        "trend": trend,
+        "low_pass": low_pass,
+        "seasonal_deg": 0,
+        "seasonal_jump": int(np.ceil(seasonal / 10)),
+        "trend_jump": int(np.ceil(trend / 10)),
+        "low_pass_jump": int(np.ceil(low_pass / 10)),
+    }
+
+
 class Mstl(LocalForecaster):
     """MSTL over the cycles in `periods` that the history holds (see the module's docstring)."""
 
@@ -101,7 +125,7 @@ class Mstl(LocalForecaster):
                 for position, period in enumerate(self.periods_):
                     rest = rest + seasonal[position]
                     window = self.seasonal_window + 4 * position
-                    seasonal[position] = STL(rest, period=period, seasonal=window, seasonal_deg=0).fit().seasonal
+                    seasonal[position] = STL(rest, **_stl_settings(period, window)).fit().seasonal
                     rest = rest - seasonal[position]
         best, level, trend, variance = smooth(rest)
         self.alpha_, self.beta_, self.phi_ = float(ALPHA[best]), float(BETA[best]), float(PHI[best])
