@@ -266,6 +266,7 @@ def forecast_chosen(
     part stands alone) times its level factor (`factors`, see `fit_calibration`), or `{"error": ...}` when even the
     fallback failed."""
     out = []
+    cycles = season_cycles(freq, season_length)
     glob = global_forecasts or [None] * len(series)
     factors = factors or [1.0] * len(series)
     rows = zip(series, names, starts or [None] * len(series), glob, factors, strict=True)
@@ -277,9 +278,7 @@ def forecast_chosen(
             if not local_names and not use_global:
                 local_names = [_default(values)]
             extra = _extra(index, horizon, freq, country, start)
-            [forecasts] = _local_forecasts(
-                [item], [extra], [local_names], horizon, season_length, tuple(level), season_cycles(freq, season_length)
-            )
+            [forecasts] = _local_forecasts([item], [extra], [local_names], horizon, season_length, tuple(level), cycles)
             parts = [forecasts[part] for part in local_names]
             if use_global:
                 parts.insert(0, (global_prediction, "lstm"))
