@@ -77,7 +77,7 @@ def rossmann_daily(directory: Path) -> Panel:
     days = _complete_rossmann_days(directory)
     values = days.pivot(index="Store", columns="Date", values="Sales").sort_index(axis=1)
     holidays = days.pivot(index="Store", columns="Date", values="holiday").reindex_like(values)
-    return Panel(values, holidays.fillna(False).astype(bool))
+    return Panel(values, holidays.eq(True))  # a day without a row (store 988's 2013-01-01) is no holiday
 
 
 def rossmann_weekly(directory: Path) -> Panel:
@@ -87,7 +87,7 @@ def rossmann_weekly(directory: Path) -> Panel:
     weekly = days.groupby(["Store", "week"], as_index=False).agg(y=("Sales", "sum"), holiday=("holiday", "any"))
     values = weekly.pivot(index="Store", columns="week", values="y").sort_index(axis=1)
     holidays = weekly.pivot(index="Store", columns="week", values="holiday").reindex_like(values)
-    return Panel(values, holidays.astype(bool))
+    return Panel(values, holidays.eq(True))
 
 
 def bike_daily(directory: Path) -> Panel:
