@@ -228,6 +228,7 @@ def evaluate(
         "wrmsse": float(np.mean(rmsse_by_origin)),
         "by_origin": rmsse_by_origin,
         "rel_wmae": float(np.mean(relative_by_origin)),
+        "rel_wmae_by_origin": relative_by_origin,
         "rel_wmae_pooled": weighted_model / weighted_reference,
         "mase": float(np.mean(mases)),
         "bias": error_total / actual_total if actual_total else 0.0,

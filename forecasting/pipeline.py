@@ -53,6 +53,7 @@ from forecasting.model_catalog import (
 )
 from forecasting.models import Naive
 from forecasting.models.base import forecast_with_fallback
+from forecasting.models.mstl import MIN_CYCLES
 from forecasting.models.sarima import MAX_SEASONAL_PERIOD
 from forecasting.selection import (
     CALIBRATION_WEIGHT_PERIODS,
@@ -131,6 +132,19 @@ def _windows(length: int, horizon: int, windows: int) -> list[int]:
     return [length - w * horizon for w in range(windows, 0, -1) if length - w * horizon >= 2]
 
 
+def seasonal_cutoffs(length: int, horizon: int, windows: int, cycles: Sequence[int]) -> list[int]:
+    """The backtest cutoffs of a seasonal series (oldest first): of the latest `windows` horizons and the window one
+    long cycle before the end (the season the forecast must cross, a year earlier), those whose history holds the
+    longest cycle once and a quarter (`MIN_CYCLES`), as the forecast's does.
+
+    The latest windows alone judge a model on the weeks just before the origin, not on the season after it: in May
+    they are the winter's weeks. A window with less history than that judges the decomposition without its yearly
+    component, which the forecast will have."""
+    longest = max((cycle for cycle in cycles if cycle > MAX_SEASONAL_PERIOD), default=0)
+    cutoffs = {*_windows(length, horizon, windows), length - longest}
+    return sorted(cutoff for cutoff in cutoffs if cutoff >= max(MIN_CYCLES * longest, 2) and cutoff < length)
+
+
 def _regressors(extra: dict | None, name: str, start: int, stop: int, steps: int):
     """(X for periods [start, stop), X for the next `steps`) for a model that takes regressors, else (None, None)."""
     calendar = (extra or {}).get("calendar")
@@ -139,17 +153,20 @@ def _regressors(extra: dict | None, name: str, start: int, stop: int, steps: int
     return calendar[start:stop, None], calendar[stop : stop + steps, None]
 
 
-def _local_backtest(chunk, extras, names, horizon, season_length, windows, cycles=()) -> list[dict[str, dict]]:
+def _local_backtest(
+    chunk, extras, names, horizon, season_length, windows, cycles=(), cutoffs=None
+) -> list[dict[str, dict]]:
     """Per series: {model: {cutoff: predicted mean}} for every backtest cutoff, and under "_state" the fitted state
     of the last cutoff for models that warm-start (a seasonal ARIMA searches its order once, at the first cutoff, and
-    later fits start from there). `names=None`: the series' own candidates."""
+    later fits start from there). `names=None`: the series' own candidates. `cutoffs`: these cutoffs rather than the
+    latest `windows` horizons."""
     out = []
     for (_, _, values), extra in zip(chunk, extras, strict=True):
         predictions: dict[str, dict] = {"_state": {}}
         for name in names or local_candidates(values, season_length, cycles):
             predictions[name] = {}
             state = (extra or {}).get(f"{name}_start")
-            for cutoff in _windows(len(values), horizon, windows):
+            for cutoff in _windows(len(values), horizon, windows) if cutoffs is None else cutoffs:
                 train = values[:cutoff]
                 steps = min(horizon, len(values) - cutoff)
                 X, X_future = _regressors(extra, name, 0, cutoff, steps)
@@ -219,9 +236,11 @@ def backtest_local(
         try:
             extra = _extra(index, horizon, freq, country, start)
             kind = demand_class(values, cycles)
-            count = max(windows, SEASONAL_WINDOWS) if kind == "seasonal" else windows
-            [predictions] = _local_backtest([item], [extra], None, horizon, season_length, count, cycles)
-            cutoffs = _windows(len(values), horizon, count)
+            if kind == "seasonal":
+                cutoffs = seasonal_cutoffs(len(values), horizon, max(windows, SEASONAL_WINDOWS), cycles)
+            else:
+                cutoffs = _windows(len(values), horizon, windows)
+            [predictions] = _local_backtest([item], [extra], None, horizon, season_length, windows, cycles, cutoffs)
             out.append(
                 {
                     "class": kind,

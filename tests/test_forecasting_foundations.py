@@ -154,6 +154,63 @@ def test_sarima_on_a_seasonal_monthly_series():
     assert np.all(prediction["mean"] <= prediction["hi-80"])
 
 
+def test_sarima_fitted_on_the_differenced_series_forecasts_as_the_whole_model_does():
+    import warnings
+
+    from statsmodels.tsa.statespace.sarimax import SARIMAX
+
+    from forecasting.models.sarima import Sarima
+
+    # given a trending seasonal monthly series with a promotion regressor, known ahead
+    rng = np.random.default_rng(11)
+    months = np.arange(132)
+    promotion = (rng.random(132) < 0.15).astype(float)[:, None]
+    y = 100 + 0.5 * months + 20 * np.sin(2 * np.pi * months / 12) + 30 * promotion[:, 0] + rng.normal(0, 4, 132)
+    model = Sarima(12).fit(y[:120], X=promotion[:120])
+    prediction = model.predict(12, level=(80,), X=promotion[120:])
+    # the same parameters in the model that differences inside its state space (statsmodels' default)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        whole = SARIMAX(
+            y[:120],
+            exog=promotion[:120],
+            order=tuple(model.state_["order"]),
+            seasonal_order=(0, 1, 1, 12),
+            concentrate_scale=True,
+        ).filter(model.result_.params)
+    forecast = whole.get_forecast(12, exog=promotion[120:])
+    # then the integrated forecasts are the whole model's ...
+    np.testing.assert_allclose(prediction["mean"], forecast.predicted_mean, rtol=1e-6)
+    # ... and so are the intervals, up to the scale each estimates from its own residuals (within 10%)
+    bounds = forecast.conf_int(alpha=0.2)
+    np.testing.assert_allclose(prediction["hi-80"] - prediction["lo-80"], bounds[:, 1] - bounds[:, 0], rtol=0.1)
+    # and the intervals widen with the horizon, as integrated errors do
+    width = prediction["hi-80"] - prediction["lo-80"]
+    assert width[-1] > width[0]
+
+
+def test_ets_forecasts_match_statsmodels_without_the_parameter_covariance():
+    from statsmodels.tsa.exponential_smoothing.ets import ETSModel
+
+    from forecasting.models.ets import Ets
+
+    rng = np.random.default_rng(4)
+    months = np.arange(100)
+    y = 50 + 10 * np.sin(2 * np.pi * months / 12) + rng.normal(0, 3, 100)
+    model = Ets(12).fit(y)
+    error, trend, damped, season = model.form_
+    reference = ETSModel(
+        pd.Series(y), error=error, trend=trend, damped_trend=damped, seasonal=season, seasonal_periods=12
+    ).fit(disp=False, maxiter=200)
+    # the skipped covariance changes nothing the forecasts read
+    np.testing.assert_allclose(model.result_.params, reference.params)
+    prediction = model.predict(12, level=(80,))
+    # (simulated intervals for multiplicative errors: the same seed)
+    frame = reference.get_prediction(start=100, end=111, rng=np.random.default_rng(0)).summary_frame(alpha=0.2)
+    np.testing.assert_allclose(prediction["mean"], frame["mean"].to_numpy())
+    np.testing.assert_allclose(prediction["hi-80"], frame["pi_upper"].to_numpy())
+
+
 def test_sarima_searches_its_order_and_warm_starts():
     from forecasting.models.sarima import Sarima
 

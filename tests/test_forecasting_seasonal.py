@@ -130,19 +130,26 @@ def test_auto_forecasts_a_yearly_peak_from_a_year_and_a_half_of_weeks():
     assert set(report.model) == {"mstl", "seasonal_naive"}
 
 
-def test_a_seasonal_series_is_judged_on_more_of_its_year():
+def test_a_seasonal_series_is_judged_on_more_of_its_year_and_on_its_season_a_year_earlier():
     from forecasting.model_catalog import SEASONAL_WINDOWS
     from forecasting.pipeline import Plan, backtest_chunk, prepare
 
-    weeks = pd.date_range("2022-01-07", periods=96, freq="W-FRI")
-    seasonal = pd.DataFrame({"unique_id": "a", "ds": weeks, "y": yearly_weeks(96)})
-    young = pd.DataFrame({"unique_id": "b", "ds": weeks[-40:], "y": yearly_weeks(40)})
-    series = prepare(pd.concat([seasonal, young]), "W-FRI")
+    weeks = pd.date_range("2021-01-01", periods=130, freq="W-FRI")
+    long = pd.DataFrame({"unique_id": "a", "ds": weeks, "y": yearly_weeks(130)})
+    shorter = pd.DataFrame({"unique_id": "b", "ds": weeks[-90:], "y": yearly_weeks(90)})
+    young = pd.DataFrame({"unique_id": "c", "ds": weeks[-40:], "y": yearly_weeks(40)})
+    series = prepare(pd.concat([long, shorter, young]), "W-FRI")
 
     evidence = backtest_chunk(Plan(8, "W-FRI", season_length=52), series)
 
-    # the seasonal series is scored on SEASONAL_WINDOWS windows of 8 weeks, the young smooth one on the default two
-    assert [item["class"] for item in evidence] == ["seasonal", "smooth"]
-    assert len(evidence[0]["cutoffs"]) == SEASONAL_WINDOWS == 4
+    assert [item["class"] for item in evidence] == ["seasonal", "seasonal", "smooth"]
     assert set(evidence[0]["predictions"]) == {"seasonal_naive", "mstl"}
-    assert len(evidence[1]["cutoffs"]) == 2
+    # the seasonal series are scored on the latest SEASONAL_WINDOWS windows of 8 weeks and on the same 8 weeks a
+    # year before the end, each window with at least a year and a quarter (65 weeks) of history before it ...
+    assert SEASONAL_WINDOWS == 4
+    assert evidence[0]["cutoffs"] == [130 - 52, 130 - 32, 130 - 24, 130 - 16, 130 - 8]
+    # ... so a window whose history is shorter is left out (the decomposition would be judged without its year)
+    assert evidence[1]["cutoffs"] == [90 - 24, 90 - 16, 90 - 8]
+    assert all(len(actual) == 8 for actual in evidence[0]["actual"])
+    # the young smooth series keeps the default two windows
+    assert evidence[2]["cutoffs"] == [24, 32]

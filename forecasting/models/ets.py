@@ -17,6 +17,7 @@ forecasts long seasonal series better than either alone, as in the M-competition
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Sequence
 from typing import Self
@@ -63,12 +64,11 @@ class Ets(LocalForecaster):
 
     def _fit_one(self, values, form, start_params=None):
         import pandas as pd
-        from statsmodels.tsa.exponential_smoothing.ets import ETSModel
 
         error, trend, damped, season = form
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # statsmodels warns on hard fits; convergence is checked below
-            model = ETSModel(
+            model = _model_class()(
                 pd.Series(values),  # its prediction results need an indexed series (a bare array fails there)
                 error=error,
                 trend=trend,
@@ -128,3 +128,25 @@ class Ets(LocalForecaster):
             out[f"lo-{value}"] = np.clip(frame["pi_lower"].to_numpy(float), 0.0, mean)
             out[f"hi-{value}"] = np.maximum(frame["pi_upper"].to_numpy(float), mean)
         return out
+
+
+@functools.cache
+def _model_class():
+    """statsmodels' `ETSModel` whose results skip the covariance of the parameters.
+
+    statsmodels computes that covariance when a fit's results are built, by a numerical Hessian of the likelihood:
+    a third of the time of a fit, spent on every form searched. The forecasts and their intervals never read it
+    (additive errors: the analytic variances from the parameters and the scale; multiplicative ones: simulation)."""
+    from statsmodels.tsa.exponential_smoothing.ets import ETSModel, ETSResults, ETSResultsWrapper
+
+    class _Results(ETSResults):
+        @property
+        def cov_params_approx(self):
+            return np.full((len(self.params), len(self.params)), np.nan)
+
+    class _Model(ETSModel):
+        @property
+        def _res_classes(self):
+            return {"fit": (_Results, ETSResultsWrapper)}
+
+    return _Model
