@@ -42,7 +42,7 @@ from forecasting.pipeline import (
     save_states,
     to_frame,
 )
-from forecasting.selection import GLOBAL_MIN_SERIES, NETWORK_CLASSES, demand_class, merge_pair
+from forecasting.selection import GLOBAL_MIN_SERIES, merge_pair, network_learners
 
 logger = logging.getLogger(__name__)
 
@@ -139,10 +139,7 @@ def forecast_many(
     fixed = None if models == "auto" else _validate(models)[0]
     saved_states = load_states(model_dir)
     starts = [saved_states.get(str(unique_id)) for unique_id, _, _ in series]
-    # "auto" trains the network when enough series can use it: seasonal series choose among models that read
-    # their year, inactive ones are forecast zero
-    cycles = season_cycles(freq, season_length)
-    learners = sum(demand_class(values, cycles) in NETWORK_CLASSES for _, _, values in series)
+    learners = network_learners((values for _, _, values in series), season_cycles(freq, season_length))
     use_global = (
         fixed is not None and any(part in GLOBAL_MODELS for part in fixed.split(PAIR))
     ) or (fixed is None and learners >= GLOBAL_MIN_SERIES)  # fmt: skip

@@ -8,7 +8,7 @@ choice is made per demand class (smooth, intermittent) over thousands of series 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -52,6 +52,13 @@ def demand_class(y: np.ndarray, cycles: Sequence[int] = ()) -> str:
     if any(cycle > MAX_SEASONAL_PERIOD and len(y) >= MIN_CYCLES * cycle for cycle in cycles):
         return "seasonal"
     return "smooth"
+
+
+def network_learners(series_values: Iterable[np.ndarray], cycles: Sequence[int] = ()) -> int:
+    """How many of these series the global network could be given (their demand class is in NETWORK_CLASSES).
+    "auto" trains the network only when GLOBAL_MIN_SERIES of them can use it: seasonal series choose among models
+    that read their year, and inactive ones are forecast zero."""
+    return sum(demand_class(values, cycles) in NETWORK_CLASSES for values in series_values)
 
 
 def merge_pair(pair: str, parts: dict[str, dict[int, np.ndarray]]) -> dict[int, np.ndarray]:

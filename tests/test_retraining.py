@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import numpy as np
@@ -411,6 +412,37 @@ def test_a_network_part_whose_process_keeps_dying_is_left_out(shop, small_option
     assert run.status == RunStatus.SUCCEEDED
     assert run.global_backtest_status == "failed"
     assert "global network (backtest): started 3 times and never finished" in run.error_log
+    assert run.skus_done == 102
+
+
+def test_the_network_is_not_trained_when_too_few_selling_skus_could_use_it(shop, small_options, monkeypatch):
+    # given 102 selling SKUs with 66 weeks of history: the smooth ones hold a year and a quarter, so they are
+    # seasonal and choose among the models that read their year; only the intermittent third could use the network
+    def refuse(*args, **kwargs):
+        raise AssertionError("the network was trained")
+
+    monkeypatch.setattr(network, "backtest_global", refuse)
+    monkeypatch.setattr(network, "fit_final_global", refuse)
+    seed_demand(shop, 102, weeks=66)
+    run = retraining.start_retrain(shop, trigger="test")
+    retraining.plan_run(run.pk)
+    run.refresh_from_db()
+    assert run.global_backtest_status == "pending"  # the plan counts SKUs that sold in the last year: 102
+
+    # when the run goes through its steps
+    run = drive(run)
+
+    # then both network parts were skipped with the reason, and the seasonal SKUs got a model that reads the year
+    assert run.status == RunStatus.SUCCEEDED, run.error_log
+    assert (run.global_backtest_status, run.global_status) == ("skipped", "skipped")
+    found = re.search(
+        r"global network \(backtest\): not trained: (\d+) SKUs could use it .*, fewer than 100", run.error_log
+    )
+    assert found, run.error_log
+    assert 25 <= int(found.group(1)) <= 34  # (about) the intermittent third
+    assert "global network (final): not trained" in run.error_log
+    # (66 weeks leave no backtest window with a year and a quarter before it: the seasonal class's default model)
+    assert run.model_counts.get("mstl", 0) >= 102 - 34
     assert run.skus_done == 102
 
 

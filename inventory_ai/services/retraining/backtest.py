@@ -12,7 +12,8 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from forecasting import network, pipeline
+from forecasting import network, pipeline, selection
+from forecasting.data import season_cycles
 from inventory_ai.choices import RunKind, RunStatus, StepStatus
 from inventory_ai.conf import get_option
 from inventory_ai.models import (
@@ -94,6 +95,14 @@ def train_global_model(run_id: int, part: str = GLOBAL_FINAL) -> str:
             key=lambda item: str(item[0]),
         )
         levels = tuple(run.levels)
+        learners = selection.network_learners((values for _, _, values in series), season_cycles(run.freq))
+        if run.kind != RunKind.REFRESH and learners < selection.GLOBAL_MIN_SERIES:
+            # the plan counts the SKUs that sold in the last year; of those, seasonal ones are not the network's
+            note = (
+                f"global network ({part}): not trained: {learners} SKUs could use it (seasonal SKUs are forecast by "
+                f"models that read their year), fewer than {selection.GLOBAL_MIN_SERIES}"
+            )
+            return _finish_global_part(run_id, part, StepStatus.SKIPPED, note, started)
         with tempfile.TemporaryDirectory(prefix="inventory-ai-network-") as folder:
             if part == GLOBAL_BACKTEST:
                 backtests, _ = network.backtest_global(
