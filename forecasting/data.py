@@ -186,12 +186,23 @@ def cap_outliers(y: np.ndarray, k: float = OUTLIER_IQRS, min_sales: int = 8, win
     values = np.asarray(y, dtype=float).copy()
     if window is None or window >= len(values):
         return np.minimum(values, _fence(values[values > 0], k, min_sales))
-    ceilings = np.empty(len(values))
-    for position in range(len(values)):
-        start = min(max(position - window // 2, 0), len(values) - window)
-        part = values[start : start + window]
-        ceilings[position] = _fence(part[part > 0], k, min_sales)
-    return np.minimum(values, ceilings)
+    # every window of the series at once (rows: window starts), its sales sorted first and its zeros (as NaN) last;
+    # the quartiles interpolated between order statistics as np.percentile does
+    parts = np.sort(np.lib.stride_tricks.sliding_window_view(np.where(values > 0, values, np.nan), window), axis=1)
+    sales = np.sum(~np.isnan(parts), axis=1)
+    rows = np.arange(len(parts))
+
+    def quantile(q: float) -> np.ndarray:
+        position = q * np.maximum(sales - 1, 0)
+        below = np.floor(position).astype(int)
+        above = np.minimum(below + 1, np.maximum(sales - 1, 0))
+        low, high = parts[rows, below], parts[rows, above]
+        return low + (position - below) * (high - low)
+
+    q1, q3 = quantile(0.25), quantile(0.75)
+    fences = np.where(sales >= min_sales, q3 + k * np.maximum(q3 - q1, 1.0), math.inf)
+    starts = np.clip(np.arange(len(values)) - window // 2, 0, len(values) - window)
+    return np.minimum(values, fences[starts])
 
 
 def _fence(sizes: np.ndarray, k: float, min_sales: int) -> float:

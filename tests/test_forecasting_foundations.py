@@ -289,6 +289,27 @@ def test_a_windowed_fence_leaves_a_grown_series_recent_values_alone():
     np.testing.assert_array_equal(cap_outliers(y, window=120), whole)
 
 
+def test_the_windowed_fence_is_each_window_s_own_fence():
+    from forecasting.data import _fence, cap_outliers
+
+    # given series of every kind (sparse, lumpy, with spikes) and windows of every width
+    rng = np.random.default_rng(8)
+    for _ in range(300):
+        n = int(rng.integers(5, 300))
+        y = rng.poisson(rng.random() * 20, n) * (rng.random(n) < rng.random()) + (rng.random(n) < 0.03) * 900.0
+        window = int(rng.integers(3, 100))
+        # then each period is capped at the fence of the `window` periods around it, shifted inside the series
+        expected = np.array(
+            [
+                min(y[t], _fence(part[part > 0], 3.0, 8))
+                for t in range(n)
+                for start in [min(max(t - window // 2, 0), max(n - window, 0))]
+                for part in [y[start : start + window] if window < n else y]
+            ]
+        )
+        np.testing.assert_array_equal(cap_outliers(y, window=window), expected)
+
+
 def test_ets_picks_a_multiplicative_season_for_a_growing_positive_series():
     from forecasting.models.ets import Ets
 
