@@ -21,6 +21,14 @@ and a few tens for two years of days.
 A cycle is used when the history holds it once and a quarter (`MIN_CYCLES`). With no usable cycle, the model is the
 smoothing alone.
 
+Intervals come from the one-step errors of the smoothing, corrected for what the decomposition fitted: each position
+of a cycle has its own seasonal value, read from the few cycles the history holds, so the rest's in-sample errors
+are too small by about (n - p) / n (p: the positions of the cycles, n: the periods), and the variance is scaled by
+n / (n - p), as a regression's residual variance is by its degrees of freedom. The 80% intervals of `auto` then
+covered 77.6% of Rossmann's weekly sales (67.6% without), 78.5% of its daily sales (67.1%) and 87.0% of the bike
+rentals (84.8%). Adding the error of the carried-forward seasonal values too (about p / n more) over-covered all
+three: 85.7%, 85.0% and 89.3%.
+
 Closed periods stay closed. A position of the shortest cycle (Sunday in a week of days) that sold nothing in each of
 its last `CLOSED_CYCLES` cycles is forecast zero. The decomposition is additive, so without this a December uplift
 would reach the closed Sundays too.
@@ -130,7 +138,8 @@ class Mstl(LocalForecaster):
         best, level, trend, variance = smooth(rest)
         self.alpha_, self.beta_, self.phi_ = float(ALPHA[best]), float(BETA[best]), float(PHI[best])
         self.level_, self.trend_ = float(level[best]), float(trend[best])
-        self.sigma_ = float(np.sqrt(variance))
+        fitted = sum(self.periods_)  # seasonal values the decomposition read (see the module's docstring)
+        self.sigma_ = float(np.sqrt(variance * n / max(n - fitted, n / 4)))
         self.last_cycles_ = [component[n - period :] for component, period in zip(seasonal, self.periods_, strict=True)]
         self.closed_ = self._closed(values)
         return self
