@@ -97,7 +97,7 @@ def bike_daily(directory: Path) -> Panel:
     return Panel(values)
 
 
-ROSSMANN_COLUMNS = ("wrmsse", "rel_wmae", "rel_wmae_pooled", "mase", "bias", "coverage80", "seconds")
+COLUMNS = ("wrmsse", "rel_wmae", "rel_wmae_pooled", "mase", "bias", "coverage80", "seconds")
 PROTOCOLS: dict[str, Protocol] = {
     protocol.name: protocol
     for protocol in (
@@ -112,7 +112,7 @@ PROTOCOLS: dict[str, Protocol] = {
             naive_season=52,
             weight_periods=8,
             holiday_weight=5.0,
-            columns=ROSSMANN_COLUMNS,
+            columns=COLUMNS,
         ),
         Protocol(
             name="rossmann-daily",
@@ -125,7 +125,7 @@ PROTOCOLS: dict[str, Protocol] = {
             naive_season=7,
             weight_periods=28,
             holiday_weight=5.0,
-            columns=ROSSMANN_COLUMNS,
+            columns=COLUMNS,
         ),
         Protocol(
             name="bike-daily",
@@ -138,7 +138,7 @@ PROTOCOLS: dict[str, Protocol] = {
             naive_season=7,
             weight_periods=None,
             holiday_weight=None,
-            columns=("wrmsse", "rel_wmae", "rel_wmae_pooled", "mase", "bias", "coverage80", "seconds"),
+            columns=COLUMNS,
         ),
     )
 }
@@ -228,7 +228,6 @@ def evaluate(
         "wrmsse": float(np.mean(rmsse_by_origin)),
         "by_origin": rmsse_by_origin,
         "rel_wmae": float(np.mean(relative_by_origin)),
-        "rel_wmae_by_origin": relative_by_origin,
         "rel_wmae_pooled": weighted_model / weighted_reference,
         "mase": float(np.mean(mases)),
         "bias": error_total / actual_total if actual_total else 0.0,
