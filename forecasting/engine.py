@@ -28,12 +28,15 @@ import pandas as pd
 
 from forecasting import metrics
 from forecasting.data import OUTLIER_IQRS, infer_season_length, season_cycles
-from forecasting.model_catalog import DEFAULT_WINDOWS, GLOBAL_MODELS, MODELS, PAIR
+from forecasting.drivers import driver_matrices
+from forecasting.feature_models import backtest_features, fit_final_features, with_holidays
+from forecasting.model_catalog import DEFAULT_WINDOWS, FEATURE_MODELS, GLOBAL_MODELS, MODELS, PAIR
 from forecasting.network import fit_global, global_backtest, load_network
 from forecasting.pipeline import (
     Choice,
     Plan,
     _local_backtest,
+    _windows,
     backtest_chunk,
     choose,
     forecast_chunk,
@@ -49,7 +52,7 @@ logger = logging.getLogger(__name__)
 
 def _validate(models: str | Sequence[str]) -> tuple[str, ...]:
     chosen = (models,) if isinstance(models, str) else tuple(models)
-    known = (*MODELS, *GLOBAL_MODELS)
+    known = (*MODELS, *GLOBAL_MODELS, *FEATURE_MODELS)
     unknown = [name for name in chosen for part in name.split(PAIR) if part not in known]
     if unknown:
         raise ValueError(f"unknown model(s) {', '.join(unknown)}; known: {', '.join(known)}")
@@ -118,6 +121,8 @@ def forecast_many(
     country: str | None = None,
     outlier_iqrs: float | None = OUTLIER_IQRS,
     calibrate: bool = True,
+    explain: bool = False,
+    history_only: Sequence[str] = (),
 ) -> pd.DataFrame:
     """One row per series and future period: `unique_id, ds, mean, lo-<L>, hi-<L>..., model`.
 
@@ -128,14 +133,30 @@ def forecast_many(
     "auto", of the forecast's with a named model). `country` (an ISO code) adds its public holidays as a regressor
     for the models that take regressors. Sale sizes above Q3 + `outlier_iqrs` IQRs of a series' sales are capped
     (None: no capping). With `calibrate`, "auto" scales the chosen forecasts by a level correction learnt across all
-    series from the backtest (`forecasting.calibration`). `exog` is accepted for the interface and ignored by the
-    current model families. `ds` is stamped as `freq` stamps its dates (a month's first day for "MS").
+    series from the backtest (`forecasting.calibration`). `ds` is stamped as `freq` stamps its dates (a month's first
+    day for "MS").
+
+    `exog` is a long frame `unique_id, ds, <numeric drivers...>` covering each series' history and horizon periods
+    (`forecasting.drivers`; NaN where unknown): the feature models (`lightgbm`, `ridge`) and the seasonal ARIMA read
+    it, and "auto" weighs them against the others by backtest; a column with text or infinities is refused by name.
+    Every driver is read as known ahead (its value at a forecast period is what the caller knows of it then) except
+    those named in `history_only`, known only up to the origin (customers counted): the models read their recent
+    values, never their value at the period forecast. With `explain`, each row also has `why-<group>` columns: what
+    each driver group (level, season, calendar, each driver) adds to the forecast, in units, where a feature model
+    is part of it.
     """
     if horizon < 1:
         raise ValueError("horizon must be at least 1")
     plan = Plan(horizon, freq, tuple(level), season_length, windows, country, calibrate)
     series = prepare(history, freq, outlier_iqrs=outlier_iqrs)
     count = len(series)
+    driver_names, drivers = driver_matrices(exog, series, horizon, freq)
+    unknown = sorted(set(history_only) - set(driver_names))
+    if unknown:
+        raise ValueError(f"history_only names driver(s) that exog lacks: {', '.join(unknown)}")
+    # the local models with regressors read the drivers known ahead only
+    ahead = [position for position, name in enumerate(driver_names) if name not in set(history_only)]
+    local_drivers = [None if m is None or not ahead else m[:, ahead] for m in drivers]
     fixed = None if models == "auto" else _validate(models)[0]
     saved_states = load_states(model_dir)
     starts = [saved_states.get(str(unique_id)) for unique_id, _, _ in series]
@@ -143,39 +164,71 @@ def forecast_many(
     use_global = (
         fixed is not None and any(part in GLOBAL_MODELS for part in fixed.split(PAIR))
     ) or (fixed is None and learners >= GLOBAL_MIN_SERIES)  # fmt: skip
+    if fixed is not None:
+        features = [name for name in FEATURE_MODELS if name in fixed.split(PAIR)]
+    else:
+        # "auto" weighs the feature models where there are drivers to read; without them they are candidates only
+        # by name (the product's retraining, which gives no drivers yet, makes the same choice as this engine)
+        features = list(FEATURE_MODELS) if driver_names and any(values.any() for _, _, values in series) else []
+    # the feature models read the holidays as one more driver; the local models with regressors take them apart
+    feature_names, feature_drivers = driver_names, drivers
+    if features:
+        feature_names, feature_drivers = with_holidays(series, driver_names, drivers, horizon, freq, country)
+    feature_run = partial(
+        _features,
+        series,
+        feature_drivers,
+        feature_names,
+        plan,
+        seed=seed,
+        threads=max(1, n_jobs or 1),
+        explain=explain,
+        history_only=tuple(history_only),
+    )
+    globals_ = [{} for _ in series]  # per series, each global model's forecast by name
     runner = _Runner(n_jobs, count)
     try:
-        global_forecasts = None
         if fixed is None:
-            evidence = runner.map(partial(_backtest_step, plan), series, starts)
+            evidence = runner.map(partial(_backtest_step, plan), series, starts, local_drivers)
             global_backtests = None
             if use_global:
-                global_backtests, global_forecasts = fit_global(
+                global_backtests, network_forecasts = fit_global(
                     series, horizon, freq, plan.level, windows, seed, load_network(model_dir), model_dir
                 )
+                _gather(globals_, "lstm", network_forecasts)
+            for name in features:
+                _add_evidence(evidence, name, feature_run(name, cutoffs=[item.get("cutoffs", []) for item in evidence]))
             choice = choose(plan, evidence, global_backtests)
+            chosen = {part for model in choice.per_class.values() for part in model.split(PAIR)}
+            for name in [name for name in features if name in chosen]:
+                _gather(globals_, name, feature_run(name))
             results = runner.map(
                 partial(_forecast_step, plan, choice),
                 series,
                 [None] * count,
                 evidence,
                 global_backtests or [None] * count,
-                global_forecasts or [None] * count,
+                globals_,
                 [None] * count,
+                local_drivers,
             )
         else:
             if use_global:
-                _, global_forecasts = fit_global(
+                _, network_forecasts = fit_global(
                     series, horizon, freq, plan.level, 0, seed, load_network(model_dir), model_dir
                 )
+                _gather(globals_, "lstm", network_forecasts)
+            for name in features:
+                _gather(globals_, name, feature_run(name))
             results = runner.map(
                 partial(_forecast_step, plan, Choice({})),
                 series,
                 [fixed] * count,
                 [None] * count,
                 [None] * count,
-                global_forecasts or [None] * count,
+                globals_,
                 starts,
+                local_drivers,
             )
     finally:
         runner.close()
@@ -185,15 +238,46 @@ def forecast_many(
     if model_dir is not None:
         states = {str(uid): r["state"] for (uid, _, _), r in zip(series, results, strict=True) if r.get("state")}
         save_states(model_dir, states)
-    return to_frame(series, results, horizon, freq, plan.level)
+    return to_frame(series, results, horizon, freq, plan.level, explain)
 
 
-def _backtest_step(plan: Plan, series, starts) -> list[dict]:
-    return backtest_chunk(plan, series, starts)
+def _features(
+    series, drivers, driver_names, plan: Plan, name: str, cutoffs=None, seed=0, threads=1, explain=False,
+    history_only=(),
+):  # fmt: skip
+    """A feature model's backtest at `cutoffs` (per series), or without them its final forecasts."""
+    if cutoffs is not None:
+        return backtest_features(
+            series, drivers, driver_names, cutoffs, name, plan.horizon, plan.freq, plan.season_length, seed, threads,
+            history_only,
+        )  # fmt: skip
+    return fit_final_features(
+        series, drivers, driver_names, name, plan.horizon, plan.freq, plan.level, plan.season_length, seed, threads,
+        explain, history_only,
+    )  # fmt: skip
 
 
-def _forecast_step(plan: Plan, choice: Choice, series, names, evidence, global_backtests, global_forecasts, states):
-    return forecast_chunk(plan, series, choice, names, evidence, global_backtests, global_forecasts, states)
+def _add_evidence(evidence: list[dict], name: str, backtests: list[dict[int, np.ndarray]]) -> None:
+    """A feature model's backtest joins the local candidates of each series it has every cutoff of."""
+    for item, by_cutoff in zip(evidence, backtests, strict=True):
+        if "error" not in item and item["predictions"] and all(cutoff in by_cutoff for cutoff in item["cutoffs"]):
+            item["predictions"][name] = [np.asarray(by_cutoff[cutoff], float).tolist() for cutoff in item["cutoffs"]]
+
+
+def _gather(globals_: list[dict], name: str, forecasts: list[dict] | None) -> None:
+    for per_series, forecast in zip(globals_, forecasts or [None] * len(globals_), strict=True):
+        if forecast is not None:
+            per_series[name] = forecast
+
+
+def _backtest_step(plan: Plan, series, starts, drivers) -> list[dict]:
+    return backtest_chunk(plan, series, starts, drivers)
+
+
+def _forecast_step(
+    plan: Plan, choice: Choice, series, names, evidence, global_backtests, global_forecasts, states, drivers
+):
+    return forecast_chunk(plan, series, choice, names, evidence, global_backtests, global_forecasts, states, drivers)
 
 
 def backtest(
@@ -204,8 +288,10 @@ def backtest(
     season_length: int | None = None,
     models: Sequence[str] | None = None,
     seed: int = 0,
+    exog: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """Errors per series and model over `n_windows` rolling origins: MASE, RMSSE, MAE, RMSE, MSE, bias, R²."""
+    """Errors per series and model over `n_windows` rolling origins: MASE, RMSSE, MAE, RMSE, MSE, bias, R². `exog`:
+    the drivers of the feature models, as `forecast_many` takes them."""
     m = season_length or infer_season_length(freq)
     names = _validate(tuple(models or MODELS))
     series = prepare(history, freq)
@@ -214,6 +300,12 @@ def backtest(
     local = _local_backtest(series, [None] * len(series), local_names, horizon, m, n_windows, season_cycles(freq, m))
     for name in [name for name in parts if name in GLOBAL_MODELS]:
         for position, predictions in global_backtest(series, name, horizon, n_windows, (80,), seed)[0].items():
+            local[position][name] = predictions
+    for name in [name for name in parts if name in FEATURE_MODELS]:
+        cutoffs = [_windows(len(values), horizon, n_windows) for _, _, values in series]
+        driver_names, drivers = driver_matrices(exog, series, horizon, freq)
+        found = backtest_features(series, drivers, driver_names, cutoffs, name, horizon, freq, season_length, seed)
+        for position, predictions in enumerate(found):
             local[position][name] = predictions
     rows = []
     for (unique_id, _, values), predictions in zip(series, local, strict=True):

@@ -25,6 +25,7 @@ from forecasting.models.ets import Ets
 from forecasting.models.lstm import GlobalLSTM
 from forecasting.models.mstl import Mstl
 from forecasting.models.sarima import Sarima
+from forecasting.models.trees import FeatureForecaster, GlobalLightGBM, GlobalRidge
 
 Factory = Callable[[int, tuple[int, ...]], LocalForecaster]  # season length, every cycle of the data -> model
 Series = tuple[object, pd.DatetimeIndex, np.ndarray]  # (unique_id, period ends, values)
@@ -48,6 +49,13 @@ GlobalFactory = Callable[[int, tuple[int, ...], int], GlobalForecaster]  # horiz
 # Trained once across all series, not per series.
 GLOBAL_MODELS: dict[str, GlobalFactory] = {
     "lstm": lambda horizon, levels, seed: GlobalLSTM(horizon, levels=levels or (80,), seed=seed),
+}
+FeatureFactory = Callable[..., FeatureForecaster]  # horizon, freq, levels, seed, season length, threads -> model
+# Global models on the feature table (lags, the year-ago season, calendar, drivers): trained once across all series
+# per backtest origin, their backtest joins every demand class's local candidates (`forecasting.feature_models`).
+FEATURE_MODELS: dict[str, FeatureFactory] = {
+    "lightgbm": GlobalLightGBM,
+    "ridge": GlobalRidge,
 }
 SMOOTH_CANDIDATES = ("naive", "seasonal_naive", "moving_average_8", "imapa", "sarima")
 INTERMITTENT_CANDIDATES = ("moving_average_8", "croston_sba", "tsb", "adida", "imapa")

@@ -29,9 +29,7 @@ from forecasting.calibration import year_end_signature
 from forecasting.data import (
     OUTLIER_IQRS,
     cap_outliers,
-    future_periods,
     future_stamps,
-    holiday_counts,
     impute_censored,
     infer_season_length,
     season_cycles,
@@ -40,8 +38,6 @@ from forecasting.data import (
 )
 from forecasting.model_catalog import (
     DEFAULT_WINDOWS,
-    EXOG_MODELS,
-    GLOBAL_MODELS,
     INTERMITTENT_CANDIDATES,
     LONG_CYCLE_CANDIDATES,
     MODELS,
@@ -55,6 +51,7 @@ from forecasting.models import Naive
 from forecasting.models.base import forecast_with_fallback
 from forecasting.models.mstl import MIN_CYCLES
 from forecasting.models.sarima import MAX_SEASONAL_PERIOD
+from forecasting.regressors import extra_inputs, regressors
 from forecasting.selection import (
     CALIBRATION_WEIGHT_PERIODS,
     calibration_applies,
@@ -71,6 +68,7 @@ from forecasting.selection import (
 logger = logging.getLogger(__name__)
 
 OUTLIER_WINDOW_MIN = 25  # periods
+WHY = "why-"  # a feature model's prediction keys that hold a driver group's contribution
 STATES_FILE = "local_states.json"
 
 
@@ -145,14 +143,6 @@ def seasonal_cutoffs(length: int, horizon: int, windows: int, cycles: Sequence[i
     return sorted(cutoff for cutoff in cutoffs if cutoff >= max(MIN_CYCLES * longest, 2) and cutoff < length)
 
 
-def _regressors(extra: dict | None, name: str, start: int, stop: int, steps: int):
-    """(X for periods [start, stop), X for the next `steps`) for a model that takes regressors, else (None, None)."""
-    calendar = (extra or {}).get("calendar")
-    if calendar is None or name not in EXOG_MODELS or np.ptp(calendar[start:stop]) == 0:
-        return None, None  # a regressor that never varies in the history tells a model nothing
-    return calendar[start:stop, None], calendar[stop : stop + steps, None]
-
-
 def _local_backtest(
     chunk, extras, names, horizon, season_length, windows, cycles=(), cutoffs=None
 ) -> list[dict[str, dict]]:
@@ -169,7 +159,7 @@ def _local_backtest(
             for cutoff in _windows(len(values), horizon, windows) if cutoffs is None else cutoffs:
                 train = values[:cutoff]
                 steps = min(horizon, len(values) - cutoff)
-                X, X_future = _regressors(extra, name, 0, cutoff, steps)
+                X, X_future = regressors(extra, name, 0, cutoff, steps)
                 model = MODELS[name](season_length, cycles or (season_length,))
                 if state and hasattr(model, "start"):
                     model.start = state
@@ -205,12 +195,6 @@ def prepare(
     return series
 
 
-def _extra(index: pd.DatetimeIndex, horizon: int, freq: str, country: str | None, starts: dict | None) -> dict:
-    extra = {"calendar": _calendar(index, horizon, freq, country)}
-    extra.update({f"{name}_start": state for name, state in (starts or {}).items()})
-    return extra
-
-
 def _error(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}"[:2000]
 
@@ -223,18 +207,20 @@ def backtest_local(
     windows: int = DEFAULT_WINDOWS,
     country: str | None = None,
     starts: Sequence[dict | None] | None = None,
+    drivers: Sequence[np.ndarray | None] | None = None,
 ) -> list[dict]:
     """The evidence that model choice needs, per series, as plain JSON-ready data: the demand class, the backtest
     cutoffs with the actual values after each and the RMSSE scale before it, each local candidate's predicted means
-    at each cutoff. `starts`: per series, the saved state of an
-    earlier run per model (a warm start). A series whose backtest raises gets `{"error": ...}` instead; the others
-    are unaffected."""
+    at each cutoff. `starts`: per series, the saved state of an earlier run per model (a warm start). `drivers`: per
+    series its driver matrix (`forecasting.drivers`), regressors of the models that take them. A series whose
+    backtest raises gets `{"error": ...}` instead; the others are unaffected."""
     out = []
     cycles = season_cycles(freq, season_length)
-    for item, start in zip(series, starts or [None] * len(series), strict=True):
+    rows = zip(series, starts or [None] * len(series), drivers or [None] * len(series), strict=True)
+    for item, start, matrix in rows:
         _, index, values = item
         try:
-            extra = _extra(index, horizon, freq, country, start)
+            extra = extra_inputs(index, horizon, freq, country, start, matrix)
             kind = demand_class(values, cycles)
             if kind == "seasonal":
                 cutoffs = seasonal_cutoffs(len(values), horizon, max(windows, SEASONAL_WINDOWS), cycles)
@@ -279,42 +265,66 @@ def forecast_chosen(
     starts: Sequence[dict | None] | None = None,
     global_forecasts: Sequence[dict | None] | None = None,
     factors: Sequence[float] | None = None,
+    drivers: Sequence[np.ndarray | None] | None = None,
 ) -> list[dict]:
-    """Per series: `{"model": alias, "prediction": {"mean": [...], "lo-80": [...], ...}, "state": {...}}` from its
-    named model or pair (a global part comes from `global_forecasts`; where the network has no forecast the local
-    part stands alone) times its level factor (`factors`, see `fit_calibration`), or `{"error": ...}` when even the
-    fallback failed."""
+    """Per series: `{"model": alias, "prediction": {"mean": [...], "lo-80": [...], ...}, "state": {...},
+    "explanation": {group: [...]}}` from its named model or pair (a global part, the network's or a feature model's,
+    comes from `global_forecasts`, per series a dict by model name; where it has none the local part stands alone)
+    times its level factor (`factors`, see `fit_calibration`), or `{"error": ...}` when even the fallback failed.
+    The explanation is empty unless a feature model is part of the forecast."""
     out = []
     cycles = season_cycles(freq, season_length)
     glob = global_forecasts or [None] * len(series)
     factors = factors or [1.0] * len(series)
-    rows = zip(series, names, starts or [None] * len(series), glob, factors, strict=True)
-    for item, name, start, global_prediction, factor in rows:
+    rows = zip(
+        series, names, starts or [None] * len(series), glob, factors, drivers or [None] * len(series), strict=True
+    )
+    for item, name, start, global_prediction, factor, matrix in rows:
         _, index, values = item
         try:
             local_names = [part for part in name.split(PAIR) if part in MODELS]
-            use_global = global_prediction is not None and any(part in GLOBAL_MODELS for part in name.split(PAIR))
-            if not local_names and not use_global:
+            global_names = [part for part in name.split(PAIR) if (global_prediction or {}).get(part) is not None]
+            if not local_names and not global_names:
                 local_names = [_default(values)]
-            extra = _extra(index, horizon, freq, country, start)
+            extra = extra_inputs(index, horizon, freq, country, start, matrix)
             [forecasts] = _local_forecasts([item], [extra], [local_names], horizon, season_length, tuple(level), cycles)
-            parts = [forecasts[part] for part in local_names]
-            if use_global:
-                parts.insert(0, (global_prediction, "lstm"))
+            parts = [(global_prediction[part], part) for part in global_names]
+            parts += [forecasts[part] for part in local_names]
+            keys = [key for key in parts[0][0] if not key.startswith(WHY)]
             prediction = {
-                key: (np.mean([np.asarray(p[key], float) for p, _ in parts], axis=0) * factor).tolist()
-                for key in parts[0][0]
+                key: (np.mean([np.asarray(p[key], float) for p, _ in parts], axis=0) * factor).tolist() for key in keys
             }
             out.append(
                 {
                     "model": PAIR.join(alias for _, alias in parts),
                     "prediction": prediction,
                     "state": forecasts["_state"],
+                    "explanation": _explanation(parts, factor),
                 }
             )
         except Exception as exc:  # one series must not sink the others: reported per series
             logger.exception("forecast of series %s failed", item[0])
             out.append({"error": _error(exc)})
+    return out
+
+
+def _explanation(parts: list[tuple[dict, str]], factor: float) -> dict[str, list[float]]:
+    """What each driver group adds to the forecast per period, in units (`why-<group>` of a feature model), at the
+    feature model's share of the forecast: in a pair the other half is the local model's reading of the series,
+    reported as that model's contribution."""
+    share = factor / len(parts)
+    explained = [any(key.startswith(WHY) for key in prediction) for prediction, _ in parts]
+    if not any(explained):
+        return {}
+    out: dict[str, list[float]] = {}
+    for (prediction, alias), has_reasons in zip(parts, explained, strict=True):
+        if has_reasons:
+            for key, values in prediction.items():
+                if key.startswith(WHY):
+                    group = key.removeprefix(WHY)
+                    out[group] = (np.add(out.get(group, 0.0), np.asarray(values, float) * share)).tolist()
+        else:
+            out[alias] = (np.asarray(prediction["mean"], float) * share).tolist()
     return out
 
 
@@ -327,7 +337,7 @@ def _local_forecasts(chunk, extras, names_per_series, horizon, season_length, le
             model = MODELS[name](season_length, cycles or (season_length,))
             if (extra or {}).get(f"{name}_start") and hasattr(model, "start"):
                 model.start = extra[f"{name}_start"]
-            X, X_future = _regressors(extra, name, 0, len(values), horizon)
+            X, X_future = regressors(extra, name, 0, len(values), horizon)
             forecasts[name] = forecast_with_fallback(model, Naive(), values, horizon, level, X=X, X_future=X_future)
             if getattr(model, "state_", None) and forecasts[name][1] == name:
                 forecasts["_state"][name] = model.state_
@@ -336,32 +346,49 @@ def _local_forecasts(chunk, extras, names_per_series, horizon, season_length, le
 
 
 def to_frame(
-    series: Sequence[Series], results: Sequence[dict], horizon: int, freq: str, level: Sequence[int]
+    series: Sequence[Series],
+    results: Sequence[dict],
+    horizon: int,
+    freq: str,
+    level: Sequence[int],
+    explain: bool = False,
 ) -> pd.DataFrame:
-    """The long forecast frame of `forecast_chosen` results (series with an error are left out)."""
+    """The long forecast frame of `forecast_chosen` results (series with an error are left out); with `explain`, a
+    column `why-<group>` per driver group holding its contribution in units (NaN where a model gave none)."""
     rows = []
+    groups: dict[str, None] = {}
     for (unique_id, index, _), result in zip(series, results, strict=True):
         if "error" in result:
             continue
+        reasons = result.get("explanation") or {} if explain else {}
+        groups.update(dict.fromkeys(reasons))
         for step, ds in enumerate(future_stamps(index[-1], horizon, freq)):
             row = {"unique_id": unique_id, "ds": ds, "model": result["model"]}
             row.update({key: float(values[step]) for key, values in result["prediction"].items()})
+            row.update({f"{WHY}{group}": float(values[step]) for group, values in reasons.items()})
             rows.append(row)
     columns = ["unique_id", "ds", "mean"] + [f"{side}-{value}" for value in level for side in ("lo", "hi")] + ["model"]
-    return pd.DataFrame(rows, columns=columns)
+    return pd.DataFrame(rows, columns=columns + [f"{WHY}{group}" for group in groups])
 
 
-def _calendar(index: pd.DatetimeIndex, horizon: int, freq: str, country: str | None) -> np.ndarray | None:
-    if not country:
-        return None
-    return holiday_counts(index.append(future_periods(index[-1], horizon, freq)), freq, country)
-
-
-def backtest_chunk(plan: Plan, series: Sequence[Series], starts: Sequence[dict | None] | None = None) -> list[dict]:
+def backtest_chunk(
+    plan: Plan,
+    series: Sequence[Series],
+    starts: Sequence[dict | None] | None = None,
+    drivers: Sequence[np.ndarray | None] | None = None,
+) -> list[dict]:
     """Step 2: the evidence of each series' local candidates (`backtest_local`) under `plan`. `starts`: per series,
-    the state an earlier run saved per model (a warm start of the backtest's fits)."""
+    the state an earlier run saved per model (a warm start of the backtest's fits); `drivers`: per series, its
+    driver matrix."""
     return backtest_local(
-        series, plan.horizon, plan.freq, plan.cycle, windows=plan.windows, country=plan.country, starts=starts
+        series,
+        plan.horizon,
+        plan.freq,
+        plan.cycle,
+        windows=plan.windows,
+        country=plan.country,
+        starts=starts,
+        drivers=drivers,
     )
 
 
@@ -385,6 +412,7 @@ def forecast_chunk(
     global_backtests: Sequence[dict | None] | None = None,
     global_forecasts: Sequence[dict | None] | None = None,
     states: Sequence[dict | None] | None = None,
+    drivers: Sequence[np.ndarray | None] | None = None,
 ) -> list[dict]:
     """Step 4: per series, `forecast_chosen`'s result with its demand class (`"class"`) and, where `evidence` is
     given, the backtest RMSSE of every candidate (`"scores"`, the network's too with `global_backtests`).
@@ -410,6 +438,7 @@ def forecast_chunk(
         starts=states,
         global_forecasts=global_forecasts,
         factors=[choice.factor(values, index) for _, index, values in series],
+        drivers=drivers,
     )
     evidence = evidence or [None] * count
     global_backtests = global_backtests or [None] * count

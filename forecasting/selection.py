@@ -16,7 +16,7 @@ import pandas as pd
 from forecasting import metrics
 from forecasting.calibration import LevelCalibration, year_end_signature
 from forecasting.data import classify_demand
-from forecasting.model_catalog import GLOBAL_MODELS, LOCAL_PAIRS, PAIR
+from forecasting.model_catalog import FEATURE_MODELS, GLOBAL_MODELS, LOCAL_PAIRS, PAIR
 from forecasting.models.mstl import MIN_CYCLES
 from forecasting.models.sarima import MAX_SEASONAL_PERIOD
 
@@ -108,17 +108,24 @@ def _prefer_pair(best: str, common: set[str], rows: list[dict[str, float]], orde
 
 
 def _candidates(item: dict, global_backtest: dict | None) -> dict[str, dict[int, list]]:
-    """Predicted means by cutoff of every candidate of one series: its local models, the local pairs whose members it
-    has, and with `global_backtest` the global network and its pair with each local model."""
+    """Predicted means by cutoff of every candidate of one series: its local models and feature models (both in its
+    evidence), the local pairs whose members it has, each feature model's pair with each local model, and with
+    `global_backtest` the global network and its pair with each local model."""
     cutoffs = item["cutoffs"]
     candidates = {name: dict(zip(cutoffs, means, strict=True)) for name, means in item["predictions"].items()}
     for pair in LOCAL_PAIRS:
         if all(part in candidates for part in pair.split(PAIR)):
             candidates[pair] = merge_pair(pair, candidates)
+    # a feature model (its backtest carried in the evidence) pairs with each local model: it reads drivers and the
+    # crowd, they read the series alone
+    local = [name for name in item["predictions"] if name not in FEATURE_MODELS]
+    for name in [name for name in FEATURE_MODELS if name in item["predictions"]]:
+        for other in local:
+            candidates[f"{name}{PAIR}{other}"] = merge_pair(f"{name}{PAIR}{other}", candidates)
     for name in GLOBAL_MODELS:
         if global_backtest and item.get("class") in NETWORK_CLASSES:  # the network reads no yearly cycle
             candidates[name] = {int(cutoff): mean for cutoff, mean in global_backtest.items()}
-            for other in [key for key in item["predictions"] if key not in GLOBAL_MODELS]:
+            for other in [key for key in item["predictions"] if key not in GLOBAL_MODELS and key not in FEATURE_MODELS]:
                 candidates[f"{name}{PAIR}{other}"] = merge_pair(f"{name}{PAIR}{other}", candidates)
     return candidates
 

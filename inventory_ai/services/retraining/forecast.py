@@ -77,7 +77,7 @@ def _forecast_series(run: ForecastRun, chunk: ForecastRunChunk, series, previous
         names=names,
         evidence=evidence,
         global_backtests=[glob.get(uid, {}).get("backtest") for uid in uids],
-        global_forecasts=[glob.get(uid, {}).get("forecast") for uid in uids],
+        global_forecasts=[{"lstm": glob.get(uid, {}).get("forecast")} for uid in uids],
         states=states,
     )
 

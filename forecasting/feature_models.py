@@ -1,0 +1,130 @@
+"""The global feature models' steps in a run (`forecasting.models.trees`): their backtest at every cutoff the local
+candidates were scored at, and their final fit on the whole history.
+
+A feature model is trained once across all series per backtest origin: series of different lengths share a cutoff
+when they share its distance from their end, so one fit per distinct distance covers every series' cutoffs (two for
+the latest windows, a few more for seasonal series with their year-ago window). Its backtest predictions join the
+local candidates' in each series' evidence, and selection treats them alike (`forecasting.selection`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from forecasting.data import future_periods, holiday_counts
+from forecasting.model_catalog import FEATURE_MODELS, Series
+
+logger = logging.getLogger(__name__)
+
+HOLIDAY_DRIVER = "holiday"
+
+
+def with_holidays(
+    series: Sequence[Series],
+    names: list[str],
+    matrices: list[np.ndarray | None],
+    horizon: int,
+    freq: str,
+    country: str | None,
+) -> tuple[list[str], list[np.ndarray | None]]:
+    """The drivers with the country's public holidays per period added as one more (`HOLIDAY_DRIVER`), read once
+    for every period any series has."""
+    if not country or not series or HOLIDAY_DRIVER in names:
+        return names, matrices
+    periods = [index.append(future_periods(index[-1], horizon, freq)) for _, index, _ in series]
+    stamps = pd.DatetimeIndex(sorted(set().union(*(set(p) for p in periods))))
+    counts = pd.Series(holiday_counts(stamps, freq, country), index=stamps)
+    out = []
+    for p, matrix in zip(periods, matrices, strict=True):
+        column = counts.reindex(p).to_numpy(float)[:, None]
+        base = matrix if matrix is not None else np.full((len(p), len(names)), np.nan)
+        out.append(np.hstack([base, column]))
+    return [*names, HOLIDAY_DRIVER], out
+
+
+def _model(name, horizon, freq, level, seed, season_length, threads):
+    return FEATURE_MODELS[name](horizon, freq, tuple(level) or (80,), seed, season_length, threads)
+
+
+def backtest_features(
+    series: Sequence[Series],
+    drivers: Sequence[np.ndarray | None],
+    driver_names: Sequence[str],
+    cutoffs: Sequence[Sequence[int]],
+    name: str,
+    horizon: int,
+    freq: str,
+    season_length: int | None = None,
+    seed: int = 0,
+    threads: int = 1,
+    history_only: Sequence[str] = (),
+) -> list[dict[int, np.ndarray]]:
+    """Per series, the model's predicted means at each of its `cutoffs` (the local candidates' cutoffs): one fit
+    per distinct distance from the series' end, on every series cut there. A fit that fails leaves its cutoffs out.
+    `history_only`: the drivers known only up to an origin."""
+    out: list[dict[int, np.ndarray]] = [{} for _ in series]
+    lengths = [len(values) for _, _, values in series]
+    distances = {length - cutoff for length, cuts in zip(lengths, cutoffs, strict=True) for cutoff in cuts}
+    # The oldest origin's fit sizes the model on its own holdout, and the later ones reuse that size: a later fit
+    # may know what an earlier one knew, never the reverse.
+    rounds = None
+    for distance in sorted(distances, reverse=True):
+        members = [position for position, length in enumerate(lengths) if length - distance >= 2]
+        if not members:
+            continue
+        values = [series[p][2][: lengths[p] - distance] for p in members]
+        dates = [series[p][1][: lengths[p] - distance] for p in members]
+        matrices = [None if drivers[p] is None else drivers[p][: lengths[p] - distance + horizon] for p in members]
+        model = _model(name, horizon, freq, (), seed, season_length, threads)
+        try:
+            model.fit(values, dates, matrices, driver_names, rounds=rounds, intervals=False, history_only=history_only)
+        except ValueError as exc:
+            logger.info("%s backtest at %d periods before the end skipped: %s", name, distance, exc)
+            continue
+        rounds = getattr(model, "rounds_", None)
+        wanted = [i for i, p in enumerate(members) if lengths[p] - distance in cutoffs[p]]
+        predictions = model.predict([values[i] for i in wanted], [dates[i] for i in wanted],
+                                    [matrices[i] for i in wanted])  # fmt: skip
+        for i, prediction in zip(wanted, predictions, strict=True):
+            p = members[i]
+            out[p][lengths[p] - distance] = prediction["mean"][: min(horizon, distance)]
+    return out
+
+
+def fit_final_features(
+    series: Sequence[Series],
+    drivers: Sequence[np.ndarray | None],
+    driver_names: Sequence[str],
+    name: str,
+    horizon: int,
+    freq: str,
+    level: Sequence[int],
+    season_length: int | None = None,
+    seed: int = 0,
+    threads: int = 1,
+    explain: bool = True,
+    history_only: Sequence[str] = (),
+) -> list[dict] | None:
+    """The model trained on every series' whole history: its forecasts per series (with each driver group's
+    contribution, `why-<group>`, when `explain`), or None when it could not be trained."""
+    active = [position for position, (_, _, values) in enumerate(series) if values.any()]
+    model = _model(name, horizon, freq, level, seed, season_length, threads)
+    try:
+        model.fit(
+            [series[p][2] for p in active],
+            [series[p][1] for p in active],
+            [drivers[p] for p in active],
+            driver_names,
+            history_only=history_only,
+        )
+    except ValueError as exc:
+        logger.info("%s was not trained: %s", name, exc)
+        return None
+    predictions = model.predict(
+        [values for _, _, values in series], [index for _, index, _ in series], list(drivers), level, explain
+    )
+    return [{key: np.asarray(values, float).tolist() for key, values in p.items()} for p in predictions]

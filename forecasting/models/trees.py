@@ -1,0 +1,379 @@
+"""Global feature models: one model across all the series of a store, reading lags, the year-ago season, the calendar
+and the drivers (`forecasting.features`) — a gradient-boosted tree ensemble (LightGBM) and a ridge regression, its
+simple and explainable sibling.
+
+Both forecast every step of the horizon directly from the origin (a row per series, origin and target period), so
+no forecast feeds the next. Intervals are conformal: the model is first fitted on all but the last horizon of every
+series, its errors over that horizon (forecast from its start, as a real forecast is) set the interval widths and,
+for the trees, the number of boosting rounds; then it is refitted on everything.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from forecasting.features import (
+    LEVEL,
+    MAX_SCALED_TARGET,
+    Layout,
+    calendar_table,
+    feature_groups,
+    feature_names,
+    feature_rows,
+)
+from forecasting.models.base import Prediction
+
+logger = logging.getLogger(__name__)
+
+# Training rows are sampled down to this many (the latest horizon of every series always kept): it bounds memory and
+# time whatever the store's size (a 4,000-SKU store with three years of weeks has 600,000 candidate rows).
+MAX_ROWS = 300_000
+MIN_ROWS = 30  # fewer training rows than this: the model is not fitted
+# Conformal widths are read per part of the horizon when each part has this many errors, else over all of it.
+MIN_ERRORS_PER_PART = 200
+
+
+class FeatureForecaster:
+    """A global model on the feature table: `fit(series, dates, drivers, driver_names)` on every series' history,
+    `predict(series, dates, drivers, level)` from the end of each. `drivers`: per series a matrix of its periods and
+    the horizon after them by driver (or None)."""
+
+    alias = "features"
+
+    def __init__(
+        self,
+        horizon: int,
+        freq: str,
+        levels: Sequence[int] = (80,),
+        seed: int = 0,
+        season_length: int | None = None,
+        threads: int = 1,
+    ) -> None:
+        self.horizon = horizon
+        self.freq = freq
+        self.levels = tuple(levels)
+        self.seed = seed
+        self.layout = Layout.of(freq, season_length)
+        self.threads = max(1, threads)
+
+    # -- the feature table -------------------------------------------------------------------------------------
+    def _calendar(self, dates: pd.DatetimeIndex) -> np.ndarray:
+        from forecasting.data import future_periods
+
+        return calendar_table(dates.append(future_periods(dates[-1], self.horizon, self.freq)), self.layout.calendar)
+
+    def _training_rows(self, series, dates, drivers, rng, end_offset: int):
+        """Rows whose targets lie before `len - end_offset` (their origins too), each at a random step; and the
+        rows forecasting the next `end_offset` periods from there (the holdout). Returns (X, y, scale) twice."""
+        train, holdout = [], []
+        for values, index, matrix in zip(series, dates, drivers, strict=True):
+            length = len(values) - end_offset
+            if length < 2:
+                continue
+            calendar = self._calendar(index)
+            targets = np.arange(1, length)
+            steps = rng.integers(1, self.horizon + 1, size=len(targets))
+            steps = np.minimum(steps, targets)  # an origin needs one known period
+            train.append((values[:length], calendar, matrix, targets, steps))
+            if end_offset:
+                targets = np.arange(length, length + end_offset)
+                holdout.append((values, calendar, matrix, targets, targets - length + 1))
+        return self._sample(train, rng), holdout
+
+    def _sample(self, parts, rng):
+        total = sum(len(part[3]) for part in parts)
+        keep = min(1.0, MAX_ROWS / total) if total else 1.0
+        sampled = []
+        for values, calendar, matrix, targets, steps in parts:
+            chosen = (rng.random(len(targets)) < keep) | (targets >= len(values) - self.horizon)
+            sampled.append((values, calendar, matrix, targets[chosen], steps[chosen]))
+        return sampled
+
+    def _table(self, parts) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        tables, targets, scales = [], [], []
+        for values, calendar, matrix, rows, steps in parts:
+            if not len(rows):
+                continue
+            mask = np.isin(self.driver_names_, self.history_only_) if matrix is not None else None
+            X, scale = feature_rows(values, calendar, matrix, rows, steps, self.layout, mask)
+            tables.append(X)
+            scales.append(scale)
+            known = rows < len(values)
+            target = np.full(len(rows), np.nan)
+            target[known] = np.minimum(values[rows[known]] / scale[known], MAX_SCALED_TARGET)
+            targets.append(target)
+        if not tables:
+            return np.empty((0, 0)), np.empty(0), np.empty(0)
+        return np.vstack(tables), np.concatenate(targets), np.concatenate(scales)
+
+    # -- fit and predict ----------------------------------------------------------------------------------------
+    def fit(
+        self,
+        series: Sequence[np.ndarray],
+        dates: Sequence[pd.DatetimeIndex],
+        drivers: Sequence[np.ndarray | None] | None = None,
+        driver_names: Sequence[str] = (),
+        rounds: int | None = None,
+        intervals: bool = True,
+        history_only: Sequence[str] = (),
+    ) -> FeatureForecaster:
+        """Fit on every series' history. `rounds` (with `intervals` False): the model's size is known (a backtest
+        reusing its first fit's), so it is fitted once on everything, without the holdout and without intervals.
+        `history_only`: the drivers known only up to an origin (read as their recent values, never at the target)."""
+        drivers = list(drivers) if drivers is not None else [None] * len(series)
+        self.driver_names_ = list(driver_names)
+        self.history_only_ = [name for name in driver_names if name in set(history_only)]
+        self.widths_ = None
+        if rounds is not None and not intervals:  # a backtest's fit: the rounds are known, no widths needed
+            self.rounds_ = rounds
+            return self._fit_everything(series, dates, drivers)
+        rng = np.random.default_rng(self.seed)
+        train, holdout = self._training_rows(series, dates, drivers, rng, self.horizon)
+        X, y, _ = self._table(train)
+        X_holdout, y_holdout, scale_holdout = self._table(holdout)
+        if len(y) >= MIN_ROWS and len(y_holdout):
+            self._fit_table(X, y, X_holdout, y_holdout)
+            fitted = self._predict_table(X_holdout)
+            steps = np.concatenate([part[4] for part in holdout])
+            self.widths_ = self._widths(y_holdout - fitted, steps)
+        self._fit_everything(series, dates, drivers)
+        if self.widths_ is None:  # no holdout: widths from the fit's own errors
+            X, y, _ = self._table(self._training_rows(series, dates, drivers, np.random.default_rng(self.seed), 0)[0])
+            self.widths_ = self._widths(y - self._predict_table(X), np.ones(len(y), int))
+        return self
+
+    def _fit_everything(self, series, dates, drivers) -> FeatureForecaster:
+        rng = np.random.default_rng(self.seed)
+        everything, _ = self._training_rows(series, dates, drivers, rng, 0)
+        X, y, _ = self._table(everything)
+        if len(y) < MIN_ROWS:
+            raise ValueError(f"{self.alias}: {len(y)} training rows, fewer than {MIN_ROWS}")
+        self._fit_table(X, y, None, None)
+        return self
+
+    def _widths(self, errors: np.ndarray, steps: np.ndarray) -> dict[int, np.ndarray]:
+        """Per level, the (low, high) quantiles of the scaled errors for each step of the horizon: per third of the
+        horizon when each third has MIN_ERRORS_PER_PART errors, else one pair for all steps."""
+        parts = np.array_split(np.arange(1, self.horizon + 1), 3 if self.horizon >= 3 else 1)
+        if any(np.isin(steps, part).sum() < MIN_ERRORS_PER_PART for part in parts):
+            parts = [np.arange(1, self.horizon + 1)]
+        widths = {}
+        for level in self.levels:
+            tail = (100 - level) / 200
+            table = np.zeros((self.horizon, 2))
+            for part in parts:
+                chosen = errors[np.isin(steps, part)] if len(parts) > 1 else errors
+                table[part - 1] = np.quantile(chosen, [tail, 1 - tail]) if len(chosen) else 0.0
+            widths[level] = table
+        return widths
+
+    def predict(
+        self,
+        series: Sequence[np.ndarray],
+        dates: Sequence[pd.DatetimeIndex],
+        drivers: Sequence[np.ndarray | None] | None = None,
+        level: Sequence[int] = (),
+        explain: bool = False,
+    ) -> list[Prediction]:
+        """Per series, the forecast of the `horizon` periods after its end, with intervals for `level` (levels the
+        model was fitted for) and, with `explain`, the contribution of each feature group in units (`"why-<group>"`,
+        the level group holding the base value too)."""
+        drivers = list(drivers) if drivers is not None else [None] * len(series)
+        steps = np.arange(1, self.horizon + 1)
+        parts = [
+            (values, self._calendar(index), matrix, len(values) + steps - 1, steps)
+            for values, index, matrix in zip(series, dates, drivers, strict=True)
+        ]
+        X, _, scale = self._table(parts)
+        mean_scaled = self._predict_table(X)
+        contributions = self._contributions(X) if explain else None
+        out = []
+        for position in range(len(series)):
+            rows = slice(position * self.horizon, (position + 1) * self.horizon)
+            mean = np.maximum(mean_scaled[rows] * scale[rows], 0.0)
+            prediction: Prediction = {"mean": mean}
+            for value in level:
+                low, high = self.widths_[value].T
+                prediction[f"lo-{value}"] = np.clip((mean_scaled[rows] + low) * scale[rows], 0.0, mean)
+                prediction[f"hi-{value}"] = np.maximum((mean_scaled[rows] + high) * scale[rows], mean)
+            if contributions is not None:
+                for group, values in contributions.items():
+                    prediction[f"why-{group}"] = values[rows] * scale[rows]
+            out.append(prediction)
+        return out
+
+    def _contributions(self, X: np.ndarray) -> dict[str, np.ndarray]:
+        """Per feature group, what it adds to the scaled forecast (the level group holds the base value too): the
+        features' contributions summed by group."""
+        per_feature, base = self._feature_contributions(X)
+        return self._by_group(per_feature, base)
+
+    def _by_group(self, per_feature: np.ndarray, base: np.ndarray) -> dict[str, np.ndarray]:
+        groups = feature_groups(self.layout, self.driver_names_, self.history_only_)
+        out: dict[str, np.ndarray] = {}
+        for column, name in enumerate(feature_names(self.layout, self.driver_names_, self.history_only_)):
+            out[groups[name]] = out.get(groups[name], 0.0) + per_feature[:, column]
+        out[LEVEL] = out.get(LEVEL, 0.0) + base
+        return out
+
+    def _fit_table(self, X, y, X_valid, y_valid) -> None:
+        raise NotImplementedError
+
+    def _predict_table(self, X: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def _feature_contributions(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        raise NotImplementedError
+
+
+class GlobalLightGBM(FeatureForecaster):
+    """Gradient-boosted trees (LightGBM) on the feature table, squared error on the scaled target. The number of
+    rounds is chosen on the holdout (early stopping) and reused for the refit on everything; deterministic for a
+    seed."""
+
+    alias = "lightgbm"
+    MAX_ROUNDS = 600
+    PATIENCE = 30
+
+    def _params(self) -> dict:
+        return {
+            "objective": "l2",
+            "learning_rate": 0.05,
+            "num_leaves": 63,
+            "min_data_in_leaf": 40,
+            "feature_fraction": 0.8,
+            "bagging_fraction": 0.8,
+            "bagging_freq": 1,
+            "lambda_l2": 1.0,
+            "seed": self.seed,
+            "deterministic": True,
+            "force_row_wise": True,
+            "num_threads": self.threads,
+            "verbosity": -1,
+        }
+
+    def _fit_table(self, X, y, X_valid, y_valid) -> None:
+        import lightgbm
+
+        names = feature_names(self.layout, self.driver_names_, self.history_only_)
+        data = lightgbm.Dataset(X, y, feature_name=names, free_raw_data=True)
+        if X_valid is not None:
+            valid = lightgbm.Dataset(X_valid, y_valid, reference=data)
+            self.booster_ = lightgbm.train(
+                self._params(),
+                data,
+                num_boost_round=self.MAX_ROUNDS,
+                valid_sets=[valid],
+                callbacks=[lightgbm.early_stopping(self.PATIENCE, verbose=False)],
+            )
+            self.rounds_ = max(self.booster_.best_iteration, 1)
+        else:
+            rounds = getattr(self, "rounds_", self.MAX_ROUNDS // 3)
+            self.booster_ = lightgbm.train(self._params(), data, num_boost_round=rounds)
+
+    def _predict_table(self, X: np.ndarray) -> np.ndarray:
+        return self.booster_.predict(X, num_iteration=self.booster_.best_iteration or None)
+
+    def _feature_contributions(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        table = self.booster_.predict(X, pred_contrib=True)  # SHAP values per feature, then the base value
+        return table[:, :-1], table[:, -1]
+
+
+class GlobalRidge(FeatureForecaster):
+    """Ridge regression on the feature table, in logarithms: the simple member. Drivers act on demand as factors (a
+    promotion lifts sales by a share, each degree warmer by a share), so the model is fitted to log(y / scale +
+    OFFSET) and a driver's coefficient is its effect in percent. Calendar fields enter as indicators (weekday, month)
+    or as yearly sine and cosine waves (week, day of the year); a missing feature is its training mean plus an
+    indicator that it was missing. The penalty is chosen on the holdout among a few, on standardised features; the
+    mean is taken back from logarithms with the average factor of the training errors (Duan's smearing)."""
+
+    alias = "ridge"
+    PENALTIES = (0.01, 0.1, 1.0, 10.0, 100.0)  # per 1,000 rows, on standardised features: at most a 10% shrink
+    CATEGORIES = {"weekday": 7, "month": 12, "quarter": 4}
+    CYCLES = {"week": 52.18, "dayofyear": 365.25}
+    OFFSET = 0.05  # in units of the series' level: keeps a period without sales finite in logarithms
+
+    def _design(self, X: np.ndarray) -> tuple[np.ndarray, list[int]]:
+        """(the regression's columns, for each the feature table column it comes from)."""
+        names = feature_names(self.layout, self.driver_names_, self.history_only_)
+        columns, sources = [], []
+        for position, name in enumerate(names):
+            values = X[:, position]
+            if name in self.CATEGORIES:
+                first = 0 if name == "weekday" else 1  # weekdays count from 0, months and quarters from 1
+                for category in range(first + 1, first + self.CATEGORIES[name]):  # the first is the reference
+                    columns.append((values == category).astype(float))
+                    sources.append(position)
+            elif name in self.CYCLES:
+                for harmonic in (1, 2):
+                    angle = 2 * np.pi * harmonic * np.nan_to_num(values) / self.CYCLES[name]
+                    columns += [np.sin(angle), np.cos(angle)]
+                    sources += [position, position]
+            else:
+                missing = np.isnan(values)
+                fill = self.fill_[position] if hasattr(self, "fill_") else 0.0
+                columns.append(np.where(missing, fill, values))
+                sources.append(position)
+                if self.with_missing_[position]:
+                    columns.append(missing.astype(float))
+                    sources.append(position)
+        return np.column_stack(columns), sources
+
+    def _prepare(self, X: np.ndarray) -> None:
+        with np.errstate(invalid="ignore"):
+            self.fill_ = np.where(np.isnan(X).all(axis=0), 0.0, np.nanmean(np.where(np.isnan(X), np.nan, X), axis=0))
+        self.with_missing_ = np.isnan(X).any(axis=0)
+        design, self.sources_ = self._design(X)
+        self.center_ = design.mean(axis=0)
+        spread = design.std(axis=0)
+        self.spread_ = np.where(spread > 1e-12, spread, 1.0)
+
+    def _solve(self, design: np.ndarray, y: np.ndarray, penalty: float) -> tuple[np.ndarray, float]:
+        standard = (design - self.center_) / self.spread_
+        gram = standard.T @ standard + penalty * np.eye(standard.shape[1])
+        intercept = float(y.mean())
+        coef = np.linalg.solve(gram, standard.T @ (y - intercept))
+        return coef, intercept
+
+    def _fit_table(self, X, y, X_valid, y_valid) -> None:
+        logs = np.log(y + self.OFFSET)
+        self._prepare(X)
+        design = self._design(X)[0]
+        if X_valid is not None:
+            valid = self._design(X_valid)[0]
+            errors = []
+            for penalty in self.PENALTIES:
+                coef, intercept = self._solve(design, logs, penalty * len(y) / 1000)
+                self.smearing_ = float(np.mean(np.exp(logs - self._standard(design) @ coef - intercept)))
+                predicted = self._from_logs(self._standard(valid) @ coef + intercept)
+                errors.append(float(np.mean((predicted - y_valid) ** 2)))
+            self.penalty_ = self.PENALTIES[int(np.argmin(errors))]
+        self.coef_, self.intercept_ = self._solve(design, logs, getattr(self, "penalty_", 1.0) * len(y) / 1000)
+        self.smearing_ = float(np.mean(np.exp(logs - self._standard(design) @ self.coef_ - self.intercept_)))
+
+    def _standard(self, design: np.ndarray) -> np.ndarray:
+        return (design - self.center_) / self.spread_
+
+    def _from_logs(self, logs: np.ndarray) -> np.ndarray:
+        return np.maximum(np.exp(logs) * self.smearing_ - self.OFFSET, 0.0)
+
+    def _predict_table(self, X: np.ndarray) -> np.ndarray:
+        return self._from_logs(self._standard(self._design(X)[0]) @ self.coef_ + self.intercept_)
+
+    def _contributions(self, X: np.ndarray) -> dict[str, np.ndarray]:
+        """Per feature group, in scaled units: how much the forecast would fall without the group's effect (its
+        factor taken out, the others kept); the level group holds the rest, so that the groups add up to the
+        forecast."""
+        terms = self._standard(self._design(X)[0]) * self.coef_
+        per_feature = np.zeros((len(X), X.shape[1]))
+        for column, source in enumerate(self.sources_):
+            per_feature[:, source] += terms[:, column]
+        logs = self._by_group(per_feature, np.zeros(len(X)))
+        forecast = self._predict_table(X)
+        out = {group: forecast * (1 - np.exp(-values)) for group, values in logs.items() if group != LEVEL}
+        out[LEVEL] = forecast - sum(out.values(), np.zeros(len(X)))
+        return out
