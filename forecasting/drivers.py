@@ -76,3 +76,12 @@ def driver_matrices(
     bounds = np.cumsum([0, *lengths])
     matrices = [values[start:stop] for start, stop in zip(bounds[:-1], bounds[1:], strict=True)]
     return columns, [None if np.isnan(matrix).all() else matrix for matrix in matrices]
+
+
+def known_ahead(
+    names: Sequence[str], matrices: Sequence[np.ndarray | None], history_only: Sequence[str] = ()
+) -> list[np.ndarray | None]:
+    """The matrices cut to the drivers known ahead (not `history_only`): what models with regressors may read over
+    the horizon."""
+    keep = [position for position, name in enumerate(names) if name not in set(history_only)]
+    return [None if matrix is None or not keep else matrix[:, keep] for matrix in matrices]

@@ -28,7 +28,7 @@ import pandas as pd
 
 from forecasting import metrics
 from forecasting.data import OUTLIER_IQRS, infer_season_length, season_cycles
-from forecasting.drivers import driver_matrices
+from forecasting.drivers import driver_matrices, known_ahead
 from forecasting.feature_models import backtest_features, fit_final_features, with_holidays
 from forecasting.model_catalog import DEFAULT_WINDOWS, FEATURE_MODELS, GLOBAL_MODELS, MODELS, PAIR
 from forecasting.network import fit_global, global_backtest, load_network
@@ -37,8 +37,10 @@ from forecasting.pipeline import (
     Plan,
     _local_backtest,
     _windows,
+    add_feature_evidence,
     backtest_chunk,
     choose,
+    evidence_cutoffs,
     forecast_chunk,
     load_states,
     prepare,
@@ -154,9 +156,7 @@ def forecast_many(
     unknown = sorted(set(history_only) - set(driver_names))
     if unknown:
         raise ValueError(f"history_only names driver(s) that exog lacks: {', '.join(unknown)}")
-    # the local models with regressors read the drivers known ahead only
-    ahead = [position for position, name in enumerate(driver_names) if name not in set(history_only)]
-    local_drivers = [None if m is None or not ahead else m[:, ahead] for m in drivers]
+    local_drivers = known_ahead(driver_names, drivers, history_only)  # what the models with regressors read
     fixed = None if models == "auto" else _validate(models)[0]
     saved_states = load_states(model_dir)
     starts = [saved_states.get(str(unique_id)) for unique_id, _, _ in series]
@@ -197,7 +197,7 @@ def forecast_many(
                 )
                 _gather(globals_, "lstm", network_forecasts)
             for name in features:
-                _add_evidence(evidence, name, feature_run(name, cutoffs=[item.get("cutoffs", []) for item in evidence]))
+                add_feature_evidence(evidence, name, feature_run(name, cutoffs=evidence_cutoffs(plan, series)))
             choice = choose(plan, evidence, global_backtests)
             chosen = {part for model in choice.per_class.values() for part in model.split(PAIR)}
             for name in [name for name in features if name in chosen]:
@@ -255,13 +255,6 @@ def _features(
         series, drivers, driver_names, name, plan.horizon, plan.freq, plan.level, plan.season_length, seed, threads,
         explain, history_only,
     )  # fmt: skip
-
-
-def _add_evidence(evidence: list[dict], name: str, backtests: list[dict[int, np.ndarray]]) -> None:
-    """A feature model's backtest joins the local candidates of each series it has every cutoff of."""
-    for item, by_cutoff in zip(evidence, backtests, strict=True):
-        if "error" not in item and item["predictions"] and all(cutoff in by_cutoff for cutoff in item["cutoffs"]):
-            item["predictions"][name] = [np.asarray(by_cutoff[cutoff], float).tolist() for cutoff in item["cutoffs"]]
 
 
 def _gather(globals_: list[dict], name: str, forecasts: list[dict] | None) -> None:

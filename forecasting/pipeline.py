@@ -130,6 +130,30 @@ def _windows(length: int, horizon: int, windows: int) -> list[int]:
     return [length - w * horizon for w in range(windows, 0, -1) if length - w * horizon >= 2]
 
 
+def _cutoffs(values: np.ndarray, horizon: int, windows: int, cycles: Sequence[int]) -> list[int]:
+    if demand_class(values, cycles) == "seasonal":
+        return seasonal_cutoffs(len(values), horizon, max(windows, SEASONAL_WINDOWS), cycles)
+    return _windows(len(values), horizon, windows)
+
+
+def evidence_cutoffs(plan: Plan, series: Sequence[Series]) -> list[list[int]]:
+    """Per series, the backtest cutoffs its evidence holds (`backtest_local`): where a global feature model must
+    also forecast from, so that its backtest joins the local candidates'."""
+    cycles = season_cycles(plan.freq, plan.season_length)
+    return [_cutoffs(values, plan.horizon, plan.windows, cycles) for _, _, values in series]
+
+
+def add_feature_evidence(evidence: Sequence[dict], name: str, backtests: Sequence[dict | None]) -> None:
+    """A feature model's backtest (per series, its predicted means by cutoff) joins the local candidates of each
+    series whose every cutoff it has."""
+    for item, by_cutoff in zip(evidence, backtests, strict=True):
+        if not by_cutoff or "error" in item or not item["predictions"]:
+            continue
+        means = {int(cutoff): mean for cutoff, mean in by_cutoff.items()}
+        if all(cutoff in means for cutoff in item["cutoffs"]):
+            item["predictions"][name] = [np.asarray(means[cutoff], float).tolist() for cutoff in item["cutoffs"]]
+
+
 def seasonal_cutoffs(length: int, horizon: int, windows: int, cycles: Sequence[int]) -> list[int]:
     """The backtest cutoffs of a seasonal series (oldest first): of the latest `windows` horizons and the window one
     long cycle before the end (the season the forecast must cross, a year earlier), those whose history holds the
@@ -222,10 +246,7 @@ def backtest_local(
         try:
             extra = extra_inputs(index, horizon, freq, country, start, matrix)
             kind = demand_class(values, cycles)
-            if kind == "seasonal":
-                cutoffs = seasonal_cutoffs(len(values), horizon, max(windows, SEASONAL_WINDOWS), cycles)
-            else:
-                cutoffs = _windows(len(values), horizon, windows)
+            cutoffs = _cutoffs(values, horizon, windows, cycles)
             [predictions] = _local_backtest([item], [extra], None, horizon, season_length, windows, cycles, cutoffs)
             out.append(
                 {

@@ -107,6 +107,9 @@ class ProductVariantRecord:
     price: Decimal | None
     inventory_item_id: str = ""
     updated_at: datetime | None = None
+    compare_at_price: Decimal | None = None  # the "was" price (Shopify compare-at; WooCommerce regular price)
+    sale_starts: datetime | None = None  # a scheduled sale price's dates (WooCommerce date_on_sale_from/to)
+    sale_ends: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -108,3 +108,37 @@ class AuditSource(models.TextChoices):
     ADMIN = "admin", "Admin"
     API = "api", "API"
     SYSTEM = "system", "System"
+
+
+class DriverSource(models.TextChoices):
+    """Where a driver record came from."""
+
+    MANUAL = "manual", "Entered by a planner"
+    PLATFORM = "platform", "The store (webhook, backfill or reconciliation)"
+    SHOPIFY_DISCOUNT = "shopify_discount", "Shopify discount"
+    WOOCOMMERCE_SALE = "woo_sale", "WooCommerce sale price"
+
+
+class EventKind(models.TextChoices):
+    PROMOTION = "promotion", "Promotion"
+    MARKDOWN = "markdown", "Markdown"
+    LAUNCH = "launch", "Launch"
+    CLEARANCE = "clearance", "Clearance"
+    STOCK_OUT = "stock_out", "Stock-out"
+    OTHER = "other", "Other"
+
+
+class EventScope(models.TextChoices):
+    """Which SKUs an event moves."""
+
+    STORE = "store", "The whole store"
+    PRODUCTS = "products", "Some products"
+    VARIANTS = "variants", "Some SKUs"
+    PRODUCT_TYPE = "product_type", "A product type"
+    VENDOR = "vendor", "A vendor"
+
+
+class WeatherKind(models.TextChoices):
+    OBSERVED = "observed", "Observed"
+    FORECAST = "forecast", "Forecast"
+    CLIMATOLOGY = "climatology", "Climatology"

@@ -87,6 +87,11 @@ def train_global_model_task(run_id: int, part: str = "final") -> str:
     return retraining.train_global_model(run_id, part)
 
 
+@shared_task(name="inventory_ai.tasks.train_feature_models_task", **_RETRAIN_STEP)
+def train_feature_models_task(run_id: int) -> str:
+    return retraining.train_feature_models(run_id)
+
+
 @shared_task(name="inventory_ai.tasks.forecast_chunk_task", **_RETRAIN_STEP)
 def forecast_chunk_task(run_id: int, index: int) -> str:
     return retraining.forecast_chunk(run_id, index)

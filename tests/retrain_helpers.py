@@ -5,10 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 import numpy as np
+import pandas as pd
 
+from forecasting import engine
 from inventory_ai.choices import RunPhase, RunStatus, StepStatus
 from inventory_ai.models import DailyDemand, ForecastRun, Location, Product, Variant
-from inventory_ai.selectors.forecasts import last_complete_day
+from inventory_ai.selectors.drivers import HISTORY_ONLY, driver_frame
+from inventory_ai.selectors.forecasts import last_complete_day, load_history
 from inventory_ai.services import retraining
 
 
@@ -55,6 +58,8 @@ def drive(run: ForecastRun) -> ForecastRun:
                 retraining.train_global_model(run.pk, retraining.GLOBAL_BACKTEST)
             if run.global_status == StepStatus.PENDING:
                 retraining.train_global_model(run.pk, retraining.GLOBAL_FINAL)
+            if run.features_status == StepStatus.PENDING:
+                retraining.train_feature_models(run.pk)
             for index in run.chunks.filter(backtest_status=StepStatus.PENDING).values_list("index", flat=True):
                 retraining.backtest_chunk(run.pk, index)
         elif run.phase == RunPhase.FORECAST:
@@ -62,3 +67,16 @@ def drive(run: ForecastRun) -> ForecastRun:
                 retraining.forecast_chunk(run.pk, index)
     run.refresh_from_db()
     return run
+
+
+def engine_forecast(store, run, **options) -> pd.DataFrame:
+    """What the in-process engine forecasts from the run's history with the product's drivers (the equivalence a
+    distributed run must keep)."""
+    history = load_history(store, run.data_until)
+    ids = sorted({int(uid) for uid in history.unique_id})
+    first = history.ds.min().date()
+    exog = driver_frame(store, ids, run.freq, first, run.data_until, run.horizon)
+    return engine.forecast_many(
+        history, run.horizon, run.freq, exog=exog, history_only=HISTORY_ONLY, country=store.country_code or None,
+        **options,
+    )  # fmt: skip

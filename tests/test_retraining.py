@@ -12,13 +12,13 @@ from django.db.models import F
 from django.test import override_settings
 from django.utils import timezone
 
-from forecasting import engine, network, pipeline
+from forecasting import network, pipeline
 from inventory_ai.choices import RunKind, RunStatus
 from inventory_ai.models import DailyDemand, Forecast, ForecastResult, ForecastRun
-from inventory_ai.selectors.forecasts import current_run, last_complete_day, load_history
+from inventory_ai.selectors.forecasts import current_run, last_complete_day
 from inventory_ai.services import model_registry, retraining
 from inventory_ai.services.retraining import steps
-from tests.retrain_helpers import drive, seed_demand
+from tests.retrain_helpers import drive, engine_forecast, seed_demand
 
 pytestmark = pytest.mark.django_db
 
@@ -55,8 +55,7 @@ def test_a_full_run_forecasts_every_sku_once_and_matches_the_engine(shop, small_
     assert first.period_start == run.data_until + timedelta(days=1)
     assert (first.period_end - first.period_start).days == 6
     # the chunks' work is exactly what the in-process engine computes on the same history
-    history = load_history(shop, run.data_until)
-    expected = engine.forecast_many(history, 4, "W-SUN", level=(80, 95), country="GB")
+    expected = engine_forecast(shop, run, level=(80, 95))
     stored = pd.DataFrame(
         list(Forecast.objects.filter(run=run).values_list("variant_id", "period_end", "mean", "model")),
         columns=["unique_id", "ds", "mean", "model"],
@@ -83,8 +82,7 @@ def test_a_big_store_gets_the_level_calibration_the_engine_fits(shop, small_opti
     # then the run fitted the store's level calibration from all chunks' evidence and applied it as the engine does
     assert run.status == RunStatus.SUCCEEDED, run.error_log
     assert len(run.calibration) == 2
-    history = load_history(shop, run.data_until)
-    expected = engine.forecast_many(history, 4, "W-SUN", level=(80, 95), country="GB")
+    expected = engine_forecast(shop, run, level=(80, 95))
     stored = pd.DataFrame(
         list(Forecast.objects.filter(run=run).values_list("variant_id", "period_end", "mean", "bounds")),
         columns=["unique_id", "ds", "mean", "bounds"],
@@ -94,7 +92,7 @@ def test_a_big_store_gets_the_level_calibration_the_engine_fits(shop, small_opti
     # (equal up to the order in which the fit sums the chunks' rows)
     np.testing.assert_allclose(merged["mean"], merged["mean_run"], rtol=1e-6)
     np.testing.assert_allclose(merged["hi-95"], merged["bounds"].map(lambda b: b["hi-95"]), rtol=1e-6)
-    uncalibrated = engine.forecast_many(history, 4, "W-SUN", level=(80, 95), country="GB", calibrate=False)
+    uncalibrated = engine_forecast(shop, run, level=(80, 95), calibrate=False)
     assert not np.allclose(uncalibrated["mean"], expected["mean"])
 
 
@@ -383,6 +381,7 @@ def test_a_chunk_counts_the_starts_of_each_step_apart(shop, small_options):
     chunk = run.chunks.get(index=0)
     steps.start_chunk_step(run, chunk, "backtest")
     retraining.backtest_chunk(run.pk, 0)
+    retraining.train_feature_models(run.pk)
 
     # then the forecast step starts its own count: a chunk is never failed for its backtest's redeliveries
     chunk.refresh_from_db()

@@ -45,7 +45,7 @@ BULK_PRODUCTS = """
   products {
     edges { node {
       id title vendor productType status updatedAt
-      variants { edges { node { id sku title price updatedAt inventoryItem { id } } } }
+      variants { edges { node { id sku title price compareAtPrice updatedAt inventoryItem { id } } } }
     } }
   }
 }
@@ -65,7 +65,7 @@ query Products($first: Int!, $cursor: String) {
   products(first: $first, after: $cursor, sortKey: ID) {
     nodes {
       id title vendor productType status updatedAt
-      variants(first: 250) { nodes { id sku title price updatedAt inventoryItem { id } } }
+      variants(first: 250) { nodes { id sku title price compareAtPrice updatedAt inventoryItem { id } } }
     }
     pageInfo { hasNextPage endCursor }
   }
@@ -176,6 +176,7 @@ def product_record(node: dict[str, Any]) -> ProductRecord:
                 if variant.get("inventoryItem")
                 else "",
                 updated_at=_time(variant["updatedAt"], "variant updatedAt") if variant.get("updatedAt") else None,
+                compare_at_price=_money(variant["compareAtPrice"]) if variant.get("compareAtPrice") else None,
             )
         )
     return ProductRecord(

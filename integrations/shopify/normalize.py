@@ -140,6 +140,9 @@ def product_record(payload: Any) -> ProductRecord:
                 price=as_money(item.get("price")) if item.get("price") not in (None, "") else None,
                 inventory_item_id=optional_id(item.get("inventory_item_id")),
                 updated_at=parse_timestamp(item.get("updated_at")),
+                compare_at_price=(
+                    as_money(item.get("compare_at_price")) if item.get("compare_at_price") not in (None, "") else None
+                ),
             )
         )
     return ProductRecord(

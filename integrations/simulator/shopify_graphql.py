@@ -48,6 +48,7 @@ def products(state: StoreState, variables: dict[str, Any]) -> dict[str, Any]:
                 "sku": variant.sku,
                 "title": "Default Title",
                 "price": money(price),
+                "compareAtPrice": None,  # the simulated catalogue sells at its list prices
                 "updatedAt": when,
                 "inventoryItem": {"id": f"gid://shopify/InventoryItem/{variant.inventory_item_id or variant_id}"},
             }

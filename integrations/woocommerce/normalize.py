@@ -127,6 +127,8 @@ def _product_topic(payload: Any) -> list[Any]:
     variants: tuple[ProductVariantRecord, ...] = ()
     if product_type != "variable":
         price = product.get("price")
+        regular = product.get("regular_price")
+        on_sale = product.get("sale_price") not in (None, "")
         variants = (
             ProductVariantRecord(
                 variant_id=own_id,
@@ -134,6 +136,12 @@ def _product_topic(payload: Any) -> list[Any]:
                 title=as_text(product.get("name") or product.get("description"), 500),
                 price=as_money(price) if price not in (None, "") else None,
                 updated_at=updated_at,
+                # the regular price is the "was" price only while a sale price is set
+                compare_at_price=as_money(regular) if on_sale and regular not in (None, "") else None,
+                sale_starts=gmt_time(product.get("date_on_sale_from_gmt"), "date_on_sale_from_gmt")
+                if on_sale
+                else None,
+                sale_ends=gmt_time(product.get("date_on_sale_to_gmt"), "date_on_sale_to_gmt") if on_sale else None,
             ),
         )
     records.append(

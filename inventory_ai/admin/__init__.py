@@ -5,6 +5,7 @@ from inventory_ai.admin import (  # noqa: F401
     audit,
     catalog,
     demand,
+    drivers,
     events,
     forecasts,
     operations,

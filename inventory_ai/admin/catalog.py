@@ -116,6 +116,6 @@ class VariantAdmin(admin.ModelAdmin):
 
 @admin.register(Location)
 class LocationAdmin(admin.ModelAdmin):
-    list_display = ("name", "platform_id", "store", "is_primary", "active")
+    list_display = ("name", "platform_id", "store", "is_primary", "active", "latitude", "longitude")
     list_filter = ("store", "is_primary", "active")
     search_fields = ("name", "platform_id")

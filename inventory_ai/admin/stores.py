@@ -55,7 +55,7 @@ class StoreAdmin(admin.ModelAdmin):
     fieldsets = (
         (None, {"fields": ("platform", "domain", "name", "active")}),
         ("API", {"fields": ("api_base_url", "api_version", "secrets_summary")}),
-        ("Locale", {"fields": ("timezone", "currency", "country_code")}),
+        ("Locale", {"fields": ("timezone", "currency", "country_code", "subdivision_code", "latitude", "longitude")}),
         (
             "Replenishment defaults",
             {

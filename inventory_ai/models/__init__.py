@@ -4,6 +4,7 @@ from inventory_ai.models.access import ApiToken
 from inventory_ai.models.audit import AuditEntry
 from inventory_ai.models.catalog import Location, Product, Variant
 from inventory_ai.models.demand import DailyDemand, InventoryLevel
+from inventory_ai.models.drivers import DemandEvent, PriceChange, WeatherDay, WeatherFetch
 from inventory_ai.models.events import WebhookEvent
 from inventory_ai.models.forecasts import Forecast, ForecastResult, ForecastRun, ForecastRunChunk
 from inventory_ai.models.operations import ServiceHeartbeat, SyncRun
@@ -19,6 +20,7 @@ __all__ = [
     "ReorderSuggestion",
     "StockAdjustment",
     "DailyDemand",
+    "DemandEvent",
     "Forecast",
     "ForecastResult",
     "ForecastRun",
@@ -26,6 +28,7 @@ __all__ = [
     "InventoryLevel",
     "Location",
     "Order",
+    "PriceChange",
     "OrderLine",
     "Product",
     "Refund",
@@ -34,5 +37,7 @@ __all__ = [
     "Store",
     "SyncRun",
     "Variant",
+    "WeatherDay",
+    "WeatherFetch",
     "WebhookEvent",
 ]

@@ -9,7 +9,8 @@ from django.db import models
 class Location(models.Model):
     """A place that holds stock: a Shopify location, or the single implicit stock of a WooCommerce site.
 
-    The primary location receives the demand of orders that do not name a location.
+    The primary location receives the demand of orders that do not name a location. Its coordinates (set in the
+    admin; the store's default when empty) place its weather.
     """
 
     store = models.ForeignKey("inventory_ai.Store", on_delete=models.CASCADE, related_name="locations")
@@ -17,6 +18,12 @@ class Location(models.Model):
     name = models.CharField(max_length=255, blank=True)
     is_primary = models.BooleanField(default=False)
     active = models.BooleanField(default=True)
+    latitude = models.FloatField(
+        null=True, blank=True, validators=[MinValueValidator(-90), MaxValueValidator(90)], help_text="For its weather"
+    )
+    longitude = models.FloatField(
+        null=True, blank=True, validators=[MinValueValidator(-180), MaxValueValidator(180)], help_text="For its weather"
+    )
     platform_updated_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -47,6 +47,16 @@ class ForecastRun(models.Model):
         default=0, help_text="Starts of the network's final fit, redeliveries included"
     )
     global_seconds = models.FloatField(null=True, blank=True, help_text="Seconds of network training, both parts")
+    features_status = models.CharField(
+        max_length=16,
+        choices=StepStatus.choices,
+        default=StepStatus.SKIPPED,
+        help_text="The feature models (trees, regression on the drivers): their backtest and final fits",
+    )
+    features_attempts = models.PositiveIntegerField(
+        default=0, help_text="Starts of the feature models' step, redeliveries included"
+    )
+    features_seconds = models.FloatField(null=True, blank=True, help_text="Seconds of the feature models' step")
     choice = models.JSONField(default=dict, blank=True, help_text="Model chosen per demand class")
     calibration = models.JSONField(
         default=list, blank=True, help_text="Coefficients of the store-wide level calibration (empty: none)"
@@ -120,6 +130,11 @@ class ForecastResult(models.Model):
     demand_class = models.CharField(max_length=16, blank=True)
     backtest = models.JSONField(default=dict, blank=True, help_text="Backtest RMSSE per candidate model")
     changed = models.BooleanField(default=False, help_text="The forecast moved against the previous run")
+    explanation = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="What each driver group adds to the forecast per period, in units (feature models only)",
+    )
     error = models.TextField(blank=True)
 
     class Meta:

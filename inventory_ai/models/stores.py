@@ -63,6 +63,16 @@ class Store(models.Model):
     timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
     currency = models.CharField(max_length=3, default="USD")
     country_code = models.CharField(max_length=2, blank=True, help_text="ISO 3166-1 alpha-2, for holiday calendars")
+    subdivision_code = models.CharField(
+        max_length=10, blank=True, help_text="ISO 3166-2 subdivision (state, region) for regional holidays, e.g. BY"
+    )
+    latitude = models.FloatField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(-90), MaxValueValidator(90)],
+        help_text="Default coordinates of the store's weather, for locations without their own",
+    )
+    longitude = models.FloatField(null=True, blank=True, validators=[MinValueValidator(-180), MaxValueValidator(180)])
     credentials = EncryptedJSONField(default=dict, blank=True, help_text="API credentials, encrypted at rest")
     webhook_secrets = EncryptedJSONField(default=list, blank=True, help_text="Webhook signing secrets, newest first")
     active = models.BooleanField(default=True)

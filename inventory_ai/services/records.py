@@ -29,6 +29,7 @@ from inventory_ai.models import (
     Variant,
     WebhookEvent,
 )
+from inventory_ai.services import drivers
 from inventory_ai.services.catalog import CatalogCache
 from inventory_ai.services.inventory import apply_inventory_level
 from inventory_ai.services.orders import apply_order_edit, apply_order_records, apply_refund_records, delete_order
@@ -129,6 +130,12 @@ def _product(store: Store, item: r.ProductRecord, catalog: CatalogCache) -> str:
         variant.is_placeholder = False
         variant.deleted_at = None
         variant.save()
+        when = record.updated_at or item.updated_at or timezone.now()
+        drivers.record_price(variant, record.price, record.compare_at_price, when)
+        if record.price is not None and record.compare_at_price is not None:
+            drivers.record_sale_event(
+                variant, record.price, record.compare_at_price, record.sale_starts, record.sale_ends
+            )
     # Only the newest full snapshot of a product may say that a variant is gone.
     if applied and item.complete_variant_list:
         Variant.objects.filter(product=product, deleted_at__isnull=True).exclude(platform_id__in=seen).update(

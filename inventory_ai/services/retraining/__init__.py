@@ -21,7 +21,7 @@ retention) and `steps` (what they share). This package is their public face, for
 commands.
 """
 
-from inventory_ai.services.retraining.backtest import backtest_chunk, train_global_model
+from inventory_ai.services.retraining.backtest import backtest_chunk, train_feature_models, train_global_model
 from inventory_ai.services.retraining.forecast import forecast_chunk
 from inventory_ai.services.retraining.phases import enqueue_outstanding
 from inventory_ai.services.retraining.starting import (
@@ -51,5 +51,6 @@ __all__ = [
     "retrain_active_stores",
     "start_or_plan",
     "start_retrain",
+    "train_feature_models",
     "train_global_model",
 ]

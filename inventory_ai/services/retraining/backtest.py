@@ -12,14 +12,17 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from forecasting import network, pipeline, selection
+from forecasting import feature_models, network, pipeline, selection
 from forecasting.data import season_cycles
+from forecasting.drivers import known_ahead
+from forecasting.model_catalog import FEATURE_MODELS
 from inventory_ai.choices import RunKind, RunStatus, StepStatus
 from inventory_ai.conf import get_option
 from inventory_ai.models import (
     ForecastRun,
     ForecastRunChunk,
 )
+from inventory_ai.selectors.drivers import HISTORY_ONLY
 from inventory_ai.services import model_registry
 from inventory_ai.services.retraining.phases import advance, enqueue_outstanding, open_chunk_step
 from inventory_ai.services.retraining.steps import (
@@ -28,6 +31,9 @@ from inventory_ai.services.retraining.steps import (
     GLOBAL_FINAL,
     NETWORK_FILES,
     chunk_file,
+    feature_file,
+    forecast_variant_ids,
+    read_drivers,
     read_series,
     run_plan,
     running_run,
@@ -35,6 +41,8 @@ from inventory_ai.services.retraining.steps import (
 )
 
 logger = logging.getLogger(__name__)
+
+READ_CHUNK = 500  # SKUs read from the database at a time
 
 
 def backtest_chunk(run_id: int, index: int) -> str:
@@ -44,7 +52,13 @@ def backtest_chunk(run_id: int, index: int) -> str:
         return refusal
     series = read_series(run, chunk.variant_ids)
     starts = saved_states(run.warm_start_run)
-    evidence = pipeline.backtest_chunk(run_plan(run), series, starts=[starts.get(str(uid)) for uid, _, _ in series])
+    names, matrices = read_drivers(run, series)
+    evidence = pipeline.backtest_chunk(
+        run_plan(run),
+        series,
+        starts=[starts.get(str(uid)) for uid, _, _ in series],
+        drivers=known_ahead(names, matrices, HISTORY_ONLY),
+    )
     with transaction.atomic():
         chunk = ForecastRunChunk.objects.select_for_update().get(pk=chunk.pk)
         if chunk.backtest_status != StepStatus.PENDING:
@@ -160,3 +174,75 @@ def _finish_global_part(run_id: int, part: str, status: str, note: str, started:
         run.save(update_fields=[field, "global_seconds", "progress_at", "error_log"])
         advance(run)
     return f"global network ({part}) {status} in {time.monotonic() - started:.1f} s"
+
+
+def train_feature_models(run_id: int) -> str:
+    """The store's feature models (`forecasting.model_catalog.FEATURE_MODELS`: trees and regression on the drivers),
+    trained across all its SKUs: in a full run their backtest at every SKU's backtest cutoffs, then (in any run) their
+    final fits. Beside the chunks' backtests, before model choice; the results go to the registry per chunk. A failure
+    leaves the SKUs to the other models."""
+    run = running_run(run_id)
+    if run is None:
+        return "no such running run"
+    if run.features_status != StepStatus.PENDING:
+        enqueue_outstanding(run_id)
+        return "already done"
+    started = time.monotonic()
+    ForecastRun.objects.filter(pk=run_id).update(features_attempts=F("features_attempts") + 1)
+    if run.features_attempts >= max(1, int(get_option("RETRAIN_MAX_ATTEMPTS"))):
+        note = (
+            f"feature models: started {run.features_attempts} times and never finished: the worker process running "
+            "them died each time; the other models only"
+        )
+        return _finish_features(run_id, StepStatus.FAILED, note, started)
+    status, note = StepStatus.DONE, ""
+    try:
+        # a global model learns from every SKU of the store: a refresh, which forecasts a few, reads them all
+        ids = [ids for ids in run.chunks.values_list("variant_ids", flat=True)]
+        if run.kind == RunKind.REFRESH:
+            every = forecast_variant_ids(run.store, run.data_until)
+            ids = [every[start : start + READ_CHUNK] for start in range(0, len(every), READ_CHUNK)]
+        series = sorted((item for part in ids for item in read_series(run, part)), key=lambda item: str(item[0]))
+        plan = run_plan(run)
+        names, matrices = read_drivers(run, series)
+        names, matrices = feature_models.with_holidays(series, names, matrices, run.horizon, run.freq, plan.country)
+        seed = get_option("RETRAIN_SEED")
+        results: dict[str, dict] = {str(uid): {"backtest": {}, "forecast": {}} for uid, _, _ in series}
+        cutoffs = pipeline.evidence_cutoffs(plan, series) if run.kind == RunKind.FULL else None
+        for name in FEATURE_MODELS:
+            if cutoffs is not None:
+                backtests = feature_models.backtest_features(
+                    series, matrices, names, cutoffs, name, run.horizon, run.freq, seed=seed, history_only=HISTORY_ONLY
+                )
+                for (uid, _, _), by_cutoff in zip(series, backtests, strict=True):
+                    results[str(uid)]["backtest"][name] = {
+                        str(cutoff): [float(value) for value in mean] for cutoff, mean in by_cutoff.items()
+                    }
+            forecasts = feature_models.fit_final_features(
+                series, matrices, names, name, run.horizon, run.freq, plan.level, seed=seed, history_only=HISTORY_ONLY
+            )
+            for (uid, _, _), forecast in zip(series, forecasts or [None] * len(series), strict=True):
+                if forecast is not None:
+                    results[str(uid)]["forecast"][name] = forecast
+        for index, ids in run.chunks.values_list("index", "variant_ids"):
+            share = {str(v): results[str(v)] for v in ids if str(v) in results}
+            model_registry.write_json(run.artifacts, feature_file(index), share)
+    except Exception as exc:  # the run goes on with the other models; the error is kept on the run
+        logger.exception("the feature models of run %s failed", run_id)
+        status, note = StepStatus.FAILED, f"feature models: {type(exc).__name__}: {exc}"
+    return _finish_features(run_id, status, note, started)
+
+
+def _finish_features(run_id: int, status: str, note: str, started: float) -> str:
+    with transaction.atomic():
+        run = ForecastRun.objects.select_for_update().get(pk=run_id)
+        if run.status != RunStatus.RUNNING or run.features_status != StepStatus.PENDING:
+            return "already done"
+        run.features_status = status
+        run.features_seconds = (run.features_seconds or 0.0) + time.monotonic() - started
+        run.progress_at = timezone.now()
+        if note:
+            run.error_log = (run.error_log + "\n" + note).strip()
+        run.save(update_fields=["features_status", "features_seconds", "progress_at", "error_log"])
+        advance(run)
+    return f"feature models {status} in {time.monotonic() - started:.1f} s"

@@ -12,15 +12,20 @@ from django.utils import timezone
 
 from forecasting import model_catalog, pipeline, selection
 from forecasting.data import future_periods, period_alias
+from forecasting.drivers import known_ahead
 from inventory_ai.choices import RunKind, RunStatus, StepStatus
 from inventory_ai.models import Forecast, ForecastResult, ForecastRun, ForecastRunChunk
+from inventory_ai.selectors.drivers import HISTORY_ONLY
 from inventory_ai.selectors.forecasts import current_run
 from inventory_ai.services.retraining.phases import advance, open_chunk_step
 from inventory_ai.services.retraining.steps import (
+    feature_results,
     global_results,
+    read_drivers,
     read_series,
     run_plan,
     saved_states,
+    with_features,
 )
 
 logger = logging.getLogger(__name__)
@@ -54,6 +59,7 @@ def _forecast_series(run: ForecastRun, chunk: ForecastRunChunk, series, previous
     scored on its backtest evidence; in a refresh each keeps its current model (an inactive one is forecast as such),
     starting from its saved state."""
     glob = global_results(run, chunk.index)
+    features = feature_results(run, chunk.index)
     uids = [str(uid) for uid, _, _ in series]
     names, states, evidence = None, None, None
     if run.kind == RunKind.REFRESH:
@@ -69,7 +75,8 @@ def _forecast_series(run: ForecastRun, chunk: ForecastRunChunk, series, previous
         saved = saved_states(previous)
         states = [saved.get(uid) for uid in uids]
     else:
-        evidence = [chunk.evidence.get(uid) for uid in uids]
+        evidence = [with_features(chunk.evidence.get(uid), features.get(uid)) for uid in uids]
+    names_, matrices = read_drivers(run, series)
     return pipeline.forecast_chunk(
         run_plan(run),
         series,
@@ -77,8 +84,11 @@ def _forecast_series(run: ForecastRun, chunk: ForecastRunChunk, series, previous
         names=names,
         evidence=evidence,
         global_backtests=[glob.get(uid, {}).get("backtest") for uid in uids],
-        global_forecasts=[{"lstm": glob.get(uid, {}).get("forecast")} for uid in uids],
+        global_forecasts=[
+            {"lstm": glob.get(uid, {}).get("forecast"), **(features.get(uid, {}).get("forecast") or {})} for uid in uids
+        ],
         states=states,
+        drivers=known_ahead(names_, matrices, HISTORY_ONLY),
     )
 
 
@@ -118,6 +128,7 @@ def _rows(run: ForecastRun, series, results: list[dict], before: dict[int, float
                 model=result["model"],
                 demand_class=result["class"],
                 backtest=result["scores"],
+                explanation=result.get("explanation") or {},
                 changed=old is None or abs(total - old) > max(1.0, CHANGE_TOLERANCE * max(old, total)),
             )
         )
@@ -157,7 +168,8 @@ def _known_model(name: str | None) -> str | None:
     if not name:
         return None
     parts = name.split(model_catalog.PAIR)
-    return name if all(part in model_catalog.MODELS or part in model_catalog.GLOBAL_MODELS for part in parts) else None
+    known = {*model_catalog.MODELS, *model_catalog.GLOBAL_MODELS, *model_catalog.FEATURE_MODELS}
+    return name if all(part in known for part in parts) else None
 
 
 def _totals(run: ForecastRun | None, variant_ids: list[int]) -> dict[int, float]:

@@ -24,11 +24,13 @@ from inventory_ai.services import model_registry
 from inventory_ai.services.retraining.steps import (
     GLOBAL_BACKTEST,
     GLOBAL_FINAL,
+    feature_results,
     global_results,
     run_plan,
     running_run,
     saved_states,
     start_chunk_step,
+    with_features,
 )
 from inventory_ai.services.retraining.upkeep import prune_runs
 
@@ -52,6 +54,8 @@ def enqueue_outstanding(run_id: int) -> int:
             calls.append(("train_global_model_task", (run.pk, GLOBAL_BACKTEST)))
         if run.global_status == StepStatus.PENDING:
             calls.append(("train_global_model_task", (run.pk, GLOBAL_FINAL)))
+        if run.features_status == StepStatus.PENDING:
+            calls.append(("train_feature_models_task", (run.pk,)))
         pending = run.chunks.filter(backtest_status=StepStatus.PENDING).values_list("index", flat=True)
         calls += [("backtest_chunk_task", (run.pk, index)) for index in pending]
     elif run.phase == RunPhase.FORECAST:
@@ -79,14 +83,18 @@ def open_chunk_step(run_id: int, index: int, step: str) -> tuple[ForecastRun | N
 def advance(run: ForecastRun) -> None:
     """Move a locked, running run to its next phase when its current one is complete."""
     if run.phase == RunPhase.BACKTEST:
-        networks = (run.global_backtest_status, run.global_status)
-        if StepStatus.PENDING in networks or run.chunks.filter(backtest_status=StepStatus.PENDING).exists():
+        steps = (run.global_backtest_status, run.global_status, run.features_status)
+        if StepStatus.PENDING in steps or run.chunks.filter(backtest_status=StepStatus.PENDING).exists():
             return
         if run.kind == RunKind.FULL:
             glob = global_results(run)
             evidence, global_backtests = [], []
-            for chunk_evidence in run.chunks.values_list("evidence", flat=True):
+            for index, chunk_evidence in run.chunks.values_list("index", "evidence"):
+                features = feature_results(run, index)
                 for variant_id, item in chunk_evidence.items():
+                    if variant_id.startswith("_"):
+                        continue
+                    with_features(item, features.get(variant_id))
                     evidence.append(item)
                     global_backtests.append(glob.get(variant_id, {}).get("backtest"))
             choice = pipeline.choose(run_plan(run), evidence, global_backtests)

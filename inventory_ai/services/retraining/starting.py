@@ -21,16 +21,18 @@ from inventory_ai.choices import RunKind, RunPhase, RunStatus, StepStatus
 from inventory_ai.conf import get_option
 from inventory_ai.models import (
     DailyDemand,
+    DemandEvent,
     ForecastRun,
     ForecastRunChunk,
     Order,
     Store,
 )
 from inventory_ai.models.forecasts import ACTIVE_STATUSES
+from inventory_ai.selectors.drivers import event_variants
 from inventory_ai.selectors.forecasts import current_run, last_complete_day
 from inventory_ai.services import model_registry
 from inventory_ai.services.retraining.phases import advance, enqueue_outstanding
-from inventory_ai.services.retraining.steps import NETWORK_FILES
+from inventory_ai.services.retraining.steps import NETWORK_FILES, forecast_variant_ids
 
 logger = logging.getLogger(__name__)
 
@@ -96,17 +98,6 @@ def rerun(run: ForecastRun, requested_by: str = "") -> ForecastRun | None:
     return start_retrain(run.store, run.kind, trigger="rerun", requested_by=requested_by)
 
 
-def _forecast_variant_ids(store: Store, data_until: date, since: date | None = None) -> list[int]:
-    """The SKUs a full run forecasts: every live variant that has sold something up to `data_until` (and since
-    `since`, when given)."""
-    sold = DailyDemand.objects.filter(
-        variant__store=store, variant__deleted_at__isnull=True, date__lte=data_until, units__gt=0
-    )
-    if since is not None:
-        sold = sold.filter(date__gte=since)
-    return sorted(sold.values_list("variant_id", flat=True).distinct())
-
-
 def _year_start(data_until: date, freq: str) -> date:
     """The first day of the year of whole periods that ends with `data_until`: a SKU with no sale since is inactive."""
     year = periods_ending(pd.Timestamp(data_until), periods_per_year(freq), freq)
@@ -127,22 +118,26 @@ def _inactive_note(store: Store, data_until: date, skus: int) -> str:
 
 def _refresh_variant_ids(store: Store, current: ForecastRun | None, freq: str) -> list[int]:
     """The SKUs a refresh re-forecasts: all of them once a new period has completed since the current run, else
-    those with orders placed, changed or refunded since it started (late or edited orders in the history)."""
+    those with orders placed, changed or refunded since it started (late or edited orders in the history) and those
+    of events created or edited since."""
     if current is None or current.data_until is None:
         return []
     data_until = last_complete_day(store, freq)
     if data_until > current.data_until:
-        return _forecast_variant_ids(store, data_until)
+        return forecast_variant_ids(store, data_until)
     end_of_history = datetime.combine(data_until + timedelta(days=1), datetime.min.time(), tzinfo=store.tzinfo)
+    # the SKUs of events created or edited since: their history and horizon read the event now
+    moved: set[int] = set()
+    for event in DemandEvent.objects.filter(store=store, updated_at__gte=current.started_at):
+        moved.update(event_variants(event).values_list("pk", flat=True))
     changed = Order.objects.filter(
         Q(recorded_at__gte=current.started_at) | Q(platform_updated_at__gte=current.started_at),
         store=store,
         created_at__lt=end_of_history,
     )
-    return sorted(
-        set(changed.filter(lines__variant__deleted_at__isnull=True).values_list("lines__variant_id", flat=True))
-        - {None}
-    )
+    ordered = set(changed.filter(lines__variant__deleted_at__isnull=True).values_list("lines__variant_id", flat=True))
+    sold = set(forecast_variant_ids(store, data_until))  # a SKU that never sold has no forecast to move
+    return sorted((ordered | (moved & sold)) - {None})
 
 
 def plan_run(run_id: int) -> None:
@@ -159,7 +154,7 @@ def plan_run(run_id: int) -> None:
         if run.kind == RunKind.REFRESH:
             variant_ids = _refresh_variant_ids(store, current, run.freq)
         else:
-            variant_ids = _forecast_variant_ids(store, run.data_until)
+            variant_ids = forecast_variant_ids(store, run.data_until)
         run.status, run.started_at, run.progress_at = RunStatus.RUNNING, timezone.now(), timezone.now()
         run.artifacts = model_registry.run_folder(store.pk, run.pk)
         run.warm_start_run = _latest_with_network(store)
@@ -182,7 +177,7 @@ def plan_run(run_id: int) -> None:
             run.choice = dict(current.choice) if current else {}
             run.calibration = list(current.calibration) if current else []
         else:
-            active = len(_forecast_variant_ids(store, run.data_until, since=_year_start(run.data_until, run.freq)))
+            active = len(forecast_variant_ids(store, run.data_until, since=_year_start(run.data_until, run.freq)))
             if variant_ids and not active:
                 run.error_log = _inactive_note(store, run.data_until, len(variant_ids))
             # the network learns from the SKUs that sell; inactive ones are forecast as such
@@ -190,6 +185,8 @@ def plan_run(run_id: int) -> None:
                 run.global_backtest_status = run.global_status = StepStatus.PENDING
             else:
                 run.global_backtest_status = run.global_status = StepStatus.SKIPPED
+        # the feature models read the drivers of every SKU with a history; a refresh refits them on the new data
+        run.features_status = StepStatus.PENDING if variant_ids else StepStatus.SKIPPED
         run.phase = RunPhase.BACKTEST
         run.save()
         model_registry.delete(run.artifacts)  # nothing of an earlier attempt may be mistaken for this run's

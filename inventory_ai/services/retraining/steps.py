@@ -4,6 +4,7 @@ saved states, and the bookkeeping of starts and failures."""
 from __future__ import annotations
 
 import logging
+from datetime import date
 
 import numpy as np
 import pandas as pd
@@ -13,16 +14,21 @@ from django.utils import timezone
 from forecasting import model_catalog, pipeline
 from forecasting.data import (
     history_start,
+    period_alias,
     periods_ending,
     periods_per_year,
 )
+from forecasting.drivers import driver_matrices
 from inventory_ai.choices import RunStatus, StepStatus
 from inventory_ai.conf import get_option
 from inventory_ai.models import (
+    DailyDemand,
     ForecastRun,
     ForecastRunChunk,
+    Store,
 )
 from inventory_ai.models.forecasts import ACTIVE_STATUSES
+from inventory_ai.selectors.drivers import driver_frame
 from inventory_ai.selectors.forecasts import load_history
 from inventory_ai.services import model_registry
 
@@ -39,6 +45,37 @@ GLOBAL_FILES = {GLOBAL_BACKTEST: "global-backtest.json", GLOBAL_FINAL: "global-f
 
 def chunk_file(part: str, index: int) -> str:
     return f"global-chunks/{part}-{index}.json"
+
+
+def feature_file(index: int) -> str:
+    """The feature models' results of one chunk: per variant its backtest and forecast per model."""
+    return f"feature-chunks/{index}.json"
+
+
+def feature_results(run: ForecastRun, index: int) -> dict[str, dict]:
+    """`{variant id: {"backtest": {model: {cutoff: means}}, "forecast": {model: prediction}}}` of one chunk ({}
+    when the feature models did not run or failed)."""
+    if run.features_status != StepStatus.DONE:
+        return {}
+    return model_registry.read_json(run.artifacts, feature_file(index)) or {}
+
+
+def with_features(item: dict | None, features: dict | None) -> dict | None:
+    """A SKU's evidence with the feature models' backtest joined to its local candidates' (in place)."""
+    if item is not None and features:
+        for name, by_cutoff in (features.get("backtest") or {}).items():
+            pipeline.add_feature_evidence([item], name, [by_cutoff])
+    return item
+
+
+def read_drivers(run: ForecastRun, series: list[model_catalog.Series]) -> tuple[list[str], list[np.ndarray | None]]:
+    """The drivers of these series (`inventory_ai.selectors.drivers`) laid out as the engine reads them: names, and
+    per series a matrix of its periods and the horizon by driver."""
+    ids = [int(uid) for uid, _, _ in series]
+    first_end = min((index[0] for _, index, _ in series), default=pd.Timestamp(run.data_until))
+    first = pd.Period(first_end, freq=period_alias(run.freq)).start_time.date()  # the first period, whole
+    frame = driver_frame(run.store, ids, run.freq, first, run.data_until, run.horizon)
+    return driver_matrices(frame, series, run.horizon, run.freq)
 
 
 def run_plan(run: ForecastRun) -> pipeline.Plan:
@@ -126,3 +163,14 @@ def fail_run(run_id: int, reason: str) -> None:
         run.error_log = (run.error_log + "\n" + reason).strip()
         run.save(update_fields=["status", "finished_at", "progress_at", "error_log"])
     logger.error("run %s failed: %s", run_id, reason)
+
+
+def forecast_variant_ids(store: Store, data_until: date, since: date | None = None) -> list[int]:
+    """The SKUs a full run forecasts: every live variant that has sold something up to `data_until` (and since
+    `since`, when given)."""
+    sold = DailyDemand.objects.filter(
+        variant__store=store, variant__deleted_at__isnull=True, date__lte=data_until, units__gt=0
+    )
+    if since is not None:
+        sold = sold.filter(date__gte=since)
+    return sorted(sold.values_list("variant_id", flat=True).distinct())

@@ -1,0 +1,164 @@
+"""Admin for the demand drivers: events (with a month calendar), price changes, and the weather with its fetches."""
+
+from __future__ import annotations
+
+import calendar
+from datetime import date, timedelta
+
+from django import forms
+from django.contrib import admin
+from django.core.exceptions import ValidationError
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+
+from inventory_ai.models import DemandEvent, PriceChange, WeatherDay, WeatherFetch
+from inventory_ai.selectors.drivers import event_variants
+from inventory_ai.services import drivers
+
+
+class DemandEventForm(forms.ModelForm):
+    class Meta:
+        model = DemandEvent
+        fields = (
+            "store",
+            "name",
+            "kind",
+            "starts_on",
+            "ends_on",
+            "scope",
+            "products",
+            "variants",
+            "product_type",
+            "vendor",
+            "discount_percent",
+            "expected_uplift_percent",
+        )
+
+    def clean(self):
+        data = super().clean()
+        if self.errors or not data.get("store"):
+            return data
+        try:
+            drivers.validate_event(
+                data["store"],
+                data["starts_on"],
+                data["ends_on"],
+                data["scope"],
+                data.get("products") or (),
+                data.get("variants") or (),
+                data.get("product_type") or "",
+                data.get("vendor") or "",
+            )
+        except ValidationError as exc:
+            for field, messages in exc.message_dict.items():
+                self.add_error(field if field in self.fields else None, messages)
+        return data
+
+
+@admin.register(DemandEvent)
+class DemandEventAdmin(admin.ModelAdmin):
+    """Planners record promotions and other events here; saving one re-forecasts the SKUs it moves at the next
+    refresh (their history and horizon now read it)."""
+
+    form = DemandEventForm
+    list_display = ("name", "store", "kind", "starts_on", "ends_on", "scope", "discount_percent", "source", "skus")
+    list_filter = ("store", "kind", "scope", "source")
+    search_fields = ("name", "product_type", "vendor", "variants__sku", "products__title")
+    date_hierarchy = "starts_on"
+    autocomplete_fields = ("products", "variants")
+    readonly_fields = ("source", "external_id", "created_by", "created_at", "updated_at")
+    change_list_template = "admin/inventory_ai/demandevent/change_list.html"
+
+    @admin.display(description="SKUs")
+    def skus(self, obj: DemandEvent) -> int:
+        return event_variants(obj).count()
+
+    def save_model(self, request, obj, form, change):
+        obj.created_by = obj.created_by or request.user.get_username()
+
+    def save_related(self, request, form, formsets, change):
+        event = form.instance
+        drivers.save_event(
+            event, form.cleaned_data.get("products") or (), form.cleaned_data.get("variants") or (),
+            request.user.get_username(),
+        )  # fmt: skip
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(self.calendar_view)
+        return [path("calendar/", view, name="inventory_ai_demandevent_calendar"), *super().get_urls()]
+
+    def calendar_view(self, request):
+        """A month of events, day by day (`?month=YYYY-MM`, `?store=<id>`)."""
+        try:
+            year, month = (int(part) for part in request.GET.get("month", "").split("-"))
+            first = date(year, month, 1)
+        except ValueError:
+            first = date.today().replace(day=1)
+        last = first.replace(day=calendar.monthrange(first.year, first.month)[1])
+        events = self.get_queryset(request).filter(starts_on__lte=last, ends_on__gte=first).select_related("store")
+        if request.GET.get("store", "").isdigit():
+            events = events.filter(store_id=int(request.GET["store"]))
+        weeks = []
+        for week in calendar.Calendar().monthdatescalendar(first.year, first.month):
+            weeks.append([(day, day.month == first.month, [e for e in events if e.starts_on <= day <= e.ends_on])
+                          for day in week])  # fmt: skip
+        previous = (first - timedelta(days=1)).replace(day=1)
+        following = last + timedelta(days=1)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Events — {first:%B %Y}",
+            "opts": self.opts,
+            "weeks": weeks,
+            "previous": f"{previous:%Y-%m}",
+            "following": f"{following:%Y-%m}",
+            "change_url": reverse("admin:inventory_ai_demandevent_changelist"),
+        }
+        return TemplateResponse(request, "admin/inventory_ai/demandevent/calendar.html", context)
+
+
+@admin.register(PriceChange)
+class PriceChangeAdmin(admin.ModelAdmin):
+    list_display = ("variant", "effective_from", "price", "compare_at_price", "on_sale", "currency", "source", "flag")
+    list_filter = ("variant__store", "source")
+    search_fields = ("variant__sku", "variant__title", "flag")
+    date_hierarchy = "effective_from"
+    list_select_related = ("variant",)
+
+    @admin.display(boolean=True, description="On sale")
+    def on_sale(self, obj: PriceChange) -> bool:
+        return obj.on_sale
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(WeatherDay)
+class WeatherDayAdmin(admin.ModelAdmin):
+    list_display = ("location", "day", "kind", "temperature_min", "temperature_max", "precipitation_mm", "snowfall_cm")
+    list_filter = ("location__store", "kind")
+    date_hierarchy = "day"
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(WeatherFetch)
+class WeatherFetchAdmin(admin.ModelAdmin):
+    """Each call to the weather service: a failed one says why, and its days are fetched again later."""
+
+    list_display = ("location", "kind", "first_day", "last_day", "ok", "days", "error", "started_at")
+    list_filter = ("ok", "kind", "location__store")
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

@@ -1,0 +1,137 @@
+"""Writes of the demand drivers: price changes as the store reports them, and demand events (promotions, markdowns,
+launches...) from planners and from the platforms' own sale prices."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from datetime import date, datetime
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Q, QuerySet
+
+from inventory_ai import dispatch
+from inventory_ai.choices import DriverSource, EventKind, EventScope, RunKind
+from inventory_ai.models import DemandEvent, PriceChange, Product, Store, Variant
+
+logger = logging.getLogger(__name__)
+
+
+def price_flag(price: Decimal, compare_at: Decimal | None) -> str:
+    """Why a price looks wrong ("" when it does not): kept as given, shown to the planner, never dropped."""
+    if price < 0:
+        return "negative price"
+    if price == 0:
+        return "zero price"
+    if compare_at is not None and compare_at < price:
+        return "compare-at price below the price (a negative discount)"
+    return ""
+
+
+def record_price(
+    variant: Variant,
+    price: Decimal | None,
+    compare_at: Decimal | None,
+    when: datetime,
+    source: str = DriverSource.PLATFORM,
+) -> PriceChange | None:
+    """Keep the variant's price from `when` on when it differs from the price in effect then (a snapshot that
+    repeats the known price writes nothing; an older snapshot arriving late slots in at its own time)."""
+    if price is None:
+        return None
+    current = PriceChange.objects.filter(variant=variant, effective_from__lte=when).order_by("-effective_from").first()
+    if current is not None and current.price == price and current.compare_at_price == compare_at:
+        return None
+    change, _ = PriceChange.objects.update_or_create(
+        variant=variant,
+        effective_from=when,
+        defaults={
+            "price": price,
+            "compare_at_price": compare_at,
+            "currency": variant.store.currency,
+            "source": source,
+            "flag": price_flag(price, compare_at),
+        },
+    )
+    return change
+
+
+def record_sale_event(
+    variant: Variant, price: Decimal, regular: Decimal, starts: datetime | None, ends: datetime | None
+) -> DemandEvent | None:
+    """A WooCommerce scheduled sale (a sale price with its dates) as an event of its variant, kept in step with the
+    product: a sale without dates is a price (its change is recorded by `record_price`), not an event."""
+    if starts is None or ends is None or regular <= 0 or price >= regular:
+        return None
+    store = variant.store
+    local_start, local_end = starts.astimezone(store.tzinfo).date(), ends.astimezone(store.tzinfo).date()
+    event, _ = DemandEvent.objects.update_or_create(
+        store=store,
+        source=DriverSource.WOOCOMMERCE_SALE,
+        external_id=f"variant:{variant.platform_id}:{local_start.isoformat()}",
+        defaults={
+            "name": f"Sale: {variant}",
+            "kind": EventKind.MARKDOWN,
+            "starts_on": local_start,
+            "ends_on": max(local_end, local_start),
+            "scope": EventScope.VARIANTS,
+            "discount_percent": ((regular - price) / regular * 100).quantize(Decimal("0.01")),
+        },
+    )
+    event.variants.set([variant])
+    return event
+
+
+def validate_event(
+    store: Store,
+    starts_on: date,
+    ends_on: date,
+    scope: str,
+    products: Iterable[Product] = (),
+    variants: Iterable[Variant] = (),
+    product_type: str = "",
+    vendor: str = "",
+) -> None:
+    """Refuse an event that cannot mean anything, with a message per field: an end before its start, a scope with
+    nothing in it, or SKUs and products of another store."""
+    errors: dict[str, str] = {}
+    if ends_on < starts_on:
+        errors["ends_on"] = f"The event ends ({ends_on}) before it starts ({starts_on})."
+    products, variants = list(products), list(variants)
+    if scope == EventScope.PRODUCTS and not products:
+        errors["products"] = "An event on some products must name at least one product."
+    if scope == EventScope.VARIANTS and not variants:
+        errors["variants"] = "An event on some SKUs must name at least one SKU."
+    if scope == EventScope.PRODUCT_TYPE and not product_type.strip():
+        errors["product_type"] = "An event on a product type must name it."
+    if scope == EventScope.VENDOR and not vendor.strip():
+        errors["vendor"] = "An event on a vendor must name it."
+    foreign = [str(item) for item in [*products, *variants] if item.store_id != store.pk]
+    if foreign:
+        errors["scope"] = f"Not in this store: {', '.join(foreign[:5])}."
+    if errors:
+        raise ValidationError(errors)
+
+
+def events_touching(store: Store, first: date, last: date) -> QuerySet[DemandEvent]:
+    """The store's events that overlap the days [first, last]."""
+    return DemandEvent.objects.filter(store=store).filter(Q(starts_on__lte=last) & Q(ends_on__gte=first))
+
+
+@transaction.atomic
+def save_event(event: DemandEvent, products=(), variants=(), user: str = "") -> DemandEvent:
+    """Create or update a planner's event after `validate_event`, then ask for a refresh of the store: the SKUs the
+    event moves are re-forecast with it."""
+    validate_event(
+        event.store, event.starts_on, event.ends_on, event.scope, products, variants, event.product_type, event.vendor
+    )
+    if not event.pk:
+        event.created_by = event.created_by or user
+    event.save()
+    event.products.set(list(products))
+    event.variants.set(list(variants))
+    # its SKUs are re-forecast by a refresh (which picks up the events edited since the current run)
+    dispatch.send("retrain_store_task", event.store_id, None, RunKind.REFRESH)
+    return event

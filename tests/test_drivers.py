@@ -1,0 +1,271 @@
+"""The product's demand drivers: price changes from the stores, events and their rules, the driver frame the engine
+reads (each driver's known-future rule), and a retrain that forecasts with them and says why."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+import numpy as np
+import pandas as pd
+import pytest
+from django.core.exceptions import ValidationError
+from django.urls import reverse
+
+from inventory_ai.choices import DriverSource, EventKind, EventScope, WeatherKind
+from inventory_ai.models import (
+    DailyDemand,
+    DemandEvent,
+    Forecast,
+    ForecastResult,
+    Location,
+    PriceChange,
+    Product,
+    Variant,
+    WeatherDay,
+)
+from inventory_ai.selectors.drivers import driver_frame, event_variants, weather_frame
+from inventory_ai.services import drivers
+from tests.retrain_helpers import drive, seed_demand
+from tests.webhook_helpers import WOO_SITE, fixture, post_shopify, post_woocommerce, process_pending
+
+
+@pytest.fixture
+def woo_store(db):
+    from inventory_ai.services.stores import upsert_store
+
+    store, _ = upsert_store(
+        "woocommerce", WOO_SITE, webhook_secret="woo-secret", timezone="America/Toronto", currency="USD",
+        credentials={"consumer_key": "ck_demo", "consumer_secret": "cs_demo"},
+    )  # fmt: skip
+    return store
+
+
+def _variant(store, platform_id="v1", product_type="", vendor=""):
+    product = Product.objects.create(store=store, platform_id=f"p-{platform_id}", product_type=product_type,
+                                     vendor=vendor)  # fmt: skip
+    return Variant.objects.create(store=store, product=product, platform_id=platform_id, sku=platform_id, price=10)
+
+
+# -- prices --------------------------------------------------------------------------------------------------------
+def test_a_shopify_compare_at_price_is_kept_as_a_price_change_once(client, shop):
+    # given a product webhook whose variant is on sale (compare-at above the price)
+    payload = fixture("shopify", "products_update__doc_example_1")
+    variant = payload["variants"][0]
+    variant["price"], variant["compare_at_price"] = "8.00", "10.00"
+    post_shopify(client, "products/update", payload)
+    process_pending()
+
+    # then its price change is kept with the compare-at price, on sale
+    change = PriceChange.objects.get(variant__platform_id=str(variant["id"]))
+    assert (change.price, change.compare_at_price, change.on_sale, change.flag) == (
+        Decimal("8.00"), Decimal("10.00"), True, ""
+    )  # fmt: skip
+    # and the same snapshot delivered again writes nothing more
+    post_shopify(client, "products/update", payload)
+    process_pending()
+    assert PriceChange.objects.filter(variant__platform_id=str(variant["id"])).count() == 1
+
+
+def test_a_zero_price_or_a_negative_discount_is_kept_and_flagged(shop):
+    variant = _variant(shop)
+    when = datetime(2026, 3, 1, tzinfo=UTC)
+    zero = drivers.record_price(variant, Decimal("0"), None, when)
+    negative = drivers.record_price(variant, Decimal("12"), Decimal("9"), when + timedelta(days=1))
+    assert zero.flag == "zero price"
+    assert "negative discount" in negative.flag
+    assert PriceChange.objects.filter(variant=variant).count() == 2
+
+
+def test_a_woocommerce_scheduled_sale_becomes_a_markdown_event_of_its_sku(client, woo_store):
+    # given a WooCommerce product with a sale price and its dates
+    payload = fixture("woocommerce", "product_created__doc_example_1")
+    payload.update(
+        {
+            "type": "simple",
+            "price": "15.00",
+            "regular_price": "20.00",
+            "sale_price": "15.00",
+            # the site's midnight in Toronto, as WooCommerce gives it in GMT
+            "date_on_sale_from_gmt": "2026-12-10T05:00:00",
+            "date_on_sale_to_gmt": "2026-12-18T04:59:59",
+        }
+    )
+    post_woocommerce(client, "product.updated", payload)
+    process_pending()
+
+    # then the sale is a markdown event of that SKU with its discount, and the price change is on sale
+    event = DemandEvent.objects.get(store=woo_store, source=DriverSource.WOOCOMMERCE_SALE)
+    assert (event.kind, event.scope, event.discount_percent) == (EventKind.MARKDOWN, EventScope.VARIANTS, 25)
+    assert (event.starts_on, event.ends_on) == (date(2026, 12, 10), date(2026, 12, 17))
+    assert [v.platform_id for v in event.variants.all()] == [str(payload["id"])]
+    assert PriceChange.objects.get(variant__platform_id=str(payload["id"])).on_sale
+
+
+# -- events --------------------------------------------------------------------------------------------------------
+def test_an_event_that_ends_before_it_starts_or_has_an_empty_scope_is_refused(shop, woo_store):
+    with pytest.raises(ValidationError) as ended:
+        drivers.validate_event(shop, date(2026, 5, 10), date(2026, 5, 1), EventScope.STORE)
+    assert "ends (2026-05-01) before it starts" in str(ended.value)
+    with pytest.raises(ValidationError, match="at least one SKU"):
+        drivers.validate_event(shop, date(2026, 5, 1), date(2026, 5, 2), EventScope.VARIANTS)
+    with pytest.raises(ValidationError, match="must name it"):
+        drivers.validate_event(shop, date(2026, 5, 1), date(2026, 5, 2), EventScope.VENDOR, vendor=" ")
+    with pytest.raises(ValidationError, match="Not in this store"):
+        drivers.validate_event(shop, date(2026, 5, 1), date(2026, 5, 2), EventScope.VARIANTS,
+                               variants=[_variant(woo_store, "w1")])  # fmt: skip
+
+
+def test_an_event_moves_the_skus_of_its_scope(shop):
+    for platform_id, product_type, vendor in (("a", "Mugs", "Acme"), ("b", "Mugs", "Other")):
+        _variant(shop, platform_id, product_type, vendor)
+    c = _variant(shop, "c", "Tea")
+    day = date(2026, 6, 1)
+
+    def moved(**fields):
+        event = DemandEvent(store=shop, name="x", starts_on=day, ends_on=day, **fields)
+        drivers.save_event(event, products=fields.pop("products", ()), variants=())
+        return sorted(v.platform_id for v in event_variants(event))
+
+    assert moved(scope=EventScope.STORE) == ["a", "b", "c"]
+    assert moved(scope=EventScope.PRODUCT_TYPE, product_type="mugs") == ["a", "b"]
+    assert moved(scope=EventScope.VENDOR, vendor="Acme") == ["a"]
+    event = DemandEvent(store=shop, name="y", starts_on=day, ends_on=day, scope=EventScope.PRODUCTS)
+    drivers.save_event(event, products=[c.product])
+    assert [v.platform_id for v in event_variants(event)] == ["c"]
+
+
+def test_planners_record_events_in_the_admin_and_see_them_on_the_calendar(admin_client, shop):
+    variant = _variant(shop, "a")
+    url = reverse("admin:inventory_ai_demandevent_add")
+    fields = {"store": shop.pk, "name": "Black Friday", "kind": "promotion", "scope": "variants",
+              "variants": [variant.pk], "discount_percent": "20"}  # fmt: skip
+    # an end before the start is refused with the reason, and nothing is kept
+    page = admin_client.post(url, {**fields, "starts_on": "2026-11-30", "ends_on": "2026-11-27"})
+    assert "ends (2026-11-27) before it starts (2026-11-30)" in page.content.decode()
+    assert not DemandEvent.objects.exists()
+    # a valid event is kept with its SKUs and who made it
+    page = admin_client.post(url, {**fields, "starts_on": "2026-11-27", "ends_on": "2026-11-30"})
+    assert page.status_code == 302
+    event = DemandEvent.objects.get()
+    assert ([v.pk for v in event.variants.all()], event.created_by, event.source) == ([variant.pk], "admin", "manual")
+    # and the month's calendar shows it on each of its days
+    calendar = admin_client.get(reverse("admin:inventory_ai_demandevent_calendar"), {"month": "2026-11"})
+    assert calendar.content.decode().count('class="event"') == 4
+
+
+# -- the driver frame ----------------------------------------------------------------------------------------------
+def test_the_driver_frame_applies_each_drivers_known_future_rule(shop):
+    # given a SKU with a promotion over three days of a week, a price cut that started in the history, sales below
+    # the list price, and observed, forecast and missing weather around the origin
+    variant = _variant(shop, "a")
+    location = Location.objects.create(store=shop, platform_id="1", is_primary=True, latitude=51.5, longitude=-0.1)
+    origin = date(2026, 3, 1)  # a Sunday: the weeks end on Sundays
+    drivers.record_price(variant, Decimal("10"), None, datetime(2025, 1, 1, tzinfo=UTC))
+    drivers.record_price(variant, Decimal("8"), Decimal("10"), datetime(2026, 2, 23, tzinfo=UTC))
+    event = DemandEvent(store=shop, name="Spring", kind=EventKind.PROMOTION, starts_on=date(2026, 3, 3),
+                        ends_on=date(2026, 3, 5), scope=EventScope.VARIANTS, discount_percent=30)  # fmt: skip
+    drivers.save_event(event, variants=[variant])
+    DailyDemand.objects.create(variant=variant, location=location, date=origin, units=4, revenue=Decimal("24"))
+    now = datetime(2026, 3, 1, tzinfo=UTC)
+    for offset in range(-400, 1):  # observed up to the origin: 5 °C in early March, other weeks 15 °C
+        day = origin + timedelta(days=offset)
+        mean = 5.0 if day.isocalendar().week == 11 else 15.0
+        WeatherDay.objects.create(location=location, day=day, kind=WeatherKind.OBSERVED, temperature_mean=mean,
+                                  precipitation_mm=1.0, snowfall_cm=0.0, fetched_at=now)  # fmt: skip
+    for offset in range(1, 8):  # forecast for the first week after the origin
+        day = origin + timedelta(days=offset)
+        WeatherDay.objects.create(
+            location=location, day=day, kind=WeatherKind.FORECAST, temperature_mean=9.0, precipitation_mm=0.0,
+            snowfall_cm=0.0, fetched_at=now,
+        )  # fmt: skip
+
+    # when the frame is built for two weeks ahead
+    frame = driver_frame(shop, [variant.pk], "W-SUN", date(2026, 2, 16), origin, horizon=2).set_index("ds")
+
+    # then the promotion covers 3 of the first week's 7 days, with its 30% cut
+    first, second = pd.Timestamp("2026-03-08"), pd.Timestamp("2026-03-15")
+    assert frame.loc[first, "promotion"] == pytest.approx(3 / 7)
+    assert frame.loc[first, "discount"] == pytest.approx((3 * 0.3 + 4 * 0.2) / 7)  # the compare-at cut elsewhere
+    # the last known price holds over the horizon: 8 against a usual 10
+    assert frame.loc[second, "price_index"] == pytest.approx(0.8)
+    assert frame.loc[pd.Timestamp("2026-02-22"), "price_index"] == pytest.approx(1.0)
+    # the realised discount is history only: 6 a unit against a list price of 8
+    assert frame.loc[pd.Timestamp("2026-03-01"), "realised_discount"] == pytest.approx(0.25)
+    assert np.isnan(frame.loc[first, "realised_discount"])
+    # the weather: forecast for the first week, then the same week's climatology (week 11: 5 °C)
+    assert frame.loc[first, "temperature"] == pytest.approx(9.0)
+    assert frame.loc[second, "temperature"] == pytest.approx(5.0)
+    climate = weather_frame(shop, date(2026, 3, 9), date(2026, 3, 15), origin)
+    assert climate["temperature"].tolist() == [5.0] * 7
+
+
+# -- a retrain with drivers ----------------------------------------------------------------------------------------
+@pytest.mark.slow
+def test_a_planned_promotion_moves_the_forecast_of_its_skus_and_the_explanation_names_it(admin_client, shop, settings):
+    # given a store whose SKUs sell double on the promotion days of their history
+    settings.INVENTORY_AI = {**settings.INVENTORY_AI, "RETRAIN_CHUNK_SIZE": 20, "FORECAST_HORIZON": 4}
+    variants = seed_demand(shop, 30, weeks=60, seed=2)
+    rows = DailyDemand.objects.filter(variant__in=variants)
+    last = max(rows.values_list("date", flat=True))
+    promoted_weeks = [last - timedelta(weeks=week) for week in (3, 9, 15, 22, 30, 38, 45, 52)]
+    for end in promoted_weeks:
+        event = DemandEvent(
+            store=shop, name=f"Promo {end}", kind=EventKind.PROMOTION, starts_on=end - timedelta(days=6), ends_on=end,
+            scope=EventScope.STORE,
+        )  # fmt: skip
+        drivers.save_event(event)
+        for row in rows.filter(date__gt=end - timedelta(days=7), date__lte=end):
+            row.units *= 2
+            row.save(update_fields=["units"])
+    # and a promotion planned in the admin for the third week ahead
+    start = last + timedelta(days=15)
+    page = admin_client.post(
+        reverse("admin:inventory_ai_demandevent_add"),
+        {"store": shop.pk, "name": "Planned", "kind": "promotion", "scope": "store", "starts_on": start.isoformat(),
+         "ends_on": (start + timedelta(days=6)).isoformat()},
+    )  # fmt: skip
+    assert page.status_code == 302
+
+    # when the store is retrained
+    from inventory_ai.services import retraining
+
+    run = drive(retraining.start_retrain(shop))
+
+    # then the feature models ran, the promoted week is forecast higher, and the explanation names the promotion
+    assert run.status == "succeeded", run.error_log
+    assert run.features_status == "done"
+    results = ForecastResult.objects.filter(run=run, ok=True)
+    with_reasons = [r for r in results if r.explanation.get("promotion")]
+    assert len(with_reasons) >= len(results) // 2
+    lifts = [r.explanation["promotion"][2] - np.mean(np.delete(r.explanation["promotion"], 2)) for r in with_reasons]
+    assert np.mean(np.array(lifts) > 0) > 0.8
+    # the SKUs forecast by a feature model sell more in the promoted week than in the weeks around it
+    moved = []
+    for result in results.filter(model__regex="lightgbm|ridge"):
+        means = list(Forecast.objects.filter(run=run, variant=result.variant).order_by("period_end").values_list(
+            "mean", flat=True))  # fmt: skip
+        moved.append(means[2] > 1.2 * np.mean(means[:2] + means[3:]))
+    assert len(moved) >= len(results) // 2
+    assert np.mean(moved) > 0.8
+
+
+def test_an_event_created_after_a_run_has_its_skus_refreshed(shop, settings):
+    # given a store forecast by a full run
+    from inventory_ai.choices import RunKind
+    from inventory_ai.services import retraining
+
+    settings.INVENTORY_AI = {**settings.INVENTORY_AI, "RETRAIN_CHUNK_SIZE": 7, "FORECAST_HORIZON": 4}
+    variants = seed_demand(shop, 8, weeks=30)
+    drive(retraining.start_retrain(shop))
+    assert retraining.start_retrain(shop, RunKind.REFRESH) is None  # nothing new: no refresh
+
+    # when a planner adds a promotion on one SKU
+    event = DemandEvent(store=shop, name="Mugs week", starts_on=date.today(), ends_on=date.today(),
+                        scope=EventScope.VARIANTS)  # fmt: skip
+    drivers.save_event(event, variants=[variants[3]])
+
+    # then a refresh re-forecasts that SKU
+    refresh = drive(retraining.start_retrain(shop, RunKind.REFRESH))
+    assert refresh.status == "succeeded", refresh.error_log
+    assert list(refresh.chunks.values_list("variant_ids", flat=True)) == [[variants[3].pk]]
