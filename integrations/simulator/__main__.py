@@ -6,6 +6,9 @@ Example (Shopify):
         --target http://127.0.0.1:8000/webhooks/shopify/ --secret s3cret --shop-domain demo.myshopify.com \\
         --concurrency 16 --duplicates 0.05 --json-out replay.json
 
+`python -m integrations.simulator weather --port 8090` serves Open-Meteo's archive and forecast APIs alone (seeded
+weather for any place, `integrations.simulator.weather`) until interrupted.
+
 With `--platform woocommerce` a WooCommerce REST API for the replayed orders runs on 127.0.0.1 (`--api-port`, 0
 picks a free port and prints it) so that a receiver can fetch refunds; it stays up until the replay ends plus
 `--linger` seconds. Without `--site-url` the webhooks name that API's address as their source. The exit status is
@@ -19,6 +22,7 @@ import asyncio
 import gc
 import json
 import sys
+import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -28,6 +32,7 @@ from integrations.simulator.api_server import ApiServer, start_api_server
 from integrations.simulator.events import DEFAULT_SHOP_DOMAIN, PLATFORMS, WOOCOMMERCE, Event, iter_events
 from integrations.simulator.replay import HTTP_TRANSPORTS, replay
 from integrations.simulator.state import SourceTotals, StoreState, counted, first_orders, read_online_retail
+from integrations.simulator.weather import start_weather_server
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -70,7 +75,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--timezone", default="Europe/London", help="time zone of the file's dates (shop time)")
     run.add_argument("--currency", default="GBP")
+    weather = commands.add_parser("weather", help="serve Open-Meteo's archive and forecast APIs on 127.0.0.1")
+    weather.add_argument("--port", type=int, default=0, help="0 picks a free port and prints it")
+    weather.add_argument("--seed", type=int, default=0, help="the same seed gives the same weather")
+    weather.add_argument("--archive-delay-days", type=int, default=2, help="the archive's newest days left null")
     return parser
+
+
+def serve_weather(args: argparse.Namespace, out: Any = sys.stdout) -> int:
+    server = start_weather_server(args.seed, port=args.port, archive_delay_days=args.archive_delay_days)
+    print(f"Weather API: archive {server.archive_url}, forecast {server.forecast_url}", file=out, flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+    return 0
 
 
 async def run_replay(args: argparse.Namespace, out: Any = sys.stdout) -> dict[str, Any]:
@@ -168,6 +189,8 @@ def print_report(report: dict[str, Any], out: Any) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "weather":
+        return serve_weather(args)
     if not 0 <= args.duplicates <= 1:
         build_parser().error("--duplicates is a fraction between 0 and 1")
     if not args.orders.is_file():

@@ -9,7 +9,8 @@ WooCommerce's order webhook lists refunds by id and total only; a receiver learn
   (at most 100), with `X-WP-Total` and `X-WP-TotalPages` like WordPress;
 - `GET /wp-json/wc/v3/orders/<id>/refunds/<refund id>`;
 - Shopify's `GET /admin/api/<version>/orders/<id>.json` and `.../orders/<id>/refunds.json` (header
-  `X-Shopify-Access-Token`), for receivers that reconcile against the Admin API.
+  `X-Shopify-Access-Token`), for receivers that reconcile against the Admin API;
+- Open-Meteo's `GET /v1/archive` and `GET /v1/forecast` (no credentials), answered by `weather.WeatherApi`.
 
 The state answered is the replay's as far as events have been built, which runs at most a few events ahead of the
 sends, as a real store's API may already show a change whose webhook is still on its way. Errors are JSON in each
@@ -40,6 +41,7 @@ from urllib.parse import parse_qs, urlsplit
 from integrations.simulator import shopify_graphql, shopify_payloads, woocommerce_payloads
 from integrations.simulator.inventory import InventoryStore
 from integrations.simulator.state import StoreState
+from integrations.simulator.weather import WEATHER_PATHS, WeatherApi
 
 WOO_ORDER = re.compile(r"^/wp-json/wc/v3/orders/(\d+)(/refunds(?:/(\d+))?)?/?$")
 SHOPIFY_ORDER = re.compile(r"^/admin/api/[\w-]+/orders/(\d+)(/refunds)?\.json$")
@@ -69,9 +71,11 @@ class ApiServer:
         consumer_secret: str = "cs_demo",
         access_token: str = "shpat_demo",
         inventory: InventoryStore | None = None,
+        weather: WeatherApi | None = None,
     ) -> None:
         self.state = state
         self.inventory = inventory or InventoryStore()
+        self.weather = weather or WeatherApi()
         # Bulk operations by number: status, polls seen, and the JSONL lines (a snapshot taken at creation).
         self.bulk_operations: dict[int, dict[str, Any]] = {}
         self.consumer_key = consumer_key
@@ -116,6 +120,8 @@ class ApiServer:
         """(status, JSON body, extra headers) for a GET."""
         with self._count_lock:
             self.requests += 1
+        if path in WEATHER_PATHS:
+            return self.weather.answer(path, query)
         if path.startswith("/wp-json/"):
             if not self._woo_authorised(headers.get("Authorization", ""), query):
                 status, body = _woo_error(401, "woocommerce_rest_cannot_view", "Sorry, you cannot list resources.")
@@ -400,7 +406,7 @@ def _handler_for(server: ApiServer) -> type[BaseHTTPRequestHandler]:
                 self._send_json(status, body, extra)
 
         def _send_json(self, status: int, body: Any, extra: dict[str, str]) -> None:
-            data = json.dumps(body).encode()
+            data = body if isinstance(body, bytes) else json.dumps(body).encode()  # bytes: a malformed weather body
             self.send_response(status, HTTPStatus(status).phrase)
             self.send_header("Content-Type", "application/json; charset=UTF-8")
             self.send_header("Content-Length", str(len(data)))
