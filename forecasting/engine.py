@@ -196,12 +196,14 @@ def forecast_many(
                     series, horizon, freq, plan.level, windows, seed, load_network(model_dir), model_dir
                 )
                 _gather(globals_, "lstm", network_forecasts)
-            for name in features:
-                add_feature_evidence(evidence, name, feature_run(name, cutoffs=evidence_cutoffs(plan, series)))
+            if features:
+                for name, backtests in feature_run(features, cutoffs=evidence_cutoffs(plan, series)).items():
+                    add_feature_evidence(evidence, name, backtests)
             choice = choose(plan, evidence, global_backtests)
             chosen = {part for model in choice.per_class.values() for part in model.split(PAIR)}
-            for name in [name for name in features if name in chosen]:
-                _gather(globals_, name, feature_run(name))
+            if chosen & set(features):
+                for name, forecasts in feature_run([name for name in features if name in chosen]).items():
+                    _gather(globals_, name, forecasts)
             results = runner.map(
                 partial(_forecast_step, plan, choice),
                 series,
@@ -218,8 +220,9 @@ def forecast_many(
                     series, horizon, freq, plan.level, 0, seed, load_network(model_dir), model_dir
                 )
                 _gather(globals_, "lstm", network_forecasts)
-            for name in features:
-                _gather(globals_, name, feature_run(name))
+            if features:
+                for name, forecasts in feature_run(features).items():
+                    _gather(globals_, name, forecasts)
             results = runner.map(
                 partial(_forecast_step, plan, Choice({})),
                 series,
@@ -242,17 +245,17 @@ def forecast_many(
 
 
 def _features(
-    series, drivers, driver_names, plan: Plan, name: str, cutoffs=None, seed=0, threads=1, explain=False,
+    series, drivers, driver_names, plan: Plan, names: list[str], cutoffs=None, seed=0, threads=1, explain=False,
     history_only=(),
 ):  # fmt: skip
-    """A feature model's backtest at `cutoffs` (per series), or without them its final forecasts."""
+    """The feature models' backtests at `cutoffs` (per series), or without them their final forecasts, by name."""
     if cutoffs is not None:
         return backtest_features(
-            series, drivers, driver_names, cutoffs, name, plan.horizon, plan.freq, plan.season_length, seed, threads,
+            series, drivers, driver_names, cutoffs, names, plan.horizon, plan.freq, plan.season_length, seed, threads,
             history_only,
         )  # fmt: skip
     return fit_final_features(
-        series, drivers, driver_names, name, plan.horizon, plan.freq, plan.level, plan.season_length, seed, threads,
+        series, drivers, driver_names, names, plan.horizon, plan.freq, plan.level, plan.season_length, seed, threads,
         explain, history_only,
     )  # fmt: skip
 
@@ -297,8 +300,8 @@ def backtest(
     for name in [name for name in parts if name in FEATURE_MODELS]:
         cutoffs = [_windows(len(values), horizon, n_windows) for _, _, values in series]
         driver_names, drivers = driver_matrices(exog, series, horizon, freq)
-        found = backtest_features(series, drivers, driver_names, cutoffs, name, horizon, freq, season_length, seed)
-        for position, predictions in enumerate(found):
+        found = backtest_features(series, drivers, driver_names, cutoffs, [name], horizon, freq, season_length, seed)
+        for position, predictions in enumerate(found[name]):
             local[position][name] = predictions
     rows = []
     for (unique_id, _, values), predictions in zip(series, local, strict=True):

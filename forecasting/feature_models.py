@@ -16,7 +16,9 @@ import numpy as np
 import pandas as pd
 
 from forecasting.data import future_periods, holiday_counts
+from forecasting.features import Layout
 from forecasting.model_catalog import FEATURE_MODELS, Series
+from forecasting.models.trees import FeatureData
 
 logger = logging.getLogger(__name__)
 
@@ -55,23 +57,25 @@ def backtest_features(
     drivers: Sequence[np.ndarray | None],
     driver_names: Sequence[str],
     cutoffs: Sequence[Sequence[int]],
-    name: str,
+    names: Sequence[str],
     horizon: int,
     freq: str,
     season_length: int | None = None,
     seed: int = 0,
     threads: int = 1,
     history_only: Sequence[str] = (),
-) -> list[dict[int, np.ndarray]]:
-    """Per series, the model's predicted means at each of its `cutoffs` (the local candidates' cutoffs): one fit
-    per distinct distance from the series' end, on every series cut there. A fit that fails leaves its cutoffs out.
+) -> dict[str, list[dict[int, np.ndarray]]]:
+    """Per model of `names`, per series, its predicted means at each of the series' `cutoffs` (the local
+    candidates' cutoffs): one fit per distinct distance from the series' end, on every series cut there, the
+    feature table built once per distance for all the models. A fit that fails leaves its cutoffs out.
     `history_only`: the drivers known only up to an origin."""
-    out: list[dict[int, np.ndarray]] = [{} for _ in series]
+    out = {name: [{} for _ in series] for name in names}
     lengths = [len(values) for _, _, values in series]
     distances = {length - cutoff for length, cuts in zip(lengths, cutoffs, strict=True) for cutoff in cuts}
-    # The oldest origin's fit sizes the model on its own holdout, and the later ones reuse that size: a later fit
+    # The oldest origin's fit sizes each model on its own holdout, and the later ones reuse that size: a later fit
     # may know what an earlier one knew, never the reverse.
-    rounds = None
+    rounds: dict[str, int | None] = dict.fromkeys(names)
+    layout = Layout.of(freq, season_length)
     for distance in sorted(distances, reverse=True):
         members = [position for position, length in enumerate(lengths) if length - distance >= 2]
         if not members:
@@ -79,19 +83,24 @@ def backtest_features(
         values = [series[p][2][: lengths[p] - distance] for p in members]
         dates = [series[p][1][: lengths[p] - distance] for p in members]
         matrices = [None if drivers[p] is None else drivers[p][: lengths[p] - distance + horizon] for p in members]
-        model = _model(name, horizon, freq, (), seed, season_length, threads)
-        try:
-            model.fit(values, dates, matrices, driver_names, rounds=rounds, intervals=False, history_only=history_only)
-        except ValueError as exc:
-            logger.info("%s backtest at %d periods before the end skipped: %s", name, distance, exc)
-            continue
-        rounds = getattr(model, "rounds_", None)
+        data = FeatureData(horizon, freq, layout, seed).build(values, dates, matrices, driver_names, history_only)
         wanted = [i for i, p in enumerate(members) if lengths[p] - distance in cutoffs[p]]
-        predictions = model.predict([values[i] for i in wanted], [dates[i] for i in wanted],
-                                    [matrices[i] for i in wanted])  # fmt: skip
-        for i, prediction in zip(wanted, predictions, strict=True):
-            p = members[i]
-            out[p][lengths[p] - distance] = prediction["mean"][: min(horizon, distance)]
+        future = None
+        for name in names:
+            model = _model(name, horizon, freq, (), seed, season_length, threads)
+            try:
+                model.fit(values, dates, rounds=rounds[name], intervals=False, data=data)
+            except ValueError as exc:
+                logger.info("%s backtest at %d periods before the end skipped: %s", name, distance, exc)
+                continue
+            rounds[name] = getattr(model, "rounds_", None)
+            if future is None:
+                future = data.future([values[i] for i in wanted], [dates[i] for i in wanted],
+                                     [matrices[i] for i in wanted])  # fmt: skip
+            predictions = model.predict_table(*future)
+            for i, prediction in zip(wanted, predictions, strict=True):
+                p = members[i]
+                out[name][p][lengths[p] - distance] = prediction["mean"][: min(horizon, distance)]
     return out
 
 
@@ -99,7 +108,7 @@ def fit_final_features(
     series: Sequence[Series],
     drivers: Sequence[np.ndarray | None],
     driver_names: Sequence[str],
-    name: str,
+    names: Sequence[str],
     horizon: int,
     freq: str,
     level: Sequence[int],
@@ -108,23 +117,27 @@ def fit_final_features(
     threads: int = 1,
     explain: bool = True,
     history_only: Sequence[str] = (),
-) -> list[dict] | None:
-    """The model trained on every series' whole history: its forecasts per series (with each driver group's
-    contribution, `why-<group>`, when `explain`), or None when it could not be trained."""
+) -> dict[str, list[dict] | None]:
+    """Per model of `names`, trained on every series' whole history (the feature table built once for all): its
+    forecasts per series (with each driver group's contribution, `why-<group>`, when `explain`), or None when it
+    could not be trained."""
     active = [position for position, (_, _, values) in enumerate(series) if values.any()]
-    model = _model(name, horizon, freq, level, seed, season_length, threads)
-    try:
-        model.fit(
-            [series[p][2] for p in active],
-            [series[p][1] for p in active],
-            [drivers[p] for p in active],
-            driver_names,
-            history_only=history_only,
-        )
-    except ValueError as exc:
-        logger.info("%s was not trained: %s", name, exc)
-        return None
-    predictions = model.predict(
-        [values for _, _, values in series], [index for _, index, _ in series], list(drivers), level, explain
-    )
-    return [{key: np.asarray(values, float).tolist() for key, values in p.items()} for p in predictions]
+    data = FeatureData(horizon, freq, Layout.of(freq, season_length), seed).build(
+        [series[p][2] for p in active], [series[p][1] for p in active], [drivers[p] for p in active], driver_names,
+        history_only,
+    )  # fmt: skip
+    future = None
+    out: dict[str, list[dict] | None] = {}
+    for name in names:
+        model = _model(name, horizon, freq, level, seed, season_length, threads)
+        try:
+            model.fit([], [], data=data)
+        except ValueError as exc:
+            logger.info("%s was not trained: %s", name, exc)
+            out[name] = None
+            continue
+        if future is None:
+            future = data.future([values for _, _, values in series], [index for _, index, _ in series], list(drivers))
+        predictions = model.predict_table(*future, level=level, explain=explain)
+        out[name] = [{key: np.asarray(values, float).tolist() for key, values in p.items()} for p in predictions]
+    return out

@@ -34,6 +34,7 @@ _STYLE = (
     ".forecast-chart .order-up-to{stroke:#2b7a5f;stroke-width:1.5;stroke-dasharray:6 4;fill:#2b7a5f}"
     ".forecast-chart .projected-stock{fill:none;stroke:#333;stroke-width:2}"
     ".forecast-chart rect.projected-stock{fill:#333}"
+    ".forecast-chart .event-span{fill:#7b4fa6;opacity:.13}"
     "</style>"
 )
 
@@ -133,10 +134,12 @@ def forecast_chart(
     reorder_point: float | None = None,
     order_up_to: float | None = None,
     available: float | None = None,
+    event_spans: list[tuple[int, int]] = (),
 ) -> SafeString:
     """Demand per period (bars, out-of-stock periods shaded), the forecast mean with its 80%/95% bands, and, when a
     policy is given, a stock panel: the stock projected from `available` at the forecast rate against the reorder
-    point and the order-up-to level."""
+    point and the order-up-to level. `event_spans`: (first, last) period positions (history then forecast) of the
+    item's demand events, shaded behind the bars."""
     n_periods = len(history) + len(forecast)
     levels = sorted({level for period in forecast for level in period.intervals})
     with_stock = reorder_point is not None and order_up_to is not None
@@ -148,6 +151,11 @@ def forecast_chart(
         _STYLE,
     ]
     parts += _axis(demand, "units per week")
+    parts += [
+        f'<rect class="event-span" x="{demand.x(first):.1f}" y="{TOP}" width="{demand.step * (last - first + 1):.1f}" '
+        f'height="{DEMAND_HEIGHT}"/>'
+        for first, last in event_spans
+    ]
     parts += _out_of_stock_shading(demand, history)
     parts += _history_bars(demand, history)
     parts += _forecast_marks(demand, len(history), forecast, levels)

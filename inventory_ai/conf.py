@@ -50,6 +50,13 @@ DEFAULTS: dict[str, Any] = {
     "RETRAIN_SEED": 0,
     # The STORAGES entry of the model registry.
     "MODEL_STORAGE": "models",
+    # The weather service (Open-Meteo's API shape): its historical archive and its forecast (16 days), an API key for
+    # its commercial plan (the free API is for non-commercial use only), and the seconds a call may take. Empty URLs
+    # switch the weather off. The demo points them at the store simulator.
+    "WEATHER_ARCHIVE_URL": "https://archive-api.open-meteo.com/v1/archive",
+    "WEATHER_FORECAST_URL": "https://api.open-meteo.com/v1/forecast",
+    "WEATHER_API_KEY": "",
+    "WEATHER_TIMEOUT_SECONDS": 10.0,
 }
 
 

@@ -285,6 +285,11 @@ CELERY_BEAT_SCHEDULE: dict = {
         "kwargs": {"older_than_seconds": 300},
         "options": {"expires": 110},
     },
+    "refresh-weather": {
+        "task": "inventory_ai.tasks.refresh_weather_task",
+        "schedule": crontab(minute=45, hour="*/6"),  # four times a day: the forecast service updates about as often
+        "options": {"expires": 3 * 3600},
+    },
     "reconcile-stores": {
         "task": "inventory_ai.tasks.reconcile_stores_task",
         "schedule": crontab(minute=15),  # hourly, away from the refresh at :30 and the nightly retrain at :00

@@ -9,7 +9,7 @@ from celery import shared_task
 from django.db import OperationalError
 
 from integrations.errors import StoreAPIError
-from inventory_ai.services import push, replenishment, retraining, sync_runs, webhooks
+from inventory_ai.services import push, replenishment, retraining, sync_runs, weather, webhooks
 from inventory_ai.services.health import record_heartbeat
 from inventory_ai.services.inventory import mark_current_stockouts
 from inventory_ai.services.records import NotReadyYet
@@ -176,3 +176,9 @@ def reconcile_stores_task() -> list[int]:
 @shared_task(name="inventory_ai.tasks.requeue_stalled_syncs_task", ignore_result=True)
 def requeue_stalled_syncs_task(older_than_seconds: int = 1800) -> int:
     return sync_runs.requeue_stalled_syncs(timedelta(seconds=older_than_seconds))
+
+
+@shared_task(name="inventory_ai.tasks.refresh_weather_task", ignore_result=True)
+def refresh_weather_task() -> dict[str, list[str]]:
+    """Beat: fetch the weather each located store lacks; a failed fetch is recorded and tried again next time."""
+    return weather.refresh_all_weather()

@@ -248,6 +248,11 @@ def test_a_planned_promotion_moves_the_forecast_of_its_skus_and_the_explanation_
         moved.append(means[2] > 1.2 * np.mean(means[:2] + means[3:]))
     assert len(moved) >= len(results) // 2
     assert np.mean(moved) > 0.8
+    # and the SKU's page says why, naming the planned promotion, with the event shaded on its chart
+    page = admin_client.get(reverse("admin:inventory_ai_variant_forecast", args=[with_reasons[0].variant_id]))
+    text = page.content.decode()
+    assert "% from promotions (Planned, " in text
+    assert 'class="event-span"' in text
 
 
 def test_an_event_created_after_a_run_has_its_skus_refreshed(shop, settings):
@@ -269,3 +274,54 @@ def test_an_event_created_after_a_run_has_its_skus_refreshed(shop, settings):
     refresh = drive(retraining.start_retrain(shop, RunKind.REFRESH))
     assert refresh.status == "succeeded", refresh.error_log
     assert list(refresh.chunks.values_list("variant_ids", flat=True)) == [[variants[3].pk]]
+
+
+# -- the API -------------------------------------------------------------------------------------------------------
+def _api(user):
+    from rest_framework.test import APIClient
+
+    from inventory_ai.services.api_tokens import issue_token
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {issue_token(user)[1]}")
+    return client
+
+
+def test_planners_write_events_through_the_api_and_viewers_only_read_them(shop, planner, viewer):
+    variant = _variant(shop, "MUG-1")
+    body = {"store": shop.pk, "name": "Mug week", "kind": "promotion", "starts_on": "2026-12-07",
+            "ends_on": "2026-12-13", "scope": "variants", "skus": ["MUG-1"], "discount_percent": "15"}  # fmt: skip
+    # a viewer may read but not write
+    assert _api(viewer).post("/api/v1/events/", body, format="json").status_code == 403
+    # an unknown SKU, an end before the start: refused with the reason, nothing kept
+    refused = _api(planner).post("/api/v1/events/", {**body, "skus": ["MUG-9"]}, format="json")
+    assert (refused.status_code, refused.json()) == (400, {"skus": ["Unknown SKU(s) in this store: MUG-9"]})
+    refused = _api(planner).post("/api/v1/events/", {**body, "ends_on": "2026-12-01"}, format="json")
+    assert refused.status_code == 400
+    assert "before it starts" in refused.json()["ends_on"][0]
+    assert not DemandEvent.objects.exists()
+    # a planner creates, edits and deletes
+    created = _api(planner).post("/api/v1/events/", body, format="json")
+    assert created.status_code == 201, created.content
+    event = created.json()
+    assert (event["variants"], event["created_by"], event["source"]) == ([variant.pk], "pat.planner", "manual")
+    edited = _api(planner).patch(f"/api/v1/events/{event['id']}/", {"discount_percent": "25"}, format="json")
+    assert (edited.status_code, edited.json()["discount_percent"]) == (200, "25.00")
+    listed = _api(viewer).get("/api/v1/events/", {"store": shop.pk}).json()
+    assert [row["name"] for row in listed["results"]] == ["Mug week"]
+    assert _api(planner).delete(f"/api/v1/events/{event['id']}/").status_code == 204
+
+
+def test_price_history_and_weather_are_read_through_the_api(shop, viewer):
+    variant = _variant(shop, "a")
+    drivers.record_price(variant, Decimal("9.50"), Decimal("12"), datetime(2026, 1, 5, tzinfo=UTC))
+    location = Location.objects.create(store=shop, platform_id="1", latitude=51.5, longitude=-0.1)
+    for offset in range(3):
+        WeatherDay.objects.create(location=location, day=date(2026, 1, 1) + timedelta(days=offset),
+                                  kind=WeatherKind.OBSERVED, temperature_mean=3.0 + offset,
+                                  fetched_at=datetime(2026, 1, 5, tzinfo=UTC))  # fmt: skip
+    prices = _api(viewer).get("/api/v1/prices/", {"variant": variant.pk}).json()["results"]
+    assert [(row["price"], row["compare_at_price"], row["on_sale"]) for row in prices] == [("9.50", "12.00", True)]
+    weather = _api(viewer).get("/api/v1/weather/", {"location": location.pk, "since": "2026-01-02"}).json()
+    assert [row["temperature_mean"] for row in weather["results"]] == [4.0, 5.0]
+    assert _api(viewer).get("/api/v1/weather/", {"since": "soon"}).status_code == 400

@@ -90,12 +90,12 @@ def test_the_backtest_of_a_feature_model_never_sees_the_periods_after_its_cutoff
     values, dates, promotions = promoted_stores(count=40, weeks=110)
     series = [(f"sku-{i}", d, v) for i, (v, d) in enumerate(zip(values, dates, strict=True))]
     cutoffs = [[len(v) - 2 * HORIZON, len(v) - HORIZON] for v in values]
-    first = backtest_features(series, promotions, ["promo"], cutoffs, "lightgbm", HORIZON, "W-SUN")
+    first = backtest_features(series, promotions, ["promo"], cutoffs, ["lightgbm"], HORIZON, "W-SUN")["lightgbm"]
     # the sales between the two cutoffs change completely: the earlier cutoff's forecasts must not move, the later
     # one's (whose history holds those weeks) must
     later = [(uid, d, np.concatenate([v[: -2 * HORIZON], v[-2 * HORIZON : -HORIZON] * 5, v[-HORIZON:]]))
              for uid, d, v in series]  # fmt: skip
-    second = backtest_features(later, promotions, ["promo"], cutoffs, "lightgbm", HORIZON, "W-SUN")
+    second = backtest_features(later, promotions, ["promo"], cutoffs, ["lightgbm"], HORIZON, "W-SUN")["lightgbm"]
     for a, b, v in zip(first, second, values, strict=True):
         np.testing.assert_allclose(a[len(v) - 2 * HORIZON], b[len(v) - 2 * HORIZON])
         assert not np.allclose(a[len(v) - HORIZON], b[len(v) - HORIZON])

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from forecasting.data import future_periods
 from forecasting.features import (
     LEVEL,
     MAX_SCALED_TARGET,
@@ -35,6 +36,79 @@ MAX_ROWS = 300_000
 MIN_ROWS = 30  # fewer training rows than this: the model is not fitted
 # Conformal widths are read per part of the horizon when each part has this many errors, else over all of it.
 MIN_ERRORS_PER_PART = 200
+
+
+class FeatureData:
+    """The feature table of a set of series, built once and shared by the feature models fitted on it: the training
+    rows (each target at a random step, sampled down to MAX_ROWS, the latest horizon of every series kept) with
+    each row's distance from its series' end (`gap`), and the holdout rows (the last horizon of every series,
+    forecast from its start). `future` builds the rows of a forecast from the series' ends."""
+
+    def __init__(self, horizon: int, freq: str, layout: Layout, seed: int = 0) -> None:
+        self.horizon, self.freq, self.layout, self.seed = horizon, freq, layout, seed
+        self.driver_names: list[str] = []
+        self.history_only: list[str] = []
+        self._calendars: dict[tuple, np.ndarray] = {}
+
+    def calendar(self, dates: pd.DatetimeIndex) -> np.ndarray:
+        """The calendar fields of the series' periods and the horizon after them (computed once per span)."""
+        key = (dates[0], len(dates))
+        if key not in self._calendars:
+            periods = dates.append(future_periods(dates[-1], self.horizon, self.freq))
+            self._calendars[key] = calendar_table(periods, self.layout.calendar)
+        return self._calendars[key]
+
+    def _mask(self, matrix):
+        return np.isin(self.driver_names, self.history_only) if matrix is not None else None
+
+    def build(self, series, dates, drivers, driver_names=(), history_only=()) -> FeatureData:
+        drivers = list(drivers) if drivers is not None else [None] * len(series)
+        self.driver_names = list(driver_names)
+        self.history_only = [name for name in driver_names if name in set(history_only)]
+        rng = np.random.default_rng(self.seed)
+        total = sum(max(len(values) - 1, 0) for values in series)
+        keep = min(1.0, MAX_ROWS / total) if total else 1.0
+        tables, targets, gaps, holdout_tables, holdout_targets, holdout_steps = [], [], [], [], [], []
+        for values, index, matrix in zip(series, dates, drivers, strict=True):
+            length = len(values)
+            if length < 2:
+                continue
+            calendar = self.calendar(index)
+            rows = np.arange(1, length)
+            steps = np.minimum(rng.integers(1, self.horizon + 1, size=len(rows)), rows)  # an origin needs a period
+            chosen = (rng.random(len(rows)) < keep) | (rows >= length - self.horizon)
+            rows, steps = rows[chosen], steps[chosen]
+            X, scale = feature_rows(values, calendar, matrix, rows, steps, self.layout, self._mask(matrix))
+            tables.append(X)
+            targets.append(np.minimum(values[rows] / scale, MAX_SCALED_TARGET))
+            gaps.append(length - rows)
+            start = length - self.horizon
+            if start >= 2:
+                rows = np.arange(start, length)
+                X, scale = feature_rows(values, calendar, matrix, rows, rows - start + 1, self.layout,
+                                        self._mask(matrix))  # fmt: skip
+                holdout_tables.append(X)
+                holdout_targets.append(np.minimum(values[rows] / scale, MAX_SCALED_TARGET))
+                holdout_steps.append(rows - start + 1)
+        self.X = np.vstack(tables) if tables else np.empty((0, 0))
+        self.y = np.concatenate(targets) if targets else np.empty(0)
+        self.gap = np.concatenate(gaps) if gaps else np.empty(0, int)
+        self.holdout_X = np.vstack(holdout_tables) if holdout_tables else np.empty((0, 0))
+        self.holdout_y = np.concatenate(holdout_targets) if holdout_targets else np.empty(0)
+        self.holdout_steps = np.concatenate(holdout_steps) if holdout_steps else np.empty(0, int)
+        return self
+
+    def future(self, series, dates, drivers) -> tuple[np.ndarray, np.ndarray]:
+        """(features, scale) of the rows forecasting each series' next `horizon` periods, series after series."""
+        drivers = list(drivers) if drivers is not None else [None] * len(series)
+        steps = np.arange(1, self.horizon + 1)
+        tables, scales = [], []
+        for values, index, matrix in zip(series, dates, drivers, strict=True):
+            X, scale = feature_rows(values, self.calendar(index), matrix, len(values) + steps - 1, steps, self.layout,
+                                    self._mask(matrix))  # fmt: skip
+            tables.append(X)
+            scales.append(scale)
+        return np.vstack(tables), np.concatenate(scales)
 
 
 class FeatureForecaster:
@@ -60,56 +134,6 @@ class FeatureForecaster:
         self.layout = Layout.of(freq, season_length)
         self.threads = max(1, threads)
 
-    # -- the feature table -------------------------------------------------------------------------------------
-    def _calendar(self, dates: pd.DatetimeIndex) -> np.ndarray:
-        from forecasting.data import future_periods
-
-        return calendar_table(dates.append(future_periods(dates[-1], self.horizon, self.freq)), self.layout.calendar)
-
-    def _training_rows(self, series, dates, drivers, rng, end_offset: int):
-        """Rows whose targets lie before `len - end_offset` (their origins too), each at a random step; and the
-        rows forecasting the next `end_offset` periods from there (the holdout). Returns (X, y, scale) twice."""
-        train, holdout = [], []
-        for values, index, matrix in zip(series, dates, drivers, strict=True):
-            length = len(values) - end_offset
-            if length < 2:
-                continue
-            calendar = self._calendar(index)
-            targets = np.arange(1, length)
-            steps = rng.integers(1, self.horizon + 1, size=len(targets))
-            steps = np.minimum(steps, targets)  # an origin needs one known period
-            train.append((values[:length], calendar, matrix, targets, steps))
-            if end_offset:
-                targets = np.arange(length, length + end_offset)
-                holdout.append((values, calendar, matrix, targets, targets - length + 1))
-        return self._sample(train, rng), holdout
-
-    def _sample(self, parts, rng):
-        total = sum(len(part[3]) for part in parts)
-        keep = min(1.0, MAX_ROWS / total) if total else 1.0
-        sampled = []
-        for values, calendar, matrix, targets, steps in parts:
-            chosen = (rng.random(len(targets)) < keep) | (targets >= len(values) - self.horizon)
-            sampled.append((values, calendar, matrix, targets[chosen], steps[chosen]))
-        return sampled
-
-    def _table(self, parts) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        tables, targets, scales = [], [], []
-        for values, calendar, matrix, rows, steps in parts:
-            if not len(rows):
-                continue
-            mask = np.isin(self.driver_names_, self.history_only_) if matrix is not None else None
-            X, scale = feature_rows(values, calendar, matrix, rows, steps, self.layout, mask)
-            tables.append(X)
-            scales.append(scale)
-            known = rows < len(values)
-            target = np.full(len(rows), np.nan)
-            target[known] = np.minimum(values[rows[known]] / scale[known], MAX_SCALED_TARGET)
-            targets.append(target)
-        if not tables:
-            return np.empty((0, 0)), np.empty(0), np.empty(0)
-        return np.vstack(tables), np.concatenate(targets), np.concatenate(scales)
-
     # -- fit and predict ----------------------------------------------------------------------------------------
     def fit(
         self,
@@ -120,39 +144,30 @@ class FeatureForecaster:
         rounds: int | None = None,
         intervals: bool = True,
         history_only: Sequence[str] = (),
+        data: FeatureData | None = None,
     ) -> FeatureForecaster:
         """Fit on every series' history. `rounds` (with `intervals` False): the model's size is known (a backtest
         reusing its first fit's), so it is fitted once on everything, without the holdout and without intervals.
-        `history_only`: the drivers known only up to an origin (read as their recent values, never at the target)."""
-        drivers = list(drivers) if drivers is not None else [None] * len(series)
-        self.driver_names_ = list(driver_names)
-        self.history_only_ = [name for name in driver_names if name in set(history_only)]
+        `history_only`: the drivers known only up to an origin (read as their recent values, never at the target).
+        `data`: the feature table of these series already built (`FeatureData`), shared by several models."""
+        data = data or FeatureData(self.horizon, self.freq, self.layout, self.seed).build(
+            series, dates, drivers, driver_names, history_only
+        )
+        self.driver_names_, self.history_only_ = data.driver_names, data.history_only
         self.widths_ = None
+        if len(data.y) < MIN_ROWS:
+            raise ValueError(f"{self.alias}: {len(data.y)} training rows, fewer than {MIN_ROWS}")
         if rounds is not None and not intervals:  # a backtest's fit: the rounds are known, no widths needed
             self.rounds_ = rounds
-            return self._fit_everything(series, dates, drivers)
-        rng = np.random.default_rng(self.seed)
-        train, holdout = self._training_rows(series, dates, drivers, rng, self.horizon)
-        X, y, _ = self._table(train)
-        X_holdout, y_holdout, scale_holdout = self._table(holdout)
-        if len(y) >= MIN_ROWS and len(y_holdout):
-            self._fit_table(X, y, X_holdout, y_holdout)
-            fitted = self._predict_table(X_holdout)
-            steps = np.concatenate([part[4] for part in holdout])
-            self.widths_ = self._widths(y_holdout - fitted, steps)
-        self._fit_everything(series, dates, drivers)
+            self._fit_table(data.X, data.y, None, None)
+            return self
+        before = data.gap > self.horizon  # the rows a forecast made a horizon before the end could have learnt from
+        if before.sum() >= MIN_ROWS and len(data.holdout_y):
+            self._fit_table(data.X[before], data.y[before], data.holdout_X, data.holdout_y)
+            self.widths_ = self._widths(data.holdout_y - self._predict_table(data.holdout_X), data.holdout_steps)
+        self._fit_table(data.X, data.y, None, None)
         if self.widths_ is None:  # no holdout: widths from the fit's own errors
-            X, y, _ = self._table(self._training_rows(series, dates, drivers, np.random.default_rng(self.seed), 0)[0])
-            self.widths_ = self._widths(y - self._predict_table(X), np.ones(len(y), int))
-        return self
-
-    def _fit_everything(self, series, dates, drivers) -> FeatureForecaster:
-        rng = np.random.default_rng(self.seed)
-        everything, _ = self._training_rows(series, dates, drivers, rng, 0)
-        X, y, _ = self._table(everything)
-        if len(y) < MIN_ROWS:
-            raise ValueError(f"{self.alias}: {len(y)} training rows, fewer than {MIN_ROWS}")
-        self._fit_table(X, y, None, None)
+            self.widths_ = self._widths(data.y - self._predict_table(data.X), np.ones(len(data.y), int))
         return self
 
     def _widths(self, errors: np.ndarray, steps: np.ndarray) -> dict[int, np.ndarray]:
@@ -182,17 +197,18 @@ class FeatureForecaster:
         """Per series, the forecast of the `horizon` periods after its end, with intervals for `level` (levels the
         model was fitted for) and, with `explain`, the contribution of each feature group in units (`"why-<group>"`,
         the level group holding the base value too)."""
-        drivers = list(drivers) if drivers is not None else [None] * len(series)
-        steps = np.arange(1, self.horizon + 1)
-        parts = [
-            (values, self._calendar(index), matrix, len(values) + steps - 1, steps)
-            for values, index, matrix in zip(series, dates, drivers, strict=True)
-        ]
-        X, _, scale = self._table(parts)
+        table = FeatureData(self.horizon, self.freq, self.layout, self.seed)
+        table.driver_names, table.history_only = self.driver_names_, self.history_only_
+        return self.predict_table(*table.future(series, dates, drivers), level=level, explain=explain)
+
+    def predict_table(
+        self, X: np.ndarray, scale: np.ndarray, level: Sequence[int] = (), explain: bool = False
+    ) -> list[Prediction]:
+        """`predict` from the rows `FeatureData.future` built (`horizon` rows per series, series after series)."""
         mean_scaled = self._predict_table(X)
         contributions = self._contributions(X) if explain else None
         out = []
-        for position in range(len(series)):
+        for position in range(len(X) // self.horizon):
             rows = slice(position * self.horizon, (position + 1) * self.horizon)
             mean = np.maximum(mean_scaled[rows] * scale[rows], 0.0)
             prediction: Prediction = {"mean": mean}
@@ -324,8 +340,9 @@ class GlobalRidge(FeatureForecaster):
         return np.column_stack(columns), sources
 
     def _prepare(self, X: np.ndarray) -> None:
-        with np.errstate(invalid="ignore"):
-            self.fill_ = np.where(np.isnan(X).all(axis=0), 0.0, np.nanmean(np.where(np.isnan(X), np.nan, X), axis=0))
+        known = ~np.isnan(X)
+        counts = known.sum(axis=0)
+        self.fill_ = np.where(counts > 0, np.where(known, X, 0.0).sum(axis=0) / np.maximum(counts, 1), 0.0)
         self.with_missing_ = np.isnan(X).any(axis=0)
         design, self.sources_ = self._design(X)
         self.center_ = design.mean(axis=0)

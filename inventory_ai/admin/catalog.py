@@ -97,6 +97,7 @@ class VariantAdmin(admin.ModelAdmin):
             reorder_point=suggestion.reorder_point if suggestion else None,
             order_up_to=suggestion.order_up_to if suggestion else None,
             available=overview.available if suggestion or overview.levels else None,
+            event_spans=event_spans(overview),
         )
         suggestion_admin = self.admin_site.get_model_admin(ReorderSuggestion)
         context = {
@@ -119,3 +120,14 @@ class LocationAdmin(admin.ModelAdmin):
     list_display = ("name", "platform_id", "store", "is_primary", "active", "latitude", "longitude")
     list_filter = ("store", "is_primary", "active")
     search_fields = ("name", "platform_id")
+
+
+def event_spans(overview) -> list[tuple[int, int]]:
+    """The (first, last) chart positions of the periods each of the SKU's events overlaps."""
+    periods = [(p.start, p.end) for p in overview.history] + [(p.start, p.end) for p in overview.forecast]
+    spans = []
+    for event in overview.events:
+        touched = [i for i, (start, end) in enumerate(periods) if start <= event.ends_on and end >= event.starts_on]
+        if touched:
+            spans.append((touched[0], touched[-1]))
+    return spans

@@ -125,6 +125,11 @@ class VariantForecastSerializer(serializers.Serializer):
     model = serializers.CharField(allow_blank=True)
     backtest_rmsse = serializers.DictField(child=serializers.FloatField(allow_null=True))
     periods = ForecastPeriodSerializer(many=True)
+    explanation = serializers.DictField(
+        child=serializers.ListField(child=serializers.FloatField()),
+        help_text="What each driver group adds to each period's forecast, in units (feature models only)",
+    )
+    reasons = serializers.ListField(child=serializers.CharField(), help_text="The largest effects, in plain words")
 
 
 class SuggestionSerializer(serializers.ModelSerializer):

@@ -2,7 +2,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
-from inventory_ai.api import views
+from inventory_ai.api import drivers, views
 
 router = DefaultRouter()
 router.register("stores", views.StoreViewSet)
@@ -12,6 +12,9 @@ router.register("variants", views.VariantViewSet, basename="variant")
 router.register("suggestions", views.SuggestionViewSet)
 router.register("adjustments", views.AdjustmentViewSet)
 router.register("runs", views.RunViewSet)
+router.register("events", drivers.DemandEventViewSet, basename="event")
+router.register("prices", drivers.PriceChangeViewSet, basename="price")
+router.register("weather", drivers.WeatherViewSet, basename="weather")
 
 urlpatterns = [
     path("stats/", views.StatsView.as_view(), name="api-stats"),

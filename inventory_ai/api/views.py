@@ -36,6 +36,7 @@ from inventory_ai.models import (
     Variant,
 )
 from inventory_ai.selectors import stats
+from inventory_ai.selectors.drivers import forecast_reasons
 from inventory_ai.selectors.forecasts import current_run
 from inventory_ai.services import health, replenishment
 
@@ -147,6 +148,8 @@ class VariantViewSet(viewsets.ReadOnlyModelViewSet):
             "model": result.model if result else "",
             "backtest_rmsse": result.backtest if result else {},
             "periods": serializers.ForecastPeriodSerializer(periods, many=True).data,
+            "explanation": result.explanation if result else {},
+            "reasons": [reason.text for reason in forecast_reasons(result.explanation if result else {})],
         }
         return Response(data)
 

@@ -26,6 +26,7 @@ from integrations.simulator.events import iter_events
 from integrations.simulator.inventory import InventoryStore
 from integrations.simulator.replay import ReplayStats, replay
 from integrations.simulator.state import StoreState, read_online_retail
+from integrations.simulator.weather import WeatherApi
 
 SAMPLE = Path(__file__).resolve().parent / "online_retail_sample.csv.gz"
 TZ = ZoneInfo("Europe/London")
@@ -110,8 +111,10 @@ def seed_stock(state: StoreState, inventory: InventoryStore, known: dict[str, in
 
 
 def start_simulator(state: StoreState, port: int) -> ApiServer:
+    """The demo shop's Admin API, with the weather service's API beside it (seeded, for the shop's location)."""
     inventory = InventoryStore()
-    return ApiServer(state, port=port, inventory=inventory, access_token=ACCESS_TOKEN).start()
+    weather = WeatherApi(seed=0)
+    return ApiServer(state, port=port, inventory=inventory, access_token=ACCESS_TOKEN, weather=weather).start()
 
 
 def replay_recent(records: list, state: StoreState, target: str, secret: str, shop_domain: str) -> ReplayStats:

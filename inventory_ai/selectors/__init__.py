@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 import pandas as pd
@@ -22,12 +22,14 @@ from inventory_ai.models import (
     InventoryLevel,
     Order,
     OrderLine,
+    PriceChange,
     ReorderSuggestion,
     StockAdjustment,
     Store,
     Variant,
     WebhookEvent,
 )
+from inventory_ai.selectors import drivers
 from inventory_ai.selectors.forecasts import current_run
 
 # Units a line contributes to demand: the same rule as inventory_ai.services.demand.line_net_units, in SQL.
@@ -135,6 +137,9 @@ class VariantOverview:
     candidates: list[dict]
     suggestion: ReorderSuggestion | None
     levels: list[InventoryLevel]
+    events: list = field(default_factory=list)  # the SKU's demand events over the chart's periods
+    reasons: list = field(default_factory=list)  # "why this forecast" (`drivers.forecast_reasons`)
+    prices: list = field(default_factory=list)  # its price changes over the chart's periods
 
     @property
     def available(self) -> int:
@@ -203,4 +208,14 @@ def variant_overview(variant: Variant, history_periods: int = HISTORY_PERIODS) -
     suggestions = ReorderSuggestion.objects.filter(variant=variant).order_by("-created_at")
     suggestion = suggestions.filter(status=SuggestionStatus.PENDING).first() or suggestions.first()
     levels = list(InventoryLevel.objects.filter(variant=variant).select_related("location").order_by("location__name"))
-    return VariantOverview(variant, run, history, forecast, result, candidates, suggestion, levels)
+    first_day = history[0].start if history else (forecast[0].start if forecast else timezone.localdate())
+    last_day = forecast[-1].end if forecast else (history[-1].end if history else first_day)
+    events = drivers.variant_events(variant, first_day, last_day)
+    upcoming = [event for event in events if forecast and event.ends_on >= forecast[0].start]
+    reasons = drivers.forecast_reasons(result.explanation if result else {}, upcoming)
+    prices = list(
+        PriceChange.objects.filter(variant=variant, effective_from__date__gte=first_day).order_by("effective_from")
+    )
+    return VariantOverview(
+        variant, run, history, forecast, result, candidates, suggestion, levels, events, reasons, prices
+    )

@@ -18,6 +18,7 @@ Public holidays are the engine's own driver (the store's country). Memory stays 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 
 import numpy as np
@@ -206,3 +207,63 @@ def _realised_discount(variant_ids, position, days, data_until, list_prices) -> 
     with np.errstate(invalid="ignore", divide="ignore"):
         out[rows, columns] = np.where(listed > 0, 1 - unit_price / listed, np.nan)
     return out
+
+
+# How each driver group reads in a sentence: "+38% from promotions".
+GROUP_WORDS = {
+    "promotion": "promotions",
+    "discount": "discounts",
+    "price_index": "the price",
+    "realised_discount": "recent discounts",
+    "launch": "a launch",
+    "other_event": "events",
+    "holiday": "public holidays",
+    "temperature": "the weather",
+    "precipitation": "the weather",
+    "snowfall": "the weather",
+    "season": "last year's pattern",
+    "calendar": "the calendar (weekday, week, month)",
+}
+REASONS_SHOWN = 4
+
+
+@dataclass(frozen=True)
+class Reason:
+    """One driver group's effect on a SKU's forecast over the horizon: `percent` against the forecast without it."""
+
+    group: str
+    percent: float
+    text: str
+
+
+def forecast_reasons(explanation: dict[str, list[float]], events: Sequence[DemandEvent] = ()) -> list[Reason]:
+    """The largest effects in a forecast's explanation (what each driver group adds per period, in units), in
+    plain words: "+38% from promotions (Black Friday, 27–30 Nov)". Groups that read the same way (the weather's
+    temperature, rain and snow) are told together; the level (the SKU's own recent sales) is the base, not a
+    reason. Empty without an explanation."""
+    if not explanation:
+        return []
+    total = float(np.sum([np.sum(values) for values in explanation.values()]))
+    merged: dict[str, float] = {}
+    for group, values in explanation.items():
+        if group == "level":
+            continue
+        words = GROUP_WORDS.get(group, group.replace("_", " "))
+        merged[words] = merged.get(words, 0.0) + float(np.sum(values))
+    reasons = []
+    for words, added in merged.items():
+        without = total - added
+        if without <= 0 or abs(added) < 0.01 * max(total, 1e-9):
+            continue
+        percent = 100 * added / without
+        detail = ""
+        if words == "promotions" and events:
+            detail = " (" + "; ".join(f"{e.name}, {e.starts_on:%-d %b}–{e.ends_on:%-d %b}" for e in events[:3]) + ")"
+        reasons.append(Reason(words, percent, f"{percent:+.0f}% from {words}{detail}"))
+    return sorted(reasons, key=lambda reason: -abs(reason.percent))[:REASONS_SHOWN]
+
+
+def variant_events(variant: Variant, first: date, last: date) -> list[DemandEvent]:
+    """The events that move this SKU and overlap [first, last], oldest first."""
+    events = DemandEvent.objects.filter(store_id=variant.store_id, starts_on__lte=last, ends_on__gte=first)
+    return [event for event in events.order_by("starts_on") if event_variants(event).filter(pk=variant.pk).exists()]

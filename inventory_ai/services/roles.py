@@ -10,8 +10,12 @@ from django.contrib.auth.models import Group, Permission
 PLANNER = "Planner"
 VIEWER = "Viewer"
 
-# Beyond viewing everything: decide on suggestions and adjustments, propose manual adjustments, start retrains.
+# Beyond viewing everything: decide on suggestions and adjustments, propose manual adjustments, start retrains,
+# record demand events.
 PLANNER_EXTRA = (
+    "add_demandevent",
+    "change_demandevent",
+    "delete_demandevent",
     "approve_reordersuggestion",
     "approve_stockadjustment",
     "add_stockadjustment",

@@ -41,7 +41,7 @@ from inventory_ai.models import (
     WebhookEvent,
 )
 from inventory_ai.selectors.forecasts import current_run
-from inventory_ai.services import retraining, sync_runs
+from inventory_ai.services import retraining, sync_runs, weather
 from inventory_ai.services.roles import PLANNER, VIEWER, create_staff_user
 from inventory_ai.services.stores import upsert_store
 
@@ -87,6 +87,13 @@ class Command(BaseCommand):
         Location.objects.get_or_create(
             store=store, platform_id=loop.LOCATION_ID, defaults={"name": "Warehouse", "is_primary": True}
         )
+        # the shop's weather (London) from the simulator's weather service, for the web, worker and beat too
+        store.latitude, store.longitude = 51.51, -0.13
+        store.save(update_fields=["latitude", "longitude"])
+        for option, path in (("WEATHER_ARCHIVE_URL", "/v1/archive"), ("WEATHER_FORECAST_URL", "/v1/forecast")):
+            os.environ[f"INVENTORY_AI_{option}"] = simulator.url + path
+            settings.INVENTORY_AI[option] = simulator.url + path
+        self.stdout.write(f"Weather: {'; '.join(weather.refresh_weather(store)) or 'none'}")
         if fresh:
             self.stdout.write(f"Importing the shop's history up to {meta['cutoff'][:10]} from CSV ...")
             call_command(

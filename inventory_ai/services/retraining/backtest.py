@@ -39,6 +39,7 @@ from inventory_ai.services.retraining.steps import (
     running_run,
     saved_states,
 )
+from inventory_ai.services.weather import weather_note
 
 logger = logging.getLogger(__name__)
 
@@ -209,24 +210,27 @@ def train_feature_models(run_id: int) -> str:
         seed = get_option("RETRAIN_SEED")
         results: dict[str, dict] = {str(uid): {"backtest": {}, "forecast": {}} for uid, _, _ in series}
         cutoffs = pipeline.evidence_cutoffs(plan, series) if run.kind == RunKind.FULL else None
-        for name in FEATURE_MODELS:
-            if cutoffs is not None:
-                backtests = feature_models.backtest_features(
-                    series, matrices, names, cutoffs, name, run.horizon, run.freq, seed=seed, history_only=HISTORY_ONLY
-                )
-                for (uid, _, _), by_cutoff in zip(series, backtests, strict=True):
+        models = list(FEATURE_MODELS)
+        if cutoffs is not None:
+            backtests = feature_models.backtest_features(
+                series, matrices, names, cutoffs, models, run.horizon, run.freq, seed=seed, history_only=HISTORY_ONLY
+            )
+            for name, per_series in backtests.items():
+                for (uid, _, _), by_cutoff in zip(series, per_series, strict=True):
                     results[str(uid)]["backtest"][name] = {
                         str(cutoff): [float(value) for value in mean] for cutoff, mean in by_cutoff.items()
                     }
-            forecasts = feature_models.fit_final_features(
-                series, matrices, names, name, run.horizon, run.freq, plan.level, seed=seed, history_only=HISTORY_ONLY
-            )
+        finals = feature_models.fit_final_features(
+            series, matrices, names, models, run.horizon, run.freq, plan.level, seed=seed, history_only=HISTORY_ONLY
+        )
+        for name, forecasts in finals.items():
             for (uid, _, _), forecast in zip(series, forecasts or [None] * len(series), strict=True):
                 if forecast is not None:
                     results[str(uid)]["forecast"][name] = forecast
         for index, ids in run.chunks.values_list("index", "variant_ids"):
             share = {str(v): results[str(v)] for v in ids if str(v) in results}
             model_registry.write_json(run.artifacts, feature_file(index), share)
+        note = weather_note(run.store, run.data_until)
     except Exception as exc:  # the run goes on with the other models; the error is kept on the run
         logger.exception("the feature models of run %s failed", run_id)
         status, note = StepStatus.FAILED, f"feature models: {type(exc).__name__}: {exc}"
