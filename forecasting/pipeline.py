@@ -56,6 +56,7 @@ from forecasting.selection import (
     CALIBRATION_WEIGHT_PERIODS,
     calibration_applies,
     calibration_factor,
+    candidate_accuracy,
     choose_models,
     demand_class,
     fit_calibration,
@@ -436,7 +437,8 @@ def forecast_chunk(
     drivers: Sequence[np.ndarray | None] | None = None,
 ) -> list[dict]:
     """Step 4: per series, `forecast_chosen`'s result with its demand class (`"class"`) and, where `evidence` is
-    given, the backtest RMSSE of every candidate (`"scores"`, the network's too with `global_backtests`).
+    given, the backtest RMSSE of every candidate (`"scores"`, the network's too with `global_backtests`) and its MSE,
+    RMSE, MASE and R² (`"accuracy"`).
 
     The model is `names[i]` where given (a fixed model; a refresh keeping a series' current model), else the choice's
     model for its demand class. `states`: per series, what its models start from (an earlier run's order and
@@ -466,6 +468,7 @@ def forecast_chunk(
     for (_, _, values), result, item, by_cutoff in zip(series, results, evidence, global_backtests, strict=True):
         result["class"] = demand_class(values, cycles)
         result["scores"] = score_evidence(item, by_cutoff) if item else {}
+        result["accuracy"] = candidate_accuracy(item, values, by_cutoff, plan.cycle) if item else {}
     return results
 
 

@@ -149,6 +149,42 @@ def score_evidence(item: dict, global_backtest: dict | None = None) -> dict[str,
     return scores
 
 
+def candidate_accuracy(
+    item: dict, values: np.ndarray, global_backtest: dict | None = None, season_length: int = 1
+) -> dict[str, dict[str, float]]:
+    """Per candidate of one series' evidence, its backtest errors over all its windows together: MSE, RMSE, MASE
+    (scale: the in-sample naive error before each window, seasonal for a short season) and R² (on the windows'
+    actuals pooled; NaN below two points). What the planner reads beside the RMSSE the choice is made on."""
+    if not item or "error" in item:
+        return {}
+    lag = season_length if 1 < season_length < len(values) // 2 else 1
+    windows = {
+        cutoff: (np.asarray(actual, float), metrics.naive_scale(values[:cutoff], lag, 1))
+        for cutoff, actual in zip(item["cutoffs"], item["actual"], strict=True)
+    }
+    out = {}
+    for name, by_cutoff in _candidates(item, global_backtest).items():
+        truths, means, scaled = [], [], []
+        for cutoff, mean in by_cutoff.items():
+            if cutoff not in windows:
+                continue
+            actual, scale = windows[cutoff]
+            steps = min(len(actual), len(mean))
+            truths.append(actual[:steps])
+            means.append(np.asarray(mean, float)[:steps])
+            scaled.append(metrics.mae(actual[:steps], means[-1]) / scale)
+        if not truths:
+            continue
+        truth, mean = np.concatenate(truths), np.concatenate(means)
+        out[name] = {
+            "mse": metrics.mse(truth, mean),
+            "rmse": metrics.rmse(truth, mean),
+            "mase": float(np.mean(scaled)),
+            "r2": metrics.r2(truth, mean) if len(truth) > 1 else float("nan"),
+        }
+    return out
+
+
 def choose_models(evidence: Sequence[dict], global_backtests: Sequence[dict | None] | None = None) -> dict[str, str]:
     """Per demand class: the single model or the pair (the global network with a local model) with the lowest mean
     backtest RMSSE. `global_backtests`: per series, the network's predicted means by cutoff (None: not trained)."""

@@ -325,3 +325,20 @@ def test_price_history_and_weather_are_read_through_the_api(shop, viewer):
     weather = _api(viewer).get("/api/v1/weather/", {"location": location.pk, "since": "2026-01-02"}).json()
     assert [row["temperature_mean"] for row in weather["results"]] == [4.0, 5.0]
     assert _api(viewer).get("/api/v1/weather/", {"since": "soon"}).status_code == 400
+
+
+def test_every_candidate_has_its_mse_rmse_mase_and_r2_in_the_admin_and_the_api(shop, settings, admin_client, viewer):
+    from inventory_ai.services import retraining
+
+    settings.INVENTORY_AI = {**settings.INVENTORY_AI, "RETRAIN_CHUNK_SIZE": 10, "FORECAST_HORIZON": 4}
+    seed_demand(shop, 10, weeks=40)
+    run = drive(retraining.start_retrain(shop))
+    result = ForecastResult.objects.filter(run=run, ok=True).exclude(model="inactive").first()
+    assert set(result.accuracy) == set(result.backtest)
+    assert all(set(figures) == {"mse", "rmse", "mase", "r2"} for figures in result.accuracy.values())
+    chosen = result.accuracy[result.model]
+    assert chosen["rmse"] ** 2 == pytest.approx(chosen["mse"])
+    page = admin_client.get(reverse("admin:inventory_ai_variant_forecast", args=[result.variant_id])).content.decode()
+    assert "<th>MASE</th><th>R²</th>" in page
+    body = _api(viewer).get(f"/api/v1/variants/{result.variant_id}/forecast/").json()
+    assert body["accuracy"][result.model]["mase"] == pytest.approx(chosen["mase"])

@@ -125,6 +125,10 @@ class VariantForecastSerializer(serializers.Serializer):
     model = serializers.CharField(allow_blank=True)
     backtest_rmsse = serializers.DictField(child=serializers.FloatField(allow_null=True))
     periods = ForecastPeriodSerializer(many=True)
+    accuracy = serializers.DictField(
+        child=serializers.DictField(child=serializers.FloatField(allow_null=True)),
+        help_text="Backtest MSE, RMSE, MASE and R² of the chosen model and every candidate",
+    )
     explanation = serializers.DictField(
         child=serializers.ListField(child=serializers.FloatField()),
         help_text="What each driver group adds to each period's forecast, in units (feature models only)",

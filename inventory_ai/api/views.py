@@ -148,6 +148,7 @@ class VariantViewSet(viewsets.ReadOnlyModelViewSet):
             "model": result.model if result else "",
             "backtest_rmsse": result.backtest if result else {},
             "periods": serializers.ForecastPeriodSerializer(periods, many=True).data,
+            "accuracy": result.accuracy if result else {},
             "explanation": result.explanation if result else {},
             "reasons": [reason.text for reason in forecast_reasons(result.explanation if result else {})],
         }

@@ -129,6 +129,9 @@ class ForecastResult(models.Model):
     model = models.CharField(max_length=64, blank=True)
     demand_class = models.CharField(max_length=16, blank=True)
     backtest = models.JSONField(default=dict, blank=True, help_text="Backtest RMSSE per candidate model")
+    accuracy = models.JSONField(
+        default=dict, blank=True, help_text="Backtest MSE, RMSE, MASE and R² per candidate model"
+    )
     changed = models.BooleanField(default=False, help_text="The forecast moved against the previous run")
     explanation = models.JSONField(
         default=dict,

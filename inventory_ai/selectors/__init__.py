@@ -199,7 +199,7 @@ def variant_overview(variant: Variant, history_periods: int = HISTORY_PERIODS) -
     if result is not None:
         candidates = sorted(
             (
-                {"model": name, "rmsse": score, "chosen": name == result.model}
+                {"model": name, "rmsse": score, "chosen": name == result.model, **result.accuracy.get(name, {})}
                 for name, score in result.backtest.items()
             ),
             key=lambda row: (row["rmsse"] is None, row["rmsse"] if row["rmsse"] is not None else 0),

@@ -128,6 +128,7 @@ def _rows(run: ForecastRun, series, results: list[dict], before: dict[int, float
                 model=result["model"],
                 demand_class=result["class"],
                 backtest=result["scores"],
+                accuracy=_finite(result.get("accuracy") or {}),
                 explanation=result.get("explanation") or {},
                 changed=old is None or abs(total - old) > max(1.0, CHANGE_TOLERANCE * max(old, total)),
             )
@@ -177,3 +178,11 @@ def _totals(run: ForecastRun | None, variant_ids: list[int]) -> dict[int, float]
         return {}
     rows = Forecast.objects.filter(run=run, variant_id__in=variant_ids).values("variant_id").annotate(total=Sum("mean"))
     return {row["variant_id"]: row["total"] for row in rows}
+
+
+def _finite(accuracy: dict[str, dict[str, float]]) -> dict[str, dict[str, float | None]]:
+    """JSON has no NaN or infinity: an undefined figure (R² of one point, of constant actuals) is kept as null."""
+    return {
+        name: {key: (value if np.isfinite(value) else None) for key, value in figures.items()}
+        for name, figures in accuracy.items()
+    }
