@@ -35,6 +35,7 @@ _STYLE = (
     ".forecast-chart .projected-stock{fill:none;stroke:#333;stroke-width:2}"
     ".forecast-chart rect.projected-stock{fill:#333}"
     ".forecast-chart .event-span{fill:#7b4fa6;opacity:.13}"
+    ".forecast-chart .override{fill:none;stroke:#7b4fa6;stroke-width:2.5;stroke-dasharray:5 3}"
     "</style>"
 )
 
@@ -57,6 +58,7 @@ class ForecastPeriod:
     end: date
     mean: float
     intervals: dict[int, tuple[float, float]] = field(default_factory=dict)
+    override: float | None = None  # a planner's overridden mean, drawn beside the model's
 
 
 def nice_ticks(top: float, count: int = 4) -> list[float]:
@@ -159,6 +161,10 @@ def forecast_chart(
     parts += _out_of_stock_shading(demand, history)
     parts += _history_bars(demand, history)
     parts += _forecast_marks(demand, len(history), forecast, levels)
+    overridden = [(i, p.override) for i, p in enumerate(forecast) if p.override is not None]
+    if overridden:
+        points = " ".join(f"{demand.x(len(history) + i + 0.5):.1f},{demand.y(v):.1f}" for i, v in overridden)
+        parts.append(f'<polyline class="override" points="{points}"><title>Planner override</title></polyline>')
     parts += _month_labels(demand, [p.start for p in history] + [p.start for p in forecast])
     parts += _demand_legend(forecast, levels)
     if with_stock:
@@ -173,6 +179,7 @@ def _demand_top(history: list[Period], forecast: list[ForecastPeriod], levels: l
     return max(
         [p.units for p in history]
         + [p.mean for p in forecast]
+        + [p.override for p in forecast if p.override is not None]
         + [p.intervals[level][1] for p in forecast for level in levels]
         + [1.0]
     )

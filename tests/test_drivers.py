@@ -342,3 +342,83 @@ def test_every_candidate_has_its_mse_rmse_mase_and_r2_in_the_admin_and_the_api(s
     assert "<th>MASE</th><th>R²</th>" in page
     body = _api(viewer).get(f"/api/v1/variants/{result.variant_id}/forecast/").json()
     assert body["accuracy"][result.model]["mase"] == pytest.approx(chosen["mase"])
+
+
+# -- forecast overrides --------------------------------------------------------------------------------------------
+def test_a_planner_overrides_a_forecast_the_policy_plans_from_it_and_it_is_audited(admin_client, forecast_store):
+    from inventory_ai.models import AuditEntry, ForecastOverride, ReorderSuggestion
+    from inventory_ai.selectors.policy_inputs import forecast_frame
+    from inventory_ai.services import replenishment
+
+    shop, run, variants = forecast_store
+    periods = list(Forecast.objects.filter(run=run, variant=variants[0]).order_by("period_start"))
+    url = reverse("admin:inventory_ai_forecastoverride_add")
+    fields = {"store": shop.pk, "scope": "variants", "variants": [variants[0].pk], "method": "percent", "value": "50",
+              "starts_on": periods[1].period_start.isoformat(), "ends_on": periods[2].period_end.isoformat(),
+              "active": "on"}  # fmt: skip
+    # without a reason it is refused, and nothing changes
+    page = admin_client.post(url, {**fields, "reason": " "})
+    assert "This field is required" in page.content.decode()
+    assert not ForecastOverride.objects.exists()
+
+    # when a planner raises the second and third weeks by half, for a trade fair
+    assert admin_client.post(url, {**fields, "reason": "Trade fair"}).status_code == 302
+    override = ForecastOverride.objects.get()
+
+    # then the policy's forecast of that SKU is raised in those weeks only, the model's kept beside it
+    model = forecast_frame(run, [variants[0].pk]).set_index("ds")["mean"]
+    planned = forecast_frame(run, [variants[0].pk], overrides=True).set_index("ds")["mean"]
+    ratios = (planned / model).round(6).tolist()
+    assert ratios == [1.0, 1.5, 1.5, 1.0, 1.0, 1.0]
+    replenishment.recompute_suggestions(shop)
+    suggestion = ReorderSuggestion.objects.filter(variant=variants[0]).order_by("-created_at").first()
+    assert suggestion is not None
+    # and the change is audited with who made it, and shows on the SKU's chart beside the model's forecast
+    entry = AuditEntry.objects.get(target_type="override", target_id=override.pk)
+    assert (entry.action, entry.actor_name, entry.after["value"], entry.after["reason"]) == (
+        "create",
+        "admin",
+        "50",
+        "Trade fair",
+    )
+    chart = admin_client.get(reverse("admin:inventory_ai_variant_forecast", args=[variants[0].pk])).content.decode()
+    assert 'class="override"' in chart
+
+
+def test_an_override_in_units_covers_a_part_of_a_period_in_proportion_and_is_scored_on_what_sold(forecast_store):
+    from django.utils import timezone
+
+    from inventory_ai.models import ForecastOverride
+    from inventory_ai.selectors.drivers import apply_overrides, override_score
+    from inventory_ai.selectors.policy_inputs import forecast_frame
+
+    shop, run, variants = forecast_store
+    first = Forecast.objects.filter(run=run, variant=variants[1]).order_by("period_start").first()
+    override = ForecastOverride(
+        store=shop, scope="variants", method="units", value=Decimal("70"), reason="Fair",
+        starts_on=first.period_start, ends_on=first.period_start + timedelta(days=2),
+    )  # fmt: skip
+    drivers.save_override(override, [variants[1]])
+    frame = forecast_frame(run, [variants[1].pk])
+    corrected = apply_overrides(frame, shop, run.freq)
+    # three of the week's seven days at 70 units a week, the other four at the model's rate
+    expected = first.mean + 3 / 7 * (70 - first.mean)
+    assert corrected.iloc[0]["mean"] == pytest.approx(expected)
+    assert corrected.iloc[1]["mean"] == pytest.approx(frame.iloc[1]["mean"])
+    # once that week has passed, the override is scored against what sold, beside the model
+    ForecastOverride.objects.filter(pk=override.pk).update(created_at=timezone.now())
+    location = Location.objects.get(store=shop)
+    for offset in range(7):
+        day = first.period_start + timedelta(days=offset)
+        DailyDemand.objects.update_or_create(variant=variants[1], location=location, date=day, defaults={"units": 5})
+    score = override_score(ForecastOverride.objects.get(pk=override.pk), first.period_end)
+    assert score.periods == 1
+    assert score.override_mae == pytest.approx(abs(expected - 35))
+    assert score.model_mae == pytest.approx(abs(first.mean - 35))
+    assert "periods past: MAE" in score.text
+    negative = ForecastOverride(
+        store=shop, scope="variants", method="units", value=-1, reason="x", starts_on=first.period_start,
+        ends_on=first.period_end,
+    )  # fmt: skip
+    with pytest.raises(ValidationError, match="cannot be negative"):
+        drivers.save_override(negative, [variants[1]])

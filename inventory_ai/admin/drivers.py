@@ -11,8 +11,8 @@ from django.core.exceptions import ValidationError
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
-from inventory_ai.models import DemandEvent, PriceChange, WeatherDay, WeatherFetch
-from inventory_ai.selectors.drivers import event_variants
+from inventory_ai.models import DemandEvent, ForecastOverride, PriceChange, WeatherDay, WeatherFetch
+from inventory_ai.selectors.drivers import event_variants, override_score
 from inventory_ai.services import drivers
 
 
@@ -162,3 +162,54 @@ class WeatherFetchAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False
+
+
+class ForecastOverrideForm(forms.ModelForm):
+    class Meta:
+        model = ForecastOverride
+        fields = ("store", "scope", "variants", "product_type", "starts_on", "ends_on", "method", "value", "reason",
+                  "active")  # fmt: skip
+
+    def clean(self):
+        """The service's rules (dates, scope, value, reason), reported on their fields before anything is saved."""
+        data = super().clean()
+        if self.errors:
+            return data
+        probe = ForecastOverride(**{k: v for k, v in data.items() if k != "variants"})
+        try:
+            drivers.check_override(probe, data.get("variants") or ())
+        except ValidationError as exc:
+            for field, messages in exc.message_dict.items():
+                self.add_error(field if field in self.fields else None, messages)
+        return data
+
+
+@admin.register(ForecastOverride)
+class ForecastOverrideAdmin(admin.ModelAdmin):
+    """Planners correct the forecast of some SKUs or a product type over a date range (units per period, or a
+    change in percent), with the reason; every change is audited, the suggestions are recomputed from the corrected
+    forecast, and once the range has passed the override is scored against what sold beside the model."""
+
+    form = ForecastOverrideForm
+    list_display = ("__str__", "store", "scope", "starts_on", "ends_on", "active", "created_by", "score")
+    list_filter = ("store", "active", "method", "scope")
+    search_fields = ("reason", "product_type", "variants__sku")
+    autocomplete_fields = ("variants",)
+    readonly_fields = ("created_by", "created_at", "updated_at", "score")
+
+    @admin.display(description="Against what sold")
+    def score(self, obj: ForecastOverride) -> str:
+        if not obj.pk:
+            return "-"
+        result = override_score(obj, date.today())
+        return result.text if result else "not scored yet (no period of it has passed)"
+
+    def save_model(self, request, obj, form, change):
+        """Saved with its SKUs in `save_related`, through the audited service."""
+
+    def save_related(self, request, form, formsets, change):
+        try:
+            drivers.save_override(form.instance, form.cleaned_data.get("variants") or (), request.user)
+        except ValidationError as exc:  # the form checked the fields; a rule of the service is reported the same way
+            self.message_user(request, "; ".join(m for ms in exc.message_dict.values() for m in ms), level="error")
+            raise

@@ -136,3 +136,46 @@ class WeatherFetch(models.Model):
     def __str__(self) -> str:
         outcome = "ok" if self.ok else "failed"
         return f"{self.location} {self.kind} {self.first_day}..{self.last_day}: {outcome}"
+
+
+class ForecastOverride(models.Model):
+    """A planner's correction of the forecast of some SKUs (or of a product type) over a date range: an absolute
+    figure per forecast period, or a change in percent, with the reason. The policy plans from the overridden
+    forecast; the model's own forecast stays beside it on the chart, and once the range has passed the override is
+    scored against what sold like a model is."""
+
+    class Method(models.TextChoices):
+        UNITS = "units", "Units per period"
+        PERCENT = "percent", "Change in percent"
+
+    store = models.ForeignKey("inventory_ai.Store", on_delete=models.CASCADE, related_name="forecast_overrides")
+    scope = models.CharField(
+        max_length=16,
+        choices=[(EventScope.VARIANTS, "Some SKUs"), (EventScope.PRODUCT_TYPE, "A product type")],
+        default=EventScope.VARIANTS,
+    )
+    variants = models.ManyToManyField("inventory_ai.Variant", blank=True, related_name="forecast_overrides")
+    product_type = models.CharField(max_length=255, blank=True)
+    starts_on = models.DateField()
+    ends_on = models.DateField(help_text="The last day it applies to (inclusive)")
+    method = models.CharField(max_length=8, choices=Method.choices, default=Method.PERCENT)
+    value = models.DecimalField(
+        max_digits=12, decimal_places=2, help_text="Units per period, or the change in percent (-30 = 30% less)"
+    )
+    reason = models.CharField(max_length=500)
+    active = models.BooleanField(default=True)
+    created_by = models.CharField(max_length=150, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(ends_on__gte=models.F("starts_on")), name="override_ends_after_start"
+            ),
+        ]
+        ordering = ["-starts_on", "pk"]
+
+    def __str__(self) -> str:
+        what = f"{self.value} units" if self.method == self.Method.UNITS else f"{self.value:+}%"
+        return f"{what} from {self.starts_on:%Y-%m-%d} to {self.ends_on:%Y-%m-%d}: {self.reason[:60]}"

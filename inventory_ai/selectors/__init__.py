@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
 import pandas as pd
@@ -208,6 +208,13 @@ def variant_overview(variant: Variant, history_periods: int = HISTORY_PERIODS) -
     suggestions = ReorderSuggestion.objects.filter(variant=variant).order_by("-created_at")
     suggestion = suggestions.filter(status=SuggestionStatus.PENDING).first() or suggestions.first()
     levels = list(InventoryLevel.objects.filter(variant=variant).select_related("location").order_by("location__name"))
+    if forecast:
+        frame = pd.DataFrame([{"unique_id": variant.pk, "ds": pd.Timestamp(p.end), "mean": p.mean} for p in forecast])
+        corrected = drivers.apply_overrides(frame, variant.store, freq)
+        forecast = [
+            replace(period, override=float(row.mean) if row.override else None)
+            for period, row in zip(forecast, corrected.itertuples(), strict=True)
+        ]
     first_day = history[0].start if history else (forecast[0].start if forecast else timezone.localdate())
     last_day = forecast[-1].end if forecast else (history[-1].end if history else first_day)
     events = drivers.variant_events(variant, first_day, last_day)

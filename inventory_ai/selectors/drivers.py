@@ -27,7 +27,16 @@ from django.db.models import QuerySet, Sum
 
 from forecasting.data import future_periods, period_alias
 from inventory_ai.choices import EventKind, EventScope, WeatherKind
-from inventory_ai.models import DailyDemand, DemandEvent, Location, PriceChange, Store, Variant, WeatherDay
+from inventory_ai.models import (
+    DailyDemand,
+    DemandEvent,
+    ForecastOverride,
+    Location,
+    PriceChange,
+    Store,
+    Variant,
+    WeatherDay,
+)
 
 CHUNK = 500
 USUAL_PRICE_DAYS = 365  # the usual price: the median list price of the last year
@@ -267,3 +276,129 @@ def variant_events(variant: Variant, first: date, last: date) -> list[DemandEven
     """The events that move this SKU and overlap [first, last], oldest first."""
     events = DemandEvent.objects.filter(store_id=variant.store_id, starts_on__lte=last, ends_on__gte=first)
     return [event for event in events.order_by("starts_on") if event_variants(event).filter(pk=variant.pk).exists()]
+
+
+def override_variants(override: ForecastOverride) -> QuerySet[Variant]:
+    """The live SKUs an override corrects: its SKUs, or those of its product type."""
+    variants = Variant.objects.filter(store_id=override.store_id, deleted_at__isnull=True)
+    if override.scope == EventScope.PRODUCT_TYPE:
+        return variants.filter(product__product_type__iexact=override.product_type.strip())
+    return variants.filter(pk__in=override.variants.all())
+
+
+def apply_overrides(frame: pd.DataFrame, store: Store, freq: str) -> pd.DataFrame:
+    """A forecast frame (`unique_id` the variant id, `ds` the period's last day, `mean`, bounds) with the store's
+    active overrides applied: a percentage scales the mean and the bounds of the periods it covers; an absolute
+    figure replaces the mean (the bounds move with it). A period the override covers in part is corrected in
+    proportion to its days covered. Adds `model_mean` (the model's own) and `override` (the override's id or 0)."""
+    out = frame.copy()
+    if out.empty:
+        return out.assign(model_mean=pd.Series(dtype=float), override=pd.Series(dtype=int))
+    out["model_mean"] = out["mean"]
+    out["override"] = 0
+    alias = period_alias(freq)
+    ends = pd.to_datetime(out["ds"])
+    starts = ends.dt.to_period(alias).dt.start_time
+    days = (ends - starts).dt.days + 1
+    bounds = [column for column in out.columns if column.startswith(("lo-", "hi-"))]
+    overrides = ForecastOverride.objects.filter(store=store, active=True, ends_on__gte=starts.min().date())
+    for override in overrides.filter(starts_on__lte=ends.max().date()).order_by("created_at"):
+        ids = set(override_variants(override).values_list("pk", flat=True))
+        first, last = pd.Timestamp(override.starts_on), pd.Timestamp(override.ends_on)
+        covered = (np.minimum(ends, last) - np.maximum(starts, first)).dt.days + 1
+        share = (covered.clip(lower=0) / days).to_numpy()
+        rows = out["unique_id"].astype(int).isin(ids).to_numpy() & (share > 0)
+        if not rows.any():
+            continue
+        value = float(override.value)
+        if override.method == ForecastOverride.Method.PERCENT:
+            factor = 1 + share[rows] * value / 100
+            for column in ["mean", *bounds]:
+                out.loc[rows, column] = np.maximum(out.loc[rows, column].to_numpy(float) * factor, 0.0)
+        else:
+            mean = out.loc[rows, "mean"].to_numpy(float)
+            shift = share[rows] * (max(value, 0.0) - mean)
+            out.loc[rows, "mean"] = mean + shift
+            for column in bounds:
+                out.loc[rows, column] = np.maximum(out.loc[rows, column].to_numpy(float) + shift, 0.0)
+        out.loc[rows, "override"] = override.pk
+    for level in {column.split("-", 1)[1] for column in bounds}:
+        out[f"lo-{level}"] = np.minimum(out[f"lo-{level}"], out["mean"])
+        out[f"hi-{level}"] = np.maximum(out[f"hi-{level}"], out["mean"])
+    return out
+
+
+@dataclass(frozen=True)
+class OverrideScore:
+    """How an override did against what sold, beside the model it corrected, over the periods that have passed."""
+
+    periods: int
+    override_mae: float
+    model_mae: float
+    override_rmse: float
+    model_rmse: float
+
+    @property
+    def text(self) -> str:
+        better = (
+            "better"
+            if self.override_mae < self.model_mae
+            else "worse"
+            if self.override_mae > self.model_mae
+            else "as good"
+        )
+        return (
+            f"{self.periods} periods past: MAE {self.override_mae:.1f} against the model's {self.model_mae:.1f} "
+            f"({better}); RMSE {self.override_rmse:.1f} against {self.model_rmse:.1f}"
+        )
+
+
+def override_score(override: ForecastOverride, until: date) -> OverrideScore | None:
+    """The override scored on the periods it covered that ended by `until`: the forecast it corrected is the one of
+    the newest run that had finished before it was made; the actuals are the units sold in each period."""
+    from inventory_ai.choices import RunStatus
+    from inventory_ai.models import Forecast, ForecastRun
+
+    run = (
+        ForecastRun.objects.filter(
+            store_id=override.store_id, status=RunStatus.SUCCEEDED, finished_at__lte=override.created_at
+        )  # fmt: skip
+        .order_by("-finished_at")
+        .first()
+    )
+    if run is None:
+        return None
+    ids = list(override_variants(override).values_list("pk", flat=True))
+    rows = Forecast.objects.filter(
+        run=run, variant_id__in=ids, period_end__lte=until, period_end__gte=override.starts_on,
+        period_start__lte=override.ends_on,
+    ).values_list("variant_id", "period_start", "period_end", "mean", "bounds")  # fmt: skip
+    frame = pd.DataFrame(
+        [
+            {"unique_id": v, "ds": pd.Timestamp(end), "mean": mean, "start": start, **bounds}
+            for v, start, end, mean, bounds in rows
+        ]  # fmt: skip
+    )
+    if frame.empty:
+        return None
+    only = apply_overrides(frame.drop(columns="start"), override.store, run.freq)
+    sold = dict(
+        ((variant_id, day), units)
+        for variant_id, day, units in DailyDemand.objects.filter(
+            variant_id__in=ids, date__gte=frame.start.min(), date__lte=until
+        ).values_list("variant_id", "date", "units")
+    )
+    actual = np.array(
+        [
+            sum(units for (v, day), units in sold.items() if v == row.unique_id and row.start <= day <= row.ds.date())
+            for row in frame.itertuples()
+        ]  # fmt: skip
+    )
+    overridden, model = only["mean"].to_numpy(float), only["model_mean"].to_numpy(float)
+    return OverrideScore(
+        len(actual),
+        float(np.mean(np.abs(overridden - actual))),
+        float(np.mean(np.abs(model - actual))),
+        float(np.sqrt(np.mean((overridden - actual) ** 2))),
+        float(np.sqrt(np.mean((model - actual) ** 2))),
+    )

@@ -22,21 +22,26 @@ from forecasting.tracking import DEFAULT_PRIOR_UNITS, scale_ahead, tracking_fact
 from inventory_ai.choices import RunStatus
 from inventory_ai.conf import get_option
 from inventory_ai.models import DailyDemand, Forecast, ForecastRun, Store, Variant
+from inventory_ai.selectors.drivers import apply_overrides
 from inventory_ai.selectors.forecasts import last_complete_day
 
 logger = logging.getLogger(__name__)
 
 
-def forecast_frame(run: ForecastRun, variant_ids: list[int] | None) -> pd.DataFrame:
+def forecast_frame(run: ForecastRun, variant_ids: list[int] | None, overrides: bool = False) -> pd.DataFrame:
     """The run's forecasts (of `variant_ids`, or all) as `forecast_many` returns them: `unique_id` (the variant id),
-    `ds` (the period's last day), `mean` and the interval bounds."""
+    `ds` (the period's last day), `mean` and the interval bounds; with `overrides`, the planners' active overrides
+    applied (`drivers.apply_overrides`)."""
     rows = Forecast.objects.filter(run=run)
     if variant_ids is not None:
         rows = rows.filter(variant_id__in=variant_ids)
     records = []
     for variant_id, period_end, mean, bounds in rows.values_list("variant_id", "period_end", "mean", "bounds"):
         records.append({"unique_id": variant_id, "ds": pd.Timestamp(period_end), "mean": mean, **bounds})
-    return pd.DataFrame(records)
+    frame = pd.DataFrame(records)
+    if overrides and not frame.empty:
+        frame = apply_overrides(frame, run.store, run.freq).drop(columns=["model_mean", "override"])
+    return frame
 
 
 def _sales_known_until(store: Store, run: ForecastRun) -> date | None:

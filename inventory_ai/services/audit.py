@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from inventory_ai.choices import AuditSource
-from inventory_ai.models import AuditEntry, ReorderSuggestion, StockAdjustment
+from inventory_ai.models import AuditEntry, ForecastOverride, ReorderSuggestion, StockAdjustment
 
-TARGET_TYPES = {ReorderSuggestion: "suggestion", StockAdjustment: "adjustment"}
+TARGET_TYPES = {ReorderSuggestion: "suggestion", StockAdjustment: "adjustment", ForecastOverride: "override"}
 
 
 def record(
-    target: ReorderSuggestion | StockAdjustment,
+    target: ReorderSuggestion | StockAdjustment | ForecastOverride,
     action: str,
     user=None,
     source: str = AuditSource.ADMIN,

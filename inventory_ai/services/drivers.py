@@ -13,8 +13,10 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 
 from inventory_ai import dispatch
-from inventory_ai.choices import DriverSource, EventKind, EventScope, RunKind
-from inventory_ai.models import DemandEvent, PriceChange, Product, Store, Variant
+from inventory_ai.choices import AuditAction, AuditSource, DriverSource, EventKind, EventScope, RunKind
+from inventory_ai.models import DemandEvent, ForecastOverride, PriceChange, Product, Store, Variant
+from inventory_ai.selectors.forecasts import current_run
+from inventory_ai.services import audit
 
 logger = logging.getLogger(__name__)
 
@@ -135,3 +137,58 @@ def save_event(event: DemandEvent, products=(), variants=(), user: str = "") -> 
     # its SKUs are re-forecast by a refresh (which picks up the events edited since the current run)
     dispatch.send("retrain_store_task", event.store_id, None, RunKind.REFRESH)
     return event
+
+
+@transaction.atomic
+def save_override(override: ForecastOverride, variants=(), user=None, source: str = AuditSource.ADMIN):
+    """Create or change a planner's forecast override, audited (before and after), then recompute the suggestions
+    of the current run: the policy plans from the overridden forecast."""
+    variants = list(variants)
+    check_override(override, variants)
+    before = {} if not override.pk else _override_state(ForecastOverride.objects.get(pk=override.pk))
+    override.created_by = override.created_by or (user.get_username() if user is not None else "")
+    override.save()
+    override.variants.set(variants)
+    audit.record(
+        override, AuditAction.EDIT if before else AuditAction.CREATE, user, source, before, _override_state(override)
+    )
+    run = current_run(override.store)
+    if run is not None:
+        dispatch.send("recompute_suggestions_task", override.store_id, run.pk, None)
+    return override
+
+
+def check_override(override: ForecastOverride, variants=()) -> None:
+    """Refuse an override that cannot mean anything, with a message per field."""
+    errors = {}
+    if override.ends_on < override.starts_on:
+        errors["ends_on"] = f"The override ends ({override.ends_on}) before it starts ({override.starts_on})."
+    variants = list(variants)
+    if override.scope == EventScope.VARIANTS and not variants:
+        errors["variants"] = "An override of some SKUs must name at least one SKU."
+    if override.scope == EventScope.PRODUCT_TYPE and not override.product_type.strip():
+        errors["product_type"] = "An override of a product type must name it."
+    if override.method == ForecastOverride.Method.PERCENT and override.value <= -100:
+        errors["value"] = "A change in percent must be above -100 (a forecast of zero is 0 units per period)."
+    if override.method == ForecastOverride.Method.UNITS and override.value < 0:
+        errors["value"] = "Units per period cannot be negative."
+    if any(variant.store_id != override.store_id for variant in variants):
+        errors["variants"] = "Every SKU must belong to the override's store."
+    if not override.reason.strip():
+        errors["reason"] = "Say why: the reason is kept with the override and shown beside it."
+    if errors:
+        raise ValidationError(errors)
+
+
+def _override_state(override: ForecastOverride) -> dict:
+    return {
+        "scope": override.scope,
+        "product_type": override.product_type,
+        "variants": sorted(override.variants.values_list("pk", flat=True)) if override.pk else [],
+        "starts_on": str(override.starts_on),
+        "ends_on": str(override.ends_on),
+        "method": override.method,
+        "value": str(override.value),
+        "reason": override.reason,
+        "active": override.active,
+    }

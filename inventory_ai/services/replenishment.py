@@ -144,7 +144,7 @@ def _live_forecast(
 ) -> tuple[pd.DataFrame, pd.Series | None, dict[int, Variant]] | None:
     """The run's forecast (of `variant_ids`, or all) tracked against the sales since the run, kept to the variants
     not deleted; with the tracking factors and the variants it names (by pk). None when no forecast is left."""
-    frame = policy_inputs.forecast_frame(run, variant_ids)
+    frame = policy_inputs.forecast_frame(run, variant_ids, overrides=True)  # the planners' corrections apply
     if frame.empty:
         return None
     frame, factors = policy_inputs.track_sales(store, run, frame)
