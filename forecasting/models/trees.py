@@ -255,12 +255,15 @@ class GlobalLightGBM(FeatureForecaster):
     MAX_ROUNDS = 600
     PATIENCE = 30
 
-    def _params(self) -> dict:
+    def _params(self, rows: int) -> dict:
         return {
             "objective": "l2",
             "learning_rate": 0.05,
             "num_leaves": 63,
-            "min_data_in_leaf": 40,
+            # A leaf holds at least one 5,000th of the rows, between 5 and 40: with two bike-rental series (about
+            # 1,200 rows) leaves of 40 rows averaged the weather away (RMSE 760 against 605 with 5), while on
+            # Rossmann's 300,000 rows 20, 40 or 50 made no difference (RMSPE 0.157, 0.156, 0.156).
+            "min_data_in_leaf": int(np.clip(rows // 5000, 5, 40)),
             "feature_fraction": 0.8,
             "bagging_fraction": 0.8,
             "bagging_freq": 1,
@@ -280,7 +283,7 @@ class GlobalLightGBM(FeatureForecaster):
         if X_valid is not None:
             valid = lightgbm.Dataset(X_valid, y_valid, reference=data)
             self.booster_ = lightgbm.train(
-                self._params(),
+                self._params(len(y)),
                 data,
                 num_boost_round=self.MAX_ROUNDS,
                 valid_sets=[valid],
@@ -289,7 +292,7 @@ class GlobalLightGBM(FeatureForecaster):
             self.rounds_ = max(self.booster_.best_iteration, 1)
         else:
             rounds = getattr(self, "rounds_", self.MAX_ROUNDS // 3)
-            self.booster_ = lightgbm.train(self._params(), data, num_boost_round=rounds)
+            self.booster_ = lightgbm.train(self._params(len(y)), data, num_boost_round=rounds)
 
     def _predict_table(self, X: np.ndarray) -> np.ndarray:
         return self.booster_.predict(X, num_iteration=self.booster_.best_iteration or None)
