@@ -77,7 +77,12 @@ def backtest_features(
     rounds: dict[str, int | None] = dict.fromkeys(names)
     layout = Layout.of(freq, season_length)
     for distance in sorted(distances, reverse=True):
-        members = [position for position, length in enumerate(lengths) if length - distance >= 2]
+        # the series with a history at this cut that sold something in it (an idle one teaches nothing)
+        members = [
+            position
+            for position, length in enumerate(lengths)
+            if length - distance >= 2 and series[position][2][: length - distance].any()
+        ]
         if not members:
             continue
         values = [series[p][2][: lengths[p] - distance] for p in members]

@@ -204,6 +204,12 @@ def train_feature_models(run_id: int) -> str:
             every = forecast_variant_ids(run.store, run.data_until)
             ids = [every[start : start + READ_CHUNK] for start in range(0, len(every), READ_CHUNK)]
         series = sorted((item for part in ids for item in read_series(run, part)), key=lambda item: str(item[0]))
+        # inactive SKUs (no sale in their last year) are forecast as such: the models neither learn from nor for them
+        series = [item for item in series if item[2].any()]
+        if not series:
+            return _finish_features(
+                run_id, StepStatus.SKIPPED, "feature models: not trained: no SKU sold in its last year", started
+            )
         plan = run_plan(run)
         names, matrices = read_drivers(run, series)
         names, matrices = feature_models.with_holidays(series, names, matrices, run.horizon, run.freq, plan.country)

@@ -185,8 +185,10 @@ def plan_run(run_id: int) -> None:
                 run.global_backtest_status = run.global_status = StepStatus.PENDING
             else:
                 run.global_backtest_status = run.global_status = StepStatus.SKIPPED
-        # the feature models read the drivers of every SKU with a history; a refresh refits them on the new data
-        run.features_status = StepStatus.PENDING if variant_ids else StepStatus.SKIPPED
+        # the feature models learn from the SKUs that sell (a refresh refits them on the new data); a store that sold
+        # nothing in its last year has none to learn from
+        sells = refresh or active > 0
+        run.features_status = StepStatus.PENDING if variant_ids and sells else StepStatus.SKIPPED
         run.phase = RunPhase.BACKTEST
         run.save()
         model_registry.delete(run.artifacts)  # nothing of an earlier attempt may be mistaken for this run's

@@ -71,6 +71,8 @@ def with_features(item: dict | None, features: dict | None) -> dict | None:
 def read_drivers(run: ForecastRun, series: list[model_catalog.Series]) -> tuple[list[str], list[np.ndarray | None]]:
     """The drivers of these series (`inventory_ai.selectors.drivers`) laid out as the engine reads them: names, and
     per series a matrix of its periods and the horizon by driver."""
+    if not any(values.any() for _, _, values in series):
+        return [], [None] * len(series)  # inactive SKUs are forecast as such: nothing reads their drivers
     ids = [int(uid) for uid, _, _ in series]
     first_end = min((index[0] for _, index, _ in series), default=pd.Timestamp(run.data_until))
     first = pd.Period(first_end, freq=period_alias(run.freq)).start_time.date()  # the first period, whole
