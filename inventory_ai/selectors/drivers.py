@@ -382,18 +382,18 @@ def override_score(override: ForecastOverride, until: date) -> OverrideScore | N
     if frame.empty:
         return None
     only = apply_overrides(frame.drop(columns="start"), override.store, run.freq)
-    sold = dict(
-        ((variant_id, day), units)
-        for variant_id, day, units in DailyDemand.objects.filter(
-            variant_id__in=ids, date__gte=frame.start.min(), date__lte=until
-        ).values_list("variant_id", "date", "units")
+    sold = pd.DataFrame(
+        list(
+            DailyDemand.objects.filter(variant_id__in=ids, date__gte=frame.start.min(), date__lte=until).values_list(
+                "variant_id", "date", "units"
+            )
+        ),
+        columns=["unique_id", "day", "units"],
     )
-    actual = np.array(
-        [
-            sum(units for (v, day), units in sold.items() if v == row.unique_id and row.start <= day <= row.ds.date())
-            for row in frame.itertuples()
-        ]  # fmt: skip
-    )
+    # each day sold counts in the forecast period that holds it
+    sold["ds"] = pd.to_datetime(sold["day"]).dt.to_period(period_alias(run.freq)).dt.end_time.dt.normalize()
+    per_period = sold.groupby(["unique_id", "ds"])["units"].sum()
+    actual = per_period.reindex(pd.MultiIndex.from_frame(frame[["unique_id", "ds"]])).fillna(0.0).to_numpy(float)
     overridden, model = only["mean"].to_numpy(float), only["model_mean"].to_numpy(float)
     return OverrideScore(
         len(actual),
