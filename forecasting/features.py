@@ -26,7 +26,7 @@ import pandas as pd
 from forecasting.data import infer_season_length, periods_per_year
 
 # Feature groups, for explanations: every feature belongs to one.
-LEVEL, SEASON, CALENDAR, DRIVER = "level", "season", "calendar", "driver"
+LEVEL, SEASON, CALENDAR = "level", "season", "calendar"
 LONG_SCALE_WINDOWS = 6
 LONG_SCALE_FLOOR = 0.25
 # A scaled target above this is clipped for training: a sale many times the usual level teaches the model nothing it

@@ -45,8 +45,9 @@ HISTORY_ONLY = ("realised_discount",)
 WEATHER = {"temperature": "temperature_mean", "precipitation": "precipitation_mm", "snowfall": "snowfall_cm"}
 
 
-def event_variants(event: DemandEvent) -> QuerySet[Variant]:
-    """The store's live SKUs an event moves, by its scope."""
+def event_variants(event: DemandEvent | ForecastOverride) -> QuerySet[Variant]:
+    """The store's live SKUs an event (or an override, whose scopes are a subset of an event's) moves, by its
+    scope."""
     variants = Variant.objects.filter(store_id=event.store_id, deleted_at__isnull=True)
     if event.scope == EventScope.STORE:
         return variants
@@ -279,11 +280,8 @@ def variant_events(variant: Variant, first: date, last: date) -> list[DemandEven
 
 
 def override_variants(override: ForecastOverride) -> QuerySet[Variant]:
-    """The live SKUs an override corrects: its SKUs, or those of its product type."""
-    variants = Variant.objects.filter(store_id=override.store_id, deleted_at__isnull=True)
-    if override.scope == EventScope.PRODUCT_TYPE:
-        return variants.filter(product__product_type__iexact=override.product_type.strip())
-    return variants.filter(pk__in=override.variants.all())
+    """The live SKUs an override corrects: its SKUs, or those of its product type (the scope rule of events)."""
+    return event_variants(override)
 
 
 def apply_overrides(frame: pd.DataFrame, store: Store, freq: str) -> pd.DataFrame:

@@ -10,7 +10,6 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q, QuerySet
 
 from inventory_ai import dispatch
 from inventory_ai.choices import AuditAction, AuditSource, DriverSource, EventKind, EventScope, RunKind
@@ -115,11 +114,6 @@ def validate_event(
         errors["scope"] = f"Not in this store: {', '.join(foreign[:5])}."
     if errors:
         raise ValidationError(errors)
-
-
-def events_touching(store: Store, first: date, last: date) -> QuerySet[DemandEvent]:
-    """The store's events that overlap the days [first, last]."""
-    return DemandEvent.objects.filter(store=store).filter(Q(starts_on__lte=last) & Q(ends_on__gte=first))
 
 
 @transaction.atomic
