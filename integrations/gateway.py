@@ -11,9 +11,9 @@ What a gateway covers:
 - describing the platform without a connection (class attributes and static methods): its name, its webhook
   `Provider` (verify + parse, the same shape as before), the credentials it needs, its default API version, how a
   store's address is written and where its API lives;
-- reading pages of the store (locations, catalogue, orders with their refunds, stock levels), each page with the
-  position of the next one so that a sync resumes where it stopped; reading one order's refunds; reading one
-  quantity;
+- reading pages of the store (locations, catalogue, discounts, orders with their refunds, stock levels), each page
+  with the position of the next one so that a sync resumes where it stopped; reading one order's refunds, one
+  discount, one quantity;
 - writing stock, one change or a batch, with compare-and-set where the platform has it and an idempotency key
   always, so a retried write never applies twice;
 - webhook subscriptions (list, create, delete) and the access token's lifecycle (check, revoke).
@@ -30,7 +30,7 @@ from datetime import datetime
 from typing import Any, ClassVar, NamedTuple, Protocol
 
 from integrations.errors import StoreAPIError
-from integrations.records import RefundRecord
+from integrations.records import DiscountRecord, RefundRecord
 from integrations.webhooks import Provider
 
 # The phases of a backfill or a reconciliation, in the names a sync run records its cursor under.
@@ -38,6 +38,7 @@ PHASE_LOCATIONS = "locations"
 PHASE_CATALOGUE = "products"
 PHASE_ORDERS = "orders"
 PHASE_STOCK_LEVELS = "levels"
+PHASE_DISCOUNTS = "discounts"
 
 # What a stock write did (the same words as the core app's push attempt outcomes).
 APPLIED = "applied"
@@ -163,6 +164,15 @@ class StoreGateway(Protocol):
     def read_refunds(self, order_id: str) -> list[RefundRecord]: ...
 
     def read_stock_levels(self, position: Any, location_ids: Sequence[str]) -> Page: ...
+
+    def read_discounts(self, position: Any = None, updated_since: datetime | None = None) -> Page:
+        """The store's discounts as `DiscountRecord`s (those changed since a time, if given), where the platform
+        has discounts with dates and items (PHASE_DISCOUNTS in `sync_phases`)."""
+        ...
+
+    def read_discount(self, discount_id: str) -> DiscountRecord | None:
+        """One discount, or None when the store no longer has it."""
+        ...
 
     def read_available(self, item: StockItem) -> int | None:
         """The item's available quantity, or None when the store keeps no count of it there."""

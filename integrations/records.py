@@ -100,6 +100,39 @@ class RefundsToFetch:
 
 
 @dataclass(frozen=True, slots=True)
+class DiscountRecord:
+    """A store discount (Shopify: automatic or code, basic, buy-X-get-Y, free shipping or an app's) as a promotion
+    over its dates. `all_items` or the products and variants it names say which SKUs it moves (collections already
+    resolved into their products); `percent_off` is its percentage where it is one. `for_everyone` is False for a code
+    only some customers can use (a customer list or segment, or a single use): a private code is not a promotion."""
+
+    discount_id: str
+    title: str
+    method: str  # "basic", "bxgy", "free_shipping" or "app"
+    code: bool
+    status: str  # "active", "scheduled" or "expired"
+    starts_at: datetime
+    ends_at: datetime | None  # None: runs until the merchant ends it
+    all_items: bool
+    product_ids: tuple[str, ...] = ()
+    variant_ids: tuple[str, ...] = ()
+    percent_off: Decimal | None = None
+    for_everyone: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class DiscountToFetch:
+    """A discount webhook names the discount only: read it through the store's API."""
+
+    discount_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class DiscountDeleted:
+    discount_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class ProductVariantRecord:
     variant_id: str
     sku: str

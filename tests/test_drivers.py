@@ -276,6 +276,33 @@ def test_an_event_created_after_a_run_has_its_skus_refreshed(shop, settings):
     assert list(refresh.chunks.values_list("variant_ids", flat=True)) == [[variants[3].pk]]
 
 
+def test_an_event_deleted_after_a_run_is_kept_as_removed_and_its_skus_are_refreshed(shop, planner, settings):
+    # given a store forecast by a full run with a promotion on two SKUs
+    from inventory_ai.choices import RunKind
+    from inventory_ai.models import RemovedEvent
+    from inventory_ai.services import retraining
+
+    settings.INVENTORY_AI = {**settings.INVENTORY_AI, "RETRAIN_CHUNK_SIZE": 7, "FORECAST_HORIZON": 4}
+    variants = seed_demand(shop, 8, weeks=30)
+    event = DemandEvent(store=shop, name="Mugs week", starts_on=date.today(), ends_on=date.today() + timedelta(days=6),
+                        scope=EventScope.VARIANTS)  # fmt: skip
+    drivers.save_event(event, variants=[variants[2], variants[5]])
+    drive(retraining.start_retrain(shop))
+    assert retraining.start_retrain(shop, RunKind.REFRESH) is None
+
+    # when a planner deletes it through the API
+    assert _api(planner).delete(f"/api/v1/events/{event.pk}/").status_code == 204
+
+    # then it is kept as removed, by whom, with its SKUs, and a refresh re-forecasts those SKUs without it
+    removed = RemovedEvent.objects.get()
+    assert (removed.name, removed.removed_by) == ("Mugs week", "pat.planner")
+    assert removed.variant_ids == sorted([variants[2].pk, variants[5].pk])
+    assert not DemandEvent.objects.exists()
+    refresh = drive(retraining.start_retrain(shop, RunKind.REFRESH))
+    assert refresh.status == "succeeded", refresh.error_log
+    assert list(refresh.chunks.values_list("variant_ids", flat=True)) == [sorted([variants[2].pk, variants[5].pk])]
+
+
 # -- the API -------------------------------------------------------------------------------------------------------
 def _api(user):
     from rest_framework.test import APIClient

@@ -40,7 +40,13 @@ def test_stock_write_outcomes_are_push_attempt_outcomes():
 def test_gateways_say_what_their_platform_can_do():
     assert (ShopifyGateway.supports_compare_and_set, ShopifyGateway.batch_size) == (True, 1)
     assert (WooCommerceGateway.supports_compare_and_set, WooCommerceGateway.batch_size) == (False, 100)
-    assert ShopifyGateway.sync_phases == (g.PHASE_LOCATIONS, g.PHASE_CATALOGUE, g.PHASE_ORDERS, g.PHASE_STOCK_LEVELS)
+    assert ShopifyGateway.sync_phases == (
+        g.PHASE_LOCATIONS,
+        g.PHASE_CATALOGUE,
+        g.PHASE_DISCOUNTS,
+        g.PHASE_ORDERS,
+        g.PHASE_STOCK_LEVELS,
+    )
     assert WooCommerceGateway.sync_phases == (g.PHASE_CATALOGUE, g.PHASE_ORDERS)
     assert ShopifyGateway.api_base_url("shop.myshopify.com") == "https://shop.myshopify.com"
     assert WooCommerceGateway.api_base_url("https://shop.example") == "https://shop.example"

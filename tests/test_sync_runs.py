@@ -80,7 +80,7 @@ def test_a_missed_stock_level_webhook_is_corrected_by_reconciliation(simulator):
             "store_updated_at": run.corrections[0]["store_updated_at"],
         }
     ]
-    assert run.pages == 7  # locations, the catalogue (start, completion, its file), orders, two pages of levels
+    assert run.pages == 8  # locations, the catalogue (start, completion, its file), discounts, orders, 2 of levels
     # a second reconciliation finds nothing to correct
     again = run_to_end(sync_runs.start_sync(store, SyncRun.Kind.RECONCILE))
     assert again.counts.get("levels_corrected", 0) == 0
@@ -332,7 +332,7 @@ def test_a_shopify_backfill_killed_mid_way_resumes_to_the_same_data(simulator, m
         with pytest.raises(SystemExit):
             run_to_end(run)  # the task's retries while the bulk operation runs, until the worker dies
     run.refresh_from_db()
-    assert run.pages == 4  # locations, the bulk operation started, completed, its products; the orders died
+    assert run.pages == 4  # locations, the bulk operation started, completed, its products; the discounts died
     run = run_to_end(run)
 
     assert run.status == SyncRun.Status.SUCCEEDED

@@ -17,6 +17,7 @@ from integrations.errors import StillRunning, StoreAPIError
 from integrations.gateway import (
     APPLIED,
     PHASE_CATALOGUE,
+    PHASE_DISCOUNTS,
     PHASE_LOCATIONS,
     PHASE_ORDERS,
     PHASE_STOCK_LEVELS,
@@ -29,8 +30,8 @@ from integrations.gateway import (
     StockWriteResult,
     WebhookSubscription,
 )
-from integrations.records import RefundRecord
-from integrations.shopify import constants, graphql
+from integrations.records import DiscountRecord, RefundRecord
+from integrations.shopify import constants, discounts, graphql
 from integrations.shopify.client import DEFAULT_TIMEOUT, InventoryWrite, ShopifyClient
 from integrations.shopify.webhooks import ShopifyProvider
 
@@ -53,8 +54,9 @@ class ShopifyGateway:
     supports_compare_and_set = True
     batch_size = 1
     # The catalogue is re-read on every reconciliation too (a bulk operation): a missed products/update webhook would
-    # otherwise leave a variant without its inventory item, and its stock unread.
-    sync_phases = (PHASE_LOCATIONS, PHASE_CATALOGUE, PHASE_ORDERS, PHASE_STOCK_LEVELS)
+    # otherwise leave a variant without its inventory item, and its stock unread. Discounts come after the catalogue:
+    # they name its products.
+    sync_phases = (PHASE_LOCATIONS, PHASE_CATALOGUE, PHASE_DISCOUNTS, PHASE_ORDERS, PHASE_STOCK_LEVELS)
 
     location_page_size = 250
     level_page_size = 250
@@ -140,6 +142,68 @@ class ShopifyGateway:
         if order is None:
             raise StoreAPIError(f"order {order_id} is unknown to the store", transient=False, status=404)
         return graphql.refund_records(order.get("refunds") or [], str(order_id))
+
+    def read_discounts(self, position: Any = None, updated_since: datetime | None = None) -> Page:
+        """A page of discounts sorted by id, each with all of its items (longer item lists and collections are read
+        on before the page is returned, so the position stays a plain cursor)."""
+        data = self.client.graphql(
+            discounts.DISCOUNTS,
+            {
+                "first": discounts.DISCOUNTS_PER_PAGE,
+                "cursor": position,
+                "query": discounts.updated_since_query(updated_since),
+                "itemsFirst": discounts.ITEMS_PER_PAGE,
+            },
+        )
+        connection = data.get("discountNodes") or {}
+        records = [self._discount(node) for node in connection.get("nodes") or []]
+        info = connection.get("pageInfo") or {}
+        return Page([record for record in records if record is not None], _next(info))
+
+    def read_discount(self, discount_id: str) -> DiscountRecord | None:
+        node = self.client.graphql(
+            discounts.DISCOUNT, {"id": _discount_gid(discount_id), "itemsFirst": discounts.ITEMS_PER_PAGE}
+        ).get("discountNode")
+        return self._discount(node) if node else None
+
+    def _discount(self, node: dict[str, Any]) -> DiscountRecord | None:
+        parsed = discounts.parse_discount(node)
+        if parsed is None:
+            return None
+        items = parsed.items
+        while items.pending:
+            side, cursors = next(iter(items.pending.items()))
+            answer = self.client.graphql(
+                discounts.side_items_query(side),
+                {"id": node["id"], "itemsFirst": discounts.ITEMS_PER_PAGE, **cursors},
+            )
+            discount = (answer.get("discountNode") or {}).get("discount") or {}
+            before = dict(items.pending)
+            items.add(side, (discount.get(side) or {}).get("items"))
+            if items.pending == before:
+                raise StoreAPIError(f"discount {parsed.discount_id}: its {side} items did not page on", transient=True)
+        products: set[str] = set()
+        for collection_id in sorted(items.collection_ids):
+            products |= self._collection_products(collection_id)
+        return parsed.record(products)
+
+    def _collection_products(self, collection_id: str) -> set[str]:
+        products: set[str] = set()
+        cursor = None
+        while True:
+            answer = self.client.graphql(
+                discounts.COLLECTION_PRODUCTS,
+                {
+                    "id": f"gid://shopify/Collection/{collection_id}",
+                    "first": discounts.COLLECTION_PRODUCTS_PER_PAGE,
+                    "cursor": cursor,
+                },
+            )
+            connection = (answer.get("collection") or {}).get("products") or {}
+            products.update(graphql.numeric_id(node.get("id")) for node in connection.get("nodes") or [])
+            cursor = _next(connection.get("pageInfo") or {})
+            if cursor is None:
+                return products
 
     def read_stock_levels(self, position: Any, location_ids: Sequence[str]) -> Page:
         """The levels of each location in turn; the position names the location and the cursor within it."""
@@ -250,6 +314,14 @@ def _subscription(node: dict[str, Any]) -> WebhookSubscription:
         topic=_TOPICS_BY_ENUM.get(enum, enum.lower()),
         address=str(node.get("uri") or ""),
     )
+
+
+def _next(info: dict[str, Any]) -> str | None:
+    return str(info["endCursor"]) if info.get("hasNextPage") and info.get("endCursor") else None
+
+
+def _discount_gid(discount_id: str) -> str:
+    return discount_id if discount_id.startswith("gid://") else f"gid://shopify/DiscountNode/{discount_id}"
 
 
 def _raise_user_errors(mutation: str, payload: dict[str, Any]) -> None:

@@ -138,7 +138,7 @@ def numeric_id(gid: Any) -> str:
     return text.rsplit("/", 1)[-1]
 
 
-def _time(value: Any, what: str) -> datetime:
+def parse_time(value: Any, what: str) -> datetime:
     try:
         return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     except ValueError as exc:
@@ -157,12 +157,12 @@ def location_record(node: dict[str, Any]) -> LocationRecord:
         location_id=numeric_id(node.get("id")),
         name=str(node.get("name") or "")[:255],
         active=bool(node.get("isActive", True)),
-        updated_at=_time(node["updatedAt"], "location updatedAt") if node.get("updatedAt") else None,
+        updated_at=parse_time(node["updatedAt"], "location updatedAt") if node.get("updatedAt") else None,
     )
 
 
 def product_record(node: dict[str, Any]) -> ProductRecord:
-    updated_at = _time(node.get("updatedAt"), "product updatedAt") if node.get("updatedAt") else None
+    updated_at = parse_time(node.get("updatedAt"), "product updatedAt") if node.get("updatedAt") else None
     variants = []
     for variant in (node.get("variants") or {}).get("nodes") or []:
         price = variant.get("price")
@@ -175,7 +175,7 @@ def product_record(node: dict[str, Any]) -> ProductRecord:
                 inventory_item_id=numeric_id((variant.get("inventoryItem") or {}).get("id") or "")
                 if variant.get("inventoryItem")
                 else "",
-                updated_at=_time(variant["updatedAt"], "variant updatedAt") if variant.get("updatedAt") else None,
+                updated_at=parse_time(variant["updatedAt"], "variant updatedAt") if variant.get("updatedAt") else None,
                 compare_at_price=_money(variant["compareAtPrice"]) if variant.get("compareAtPrice") else None,
             )
         )
@@ -193,8 +193,8 @@ def product_record(node: dict[str, Any]) -> ProductRecord:
 def order_records(node: dict[str, Any]) -> list[OrderRecord | RefundRecord]:
     """The order, then its refunds (applied after it, so every refund finds its order)."""
     order_id = numeric_id(node.get("id"))
-    created_at = _time(node.get("createdAt"), "order createdAt")
-    cancelled_at = _time(node["cancelledAt"], "order cancelledAt") if node.get("cancelledAt") else None
+    created_at = parse_time(node.get("createdAt"), "order createdAt")
+    cancelled_at = parse_time(node["cancelledAt"], "order cancelledAt") if node.get("cancelledAt") else None
     lines = []
     for item in (node.get("lineItems") or {}).get("nodes") or []:
         variant = item.get("variant")
@@ -228,7 +228,7 @@ def order_records(node: dict[str, Any]) -> list[OrderRecord | RefundRecord]:
             order_id=order_id,
             number=str(node.get("name") or "")[:64],
             created_at=created_at,
-            updated_at=_time(node["updatedAt"], "order updatedAt") if node.get("updatedAt") else created_at,
+            updated_at=parse_time(node["updatedAt"], "order updatedAt") if node.get("updatedAt") else created_at,
             status=ORDER_CANCELLED if cancelled_at else ORDER_OPEN,
             platform_status=str(node.get("displayFinancialStatus") or "").lower()[:32],
             currency=str(node.get("currencyCode") or "")[:3],
@@ -256,7 +256,7 @@ def refund_records(refunds: list[dict[str, Any]], order_id: str) -> list[RefundR
             RefundRecord(
                 refund_id=numeric_id(refund.get("id")),
                 order_id=order_id,
-                created_at=_time(refund.get("createdAt"), "refund createdAt"),
+                created_at=parse_time(refund.get("createdAt"), "refund createdAt"),
                 lines=refund_lines,
             )
         )

@@ -1,7 +1,7 @@
 """Shopify webhook payloads (REST resource shapes) -> our records.
 
-Field names follow Shopify's documented Order, Refund, Product, InventoryLevel, InventoryItem and Location
-resources. Only what demand and stock need is read; the raw payload stays in the inbox.
+Field names follow Shopify's documented Order, Refund, Product, InventoryLevel, InventoryItem, Location and discount
+webhook payloads. Only what demand and stock need is read; the raw payload stays in the inbox.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from integrations.records import (
     ORDER_CANCELLED,
     ORDER_OPEN,
     AppUninstalled,
+    DiscountDeleted,
+    DiscountToFetch,
     InventoryItemDeleted,
     InventoryItemRecord,
     InventoryLevelDisconnected,
@@ -218,6 +220,14 @@ def _ids(payload: Any, name: str) -> tuple[str, ...]:
     return tuple(as_id(value, name) for value in as_object(payload).get(name) or [])
 
 
+def _discount_id(payload: Any) -> str:
+    """A discount webhook names its discount by GraphQL id only (`admin_graphql_api_id`)."""
+    gid = as_text(as_object(payload).get("admin_graphql_api_id"))
+    if not gid.startswith("gid://shopify/") or not gid.rsplit("/", 1)[-1].isdigit():
+        raise PayloadError(f"not a discount id: {gid!r}")
+    return gid
+
+
 def _with_id(factory: Callable[[str], Any], what: str) -> Callable[[Any], list[Any]]:
     return lambda payload: [factory(as_id(as_object(payload).get("id"), what))]
 
@@ -240,6 +250,10 @@ HANDLERS: dict[str, Callable[[Any], list[Any]]] = {
     "locations/create": _location,
     "locations/update": _location,
     "locations/delete": _with_id(LocationDeleted, "location id"),
+    # A discount's items and dates are read through the API (the webhook carries its title and status only).
+    "discounts/create": lambda payload: [DiscountToFetch(_discount_id(payload))],
+    "discounts/update": lambda payload: [DiscountToFetch(_discount_id(payload))],
+    "discounts/delete": lambda payload: [DiscountDeleted(_discount_id(payload).rsplit("/", 1)[-1])],
     "app/uninstalled": lambda payload: [AppUninstalled()],
     "customers/data_request": lambda payload: [PrivacyRequest("data_request", _ids(payload, "orders_requested"))],
     "customers/redact": lambda payload: [

@@ -161,6 +161,8 @@ class ApiServer:
             query, variables = str(body.get("query", "")), body.get("variables") or {}
             if "bulkOperationRunQuery" in query or re.search(r"\bnode\s*\(", query):
                 return self._shopify_bulk(query, variables)
+            if re.search(r"\b(discountNodes|discountNode|collection)\s*\(", query):
+                return self._shopify_discounts(query, variables)
             if re.search(r"\b(products|orders|locations)\s*\(", query):
                 return self._shopify_listing(query, variables)
             status, answer = self.inventory.shopify_graphql(query, variables)
@@ -235,6 +237,21 @@ class ApiServer:
             data = shopify_graphql.products(self.state, variables)
         else:
             data = shopify_graphql.orders(self.state, variables)
+        return 200, {"data": data, "extensions": {"cost": cost}}, {}
+
+    def _shopify_discounts(self, query: str, variables: dict[str, Any]) -> tuple[int, Any, dict[str, str]]:
+        """Discount pages, one discount (a follow-up page of its items) or a collection's products."""
+        with self.inventory.lock:
+            allowed, cost = self.inventory.bucket.take(shopify_graphql.LIST_COST)
+        if not allowed:
+            errors = [{"message": "Throttled", "extensions": {"code": "THROTTLED"}}]
+            return 200, {"errors": errors, "extensions": {"cost": cost}}, {}
+        if re.search(r"\bdiscountNodes\s*\(", query):
+            data = shopify_graphql.discount_nodes(self.state, variables)
+        elif re.search(r"\bdiscountNode\s*\(", query):
+            data = shopify_graphql.discount_node(self.state, query, variables)
+        else:
+            data = shopify_graphql.collection_products(self.state, variables)
         return 200, {"data": data, "extensions": {"cost": cost}}, {}
 
     def _fault(self) -> tuple[int, Any, dict[str, str]] | None:

@@ -1,15 +1,16 @@
 """The simulated Shopify store's catalogue and orders as the GraphQL Admin API pages them (`products`, `orders`,
 sorted by id, `first`/`after` cursors, an `updated_at:>='...'` search), built from the replay's state: every product
-and variant its orders named, and every order with its lines and refunds as they are now."""
+and variant its orders named, and every order with its lines and refunds as they are now. The merchant's discounts
+(`discountNodes`, `discountNode`) and collections (`collection { products }`) come from the state too."""
 
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from integrations.simulator.shopify_payloads import shopify_financial_status, shopify_time
-from integrations.simulator.state import StoreState
+from integrations.simulator.state import SimulatedDiscount, StoreState
 from integrations.simulator.woocommerce_payloads import money
 
 LIST_COST = 50  # a page of nodes with nested connections costs more than a single mutation
@@ -150,3 +151,111 @@ def flatten_products(state: StoreState) -> list[dict[str, Any]]:
         lines.append({key: value for key, value in product.items() if key != "variants"})
         lines.extend({**variant, "__parentId": product["id"]} for variant in variants)
     return lines
+
+
+# --- Discounts -------------------------------------------------------------------------------------------------------
+
+_SIDES = ("customerGets", "customerBuys")
+_ITEM_CONNECTIONS = (
+    ("products", "productsAfter", "Product"),
+    ("productVariants", "variantsAfter", "ProductVariant"),
+    ("collections", "collectionsAfter", "Collection"),
+)
+
+
+def _discount_status(discount: SimulatedDiscount, now: datetime) -> str:
+    if discount.starts_at > now:
+        return "SCHEDULED"
+    if discount.ends_at is not None and discount.ends_at <= now:
+        return "EXPIRED"
+    return "ACTIVE"
+
+
+def _items(ids: dict[str, tuple[str, ...]], all_items: bool, variables: dict[str, Any]) -> dict[str, Any]:
+    """A side's `DiscountItems`: all of them, or product/variant/collection connections paged by `itemsFirst` from
+    each `...After` cursor (offsets, as the listings' cursors are)."""
+    if all_items:
+        return {"__typename": "AllDiscountItems", "allItems": True}
+    first = max(1, min(int(variables.get("itemsFirst") or 50), 250))
+    if ids.get("collections"):
+        typename, names = "DiscountCollections", [_ITEM_CONNECTIONS[2]]
+    else:
+        typename, names = "DiscountProducts", list(_ITEM_CONNECTIONS[:2])
+    answer: dict[str, Any] = {"__typename": typename}
+    for name, after, kind in names:
+        values = ids.get(name, ())
+        start = int(variables.get(after) or 0)
+        chunk = values[start : start + first]
+        more = start + first < len(values)
+        answer[name] = {
+            "nodes": [{"id": f"gid://shopify/{kind}/{value}"} for value in chunk],
+            "pageInfo": {"hasNextPage": more, "endCursor": str(start + first) if more else None},
+        }
+    return answer
+
+
+def _discount_node(discount: SimulatedDiscount, variables: dict[str, Any], sides: tuple[str, ...]) -> dict[str, Any]:
+    now = datetime.now(UTC)
+    code = discount.typename.startswith("DiscountCode")
+    body: dict[str, Any] = {
+        "__typename": discount.typename,
+        "title": discount.title,
+        "status": _discount_status(discount, now),
+        "startsAt": shopify_time(discount.starts_at),
+        "endsAt": shopify_time(discount.ends_at) if discount.ends_at else None,
+    }
+    if code:
+        body["usageLimit"] = discount.usage_limit
+        body["context"] = {"__typename": discount.context}
+    named = discount.typename.endswith(("Basic", "Bxgy"))
+    if named and "customerGets" in sides:
+        gets = {
+            "products": discount.product_ids,
+            "productVariants": discount.variant_ids,
+            "collections": discount.collection_ids,
+        }
+        value: dict[str, Any] = {"__typename": "DiscountPercentage", "percentage": discount.percentage}
+        if discount.typename.endswith("Bxgy"):
+            value = {"__typename": "DiscountOnQuantity", "effect": value}
+        if discount.percentage is None:
+            value = {"__typename": "DiscountAmount"}
+        body["customerGets"] = {"value": value, "items": _items(gets, discount.all_items, variables)}
+    if discount.typename.endswith("Bxgy") and "customerBuys" in sides:
+        buys = {"products": discount.buys_product_ids}
+        body["customerBuys"] = {"items": _items(buys, False, variables)}
+    kind = "DiscountCodeNode" if code else "DiscountAutomaticNode"
+    return {"id": f"gid://shopify/{kind}/{discount.discount_id}", "discount": body}
+
+
+def discount_nodes(state: StoreState, variables: dict[str, Any]) -> dict[str, Any]:
+    match = UPDATED_SINCE.search(str(variables.get("query") or ""))
+    since = datetime.fromisoformat(match.group(1).replace("Z", "+00:00")) if match else None
+    with state.lock:
+        wanted = sorted(
+            (d for d in state.discounts.values() if since is None or (d.updated_at or d.starts_at) >= since),
+            key=lambda d: int(d.discount_id),
+        )
+        chunk, info = _page(wanted, variables, limit=250)
+        nodes = [_discount_node(discount, variables, _SIDES) for discount in chunk]
+    return {"discountNodes": {"nodes": nodes, "pageInfo": info}}
+
+
+def discount_node(state: StoreState, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+    """One discount by id; a document that names one side of items only (a follow-up page) gets that side."""
+    wanted = str(variables.get("id") or "").rsplit("/", 1)[-1]
+    sides = tuple(side for side in _SIDES if side in query)
+    with state.lock:
+        discount = state.discounts.get(wanted)
+        node = _discount_node(discount, variables, sides) if discount else None
+    return {"discountNode": node}
+
+
+def collection_products(state: StoreState, variables: dict[str, Any]) -> dict[str, Any]:
+    wanted = str(variables.get("id") or "").rsplit("/", 1)[-1]
+    with state.lock:
+        product_ids = state.collections.get(wanted)
+    if product_ids is None:
+        return {"collection": None}
+    chunk, info = _page(list(product_ids), variables)
+    nodes = [{"id": f"gid://shopify/Product/{product_id}"} for product_id in chunk]
+    return {"collection": {"id": f"gid://shopify/Collection/{wanted}", "products": {"nodes": nodes, "pageInfo": info}}}

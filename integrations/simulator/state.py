@@ -62,12 +62,36 @@ class OrderState:
 
 
 @dataclass
+class SimulatedDiscount:
+    """A discount the simulated merchant set up, in the terms of Shopify's discount types: `typename` is one of
+    `DiscountAutomaticBasic`, `DiscountCodeBxgy`, ... (`Discount` union members); items are all of them, or the
+    products, variants and collections named (`buys_*` for a buy-X-get-Y discount's other side)."""
+
+    discount_id: str
+    typename: str
+    title: str
+    starts_at: datetime
+    ends_at: datetime | None = None
+    percentage: float | None = None  # a fraction (0.2 for 20% off), as Shopify answers it
+    all_items: bool = False
+    product_ids: tuple[str, ...] = ()
+    variant_ids: tuple[str, ...] = ()
+    collection_ids: tuple[str, ...] = ()
+    buys_product_ids: tuple[str, ...] = ()
+    context: str = "DiscountBuyerSelectionAll"
+    usage_limit: int | None = None
+    updated_at: datetime | None = None
+
+
+@dataclass
 class StoreState:
-    """All orders of the simulated store, by order id."""
+    """All orders of the simulated store, by order id; the merchant's discounts and collections."""
 
     tz: tzinfo = DEFAULT_TZ
     orders: dict[str, OrderState] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    discounts: dict[str, SimulatedDiscount] = field(default_factory=dict)
+    collections: dict[str, tuple[str, ...]] = field(default_factory=dict)  # collection id -> product ids
 
     def apply_order(self, record: OrderRecord) -> tuple[OrderState, bool]:
         """Add an order snapshot's new lines; returns the order and whether it was new to the store."""

@@ -30,7 +30,7 @@ from integrations.gateway import (
     StockWriteResult,
     WebhookSubscription,
 )
-from integrations.records import InventoryLevelRecord, RefundRecord
+from integrations.records import DiscountRecord, InventoryLevelRecord, RefundRecord
 from integrations.webhooks import PayloadError
 from integrations.woocommerce.client import BATCH_LIMIT, DEFAULT_TIMEOUT, WooCommerceClient
 from integrations.woocommerce.constants import PUSH_MARKER_KEY
@@ -143,6 +143,12 @@ class WooCommerceGateway:
         """The stock counts of the catalogue's pages (WooCommerce keeps them on the products themselves)."""
         records, next_position = self.read_catalogue(position)
         return Page([record for record in records if isinstance(record, InventoryLevelRecord)], next_position)
+
+    def read_discounts(self, position: Any = None, updated_since: datetime | None = None) -> Page:
+        raise UnsupportedOperation(_NO_DISCOUNTS)
+
+    def read_discount(self, discount_id: str) -> DiscountRecord | None:
+        raise UnsupportedOperation(_NO_DISCOUNTS)
 
     def read_available(self, item: StockItem) -> int | None:
         found = self.client.get_item(item.variant_id, _parent(item))
@@ -277,6 +283,11 @@ class WooCommerceGateway:
             "WooCommerce's REST API cannot revoke its own keys: delete them under WooCommerce > Settings > "
             "Advanced > REST API"
         )
+
+
+# WooCommerce's sales are the products' own scheduled sale prices (read with the catalogue); its coupons carry no
+# start date and no product scope worth a promotion.
+_NO_DISCOUNTS = "WooCommerce keeps its sales on the products (date_on_sale_from/to), read with the catalogue"
 
 
 def _parent(item: StockItem) -> str | None:

@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
-from inventory_ai.models import DemandEvent, ForecastOverride, PriceChange, WeatherDay, WeatherFetch
+from inventory_ai.models import DemandEvent, ForecastOverride, PriceChange, RemovedEvent, WeatherDay, WeatherFetch
 from inventory_ai.selectors.drivers import event_variants, override_score
 from inventory_ai.services import drivers
 
@@ -58,7 +58,7 @@ class DemandEventForm(forms.ModelForm):
 @admin.register(DemandEvent)
 class DemandEventAdmin(admin.ModelAdmin):
     """Planners record promotions and other events here; saving one re-forecasts the SKUs it moves at the next
-    refresh (their history and horizon now read it)."""
+    refresh (their history and horizon now read it), and so does deleting one (kept under *Removed events*)."""
 
     form = DemandEventForm
     list_display = ("name", "store", "kind", "starts_on", "ends_on", "scope", "discount_percent", "source", "skus")
@@ -84,6 +84,13 @@ class DemandEventAdmin(admin.ModelAdmin):
         )  # fmt: skip
         for formset in formsets:
             self.save_formset(request, form, formset, change=change)
+
+    def delete_model(self, request, obj):
+        drivers.delete_event(obj, request.user.get_username())
+
+    def delete_queryset(self, request, queryset):
+        for event in queryset:
+            drivers.delete_event(event, request.user.get_username())
 
     def get_urls(self):
         view = self.admin_site.admin_view(self.calendar_view)
@@ -116,6 +123,26 @@ class DemandEventAdmin(admin.ModelAdmin):
             "change_url": reverse("admin:inventory_ai_demandevent_changelist"),
         }
         return TemplateResponse(request, "admin/inventory_ai/demandevent/calendar.html", context)
+
+
+@admin.register(RemovedEvent)
+class RemovedEventAdmin(admin.ModelAdmin):
+    """Events deleted by planners or by the store, kept as a record: read only."""
+
+    list_display = ("name", "store", "kind", "starts_on", "ends_on", "source", "removed_by", "removed_at", "skus")
+    list_filter = ("store", "kind", "source")
+    search_fields = ("name", "removed_by", "external_id")
+    date_hierarchy = "removed_at"
+
+    @admin.display(description="SKUs")
+    def skus(self, obj: RemovedEvent) -> int:
+        return len(obj.variant_ids)
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
 
 
 @admin.register(PriceChange)

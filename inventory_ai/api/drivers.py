@@ -67,7 +67,7 @@ class DemandEventSerializer(serializers.ModelSerializer):
 
 class DemandEventViewSet(viewsets.ModelViewSet):
     """Promotions, markdowns, launches and other events: planners create, edit and delete them (the model
-    permissions); saving one asks for a refresh of the store's forecasts. Filter with `?store=<id>`."""
+    permissions); saving or deleting one asks for a refresh of the store's forecasts. Filter with `?store=<id>`."""
 
     serializer_class = DemandEventSerializer
     permission_classes = [ModelPermissions]
@@ -76,6 +76,10 @@ class DemandEventViewSet(viewsets.ModelViewSet):
         events = DemandEvent.objects.prefetch_related("products", "variants").order_by("-starts_on", "pk")
         store = self.request.query_params.get("store", "")
         return events.filter(store_id=int(store)) if store.isdigit() else events
+
+    def perform_destroy(self, instance):
+        # kept as a removed event (who, when, its SKUs), and its SKUs are re-forecast without it
+        drivers.delete_event(instance, self.request.user.get_username())
 
 
 class PriceChangeSerializer(serializers.ModelSerializer):

@@ -4,7 +4,14 @@ from inventory_ai.models.access import ApiToken
 from inventory_ai.models.audit import AuditEntry
 from inventory_ai.models.catalog import Location, Product, Variant
 from inventory_ai.models.demand import DailyDemand, InventoryLevel
-from inventory_ai.models.drivers import DemandEvent, ForecastOverride, PriceChange, WeatherDay, WeatherFetch
+from inventory_ai.models.drivers import (
+    DemandEvent,
+    ForecastOverride,
+    PriceChange,
+    RemovedEvent,
+    WeatherDay,
+    WeatherFetch,
+)
 from inventory_ai.models.events import WebhookEvent
 from inventory_ai.models.forecasts import Forecast, ForecastResult, ForecastRun, ForecastRunChunk
 from inventory_ai.models.operations import ServiceHeartbeat, SyncRun
@@ -17,6 +24,7 @@ __all__ = [
     "AuditEntry",
     "ClassPolicy",
     "PushAttempt",
+    "RemovedEvent",
     "ReorderSuggestion",
     "StockAdjustment",
     "DailyDemand",

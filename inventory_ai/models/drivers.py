@@ -93,6 +93,29 @@ class DemandEvent(models.Model):
         return f"{self.name} ({self.starts_on:%Y-%m-%d} – {self.ends_on:%Y-%m-%d})"
 
 
+class RemovedEvent(models.Model):
+    """An event deleted by a planner or by the store (a deleted discount): what it was, who removed it and when,
+    and the SKUs it moved then, so that the next refresh re-forecasts them without it."""
+
+    store = models.ForeignKey("inventory_ai.Store", on_delete=models.CASCADE, related_name="removed_events")
+    name = models.CharField(max_length=255)
+    kind = models.CharField(max_length=16, choices=EventKind.choices)
+    source = models.CharField(max_length=16, choices=DriverSource.choices)
+    external_id = models.CharField(max_length=255, blank=True)
+    starts_on = models.DateField()
+    ends_on = models.DateField()
+    variant_ids = models.JSONField(default=list, help_text="The SKUs the event moved when it was removed")
+    removed_by = models.CharField(max_length=150, blank=True)
+    removed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["store", "removed_at"], name="removed_event_store_time")]
+        ordering = ["-removed_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.starts_on:%Y-%m-%d} – {self.ends_on:%Y-%m-%d}), removed {self.removed_at:%Y-%m-%d}"
+
+
 class WeatherDay(models.Model):
     """One day's weather at a location: observed (the archive), forecast (the next 16 days, replaced as they pass)
     or climatology (the same week in past years, beyond the forecast)."""

@@ -10,10 +10,12 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 
 from inventory_ai import dispatch
 from inventory_ai.choices import AuditAction, AuditSource, DriverSource, EventKind, EventScope, RunKind
-from inventory_ai.models import DemandEvent, ForecastOverride, PriceChange, Product, Store, Variant
+from inventory_ai.models import DemandEvent, ForecastOverride, PriceChange, Product, RemovedEvent, Store, Variant
+from inventory_ai.selectors.drivers import event_variants
 from inventory_ai.selectors.forecasts import current_run
 from inventory_ai.services import audit
 
@@ -131,6 +133,28 @@ def save_event(event: DemandEvent, products=(), variants=(), user: str = "") -> 
     # its SKUs are re-forecast by a refresh (which picks up the events edited since the current run)
     dispatch.send("retrain_store_task", event.store_id, None, RunKind.REFRESH)
     return event
+
+
+@transaction.atomic
+def delete_event(event: DemandEvent, user: str = "") -> RemovedEvent:
+    """Delete an event, keeping a record of it (who, when, the SKUs it moved); when it reached today or later, ask
+    for a refresh, which re-forecasts those SKUs without it."""
+    removed = RemovedEvent.objects.create(
+        store=event.store,
+        name=event.name,
+        kind=event.kind,
+        source=event.source,
+        external_id=event.external_id,
+        starts_on=event.starts_on,
+        ends_on=event.ends_on,
+        variant_ids=sorted(event_variants(event).values_list("pk", flat=True)),
+        removed_by=user,
+    )
+    store = event.store
+    event.delete()
+    if removed.ends_on >= timezone.now().astimezone(store.tzinfo).date():
+        dispatch.send("retrain_store_task", store.pk, None, RunKind.REFRESH)
+    return removed
 
 
 @transaction.atomic

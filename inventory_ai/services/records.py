@@ -29,7 +29,7 @@ from inventory_ai.models import (
     Variant,
     WebhookEvent,
 )
-from inventory_ai.services import drivers
+from inventory_ai.services import discounts, drivers
 from inventory_ai.services.catalog import CatalogCache
 from inventory_ai.services.inventory import apply_inventory_level
 from inventory_ai.services.orders import apply_order_edit, apply_order_records, apply_refund_records, delete_order
@@ -285,6 +285,14 @@ def erase_store_data(store: Store) -> None:
         store.save(update_fields=["credentials", "webhook_secrets"])
 
 
+def _discount(store: Store, item: r.DiscountRecord, catalog: CatalogCache) -> str:
+    return discounts.record_discount(store, item)
+
+
+def _discount_deleted(store: Store, item: r.DiscountDeleted, catalog: CatalogCache) -> str:
+    return discounts.discount_deleted(store, item.discount_id)
+
+
 HANDLERS = {
     r.OrderDeleted: _order_deleted,
     r.OrderEditRemovals: _order_edit,
@@ -296,6 +304,8 @@ HANDLERS = {
     r.InventoryItemDeleted: _inventory_item_deleted,
     r.LocationRecord: _location,
     r.LocationDeleted: _location_deleted,
+    r.DiscountRecord: _discount,
+    r.DiscountDeleted: _discount_deleted,
     r.AppUninstalled: _app_uninstalled,
     r.PrivacyRequest: _privacy,
 }

@@ -12,7 +12,9 @@ The store's gateway says which phases its platform has (`gateway.sync_phases`) a
 - WooCommerce (REST v3): products (with each variable product's variations) page by page — their stock levels
   included — then orders by id (`modified_after` the last reconciliation, with an overlap, for a reconciliation),
   with their refunds.
-- Shopify (GraphQL Admin API): locations; products with their variants through a bulk operation (JSONL); orders
+- Shopify (GraphQL Admin API): locations; products with their variants through a bulk operation (JSONL); its
+  discounts (automatic and code, all of them for a backfill, those updated since the last reconciliation otherwise),
+  which become promotion events (`services.discounts`); orders
   with their refunds (cursor pagination sorted by id: all of them for a backfill, those updated since the last
   reconciliation otherwise); then the stock levels of every location (`location.inventoryLevels`).
 """
@@ -29,7 +31,7 @@ from django.utils import timezone
 
 from integrations import gateway as g
 from integrations.errors import StillRunning, StoreAPIError
-from integrations.records import InventoryLevelRecord, OrderRecord, ProductRecord
+from integrations.records import DiscountRecord, InventoryLevelRecord, OrderRecord, ProductRecord
 from inventory_ai import dispatch
 from inventory_ai.gateways import gateway_class, store_gateway
 from inventory_ai.models import DailyDemand, InventoryLevel, Location, Order, OrderLine, Store, SyncRun, Variant
@@ -190,6 +192,11 @@ def _orders(gateway: g.StoreGateway, store: Store, run: SyncRun, position: Any) 
     return g.Page(fetch_remote(store, records), next_position)
 
 
+def _discounts(gateway: g.StoreGateway, store: Store, run: SyncRun, position: Any) -> g.Page:
+    # a backfill reads every discount (expired ones explain the history); a reconciliation those changed since
+    return gateway.read_discounts(position, run.since)
+
+
 def _stock_levels(gateway: g.StoreGateway, store: Store, run: SyncRun, position: Any) -> g.Page:
     locations = list(
         Location.objects.filter(store=store, active=True).order_by("pk").values_list("platform_id", flat=True)
@@ -200,6 +207,7 @@ def _stock_levels(gateway: g.StoreGateway, store: Store, run: SyncRun, position:
 READERS = {
     g.PHASE_LOCATIONS: _locations,
     g.PHASE_CATALOGUE: _catalogue,
+    g.PHASE_DISCOUNTS: _discounts,
     g.PHASE_ORDERS: _orders,
     g.PHASE_STOCK_LEVELS: _stock_levels,
 }
@@ -223,6 +231,8 @@ def _apply_page(store: Store, run: SyncRun, records: list[Any]) -> None:
             counts["orders_read"] = counts.get("orders_read", 0) + 1
         elif isinstance(record, ProductRecord):
             counts["products_read"] = counts.get("products_read", 0) + 1
+        elif isinstance(record, DiscountRecord):
+            counts["discounts_read"] = counts.get("discounts_read", 0) + 1
         try:
             with transaction.atomic():
                 apply_records(store, [record])

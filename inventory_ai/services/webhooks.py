@@ -193,7 +193,7 @@ def enqueue_processing(event_id: int) -> bool:
 
 def _resource_id(items: list[Any]) -> str:
     for item in items:
-        for name in ("order_id", "product_id", "inventory_item_id", "location_id"):
+        for name in ("order_id", "product_id", "inventory_item_id", "location_id", "discount_id"):
             value = getattr(item, name, "")
             if value:
                 return str(value)[:64]
@@ -201,9 +201,14 @@ def _resource_id(items: list[Any]) -> str:
 
 
 def fetch_remote(store: Store, items: list[Any]) -> list[Any]:
-    """Replace `RefundsToFetch` with the refunds, read from the store's API (outside any transaction)."""
+    """Replace what a payload only names with what the store's API says (outside any transaction): `RefundsToFetch`
+    with the refunds, `DiscountToFetch` with the discount (or its deletion, when the store no longer has it)."""
     out: list[Any] = []
     for item in items:
+        if isinstance(item, r.DiscountToFetch):
+            discount = store_gateway(store).read_discount(item.discount_id)
+            out.append(discount or r.DiscountDeleted(item.discount_id.rsplit("/", 1)[-1]))
+            continue
         if not isinstance(item, r.RefundsToFetch):
             out.append(item)
             continue
@@ -239,12 +244,12 @@ def process_webhook_event(event_id: int) -> str:
     except StoreAPIError as exc:
         if exc.transient:
             return _retry_later(event_id, f"store API: {exc}")
-        # Apply what the payload itself says (the order's status and lines) and park the event for its refunds:
-        # re-queued once the store's API answers, it applies them (everything else is idempotent).
-        items = [item for item in items if not isinstance(item, r.RefundsToFetch)]
-        parked_reason = f"refunds could not be read from the store API: {exc}"
+        # Apply what the payload itself says (the order's status and lines) and park the event for what it only
+        # names: re-queued once the store's API answers, it applies them (everything else is idempotent).
+        items = [item for item in items if not isinstance(item, r.RefundsToFetch | r.DiscountToFetch)]
+        parked_reason = f"refunds or a discount could not be read from the store API: {exc}"
     if unstorable := _unstorable_text(items):  # refunds read from the store's API
-        return _finish(event_id, WebhookStatus.FAILED, f"unreadable refund from the store API: {unstorable}")
+        return _finish(event_id, WebhookStatus.FAILED, f"unreadable answer from the store API: {unstorable}")
     try:
         with transaction.atomic():
             locked = WebhookEvent.objects.select_for_update().only("status", "attempts").get(pk=event_id)

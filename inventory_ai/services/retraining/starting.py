@@ -25,6 +25,7 @@ from inventory_ai.models import (
     ForecastRun,
     ForecastRunChunk,
     Order,
+    RemovedEvent,
     Store,
 )
 from inventory_ai.models.forecasts import ACTIVE_STATUSES
@@ -119,7 +120,7 @@ def _inactive_note(store: Store, data_until: date, skus: int) -> str:
 def _refresh_variant_ids(store: Store, current: ForecastRun | None, freq: str) -> list[int]:
     """The SKUs a refresh re-forecasts: all of them once a new period has completed since the current run, else
     those with orders placed, changed or refunded since it started (late or edited orders in the history) and those
-    of events created or edited since."""
+    of events created, edited or removed since."""
     if current is None or current.data_until is None:
         return []
     data_until = last_complete_day(store, freq)
@@ -130,6 +131,10 @@ def _refresh_variant_ids(store: Store, current: ForecastRun | None, freq: str) -
     moved: set[int] = set()
     for event in DemandEvent.objects.filter(store=store, updated_at__gte=current.started_at):
         moved.update(event_variants(event).values_list("pk", flat=True))
+    for variant_ids in RemovedEvent.objects.filter(store=store, removed_at__gte=current.started_at).values_list(
+        "variant_ids", flat=True
+    ):
+        moved.update(variant_ids)
     changed = Order.objects.filter(
         Q(recorded_at__gte=current.started_at) | Q(platform_updated_at__gte=current.started_at),
         store=store,
