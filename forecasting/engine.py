@@ -139,13 +139,13 @@ def forecast_many(
     day for "MS").
 
     `exog` is a long frame `unique_id, ds, <numeric drivers...>` covering each series' history and horizon periods
-    (`forecasting.drivers`; NaN where unknown): the feature models (`lightgbm`, `ridge`) and the seasonal ARIMA read
-    it, and "auto" weighs them against the others by backtest; a column with text or infinities is refused by name.
-    Every driver is read as known ahead (its value at a forecast period is what the caller knows of it then) except
-    those named in `history_only`, known only up to the origin (customers counted): the models read their recent
-    values, never their value at the period forecast. With `explain`, each row also has `why-<group>` columns: what
-    each driver group (level, season, calendar, each driver) adds to the forecast, in units, where a feature model
-    is part of it.
+    (`forecasting.drivers`; NaN where unknown): the feature models (`lightgbm`, `ridge`), the seasonal ARIMA and the
+    network read it, and "auto" weighs them against the others by backtest; a column with text or infinities is
+    refused by name. Every driver is read as known ahead (its value at a forecast period is what the caller knows of
+    it then) except those named in `history_only`, known only up to the origin (customers counted): the models read
+    their recent values, never their value at the period forecast. With `explain`, each row also has `why-<group>`
+    columns: what each driver group (level, season, calendar, each driver) adds to the forecast, in units, where a
+    feature model is part of it.
     """
     if horizon < 1:
         raise ValueError("horizon must be at least 1")
@@ -185,6 +185,12 @@ def forecast_many(
         explain=explain,
         history_only=tuple(history_only),
     )
+    # the network reads the drivers as given (every one over its lookback, those known ahead over the horizon)
+    network_drivers = {
+        "drivers": drivers if driver_names else None,
+        "driver_names": driver_names,
+        "history_only": tuple(history_only),
+    }
     globals_ = [{} for _ in series]  # per series, each global model's forecast by name
     runner = _Runner(n_jobs, count)
     try:
@@ -193,8 +199,9 @@ def forecast_many(
             global_backtests = None
             if use_global:
                 global_backtests, network_forecasts = fit_global(
-                    series, horizon, freq, plan.level, windows, seed, load_network(model_dir), model_dir
-                )
+                    series, horizon, freq, plan.level, windows, seed, load_network(model_dir), model_dir,
+                    **network_drivers,
+                )  # fmt: skip
                 _gather(globals_, "lstm", network_forecasts)
             if features:
                 for name, backtests in feature_run(features, cutoffs=evidence_cutoffs(plan, series)).items():
@@ -217,7 +224,7 @@ def forecast_many(
         else:
             if use_global:
                 _, network_forecasts = fit_global(
-                    series, horizon, freq, plan.level, 0, seed, load_network(model_dir), model_dir
+                    series, horizon, freq, plan.level, 0, seed, load_network(model_dir), model_dir, **network_drivers
                 )
                 _gather(globals_, "lstm", network_forecasts)
             if features:
@@ -287,19 +294,22 @@ def backtest(
     exog: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Errors per series and model over `n_windows` rolling origins: MASE, RMSSE, MAE, RMSE, MSE, bias, R². `exog`:
-    the drivers of the feature models, as `forecast_many` takes them."""
+    the drivers of the feature models and the network, as `forecast_many` takes them (all read as known ahead)."""
     m = season_length or infer_season_length(freq)
     names = _validate(tuple(models or MODELS))
     series = prepare(history, freq)
     parts = tuple(dict.fromkeys(part for name in names for part in name.split(PAIR)))
     local_names = tuple(name for name in parts if name in MODELS)
     local = _local_backtest(series, [None] * len(series), local_names, horizon, m, n_windows, season_cycles(freq, m))
+    driver_names, drivers = driver_matrices(exog, series, horizon, freq)
     for name in [name for name in parts if name in GLOBAL_MODELS]:
-        for position, predictions in global_backtest(series, name, horizon, n_windows, (80,), seed)[0].items():
+        found = global_backtest(
+            series, name, horizon, n_windows, (80,), seed, None, drivers if driver_names else None, driver_names
+        )
+        for position, predictions in found[0].items():
             local[position][name] = predictions
     for name in [name for name in parts if name in FEATURE_MODELS]:
         cutoffs = [_windows(len(values), horizon, n_windows) for _, _, values in series]
-        driver_names, drivers = driver_matrices(exog, series, horizon, freq)
         found = backtest_features(series, drivers, driver_names, cutoffs, [name], horizon, freq, season_length, seed)
         for position, predictions in enumerate(found[name]):
             local[position][name] = predictions

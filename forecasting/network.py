@@ -25,9 +25,22 @@ logger = logging.getLogger(__name__)
 WARM_EPOCHS = 3
 
 
-def global_backtest(series, name, horizon, windows, level, seed, start=None):
+def _model(name, horizon, level, seed, history_only=()):
+    model = GLOBAL_MODELS[name](horizon, tuple(level), seed)
+    model.history_only = tuple(history_only)
+    return model
+
+
+def _cut(matrix: np.ndarray | None, length: int, horizon: int) -> np.ndarray | None:
+    """A series' driver rows for its first `length` periods and the `horizon` after them."""
+    return None if matrix is None else matrix[: length + horizon]
+
+
+def global_backtest(series, name, horizon, windows, level, seed, start=None, drivers=None, driver_names=(),
+                    history_only=()):  # fmt: skip
     """({series position: {cutoff: predicted mean}}, the last network trained): the network trained at each backtest
-    origin, warm-starting from the one before (every series is cut at the same number of periods before the end)."""
+    origin, warm-starting from the one before (every series is cut at the same number of periods before the end).
+    `drivers`: per series its periods and horizon by driver (`forecasting.drivers.driver_matrices`)."""
     out: dict[int, dict[int, np.ndarray]] = {position: {} for position in range(len(series))}
     previous = start
     for w in range(windows, 0, -1):
@@ -38,14 +51,21 @@ def global_backtest(series, name, horizon, windows, level, seed, start=None):
         values = [series[position][2][:-cut] for position in kept]
         dates = [series[position][1][:-cut] for position in kept]
         futures = [series[position][1][len(v) : len(v) + horizon] for position, v in zip(kept, values, strict=True)]
-        model = GLOBAL_MODELS[name](horizon, tuple(level), seed)
+        kept_drivers = (
+            None
+            if drivers is None
+            else [_cut(drivers[position], len(v), horizon) for position, v in zip(kept, values, strict=True)]
+        )
+        model = _model(name, horizon, level, seed, history_only)
         try:
-            model.fit(values, dates, warm_start=previous, epochs=WARM_EPOCHS if previous else None)
+            model.fit(values, dates, warm_start=previous, epochs=WARM_EPOCHS if previous else None,
+                      drivers=kept_drivers, driver_names=driver_names)  # fmt: skip
         except ValueError as exc:
             logger.info("%s backtest at %d periods before the end skipped: %s", name, cut, exc)
             continue
         previous = model
-        for position, prediction in zip(kept, model.predict(values, dates, futures), strict=True):
+        predictions = model.predict(values, dates, futures, drivers=kept_drivers, driver_names=driver_names)
+        for position, prediction in zip(kept, predictions, strict=True):
             out[position][len(series[position][2]) - cut] = prediction["mean"][: min(horizon, cut)]
     return out, previous
 
@@ -57,12 +77,17 @@ def backtest_global(
     windows: int = DEFAULT_WINDOWS,
     seed: int = 0,
     name: str = "lstm",
+    drivers: Sequence[np.ndarray | None] | None = None,
+    driver_names: Sequence[str] = (),
+    history_only: Sequence[str] = (),
 ) -> tuple[list[dict[int, list[float]]], GlobalLSTM | None]:
     """The global network's backtest: per series, its predicted means by cutoff, and the last network trained.
 
     The network is trained cold at the oldest origin and warm-started from one origin to the next. It never starts
     from a saved network: that one has seen the periods the backtest forecasts, and would flatter itself."""
-    backtests, latest = global_backtest(series, name, horizon, windows, level, seed)
+    backtests, latest = global_backtest(
+        series, name, horizon, windows, level, seed, None, drivers, driver_names, history_only
+    )
     as_lists = [
         {cutoff: np.asarray(mean, float).tolist() for cutoff, mean in backtests[p].items()} for p in range(len(series))
     ]
@@ -78,11 +103,16 @@ def fit_final_global(
     warm: GlobalLSTM | None = None,
     model_dir: str | os.PathLike | None = None,
     name: str = "lstm",
+    drivers: Sequence[np.ndarray | None] | None = None,
+    driver_names: Sequence[str] = (),
+    history_only: Sequence[str] = (),
 ) -> list[dict] | None:
     """The global network trained on the whole history (continuing from `warm`, a network of an earlier run or of
-    the last backtest origin, when compatible), saved in `model_dir` when given: its forecasts per series, or None
-    when it could not be trained."""
-    final = _fit_final_global(series, horizon, freq, tuple(level), seed, warm, model_dir, name)
+    the last backtest origin, when compatible: same horizon, levels and drivers), saved in `model_dir` when given: its
+    forecasts per series, or None when it could not be trained."""
+    final = _fit_final_global(
+        series, horizon, freq, tuple(level), seed, warm, model_dir, name, drivers, driver_names, history_only
+    )
     if final is None:
         return None
     return [{key: np.asarray(array, float).tolist() for key, array in p.items()} for p in final]
@@ -98,27 +128,38 @@ def fit_global(
     warm: GlobalLSTM | None = None,
     model_dir: str | os.PathLike | None = None,
     name: str = "lstm",
+    drivers: Sequence[np.ndarray | None] | None = None,
+    driver_names: Sequence[str] = (),
+    history_only: Sequence[str] = (),
 ) -> tuple[list[dict[int, list[float]]], list[dict] | None]:
     """`backtest_global` then `fit_final_global` in one process: the final fit continues from `warm` (a saved
     network) or else from the last backtest origin's network. `windows=0`: no backtest."""
+    reading = (drivers, driver_names, history_only)
     if windows:
-        backtests, latest = backtest_global(series, horizon, level, windows, seed, name)
+        backtests, latest = backtest_global(series, horizon, level, windows, seed, name, *reading)
     else:
         backtests, latest = [{} for _ in series], None
-    return backtests, fit_final_global(series, horizon, freq, level, seed, warm or latest, model_dir, name)
+    return backtests, fit_final_global(series, horizon, freq, level, seed, warm or latest, model_dir, name, *reading)
 
 
 def predict_global(
-    network: GlobalLSTM, series: Sequence[Series], horizon: int, freq: str, level: Sequence[int]
+    network: GlobalLSTM,
+    series: Sequence[Series],
+    horizon: int,
+    freq: str,
+    level: Sequence[int],
+    drivers: Sequence[np.ndarray | None] | None = None,
+    driver_names: Sequence[str] = (),
 ) -> list[dict] | None:
     """Forecasts of a saved network on (newer) histories, without training: the cheap refresh between full runs.
-    None when the network does not fit the request (another horizon, missing interval levels)."""
+    None when the network does not fit the request (another horizon, missing interval levels). The drivers are
+    matched to those it was trained on by name."""
     if network.horizon != horizon or not set(level) <= set(network.levels) or not series:
         return None
     values = [item[2] for item in series]
     dates = [item[1] for item in series]
     futures = [future_periods(index[-1], horizon, freq) for index in dates]
-    predictions = network.predict(values, dates, futures, tuple(level))
+    predictions = network.predict(values, dates, futures, tuple(level), drivers=drivers, driver_names=driver_names)
     return [{key: np.asarray(array, float).tolist() for key, array in p.items()} for p in predictions]
 
 
@@ -132,19 +173,29 @@ def load_network(model_dir) -> GlobalLSTM | None:
         return None
 
 
-def _fit_final_global(series, horizon, freq, level, seed, warm, model_dir, name="lstm") -> list[dict] | None:
-    model = GLOBAL_MODELS[name](horizon, tuple(level), seed)
+def _fit_final_global(
+    series, horizon, freq, level, seed, warm, model_dir, name="lstm", drivers=None, driver_names=(), history_only=()
+) -> list[dict] | None:
+    model = _model(name, horizon, level, seed, history_only)
     values = [item[2] for item in series]
     dates = [item[1] for item in series]
     # inactive series (no sale in their last year) are forecast as such: windows of zeros would only dilute training
     active = [position for position, history in enumerate(values) if history.any()]
+    names = list(driver_names) if drivers is not None else []
     try:
-        compatible = warm is not None and warm.horizon == horizon and set(level) <= set(warm.levels)
+        compatible = (
+            warm is not None
+            and warm.horizon == horizon
+            and set(level) <= set(warm.levels)
+            and warm.reads_drivers(names)
+        )
         model.fit(
             [values[position] for position in active],
             [dates[position] for position in active],
             warm_start=warm if compatible else None,
             epochs=WARM_EPOCHS if compatible else None,
+            drivers=None if drivers is None else [drivers[position] for position in active],
+            driver_names=names,
         )
     except ValueError as exc:
         logger.info("the global network was not trained: %s", exc)
@@ -152,4 +203,4 @@ def _fit_final_global(series, horizon, freq, level, seed, warm, model_dir, name=
     if model_dir is not None:
         model.save(model_dir)
     futures = [future_periods(index[-1], horizon, freq) for index in dates]
-    return model.predict(values, dates, futures, level)
+    return model.predict(values, dates, futures, level, drivers=drivers, driver_names=names)

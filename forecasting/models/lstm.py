@@ -15,6 +15,12 @@ it. The store total is off by default; on a one-year history it hurt accuracy th
 step: the mean (squared-error loss, which is what RMSE-type accuracy rewards) and the quantiles of each interval level
 (pinball loss), so the network gives its own intervals. Small stores get at least `min_steps` optimiser steps.
 
+Drivers (`fit(..., drivers=, driver_names=, history_only=)`: per series a matrix of its periods and the horizon after
+them by driver, as `forecasting.drivers.driver_matrices` lays them out) add inputs: every driver at each lookback
+period, and the drivers known ahead (all but `history_only`) at each target period. Each driver is standardised by
+its mean and spread over the training history (kept with the network, so a warm start and a later prediction read
+the same scale); an unknown value reads as the mean. A prediction aligns its drivers to the trained ones by name.
+
 Training reads at most `max_windows` windows (an even, seeded sample of each period's windows when a store has more),
 and a window is built from its own `lookback` periods, so memory is bounded whatever the number of series and the
 length of their history.
@@ -74,7 +80,12 @@ class GlobalLSTM(GlobalForecaster):
         calendar: bool | None = None,
         store_signal: bool = False,
         max_windows: int = 200_000,
+        history_only: Sequence[str] = (),
     ) -> None:
+        self.history_only = tuple(history_only)
+        self.driver_names_: list[str] = []
+        self.known_ = np.zeros(0, dtype=bool)
+        self.driver_mean_ = self.driver_std_ = np.zeros(0)
         self.max_windows = max_windows
         self.calendar = calendar
         self.store_signal = store_signal
@@ -146,7 +157,58 @@ class GlobalLSTM(GlobalForecaster):
         future = _year_position(horizon_dates).reshape(len(rows), -1).astype(np.float32)
         if not self.calendar:
             future[:] = 0.0
+        drivers = context.get("drivers")
+        if drivers is not None:
+            # the drivers over the window (history-only ones included: they are known up to the origin) ...
+            past = np.where(inside[..., None], drivers[rows[:, None], np.clip(columns, 0, None)], 0.0)
+            sequence = np.concatenate([sequence, past.astype(np.float32)], axis=-1)
+            # ... and those known ahead at each period forecast
+            ahead = drivers[rows[:, None], ends[:, None] + np.arange(1, self.horizon + 1)[None, :]][..., self.known_]
+            future = np.concatenate([future, ahead.reshape(len(rows), -1).astype(np.float32)], axis=-1)
         return {"sequence": sequence, "static": static, "future": future}, scale
+
+    def _driver_panel(self, dates, drivers, names, grid: pd.DatetimeIndex) -> np.ndarray | None:
+        """The standardised drivers of every series on the panel's grid and the `horizon` periods after it (series,
+        column, driver), aligned to the trained drivers by name; 0 (the mean) where unknown. None without drivers."""
+        if not self.driver_names_:
+            return None
+        width = len(self.driver_names_)
+        out = np.zeros((len(dates), len(grid) + self.horizon, width), dtype=np.float32)
+        if drivers is None:
+            return out
+        given = {name: position for position, name in enumerate(names)}
+        take = [given.get(name, -1) for name in self.driver_names_]
+        for row, (index, matrix) in enumerate(zip(dates, drivers, strict=True)):
+            if matrix is None:
+                continue
+            first = grid.get_loc(index[0])
+            rows = min(len(matrix), out.shape[1] - first)
+            values = np.stack([matrix[:rows, t] if t >= 0 else np.full(rows, np.nan) for t in take], axis=-1)
+            standard = (values - self.driver_mean_) / self.driver_std_
+            out[row, first : first + rows] = np.nan_to_num(standard, nan=0.0, posinf=0.0, neginf=0.0)
+        return out
+
+    def _driver_scale(self, dates, drivers, names, warm_start) -> None:
+        """Fix the drivers this network reads and their scale: a warm start's, else the training history's."""
+        names = list(names) if drivers is not None else []
+        if warm_start is not None:
+            self.driver_names_ = list(warm_start.driver_names_)
+            self.known_ = np.array(warm_start.known_, dtype=bool)
+            self.driver_mean_, self.driver_std_ = warm_start.driver_mean_, warm_start.driver_std_
+            return
+        self.driver_names_ = names
+        self.known_ = np.array([name not in set(self.history_only) for name in names], dtype=bool)
+        if not names:
+            self.driver_mean_ = self.driver_std_ = np.zeros(0)
+            return
+        history = [matrix[: len(index)] for index, matrix in zip(dates, drivers, strict=True) if matrix is not None]
+        stacked = np.concatenate(history) if history else np.full((1, len(names)), np.nan)
+        with np.errstate(all="ignore"):
+            mean = np.nanmean(stacked, axis=0)
+            spread = np.nanstd(stacked, axis=0)
+        self.driver_mean_ = np.nan_to_num(mean)
+        # a driver that never varies says nothing: its standardised value is 0 everywhere
+        self.driver_std_ = np.where(np.nan_to_num(spread) > 1e-9, np.nan_to_num(spread), np.inf)
 
     def _sample(self, panel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The training windows as (series row, last input column) pairs: every window when there are at most
@@ -175,7 +237,7 @@ class GlobalLSTM(GlobalForecaster):
         self.n_windows_available_ = total
         return np.concatenate(rows_), np.concatenate(ends_)
 
-    def _training_set(self, series, dates):
+    def _training_set(self, series, dates, drivers=None, names=()):
         if not len(series):
             raise ValueError("no series to train the global model on")
         panel, grid, _ = self._panel(series, dates)
@@ -189,7 +251,8 @@ class GlobalLSTM(GlobalForecaster):
         if len(rows) == 0:
             raise ValueError("no series is long enough to train the global model")
         horizon_dates = np.stack([extended[ends + k + 1] for k in range(self.horizon)], axis=1)
-        inputs, scale = self._windows(panel, grid, rows, ends, horizon_dates, self._context(panel))
+        context = {**self._context(panel), "drivers": self._driver_panel(dates, drivers, names, grid)}
+        inputs, scale = self._windows(panel, grid, rows, ends, horizon_dates, context)
         targets = np.stack([panel[rows, ends + k + 1] for k in range(self.horizon)], axis=1) / scale[:, None]
         # Larger series count for more: accuracy is judged where the money is, not on 1-unit-a-month items.
         weights = np.sqrt(scale)
@@ -202,9 +265,10 @@ class GlobalLSTM(GlobalForecaster):
 
         quantiles = _quantiles(self.levels)
         outputs_per_step = 1 + len(quantiles)
-        sequence = keras.Input((self.lookback, 5), name="sequence")
+        width, known = len(self.driver_names_), int(np.sum(self.known_))
+        sequence = keras.Input((self.lookback, 5 + width), name="sequence")
         static = keras.Input((4,), name="static")
-        future = keras.Input((2 * self.horizon,), name="future")
+        future = keras.Input(((2 + known) * self.horizon,), name="future")
         state = keras.layers.LSTM(self.units, name="lstm")(sequence)
         joined = keras.layers.Concatenate()([state, static, future])
         hidden = keras.layers.Dense(self.units, activation="relu")(joined)
@@ -231,14 +295,20 @@ class GlobalLSTM(GlobalForecaster):
         dates: Sequence[pd.DatetimeIndex],
         warm_start: GlobalLSTM | None = None,
         epochs: int | None = None,
+        drivers: Sequence[np.ndarray | None] | None = None,
+        driver_names: Sequence[str] = (),
     ) -> Self:
-        """Train on every window of every series. `warm_start` continues from another fitted model's weights."""
+        """Train on every window of every series. `warm_start` continues from another fitted model's weights (it
+        must read the same drivers: `reads_drivers`). `drivers`: per series, its periods and the horizon by driver."""
         import keras
         import tensorflow as tf
 
         keras.utils.set_random_seed(self.seed)
         tf.config.experimental.enable_op_determinism()
-        inputs, targets, weights = self._training_set(series, dates)
+        if warm_start is not None and not warm_start.reads_drivers(driver_names if drivers is not None else ()):
+            raise ValueError("the warm start reads other drivers")
+        self._driver_scale(dates, drivers, driver_names, warm_start)
+        inputs, targets, weights = self._training_set(series, dates, drivers, driver_names)
         self.model_ = self._build()
         if warm_start is not None:
             self.model_.set_weights(warm_start.model_.get_weights())
@@ -259,12 +329,18 @@ class GlobalLSTM(GlobalForecaster):
         self.n_samples_ = len(targets)
         return self
 
+    def reads_drivers(self, names: Sequence[str]) -> bool:
+        """Whether this network was trained on exactly these drivers (a warm start must be)."""
+        return list(getattr(self, "driver_names_", [])) == list(names)
+
     def predict(
         self,
         series: Sequence[np.ndarray],
         dates: Sequence[pd.DatetimeIndex],
         future_dates: Sequence[pd.DatetimeIndex],
         level: Sequence[int] = (),
+        drivers: Sequence[np.ndarray | None] | None = None,
+        driver_names: Sequence[str] = (),
     ) -> list[Prediction]:
         """One prediction per series for the `horizon` periods after its last one."""
         missing = set(level) - set(self.levels)
@@ -272,7 +348,8 @@ class GlobalLSTM(GlobalForecaster):
             raise ValueError(f"the network was trained for levels {self.levels}, not {sorted(missing)}")
         panel, grid, last = self._panel(series, dates)
         horizon_dates = np.stack([np.asarray(future[: self.horizon]) for future in future_dates])
-        inputs, scale = self._windows(panel, grid, np.arange(len(series)), last, horizon_dates)
+        context = {**self._context(panel), "drivers": self._driver_panel(dates, drivers, driver_names, grid)}
+        inputs, scale = self._windows(panel, grid, np.arange(len(series)), last, horizon_dates, context)
         raw = self.model_.predict(inputs, batch_size=4096, verbose=0)
         raw = raw * scale[:, None, None]
         quantiles = _quantiles(self.levels)
@@ -312,6 +389,13 @@ class GlobalLSTM(GlobalForecaster):
                 "max_windows",
             )  # fmt: skip
         }
+        config["history_only"] = list(self.history_only)
+        config["drivers"] = {
+            "names": list(self.driver_names_),
+            "known": [bool(flag) for flag in self.known_],
+            "mean": [float(value) for value in self.driver_mean_],
+            "std": [float(value) if np.isfinite(value) else None for value in self.driver_std_],
+        }
         (folder / "config.json").write_text(json.dumps(config))
         self.model_.save_weights(folder / "model.weights.h5")
         return folder
@@ -320,7 +404,12 @@ class GlobalLSTM(GlobalForecaster):
     def load(cls, directory: str | os.PathLike) -> GlobalLSTM:
         folder = Path(directory)
         config = json.loads((folder / "config.json").read_text())
+        fitted = config.pop("drivers", None) or {"names": [], "known": [], "mean": [], "std": []}
         model = cls(**config)
+        model.driver_names_ = list(fitted["names"])
+        model.known_ = np.array(fitted["known"], dtype=bool)
+        model.driver_mean_ = np.array(fitted["mean"], dtype=float)
+        model.driver_std_ = np.array([np.inf if value is None else value for value in fitted["std"]], dtype=float)
         model.model_ = model._build()
         model.model_.load_weights(folder / "model.weights.h5")
         return model

@@ -8,6 +8,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -105,10 +106,8 @@ def train_global_model(run_id: int, part: str = GLOBAL_FINAL) -> str:
     status, note = StepStatus.DONE, ""
     try:
         # read chunk by chunk: the store's whole daily history never sits in one frame, only its prepared series
-        series = sorted(
-            (item for ids in run.chunks.values_list("variant_ids", flat=True) for item in read_series(run, ids)),
-            key=lambda item: str(item[0]),
-        )
+        series, drivers, driver_names = network_inputs(run)
+        reading = {"drivers": drivers, "driver_names": driver_names}
         levels = tuple(run.levels)
         learners = selection.network_learners((values for _, _, values in series), season_cycles(run.freq))
         if run.kind != RunKind.REFRESH and learners < selection.GLOBAL_MIN_SERIES:
@@ -126,6 +125,8 @@ def train_global_model(run_id: int, part: str = GLOBAL_FINAL) -> str:
                     levels,
                     windows=get_option("FORECAST_BACKTEST_WINDOWS"),
                     seed=get_option("RETRAIN_SEED"),
+                    history_only=HISTORY_ONLY,
+                    **reading,
                 )
                 results = {
                     str(uid): {str(cutoff): mean for cutoff, mean in by_cutoff.items()}
@@ -137,13 +138,16 @@ def train_global_model(run_id: int, part: str = GLOBAL_FINAL) -> str:
                     model_registry.download(run.warm_start_run.artifacts, Path(folder) / "warm", NETWORK_FILES)
                     warm = network.load_network(Path(folder) / "warm")
                 if run.kind == RunKind.REFRESH:
-                    forecasts = network.predict_global(warm, series, run.horizon, run.freq, levels) if warm else None
+                    forecasts = (
+                        network.predict_global(warm, series, run.horizon, run.freq, levels, **reading) if warm else None
+                    )
                     if forecasts is not None:
                         warm.save(Path(folder) / "out")  # the refresh run carries the network on to the next one
                 else:
                     forecasts = network.fit_final_global(
-                        series, run.horizon, run.freq, levels, get_option("RETRAIN_SEED"), warm, Path(folder) / "out"
-                    )
+                        series, run.horizon, run.freq, levels, get_option("RETRAIN_SEED"), warm, Path(folder) / "out",
+                        history_only=HISTORY_ONLY, **reading,
+                    )  # fmt: skip
                 results = None
                 if forecasts is not None:
                     model_registry.upload(run.artifacts, Path(folder) / "out")
@@ -159,6 +163,29 @@ def train_global_model(run_id: int, part: str = GLOBAL_FINAL) -> str:
         logger.exception("the global network (%s) of run %s failed", part, run_id)
         status, note = StepStatus.FAILED, f"global network ({part}): {type(exc).__name__}: {exc}"
     return _finish_global_part(run_id, part, status, note, started)
+
+
+def network_inputs(run) -> tuple[list, list | None, list[str]]:
+    """Every SKU's prepared series and drivers (float32: they live beside the whole store's panel), chunk by chunk,
+    sorted by SKU; each chunk's drivers laid out in the first chunk's order of names."""
+    series, drivers, names = [], [], None
+    for ids in run.chunks.values_list("variant_ids", flat=True):
+        chunk = read_series(run, ids)
+        chunk_names, matrices = read_drivers(run, chunk)
+        if names is None and chunk_names:
+            names = list(chunk_names)
+        position = {name: column for column, name in enumerate(chunk_names)}
+        for item, matrix in zip(chunk, matrices, strict=True):
+            if matrix is not None and names is not None:
+                columns = [matrix[:, position[name]] if name in position else np.full(len(matrix), np.nan)
+                           for name in names]  # fmt: skip
+                matrix = np.column_stack(columns).astype(np.float32)
+            series.append(item)
+            drivers.append(matrix if names is not None else None)
+    order = sorted(range(len(series)), key=lambda position: str(series[position][0]))
+    if names is None:
+        return [series[p] for p in order], None, []
+    return [series[p] for p in order], [drivers[p] for p in order], names
 
 
 def _finish_global_part(run_id: int, part: str, status: str, note: str, started: float) -> str:
