@@ -449,3 +449,43 @@ def test_an_override_in_units_covers_a_part_of_a_period_in_proportion_and_is_sco
     )  # fmt: skip
     with pytest.raises(ValidationError, match="cannot be negative"):
         drivers.save_override(negative, [variants[1]])
+
+
+def test_planners_override_forecasts_through_the_api_and_viewers_only_read_them(forecast_store, planner, viewer):
+    from inventory_ai.models import AuditEntry, ForecastOverride
+    from inventory_ai.selectors.policy_inputs import forecast_frame
+
+    shop, run, variants = forecast_store
+    periods = list(Forecast.objects.filter(run=run, variant=variants[0]).order_by("period_start"))
+    body = {"store": shop.pk, "scope": "variants", "skus": [variants[0].sku], "method": "percent", "value": "-20",
+            "starts_on": periods[0].period_start.isoformat(), "ends_on": periods[1].period_end.isoformat(),
+            "reason": "Competitor's sale"}  # fmt: skip
+    # a viewer may not write; a missing reason, an unknown SKU, a cut of 100% or more are refused with the reason
+    assert _api(viewer).post("/api/v1/overrides/", body, format="json").status_code == 403
+    refused = _api(planner).post("/api/v1/overrides/", {**body, "reason": " "}, format="json")
+    assert refused.status_code == 400
+    assert refused.json()["reason"] == ["This field may not be blank."]
+    refused = _api(planner).post("/api/v1/overrides/", {**body, "skus": ["NOPE"]}, format="json")
+    assert refused.json() == {"skus": ["Unknown SKU(s) in this store: NOPE"]}
+    assert _api(planner).post("/api/v1/overrides/", {**body, "value": "-100"}, format="json").status_code == 400
+    assert not ForecastOverride.objects.exists()
+
+    # when a planner lowers the first two periods by a fifth
+    created = _api(planner).post("/api/v1/overrides/", body, format="json")
+
+    # then the policy plans from the lowered forecast, the change is audited as the planner's through the API
+    assert created.status_code == 201, created.content
+    override = ForecastOverride.objects.get()
+    assert (created.json()["variants"], created.json()["created_by"]) == ([variants[0].pk], "pat.planner")
+    model = forecast_frame(run, [variants[0].pk]).set_index("ds")["mean"]
+    planned = forecast_frame(run, [variants[0].pk], overrides=True).set_index("ds")["mean"]
+    assert (planned / model).round(6).tolist()[:3] == [0.8, 0.8, 1.0]
+    entry = AuditEntry.objects.get(target_type="override", target_id=override.pk)
+    assert (entry.action, entry.actor_name, entry.source) == ("create", "pat.planner", "api")
+    # it is turned off, never deleted; viewers read it with its score (none until a period has passed)
+    off = _api(planner).patch(f"/api/v1/overrides/{override.pk}/", {"active": False}, format="json")
+    assert (off.status_code, off.json()["active"]) == (200, False)
+    assert _api(planner).delete(f"/api/v1/overrides/{override.pk}/").status_code == 403  # no one may delete
+    assert ForecastOverride.objects.filter(pk=override.pk).exists()
+    listed = _api(viewer).get("/api/v1/overrides/", {"store": shop.pk}).json()["results"]
+    assert [(row["reason"], row["active"], row["score"]) for row in listed] == [("Competitor's sale", False, None)]

@@ -1,14 +1,32 @@
-"""The API of the demand drivers: events (read and written with the model permissions), price history, and the
-weather of each location."""
+"""The API of the demand drivers: events and forecast overrides (read and written with the model permissions),
+price history, and the weather of each location."""
 
 from __future__ import annotations
 
+from datetime import date
+
 from django.core.exceptions import ValidationError as DjangoValidationError
-from rest_framework import serializers, viewsets
+from rest_framework import mixins, serializers, viewsets
 
 from inventory_ai.api.permissions import ModelPermissions
-from inventory_ai.models import DemandEvent, PriceChange, Product, Variant, WeatherDay
+from inventory_ai.choices import AuditSource, EventScope
+from inventory_ai.models import DemandEvent, ForecastOverride, PriceChange, Product, Variant, WeatherDay
+from inventory_ai.selectors.drivers import override_score
 from inventory_ai.services import drivers
+
+
+def with_skus(data: dict, store, instance) -> list[Variant]:
+    """The variants a write names: its `variants` (or the instance's), plus those its `skus` name in the store; an
+    unknown SKU is refused by name."""
+    variants = list(data.get("variants") or (instance.variants.all() if instance else []))
+    skus = data.pop("skus", None)
+    if skus:
+        found = {v.sku: v for v in Variant.objects.filter(store=store, sku__in=skus, deleted_at__isnull=True)}
+        unknown = [sku for sku in skus if sku not in found]
+        if unknown:
+            raise serializers.ValidationError({"skus": f"Unknown SKU(s) in this store: {', '.join(unknown[:10])}"})
+        variants += [found[sku] for sku in skus]
+    return variants
 
 
 class DemandEventSerializer(serializers.ModelSerializer):
@@ -30,15 +48,7 @@ class DemandEventSerializer(serializers.ModelSerializer):
 
     def validate(self, data):
         store = data.get("store") or getattr(self.instance, "store", None)
-        variants = list(data.get("variants") or (self.instance.variants.all() if self.instance else []))
-        skus = data.pop("skus", None)
-        if skus:
-            found = {v.sku: v for v in Variant.objects.filter(store=store, sku__in=skus, deleted_at__isnull=True)}
-            unknown = [sku for sku in skus if sku not in found]
-            if unknown:
-                raise serializers.ValidationError({"skus": f"Unknown SKU(s) in this store: {', '.join(unknown[:10])}"})
-            variants += [found[sku] for sku in skus]
-        data["variants"] = variants
+        data["variants"] = with_skus(data, store, self.instance)
         data["products"] = list(data.get("products") or (self.instance.products.all() if self.instance else []))
         merged = {field: data.get(field, getattr(self.instance, field, None)) for field in
                   ("starts_on", "ends_on", "scope", "product_type", "vendor")}  # fmt: skip
@@ -80,6 +90,76 @@ class DemandEventViewSet(viewsets.ModelViewSet):
     def perform_destroy(self, instance):
         # kept as a removed event (who, when, its SKUs), and its SKUs are re-forecast without it
         drivers.delete_event(instance, self.request.user.get_username())
+
+
+class ForecastOverrideSerializer(serializers.ModelSerializer):
+    skus = serializers.ListField(
+        child=serializers.CharField(), required=False, write_only=True,
+        help_text="SKUs overridden (scope 'variants'), as an alternative to variant ids",
+    )  # fmt: skip
+    variants = serializers.PrimaryKeyRelatedField(many=True, required=False, queryset=Variant.objects.all())
+    score = serializers.SerializerMethodField(help_text="Against what sold, beside the model, once periods passed")
+
+    class Meta:
+        model = ForecastOverride
+        fields = ("id", "store", "scope", "variants", "skus", "product_type", "starts_on", "ends_on", "method",
+                  "value", "reason", "active", "created_by", "created_at", "updated_at", "score")  # fmt: skip
+        read_only_fields = ("created_by", "created_at", "updated_at")
+
+    def get_score(self, override: ForecastOverride) -> dict | None:
+        found = override_score(override, date.today())
+        if found is None:
+            return None
+        return {"periods": found.periods, "override_mae": found.override_mae, "model_mae": found.model_mae,
+                "override_rmse": found.override_rmse, "model_rmse": found.model_rmse, "text": found.text}  # fmt: skip
+
+    def validate(self, data):
+        store = data.get("store") or getattr(self.instance, "store", None)
+        data["variants"] = variants = with_skus(data, store, self.instance)
+        candidate = ForecastOverride(**{
+            field: data.get(field, getattr(self.instance, field, None))
+            for field in ("store", "scope", "product_type", "starts_on", "ends_on", "method", "value", "reason")
+        })  # fmt: skip
+        candidate.scope = candidate.scope or EventScope.VARIANTS
+        candidate.product_type, candidate.reason = candidate.product_type or "", candidate.reason or ""
+        try:
+            drivers.check_override(candidate, variants)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.message_dict) from exc
+        return data
+
+    def _save(self, instance: ForecastOverride, data: dict) -> ForecastOverride:
+        variants = data.pop("variants")
+        for field, value in data.items():
+            setattr(instance, field, value)
+        return drivers.save_override(instance, variants, self.context["request"].user, AuditSource.API)
+
+    def create(self, validated_data):
+        return self._save(ForecastOverride(), validated_data)
+
+    def update(self, instance, validated_data):
+        return self._save(instance, validated_data)
+
+
+class ForecastOverrideViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Planners override the forecast of some SKUs or a product type over a date range (units per period, or a change
+    in percent), with a reason; every change is audited and the suggestions are recomputed from the overridden
+    forecast. An override is turned off with `active: false`, never deleted (its audit trail and score stay). Each
+    one carries its score against what sold once its periods have passed. Filter with `?store=<id>`."""
+
+    serializer_class = ForecastOverrideSerializer
+    permission_classes = [ModelPermissions]
+
+    def get_queryset(self):
+        overrides = ForecastOverride.objects.prefetch_related("variants").order_by("-starts_on", "pk")
+        store = self.request.query_params.get("store", "")
+        return overrides.filter(store_id=int(store)) if store.isdigit() else overrides
 
 
 class PriceChangeSerializer(serializers.ModelSerializer):

@@ -13,6 +13,7 @@ router.register("suggestions", views.SuggestionViewSet)
 router.register("adjustments", views.AdjustmentViewSet)
 router.register("runs", views.RunViewSet)
 router.register("events", drivers.DemandEventViewSet, basename="event")
+router.register("overrides", drivers.ForecastOverrideViewSet, basename="override")
 router.register("prices", drivers.PriceChangeViewSet, basename="price")
 router.register("weather", drivers.WeatherViewSet, basename="weather")
 

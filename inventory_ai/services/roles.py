@@ -11,11 +11,13 @@ PLANNER = "Planner"
 VIEWER = "Viewer"
 
 # Beyond viewing everything: decide on suggestions and adjustments, propose manual adjustments, start retrains,
-# record demand events.
+# record demand events, override forecasts (turned off, never deleted: their audit trail and score stay).
 PLANNER_EXTRA = (
     "add_demandevent",
     "change_demandevent",
     "delete_demandevent",
+    "add_forecastoverride",
+    "change_forecastoverride",
     "approve_reordersuggestion",
     "approve_stockadjustment",
     "add_stockadjustment",
