@@ -44,6 +44,7 @@ def test_demo_runs_the_whole_loop_to_the_first_forecasts_and_stops(tmp_path):
     assert accepted
     assert int(accepted.group(1).replace(",", "")) > 1000
     assert "240 products and 240 stock levels read" in output
+    assert "3 discounts read (2 promotions)" in output  # the customer-only code is no promotion
     forecasts = re.search(r"([\d,]+) forecasts \(run #1\); ([\d,]+) restock suggestions pending", output)
     assert forecasts, output[-3000:]
     assert int(forecasts.group(1).replace(",", "")) == 240 * 12

@@ -25,7 +25,7 @@ from integrations.simulator.api_server import ApiServer
 from integrations.simulator.events import iter_events
 from integrations.simulator.inventory import InventoryStore
 from integrations.simulator.replay import ReplayStats, replay
-from integrations.simulator.state import StoreState, read_online_retail
+from integrations.simulator.state import SimulatedDiscount, StoreState, read_online_retail
 from integrations.simulator.weather import WeatherApi
 
 SAMPLE = Path(__file__).resolve().parent / "online_retail_sample.csv.gz"
@@ -108,6 +108,33 @@ def seed_stock(state: StoreState, inventory: InventoryStore, known: dict[str, in
         available = 0 if rng.random() < 0.1 else round(weekly * rng.uniform(0.5, 8.0))
         inventory.set_level(item, LOCATION_ID, available)
     return len(items)
+
+
+def seed_discounts(state: StoreState, today: date) -> list[str]:
+    """The demo merchant's Shopify discounts, which the reconciliation turns into promotion events: 15% off the five
+    best sellers of the last eight weeks from three days ago to ten days ahead, a free-shipping weekend a fortnight ago,
+    and a code for some customers only (no promotion of the store: it makes no event). Their titles."""
+    units: dict[str, int] = defaultdict(int)
+    last = max((order.created_at for order in state.orders.values()), default=datetime.now(TZ))
+    for order in state.orders.values():
+        if order.created_at >= last - timedelta(weeks=8):
+            for line in order.lines:
+                units[line.variant.product_id] += line.quantity
+    best = tuple(sorted(units, key=lambda product: (-units[product], product))[:5])
+    start = datetime.combine(today, datetime.min.time(), tzinfo=TZ)
+    saturday = start - timedelta(days=14 + (start.weekday() - 5) % 7)
+    discounts = [
+        SimulatedDiscount("9001", "DiscountAutomaticBasic", "Best sellers 15% off", start - timedelta(days=3),
+                          start + timedelta(days=11), percentage=0.15, product_ids=best),
+        SimulatedDiscount("9002", "DiscountAutomaticFreeShipping", "Free shipping weekend", saturday,
+                          saturday + timedelta(days=2)),
+        SimulatedDiscount("9003", "DiscountCodeBasic", "VIP20", start - timedelta(days=30), None, percentage=0.2,
+                          all_items=True, context="DiscountCustomerSegments"),
+    ]  # fmt: skip
+    for discount in discounts:
+        discount.updated_at = datetime.now(TZ)  # set up just now, so the first reconciliation reads them
+        state.discounts[discount.discount_id] = discount
+    return [discount.title for discount in discounts]
 
 
 def start_simulator(state: StoreState, port: int) -> ApiServer:

@@ -28,9 +28,10 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from inventory_ai import dispatch
-from inventory_ai.choices import RunKind, RunStatus, WebhookStatus
+from inventory_ai.choices import DriverSource, RunKind, RunStatus, WebhookStatus
 from inventory_ai.demo import loop
 from inventory_ai.models import (
+    DemandEvent,
     Forecast,
     ForecastRun,
     InventoryLevel,
@@ -71,8 +72,9 @@ class Command(BaseCommand):
         meta = loop.shift_sample(Path(settings.VAR_DIR) / "demo", timezone.localdate(), weeks)
         fresh = not Order.objects.filter(store__domain=DEMO_DOMAIN).exists()
         state, recent = loop.build_store_state(meta, up_to_cutoff=fresh)
+        discounts = loop.seed_discounts(state, timezone.localdate())
         simulator = loop.start_simulator(state, options["store_port"] or _free_port())
-        self.stdout.write(f"Store simulator (demo Shopify shop) on {simulator.url}")
+        self.stdout.write(f"Store simulator (demo Shopify shop) on {simulator.url}; discounts: {', '.join(discounts)}")
         store, _ = upsert_store(
             "shopify",
             DEMO_DOMAIN,
@@ -192,9 +194,11 @@ class Command(BaseCommand):
         if run.status != SyncRun.Status.SUCCEEDED:
             raise CommandError(f"The reconciliation failed: {run.error}")
         counts = run.counts
+        promotions = DemandEvent.objects.filter(store=store, source=DriverSource.SHOPIFY_DISCOUNT).count()
         self.stdout.write(
             f"  {counts.get('products_read', 0):,} products and {counts.get('levels_checked', 0):,} stock levels read, "
-            f"{counts.get('levels_corrected', 0):,} stock levels updated"
+            f"{counts.get('levels_corrected', 0):,} stock levels updated, "
+            f"{counts.get('discounts_read', 0):,} discounts read ({promotions} promotions)"
         )
 
     def _first_retrain(self, store, processes) -> None:
