@@ -161,9 +161,7 @@ class ApiServer:
             query, variables = str(body.get("query", "")), body.get("variables") or {}
             if "bulkOperationRunQuery" in query or re.search(r"\bnode\s*\(", query):
                 return self._shopify_bulk(query, variables)
-            if re.search(r"\b(discountNodes|discountNode|collection)\s*\(", query):
-                return self._shopify_discounts(query, variables)
-            if re.search(r"\b(products|orders|locations)\s*\(", query):
+            if re.search(r"\b(products|orders|locations|discountNodes|discountNode|collection)\s*\(", query):
                 return self._shopify_listing(query, variables)
             status, answer = self.inventory.shopify_graphql(query, variables)
             return status, answer, {}
@@ -223,24 +221,8 @@ class ApiServer:
         return "".join(json.dumps(line) + "\n" for line in operation["lines"]).encode()
 
     def _shopify_listing(self, query: str, variables: dict[str, Any]) -> tuple[int, Any, dict[str, str]]:
-        """The catalogue or order pages, paid for from the same cost bucket as every GraphQL request."""
-        with self.inventory.lock:
-            allowed, cost = self.inventory.bucket.take(shopify_graphql.LIST_COST)
-        if not allowed:
-            errors = [{"message": "Throttled", "extensions": {"code": "THROTTLED"}}]
-            return 200, {"errors": errors, "extensions": {"cost": cost}}, {}
-        if re.search(r"\blocations\s*\(", query):
-            with self.inventory.lock:
-                known = sorted({location for _, location in self.inventory.levels})
-            data = shopify_graphql.locations(known, variables)
-        elif re.search(r"\bproducts\s*\(", query):
-            data = shopify_graphql.products(self.state, variables)
-        else:
-            data = shopify_graphql.orders(self.state, variables)
-        return 200, {"data": data, "extensions": {"cost": cost}}, {}
-
-    def _shopify_discounts(self, query: str, variables: dict[str, Any]) -> tuple[int, Any, dict[str, str]]:
-        """Discount pages, one discount (a follow-up page of its items) or a collection's products."""
+        """The catalogue, order, location and discount pages (a discount's items, a collection's products), paid for
+        from the same cost bucket as every GraphQL request."""
         with self.inventory.lock:
             allowed, cost = self.inventory.bucket.take(shopify_graphql.LIST_COST)
         if not allowed:
@@ -248,10 +230,18 @@ class ApiServer:
             return 200, {"errors": errors, "extensions": {"cost": cost}}, {}
         if re.search(r"\bdiscountNodes\s*\(", query):
             data = shopify_graphql.discount_nodes(self.state, variables)
-        elif re.search(r"\bdiscountNode\s*\(", query):
+        elif re.search(r"\bdiscountNode\s*\(", query):  # one discount, or a follow-up page of its items
             data = shopify_graphql.discount_node(self.state, query, variables)
-        else:
+        elif re.search(r"\bcollection\s*\(", query):
             data = shopify_graphql.collection_products(self.state, variables)
+        elif re.search(r"\blocations\s*\(", query):
+            with self.inventory.lock:
+                known = sorted({location for _, location in self.inventory.levels})
+            data = shopify_graphql.locations(known, variables)
+        elif re.search(r"\bproducts\s*\(", query):
+            data = shopify_graphql.products(self.state, variables)
+        else:
+            data = shopify_graphql.orders(self.state, variables)
         return 200, {"data": data, "extensions": {"cost": cost}}, {}
 
     def _fault(self) -> tuple[int, Any, dict[str, str]] | None:

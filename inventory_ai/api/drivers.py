@@ -29,12 +29,17 @@ def with_skus(data: dict, store, instance) -> list[Variant]:
     return variants
 
 
-class DemandEventSerializer(serializers.ModelSerializer):
+class SkuScopedSerializer(serializers.ModelSerializer):
+    """An event or an override: its SKUs by variant id or by SKU (see `with_skus`)."""
+
     skus = serializers.ListField(
         child=serializers.CharField(), required=False, write_only=True,
-        help_text="SKUs of the event (scope 'variants'), as an alternative to variant ids",
+        help_text="SKUs (scope 'variants'), as an alternative to variant ids",
     )  # fmt: skip
     variants = serializers.PrimaryKeyRelatedField(many=True, required=False, queryset=Variant.objects.all())
+
+
+class DemandEventSerializer(SkuScopedSerializer):
     products = serializers.PrimaryKeyRelatedField(many=True, required=False, queryset=Product.objects.all())
 
     class Meta:
@@ -92,12 +97,7 @@ class DemandEventViewSet(viewsets.ModelViewSet):
         drivers.delete_event(instance, self.request.user.get_username())
 
 
-class ForecastOverrideSerializer(serializers.ModelSerializer):
-    skus = serializers.ListField(
-        child=serializers.CharField(), required=False, write_only=True,
-        help_text="SKUs overridden (scope 'variants'), as an alternative to variant ids",
-    )  # fmt: skip
-    variants = serializers.PrimaryKeyRelatedField(many=True, required=False, queryset=Variant.objects.all())
+class ForecastOverrideSerializer(SkuScopedSerializer):
     score = serializers.SerializerMethodField(help_text="Against what sold, beside the model, once periods passed")
 
     class Meta:
