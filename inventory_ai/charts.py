@@ -1,4 +1,5 @@
-"""Server-side SVG charts for the admin: a variant's demand history, its forecast with intervals, and its stock plan.
+"""Server-side SVG charts for the admin: a variant's demand history, its forecast with intervals, its stock plan, and
+the drivers under them (price, weather).
 
 Rendered as plain SVG markup (no JavaScript, nothing fetched at run time), so the page works offline and prints.
 Every value drawn is a number or a date formatted here; no user text goes into the markup.
@@ -36,6 +37,12 @@ _STYLE = (
     ".forecast-chart rect.projected-stock{fill:#333}"
     ".forecast-chart .event-span{fill:#7b4fa6;opacity:.13}"
     ".forecast-chart .override{fill:none;stroke:#7b4fa6;stroke-width:2.5;stroke-dasharray:5 3}"
+    ".forecast-chart .price{fill:none;stroke:#2b7a5f;stroke-width:2}"
+    ".forecast-chart rect.price{fill:#2b7a5f}"
+    ".forecast-chart .on-sale{fill:#7b4fa6}"
+    ".forecast-chart .temperature{fill:none;stroke:#c4621d;stroke-width:2}"
+    ".forecast-chart rect.temperature{fill:#c4621d}"
+    ".forecast-chart .precipitation{fill:#5b7fa6;opacity:.45}"
     "</style>"
 )
 
@@ -297,4 +304,88 @@ def _stock_panel(
         ],
         stock.y0,
     )
+    return parts
+
+
+DRIVER_HEIGHT = 80
+
+
+def drivers_chart(history_periods: int, drivers: list) -> SafeString:
+    """Under the demand chart, on its time axis: the list price per period (a dot where the SKU was on sale) and the
+    weather of the store's main location (mean temperature, precipitation bars), as the forecast reads them. Empty
+    when there is neither a price nor any weather to draw. `drivers`: `selectors.drivers.PeriodDrivers` per period."""
+    prices = [d.price for d in drivers]
+    temperatures = [d.temperature for d in drivers]
+    rain = [d.precipitation for d in drivers]
+    panels = [
+        name for name, values in (("price", prices), ("weather", temperatures)) if any(v is not None for v in values)
+    ]
+    if not panels:
+        return mark_safe("")
+    height = TOP + len(panels) * (DRIVER_HEIGHT + BOTTOM)
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="forecast-chart drivers-chart" viewBox="0 0 {WIDTH} {height}" '
+        f'width="100%" role="img" aria-label="Price and weather per period">',
+        _STYLE,
+    ]
+    y0 = TOP
+    for panel in panels:
+        if panel == "price":
+            scale = _Scale(len(drivers), max(v for v in prices if v is not None) * 1.1 or 1.0, y0, DRIVER_HEIGHT)
+            parts += _axis(scale, "price")
+            parts += _segments(scale, prices, "price")
+            parts += [
+                f'<circle class="on-sale" cx="{scale.x(i + 0.5):.1f}" cy="{scale.y(d.price):.1f}" r="3.5"/>'
+                for i, d in enumerate(drivers)
+                if d.on_sale and d.price is not None
+            ]
+            parts += _legend([("price", "list price"), ("on-sale", "on sale")], y0)
+        else:
+            known = [v for v in temperatures if v is not None]
+            low = min(0.0, 5.0 * math.floor(min(known) / 5.0))  # ticks on round degrees
+            scale = _Scale(len(drivers), max(max(known) - low, 1.0) * 1.1, y0, DRIVER_HEIGHT)
+            wettest = max([v for v in rain if v is not None] or [0.0])
+            for i, value in enumerate(rain):
+                if value:
+                    bar = DRIVER_HEIGHT * 0.6 * value / wettest
+                    parts.append(
+                        f'<rect class="precipitation" x="{scale.x(i) + 1:.1f}" y="{y0 + DRIVER_HEIGHT - bar:.1f}" '
+                        f'width="{max(scale.step - 2, 1):.1f}" height="{bar:.1f}"><title>{value:.0f} mm</title></rect>'
+                    )
+            parts += _axis(_Shifted(scale, low), "°C")
+            parts += _segments(_Shifted(scale, low), temperatures, "temperature")
+            parts += _legend([("temperature", "temperature"), ("precipitation", "precipitation")], y0)
+        now = scale.x(history_periods)
+        parts.append(f'<line class="now" x1="{now:.1f}" x2="{now:.1f}" y1="{y0}" y2="{y0 + DRIVER_HEIGHT}"/>')
+        y0 += DRIVER_HEIGHT + BOTTOM
+    parts.append("</svg>")
+    # Safe: only numbers formatted above go into the markup, never user text.
+    return mark_safe("".join(parts))
+
+
+class _Shifted:
+    """A scale whose zero is `low` (temperatures below zero): values and ticks are read from `low` up."""
+
+    def __init__(self, scale: _Scale, low: float) -> None:
+        self.scale, self.low = scale, low
+        self.ticks = [tick + low for tick in scale.ticks]
+        self.y0, self.height, self.step = scale.y0, scale.height, scale.step
+
+    def x(self, index: float) -> float:
+        return self.scale.x(index)
+
+    def y(self, value: float) -> float:
+        return self.scale.y(value - self.low)
+
+
+def _segments(scale, values: list[float | None], css: str) -> list[str]:
+    """Lines through the known values, broken where a value is unknown."""
+    parts, run = [], []
+    for i, value in enumerate([*values, None]):
+        if value is not None:
+            run.append(f"{scale.x(i + 0.5):.1f},{scale.y(value):.1f}")
+            continue
+        if run:
+            parts.append(f'<polyline class="{css}" points="{" ".join(run)}"/>')
+        run = []
     return parts

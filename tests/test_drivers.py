@@ -489,3 +489,42 @@ def test_planners_override_forecasts_through_the_api_and_viewers_only_read_them(
     assert ForecastOverride.objects.filter(pk=override.pk).exists()
     listed = _api(viewer).get("/api/v1/overrides/", {"store": shop.pk}).json()["results"]
     assert [(row["reason"], row["active"], row["score"]) for row in listed] == [("Competitor's sale", False, None)]
+
+
+def test_the_variant_page_draws_the_price_and_the_weather_under_the_demand_chart(admin_client, forecast_store):
+    from django.utils import timezone
+
+    from inventory_ai.selectors.drivers import period_drivers
+
+    # given a SKU whose price was cut (on sale) four weeks ago, and the weather of the store's located warehouse
+    shop, run, variants = forecast_store
+    variant = variants[0]
+    shop.latitude, shop.longitude = 51.5, -0.1
+    shop.save(update_fields=["latitude", "longitude"])
+    today = timezone.localdate()
+    drivers.record_price(variant, Decimal("10.00"), None, timezone.now() - timedelta(weeks=30))
+    drivers.record_price(variant, Decimal("8.00"), Decimal("10.00"), timezone.now() - timedelta(weeks=4))
+    location = Location.objects.filter(store=shop).order_by("-is_primary").first() or Location.objects.create(
+        store=shop, platform_id="wh", name="Warehouse", is_primary=True
+    )
+    for offset in range(-200, 60):
+        day = today + timedelta(days=offset)
+        WeatherDay.objects.create(
+            location=location, day=day, kind=WeatherKind.OBSERVED if offset <= 0 else WeatherKind.FORECAST,
+            temperature_mean=-2.0 + offset % 10, precipitation_mm=float(offset % 3), fetched_at=timezone.now(),
+        )  # fmt: skip
+
+    # when a planner opens the SKU's forecast page
+    page = admin_client.get(reverse("admin:inventory_ai_variant_forecast", args=[variant.pk])).content.decode()
+
+    # then under the demand chart: the list price with the sale marked, the temperature and the precipitation
+    assert 'class="forecast-chart drivers-chart"' in page
+    assert '<polyline class="price"' in page
+    assert '<circle class="on-sale"' in page
+    assert '<polyline class="temperature"' in page
+    assert '<rect class="precipitation"' in page
+    # and per period the figures are the price in effect at its end and the weather the forecast reads
+    weeks = [(today - timedelta(days=6 + 7 * k), today - timedelta(days=7 * k)) for k in (8, 1)]
+    old, recent = period_drivers(variant, weeks, today)
+    assert (old.price, old.on_sale, recent.price, recent.on_sale) == (10.0, False, 8.0, True)
+    assert recent.precipitation == sum(float(offset % 3) for offset in range(-13, -6))

@@ -7,11 +7,13 @@ from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html
 
 from inventory_ai import selectors
-from inventory_ai.charts import forecast_chart
+from inventory_ai.charts import drivers_chart, forecast_chart
 from inventory_ai.models import Location, Product, ReorderSuggestion, Variant
+from inventory_ai.selectors.drivers import period_drivers
 
 
 class VariantInline(admin.TabularInline):
@@ -99,6 +101,9 @@ class VariantAdmin(admin.ModelAdmin):
             available=overview.available if suggestion or overview.levels else None,
             event_spans=event_spans(overview),
         )
+        periods = [(p.start, p.end) for p in overview.history] + [(p.start, p.end) for p in overview.forecast]
+        origin = overview.history[-1].end if overview.history else timezone.localdate()
+        drivers = drivers_chart(len(overview.history), period_drivers(variant, periods, origin))
         suggestion_admin = self.admin_site.get_model_admin(ReorderSuggestion)
         context = {
             **self.admin_site.each_context(request),
@@ -108,6 +113,7 @@ class VariantAdmin(admin.ModelAdmin):
             "original": variant,
             "overview": overview,
             "chart": chart,
+            "drivers_chart": drivers,
             "can_decide": suggestion is not None
             and suggestion.status == "pending"
             and suggestion_admin.has_approve_permission(request),

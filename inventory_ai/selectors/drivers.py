@@ -95,6 +95,51 @@ def weather_frame(store: Store, first: date, last: date, origin: date) -> pd.Dat
     return frame
 
 
+@dataclass(frozen=True)
+class PeriodDrivers:
+    """What the variant page draws under the demand chart for one period: the list price in effect at its end (and
+    whether it was on sale), the main location's mean temperature and total precipitation."""
+
+    price: float | None
+    on_sale: bool
+    temperature: float | None
+    precipitation: float | None
+
+
+def period_drivers(variant: Variant, periods: Sequence[tuple[date, date]], origin: date) -> list[PeriodDrivers]:
+    """Per (start, end) period: the price in effect at its end (the variant's price before its first recorded
+    change), and the weather of the store's main location as the forecast reads it from `origin` (observed, then
+    forecast, then climatology)."""
+    if not periods:
+        return []
+    changes = list(
+        PriceChange.objects.filter(variant=variant, effective_from__date__lte=periods[-1][1])
+        .order_by("effective_from")
+        .values_list("effective_from", "price", "compare_at_price")
+    )
+    weather = weather_frame(variant.store, periods[0][0], periods[-1][1], origin)
+    out = []
+    for start, end in periods:
+        known = [change for change in changes if change[0].astimezone(variant.store.tzinfo).date() <= end]
+        price, compare_at = (known[-1][1], known[-1][2]) if known else (variant.price, None)
+        days = weather.loc[pd.Timestamp(start) : pd.Timestamp(end)]
+        out.append(
+            PeriodDrivers(
+                float(price) if price is not None else None,
+                bool(price is not None and compare_at is not None and compare_at > price),
+                _weather_stat(days, "temperature", "mean"),
+                _weather_stat(days, "precipitation", "sum"),
+            )
+        )
+    return out
+
+
+def _weather_stat(days: pd.DataFrame, column: str, how: str) -> float | None:
+    if column not in days or not days[column].notna().any():
+        return None
+    return float(getattr(days[column], how)())
+
+
 def driver_frame(
     store: Store, variant_ids: Sequence[int], freq: str, first: date, data_until: date, horizon: int
 ) -> pd.DataFrame:
