@@ -17,7 +17,7 @@ from integrations.simulator.state import SimulatedDiscount, StoreState
 from integrations.webhooks import PayloadError
 from inventory_ai import dispatch
 from inventory_ai.choices import DriverSource, EventScope
-from inventory_ai.models import DemandEvent, Product, SyncRun, Variant, WebhookEvent
+from inventory_ai.models import DemandEvent, Order, Product, SyncRun, Variant, WebhookEvent
 from inventory_ai.selectors.drivers import event_variants
 from inventory_ai.services import discounts, sync_runs
 from inventory_ai.services.stores import upsert_store
@@ -277,3 +277,23 @@ def test_discount_events_move_with_the_catalogue_they_name(simulator):
     Variant.objects.create(store=store, product=product, platform_id="8001", sku="SH-700-XL")
 
     assert skus(event(store, "31")) == {"SH-700", "SH-700-XL"}
+
+
+def test_an_app_without_the_discounts_scope_still_syncs_and_the_run_says_what_is_missing():
+    # given a shop whose app was installed before discounts were read (no read_discounts scope)
+    state = StoreState(tz=UTC)
+    with ApiServer(state, inventory=InventoryStore(faults=Faults(seed=5)), access_token="shpat_sync",
+                   access_scopes=("read_orders", "read_products", "read_inventory")) as server:  # fmt: skip
+        server.start()
+        shopify_history(server, orders=3)
+        add(server, "41", title="Unseen", percentage=0.2, all_items=True)
+        store = store_for(server, "no-scope.myshopify.com")
+
+        # when it is backfilled
+        run = run_to_end(sync_runs.start_sync(store, SyncRun.Kind.BACKFILL))
+
+    # then everything else is read, no discount became an event, and the run names the missing scope
+    assert run.status == SyncRun.Status.SUCCEEDED, run.error
+    assert Order.objects.filter(store=store).count() == 3
+    assert event(store, "41") is None
+    assert "read_discounts" in run.counts["discounts_not_read"]

@@ -156,7 +156,9 @@ class ShopifyClient:
             if any((error.get("extensions") or {}).get("code") == "THROTTLED" for error in errors):
                 raise ShopifyThrottled(f"{self.endpoint}: throttled", self._wait_for(cost))
             messages = "; ".join(str(error.get("message", error)) for error in errors)[:500]
-            raise StoreAPIError(f"{self.endpoint}: {messages}", transient=False)
+            # a field the app's access scopes do not cover: refused like an HTTP 403, never worth retrying
+            denied = any((error.get("extensions") or {}).get("code") == "ACCESS_DENIED" for error in errors)
+            raise StoreAPIError(f"{self.endpoint}: {messages}", transient=False, status=403 if denied else None)
         return body.get("data") or {}
 
     def revoke_access(self) -> None:

@@ -72,8 +72,12 @@ class ApiServer:
         access_token: str = "shpat_demo",
         inventory: InventoryStore | None = None,
         weather: WeatherApi | None = None,
+        access_scopes: tuple[str, ...] | None = None,
     ) -> None:
         self.state = state
+        # The app's granted scopes where a test narrows them (None: all): a discount read without `read_discounts` is
+        # refused as Shopify refuses it (ACCESS_DENIED).
+        self.access_scopes = access_scopes
         self.inventory = inventory or InventoryStore()
         self.weather = weather or WeatherApi()
         # Bulk operations by number: status, polls seen, and the JSONL lines (a snapshot taken at creation).
@@ -227,6 +231,12 @@ class ApiServer:
             allowed, cost = self.inventory.bucket.take(shopify_graphql.LIST_COST)
         if not allowed:
             errors = [{"message": "Throttled", "extensions": {"code": "THROTTLED"}}]
+            return 200, {"errors": errors, "extensions": {"cost": cost}}, {}
+        if re.search(r"\b(discountNodes|discountNode)\s*\(", query) and "read_discounts" not in (
+            self.access_scopes if self.access_scopes is not None else ("read_discounts",)
+        ):
+            message = "Access denied for discountNodes field. Required access: `read_discounts` access scope."
+            errors = [{"message": message, "extensions": {"code": "ACCESS_DENIED"}}]
             return 200, {"errors": errors, "extensions": {"cost": cost}}, {}
         if re.search(r"\bdiscountNodes\s*\(", query):
             data = shopify_graphql.discount_nodes(self.state, variables)
