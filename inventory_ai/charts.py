@@ -324,9 +324,9 @@ def drivers_chart(history_periods: int, drivers: list) -> SafeString:
         return mark_safe("")
     height = TOP + len(panels) * (DRIVER_HEIGHT + BOTTOM)
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="forecast-chart drivers-chart" viewBox="0 0 {WIDTH} {height}" '
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="drivers-chart" viewBox="0 0 {WIDTH} {height}" '
         f'width="100%" role="img" aria-label="Price and weather per period">',
-        _STYLE,
+        _STYLE.replace(".forecast-chart", ".drivers-chart"),  # its own class: the page's one forecast chart stays one
     ]
     y0 = TOP
     for panel in panels:

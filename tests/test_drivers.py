@@ -518,7 +518,7 @@ def test_the_variant_page_draws_the_price_and_the_weather_under_the_demand_chart
     page = admin_client.get(reverse("admin:inventory_ai_variant_forecast", args=[variant.pk])).content.decode()
 
     # then under the demand chart: the list price with the sale marked, the temperature and the precipitation
-    assert 'class="forecast-chart drivers-chart"' in page
+    assert 'class="drivers-chart"' in page
     assert '<polyline class="price"' in page
     assert '<circle class="on-sale"' in page
     assert '<polyline class="temperature"' in page
