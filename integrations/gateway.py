@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, ClassVar, NamedTuple, Protocol
 
 from integrations.errors import StoreAPIError
@@ -39,6 +39,9 @@ PHASE_CATALOGUE = "products"
 PHASE_ORDERS = "orders"
 PHASE_STOCK_LEVELS = "levels"
 PHASE_DISCOUNTS = "discounts"
+
+# Credentials are renewed when they expire within this long (a worker's task may run for minutes after).
+RENEW_BEFORE = timedelta(minutes=10)
 
 # What a stock write did (the same words as the core app's push attempt outcomes).
 APPLIED = "applied"
@@ -143,6 +146,19 @@ class StoreGateway(Protocol):
     @staticmethod
     def api_base_url(address: str) -> str:
         """Where the API of the store named `address` lives, when no override is set."""
+        ...
+
+    @staticmethod
+    def credentials_expiring(credentials: Mapping[str, str]) -> bool:
+        """Whether these credentials expire within `RENEW_BEFORE` and can be renewed (no call is made)."""
+        ...
+
+    @staticmethod
+    def renew_credentials(
+        base_url: str, credentials: Mapping[str, str], app: Mapping[str, str], *, timeout: float
+    ) -> dict[str, str]:
+        """New credentials (an expiring token refreshed, a client credentials token asked for again), with the app's
+        `client_id` and `client_secret` where the credentials hold none. Raises StoreAPIError when refused."""
         ...
 
     def __init__(self, base_url: str, credentials: Mapping[str, str], *, api_version: str, timeout: float) -> None: ...

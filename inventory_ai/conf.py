@@ -24,6 +24,9 @@ DEFAULTS: dict[str, Any] = {
     "STORE_API_TIMEOUT_SECONDS": 10.0,
     # Default Shopify Admin API version for new stores.
     "SHOPIFY_API_VERSION": "2026-10",
+    # Where the OAuth and Admin API addresses of a store connected through the app are built (empty: https://{shop});
+    # the simulator and tests stand in for Shopify here.
+    "SHOPIFY_BASE_URL": "",
     # Orders per database transaction during a CSV import.
     "IMPORT_BATCH_ORDERS": 500,
     # A worker heartbeat older than this many seconds counts as "no worker" in health checks.

@@ -18,6 +18,8 @@ import threading
 from collections import OrderedDict
 from typing import TYPE_CHECKING
 
+from django.conf import settings
+
 from integrations.gateway import StoreGateway
 from integrations.platforms import GATEWAYS, UnknownPlatform, gateway_class
 from integrations.webhooks import Provider
@@ -32,10 +34,15 @@ __all__ = [
     "default_api_version",
     "forget_gateways",
     "gateway_class",
+    "platform_base_url",
     "store_gateway",
     "webhook_provider",
 ]
 
+# Product options that stand in for a platform's own address of every store (the simulator, tests).
+BASE_URL_OPTIONS = {"shopify": "SHOPIFY_BASE_URL"}
+# The settings naming the product's own app on a platform (its OAuth client).
+APP_SETTINGS = {"shopify": ("SHOPIFY_CLIENT_ID", "SHOPIFY_CLIENT_SECRET")}
 # Product options that override a platform's own default API version for new stores.
 API_VERSION_OPTIONS = {"shopify": "SHOPIFY_API_VERSION"}
 MAX_GATEWAYS = 32
@@ -61,6 +68,7 @@ def store_gateway(store: Store) -> StoreGateway:
     """
     version = store.api_version or default_api_version(store.platform)
     timeout = float(get_option("STORE_API_TIMEOUT_SECONDS"))
+    renew_credentials(store, timeout)
     secret = hashlib.sha256(json.dumps(store.credentials, sort_keys=True).encode()).hexdigest()
     key = (store.pk, store.platform, store.effective_api_base_url, secret, version, timeout)
     with _lock:
@@ -75,6 +83,44 @@ def store_gateway(store: Store) -> StoreGateway:
             _, oldest = _gateways.popitem(last=False)
             oldest.close()
         return gateway
+
+
+def platform_base_url(platform: str, address: str) -> str:
+    """Where a store's API (and OAuth) addresses are built: the option standing in for the platform when set, else
+    the platform's own address for the store."""
+    option = BASE_URL_OPTIONS.get(platform)
+    override = (get_option(option) or "").rstrip("/") if option else ""
+    return override or gateway_class(platform).api_base_url(address)
+
+
+def app_credentials(platform: str) -> dict[str, str]:
+    """The product's own app on the platform (Shopify: the Dev Dashboard app's client id and secret), if any."""
+    names = APP_SETTINGS.get(platform)
+    if names is None:
+        return {}
+    return {"client_id": getattr(settings, names[0], ""), "client_secret": getattr(settings, names[1], "")}
+
+
+def renew_credentials(store: Store, timeout: float) -> bool:
+    """Renew the store's credentials in place when they are about to expire (the gateway says when and how), under a
+    lock on the store's row so that two workers do not both renew; returns whether they were renewed. A refusal
+    raises StoreAPIError, which the caller handles as any failed store call (the store must be re-authorised)."""
+    cls = gateway_class(store.platform)
+    if not cls.credentials_expiring(store.credentials):
+        return False  # the common case, decided without a call
+    from django.db import transaction
+
+    from inventory_ai.models import Store as StoreModel
+
+    with transaction.atomic():
+        locked = StoreModel.objects.select_for_update().get(pk=store.pk)
+        if cls.credentials_expiring(locked.credentials):  # another worker may have renewed them meanwhile
+            locked.credentials = cls.renew_credentials(
+                locked.effective_api_base_url, locked.credentials, app_credentials(store.platform), timeout=timeout
+            )
+            locked.save(update_fields=["credentials"])
+    store.credentials = locked.credentials
+    return True
 
 
 def forget_gateways() -> None:

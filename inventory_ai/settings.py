@@ -314,6 +314,17 @@ CELERY_BEAT_SCHEDULE: dict = {
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
+# --- The Shopify app (made in Shopify's Dev Dashboard) -----------------------------------------------------------
+
+# Its client id and secret (the secret also signs its webhooks), the access scopes it asks for, and this
+# deployment's public address (the OAuth redirect and the webhooks' callback are built on it).
+SHOPIFY_CLIENT_ID = os.environ.get("SHOPIFY_CLIENT_ID", "")
+SHOPIFY_CLIENT_SECRET = os.environ.get("SHOPIFY_CLIENT_SECRET", "")
+SHOPIFY_SCOPES = env_list(
+    "SHOPIFY_SCOPES", "read_orders,read_all_orders,read_products,read_inventory,write_inventory,read_discounts"
+)
+PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "").rstrip("/")
+
 # --- Product options --------------------------------------------------------------------------------------------
 
 # Documented defaults live in inventory_ai/conf.py; anything set here overrides them.

@@ -4,13 +4,15 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
 
-from inventory_ai import views
+from inventory_ai import connect_views, views
 from inventory_ai.api import views as api_views
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("admin/", admin.site.urls),
     path("webhooks/shopify/", views.shopify_webhook, name="webhook-shopify"),
+    path("shopify/install", connect_views.shopify_install_view, name="shopify-install"),
+    path("shopify/callback", connect_views.shopify_callback_view, name="shopify-callback"),
     path("webhooks/woocommerce/", views.woocommerce_webhook, name="webhook-woocommerce"),
     path("api/v1/", include("inventory_ai.api.urls")),
     path("healthz/live", views.live, name="healthz-live"),

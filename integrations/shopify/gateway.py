@@ -7,7 +7,7 @@ request: a mutation carries one idempotency key, so changes batched together wou
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -22,6 +22,7 @@ from integrations.gateway import (
     PHASE_ORDERS,
     PHASE_STOCK_LEVELS,
     REJECTED,
+    RENEW_BEFORE,
     STALE,
     AccessCheck,
     Page,
@@ -31,7 +32,7 @@ from integrations.gateway import (
     WebhookSubscription,
 )
 from integrations.records import DiscountRecord, RefundRecord
-from integrations.shopify import constants, discounts, graphql
+from integrations.shopify import constants, discounts, graphql, oauth
 from integrations.shopify.client import DEFAULT_TIMEOUT, InventoryWrite, ShopifyClient
 from integrations.shopify.webhooks import ShopifyProvider
 
@@ -80,6 +81,32 @@ class ShopifyGateway:
     @staticmethod
     def api_base_url(address: str) -> str:
         return f"https://{address}"
+
+    @staticmethod
+    def credentials_expiring(credentials: Mapping[str, str]) -> bool:
+        """An expiring offline token (with its refresh token) or a client credentials token (the store's own app:
+        its `client_id` and `client_secret` are in the credentials) within RENEW_BEFORE of its expiry; a legacy
+        token never expires."""
+        expires = credentials.get("expires_at")
+        renewable = credentials.get("refresh_token") or (
+            credentials.get("client_id") and credentials.get("client_secret")
+        )
+        return bool(expires and renewable) and datetime.fromisoformat(expires) - RENEW_BEFORE <= datetime.now(UTC)
+
+    @staticmethod
+    def renew_credentials(
+        base_url: str, credentials: Mapping[str, str], app: Mapping[str, str], *, timeout: float
+    ) -> dict[str, str]:
+        if credentials.get("refresh_token"):
+            grant = oauth.refresh(
+                base_url, app.get("client_id", ""), app.get("client_secret", ""), credentials["refresh_token"],
+                timeout=timeout,
+            )  # fmt: skip
+        else:
+            grant = oauth.client_credentials(
+                base_url, credentials.get("client_id", ""), credentials.get("client_secret", ""), timeout=timeout
+            )
+        return {**credentials, **grant.credentials()}
 
     def __init__(
         self,

@@ -40,6 +40,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from integrations.simulator import shopify_graphql, shopify_payloads, woocommerce_payloads
 from integrations.simulator.inventory import InventoryStore
+from integrations.simulator.shopify_oauth import ShopifyOAuth
 from integrations.simulator.state import StoreState
 from integrations.simulator.weather import WEATHER_PATHS, WeatherApi
 
@@ -73,8 +74,10 @@ class ApiServer:
         inventory: InventoryStore | None = None,
         weather: WeatherApi | None = None,
         access_scopes: tuple[str, ...] | None = None,
+        oauth: ShopifyOAuth | None = None,
     ) -> None:
         self.state = state
+        self.oauth = oauth  # the app installed through OAuth, whose granted tokens the Admin API accepts too
         # The app's granted scopes where a test narrows them (None: all): a discount read without `read_discounts` is
         # refused as Shopify refuses it (ACCESS_DENIED).
         self.access_scopes = access_scopes
@@ -131,8 +134,12 @@ class ApiServer:
                 status, body = _woo_error(401, "woocommerce_rest_cannot_view", "Sorry, you cannot list resources.")
                 return status, body, {"WWW-Authenticate": 'Basic realm="WooCommerce"'}
             return self._woo(path, query)
+        if self.oauth is not None and path == "/admin/oauth/authorize":
+            return self.oauth.consent(query)
+        if self.oauth is not None and path == "/admin/oauth/authorize/approve":
+            return self.oauth.approve(query)
         if path.startswith("/admin/api/"):
-            if not hmac.compare_digest(headers.get("X-Shopify-Access-Token", "").encode(), self.access_token.encode()):
+            if not self._shopify_authorised(headers):
                 message = "[API] Invalid API key or access token (unrecognized login or wrong password)"
                 return 401, {"errors": message}, {}
             return self._shopify(path)
@@ -150,6 +157,8 @@ class ApiServer:
                     401, "woocommerce_rest_cannot_edit", "Sorry, you are not allowed to edit this."
                 )
                 return status, body, {}
+        elif method == "POST" and path == "/admin/oauth/access_token" and self.oauth is not None:
+            return self.oauth.token(raw, headers.get("Content-Type", ""))
         elif path.startswith("/admin/api/") and not self._shopify_authorised(headers):
             return 401, {"errors": "[API] Invalid API key or access token"}, {}
         fault = self._fault()
@@ -270,7 +279,10 @@ class ApiServer:
         return None
 
     def _shopify_authorised(self, headers: Any) -> bool:
-        return hmac.compare_digest(headers.get("X-Shopify-Access-Token", "").encode(), self.access_token.encode())
+        token = headers.get("X-Shopify-Access-Token", "")
+        if self.oauth is not None and self.oauth.accepts(token):
+            return True
+        return hmac.compare_digest(token.encode(), self.access_token.encode())
 
     def _woo_authorised(self, authorization: str, query: dict[str, list[str]]) -> bool:
         key = secret = ""
@@ -425,7 +437,8 @@ def _handler_for(server: ApiServer) -> type[BaseHTTPRequestHandler]:
         def _send_json(self, status: int, body: Any, extra: dict[str, str]) -> None:
             data = body if isinstance(body, bytes) else json.dumps(body).encode()  # bytes: a malformed weather body
             self.send_response(status, HTTPStatus(status).phrase)
-            self.send_header("Content-Type", "application/json; charset=UTF-8")
+            if "Content-Type" not in extra:  # an HTML page (the OAuth consent) says so itself
+                self.send_header("Content-Type", "application/json; charset=UTF-8")
             self.send_header("Content-Length", str(len(data)))
             for name, value in extra.items():
                 self.send_header(name, value)

@@ -68,6 +68,16 @@ class WooCommerceGateway:
         return f"{parts.scheme}://{netloc}{parts.path.rstrip('/')}"
 
     @staticmethod
+    def credentials_expiring(credentials: Mapping[str, str]) -> bool:
+        return False  # REST keys do not expire
+
+    @staticmethod
+    def renew_credentials(
+        base_url: str, credentials: Mapping[str, str], app: Mapping[str, str], *, timeout: float
+    ) -> dict[str, str]:
+        raise UnsupportedOperation("WooCommerce REST keys do not expire: there is nothing to renew")
+
+    @staticmethod
     def api_base_url(address: str) -> str:
         return address
 

@@ -14,7 +14,7 @@ from inventory_ai.models.drivers import (
 )
 from inventory_ai.models.events import WebhookEvent
 from inventory_ai.models.forecasts import Forecast, ForecastResult, ForecastRun, ForecastRunChunk
-from inventory_ai.models.operations import ServiceHeartbeat, SyncRun
+from inventory_ai.models.operations import OAuthState, ServiceHeartbeat, SyncRun
 from inventory_ai.models.orders import Order, OrderLine, Refund, RefundLine
 from inventory_ai.models.replenishment import ClassPolicy, PushAttempt, ReorderSuggestion, StockAdjustment
 from inventory_ai.models.stores import Store
@@ -36,6 +36,7 @@ __all__ = [
     "ForecastRunChunk",
     "InventoryLevel",
     "Location",
+    "OAuthState",
     "Order",
     "PriceChange",
     "OrderLine",

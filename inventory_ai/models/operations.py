@@ -66,3 +66,20 @@ class SyncRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} #{self.pk} of {self.store} ({self.status})"
+
+
+class OAuthState(models.Model):
+    """A store connection under way: the single-use `state` sent with the merchant to the platform's approval page,
+    for one shop, until it comes back (`used_at`) or expires."""
+
+    state = models.CharField(max_length=64, unique=True)
+    platform = models.CharField(max_length=16)
+    shop = models.CharField(max_length=255)
+    created_at = models.DateTimeField(auto_now_add=True)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["created_at"], name="oauth_state_created")]
+
+    def __str__(self) -> str:
+        return f"{self.platform} install of {self.shop} ({'used' if self.used_at else 'open'})"

@@ -11,7 +11,7 @@ from django.db import models
 from inventory_ai.choices import FillRateScope, Platform, ServiceMeasure
 from inventory_ai.conf import get_option
 from inventory_ai.fields import EncryptedJSONField
-from inventory_ai.gateways import UnknownPlatform, gateway_class
+from inventory_ai.gateways import UnknownPlatform, gateway_class, platform_base_url
 
 
 def normalize_store_domain(platform: str, value: str) -> str:
@@ -131,7 +131,8 @@ class Store(models.Model):
 
     @property
     def effective_api_base_url(self) -> str:
-        """Where this store's API lives: the override, else the platform's address derived from the domain."""
+        """Where this store's API lives: the store's override, else the platform's address derived from the domain
+        (or the option standing in for the platform: `gateways.platform_base_url`)."""
         if self.api_base_url:
             return self.api_base_url.rstrip("/")
-        return gateway_class(self.platform).api_base_url(self.domain)
+        return platform_base_url(self.platform, self.domain)

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
 
-from inventory_ai.gateways import gateway_class
+from integrations.errors import StoreAPIError
+from inventory_ai.conf import get_option
+from inventory_ai.gateways import gateway_class, platform_base_url
 from inventory_ai.models import SyncRun
 from inventory_ai.services.stores import upsert_store
 from inventory_ai.services.sync_runs import SyncAlreadyRunning, start_sync
@@ -19,7 +22,11 @@ class Command(BaseCommand):
         shopify = platforms.add_parser("shopify", help="A Shopify shop")
         shopify.add_argument("--domain", required=True, help="The shop's myshopify.com domain")
         shopify.add_argument("--webhook-secret", help="The app's client secret (signs webhooks)")
-        shopify.add_argument("--access-token", help="Admin API access token")
+        shopify.add_argument("--access-token", help="Admin API access token (a legacy custom app's)")
+        shopify.add_argument(
+            "--client-id", help="The store's own Dev Dashboard app: its client id (client credentials grant)"
+        )
+        shopify.add_argument("--client-secret", help="...and its client secret (also signs its webhooks)")
         woocommerce = platforms.add_parser("woocommerce", help="A WooCommerce site")
         woocommerce.add_argument(
             "--url", dest="domain", metavar="URL", required=True, help="The site URL, e.g. https://shop.example"
@@ -42,6 +49,22 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         platform, domain = options["platform"], options["domain"]
         credentials = {name: options.get(name) for name in gateway_class(platform).credential_names}
+        app = {name: options.get(name) for name in ("client_id", "client_secret") if options.get(name)}
+        if app and len(app) != 2:
+            raise CommandError("--client-id and --client-secret go together")
+        if app:
+            # a token from the client credentials grant, asked for again before it expires; none is kept if refused
+            cls = gateway_class(platform)
+            try:
+                address = cls.normalize_address(domain)
+                base = (options.get("api_base_url") or "").rstrip("/") or platform_base_url(platform, address)
+                credentials = cls.renew_credentials(
+                    base, {**app, "expires_at": timezone.now().isoformat()}, {},
+                    timeout=float(get_option("STORE_API_TIMEOUT_SECONDS")),
+                )  # fmt: skip
+            except (StoreAPIError, ValueError) as exc:
+                raise CommandError(f"No token for the app's client credentials: {exc}") from exc
+            options["webhook_secret"] = options.get("webhook_secret") or app["client_secret"]
         fields = {
             "api_base_url": options.get("api_base_url"),
             "api_version": options.get("api_version"),

@@ -1,0 +1,183 @@
+"""Connecting a Shopify store through the product's app: the authorization code grant against the simulated shop, its
+refusals, and the renewal of expiring tokens."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+
+from integrations.shopify import oauth
+from integrations.simulator.api_server import ApiServer
+from integrations.simulator.shopify_oauth import ShopifyOAuth
+from integrations.simulator.state import StoreState
+from inventory_ai.gateways import store_gateway
+from inventory_ai.models import OAuthState, Store, SyncRun
+
+pytestmark = pytest.mark.django_db
+
+SHOP = "new-merchant.myshopify.com"
+SCOPES = ["read_orders", "read_products", "read_inventory", "write_inventory", "read_discounts"]
+
+
+@pytest.fixture
+def shopify(settings):
+    """The simulated shop with our app on it, and the settings of that app."""
+    app = ShopifyOAuth("client-abc", "secret-xyz", SHOP)
+    with ApiServer(StoreState(tz=UTC), access_token="legacy-token", oauth=app) as server:
+        server.start()
+        settings.SHOPIFY_CLIENT_ID, settings.SHOPIFY_CLIENT_SECRET = "client-abc", "secret-xyz"
+        settings.SHOPIFY_SCOPES = SCOPES
+        settings.PUBLIC_BASE_URL = "https://inventory.example"
+        settings.INVENTORY_AI = {**settings.INVENTORY_AI, "SHOPIFY_BASE_URL": server.url}
+        yield server
+
+
+def approve(authorize_url: str) -> dict[str, str]:
+    """What the merchant's browser does on the shop: open the consent page, click Install, follow the redirect to
+    our callback (whose query is returned)."""
+    page = httpx.get(authorize_url)
+    assert page.status_code == 200
+    assert 'id="install"' in page.text
+    link = page.text.split('href="', 1)[1].split('"', 1)[0].replace("&amp;", "&")
+    back = httpx.get(authorize_url.split("/admin/")[0] + link, follow_redirects=False)
+    assert back.status_code == 302
+    location = back.headers["Location"]
+    assert location.startswith("https://inventory.example/shopify/callback?")
+    return {key: values[0] for key, values in parse_qs(urlsplit(location).query).items()}
+
+
+def test_a_merchant_installs_the_app_and_the_store_is_connected_with_an_expiring_token(client, shopify):
+    # when the merchant starts from our install link
+    started = client.get("/shopify/install", {"shop": "New-Merchant.myshopify.com"})
+
+    # then they are sent to the shop's approval page for our app, with our scopes, redirect and a state
+    assert started.status_code == 302
+    url = started["Location"]
+    query = parse_qs(urlsplit(url).query)
+    assert url.startswith(f"{shopify.url}/admin/oauth/authorize?")
+    assert query["client_id"] == ["client-abc"]
+    assert query["scope"] == [",".join(SCOPES)]
+    assert query["redirect_uri"] == ["https://inventory.example/shopify/callback"]
+    assert OAuthState.objects.get().shop == SHOP
+
+    # when they approve and Shopify calls us back
+    answer = client.get("/shopify/callback", approve(url))
+
+    # then the store is connected with an expiring offline token and its refresh token, and its backfill started
+    store = Store.objects.get(domain=SHOP)
+    assert answer.status_code == 302
+    assert answer["Location"] == f"/admin/inventory_ai/store/{store.pk}/change/"
+    credentials = store.credentials
+    assert credentials["access_token"].startswith("shpat_")
+    assert credentials["refresh_token"].startswith("shprt_")
+    expires = datetime.fromisoformat(credentials["expires_at"])
+    assert timedelta(minutes=55) < expires - datetime.now(UTC) <= timedelta(hours=1)
+    assert credentials["scopes"] == ",".join(SCOPES)
+    assert store.webhook_secrets == ["secret-xyz"]  # Shopify signs the app's webhooks with its client secret
+    assert SyncRun.objects.filter(store=store, kind=SyncRun.Kind.BACKFILL, trigger="install").exists()
+    assert list(store_gateway(store).read_locations().records) == []  # the token works on the Admin API
+    # and the state cannot be used again
+    assert OAuthState.objects.get().used_at is not None
+
+
+def test_every_forged_or_stale_callback_is_refused_and_nothing_is_stored(client, shopify):
+    # a shop domain that is not a Shopify shop
+    assert client.get("/shopify/install", {"shop": "evil.example.com"}).status_code == 400
+    assert client.get("/shopify/install", {"shop": "x.myshopify.com.evil.com"}).status_code == 400
+    url = client.get("/shopify/install", {"shop": SHOP})["Location"]
+    params = approve(url)
+    # a tampered query, a missing HMAC
+    assert client.get("/shopify/callback", {**params, "shop": "other.myshopify.com"}).status_code == 403
+    assert client.get("/shopify/callback", {k: v for k, v in params.items() if k != "hmac"}).status_code == 403
+    # a correctly signed callback for another shop than the state's
+    foreign = {**params, "shop": "other.myshopify.com"}
+    foreign["hmac"] = oauth.callback_hmac(foreign, "secret-xyz")
+    assert client.get("/shopify/callback", foreign).status_code == 403
+    # a state that expired
+    OAuthState.objects.update(created_at=datetime.now(UTC) - timedelta(minutes=11))
+    assert client.get("/shopify/callback", params).status_code == 403
+    assert not Store.objects.exists()
+    # a code Shopify does not know (the exchange fails), then the same state replayed
+    fresh = approve(client.get("/shopify/install", {"shop": SHOP})["Location"])
+    forged_code = {**fresh, "code": "not-a-code"}
+    forged_code["hmac"] = oauth.callback_hmac(forged_code, "secret-xyz")
+    refused = client.get("/shopify/callback", forged_code)
+    assert refused.status_code == 400
+    assert "Shopify refused the install" in refused.content.decode()
+    assert client.get("/shopify/callback", fresh).status_code == 403  # its state was used by the failed attempt
+    assert not Store.objects.exists()
+
+
+def test_an_unconfigured_app_says_what_to_set(client, settings):
+    settings.SHOPIFY_CLIENT_ID = ""
+    answer = client.get("/shopify/install", {"shop": SHOP})
+    assert answer.status_code == 400
+    assert "SHOPIFY_CLIENT_ID" in answer.content.decode()
+
+
+def test_an_expiring_token_is_refreshed_before_it_runs_out_and_a_store_app_token_asked_for_again(client, shopify):
+    # given a store connected through the app whose token runs out in five minutes
+    client.get("/shopify/callback", approve(client.get("/shopify/install", {"shop": SHOP})["Location"]))
+    store = Store.objects.get(domain=SHOP)
+    first = store.credentials
+    store.credentials = {**first, "expires_at": (datetime.now(UTC) + timedelta(minutes=5)).isoformat()}
+    store.save()
+
+    # when the store's API is next used
+    store_gateway(store).read_locations()
+
+    # then the token was refreshed first, kept, and the old refresh token is spent
+    store.refresh_from_db()
+    assert store.credentials["access_token"] != first["access_token"]
+    assert store.credentials["refresh_token"] != first["refresh_token"]
+    assert datetime.fromisoformat(store.credentials["expires_at"]) > datetime.now(UTC) + timedelta(minutes=55)
+    with pytest.raises(Exception, match="400"):
+        oauth.refresh(shopify.url, "client-abc", "secret-xyz", first["refresh_token"])
+
+    # and a store's own app (client credentials grant) gets a new 24-hour token the same way
+    store.credentials = {"client_id": "client-abc", "client_secret": "secret-xyz", "access_token": "old",
+                         "expires_at": (datetime.now(UTC) + timedelta(minutes=1)).isoformat()}  # fmt: skip
+    store.save()
+    store_gateway(store).read_locations()
+    store.refresh_from_db()
+    lasts = datetime.fromisoformat(store.credentials["expires_at"]) - datetime.now(UTC)
+    assert timedelta(hours=23) < lasts <= timedelta(hours=24)
+    assert "refresh_token" not in store.credentials or store.credentials["refresh_token"] == ""
+
+
+def test_add_store_with_a_stores_own_app_gets_its_token_by_client_credentials(shopify, run_command):
+    # when a merchant adds the store with its own Dev Dashboard app's client id and secret
+    out, _ = run_command("add_store", "shopify", "--domain", SHOP, "--client-id", "client-abc",
+                         "--client-secret", "secret-xyz")  # fmt: skip
+
+    # then a 24-hour token was granted and kept (never printed), and the app's secret verifies its webhooks
+    store = Store.objects.get(domain=SHOP)
+    assert store.credentials["access_token"].startswith("shpat_")
+    assert store.credentials["access_token"] not in out
+    assert datetime.fromisoformat(store.credentials["expires_at"]) > datetime.now(UTC) + timedelta(hours=23)
+    assert store.webhook_secrets == ["secret-xyz"]
+    assert store.effective_api_base_url == shopify.url  # INVENTORY_AI_SHOPIFY_BASE_URL stands in for Shopify
+
+
+def test_add_store_with_refused_client_credentials_keeps_nothing(shopify, run_command):
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="No token"):
+        run_command("add_store", "shopify", "--domain", SHOP, "--client-id", "client-abc", "--client-secret", "wrong")
+    assert not Store.objects.exists()
+
+
+def test_the_example_app_configuration_asks_for_the_scopes_the_product_asks_for():
+    import tomllib
+    from pathlib import Path
+
+    from django.conf import settings
+
+    config = tomllib.loads((Path(__file__).resolve().parent.parent / "shopify.app.toml").read_text())
+    assert config["access_scopes"]["scopes"].split(",") == list(settings.SHOPIFY_SCOPES)
+    assert config["auth"]["redirect_urls"][0].endswith("/shopify/callback")
+    compliance = {topic for sub in config["webhooks"]["subscriptions"] for topic in sub.get("compliance_topics", [])}
+    assert compliance == {"customers/data_request", "customers/redact", "shop/redact"}
