@@ -137,6 +137,10 @@ class StoreGateway(Protocol):
     batch_size: ClassVar[int]
     # The phases of a backfill or a reconciliation, in order (PHASE_* names).
     sync_phases: ClassVar[tuple[str, ...]]
+    # The webhook topics the product subscribes a store to through the API (the platform's topic names).
+    subscription_topics: ClassVar[tuple[str, ...]]
+    # Whether the store's API lists only this app's subscriptions (Shopify), rather than every webhook of the site.
+    lists_only_own_subscriptions: ClassVar[bool]
 
     @staticmethod
     def normalize_address(value: str) -> str:

@@ -181,3 +181,65 @@ def test_the_example_app_configuration_asks_for_the_scopes_the_product_asks_for(
     assert config["auth"]["redirect_urls"][0].endswith("/shopify/callback")
     compliance = {topic for sub in config["webhooks"]["subscriptions"] for topic in sub.get("compliance_topics", [])}
     assert compliance == {"customers/data_request", "customers/redact", "shop/redact"}
+
+
+def test_the_app_subscribes_the_stores_webhooks_on_connect_and_reconciliation_repairs_them(client, shopify, settings):
+    from integrations.shopify.gateway import ShopifyGateway
+    from inventory_ai.services import subscriptions, sync_runs
+    from tests.test_sync_runs import run_to_end
+
+    # when a merchant installs the app
+    client.get("/shopify/callback", approve(client.get("/shopify/install", {"shop": SHOP})["Location"]))
+
+    # then every topic the product reads is subscribed at this deployment's address, and the store says so
+    store = Store.objects.get(domain=SHOP)
+    address = "https://inventory.example/webhooks/shopify/"
+    held = {(sub["topic"], sub["uri"]) for sub in shopify.subscriptions.subscriptions.values()}
+    wanted = {(topic.upper().replace("/", "_"), address) for topic in ShopifyGateway.subscription_topics}
+    assert held == wanted
+    assert "ORDERS_CREATE" in {topic for topic, _ in held}
+    assert "SHOP_REDACT" not in {topic for topic, _ in held}  # privacy topics live in the app's configuration
+    assert set(store.webhook_subscriptions["topics"].values()) == {"created"}
+    assert subscriptions.problems(store) == []
+
+    # when a subscription is deleted on the shop, another points at an old address and one is a topic we do not read
+    subs = shopify.subscriptions.subscriptions
+    gone = next(number for number, sub in subs.items() if sub["topic"] == "ORDERS_CREATE")
+    del subs[gone]
+    moved = next(number for number, sub in subs.items() if sub["topic"] == "REFUNDS_CREATE")
+    subs[moved]["uri"] = "https://old-host.example/webhooks/shopify/"
+    subs[999] = {"topic": "CARTS_UPDATE", "uri": address}
+    run = run_to_end(sync_runs.start_sync(store, SyncRun.Kind.RECONCILE))
+
+    # then the hourly reconciliation puts them right and records what it did
+    assert run.status == SyncRun.Status.SUCCEEDED, run.error
+    held = {(sub["topic"], sub["uri"]) for sub in shopify.subscriptions.subscriptions.values()}
+    assert held == wanted
+    store.refresh_from_db()
+    topics = store.webhook_subscriptions["topics"]
+    assert (topics["orders/create"], topics["refunds/create"], topics["orders/updated"]) == ("created", "fixed", "ok")
+    assert store.webhook_subscriptions["removed"] == [
+        f"carts/update {address}",
+        "refunds/create https://old-host.example/webhooks/shopify/",
+    ]
+
+
+def test_doctor_reports_a_store_whose_subscriptions_fail(client, shopify):
+    import io
+
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    # given a store connected through the app whose last check found a topic refused
+    client.get("/shopify/callback", approve(client.get("/shopify/install", {"shop": SHOP})["Location"]))
+    store = Store.objects.get(domain=SHOP)
+    report = store.webhook_subscriptions
+    report["topics"]["orders/create"] = "failed"
+    report["errors"]["orders/create"] = "Address is invalid"
+    Store.objects.filter(pk=store.pk).update(webhook_subscriptions=report)
+
+    # when doctor runs, it fails naming the store, the topic and the store's reason
+    out = io.StringIO()
+    with pytest.raises(CommandError):
+        call_command("doctor", "--skip-worker", stdout=out)
+    assert f"webhook subscriptions: {SHOP}: orders/create: Address is invalid" in out.getvalue()

@@ -294,10 +294,13 @@ class TestCatalogueAndStock:
 
 @pytest.mark.django_db
 class TestAppAndPrivacy:
-    def test_app_uninstalled_deactivates_the_store(self, client, shop):
+    def test_app_uninstalled_deactivates_the_store_and_drops_its_token(self, client, shop):
         post_shopify(client, "app/uninstalled", {"id": 1, "domain": shop.domain})
         process_pending()
-        assert not Store.objects.get(pk=shop.pk).active
+        store = Store.objects.get(pk=shop.pk)
+        assert not store.active
+        assert store.credentials == {}
+        assert store.webhook_secrets  # later deliveries (shop/redact) still verify
 
     def test_customer_data_request_is_answered(self, client, shop):
         response = post_shopify(

@@ -42,6 +42,8 @@ HANDLED_TOPICS = ORDER_TOPICS | frozenset(
         "shop/redact",
     }
 )
+# The privacy topics every app answers, subscribed in the app's configuration (shopify.app.toml), not through the API.
+COMPLIANCE_TOPICS = frozenset({"customers/data_request", "customers/redact", "shop/redact"})
 # Topics a store may send that carry nothing we use: answered 200 and recorded as ignored.
 IGNORED_TOPICS = frozenset(
     {

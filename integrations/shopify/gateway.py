@@ -58,6 +58,9 @@ class ShopifyGateway:
     # otherwise leave a variant without its inventory item, and its stock unread. Discounts come after the catalogue:
     # they name its products.
     sync_phases = (PHASE_LOCATIONS, PHASE_CATALOGUE, PHASE_DISCOUNTS, PHASE_ORDERS, PHASE_STOCK_LEVELS)
+    # Every topic the product reads but the privacy ones, which an app declares in its configuration, not the API.
+    subscription_topics = tuple(sorted(constants.HANDLED_TOPICS - constants.COMPLIANCE_TOPICS))
+    lists_only_own_subscriptions = True
 
     location_page_size = 250
     level_page_size = 250

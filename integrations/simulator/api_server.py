@@ -41,6 +41,7 @@ from urllib.parse import parse_qs, urlsplit
 from integrations.simulator import shopify_graphql, shopify_payloads, woocommerce_payloads
 from integrations.simulator.inventory import InventoryStore
 from integrations.simulator.shopify_oauth import ShopifyOAuth
+from integrations.simulator.shopify_webhooks import ShopifySubscriptions
 from integrations.simulator.state import StoreState
 from integrations.simulator.weather import WEATHER_PATHS, WeatherApi
 
@@ -78,6 +79,7 @@ class ApiServer:
     ) -> None:
         self.state = state
         self.oauth = oauth  # the app installed through OAuth, whose granted tokens the Admin API accepts too
+        self.subscriptions = ShopifySubscriptions()
         # The app's granted scopes where a test narrows them (None: all): a discount read without `read_discounts` is
         # refused as Shopify refuses it (ACCESS_DENIED).
         self.access_scopes = access_scopes
@@ -174,6 +176,8 @@ class ApiServer:
             query, variables = str(body.get("query", "")), body.get("variables") or {}
             if "bulkOperationRunQuery" in query or re.search(r"\bnode\s*\(", query):
                 return self._shopify_bulk(query, variables)
+            if re.search(r"\bwebhookSubscription(s|Create|Delete)\b", query):
+                return 200, {"data": self.subscriptions.answer(query, variables)}, {}
             if re.search(r"\b(products|orders|locations|discountNodes|discountNode|collection)\s*\(", query):
                 return self._shopify_listing(query, variables)
             status, answer = self.inventory.shopify_graphql(query, variables)

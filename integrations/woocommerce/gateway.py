@@ -32,6 +32,7 @@ from integrations.gateway import (
 )
 from integrations.records import DiscountRecord, InventoryLevelRecord, RefundRecord
 from integrations.webhooks import PayloadError
+from integrations.woocommerce import constants
 from integrations.woocommerce.client import BATCH_LIMIT, DEFAULT_TIMEOUT, WooCommerceClient
 from integrations.woocommerce.constants import PUSH_MARKER_KEY
 from integrations.woocommerce.normalize import normalize_payload
@@ -50,6 +51,8 @@ class WooCommerceGateway:
     batch_size = BATCH_LIMIT
     # Stock levels come with the catalogue (a product's own count): no phase of their own, and no locations.
     sync_phases = (PHASE_CATALOGUE, PHASE_ORDERS)
+    subscription_topics = tuple(sorted(constants.HANDLED_TOPICS))
+    lists_only_own_subscriptions = False
 
     page_size = 100
 

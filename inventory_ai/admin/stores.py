@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 from django.contrib import admin
 from django.db import models
 from django.db.models import Count
@@ -11,7 +13,7 @@ from inventory_ai.models import (
     Store,
     SyncRun,
 )
-from inventory_ai.services import retraining, sync_runs
+from inventory_ai.services import retraining, subscriptions, sync_runs
 from inventory_ai.services.stores import store_timezone_changed
 
 
@@ -50,11 +52,11 @@ class StoreAdmin(admin.ModelAdmin):
     search_fields = ("domain", "name")
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     # Secrets are encrypted at rest and never shown; `manage.py add_store` sets and rotates them.
-    exclude = ("credentials", "webhook_secrets")
-    readonly_fields = ("secrets_summary", "created_at", "updated_at")
+    exclude = ("credentials", "webhook_secrets", "webhook_subscriptions")
+    readonly_fields = ("secrets_summary", "connection", "subscriptions_summary", "created_at", "updated_at")
     fieldsets = (
         (None, {"fields": ("platform", "domain", "name", "active")}),
-        ("API", {"fields": ("api_base_url", "api_version", "secrets_summary")}),
+        ("API", {"fields": ("api_base_url", "api_version", "secrets_summary", "connection", "subscriptions_summary")}),
         ("Locale", {"fields": ("timezone", "currency", "country_code", "subdivision_code", "latitude", "longitude")}),
         (
             "Replenishment defaults",
@@ -90,6 +92,28 @@ class StoreAdmin(admin.ModelAdmin):
     def secrets_summary(self, obj):
         names = ", ".join(sorted(obj.credentials)) or "no API credentials"
         return f"{len(obj.webhook_secrets)} webhook secret(s); {names} (encrypted, not shown)"
+
+    @admin.display(description="Connection")
+    def connection(self, obj):
+        """The token's state: when it expires (renewed before), and the scopes granted, never the token."""
+        credentials = obj.credentials
+        if not credentials.get("expires_at"):
+            return "a token that does not expire (a legacy app's, or REST keys)" if credentials else "not connected"
+        scopes = credentials.get("scopes") or "not recorded"
+        return f"token valid until {credentials['expires_at'][:16]} UTC, renewed before; scopes granted: {scopes}"
+
+    @admin.display(description="Webhook subscriptions")
+    def subscriptions_summary(self, obj):
+        report = obj.webhook_subscriptions or {}
+        if not subscriptions.managed(obj):
+            return "kept by the merchant (a store connected with a pasted token)"
+        if not report:
+            return "not checked yet: the next reconciliation subscribes them"
+        states = Counter(report.get("topics", {}).values())
+        found = subscriptions.problems(obj)
+        text = ", ".join(f"{count} {state}" for state, count in sorted(states.items()))
+        text = f"{text} at {report.get('address')} (checked {report.get('checked_at', '')[:16]})"
+        return f"{text}; problems: {'; '.join(found)}" if found else text
 
 
 def retrain_stores(modeladmin, request, stores, kind):

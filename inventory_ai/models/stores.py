@@ -76,6 +76,11 @@ class Store(models.Model):
     credentials = EncryptedJSONField(default=dict, blank=True, help_text="API credentials, encrypted at rest")
     webhook_secrets = EncryptedJSONField(default=list, blank=True, help_text="Webhook signing secrets, newest first")
     active = models.BooleanField(default=True)
+    webhook_subscriptions = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="The last check of the webhook subscriptions the product keeps on the store: each topic's state",
+    )
 
     default_lead_time_days = models.PositiveIntegerField(default=_default_lead_time)
     default_review_period_days = models.PositiveIntegerField(default=_default_review_period)

@@ -232,8 +232,12 @@ def _location_deleted(store: Store, item: r.LocationDeleted, catalog: CatalogCac
 
 
 def _app_uninstalled(store: Store, item: r.AppUninstalled, catalog: CatalogCache) -> str:
-    Store.objects.filter(pk=store.pk).update(active=False)
-    return "the app was uninstalled: store deactivated"
+    # The token died with the install: it is dropped, and an inactive store is neither reconciled nor retrained.
+    # Its data stays until the shop's redaction request (shop/redact) arrives, as Shopify sends it 48 hours later.
+    locked = Store.objects.select_for_update().get(pk=store.pk)
+    locked.active, locked.credentials, locked.webhook_subscriptions = False, {}, {}
+    locked.save(update_fields=["active", "credentials", "webhook_subscriptions", "updated_at"])
+    return "the app was uninstalled: store deactivated and its token dropped"
 
 
 def _privacy(store: Store, item: r.PrivacyRequest, catalog: CatalogCache) -> str:

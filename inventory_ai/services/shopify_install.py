@@ -2,9 +2,10 @@
 
 `start_install(shop)` validates the shop domain, keeps a single-use `state` and returns the shop's approval URL;
 `finish_install(params)` checks the callback's HMAC, its shop and its state (single use, ten minutes), exchanges the
-code for an expiring offline token (and its refresh token), keeps them encrypted with the scopes granted, and starts
-the store's backfill. Every refusal raises `InstallRefused` with what the merchant reads and the HTTP status; nothing
-is stored then. The token is renewed before it expires by `inventory_ai.gateways.renew_credentials`.
+code for an expiring offline token (and its refresh token), keeps them encrypted with the scopes granted, subscribes
+the store's webhooks and starts the store's backfill. Every refusal raises `InstallRefused` with what the merchant
+reads and the HTTP status; nothing is stored then. The token is renewed before it expires
+(`inventory_ai.gateways.renew_credentials`).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from inventory_ai.choices import Platform
 from inventory_ai.conf import get_option
 from inventory_ai.gateways import app_credentials, platform_base_url
 from inventory_ai.models import OAuthState, Store, SyncRun
-from inventory_ai.services import sync_runs
+from inventory_ai.services import subscriptions, sync_runs
 from inventory_ai.services.stores import upsert_store
 
 logger = logging.getLogger(__name__)
@@ -117,6 +118,7 @@ def finish_install(params: dict[str, str]) -> Installed:
     if not store.active:
         store.active = True
         store.save(update_fields=["active"])
+    subscriptions.sync_subscriptions(store)  # the topics the product reads, at this deployment's address
     missing = tuple(scope for scope in settings.SHOPIFY_SCOPES if scope not in grant.scopes)
     try:
         backfill = sync_runs.start_sync(store, SyncRun.Kind.BACKFILL, trigger="install")

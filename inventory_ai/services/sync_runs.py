@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import random
+from collections import Counter
 from datetime import timedelta
 from typing import Any
 
@@ -35,6 +36,7 @@ from integrations.records import DiscountRecord, InventoryLevelRecord, OrderReco
 from inventory_ai import dispatch
 from inventory_ai.gateways import gateway_class, store_gateway
 from inventory_ai.models import DailyDemand, InventoryLevel, Location, Order, OrderLine, Store, SyncRun, Variant
+from inventory_ai.services import subscriptions
 from inventory_ai.services.bulk import refresh_statistics
 from inventory_ai.services.records import NotReadyYet, apply_records
 from inventory_ai.services.webhooks import fetch_remote
@@ -120,6 +122,14 @@ def run_sync(run_id: int) -> str:
         run.started_at = run.started_at or timezone.now()
         run.save(update_fields=["status", "attempts", "started_at", "updated_at"])
     store = run.store
+    if run.kind == SyncRun.Kind.RECONCILE and "subscriptions" not in run.counts and subscriptions.managed(store):
+        # the hourly check of the webhooks the app keeps, once per run (a failure is kept on the store, not fatal)
+        report = subscriptions.sync_subscriptions(store)
+        with transaction.atomic():
+            run = SyncRun.objects.select_for_update().get(pk=run_id)
+            states = Counter(report["topics"].values())
+            run.counts = {**run.counts, "subscriptions": {**states, "removed": len(report["removed"])}}
+            run.save(update_fields=["counts", "updated_at"])
     for phase in phases(store, run.kind):
         while run.cursor.get(phase) != DONE:
             position = run.cursor.get(phase)

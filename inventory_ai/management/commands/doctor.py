@@ -43,7 +43,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         failures = 0
-        failures += not self.check_database()
+        self.database_ok = self.check_database()
+        failures += not self.database_ok
         broker_ok = self.check_broker()
         failures += not broker_ok
         if options["skip_worker"]:
@@ -54,6 +55,8 @@ class Command(BaseCommand):
             failures += not self.fail("worker", "not checked: the broker is unreachable", "fix the broker first")
         for name in options["heartbeat"]:
             failures += not self.check_heartbeat(name)
+        if self.database_ok:
+            failures += not self.check_subscriptions()
         if failures:
             raise CommandError(f"{failures} check(s) failed")
         self.stdout.write(self.style.SUCCESS("All checks passed."))
@@ -65,6 +68,19 @@ class Command(BaseCommand):
     def fail(self, what: str, detail: str, hint: str) -> bool:
         self.stdout.write(f"{self.style.ERROR('FAIL')} {what}: {detail}\n      -> {hint}")
         return False
+
+    def check_subscriptions(self) -> bool:
+        """Stores connected through the app whose webhook subscriptions are incomplete or failing."""
+        from inventory_ai.models import Store
+        from inventory_ai.services.subscriptions import managed, problems
+
+        stores = [store for store in Store.objects.filter(active=True) if managed(store)]
+        broken = {store.domain: problems(store) for store in stores}
+        broken = {domain: found for domain, found in broken.items() if found}
+        if broken:
+            detail = "; ".join(f"{domain}: {', '.join(found)}" for domain, found in sorted(broken.items()))
+            return self.fail("webhook subscriptions", detail, "reconcile the store (its reconciliation re-subscribes)")
+        return self.ok("webhook subscriptions", f"complete on {len(stores)} store(s) connected through the app")
 
     def check_database(self) -> bool:
         connection = connections[DEFAULT_DB_ALIAS]
