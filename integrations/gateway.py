@@ -24,7 +24,7 @@ Model: Saleor's payment gateway interface (`saleor/payment/interface.py`) and dj
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, NamedTuple, Protocol
@@ -165,7 +165,18 @@ class StoreGateway(Protocol):
         `client_id` and `client_secret` where the credentials hold none. Raises StoreAPIError when refused."""
         ...
 
-    def __init__(self, base_url: str, credentials: Mapping[str, str], *, api_version: str, timeout: float) -> None: ...
+    def __init__(
+        self,
+        base_url: str,
+        credentials: Mapping[str, str],
+        *,
+        api_version: str,
+        timeout: float,
+        on_unauthorized: Callable[[], str | None] | None = None,
+    ) -> None:
+        """`on_unauthorized`: asked for a new access token when the store answers 401; the request is then sent once
+        more with it."""
+        ...
 
     def close(self) -> None: ...
 

@@ -16,10 +16,12 @@ import hashlib
 import json
 import threading
 from collections import OrderedDict
+from functools import partial
 from typing import TYPE_CHECKING
 
 from django.conf import settings
 
+from integrations.errors import StoreAPIError
 from integrations.gateway import StoreGateway
 from integrations.platforms import GATEWAYS, UnknownPlatform, gateway_class
 from integrations.webhooks import Provider
@@ -77,8 +79,9 @@ def store_gateway(store: Store) -> StoreGateway:
             _gateways.move_to_end(key)
             return gateway
         gateway = _gateways[key] = gateway_class(store.platform)(
-            store.effective_api_base_url, store.credentials, api_version=version, timeout=timeout
-        )
+            store.effective_api_base_url, store.credentials, api_version=version, timeout=timeout,
+            on_unauthorized=partial(_renew_after_refusal, store.pk, timeout),
+        )  # fmt: skip
         while len(_gateways) > MAX_GATEWAYS:
             _, oldest = _gateways.popitem(last=False)
             oldest.close()
@@ -121,6 +124,29 @@ def renew_credentials(store: Store, timeout: float) -> bool:
             locked.save(update_fields=["credentials"])
     store.credentials = locked.credentials
     return True
+
+
+def _renew_after_refusal(store_id: int, timeout: float) -> str | None:
+    """The store answered 401 to a token we thought valid (revoked, or run out early): renew it now if it can be
+    renewed, and give the new access token; None when it cannot (a legacy token: the 401 stands)."""
+    from django.db import transaction
+
+    from inventory_ai.models import Store as StoreModel
+
+    try:
+        with transaction.atomic():
+            store = StoreModel.objects.select_for_update().get(pk=store_id)
+            credentials = store.credentials
+            if not (credentials.get("refresh_token") or credentials.get("client_id")):
+                return None
+            cls = gateway_class(store.platform)
+            store.credentials = cls.renew_credentials(
+                store.effective_api_base_url, credentials, app_credentials(store.platform), timeout=timeout
+            )
+            store.save(update_fields=["credentials"])
+    except StoreAPIError:
+        return None  # refused too: the store must be re-authorised, and the 401 says so
+    return store.credentials.get("access_token")
 
 
 def forget_gateways() -> None:

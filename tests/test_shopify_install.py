@@ -243,3 +243,26 @@ def test_doctor_reports_a_store_whose_subscriptions_fail(client, shopify):
     with pytest.raises(CommandError):
         call_command("doctor", "--skip-worker", stdout=out)
     assert f"webhook subscriptions: {SHOP}: orders/create: Address is invalid" in out.getvalue()
+
+
+def test_a_token_the_shop_refuses_early_is_renewed_once_and_the_request_sent_again(client, shopify):
+    from integrations.errors import StoreAPIError
+
+    # given a connected store whose token the shop stopped accepting before its expiry
+    client.get("/shopify/callback", approve(client.get("/shopify/install", {"shop": SHOP})["Location"]))
+    store = Store.objects.get(domain=SHOP)
+    first = store.credentials["access_token"]
+    del shopify.oauth.tokens[first]
+
+    # when the store's API is used, the 401 renews the token and the request goes through
+    assert list(store_gateway(store).read_locations().records) == []
+    store.refresh_from_db()
+    assert store.credentials["access_token"] not in ("", first)
+
+    # and when renewal is refused too (the app was uninstalled), the 401 stands
+    shopify.oauth.tokens.clear()
+    shopify.oauth.refresh_tokens.clear()
+    store.refresh_from_db()
+    with pytest.raises(StoreAPIError) as refused:
+        store_gateway(store).read_locations()
+    assert refused.value.status == 401

@@ -11,6 +11,7 @@ inventory mutation an `@idempotent(key: ...)` directive, so a retried request ca
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -106,7 +107,11 @@ class ShopifyClient:
         *,
         timeout: float = DEFAULT_TIMEOUT,
         transport: httpx.BaseTransport | None = None,
+        on_unauthorized: Callable[[], str | None] | None = None,
     ):
+        # Asked for a new token when the shop answers 401 (an expiring token revoked or run out early): the request
+        # is sent once more with it. None, or no new token: the 401 is raised.
+        self.on_unauthorized = on_unauthorized
         self.base_url = base_url.rstrip("/")
         self.endpoint = f"{self.base_url}/admin/api/{api_version}/graphql.json"
         self._client = httpx.Client(
@@ -128,10 +133,12 @@ class ShopifyClient:
 
     def graphql(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
         """The `data` of one request. Timeouts, 429, 5xx and THROTTLED raise transient errors; the rest permanent."""
-        try:
-            response = self._client.post(self.endpoint, json={"query": query, "variables": variables or {}})
-        except httpx.HTTPError as exc:
-            raise StoreAPIError(f"POST {self.endpoint}: {exc.__class__.__name__}: {exc}", transient=True) from exc
+        response = self._post(query, variables)
+        if response.status_code == 401 and self.on_unauthorized is not None:
+            token = self.on_unauthorized()
+            if token:
+                self._client.headers["X-Shopify-Access-Token"] = token
+                response = self._post(query, variables)
         if response.status_code == 429:
             retry_after = _float(response.headers.get("Retry-After"), 1.0)
             raise ShopifyThrottled(f"POST {self.endpoint}: HTTP 429", retry_after, status=429)
@@ -160,6 +167,12 @@ class ShopifyClient:
             denied = any((error.get("extensions") or {}).get("code") == "ACCESS_DENIED" for error in errors)
             raise StoreAPIError(f"{self.endpoint}: {messages}", transient=False, status=403 if denied else None)
         return body.get("data") or {}
+
+    def _post(self, query: str, variables: dict[str, Any] | None) -> httpx.Response:
+        try:
+            return self._client.post(self.endpoint, json={"query": query, "variables": variables or {}})
+        except httpx.HTTPError as exc:
+            raise StoreAPIError(f"POST {self.endpoint}: {exc.__class__.__name__}: {exc}", transient=True) from exc
 
     def revoke_access(self) -> None:
         """Revoke the access token, which uninstalls the app from the shop (the one REST call: GraphQL has none)."""

@@ -6,7 +6,7 @@ request: a mutation carries one idempotency key, so changes batched together wou
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -119,10 +119,12 @@ class ShopifyGateway:
         api_version: str = constants.API_VERSION,
         timeout: float = DEFAULT_TIMEOUT,
         transport: httpx.BaseTransport | None = None,
+        on_unauthorized: Callable[[], str | None] | None = None,
     ) -> None:
         self.client = ShopifyClient(
-            base_url, credentials.get("access_token", ""), api_version, timeout=timeout, transport=transport
-        )
+            base_url, credentials.get("access_token", ""), api_version, timeout=timeout, transport=transport,
+            on_unauthorized=on_unauthorized,
+        )  # fmt: skip
 
     def close(self) -> None:
         self.client.close()

@@ -9,7 +9,7 @@ applied. Up to 100 writes go in one batch request per parent product.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -92,8 +92,10 @@ class WooCommerceGateway:
         api_version: str = "wc/v3",
         timeout: float = DEFAULT_TIMEOUT,
         transport: httpx.BaseTransport | None = None,
+        on_unauthorized: Callable[[], str | None] | None = None,
     ) -> None:
-        # The REST API is always v3 (`REST_PREFIX`); `api_version` is accepted for the shared signature.
+        # The REST API is always v3 (`REST_PREFIX`); `api_version` and `on_unauthorized` (REST keys do not expire)
+        # are accepted for the shared signature.
         self.client = WooCommerceClient(
             base_url,
             credentials.get("consumer_key", ""),
