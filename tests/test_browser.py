@@ -182,3 +182,47 @@ def test_a_viewer_finds_no_way_to_approve(planned_store, live_server, browser):
     suggestion = ReorderSuggestion.objects.get(variant=variants[0], status=SuggestionStatus.PENDING)
     answer = page.goto(f"{live_server.url}/admin/inventory_ai/reordersuggestion/{suggestion.pk}/approve/")
     assert answer.status == 403
+
+
+def test_a_merchant_connects_a_shopify_store_through_the_app_in_a_browser(live_server, browser, settings, screenshots):
+    from django.contrib.auth import get_user_model
+
+    from integrations.simulator.api_server import ApiServer
+    from integrations.simulator.shopify_oauth import ShopifyOAuth
+    from integrations.simulator.state import StoreState
+    from inventory_ai.models import Store, SyncRun
+
+    # given the product's Shopify app and a shop that has not installed it
+    shop = "bramble-gifts.myshopify.com"
+    app = ShopifyOAuth("client-abc", "secret-xyz", shop)
+    with ApiServer(StoreState(), access_token="unused", oauth=app) as simulator:
+        simulator.start()
+        settings.SHOPIFY_CLIENT_ID, settings.SHOPIFY_CLIENT_SECRET = "client-abc", "secret-xyz"
+        settings.PUBLIC_BASE_URL = live_server.url
+        settings.INVENTORY_AI = {**settings.INVENTORY_AI, "SHOPIFY_BASE_URL": simulator.url}
+        get_user_model().objects.create_superuser("owner", "owner@example.com", "owner-pass-1")
+        page = browser.new_page(viewport={"width": 1300, "height": 900})
+        log_in(page, live_server.url, "owner", "owner-pass-1")
+
+        # when the owner connects the shop: its domain, then Install on Shopify's approval page
+        page.goto(f"{live_server.url}/admin/inventory_ai/store/")
+        page.click("#connect-store")
+        page.fill("#id_shop", shop)
+        page.click("#connect-form input[type=submit]")
+        page.wait_for_selector("#install")
+        assert "read_orders" in page.inner_text("body")
+        page.click("#install")
+        page.wait_for_selector("#store_form")
+
+        # then they are back on the store's page, connected, with its backfill queued
+        page.screenshot(path=str(screenshots / "connected.png"), full_page=True)
+        text = page.inner_text("#content")
+        assert "is connected; its history is being read" in page.inner_text("body")
+        assert "token valid until" in text
+        store = Store.objects.get(domain=shop)
+        assert SyncRun.objects.filter(store=store, kind=SyncRun.Kind.BACKFILL).exists()
+        # and the page shows why no webhook could be subscribed: Shopify delivers to HTTPS addresses only, and this
+        # test server's is plain HTTP
+        assert "21 failed" in text
+        assert "Address is invalid" in text
+        assert simulator.subscriptions.subscriptions == {}

@@ -5,15 +5,19 @@ from __future__ import annotations
 from collections import Counter
 
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.db.models import Count
+from django.http import HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path
 
-from inventory_ai.choices import RunKind
+from inventory_ai.choices import Platform, RunKind
 from inventory_ai.models import (
     Store,
     SyncRun,
 )
-from inventory_ai.services import retraining, subscriptions, sync_runs
+from inventory_ai.services import retraining, shopify_install, subscriptions, sync_runs
 from inventory_ai.services.stores import store_timezone_changed
 
 
@@ -22,6 +26,32 @@ class StoreAdmin(admin.ModelAdmin):
     list_display = ("domain", "name", "platform", "timezone", "currency", "active", "variant_count", "created_at")
     list_filter = ("platform", "active")
     actions = ["retrain_full", "retrain_refresh", "backfill", "reconcile"]
+
+    change_list_template = "admin/inventory_ai/store/change_list.html"
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(self.connect_view)
+        return [path("connect/", view, name="inventory_ai_store_connect"), *super().get_urls()]
+
+    def connect_view(self, request):
+        """Connect a store through the product's app: the shop's domain, then the platform's own approval page."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        error, shop = "", request.POST.get("shop", "")
+        if request.method == "POST":
+            try:
+                return HttpResponseRedirect(shopify_install.start_install(shop))
+            except shopify_install.InstallRefused as refusal:
+                error = refusal.message
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Connect a store",
+            "opts": self.opts,
+            "platforms": [(Platform.SHOPIFY.value, Platform.SHOPIFY.label)],
+            "shop": shop,
+            "error": error,
+        }
+        return TemplateResponse(request, "admin/inventory_ai/store/connect.html", context, status=400 if error else 200)
 
     def has_retrain_permission(self, request) -> bool:
         return request.user.has_perm("inventory_ai.add_forecastrun")

@@ -96,7 +96,14 @@ def problems(store: Store) -> list[str]:
         return []
     if not report:
         return ["its webhook subscriptions were never checked (a reconciliation does it)"]
-    out = [f"{topic}: {reason}" for topic, reason in sorted(report.get("errors", {}).items())]
+    by_reason: dict[str, list[str]] = {}
+    for topic, reason in sorted(report.get("errors", {}).items()):
+        by_reason.setdefault(reason, []).append(topic)
+    # one line per reason: a refused address fails every topic alike
+    out = [
+        f"{topics[0]}: {reason}" if len(topics) == 1 else f"{len(topics)} topics ({', '.join(topics[:3])}...): {reason}"
+        for reason, topics in by_reason.items()
+    ]
     missing = sorted(set(gateway_class(store.platform).subscription_topics) - set(report.get("topics", {})))
     if missing:
         out.append(f"not subscribed: {', '.join(missing)}")
