@@ -227,6 +227,10 @@ class StoreGateway(Protocol):
 
     def delete_webhook_subscription(self, subscription_id: str) -> None: ...
 
+    def enable_webhook_subscription(self, subscription_id: str) -> None:
+        """Turn a subscription the platform disabled (after failed deliveries) back on."""
+        ...
+
     # --- the access token -----------------------------------------------------------------------------------------
     def check_access(self) -> AccessCheck:
         """One cheap authenticated call: raises StoreAPIError (status 401/403) when the credentials are refused."""

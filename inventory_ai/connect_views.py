@@ -1,4 +1,5 @@
-"""The store connection pages: Shopify's app install (authorization code grant) and its callback.
+"""The store connection pages: Shopify's app install (authorization code grant) and its callback; WooCommerce's key
+approval (`/wc-auth/v1/authorize`), the callback its site posts the key to, and the page the merchant returns to.
 
 Both answer a refusal with a short page (400 or 403) that says why, and log it; nothing is stored then. A successful
 install lands the merchant on the store's page in the admin, where the backfill's progress shows.
@@ -8,18 +9,21 @@ from __future__ import annotations
 
 import logging
 
+from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.html import escape
-from django.views.decorators.http import require_GET
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
 
-from inventory_ai.services import shopify_install
+from inventory_ai.services import shopify_install, woocommerce_connect
+from inventory_ai.services.connect_refusal import ConnectRefused
 
 logger = logging.getLogger(__name__)
 
 
-def _refused(request: HttpRequest, refusal: shopify_install.InstallRefused) -> HttpResponse:
+def _refused(request: HttpRequest, refusal: ConnectRefused) -> HttpResponse:
     logger.warning("store connection refused (%s %s): %s", request.method, request.path, refusal.message)
     page = f"<!doctype html><title>Not connected</title><h1>Not connected</h1><p>{escape(refusal.message)}</p>"
     return HttpResponse(page, status=refusal.status, content_type="text/html; charset=utf-8")
@@ -50,4 +54,38 @@ def shopify_callback_view(request: HttpRequest) -> HttpResponse:
         )
     else:
         messages.success(request, f"{store.domain} is connected; its history is being read.")
+    return HttpResponseRedirect(reverse("admin:inventory_ai_store_change", args=[store.pk]))
+
+
+@require_GET
+def woocommerce_connect_view(request: HttpRequest) -> HttpResponse:
+    """`?url=https://shop.example`: to the site's approval page for a REST key of our app."""
+    try:
+        return HttpResponseRedirect(woocommerce_connect.start_connect(request.GET.get("url", "")))
+    except ConnectRefused as refusal:
+        return _refused(request, refusal)
+
+
+@csrf_exempt  # WooCommerce's site posts the key server to server; the one-time id is the check
+@require_POST
+def woocommerce_callback_view(request: HttpRequest) -> HttpResponse:
+    """The key the site posts once the merchant approved: 200 keeps it (anything else makes WooCommerce delete it)."""
+    if not request.is_secure() and not settings.DEBUG:  # the demo (DEBUG) runs on plain HTTP
+        return _refused(request, ConnectRefused("Keys are taken over HTTPS only.", 403))
+    try:
+        store = woocommerce_connect.finish_connect(request.body)
+    except ConnectRefused as refusal:
+        return _refused(request, refusal)
+    return HttpResponse(f"connected {escape(store.domain)}", content_type="text/plain")
+
+
+@require_GET
+def woocommerce_return_view(request: HttpRequest) -> HttpResponse:
+    """Where the site sends the merchant back: the store's page once its key arrived, else why not."""
+    if request.GET.get("success") != "1":
+        return _refused(request, ConnectRefused("The key was not approved on the site: nothing was connected.", 400))
+    store = woocommerce_connect.returned(request.GET.get("user_id", ""))
+    if store is None:
+        return _refused(request, ConnectRefused("The site's key did not arrive: try connecting again.", 400))
+    messages.success(request, f"{store.domain} is connected; its history is being read.")
     return HttpResponseRedirect(reverse("admin:inventory_ai_store_change", args=[store.pk]))

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from integrations.errors import StillRunning, StoreAPIError
+from integrations.errors import StillRunning, StoreAPIError, UnsupportedOperation
 from integrations.gateway import (
     APPLIED,
     PHASE_CATALOGUE,
@@ -328,6 +328,9 @@ class ShopifyGateway:
         )
         data = self.client.graphql(graphql.WEBHOOK_SUBSCRIPTION_DELETE, {"id": gid})
         _raise_user_errors("webhookSubscriptionDelete", data.get("webhookSubscriptionDelete") or {})
+
+    def enable_webhook_subscription(self, subscription_id: str) -> None:
+        raise UnsupportedOperation("Shopify removes a failing subscription rather than disabling it: subscribe again")
 
     # --- the access token -----------------------------------------------------------------------------------------
 

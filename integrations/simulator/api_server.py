@@ -44,6 +44,7 @@ from integrations.simulator.shopify_oauth import ShopifyOAuth
 from integrations.simulator.shopify_webhooks import ShopifySubscriptions
 from integrations.simulator.state import StoreState
 from integrations.simulator.weather import WEATHER_PATHS, WeatherApi
+from integrations.simulator.woocommerce_connect import WooAuth, WooWebhooks
 
 WOO_ORDER = re.compile(r"^/wp-json/wc/v3/orders/(\d+)(/refunds(?:/(\d+))?)?/?$")
 SHOPIFY_ORDER = re.compile(r"^/admin/api/[\w-]+/orders/(\d+)(/refunds)?\.json$")
@@ -51,6 +52,7 @@ SHOPIFY_GRAPHQL = re.compile(r"^/admin/api/[\w-]+/graphql\.json$")
 WOO_PRODUCT_LIST = re.compile(r"^/wp-json/wc/v3/products(?:/(\d+)/variations)?/?$")
 WOO_ORDER_LIST = re.compile(r"^/wp-json/wc/v3/orders/?$")
 WOO_PRODUCT = re.compile(r"^/wp-json/wc/v3/products/(?:(\d+)/variations/)?(\d+|batch)/?$")
+WOO_WEBHOOKS = re.compile(r"^/wp-json/wc/v3/webhooks(?:/(\d+))?/?$")
 WOO_DEFAULT_PER_PAGE = 10
 WOO_MAX_PER_PAGE = 100
 
@@ -80,6 +82,8 @@ class ApiServer:
         self.state = state
         self.oauth = oauth  # the app installed through OAuth, whose granted tokens the Admin API accepts too
         self.subscriptions = ShopifySubscriptions()
+        self.woo_auth = WooAuth()  # keys granted through /wc-auth, accepted beside the configured one
+        self.woo_webhooks = WooWebhooks()
         # The app's granted scopes where a test narrows them (None: all): a discount read without `read_discounts` is
         # refused as Shopify refuses it (ACCESS_DENIED).
         self.access_scopes = access_scopes
@@ -136,6 +140,10 @@ class ApiServer:
                 status, body = _woo_error(401, "woocommerce_rest_cannot_view", "Sorry, you cannot list resources.")
                 return status, body, {"WWW-Authenticate": 'Basic realm="WooCommerce"'}
             return self._woo(path, query)
+        if path.rstrip("/") == "/wc-auth/v1/authorize":
+            return self.woo_auth.consent(query)
+        if path.rstrip("/") == "/wc-auth/v1/access_granted":
+            return self.woo_auth.approve(query)
         if self.oauth is not None and path == "/admin/oauth/authorize":
             return self.oauth.consent(query)
         if self.oauth is not None and path == "/admin/oauth/authorize/approve":
@@ -182,6 +190,18 @@ class ApiServer:
                 return self._shopify_listing(query, variables)
             status, answer = self.inventory.shopify_graphql(query, variables)
             return status, answer, {}
+        hook = WOO_WEBHOOKS.match(path)
+        if hook is not None:
+            if method == "POST" and not hook.group(1):
+                status, answer = self.woo_webhooks.create(body)
+                return status, answer, {}
+            if method == "PUT" and hook.group(1):
+                status, answer = self.woo_webhooks.update(int(hook.group(1)), body)
+                return status, answer, {}
+            if method == "DELETE" and hook.group(1):
+                force = query.get("force", [""])[0] in ("true", "1")
+                status, answer = self.woo_webhooks.delete(int(hook.group(1)), force)
+                return status, answer, {}
         match = WOO_PRODUCT.match(path)
         if match is not None:
             parent = int(match.group(1)) if match.group(1) else None
@@ -299,10 +319,14 @@ class ApiServer:
         elif "consumer_key" in query:
             # WooCommerce also accepts the credentials as query parameters (over HTTPS).
             key, secret = query["consumer_key"][0], query.get("consumer_secret", [""])[0]
+        if self.woo_auth.accepts(key, secret):
+            return True
         key_ok = hmac.compare_digest(key.encode(), self.consumer_key.encode())
         return key_ok & hmac.compare_digest(secret.encode(), self.consumer_secret.encode())
 
     def _woo(self, path: str, query: dict[str, list[str]]) -> tuple[int, Any, dict[str, str]]:
+        if WOO_WEBHOOKS.match(path):
+            return self._woo_page(self.woo_webhooks.listing(), query)
         listing = WOO_PRODUCT_LIST.match(path)
         if listing is not None or WOO_ORDER_LIST.match(path):
             fault = self._fault()
@@ -425,6 +449,9 @@ def _handler_for(server: ApiServer) -> type[BaseHTTPRequestHandler]:
 
         def do_PUT(self) -> None:
             self._write("PUT")
+
+        def do_DELETE(self) -> None:
+            self._write("DELETE")
 
         def _write(self, method: str) -> None:
             parts = urlsplit(self.path)

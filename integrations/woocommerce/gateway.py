@@ -286,6 +286,10 @@ class WooCommerceGateway:
         # Without `force`, WooCommerce refuses: webhooks cannot be trashed.
         self.client.request("DELETE", f"webhooks/{subscription_id}", params={"force": "true"})
 
+    def enable_webhook_subscription(self, subscription_id: str) -> None:
+        # WooCommerce disables a webhook after 5 failed deliveries in a row; active again, it counts from zero.
+        self.client.request("PUT", f"webhooks/{subscription_id}", body={"status": "active"})
+
     # --- the access token -----------------------------------------------------------------------------------------
 
     def check_access(self) -> AccessCheck:

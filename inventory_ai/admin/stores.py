@@ -17,8 +17,12 @@ from inventory_ai.models import (
     Store,
     SyncRun,
 )
-from inventory_ai.services import retraining, shopify_install, subscriptions, sync_runs
+from inventory_ai.services import retraining, shopify_install, subscriptions, sync_runs, woocommerce_connect
+from inventory_ai.services.connect_refusal import ConnectRefused
 from inventory_ai.services.stores import store_timezone_changed
+
+# The ways to connect a store from the admin, one per platform (each module's `PLATFORM` and `start`).
+CONNECT_FLOWS = (shopify_install, woocommerce_connect)
 
 
 @admin.register(Store)
@@ -37,17 +41,21 @@ class StoreAdmin(admin.ModelAdmin):
         """Connect a store through the product's app: the shop's domain, then the platform's own approval page."""
         if not self.has_add_permission(request):
             raise PermissionDenied
+        flows = {flow.PLATFORM: flow for flow in CONNECT_FLOWS}
         error, shop = "", request.POST.get("shop", "")
         if request.method == "POST":
+            flow = flows.get(request.POST.get("platform", ""))
             try:
-                return HttpResponseRedirect(shopify_install.start_install(shop))
-            except shopify_install.InstallRefused as refusal:
+                if flow is None:
+                    raise ConnectRefused("Choose the store's platform.")
+                return HttpResponseRedirect(flow.start(shop))
+            except ConnectRefused as refusal:
                 error = refusal.message
         context = {
             **self.admin_site.each_context(request),
             "title": "Connect a store",
             "opts": self.opts,
-            "platforms": [(Platform.SHOPIFY.value, Platform.SHOPIFY.label)],
+            "platforms": [(value, Platform(value).label) for value in flows],
             "shop": shop,
             "error": error,
         }

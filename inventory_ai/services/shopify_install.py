@@ -26,6 +26,7 @@ from inventory_ai.conf import get_option
 from inventory_ai.gateways import app_credentials, platform_base_url
 from inventory_ai.models import OAuthState, Store, SyncRun
 from inventory_ai.services import subscriptions, sync_runs
+from inventory_ai.services.connect_refusal import ConnectRefused
 from inventory_ai.services.stores import upsert_store
 
 logger = logging.getLogger(__name__)
@@ -34,12 +35,8 @@ STATE_LIFETIME = timedelta(minutes=10)
 CALLBACK_PATH = "/shopify/callback"
 
 
-class InstallRefused(Exception):
-    """An install step refused: `message` for the merchant, `status` for the answer (400 or 403)."""
-
-    def __init__(self, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.message, self.status = message, status
+InstallRefused = ConnectRefused
+PLATFORM = Platform.SHOPIFY  # the admin's "Connect a store" picks the flow by it
 
 
 @dataclass(frozen=True)
@@ -65,6 +62,11 @@ def _app() -> dict[str, str]:
             "The Shopify app is not configured: set SHOPIFY_CLIENT_ID, SHOPIFY_CLIENT_SECRET and PUBLIC_BASE_URL.", 400
         )
     return app
+
+
+def start(address: str) -> str:
+    """The admin's "Connect a store": where to send the merchant."""
+    return start_install(address)
 
 
 def start_install(shop: str) -> str:

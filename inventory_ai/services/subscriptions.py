@@ -4,7 +4,8 @@ On connect and in every reconciliation, the topics the product reads (`gateway.s
 with what the store has: a missing topic is subscribed at `<PUBLIC_BASE_URL>/webhooks/<platform>/`, a subscription of
 ours at another address is replaced, a duplicate or a topic we no longer read is removed. Each topic's state is kept on
 the store (`Store.webhook_subscriptions`, shown in the admin and by `doctor`); a topic the store refused is recorded
-as failing with the store's reason, and the next reconciliation tries it again. Stores connected with a pasted token
+as failing with the store's reason, and the next reconciliation tries it again; one the platform disabled after failed
+deliveries (WooCommerce) is turned back on. Stores connected with a pasted token
 (a legacy custom app) keep the subscriptions their merchant made by hand.
 """
 
@@ -23,7 +24,7 @@ from inventory_ai.models import Store
 
 logger = logging.getLogger(__name__)
 
-OK, CREATED, FIXED, FAILED = "ok", "created", "fixed", "failed"
+OK, CREATED, FIXED, ENABLED, FAILED = "ok", "created", "fixed", "enabled again", "failed"
 
 
 def webhook_address(store: Store) -> str:
@@ -35,7 +36,9 @@ def managed(store: Store) -> bool:
     through the app (its token renews itself: a refresh token or the store's own app's client credentials)."""
     credentials = store.credentials
     return bool(settings.PUBLIC_BASE_URL) and bool(
-        credentials.get("refresh_token") or (credentials.get("client_id") and credentials.get("client_secret"))
+        credentials.get("refresh_token")
+        or (credentials.get("client_id") and credentials.get("client_secret"))
+        or credentials.get("key_id")  # WooCommerce keys granted to the app through /wc-auth
     )
 
 
@@ -62,6 +65,12 @@ def sync_subscriptions(store: Store) -> dict:
         if right:
             report["topics"][topic] = OK
             doomed += right[1:]  # a duplicate would deliver every event twice
+            if not right[0].active:  # disabled by the platform after failed deliveries
+                try:
+                    gateway.enable_webhook_subscription(right[0].subscription_id)
+                    report["topics"][topic] = ENABLED
+                except StoreAPIError as exc:
+                    report["topics"][topic], report["errors"][topic] = FAILED, str(exc)[:300]
             continue
         try:
             gateway.create_webhook_subscription(topic, address, secret)
