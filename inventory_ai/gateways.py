@@ -133,19 +133,25 @@ def _renew_after_refusal(store_id: int, timeout: float) -> str | None:
 
     from inventory_ai.models import Store as StoreModel
 
+    refused = "the store refused our credentials (revoked, or the app uninstalled): connect it again"
     try:
         with transaction.atomic():
             store = StoreModel.objects.select_for_update().get(pk=store_id)
             credentials = store.credentials
             if not (credentials.get("refresh_token") or credentials.get("client_id")):
+                store.connection_error = refused
+                store.save(update_fields=["connection_error"])
                 return None
             cls = gateway_class(store.platform)
             store.credentials = cls.renew_credentials(
                 store.effective_api_base_url, credentials, app_credentials(store.platform), timeout=timeout
             )
-            store.save(update_fields=["credentials"])
-    except StoreAPIError:
-        return None  # refused too: the store must be re-authorised, and the 401 says so
+            store.connection_error = ""
+            store.save(update_fields=["credentials", "connection_error"])
+    except StoreAPIError as exc:
+        # refused too: the store must be re-authorised; the admin and doctor say so until it is
+        StoreModel.objects.filter(pk=store_id).update(connection_error=f"{refused} ({exc})"[:500])
+        return None
     return store.credentials.get("access_token")
 
 

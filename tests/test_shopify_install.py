@@ -242,7 +242,7 @@ def test_doctor_reports_a_store_whose_subscriptions_fail(client, shopify):
     out = io.StringIO()
     with pytest.raises(CommandError):
         call_command("doctor", "--skip-worker", stdout=out)
-    assert f"webhook subscriptions: {SHOP}: orders/create: Address is invalid" in out.getvalue()
+    assert f"store connections: {SHOP}: orders/create: Address is invalid" in out.getvalue()
 
 
 def test_a_token_the_shop_refuses_early_is_renewed_once_and_the_request_sent_again(client, shopify):
@@ -266,3 +266,9 @@ def test_a_token_the_shop_refuses_early_is_renewed_once_and_the_request_sent_aga
     with pytest.raises(StoreAPIError) as refused:
         store_gateway(store).read_locations()
     assert refused.value.status == 401
+    # and the store's connection shows as failing (admin, doctor) until it is connected again
+    store.refresh_from_db()
+    assert "connect it again" in store.connection_error
+    client.get("/shopify/callback", approve(client.get("/shopify/install", {"shop": SHOP})["Location"]))
+    store.refresh_from_db()
+    assert store.connection_error == ""

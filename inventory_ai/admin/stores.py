@@ -135,6 +135,8 @@ class StoreAdmin(admin.ModelAdmin):
     def connection(self, obj):
         """The token's state: when it expires (renewed before), and the scopes granted, never the token."""
         credentials = obj.credentials
+        if obj.connection_error:
+            return f"FAILING: {obj.connection_error}"
         if not credentials.get("expires_at"):
             return "a token that does not expire (a legacy app's, or REST keys)" if credentials else "not connected"
         scopes = credentials.get("scopes") or "not recorded"

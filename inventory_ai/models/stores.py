@@ -76,6 +76,11 @@ class Store(models.Model):
     credentials = EncryptedJSONField(default=dict, blank=True, help_text="API credentials, encrypted at rest")
     webhook_secrets = EncryptedJSONField(default=list, blank=True, help_text="Webhook signing secrets, newest first")
     active = models.BooleanField(default=True)
+    connection_error = models.CharField(
+        max_length=500,
+        blank=True,
+        help_text="Why the store refuses our credentials (revoked, expired), until it is connected again",
+    )
     webhook_subscriptions = models.JSONField(
         default=dict,
         blank=True,

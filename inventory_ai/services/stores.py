@@ -59,6 +59,7 @@ def upsert_store(
             store.webhook_secrets = [webhook_secret] + [s for s in store.webhook_secrets if s != webhook_secret]
         if credentials:
             store.credentials = {**store.credentials, **{k: v for k, v in credentials.items() if v}}
+            store.connection_error = ""  # new credentials: the next call says whether they work
         store.full_clean()
         store.save()
         if not created and store.timezone != previous_timezone:

@@ -70,17 +70,18 @@ class Command(BaseCommand):
         return False
 
     def check_subscriptions(self) -> bool:
-        """Stores connected through the app whose webhook subscriptions are incomplete or failing."""
+        """Stores whose credentials the store refuses, or whose app-kept webhook subscriptions are incomplete."""
         from inventory_ai.models import Store
         from inventory_ai.services.subscriptions import managed, problems
 
-        stores = [store for store in Store.objects.filter(active=True) if managed(store)]
-        broken = {store.domain: problems(store) for store in stores}
+        stores = [store for store in Store.objects.filter(active=True) if managed(store) or store.connection_error]
+        broken = {store.domain: [store.connection_error, *problems(store)] for store in stores}
+        broken = {domain: [text for text in found if text] for domain, found in broken.items()}
         broken = {domain: found for domain, found in broken.items() if found}
         if broken:
             detail = "; ".join(f"{domain}: {', '.join(found)}" for domain, found in sorted(broken.items()))
-            return self.fail("webhook subscriptions", detail, "reconcile the store (its reconciliation re-subscribes)")
-        return self.ok("webhook subscriptions", f"complete on {len(stores)} store(s) connected through the app")
+            return self.fail("store connections", detail, "connect the store again, or reconcile it (it re-subscribes)")
+        return self.ok("store connections", f"credentials and webhooks in order on {len(stores)} store(s)")
 
     def check_database(self) -> bool:
         connection = connections[DEFAULT_DB_ALIAS]
