@@ -43,6 +43,9 @@ def test_demo_runs_the_whole_loop_to_the_first_forecasts_and_stops(tmp_path):
     accepted = re.search(r"([\d,]+) webhooks accepted", output)
     assert accepted
     assert int(accepted.group(1).replace(",", "")) > 1000
+    connected = re.search(r"Connected demo-gift-shop\.myshopify\.com through the app .* (\d+) webhook topics", output)
+    assert connected, output[-3000:]  # the demo shop is connected as a merchant would, through OAuth
+    assert int(connected.group(1)) == 21
     assert "240 products and 240 stock levels read" in output
     assert "3 discounts read (2 promotions)" in output  # the customer-only code is no promotion
     forecasts = re.search(r"([\d,]+) forecasts \(run #1\); ([\d,]+) restock suggestions pending", output)

@@ -1,6 +1,7 @@
 """The simulated shop's webhook subscriptions of the app, as the GraphQL Admin API keeps them:
 `webhookSubscriptions(first, after)` lists them, `webhookSubscriptionCreate(topic, webhookSubscription: {uri})` adds
-one (an HTTPS address only, one per topic and address), `webhookSubscriptionDelete(id)` removes one."""
+one (an HTTPS address only, or a loopback one; one per topic and address), `webhookSubscriptionDelete(id)` removes
+one."""
 
 from __future__ import annotations
 
@@ -34,7 +35,8 @@ class ShopifySubscriptions:
     def _create(self, variables: dict[str, Any]) -> dict[str, Any]:
         topic = str(variables.get("topic") or "")
         uri = str((variables.get("webhookSubscription") or {}).get("uri") or "")
-        if not uri.startswith("https://"):
+        # Shopify delivers to HTTPS addresses only; the simulator lets a loopback address through for the demo
+        if not uri.startswith(("https://", "http://127.", "http://localhost")):
             return {"webhookSubscription": None, "userErrors": [{"field": ["uri"], "message": "Address is invalid"}]}
         if any(sub == {"topic": topic, "uri": uri} for sub in self.subscriptions.values()):
             message = "Address for this topic has already been taken"

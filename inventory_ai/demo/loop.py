@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import html
 import json
 import random
 from collections import defaultdict
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
+import httpx
 import pandas as pd
 
 from integrations.records import OrderRecord, RefundRecord
@@ -25,6 +28,7 @@ from integrations.simulator.api_server import ApiServer
 from integrations.simulator.events import iter_events
 from integrations.simulator.inventory import InventoryStore
 from integrations.simulator.replay import ReplayStats, replay
+from integrations.simulator.shopify_oauth import ShopifyOAuth
 from integrations.simulator.state import SimulatedDiscount, StoreState, read_online_retail
 from integrations.simulator.weather import WeatherApi
 
@@ -137,11 +141,24 @@ def seed_discounts(state: StoreState, today: date) -> list[str]:
     return [discount.title for discount in discounts]
 
 
-def start_simulator(state: StoreState, port: int) -> ApiServer:
-    """The demo shop's Admin API, with the weather service's API beside it (seeded, for the shop's location)."""
+def start_simulator(state: StoreState, port: int, app: ShopifyOAuth | None = None) -> ApiServer:
+    """The demo shop's Admin API (and its OAuth endpoints for `app`, the product's Shopify app), with the weather
+    service's API beside it (seeded, for the shop's location)."""
     inventory = InventoryStore()
     weather = WeatherApi(seed=0)
-    return ApiServer(state, port=port, inventory=inventory, access_token=ACCESS_TOKEN, weather=weather).start()
+    return ApiServer(
+        state, port=port, inventory=inventory, access_token=ACCESS_TOKEN, weather=weather, oauth=app
+    ).start()
+
+
+def approve_install(authorize_url: str) -> dict[str, str]:
+    """What the demo merchant does on the shop's approval page: Install. Returns the query Shopify sends to the
+    app's callback (code, hmac, shop, state, timestamp)."""
+    page = httpx.get(authorize_url, timeout=10)
+    page.raise_for_status()
+    link = html.unescape(page.text.split('id="install" href="', 1)[1].split('"', 1)[0])
+    back = httpx.get(authorize_url.split("/admin/oauth/")[0] + link, follow_redirects=False, timeout=10)
+    return {key: values[0] for key, values in parse_qs(urlsplit(back.headers["Location"]).query).items()}
 
 
 def replay_recent(records: list, state: StoreState, target: str, secret: str, shop_domain: str) -> ReplayStats:

@@ -84,8 +84,9 @@ def start_install(shop: str) -> str:
     return oauth.authorize_url(shop_base_url(shop), app["client_id"], scopes, redirect_uri(), state)
 
 
-def finish_install(params: dict[str, str]) -> Installed:
-    """Check the callback, take the token, connect the store and start its backfill."""
+def finish_install(params: dict[str, str], backfill: bool = True) -> Installed:
+    """Check the callback, take the token, connect the store and start its backfill (unless the history comes by
+    another way: the demo imports it from a file)."""
     app = _app()
     if not oauth.verify_callback(params, app["client_secret"]):
         raise InstallRefused("The answer from Shopify is not signed with this app's secret.", 403)
@@ -122,9 +123,10 @@ def finish_install(params: dict[str, str]) -> Installed:
         store.save(update_fields=["active"])
     subscriptions.sync_subscriptions(store)  # the topics the product reads, at this deployment's address
     missing = tuple(scope for scope in settings.SHOPIFY_SCOPES if scope not in grant.scopes)
+    run = None
     try:
-        backfill = sync_runs.start_sync(store, SyncRun.Kind.BACKFILL, trigger="install")
+        run = sync_runs.start_sync(store, SyncRun.Kind.BACKFILL, trigger="install") if backfill else None
     except sync_runs.SyncAlreadyRunning as exc:
-        backfill = exc.run
+        run = exc.run
     logger.info("Shopify store %s connected through the app (scopes %s)", shop, ",".join(grant.scopes))
-    return Installed(store, missing, backfill)
+    return Installed(store, missing, run)

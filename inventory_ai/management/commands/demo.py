@@ -27,8 +27,9 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
+from integrations.simulator.shopify_oauth import ShopifyOAuth
 from inventory_ai import dispatch
-from inventory_ai.choices import DriverSource, RunKind, RunStatus, WebhookStatus
+from inventory_ai.choices import DriverSource, Platform, RunKind, RunStatus, WebhookStatus
 from inventory_ai.demo import loop
 from inventory_ai.models import (
     DemandEvent,
@@ -42,12 +43,13 @@ from inventory_ai.models import (
     WebhookEvent,
 )
 from inventory_ai.selectors.forecasts import current_run
-from inventory_ai.services import retraining, sync_runs, weather
+from inventory_ai.services import retraining, shopify_install, sync_runs, weather
 from inventory_ai.services.roles import PLANNER, VIEWER, create_staff_user
 from inventory_ai.services.stores import upsert_store
 
 DEMO_DOMAIN = "demo-gift-shop.myshopify.com"
-WEBHOOK_SECRET = "demo-webhook-secret"
+WEBHOOK_SECRET = "demo-webhook-secret"  # the demo app's client secret, which signs its webhooks
+DEMO_CLIENT_ID = "demo-app-client-id"
 READY_TIMEOUT_SECONDS = 120
 STEP_TIMEOUT_SECONDS = 600
 
@@ -73,15 +75,15 @@ class Command(BaseCommand):
         fresh = not Order.objects.filter(store__domain=DEMO_DOMAIN).exists()
         state, recent = loop.build_store_state(meta, up_to_cutoff=fresh)
         discounts = loop.seed_discounts(state, timezone.localdate())
-        simulator = loop.start_simulator(state, options["store_port"] or _free_port())
+        app = ShopifyOAuth(DEMO_CLIENT_ID, WEBHOOK_SECRET, DEMO_DOMAIN)
+        simulator = loop.start_simulator(state, options["store_port"] or _free_port(), app)
         self.stdout.write(f"Store simulator (demo Shopify shop) on {simulator.url}; discounts: {', '.join(discounts)}")
+        store = self._connect(simulator, f"http://{host}:{port}")
         store, _ = upsert_store(
-            "shopify",
+            Platform.SHOPIFY,
             DEMO_DOMAIN,
             name="Demo Gift Shop (Online Retail sample)",
-            webhook_secret=WEBHOOK_SECRET,
-            credentials={"access_token": loop.ACCESS_TOKEN},
-            api_base_url=simulator.url,
+            api_base_url="",  # the stand-in for Shopify's address (INVENTORY_AI_SHOPIFY_BASE_URL) applies
             timezone="Europe/London",
             currency="GBP",
             country_code="GB",
@@ -181,6 +183,25 @@ class Command(BaseCommand):
             processes,
             "the webhooks to be processed",
         )
+
+    def _connect(self, simulator, public_url: str):
+        """Connect the demo shop as a merchant would: the product's app, the shop's approval page, Install. The web
+        server, worker and beat inherit the same app settings."""
+        connected = time.monotonic()
+        values = {"SHOPIFY_CLIENT_ID": DEMO_CLIENT_ID, "SHOPIFY_CLIENT_SECRET": WEBHOOK_SECRET,
+                  "PUBLIC_BASE_URL": public_url}  # fmt: skip
+        for name, value in values.items():
+            os.environ[name] = value
+            setattr(settings, name, value)
+        os.environ["INVENTORY_AI_SHOPIFY_BASE_URL"] = settings.INVENTORY_AI["SHOPIFY_BASE_URL"] = simulator.url
+        params = loop.approve_install(shopify_install.start_install(DEMO_DOMAIN))
+        installed = shopify_install.finish_install(params, backfill=False)  # the history comes from the CSV
+        topics = installed.store.webhook_subscriptions.get("topics", {})
+        self.stdout.write(
+            f"Connected {DEMO_DOMAIN} through the app (install link, Install on the shop's page) in "
+            f"{time.monotonic() - connected:.1f} s: {len(topics)} webhook topics subscribed"
+        )
+        return installed.store
 
     def _reconcile(self, store, processes) -> None:
         self.stdout.write("Reconciling the catalogue and stock with the shop ...")
