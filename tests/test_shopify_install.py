@@ -272,3 +272,30 @@ def test_a_token_the_shop_refuses_early_is_renewed_once_and_the_request_sent_aga
     client.get("/shopify/callback", approve(client.get("/shopify/install", {"shop": SHOP})["Location"]))
     store.refresh_from_db()
     assert store.connection_error == ""
+
+
+def test_a_sync_stopped_by_refused_credentials_waits_and_resumes_once_the_store_is_connected_again(client, shopify):
+    from inventory_ai.services import sync_runs
+    from tests.test_sync_runs import run_to_end
+
+    # given a connected store whose token and refresh token the shop no longer accepts
+    client.get("/shopify/callback", approve(client.get("/shopify/install", {"shop": SHOP})["Location"]))
+    store = Store.objects.get(domain=SHOP)
+    SyncRun.objects.filter(store=store).delete()  # the install's backfill is not under test here
+    shopify.oauth.tokens.clear()
+    shopify.oauth.refresh_tokens.clear()
+
+    # when a reconciliation runs, it stops on the 401 and says it waits for the store
+    run = run_to_end(sync_runs.start_sync(store, SyncRun.Kind.RECONCILE))
+    assert run.status == SyncRun.Status.FAILED
+    assert run.error.startswith("waiting for the store to be connected again")
+    store.refresh_from_db()
+    assert store.connection_error
+
+    # then, connected again, the run is queued once more and finishes from where it stopped
+    client.get("/shopify/callback", approve(client.get("/shopify/install", {"shop": SHOP})["Location"]))
+    run.refresh_from_db()
+    assert run.status == SyncRun.Status.QUEUED
+    run = run_to_end(run)
+    assert run.status == SyncRun.Status.SUCCEEDED, run.error
+    assert "awaiting_reconnect" not in run.counts

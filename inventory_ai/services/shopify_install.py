@@ -123,6 +123,7 @@ def finish_install(params: dict[str, str], backfill: bool = True) -> Installed:
         store.save(update_fields=["active"])
     subscriptions.sync_subscriptions(store)  # the topics the product reads, at this deployment's address
     missing = tuple(scope for scope in settings.SHOPIFY_SCOPES if scope not in grant.scopes)
+    sync_runs.resume_after_reconnect(store)  # runs stopped on the old credentials go on from where they stopped
     run = None
     try:
         run = sync_runs.start_sync(store, SyncRun.Kind.BACKFILL, trigger="install") if backfill else None

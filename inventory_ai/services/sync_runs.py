@@ -50,6 +50,7 @@ MAX_PAGE_FAILURES = 20
 OVERLAP = timedelta(minutes=30)
 FIRST_RECONCILE_WINDOW = timedelta(days=3)
 DONE = "done"
+AWAITING_RECONNECT = "awaiting_reconnect"
 DISCOUNTS_REFUSED = "the store refused to list its discounts: grant the app the read_discounts access scope"
 
 
@@ -173,6 +174,11 @@ def _page_failed(run: SyncRun, exc: StoreAPIError) -> str:
         failures = current.counts.get("page_failures", 0) + (0 if _throttled(exc) else 1)
         current.counts = {**current.counts, "page_failures": failures}
         current.error = str(exc)[:2000]
+        if exc.status == 401:
+            # the store refused our credentials (and renewing them did not help): the run stops where it is and
+            # resumes from that page once the store is connected again (`resume_after_reconnect`)
+            current.counts = {**current.counts, AWAITING_RECONNECT: True}
+            current.error = f"waiting for the store to be connected again: {exc}"[:2000]
         if not exc.transient or failures >= MAX_PAGE_FAILURES:
             current.status, current.finished_at = SyncRun.Status.FAILED, timezone.now()
             current.save()
@@ -180,6 +186,25 @@ def _page_failed(run: SyncRun, exc: StoreAPIError) -> str:
         current.save()
     countdown = exc.retry_after if exc.retry_after is not None else random.uniform(0.5, 1.0) * min(2**failures, 300)
     raise RetryLater(str(exc), countdown)
+
+
+def resume_after_reconnect(store: Store) -> list[int]:
+    """Queue again the store's runs that stopped on refused credentials (newest of each kind), from the page where
+    they stopped; returns their ids. A kind with a run already under way is left to it."""
+    resumed = []
+    waiting = SyncRun.objects.filter(store=store, status=SyncRun.Status.FAILED, counts__has_key=AWAITING_RECONNECT)
+    for kind in {run.kind for run in waiting}:
+        run = waiting.filter(kind=kind).order_by("-pk").first()
+        try:
+            with transaction.atomic():
+                run.status, run.finished_at, run.error = SyncRun.Status.QUEUED, None, ""
+                run.counts = {k: v for k, v in run.counts.items() if k not in (AWAITING_RECONNECT, "page_failures")}
+                run.save()
+                transaction.on_commit(lambda pk=run.pk: _enqueue(pk))
+        except IntegrityError:
+            continue  # a run of that kind is under way: it reads the same
+        resumed.append(run.pk)
+    return resumed
 
 
 def _throttled(exc: StoreAPIError) -> bool:

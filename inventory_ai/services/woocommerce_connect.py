@@ -73,6 +73,7 @@ def finish_connect(body: bytes) -> Store:
         Platform.WOOCOMMERCE, site, webhook_secret=secrets.token_urlsafe(32), credentials=credentials
     )
     subscriptions.sync_subscriptions(store)
+    sync_runs.resume_after_reconnect(store)  # runs stopped on the old credentials go on from where they stopped
     with contextlib.suppress(sync_runs.SyncAlreadyRunning):  # the run under way reads the same
         sync_runs.start_sync(store, SyncRun.Kind.BACKFILL, trigger="install")
     logger.info("WooCommerce store %s connected through its key approval (%s)", site, grant.permissions)
