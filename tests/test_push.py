@@ -437,3 +437,29 @@ def test_a_batch_failing_transiently_schedules_a_retry_for_every_member(
     simulator.inventory.faults.rate_5xx = 0.0
     assert [push.push_adjustment(a.pk) for a in adjustments] == [AdjustmentStatus.PUSHED] * len(adjustments)
     assert [simulator.inventory.woo[400 + n].stock_quantity for n in range(6)] == [n + 2 for n in range(6)]
+
+
+def test_a_push_refused_for_credentials_waits_and_goes_out_once_the_store_is_connected_again(
+    simulator, shopify, planner, run_command
+):
+    # given an approved correction, and a store that no longer accepts our token (revoked in its admin)
+    store, variant, location = shopify
+    adjustment = approved(variant, location, planner, new_available=9, reason=AdjustmentReason.MANUAL)
+    simulator.access_token = "shpat_new"
+
+    # when it is pushed, it is parked as waiting for the store, and the store shows as failing
+    assert push_until_done(adjustment.pk) == AdjustmentStatus.FAILED
+    adjustment.refresh_from_db()
+    assert adjustment.error.startswith(push.WAITING_FOR_STORE)
+    store.refresh_from_db()
+    assert "connect it again" in store.connection_error
+
+    # then the merchant gives the new token, and the change goes out once, with its key
+    run_command("add_store", "shopify", "--domain", store.domain, "--access-token", "shpat_new")
+    adjustment.refresh_from_db()
+    assert adjustment.status == AdjustmentStatus.APPROVED
+    assert push_until_done(adjustment.pk) == AdjustmentStatus.PUSHED
+    assert simulator.inventory.level(ITEM, LOCATION) == 9
+    assert [applied["key"] for applied in simulator.inventory.applied] == [adjustment.push_key]
+    store.refresh_from_db()
+    assert store.connection_error == ""

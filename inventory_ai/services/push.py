@@ -43,6 +43,7 @@ logger = logging.getLogger(__name__)
 # This many adjustments of a store waiting, on a platform that writes stock in batches (`gateway.batch_size`): push
 # them together.
 BATCH_THRESHOLD = 5
+WAITING_FOR_STORE = "waiting for the store to be connected again"
 MAX_ATTEMPTS = 10  # failed attempts (timeouts, 5xx) before an adjustment is parked as failed
 PUSHABLE = (AdjustmentStatus.APPROVED, AdjustmentStatus.PUSHING)
 
@@ -314,7 +315,8 @@ def _transient_or_failed(adjustment: StockAdjustment, attempt: PushAttempt, exc:
     """Record a failed write; returns the seconds to wait before retrying, or None when it is parked as failed."""
     if not exc.transient:
         _finish_attempt(attempt, StockWriteResult(PushAttempt.Outcome.FAILED, error=str(exc)))
-        _failed(adjustment, str(exc))
+        # refused credentials: parked until the store is connected again, which sends it again (`resume_pushes`)
+        _failed(adjustment, f"{WAITING_FOR_STORE}: {exc}" if exc.status == 401 else str(exc))
         return None
     # Throttling is the store pacing us, not a failure: it is retried for as long as it lasts. Other transient errors
     # (timeouts, 5xx) count towards the limit.
@@ -349,6 +351,24 @@ def retry_push(adjustment: StockAdjustment, user) -> bool:
         audit.record(current, AuditAction.PUSH, user, AuditSource.ADMIN, after={"status": "approved"}, note="retry")
         enqueue_push(current.pk)
     return True
+
+
+def resume_pushes(store) -> int:
+    """Send again the store's adjustments parked on refused credentials, once it is connected again (the same key:
+    the store never applied them). Returns how many."""
+    waiting = StockAdjustment.objects.filter(
+        variant__store=store, status=AdjustmentStatus.FAILED, error__startswith=WAITING_FOR_STORE
+    )
+    ids = list(waiting.values_list("pk", flat=True))
+    for adjustment_id in ids:
+        with transaction.atomic():
+            current = StockAdjustment.objects.select_for_update().get(pk=adjustment_id)
+            if current.status != AdjustmentStatus.FAILED:
+                continue
+            current.status, current.push_failures, current.error = AdjustmentStatus.APPROVED, 0, ""
+            current.save()
+            enqueue_push(current.pk)
+    return len(ids)
 
 
 def requeue_stalled_pushes(older_than: timedelta = timedelta(minutes=10)) -> int:

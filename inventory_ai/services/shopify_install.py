@@ -27,6 +27,7 @@ from inventory_ai.gateways import app_credentials, platform_base_url
 from inventory_ai.models import OAuthState, Store, SyncRun
 from inventory_ai.services import subscriptions, sync_runs
 from inventory_ai.services.connect_refusal import ConnectRefused
+from inventory_ai.services.reconnect import reconnected
 from inventory_ai.services.stores import upsert_store
 
 logger = logging.getLogger(__name__)
@@ -123,7 +124,7 @@ def finish_install(params: dict[str, str], backfill: bool = True) -> Installed:
         store.save(update_fields=["active"])
     subscriptions.sync_subscriptions(store)  # the topics the product reads, at this deployment's address
     missing = tuple(scope for scope in settings.SHOPIFY_SCOPES if scope not in grant.scopes)
-    sync_runs.resume_after_reconnect(store)  # runs stopped on the old credentials go on from where they stopped
+    reconnected(store)  # what stopped on the old credentials goes on
     run = None
     try:
         run = sync_runs.start_sync(store, SyncRun.Kind.BACKFILL, trigger="install") if backfill else None

@@ -25,6 +25,7 @@ from inventory_ai.gateways import gateway_class
 from inventory_ai.models import OAuthState, Store, SyncRun
 from inventory_ai.services import subscriptions, sync_runs
 from inventory_ai.services.connect_refusal import ConnectRefused
+from inventory_ai.services.reconnect import reconnected
 from inventory_ai.services.stores import upsert_store
 
 logger = logging.getLogger(__name__)
@@ -73,7 +74,7 @@ def finish_connect(body: bytes) -> Store:
         Platform.WOOCOMMERCE, site, webhook_secret=secrets.token_urlsafe(32), credentials=credentials
     )
     subscriptions.sync_subscriptions(store)
-    sync_runs.resume_after_reconnect(store)  # runs stopped on the old credentials go on from where they stopped
+    reconnected(store)  # what stopped on the old credentials goes on
     with contextlib.suppress(sync_runs.SyncAlreadyRunning):  # the run under way reads the same
         sync_runs.start_sync(store, SyncRun.Kind.BACKFILL, trigger="install")
     logger.info("WooCommerce store %s connected through its key approval (%s)", site, grant.permissions)

@@ -10,6 +10,7 @@ from integrations.errors import StoreAPIError
 from inventory_ai.conf import get_option
 from inventory_ai.gateways import gateway_class, platform_base_url
 from inventory_ai.models import SyncRun
+from inventory_ai.services.reconnect import reconnected
 from inventory_ai.services.stores import upsert_store
 from inventory_ai.services.sync_runs import SyncAlreadyRunning, start_sync
 
@@ -82,6 +83,8 @@ class Command(BaseCommand):
         except (ValueError, ValidationError) as exc:
             message = "; ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
             raise CommandError(message) from exc
+        if not created and any(credentials.values()):
+            reconnected(store)  # syncs and pushes that stopped on refused credentials go on
         verb = "Created" if created else "Updated"
         self.stdout.write(
             self.style.SUCCESS(
