@@ -224,3 +224,37 @@ def test_a_merchant_connects_a_shopify_store_through_the_app_in_a_browser(live_s
         # and the webhooks the app subscribed (the simulated shop takes this loopback test server's address)
         assert "21 created" in text
         assert len(simulator.subscriptions.subscriptions) == 21
+
+
+def test_a_merchant_connects_a_woocommerce_store_by_approving_its_key_in_a_browser(live_server, browser, settings):
+    from django.contrib.auth import get_user_model
+
+    from integrations.simulator.api_server import ApiServer
+    from integrations.simulator.state import StoreState
+    from inventory_ai.models import Store, SyncRun
+
+    # given a WooCommerce site that has never seen the product
+    with ApiServer(StoreState(), consumer_key="ck_unused", consumer_secret="cs_unused") as site:
+        site.start()
+        settings.PUBLIC_BASE_URL = live_server.url
+        settings.DEBUG = True  # this test server and the simulated site are plain HTTP, as in the demo
+        get_user_model().objects.create_superuser("owner", "owner@example.com", "owner-pass-1")
+        page = browser.new_page(viewport={"width": 1300, "height": 900})
+        log_in(page, live_server.url, "owner", "owner-pass-1")
+
+        # when the owner connects the site and approves the key on it
+        page.goto(f"{live_server.url}/admin/inventory_ai/store/connect/")
+        page.select_option("#id_platform", "woocommerce")
+        page.fill("#id_shop", site.url)
+        page.click("#connect-form input[type=submit]")
+        page.wait_for_selector("#approve")
+        assert "Inventory AI would like to connect" in page.inner_text("body")
+        page.click("#approve")
+        page.wait_for_selector("#store_form")
+
+        # then the site posted the key to us, and the owner is on the connected store's page
+        assert "is connected; its history is being read" in page.inner_text("body")
+        store = Store.objects.get(platform="woocommerce")
+        assert site.woo_auth.accepts(store.credentials["consumer_key"], store.credentials["consumer_secret"])
+        assert SyncRun.objects.filter(store=store, kind=SyncRun.Kind.BACKFILL).exists()
+        assert "8 created" in page.inner_text("#content")  # its webhooks, made through the site's REST API
