@@ -299,3 +299,31 @@ def test_a_sync_stopped_by_refused_credentials_waits_and_resumes_once_the_store_
     run = run_to_end(run)
     assert run.status == SyncRun.Status.SUCCEEDED, run.error
     assert "awaiting_reconnect" not in run.counts
+
+
+def test_the_store_page_shows_the_connection_its_missing_scopes_and_its_activity(client, admin_client, shopify):
+    # given a merchant who granted all but the discounts scope
+    shopify.oauth.scopes = tuple(scope for scope in SCOPES if scope != "read_discounts")
+    answer = client.get("/shopify/callback", approve(client.get("/shopify/install", {"shop": SHOP})["Location"]))
+    store = Store.objects.get(domain=SHOP)
+    assert answer.status_code == 302
+
+    # and a first delivery of one of its webhooks
+    from tests.webhook_helpers import fixture, post_shopify
+
+    post_shopify(client, "orders/create", fixture("shopify", "orders_create__doc_example_1"), secret="secret-xyz",
+                 shop=SHOP)  # fmt: skip
+
+    # when the store's page is opened
+    page = admin_client.get(f"/admin/inventory_ai/store/{store.pk}/change/").content.decode()
+
+    # then it shows the token's state, the missing scope with the link that asks for it, and the backfill under way
+    assert "token valid until" in page
+    assert (
+        'missing: read_discounts (<a href="/shopify/install?shop=new-merchant.myshopify.com">approve them</a>)' in page
+    )
+    assert "Backfill #" in page
+    assert "last webhook: <a href=" in page
+    assert ">orders/create</a>" in page
+    assert "21 created" in page
+    assert store.credentials["access_token"] not in page

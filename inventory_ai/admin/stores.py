@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 from collections import Counter
+from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.db.models import Count
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.urls import path
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from inventory_ai.choices import Platform, RunKind
 from inventory_ai.models import (
     Store,
     SyncRun,
+    WebhookEvent,
 )
 from inventory_ai.services import retraining, shopify_install, subscriptions, sync_runs, woocommerce_connect
 from inventory_ai.services.connect_refusal import ConnectRefused
@@ -91,10 +96,24 @@ class StoreAdmin(admin.ModelAdmin):
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     # Secrets are encrypted at rest and never shown; `manage.py add_store` sets and rotates them.
     exclude = ("credentials", "webhook_secrets", "webhook_subscriptions")
-    readonly_fields = ("secrets_summary", "connection", "subscriptions_summary", "created_at", "updated_at")
+    readonly_fields = (
+        "secrets_summary", "connection", "subscriptions_summary", "activity", "created_at", "updated_at"
+    )  # fmt: skip
     fieldsets = (
         (None, {"fields": ("platform", "domain", "name", "active")}),
-        ("API", {"fields": ("api_base_url", "api_version", "secrets_summary", "connection", "subscriptions_summary")}),
+        (
+            "API",
+            {
+                "fields": (
+                    "api_base_url",
+                    "api_version",
+                    "secrets_summary",
+                    "connection",
+                    "subscriptions_summary",
+                    "activity",
+                )
+            },
+        ),  # fmt: skip
         ("Locale", {"fields": ("timezone", "currency", "country_code", "subdivision_code", "latitude", "longitude")}),
         (
             "Replenishment defaults",
@@ -140,7 +159,41 @@ class StoreAdmin(admin.ModelAdmin):
         if not credentials.get("expires_at"):
             return "a token that does not expire (a legacy app's, or REST keys)" if credentials else "not connected"
         scopes = credentials.get("scopes") or "not recorded"
-        return f"token valid until {credentials['expires_at'][:16]} UTC, renewed before; scopes granted: {scopes}"
+        text = f"token valid until {credentials['expires_at'][:16]} UTC, renewed before; scopes granted: {scopes}"
+        missing = [scope for scope in settings.SHOPIFY_SCOPES if scope not in scopes.split(",")]
+        if credentials.get("refresh_token") and missing:  # installed through the app: approve the rest there
+            again = reverse("shopify-install") + "?" + urlencode({"shop": obj.domain})
+            return format_html('{}; missing: {} (<a href="{}">approve them</a>)', text, ", ".join(missing), again)
+        return text
+
+    @admin.display(description="Activity")
+    def activity(self, obj):
+        """The backfill's progress, the last reconciliation and the last webhook delivery, each linked."""
+        if not obj.pk:
+            return "-"
+        parts = []
+        for kind in (SyncRun.Kind.BACKFILL, SyncRun.Kind.RECONCILE):
+            run = SyncRun.objects.filter(store=obj, kind=kind).order_by("-pk").first()
+            if run is not None:
+                link = reverse("admin:inventory_ai_syncrun_change", args=[run.pk])
+                when = run.finished_at or run.started_at or run.created_at
+                parts.append(
+                    format_html(
+                        '<a href="{}">{} #{}</a>: {}, {} page(s), {}',
+                        link,
+                        run.get_kind_display(),
+                        run.pk,
+                        run.get_status_display(),
+                        run.pages,
+                        f"{when:%Y-%m-%d %H:%M}",
+                    )
+                )
+        delivery = WebhookEvent.objects.filter(store=obj).order_by("-received_at").first()
+        if delivery is not None:
+            link = reverse("admin:inventory_ai_webhookevent_change", args=[delivery.pk])
+            parts.append(format_html('last webhook: <a href="{}">{}</a> {}', link, delivery.topic,
+                                     f"{delivery.received_at:%Y-%m-%d %H:%M}"))  # fmt: skip
+        return format_html_join(mark_safe("<br>"), "{}", ((part,) for part in parts)) if parts else "none yet"
 
     @admin.display(description="Webhook subscriptions")
     def subscriptions_summary(self, obj):
