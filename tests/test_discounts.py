@@ -131,8 +131,10 @@ def test_a_backfill_turns_the_stores_discounts_into_promotions_of_the_skus_they_
     assert always.ends_on == timezone.now().date() + discounts.OPEN_ENDED
     many = event(store, "19")
     assert skus(many) == {"SH-700", "SH-701", "SH-702"}
-    # the five running discounts asked for a refresh of the forecasts; the one that ended did not matter
-    assert refreshes == [(store.pk, None, "refresh")] * 5
+    # the five running discounts asked for a refresh of the forecasts (the one that ended did not matter), and the
+    # backfill of a store without forecasts asked for its first retrain
+    assert [args for args in refreshes if args[2] == "refresh"] == [(store.pk, None, "refresh")] * 5
+    assert [args for args in refreshes if args[2] == "full"] == [(store.pk, None, "full")]
 
 
 def test_reconciliation_reads_the_discounts_changed_since_and_moves_their_events(simulator, refreshes):

@@ -291,11 +291,18 @@ def shopify_store(simulator, domain: str):
     return store
 
 
-def test_a_shopify_backfill_imports_locations_catalogue_orders_refunds_and_stock(simulator):
+def test_a_shopify_backfill_imports_locations_catalogue_orders_refunds_and_stock(simulator, monkeypatch):
+    from inventory_ai import dispatch
+
+    sent = []
+    monkeypatch.setattr(dispatch, "send", lambda name, *args: sent.append((name, *args)))
     shopify_history(simulator)
     store = shopify_store(simulator, "backfill.myshopify.com")
 
     run = run_to_end(sync_runs.start_sync(store, SyncRun.Kind.BACKFILL))
+
+    # a store without forecasts gets its first retrain as soon as its history is in
+    assert sent == [("retrain_store_task", store.pk, None, "full")]
 
     assert run.status == SyncRun.Status.SUCCEEDED, run.error
     assert set(Location.objects.filter(store=store).values_list("platform_id", flat=True)) >= {"31"}

@@ -34,8 +34,10 @@ from integrations import gateway as g
 from integrations.errors import StillRunning, StoreAPIError
 from integrations.records import DiscountRecord, InventoryLevelRecord, OrderRecord, ProductRecord
 from inventory_ai import dispatch
+from inventory_ai.choices import RunKind
 from inventory_ai.gateways import gateway_class, store_gateway
 from inventory_ai.models import DailyDemand, InventoryLevel, Location, Order, OrderLine, Store, SyncRun, Variant
+from inventory_ai.selectors.forecasts import current_run
 from inventory_ai.services import subscriptions
 from inventory_ai.services.bulk import refresh_statistics
 from inventory_ai.services.records import NotReadyYet, apply_records
@@ -162,6 +164,9 @@ def run_sync(run_id: int) -> str:
     if run.kind == SyncRun.Kind.BACKFILL:
         # a backfill loads a store's whole history at once: the planner needs to know it before the retrain reads it
         refresh_statistics([Variant, Order, OrderLine, DailyDemand, InventoryLevel])
+        if current_run(store) is None:
+            # a store just connected gets its first forecasts now, not at the next nightly retrain
+            dispatch.send("retrain_store_task", store.pk, None, RunKind.FULL)
     corrected = run.counts.get("levels_corrected", 0) + run.counts.get("orders_corrected", 0)
     if run.kind == SyncRun.Kind.RECONCILE and corrected:
         logger.warning("reconciliation #%s of %s corrected %s record(s)", run.pk, store, corrected)
