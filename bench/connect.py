@@ -59,9 +59,14 @@ def main() -> None:
     app = ShopifyOAuth("bench-client", "bench-secret", SHOP)
     simulator = loop.start_simulator(state, 0, app)
     loop.seed_stock(state, simulator.inventory)
+    from cryptography.fernet import Fernet
+
     env = {
         **os.environ,
-        "DEBUG": "1",
+        # as in production: DEBUG off (Django would otherwise keep every query in memory), secrets of this run
+        "DEBUG": "0",
+        "SECRET_KEY": Fernet.generate_key().decode() * 2,
+        "INVENTORY_AI_CREDENTIALS_KEYS": Fernet.generate_key().decode(),
         "DJANGO_SETTINGS_MODULE": "inventory_ai.settings",
         "DATABASE_URL": url,
         "INVENTORY_AI_VAR_DIR": str(scratch),

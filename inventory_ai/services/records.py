@@ -64,11 +64,12 @@ class NotReadyYet(Exception):
     """The records refer to something not known yet; retry the event later."""
 
 
-def apply_records(store: Store, items: Iterable[Any]) -> list[str]:
-    """Apply normalised records; returns notes worth keeping on the event (empty when all went as expected)."""
+def apply_records(store: Store, items: Iterable[Any], catalog: CatalogCache | None = None) -> list[str]:
+    """Apply normalised records; returns notes worth keeping on the event (empty when all went as expected).
+    `catalog`: the store's keys already looked up (a sync page shares one across its records)."""
     items = list(items)
     notes: list[str] = []
-    catalog = CatalogCache(store, placeholders=True)
+    catalog = catalog or CatalogCache(store, placeholders=True)
     orders = [item for item in items if isinstance(item, r.OrderRecord)]
     if orders:
         apply_order_records(store, orders, source=OrderSource.WEBHOOK, catalog=catalog)

@@ -40,6 +40,7 @@ from inventory_ai.models import DailyDemand, InventoryLevel, Location, Order, Or
 from inventory_ai.selectors.forecasts import current_run
 from inventory_ai.services import subscriptions
 from inventory_ai.services.bulk import refresh_statistics
+from inventory_ai.services.catalog import CatalogCache
 from inventory_ai.services.records import NotReadyYet, apply_records
 from inventory_ai.services.webhooks import fetch_remote
 
@@ -271,6 +272,8 @@ READERS = {
 
 def _apply_page(store: Store, run: SyncRun, records: list[Any]) -> None:
     counts = run.counts
+    # one lookup of the store's variants and locations per page, not per record (an order read its primary location)
+    catalog = CatalogCache(store, placeholders=True)
     for record in records:
         if isinstance(record, InventoryLevelRecord):
             _apply_level(store, run, record)
@@ -288,10 +291,11 @@ def _apply_page(store: Store, run: SyncRun, records: list[Any]) -> None:
             counts["discounts_read"] = counts.get("discounts_read", 0) + 1
         try:
             with transaction.atomic():
-                apply_records(store, [record])
+                apply_records(store, [record], catalog)
         except NotReadyYet as exc:
             counts["skipped"] = counts.get("skipped", 0) + 1
             logger.info("sync run %s skipped a record: %s", run.pk, exc)
+            catalog = CatalogCache(store, placeholders=True)  # what it cached was rolled back with the record
 
 
 def _apply_level(store: Store, run: SyncRun, record: InventoryLevelRecord) -> None:
