@@ -115,13 +115,22 @@ def renew_credentials(store: Store, timeout: float) -> bool:
 
     from inventory_ai.models import Store as StoreModel
 
-    with transaction.atomic():
-        locked = StoreModel.objects.select_for_update().get(pk=store.pk)
-        if cls.credentials_expiring(locked.credentials):  # another worker may have renewed them meanwhile
-            locked.credentials = cls.renew_credentials(
-                locked.effective_api_base_url, locked.credentials, app_credentials(store.platform), timeout=timeout
-            )
-            locked.save(update_fields=["credentials"])
+    try:
+        with transaction.atomic():
+            locked = StoreModel.objects.select_for_update().get(pk=store.pk)
+            if cls.credentials_expiring(locked.credentials):  # another worker may have renewed them meanwhile
+                locked.credentials = cls.renew_credentials(
+                    locked.effective_api_base_url, locked.credentials, app_credentials(store.platform), timeout=timeout
+                )
+                locked.connection_error = ""
+                locked.save(update_fields=["credentials", "connection_error"])
+    except StoreAPIError as exc:
+        if exc.transient:
+            raise  # the store could not be reached: the caller retries
+        # refused for good (the refresh token revoked, the app uninstalled): like a 401, the work waits for the store
+        message = f"the store refused to renew our credentials: connect it again ({exc})"
+        StoreModel.objects.filter(pk=store.pk).update(connection_error=message[:500])
+        raise StoreAPIError(message, transient=False, status=401) from exc
     store.credentials = locked.credentials
     return True
 

@@ -327,3 +327,21 @@ def test_the_store_page_shows_the_connection_its_missing_scopes_and_its_activity
     assert ">orders/create</a>" in page
     assert "21 created" in page
     assert store.credentials["access_token"] not in page
+
+
+def test_a_renewal_the_shop_refuses_marks_the_store_failing_and_reads_as_a_401(client, shopify):
+    from integrations.errors import StoreAPIError
+
+    # given a connected store whose token is about to expire and whose refresh token the shop revoked
+    client.get("/shopify/callback", approve(client.get("/shopify/install", {"shop": SHOP})["Location"]))
+    store = Store.objects.get(domain=SHOP)
+    store.credentials = {**store.credentials, "expires_at": (datetime.now(UTC) + timedelta(minutes=2)).isoformat()}
+    store.save()
+    shopify.oauth.refresh_tokens.clear()
+
+    # when its API is next used, the refusal reads as a 401 (the work waits) and the store shows as failing
+    with pytest.raises(StoreAPIError) as refused:
+        store_gateway(store)
+    assert (refused.value.status, refused.value.transient) == (401, False)
+    store.refresh_from_db()
+    assert "connect it again" in store.connection_error
