@@ -153,6 +153,11 @@ class StoreGateway(Protocol):
         ...
 
     @staticmethod
+    def credentials_renewable(credentials: Mapping[str, str]) -> bool:
+        """Whether these credentials can be renewed without the merchant (no call is made)."""
+        ...
+
+    @staticmethod
     def credentials_expiring(credentials: Mapping[str, str]) -> bool:
         """Whether these credentials expire within `RENEW_BEFORE` and can be renewed (no call is made)."""
         ...

@@ -105,63 +105,53 @@ def app_credentials(platform: str) -> dict[str, str]:
 
 
 def renew_credentials(store: Store, timeout: float) -> bool:
-    """Renew the store's credentials in place when they are about to expire (the gateway says when and how), under a
-    lock on the store's row so that two workers do not both renew; returns whether they were renewed. A refusal
-    raises StoreAPIError, which the caller handles as any failed store call (the store must be re-authorised)."""
-    cls = gateway_class(store.platform)
-    if not cls.credentials_expiring(store.credentials):
+    """Renew the store's credentials in place when they are about to expire (the gateway says when and how); returns
+    whether they were renewed. A refusal raises StoreAPIError (see `_renew_locked`)."""
+    if not gateway_class(store.platform).credentials_expiring(store.credentials):
         return False  # the common case, decided without a call
-    from django.db import transaction
-
-    from inventory_ai.models import Store as StoreModel
-
-    try:
-        with transaction.atomic():
-            locked = StoreModel.objects.select_for_update().get(pk=store.pk)
-            if cls.credentials_expiring(locked.credentials):  # another worker may have renewed them meanwhile
-                locked.credentials = cls.renew_credentials(
-                    locked.effective_api_base_url, locked.credentials, app_credentials(store.platform), timeout=timeout
-                )
-                locked.connection_error = ""
-                locked.save(update_fields=["credentials", "connection_error"])
-    except StoreAPIError as exc:
-        if exc.transient:
-            raise  # the store could not be reached: the caller retries
-        # refused for good (the refresh token revoked, the app uninstalled): like a 401, the work waits for the store
-        message = f"the store refused to renew our credentials: connect it again ({exc})"
-        StoreModel.objects.filter(pk=store.pk).update(connection_error=message[:500])
-        raise StoreAPIError(message, transient=False, status=401) from exc
-    store.credentials = locked.credentials
+    store.credentials = _renew_locked(store.pk, timeout, force=False).credentials
     return True
 
 
 def _renew_after_refusal(store_id: int, timeout: float) -> str | None:
     """The store answered 401 to a token we thought valid (revoked, or run out early): renew it now if it can be
-    renewed, and give the new access token; None when it cannot (a legacy token: the 401 stands)."""
+    renewed, and give the new access token; None when it cannot (a pasted token, or a refused renewal: the 401
+    stands)."""
+    try:
+        return _renew_locked(store_id, timeout, force=True).credentials.get("access_token")
+    except StoreAPIError:
+        return None
+
+
+def _renew_locked(store_id: int, timeout: float, force: bool) -> Store:
+    """Renew the store's credentials under a lock on its row, so that two workers do not both renew: when they are
+    due (another worker may have renewed them meanwhile), or at once with `force`. Returns the store as saved. A
+    refusal for good (a revoked refresh token, the app uninstalled, credentials that cannot be renewed) marks the
+    store's connection as failing and raises a 401, so that the work needing it waits for the store to be connected
+    again; an unreachable store raises its transient error, for the caller to retry."""
     from django.db import transaction
 
     from inventory_ai.models import Store as StoreModel
 
-    refused = "the store refused our credentials (revoked, or the app uninstalled): connect it again"
     try:
         with transaction.atomic():
-            store = StoreModel.objects.select_for_update().get(pk=store_id)
-            credentials = store.credentials
-            if not (credentials.get("refresh_token") or credentials.get("client_id")):
-                store.connection_error = refused
-                store.save(update_fields=["connection_error"])
-                return None
-            cls = gateway_class(store.platform)
-            store.credentials = cls.renew_credentials(
-                store.effective_api_base_url, credentials, app_credentials(store.platform), timeout=timeout
-            )
-            store.connection_error = ""
-            store.save(update_fields=["credentials", "connection_error"])
+            locked = StoreModel.objects.select_for_update().get(pk=store_id)
+            cls = gateway_class(locked.platform)
+            if force and not cls.credentials_renewable(locked.credentials):
+                raise StoreAPIError("the credentials cannot be renewed (a pasted token)", transient=False)
+            if force or cls.credentials_expiring(locked.credentials):
+                locked.credentials = cls.renew_credentials(
+                    locked.effective_api_base_url, locked.credentials, app_credentials(locked.platform), timeout=timeout
+                )
+                locked.connection_error = ""
+                locked.save(update_fields=["credentials", "connection_error"])
     except StoreAPIError as exc:
-        # refused too: the store must be re-authorised; the admin and doctor say so until it is
-        StoreModel.objects.filter(pk=store_id).update(connection_error=f"{refused} ({exc})"[:500])
-        return None
-    return store.credentials.get("access_token")
+        if exc.transient:
+            raise
+        message = f"the store refused our credentials (revoked, or the app uninstalled): connect it again ({exc})"
+        StoreModel.objects.filter(pk=store_id).update(connection_error=message[:500])
+        raise StoreAPIError(message, transient=False, status=401) from exc
+    return locked
 
 
 def forget_gateways() -> None:

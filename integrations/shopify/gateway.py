@@ -86,15 +86,22 @@ class ShopifyGateway:
         return f"https://{address}"
 
     @staticmethod
-    def credentials_expiring(credentials: Mapping[str, str]) -> bool:
-        """An expiring offline token (with its refresh token) or a client credentials token (the store's own app:
-        its `client_id` and `client_secret` are in the credentials) within RENEW_BEFORE of its expiry; a legacy
-        token never expires."""
-        expires = credentials.get("expires_at")
-        renewable = credentials.get("refresh_token") or (
-            credentials.get("client_id") and credentials.get("client_secret")
+    def credentials_renewable(credentials: Mapping[str, str]) -> bool:
+        """An expiring offline token with its refresh token, or a client credentials token (the store's own app: its
+        `client_id` and `client_secret` are in the credentials); a legacy token is not."""
+        return bool(
+            credentials.get("refresh_token") or (credentials.get("client_id") and credentials.get("client_secret"))
         )
-        return bool(expires and renewable) and datetime.fromisoformat(expires) - RENEW_BEFORE <= datetime.now(UTC)
+
+    @staticmethod
+    def credentials_expiring(credentials: Mapping[str, str]) -> bool:
+        """Renewable credentials within RENEW_BEFORE of their expiry; a legacy token never expires."""
+        expires = credentials.get("expires_at")
+        return (
+            bool(expires)
+            and ShopifyGateway.credentials_renewable(credentials)
+            and datetime.fromisoformat(expires) - RENEW_BEFORE <= datetime.now(UTC)
+        )
 
     @staticmethod
     def renew_credentials(

@@ -71,8 +71,12 @@ class WooCommerceGateway:
         return f"{parts.scheme}://{netloc}{parts.path.rstrip('/')}"
 
     @staticmethod
+    def credentials_renewable(credentials: Mapping[str, str]) -> bool:
+        return False  # REST keys do not expire; a new key takes the merchant's approval
+
+    @staticmethod
     def credentials_expiring(credentials: Mapping[str, str]) -> bool:
-        return False  # REST keys do not expire
+        return False
 
     @staticmethod
     def renew_credentials(

@@ -33,12 +33,10 @@ def webhook_address(store: Store) -> str:
 
 def managed(store: Store) -> bool:
     """Whether the product keeps this store's subscriptions: it knows its public address, and the store was connected
-    through the app (its token renews itself: a refresh token or the store's own app's client credentials)."""
+    through the app (credentials that renew themselves, or WooCommerce keys granted to the app through /wc-auth)."""
     credentials = store.credentials
     return bool(settings.PUBLIC_BASE_URL) and bool(
-        credentials.get("refresh_token")
-        or (credentials.get("client_id") and credentials.get("client_secret"))
-        or credentials.get("key_id")  # WooCommerce keys granted to the app through /wc-auth
+        gateway_class(store.platform).credentials_renewable(credentials) or credentials.get("key_id")
     )
 
 
