@@ -90,7 +90,7 @@ def main() -> None:
     try:
         time.sleep(8)  # let the workers connect before the clock starts
         started = time.monotonic()
-        params = loop.approve_install(shopify_install.start_install(SHOP))  # the merchant: Install on the shop
+        params = loop.approve_install(shopify_install.start(SHOP))  # the merchant: Install on the shop
         installed = shopify_install.finish_install(params)
         connected = time.monotonic()
         store = Store.objects.get(pk=installed.store.pk)

@@ -33,8 +33,8 @@ def _refused(request: HttpRequest, refusal: ConnectRefused) -> HttpResponse:
 def shopify_install_view(request: HttpRequest) -> HttpResponse:
     """`?shop=name.myshopify.com`: to the shop's approval page for our app."""
     try:
-        return HttpResponseRedirect(shopify_install.start_install(request.GET.get("shop", "")))
-    except shopify_install.InstallRefused as refusal:
+        return HttpResponseRedirect(shopify_install.start(request.GET.get("shop", "")))
+    except ConnectRefused as refusal:
         return _refused(request, refusal)
 
 
@@ -43,7 +43,7 @@ def shopify_callback_view(request: HttpRequest) -> HttpResponse:
     """Shopify's answer after the merchant approved: the store is connected and its backfill started."""
     try:
         installed = shopify_install.finish_install({key: request.GET[key] for key in request.GET})
-    except shopify_install.InstallRefused as refusal:
+    except ConnectRefused as refusal:
         return _refused(request, refusal)
     store = installed.store
     if installed.missing_scopes:
@@ -61,7 +61,7 @@ def shopify_callback_view(request: HttpRequest) -> HttpResponse:
 def woocommerce_connect_view(request: HttpRequest) -> HttpResponse:
     """`?url=https://shop.example`: to the site's approval page for a REST key of our app."""
     try:
-        return HttpResponseRedirect(woocommerce_connect.start_connect(request.GET.get("url", "")))
+        return HttpResponseRedirect(woocommerce_connect.start(request.GET.get("url", "")))
     except ConnectRefused as refusal:
         return _refused(request, refusal)
 

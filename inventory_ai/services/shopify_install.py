@@ -1,9 +1,9 @@
 """Connecting a Shopify store through the product's app (Shopify's authorization code grant).
 
-`start_install(shop)` validates the shop domain, keeps a single-use `state` and returns the shop's approval URL;
+`start(shop)` validates the shop domain, keeps a single-use `state` and returns the shop's approval URL;
 `finish_install(params)` checks the callback's HMAC, its shop and its state (single use, ten minutes), exchanges the
 code for an expiring offline token (and its refresh token), keeps them encrypted with the scopes granted, subscribes
-the store's webhooks and starts the store's backfill. Every refusal raises `InstallRefused` with what the merchant
+the store's webhooks and starts the store's backfill. Every refusal raises `ConnectRefused` with what the merchant
 reads and the HTTP status; nothing is stored then. The token is renewed before it expires
 (`inventory_ai.gateways.renew_credentials`).
 """
@@ -36,7 +36,6 @@ STATE_LIFETIME = timedelta(minutes=10)
 CALLBACK_PATH = "/shopify/callback"
 
 
-InstallRefused = ConnectRefused
 PLATFORM = Platform.SHOPIFY  # the admin's "Connect a store" picks the flow by it
 
 
@@ -59,24 +58,20 @@ def redirect_uri() -> str:
 def _app() -> dict[str, str]:
     app = app_credentials(Platform.SHOPIFY)
     if not app.get("client_id") or not app.get("client_secret") or not settings.PUBLIC_BASE_URL:
-        raise InstallRefused(
+        raise ConnectRefused(
             "The Shopify app is not configured: set SHOPIFY_CLIENT_ID, SHOPIFY_CLIENT_SECRET and PUBLIC_BASE_URL.", 400
         )
     return app
 
 
-def start(address: str) -> str:
-    """The admin's "Connect a store": where to send the merchant."""
-    return start_install(address)
-
-
-def start_install(shop: str) -> str:
-    """The URL of the shop's approval page for our app, with a new single-use state."""
+def start(shop: str) -> str:
+    """The URL of the shop's approval page for our app, with a new single-use state (also the admin's "Connect a
+    store")."""
     app = _app()
     try:
         shop = oauth.shop_domain(shop)
     except ValueError as exc:
-        raise InstallRefused(str(exc), 400) from exc
+        raise ConnectRefused(str(exc), 400) from exc
     state = secrets.token_urlsafe(32)
     # states past their use are dropped as new ones are made: the table stays the size of the installs under way
     OAuthState.objects.filter(created_at__lt=timezone.now() - STATE_LIFETIME * 6).delete()
@@ -90,11 +85,11 @@ def finish_install(params: dict[str, str], backfill: bool = True) -> Installed:
     another way: the demo imports it from a file)."""
     app = _app()
     if not oauth.verify_callback(params, app["client_secret"]):
-        raise InstallRefused("The answer from Shopify is not signed with this app's secret.", 403)
+        raise ConnectRefused("The answer from Shopify is not signed with this app's secret.", 403)
     try:
         shop = oauth.shop_domain(params.get("shop", ""))
     except ValueError as exc:
-        raise InstallRefused(str(exc), 400) from exc
+        raise ConnectRefused(str(exc), 400) from exc
     with transaction.atomic():
         # single use: the first callback to claim the state wins, a replay finds it used (a state is unique, and
         # the shop it was made for must be this myshopify.com shop)
@@ -105,14 +100,14 @@ def finish_install(params: dict[str, str], backfill: bool = True) -> Installed:
         ).update(used_at=timezone.now())
         known = OAuthState.objects.filter(state=params.get("state", "")).values_list("shop", flat=True).first()
     if not claimed or known != shop:
-        raise InstallRefused("This install link was already used, has expired or belongs to another shop.", 403)
+        raise ConnectRefused("This install link was already used, has expired or belongs to another shop.", 403)
     base = shop_base_url(shop)
     try:
         grant = oauth.exchange_code(base, app["client_id"], app["client_secret"], params.get("code", ""),
                                     timeout=float(get_option("STORE_API_TIMEOUT_SECONDS")))  # fmt: skip
     except StoreAPIError as exc:
         logger.warning("the token exchange for %s failed: %s", shop, exc)
-        raise InstallRefused(f"Shopify refused the install ({exc.status or 'no answer'}): try again.", 400) from exc
+        raise ConnectRefused(f"Shopify refused the install ({exc.status or 'no answer'}): try again.", 400) from exc
     store, _ = upsert_store(
         Platform.SHOPIFY,
         shop,

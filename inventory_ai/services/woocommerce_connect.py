@@ -1,6 +1,6 @@
 """Connecting a WooCommerce store through its key approval (`/wc-auth/v1/authorize`).
 
-`start_connect(site)` keeps a one-time `user_id` (an `OAuthState` for the site, ten minutes) and returns the site's
+`start(site)` keeps a one-time `user_id` (an `OAuthState` for the site, ten minutes) and returns the site's
 approval URL; `finish_connect(body)` takes the key WooCommerce posts to our callback, matches the one-time id (unknown,
 reused or expired: refused), keeps the key encrypted with a webhook secret of our own, subscribes the site's webhooks
 and starts the backfill. A refusal raises `ConnectRefused`; nothing is stored then. `returned(user_id)` is the store
@@ -35,12 +35,9 @@ APP_NAME = "Inventory AI"
 PLATFORM = Platform.WOOCOMMERCE  # the admin's "Connect a store" picks the flow by it
 
 
-def start(address: str) -> str:
-    """The admin's "Connect a store": where to send the merchant."""
-    return start_connect(address)
-
-
-def start_connect(site: str) -> str:
+def start(site: str) -> str:
+    """The URL of the site's key approval page for our app, with a new one-time id (also the admin's "Connect a
+    store")."""
     if not settings.PUBLIC_BASE_URL:
         raise ConnectRefused("PUBLIC_BASE_URL is not set: WooCommerce needs an address to send the key to.", 400)
     try:

@@ -194,7 +194,7 @@ class Command(BaseCommand):
             os.environ[name] = value
             setattr(settings, name, value)
         os.environ["INVENTORY_AI_SHOPIFY_BASE_URL"] = settings.INVENTORY_AI["SHOPIFY_BASE_URL"] = simulator.url
-        params = loop.approve_install(shopify_install.start_install(DEMO_DOMAIN))
+        params = loop.approve_install(shopify_install.start(DEMO_DOMAIN))
         installed = shopify_install.finish_install(params, backfill=False)  # the history comes from the CSV
         topics = installed.store.webhook_subscriptions.get("topics", {})
         self.stdout.write(
