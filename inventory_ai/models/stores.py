@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import date
 from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils import timezone
 
 from inventory_ai.choices import FillRateScope, Platform, ServiceMeasure
 from inventory_ai.conf import get_option
@@ -128,6 +130,10 @@ class Store(models.Model):
     @property
     def tzinfo(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    def local_today(self) -> date:
+        """Today in the store's time zone (its events and days of demand are local days)."""
+        return timezone.now().astimezone(self.tzinfo).date()
 
     def clean(self) -> None:
         try:

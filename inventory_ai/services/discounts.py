@@ -17,9 +17,7 @@ A change that reaches today or later asks for a refresh of the store's forecasts
 
 from __future__ import annotations
 
-from datetime import date, timedelta
-
-from django.utils import timezone
+from datetime import timedelta
 
 from integrations.records import DiscountRecord
 from inventory_ai import dispatch
@@ -43,7 +41,7 @@ def record_discount(store: Store, record: DiscountRecord) -> str:
     if not record.all_items and not products and not variants:
         _remove(existing)
         return f"discount {record.discount_id} names no product or variant this store knows"
-    today = local_today(store)
+    today = store.local_today()
     starts_on = record.starts_at.astimezone(store.tzinfo).date()
     ends_on = (
         record.ends_at.astimezone(store.tzinfo).date()
@@ -84,7 +82,7 @@ def discount_deleted(store: Store, discount_id: str) -> str:
     ).first()
     if event is None:
         return f"discount {discount_id} was not known"
-    today = local_today(store)
+    today = store.local_today()
     if event.ends_on < today:
         return ""
     if event.starts_on >= today:
@@ -133,7 +131,3 @@ def _remove(event: DemandEvent | None) -> None:
 def _refresh(store: Store) -> None:
     # the refresh re-forecasts the SKUs of the events edited since the current run (after this transaction commits)
     dispatch.send("retrain_store_task", store.pk, None, RunKind.REFRESH)
-
-
-def local_today(store: Store) -> date:
-    return timezone.now().astimezone(store.tzinfo).date()

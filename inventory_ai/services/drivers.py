@@ -10,7 +10,6 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.utils import timezone
 
 from inventory_ai import dispatch
 from inventory_ai.choices import AuditAction, AuditSource, DriverSource, EventKind, EventScope, RunKind
@@ -152,7 +151,7 @@ def delete_event(event: DemandEvent, user: str = "") -> RemovedEvent:
     )
     store = event.store
     event.delete()
-    if removed.ends_on >= timezone.now().astimezone(store.tzinfo).date():
+    if removed.ends_on >= store.local_today():
         dispatch.send("retrain_store_task", store.pk, None, RunKind.REFRESH)
     return removed
 
