@@ -104,34 +104,3 @@ def test_faults_answer_429_and_5xx_before_doing_anything(server):
     }
     assert statuses == {429, 503}
     assert server.inventory.level("1", "9") == 10
-
-
-def test_the_bulk_operation_flow_and_one_query_at_a_time(server):
-    from datetime import UTC, datetime
-    from decimal import Decimal
-
-    from integrations.errors import StoreAPIError
-    from integrations.records import OrderLineRecord, OrderRecord, VariantRef
-    from integrations.shopify import graphql
-
-    when = datetime(2026, 11, 1, tzinfo=UTC)
-    for number in range(3):
-        variant = VariantRef(product_id=str(10 + number), variant_id=str(20 + number), sku=f"B-{number}")
-        line = OrderLineRecord(str(30 + number), variant, 1, 1, Decimal("2.00"))
-        server.state.apply_order(OrderRecord(str(40 + number), str(number), when, when, "open", "paid", "GBP", (line,)))
-    with ShopifyClient(server.url, "t", "2026-10") as client:
-        operation = client.start_bulk_query(graphql.BULK_PRODUCTS)
-        with pytest.raises(StoreAPIError, match="already in progress") as refused:
-            client.start_bulk_query(graphql.BULK_PRODUCTS)
-        assert refused.value.transient
-        statuses = [client.bulk_operation(operation)["status"] for _ in range(2)]
-        assert statuses == ["RUNNING", "COMPLETED"]
-        lines = client.bulk_lines(client.bulk_operation(operation)["url"])
-    assert [line.get("__parentId") is None for line in lines] == [True, False] * 3
-    products = graphql.products_from_jsonl(lines + [{"id": "gid://shopify/ProductVariant/9", "__parentId": "gone"}])
-    assert [(p.product_id, [v.sku for v in p.variants]) for p in products] == [
-        ("10", ["B-0"]),
-        ("11", ["B-1"]),
-        ("12", ["B-2"]),
-    ]
-    assert httpx.get(f"{server.url}/bulk/99.jsonl").status_code == 404

@@ -9,6 +9,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from integrations.gateway import PHASE_ORDERS
 from integrations.records import OrderLineRecord, OrderRecord, VariantRef
 from integrations.shopify.gateway import ShopifyGateway
 from integrations.simulator.api_server import ApiServer
@@ -80,7 +81,9 @@ def test_a_missed_stock_level_webhook_is_corrected_by_reconciliation(simulator):
             "store_updated_at": run.corrections[0]["store_updated_at"],
         }
     ]
-    assert run.pages == 8  # locations, the catalogue (start, completion, its file), discounts, orders, 2 of levels
+    # locations, the catalogue and the orders (each a bulk operation: start, completion, its file), discounts, 2 of
+    # levels
+    assert run.pages == 10
     # a second reconciliation finds nothing to correct
     again = run_to_end(sync_runs.start_sync(store, SyncRun.Kind.RECONCILE))
     assert again.counts.get("levels_corrected", 0) == 0
@@ -321,25 +324,28 @@ def test_a_shopify_backfill_imports_locations_catalogue_orders_refunds_and_stock
 
 def test_a_shopify_backfill_killed_mid_way_resumes_to_the_same_data(simulator, monkeypatch):
     shopify_history(simulator, orders=9)
-    monkeypatch.setattr(ShopifyGateway, "order_page_size", 2)
+    monkeypatch.setattr(ShopifyGateway, "bulk_orders_per_page", 2)
     reference = shopify_store(simulator, "reference.myshopify.com")
     run_to_end(sync_runs.start_sync(reference, SyncRun.Kind.BACKFILL))
     store = shopify_store(simulator, "resumed.myshopify.com")
     run = sync_runs.start_sync(store, SyncRun.Kind.BACKFILL)
     real_apply, applied = sync_runs._apply_page, []
 
-    def die_on_the_fifth_page(*args):
-        if len(applied) == 4:
+    def die_on_the_tenth_page(*args):
+        if len(applied) == 9:
             raise SystemExit("worker killed")
         applied.append(1)
         return real_apply(*args)
 
     with monkeypatch.context() as patch:
-        patch.setattr(sync_runs, "_apply_page", die_on_the_fifth_page)
+        patch.setattr(sync_runs, "_apply_page", die_on_the_tenth_page)
         with pytest.raises(SystemExit):
-            run_to_end(run)  # the task's retries while the bulk operation runs, until the worker dies
+            run_to_end(run)  # the task's retries while the bulk operations run, until the worker dies
     run.refresh_from_db()
-    assert run.pages == 4  # locations, the bulk operation started, completed, its products; the discounts died
+    # locations, the catalogue's bulk operation (started, completed, its products), discounts, the orders' (started,
+    # completed, two pages of two orders); the third page of orders died
+    assert run.pages == 9
+    assert run.cursor[PHASE_ORDERS]["offset"] > 0
     run = run_to_end(run)
 
     assert run.status == SyncRun.Status.SUCCEEDED

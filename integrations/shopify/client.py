@@ -11,7 +11,7 @@ inventory mutation an `@idempotent(key: ...)` directive, so a retried request ca
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 
 from integrations.errors import StoreAPIError
-from integrations.records import InventoryLevelRecord, LocationRecord, OrderRecord, ProductRecord, RefundRecord
+from integrations.records import InventoryLevelRecord, LocationRecord
 from integrations.shopify import graphql
 
 DEFAULT_TIMEOUT = 10.0
@@ -65,6 +65,8 @@ query LocationLevels($locationId: ID!, $first: Int!, $cursor: String) {
 """
 
 STALE = "CHANGE_FROM_QUANTITY_STALE"
+# A bulk query refused because the app already runs as many as the shop allows: it can start later.
+BULK_BUSY = ("OPERATION_IN_PROGRESS", "LIMIT_REACHED")
 
 
 def item_gid(inventory_item_id: str) -> str:
@@ -235,13 +237,15 @@ class ShopifyClient:
         return records, (info.get("endCursor") if info.get("hasNextPage") else None)
 
     def start_bulk_query(self, document: str) -> str:
-        """Start a bulk query; returns the operation's id. One runs at a time per shop: a refusal is transient."""
+        """Start a bulk query, its objects grouped under their parents; returns the operation's id. The shop runs
+        a few at a time per app: a refusal for that is transient."""
         data = self.graphql(graphql.BULK_RUN, {"query": document})
         payload = data.get("bulkOperationRunQuery") or {}
         errors = payload.get("userErrors") or []
         if errors or not payload.get("bulkOperation"):
             message = "; ".join(str(error.get("message")) for error in errors) or "no bulk operation was created"
-            raise StoreAPIError(f"bulkOperationRunQuery: {message}", transient="in progress" in message)
+            busy = any(error.get("code") in BULK_BUSY for error in errors) or "in progress" in message
+            raise StoreAPIError(f"bulkOperationRunQuery: {message}", transient=busy)
         return str(payload["bulkOperation"]["id"])
 
     def bulk_operation(self, operation_id: str) -> dict[str, Any]:
@@ -251,43 +255,48 @@ class ShopifyClient:
             raise StoreAPIError(f"bulk operation {operation_id} is unknown to the store", transient=False)
         return node
 
-    def bulk_lines(self, url: str) -> list[dict[str, Any]]:
-        """The JSONL result of a completed bulk operation (a signed URL: no API credentials are sent)."""
+    def bulk_page(self, url: str, offset: int, roots: int) -> tuple[list[dict[str, Any]], int | None]:
+        """Up to `roots` top-level objects, each with the objects grouped under it, from byte `offset` of a completed
+        bulk operation's JSONL (a signed URL: no API credentials are sent); and the offset of the next top-level
+        object, None after the last. Read as a stream from the offset, so a page costs what it holds, whatever the
+        size of the file."""
+        lines: list[dict[str, Any]] = []
+        headers = {"Range": f"bytes={offset}-"} if offset else {}
         try:
-            response = httpx.get(url, timeout=self._client.timeout, follow_redirects=True)
+            with httpx.stream(
+                "GET", url, headers=headers, timeout=self._client.timeout, follow_redirects=True
+            ) as response:
+                if response.status_code == 416:  # the offset is the file's end
+                    return [], None
+                if response.status_code >= 400:
+                    # An expired URL (after seven days) or a storage error: the operation must be run again.
+                    raise StoreAPIError(
+                        f"GET bulk result: HTTP {response.status_code}",
+                        transient=response.status_code >= 500,
+                        status=response.status_code,
+                    )
+                # a server that ignores the range sends the whole file: skip to the offset
+                position, start, seen = (offset if response.status_code == 206 else 0), offset, 0
+                for line in _lines(response.iter_bytes()):
+                    here, position = position, position + len(line)
+                    if here < start or not line.strip():
+                        continue
+                    item = json.loads(line)
+                    if "__parentId" not in item:
+                        seen += 1
+                        if seen > roots:
+                            return lines, here
+                    lines.append(item)
         except httpx.HTTPError as exc:
             raise StoreAPIError(f"GET bulk result: {exc.__class__.__name__}: {exc}", transient=True) from exc
-        if response.status_code >= 400:
-            # An expired URL (after seven days) or a storage error: the operation must be run again.
-            raise StoreAPIError(f"GET bulk result: HTTP {response.status_code}", transient=response.status_code >= 500)
-        try:
-            return [json.loads(line) for line in response.text.splitlines() if line.strip()]
         except ValueError as exc:
             raise StoreAPIError("the bulk result is not JSONL", transient=True) from exc
+        return lines, None
 
     def locations_page(self, cursor: str | None = None, first: int = 250) -> tuple[list[LocationRecord], str | None]:
         data = self.graphql(graphql.LOCATIONS, {"first": first, "cursor": cursor})
         connection = data.get("locations") or {}
         return [graphql.location_record(node) for node in connection.get("nodes") or []], _next_cursor(connection)
-
-    def products_page(self, cursor: str | None = None, first: int = 100) -> tuple[list[ProductRecord], str | None]:
-        """One page of products with their variants (by id), and the next page's cursor (None after the last)."""
-        data = self.graphql(graphql.PRODUCTS, {"first": first, "cursor": cursor})
-        connection = data.get("products") or {}
-        records = [graphql.product_record(node) for node in connection.get("nodes") or []]
-        return records, _next_cursor(connection)
-
-    def orders_page(
-        self, cursor: str | None = None, updated_since: datetime | None = None, first: int = 50
-    ) -> tuple[list[OrderRecord | RefundRecord], str | None]:
-        """One page of orders (by id, optionally only those updated since a time) each followed by its refunds."""
-        search = f"updated_at:>='{updated_since.isoformat()}'" if updated_since else None
-        data = self.graphql(graphql.ORDERS, {"first": first, "cursor": cursor, "query": search})
-        connection = data.get("orders") or {}
-        records: list[OrderRecord | RefundRecord] = []
-        for node in connection.get("nodes") or []:
-            records.extend(graphql.order_records(node))
-        return records, _next_cursor(connection)
 
     def set_available(
         self,
@@ -383,3 +392,15 @@ def _float(value: str | None, default: float) -> float:
         return float(value) if value is not None else default
     except ValueError:
         return default
+
+
+def _lines(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """Whole lines (with their newline) from a stream of byte chunks."""
+    pending = b""
+    for chunk in chunks:
+        pending += chunk
+        *complete, pending = pending.split(b"\n")
+        for line in complete:
+            yield line + b"\n"
+    if pending:
+        yield pending

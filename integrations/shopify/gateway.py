@@ -42,6 +42,10 @@ _TOPICS_BY_ENUM = {
 }
 
 
+# A bulk result's URL that no longer answers (it expires seven days after the operation completed).
+EXPIRED_RESULT = (403, 404, 410)
+
+
 def topic_enum(topic: str) -> str:
     return topic.upper().replace("/", "_")
 
@@ -64,9 +68,8 @@ class ShopifyGateway:
 
     location_page_size = 250
     level_page_size = 250
-    # Orders with their refunds, 50 a page (each carries its line items: Shopify's query cost grows with them).
-    order_page_size = 50
     bulk_products_per_page = 1000
+    bulk_orders_per_page = 250
     bulk_poll_seconds = 2.0
     subscription_page_size = 100
 
@@ -148,11 +151,29 @@ class ShopifyGateway:
         return Page(*self.client.locations_page(position, first=self.location_page_size))
 
     def read_catalogue(self, position: Any = None) -> Page:
-        """The catalogue through a bulk operation: start it (its id is the position), poll until it completes, then
-        read its JSONL a thousand products per page (a resumed run re-reads the file from the saved line)."""
+        """The catalogue through a bulk operation, a thousand products (with their variants) per page."""
+        lines, following = self._bulk(position, graphql.BULK_PRODUCTS, self.bulk_products_per_page)
+        return Page(graphql.products_from_jsonl(lines), following)
+
+    def read_orders(self, position: Any = None, updated_since: datetime | None = None) -> Page:
+        """Orders through a bulk operation (every one, or those updated since a time), 250 per page, each followed
+        by its refunds, which are read for the orders that have some."""
+        lines, following = self._bulk(position, graphql.bulk_orders(updated_since), self.bulk_orders_per_page)
+        nodes = graphql.orders_from_jsonl(lines)
+        refunds = self._refunds([str(node["id"]) for node in nodes if node.get("refunds")])
+        records: list[Any] = []
+        for node in nodes:
+            records.extend(graphql.order_records({**node, "refunds": refunds.get(str(node["id"]), [])}))
+        return Page(records, following)
+
+    def _bulk(self, position: Any, document: str, per_page: int) -> tuple[list[dict[str, Any]], Any]:
+        """One step of a bulk read, and the position of the next: start the operation (its id is the position), poll
+        until it completes, then read its JSONL `per_page` top-level objects at a time from a byte offset (a resumed
+        run reads on from the saved offset). A result that has expired meanwhile is read again from a new operation;
+        a position of a paged read, from before orders were read in bulk, starts one too."""
         client = self.client
-        if not position:
-            return Page([], {"bulk": client.start_bulk_query(graphql.BULK_PRODUCTS)})
+        if not isinstance(position, dict) or "bulk" not in position:
+            return [], {"bulk": client.start_bulk_query(document)}
         if "url" not in position:
             operation = client.bulk_operation(position["bulk"])
             if operation.get("status") in ("CREATED", "RUNNING"):
@@ -164,16 +185,24 @@ class ShopifyGateway:
                     f"bulk operation {position['bulk']} ended {operation.get('status')}: {operation.get('errorCode')}",
                     transient=False,
                 )
-            return Page([], {**position, "url": operation["url"], "line": 0})
-        lines = client.bulk_lines(position["url"])
-        start = int(position["line"])
-        roots = [index for index in range(start, len(lines)) if "__parentId" not in lines[index]]
-        end = roots[self.bulk_products_per_page] if len(roots) > self.bulk_products_per_page else len(lines)
-        records = graphql.products_from_jsonl(lines[start:end])
-        return Page(records, ({**position, "line": end} if end < len(lines) else None))
+            return [], {"bulk": position["bulk"], "url": operation["url"], "offset": 0}
+        try:
+            lines, offset = client.bulk_page(position["url"], int(position.get("offset") or 0), per_page)
+        except StoreAPIError as exc:
+            if exc.status not in EXPIRED_RESULT:
+                raise
+            return [], {"bulk": client.start_bulk_query(document)}
+        return lines, ({**position, "offset": offset} if offset is not None else None)
 
-    def read_orders(self, position: Any = None, updated_since: datetime | None = None) -> Page:
-        return Page(*self.client.orders_page(position, updated_since, first=self.order_page_size))
+    def _refunds(self, order_gids: list[str]) -> dict[str, list[dict[str, Any]]]:
+        """The refunds of these orders with their lines, by order id, a few orders per request."""
+        refunds: dict[str, list[dict[str, Any]]] = {}
+        for start in range(0, len(order_gids), graphql.REFUNDS_PER_REQUEST):
+            chunk = order_gids[start : start + graphql.REFUNDS_PER_REQUEST]
+            for node in self.client.graphql(graphql.ORDERS_REFUNDS, {"ids": chunk}).get("nodes") or []:
+                if node and node.get("id"):
+                    refunds[str(node["id"])] = node.get("refunds") or []
+        return refunds
 
     def read_refunds(self, order_id: str) -> list[RefundRecord]:
         data = self.client.graphql(graphql.ORDER_REFUNDS, {"id": f"gid://shopify/Order/{order_id}"})

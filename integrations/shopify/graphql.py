@@ -1,13 +1,15 @@
 """Shopify GraphQL Admin API documents for the backfill, and their answers normalised into our records.
 
 Products come with their variants (SKU, price, inventory item); orders with their line items (variant, quantities
-before and after edits, unit price) and refunds (the lines and quantities each gave back), sorted by id so a paged
-import can resume from its cursor. Line items without a variant (custom items, gift cards) are not stock and are
-left out, as in the webhook payloads.
+before and after edits, unit price) and refunds (the lines and quantities each gave back). Both are read through bulk
+operations: a paged query of orders with their line items would ask for more than the 1,000 points one query may
+cost. Line items without a variant (custom items, gift cards) are not stock and are left out, as in the webhook
+payloads.
 """
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -26,9 +28,14 @@ from integrations.records import (
 )
 from integrations.webhooks import PayloadError
 
+# Objects grouped under their parents (`groupObjects`, off by default since 2026-01): a page of the file then holds
+# whole products and whole orders.
 BULK_RUN = """
 mutation RunBulk($query: String!) {
-  bulkOperationRunQuery(query: $query) { bulkOperation { id status } userErrors { field message } }
+  bulkOperationRunQuery(query: $query, groupObjects: true) {
+    bulkOperation { id status }
+    userErrors { field message code }
+  }
 }
 """
 
@@ -60,36 +67,45 @@ query Locations($first: Int!, $cursor: String) {
 }
 """
 
-PRODUCTS = """
-query Products($first: Int!, $cursor: String) {
-  products(first: $first, after: $cursor, sortKey: ID) {
-    nodes {
-      id title vendor productType status updatedAt
-      variants(first: 250) { nodes { id sku title price compareAtPrice updatedAt inventoryItem { id } } }
-    }
-    pageInfo { hasNextPage endCursor }
+# Orders with their line items, sorted by id; every order, or those updated since a time. Refunds are only named:
+# their lines are a connection inside a list, which a bulk query cannot hold (`ORDERS_REFUNDS` reads them).
+_BULK_ORDERS = """
+{
+  orders(sortKey: ID%s) {
+    edges { node {
+      id name createdAt updatedAt cancelledAt displayFinancialStatus currencyCode
+      refunds { id }
+      lineItems { edges { node {
+        id quantity currentQuantity sku title variantTitle
+        variant { id product { id } inventoryItem { id } }
+        originalUnitPriceSet { shopMoney { amount } }
+      } } }
+    } }
   }
 }
 """
 
-ORDERS = """
-query Orders($first: Int!, $cursor: String, $query: String) {
-  orders(first: $first, after: $cursor, sortKey: ID, query: $query) {
-    nodes {
-      id name createdAt updatedAt cancelledAt displayFinancialStatus currencyCode
-      lineItems(first: 250) {
-        nodes {
-          id quantity currentQuantity sku title variantTitle
-          variant { id product { id } inventoryItem { id } }
-          originalUnitPriceSet { shopMoney { amount } }
-        }
-      }
-      refunds { id createdAt refundLineItems(first: 250) { nodes { quantity restockType lineItem { id } } } }
+
+def bulk_orders(updated_since: datetime | None = None) -> str:
+    if updated_since is None:
+        return _BULK_ORDERS % ""
+    search = f"updated_at:>='{updated_since.isoformat()}'"
+    return _BULK_ORDERS % f", query: {json.dumps(search)}"
+
+
+# The refunds of a few orders at once, with the lines each gave back (4 orders keep the requested cost under the
+# 1,000-point limit of one query).
+ORDERS_REFUNDS = """
+query OrdersRefunds($ids: [ID!]!) {
+  nodes(ids: $ids) {
+    ... on Order {
+      id
+      refunds { id createdAt refundLineItems(first: 100) { nodes { quantity restockType lineItem { id } } } }
     }
-    pageInfo { hasNextPage endCursor }
   }
 }
 """
+REFUNDS_PER_REQUEST = 4
 
 ORDER_REFUNDS = """
 query OrderRefunds($id: ID!) {
@@ -274,3 +290,16 @@ def products_from_jsonl(lines: list[dict[str, Any]]) -> list[ProductRecord]:
         elif str(parent) in products:
             products[str(parent)]["variants"]["nodes"].append(line)
     return [product_record(node) for node in products.values()]
+
+
+def orders_from_jsonl(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Order nodes, each with its `lineItems`, from a bulk query's JSONL objects (a line item names its order in
+    `__parentId`; one whose order is not among `lines` is ignored)."""
+    orders: dict[str, dict[str, Any]] = {}
+    for line in lines:
+        parent = line.get("__parentId")
+        if parent is None:
+            orders[str(line.get("id"))] = {**line, "lineItems": {"nodes": []}}
+        elif str(parent) in orders:
+            orders[str(parent)]["lineItems"]["nodes"].append(line)
+    return list(orders.values())

@@ -38,8 +38,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from integrations.simulator import shopify_graphql, shopify_payloads, woocommerce_payloads
+from integrations.simulator import shopify_cost, shopify_graphql, shopify_payloads, woocommerce_payloads
 from integrations.simulator.inventory import InventoryStore
+from integrations.simulator.shopify_bulk import ShopifyBulk
 from integrations.simulator.shopify_oauth import ShopifyOAuth
 from integrations.simulator.shopify_webhooks import ShopifySubscriptions
 from integrations.simulator.state import StoreState
@@ -89,8 +90,7 @@ class ApiServer:
         self.access_scopes = access_scopes
         self.inventory = inventory or InventoryStore()
         self.weather = weather or WeatherApi()
-        # Bulk operations by number: status, polls seen, and the JSONL lines (a snapshot taken at creation).
-        self.bulk_operations: dict[int, dict[str, Any]] = {}
+        self.bulk = ShopifyBulk(state)
         self.consumer_key = consumer_key
         self.consumer_secret = consumer_secret
         self.access_token = access_token
@@ -181,15 +181,7 @@ class ApiServer:
         if not isinstance(body, dict):
             return 400, {"errors": "The body must be a JSON object"}, {}
         if method == "POST" and SHOPIFY_GRAPHQL.match(path):
-            query, variables = str(body.get("query", "")), body.get("variables") or {}
-            if "bulkOperationRunQuery" in query or re.search(r"\bnode\s*\(", query):
-                return self._shopify_bulk(query, variables)
-            if re.search(r"\bwebhookSubscription(s|Create|Delete)\b", query):
-                return 200, {"data": self.subscriptions.answer(query, variables)}, {}
-            if re.search(r"\b(products|orders|locations|discountNodes|discountNode|collection)\s*\(", query):
-                return self._shopify_listing(query, variables)
-            status, answer = self.inventory.shopify_graphql(query, variables)
-            return status, answer, {}
+            return self._shopify_graphql(str(body.get("query", "")), body.get("variables") or {})
         hook = WOO_WEBHOOKS.match(path)
         if hook is not None:
             if method == "POST" and not hook.group(1):
@@ -214,78 +206,64 @@ class ApiServer:
         status, answer = _woo_error(404, "rest_no_route", "No route was found matching the URL and request method.")
         return status, answer, {}
 
-    def _shopify_bulk(self, query: str, variables: dict[str, Any]) -> tuple[int, Any, dict[str, str]]:
-        """The bulk-operation flow: `bulkOperationRunQuery` snapshots the result (products with their variants),
-        `node(id:)` reports CREATED, RUNNING, then COMPLETED with the JSONL file's URL; one query at a time."""
+    def _shopify_graphql(self, query: str, variables: dict[str, Any]) -> tuple[int, Any, dict[str, str]]:
+        """One GraphQL Admin API request, paid for from the cost bucket as Shopify does: its requested cost up front
+        (a query that asks for more than 1,000 points is refused outright), the difference to its actual cost given
+        back once it has run."""
+        try:
+            document = shopify_cost.Document(query, variables)
+        except ValueError as exc:
+            return 200, {"errors": [{"message": str(exc)}]}, {}
+        requested = document.requested()
+        if requested > shopify_cost.MAX_QUERY_COST:
+            return 200, {"errors": [shopify_cost.max_cost_exceeded(requested)]}, {}
+        bucket = self.inventory.bucket
         with self.inventory.lock:
-            if "bulkOperationRunQuery" in query:
-                running = [op for op in self.bulk_operations.values() if op["status"] in ("CREATED", "RUNNING")]
-                if running:
-                    message = "A bulk query operation for this app and shop is already in progress."
-                    payload = {"bulkOperation": None, "userErrors": [{"field": None, "message": message}]}
-                    return 200, {"data": {"bulkOperationRunQuery": payload}}, {}
-                document = str(variables.get("query") or "")
-                if "products" not in document:
-                    errors = [{"message": "The simulator runs bulk queries of products only"}]
-                    return 200, {"errors": errors}, {}
-                number = len(self.bulk_operations) + 1
-                lines = shopify_graphql.flatten_products(self.state)
-                self.bulk_operations[number] = {"status": "CREATED", "polls": 0, "lines": lines}
-                operation = {"id": f"gid://shopify/BulkOperation/{number}", "status": "CREATED"}
-                return 200, {"data": {"bulkOperationRunQuery": {"bulkOperation": operation, "userErrors": []}}}, {}
-            number = int(str(variables.get("id", "0")).rsplit("/", 1)[-1] or 0)
-            operation = self.bulk_operations.get(number)
-            if operation is None:
-                return 200, {"data": {"node": None}}, {}
-            operation["polls"] += 1
-            operation["status"] = "COMPLETED" if operation["polls"] >= 2 else "RUNNING"
-            done = operation["status"] == "COMPLETED"
-            node = {
-                "id": f"gid://shopify/BulkOperation/{number}",
-                "status": operation["status"],
-                "errorCode": None,
-                "objectCount": str(len(operation["lines"])),
-                "url": f"{self.url}/bulk/{number}.jsonl" if done else None,
-            }
-        return 200, {"data": {"node": node}}, {}
-
-    def bulk_file(self, path: str) -> bytes | None:
-        """The JSONL of a completed bulk operation (served without credentials, like Shopify's signed URLs)."""
-        match = re.match(r"^/bulk/(\d+)\.jsonl$", path)
-        operation = self.bulk_operations.get(int(match.group(1))) if match else None
-        if operation is None or operation["status"] != "COMPLETED":
-            return None
-        return "".join(json.dumps(line) + "\n" for line in operation["lines"]).encode()
-
-    def _shopify_listing(self, query: str, variables: dict[str, Any]) -> tuple[int, Any, dict[str, str]]:
-        """The catalogue, order, location and discount pages (a discount's items, a collection's products), paid for
-        from the same cost bucket as every GraphQL request."""
-        with self.inventory.lock:
-            allowed, cost = self.inventory.bucket.take(shopify_graphql.LIST_COST)
+            allowed, cost = bucket.take(requested)
         if not allowed:
             errors = [{"message": "Throttled", "extensions": {"code": "THROTTLED"}}]
             return 200, {"errors": errors, "extensions": {"cost": cost}}, {}
+        answer = self._shopify_answer(query, variables, document)
+        actual = document.actual(answer.get("data")) if "errors" not in answer else 0
+        with self.inventory.lock:
+            cost = bucket.settle(requested, actual)
+        return 200, {**answer, "extensions": {"cost": cost}}, {}
+
+    def _shopify_answer(self, query: str, variables: dict[str, Any], document: shopify_cost.Document) -> dict[str, Any]:
+        """The body of a GraphQL answer (`data` or `errors`)."""
+        if "bulkOperationRunQuery" in query:
+            return {"data": {"bulkOperationRunQuery": self.bulk.run_mutation(document)}}
+        if re.search(r"\bnode\s*\(", query):
+            return {"data": {"node": self.bulk.status(str(variables.get("id") or ""), self.url)}}
+        if re.search(r"\bnodes\s*\(", query):
+            return {"data": {"nodes": shopify_graphql.order_refunds(self.state, variables.get("ids") or [])}}
+        if re.search(r"\bwebhookSubscription(s|Create|Delete)\b", query):
+            return {"data": self.subscriptions.answer(query, variables)}
         if re.search(r"\b(discountNodes|discountNode)\s*\(", query) and "read_discounts" not in (
             self.access_scopes if self.access_scopes is not None else ("read_discounts",)
         ):
             message = "Access denied for discountNodes field. Required access: `read_discounts` access scope."
-            errors = [{"message": message, "extensions": {"code": "ACCESS_DENIED"}}]
-            return 200, {"errors": errors, "extensions": {"cost": cost}}, {}
+            return {"errors": [{"message": message, "extensions": {"code": "ACCESS_DENIED"}}]}
         if re.search(r"\bdiscountNodes\s*\(", query):
-            data = shopify_graphql.discount_nodes(self.state, variables)
-        elif re.search(r"\bdiscountNode\s*\(", query):  # one discount, or a follow-up page of its items
-            data = shopify_graphql.discount_node(self.state, query, variables)
-        elif re.search(r"\bcollection\s*\(", query):
-            data = shopify_graphql.collection_products(self.state, variables)
-        elif re.search(r"\blocations\s*\(", query):
+            return {"data": shopify_graphql.discount_nodes(self.state, variables)}
+        if re.search(r"\bdiscountNode\s*\(", query):  # one discount, or a follow-up page of its items
+            return {"data": shopify_graphql.discount_node(self.state, query, variables)}
+        if re.search(r"\bcollection\s*\(", query):
+            return {"data": shopify_graphql.collection_products(self.state, variables)}
+        if re.search(r"\blocations\s*\(", query):
             with self.inventory.lock:
                 known = sorted({location for _, location in self.inventory.levels})
-            data = shopify_graphql.locations(known, variables)
-        elif re.search(r"\bproducts\s*\(", query):
-            data = shopify_graphql.products(self.state, variables)
-        else:
-            data = shopify_graphql.orders(self.state, variables)
-        return 200, {"data": data, "extensions": {"cost": cost}}, {}
+            return {"data": shopify_graphql.locations(known, variables)}
+        if re.search(r"\bproducts\s*\(", query):
+            return {"data": shopify_graphql.products(self.state, variables)}
+        if re.search(r"\borders\s*\(", query):
+            return {"data": shopify_graphql.orders(self.state, variables)}
+        return self.inventory.shopify_graphql(query, variables)
+
+    def bulk_file(self, path: str) -> bytes | None:
+        """The JSONL of a completed bulk operation (served without credentials, like Shopify's signed URLs)."""
+        match = re.match(r"^/bulk/(\d+)\.jsonl$", path)
+        return self.bulk.file(int(match.group(1))) if match else None
 
     def _fault(self) -> tuple[int, Any, dict[str, str]] | None:
         faults = self.inventory.faults
@@ -431,18 +409,29 @@ def _handler_for(server: ApiServer) -> type[BaseHTTPRequestHandler]:
         def do_GET(self) -> None:
             parts = urlsplit(self.path)
             if parts.path.startswith("/bulk/"):
-                data = server.bulk_file(parts.path)
-                if data is None:
-                    self._send(404, {"errors": "Not Found"}, {})
-                    return
-                self.send_response(200, "OK")
-                self.send_header("Content-Type", "application/jsonl")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                self._bulk_file(server.bulk_file(parts.path))
                 return
             status, body, extra = server.answer(parts.path, parse_qs(parts.query), self.headers)
             self._send(status, body, extra)
+
+        def _bulk_file(self, data: bytes | None) -> None:
+            """The file, or its tail from `Range: bytes=N-` (206; 416 past its end), as a storage service serves it."""
+            if data is None:
+                self._send(404, {"errors": "Not Found"}, {})
+                return
+            start = re.match(r"^bytes=(\d+)-$", self.headers.get("Range") or "")
+            if start and int(start.group(1)) >= len(data):
+                self._send(416, {"errors": "Range Not Satisfiable"}, {"Content-Range": f"bytes */{len(data)}"})
+                return
+            offset = int(start.group(1)) if start else 0
+            self.send_response(206 if start else 200)
+            self.send_header("Content-Type", "application/jsonl")
+            self.send_header("Content-Length", str(len(data) - offset))
+            if start:
+                self.send_header("Content-Range", f"bytes {offset}-{len(data) - 1}/{len(data)}")
+            self.end_headers()
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # a reader that had its page stops
+                self.wfile.write(data[offset:])
 
         def do_POST(self) -> None:
             self._write("POST")

@@ -11,8 +11,9 @@ Shopify (GraphQL Admin API, 2026-04 and later):
   `IDEMPOTENCY_PREVIOUS_ATTEMPT_FAILED`-style, so a new attempt needs a new key); the same key with another input
   is refused with `IDEMPOTENCY_KEY_PARAMETER_MISMATCH`.
 - Cost-based throttling: a bucket of `maximum_available` points refilled at `restore_rate` per second; a request
-  that costs more than what is left gets HTTP 200 with `errors: [{extensions: {code: "THROTTLED"}}]`; every
-  answer carries `extensions.cost.throttleStatus`.
+  whose requested cost (`shopify_cost`) is more than what is left gets HTTP 200 with
+  `errors: [{extensions: {code: "THROTTLED"}}]`, and what a request did not use is given back once it has run;
+  every answer carries `extensions.cost.throttleStatus`.
 
 WooCommerce (REST v3): products and variations with `manage_stock`, `stock_quantity` and `meta_data`; `PUT` writes
 what it is given (no compare-and-set), batch endpoints take at most 100 updates.
@@ -32,8 +33,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-MUTATION_COST = 10
-QUERY_COST = 2
 IDEMPOTENT = re.compile(r"@idempotent\s*\(\s*key\s*:\s*(?:\"([^\"]*)\"|\$(\w+))\s*\)")
 ITEM_GID = "gid://shopify/InventoryItem/"
 LOCATION_GID = "gid://shopify/Location/"
@@ -90,6 +89,16 @@ class ThrottleBucket:
             "actualQueryCost": cost if allowed else 0,
             "throttleStatus": status,
         }
+
+    def settle(self, requested: float, actual: float) -> dict[str, Any]:
+        """Give back what a request that was charged `requested` did not use; its cost as the answer reports it."""
+        self.available = min(self.maximum_available, self.available + max(requested - actual, 0))
+        status = {
+            "maximumAvailable": self.maximum_available,
+            "currentlyAvailable": int(self.available),
+            "restoreRate": self.restore_rate,
+        }
+        return {"requestedQueryCost": requested, "actualQueryCost": actual, "throttleStatus": status}
 
 
 @dataclass
@@ -175,18 +184,12 @@ class InventoryStore:
 
     # --- Shopify GraphQL ----------------------------------------------------------------------------------------
 
-    def shopify_graphql(self, query: str, variables: dict[str, Any] | None) -> tuple[int, dict[str, Any]]:
-        """Answer one GraphQL request: (HTTP status, body)."""
+    def shopify_graphql(self, query: str, variables: dict[str, Any] | None) -> dict[str, Any]:
+        """Answer one stock request (read a level, a location's levels, set or adjust): its body, `data` or
+        `errors` (the server has already charged its cost)."""
         variables = variables or {}
-        is_mutation = query.lstrip().startswith("mutation")
         with self.lock:
             self.requests += 1
-            allowed, cost = self.bucket.take(MUTATION_COST if is_mutation else QUERY_COST)
-        if not allowed:
-            return 200, {
-                "errors": [{"message": "Throttled", "extensions": {"code": "THROTTLED"}}],
-                "extensions": {"cost": cost},
-            }
         if "inventorySetQuantities" in query:
             data = self._idempotent(query, variables, "inventorySetQuantities", self._set_quantities)
         elif "inventoryAdjustQuantities" in query:
@@ -196,10 +199,8 @@ class InventoryStore:
         elif "inventoryLevels" in query and "location" in query:
             data = self._location_levels(variables)
         else:
-            return 200, {"errors": [{"message": "The simulator does not implement this operation"}]}
-        if "errors" in data:
-            return 200, {**data, "extensions": {"cost": cost}}
-        return 200, {"data": data, "extensions": {"cost": cost}}
+            return {"errors": [{"message": "The simulator does not implement this operation"}]}
+        return data if "errors" in data else {"data": data}
 
     def _idempotent(self, query: str, variables: dict[str, Any], field_name: str, apply) -> dict[str, Any]:
         match = IDEMPOTENT.search(query)

@@ -13,7 +13,6 @@ from integrations.simulator.shopify_payloads import shopify_financial_status, sh
 from integrations.simulator.state import SimulatedDiscount, StoreState
 from integrations.simulator.woocommerce_payloads import money
 
-LIST_COST = 50  # a page of nodes with nested connections costs more than a single mutation
 UPDATED_SINCE = re.compile(r"updated_at:>=?'?([^' ]+)'?")
 
 
@@ -134,6 +133,19 @@ def _order_node(order) -> dict[str, Any]:
     }
 
 
+def order_refunds(state: StoreState, ids: list[str]) -> list[dict[str, Any] | None]:
+    """`nodes(ids:)` of orders: each with its refunds and their lines (null for an id that is not an order)."""
+    with state.lock:
+        found = []
+        for gid in ids:
+            kind, _, number = str(gid).removeprefix("gid://shopify/").partition("/")
+            order = state.orders.get(number) if kind == "Order" else None
+            found.append(
+                {key: value for key, value in _order_node(order).items() if key in ("id", "refunds")} if order else None
+            )
+    return found
+
+
 def locations(location_ids: list[str], variables: dict[str, Any]) -> dict[str, Any]:
     nodes = [
         {"id": f"gid://shopify/Location/{location_id}", "name": f"Location {location_id}", "isActive": True}
@@ -141,16 +153,6 @@ def locations(location_ids: list[str], variables: dict[str, Any]) -> dict[str, A
     ]
     chunk, info = _page(nodes, variables)
     return {"locations": {"nodes": chunk, "pageInfo": info}}
-
-
-def flatten_products(state: StoreState) -> list[dict[str, Any]]:
-    """The JSONL lines of a bulk `products { variants }` query: each product, then its variants with `__parentId`."""
-    lines = []
-    for product in products(state, {"first": 250, "cursor": 0, "all": True})["products"]["nodes"]:
-        variants = product["variants"]["nodes"]
-        lines.append({key: value for key, value in product.items() if key != "variants"})
-        lines.extend({**variant, "__parentId": product["id"]} for variant in variants)
-    return lines
 
 
 # --- Discounts -------------------------------------------------------------------------------------------------------
