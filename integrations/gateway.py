@@ -39,6 +39,7 @@ PHASE_CATALOGUE = "products"
 PHASE_ORDERS = "orders"
 PHASE_STOCK_LEVELS = "levels"
 PHASE_DISCOUNTS = "discounts"
+PHASE_REFUNDS = "refunds"  # refunds read apart from their orders (where an order's read only names them)
 
 # Credentials are renewed when they expire within this long (a worker's task may run for minutes after).
 RENEW_BEFORE = timedelta(minutes=10)
@@ -137,6 +138,9 @@ class StoreGateway(Protocol):
     batch_size: ClassVar[int]
     # The phases of a backfill or a reconciliation, in order (PHASE_* names).
     sync_phases: ClassVar[tuple[str, ...]]
+    # The last of them whose records the forecasts read: a new store's first retrain starts once it is done (later
+    # phases only add history, such as each refund's lines where orders already carry their current quantities).
+    forecast_inputs_until: ClassVar[str]
     # The webhook topics the product subscribes a store to through the API (the platform's topic names).
     subscription_topics: ClassVar[tuple[str, ...]]
     # Whether the store's API lists only this app's subscriptions (Shopify), rather than every webhook of the site.
@@ -199,6 +203,11 @@ class StoreGateway(Protocol):
 
     def read_refunds(self, order_id: str) -> list[RefundRecord]: ...
 
+    def read_order_refunds(self, position: Any = None, updated_since: datetime | None = None) -> Page:
+        """The refunds of every order (those updated since a time, if given), with their lines, where the orders'
+        read only names them (PHASE_REFUNDS in `sync_phases`)."""
+        ...
+
     def read_stock_levels(self, position: Any, location_ids: Sequence[str]) -> Page: ...
 
     def read_discounts(self, position: Any = None, updated_since: datetime | None = None) -> Page:
@@ -228,6 +237,10 @@ class StoreGateway(Protocol):
     def create_webhook_subscription(self, topic: str, address: str, secret: str = "") -> WebhookSubscription:
         """Subscribe `address` to `topic`. `secret` signs the deliveries where the subscriber chooses it
         (WooCommerce); Shopify signs with the app's client secret and ignores it."""
+        ...
+
+    def update_webhook_subscription(self, subscription_id: str, address: str) -> WebhookSubscription:
+        """Point a subscription at another address (it keeps its topic)."""
         ...
 
     def delete_webhook_subscription(self, subscription_id: str) -> None: ...

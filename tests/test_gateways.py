@@ -46,7 +46,11 @@ def test_gateways_say_what_their_platform_can_do():
         g.PHASE_DISCOUNTS,
         g.PHASE_ORDERS,
         g.PHASE_STOCK_LEVELS,
+        g.PHASE_REFUNDS,
     )
+    # the forecasts read orders (each line net of its refunds) and stock: a new store's first retrain does not wait
+    # for the refunds' lines
+    assert ShopifyGateway.forecast_inputs_until == g.PHASE_STOCK_LEVELS
     assert WooCommerceGateway.sync_phases == (g.PHASE_CATALOGUE, g.PHASE_ORDERS)
     assert ShopifyGateway.api_base_url("shop.myshopify.com") == "https://shop.myshopify.com"
     assert WooCommerceGateway.api_base_url("https://shop.example") == "https://shop.example"

@@ -201,28 +201,55 @@ def test_without_grouping_children_may_come_after_every_parent(shop):
 # --- the gateway's reads ---------------------------------------------------------------------------------------------
 
 
-def test_orders_are_read_in_bulk_with_their_refunds_page_by_page(shop):
+def test_orders_are_read_in_bulk_and_their_refunds_apart_page_by_page(shop):
     for number in range(1, 8):
         shop.state.apply_order(order(number, lines=2, when=WHEN + timedelta(hours=number)))
     for number in (2, 5, 6, 7, 3):
-        refund = RefundRecord(
-            f"9{number}", str(number), WHEN + timedelta(days=1), (RefundLineRecord(f"{number}01", 1),)
-        )
-        shop.state.apply_refund(refund)
+        line = RefundLineRecord(f"{number}01", 1)
+        shop.state.apply_refund(RefundRecord(f"9{number}", str(number), WHEN + timedelta(days=1), (line,)))
     with gateway(shop) as reader:
         reader.bulk_orders_per_page = 3
-        records, steps = read_all(reader, reader.read_orders)
-    orders = [record for record in records if isinstance(record, OrderRecord)]
-    refunds = {record.order_id: record for record in records if isinstance(record, RefundRecord)}
+        orders, steps = read_all(reader, reader.read_orders)
+        refunds, refund_steps = read_all(reader, reader.read_order_refunds)
+    # the orders, with each line's quantity net of its refunds (what the forecasts read)
     assert [o.order_id for o in orders] == [str(number) for number in range(1, 8)]
     assert all(len(o.lines) == 2 and o.lines[0].unit_price == Decimal("2.50") for o in orders)
-    assert sorted(refunds) == ["2", "3", "5", "6", "7"]
-    assert refunds["5"].lines == (RefundLineRecord("501", 1, "return"),)
-    # each refund follows its order
-    kinds = [(type(record).__name__, getattr(record, "order_id", "")) for record in records]
-    assert kinds.index(("RefundRecord", "5")) == kinds.index(("OrderRecord", "5")) + 1
-    # start, poll (running), poll (completed), then 3 pages of at most 3 orders
-    assert steps == 6
+    assert {o.order_id: o.lines[1].current_quantity for o in orders} == {
+        str(number): (1 if number in (2, 3, 5, 6, 7) else 2) for number in range(1, 8)
+    }
+    # then each refund with the lines it gave back
+    assert all(isinstance(record, RefundRecord) for record in refunds)
+    assert sorted(record.order_id for record in refunds) == ["2", "3", "5", "6", "7"]
+    assert next(r for r in refunds if r.order_id == "5").lines == (RefundLineRecord("501", 1, "return"),)
+    # start, poll (running), poll (completed), then 3 pages of at most 3 orders: for both reads
+    assert (steps, refund_steps) == (6, 6)
+
+
+def test_a_throttled_refunds_request_waits_within_its_page(shop, monkeypatch):
+    import time
+
+    from integrations.shopify import gateway as shopify_gateway
+
+    waits: list[float] = []
+    sleep = time.sleep
+    monkeypatch.setattr(shopify_gateway.time, "sleep", lambda seconds: (waits.append(seconds), sleep(seconds)))
+    for number in range(1, 10):
+        shop.state.apply_order(order(number))
+        line = RefundLineRecord(f"{number}01", 1)
+        shop.state.apply_refund(RefundRecord(f"9{number}", str(number), WHEN + timedelta(days=1), (line,)))
+    bucket = shop.inventory.bucket
+    bucket.maximum_available, bucket.restore_rate = 1000, 400
+    with gateway(shop) as reader:
+        position = None
+        while position is None or "url" not in position:
+            try:
+                position = reader.read_order_refunds(position).next_position
+            except StillRunning:
+                continue
+        bucket.available = 0.0  # the bucket is empty when the page starts: each request waits for its 816 points
+        page = reader.read_order_refunds(position)
+    assert sorted(int(record.order_id) for record in page.records) == list(range(1, 10))
+    assert waits  # the page waited for the bucket instead of failing (and reading its first requests again)
 
 
 def test_a_reconciliation_reads_only_the_orders_updated_since(shop):
@@ -244,6 +271,7 @@ def test_an_expired_result_and_a_paged_position_start_a_new_operation(shop):
         assert again.records == []
         assert again.next_position["bulk"] != expired["bulk"]
         records, _ = read_all(reader, reader.read_orders)
+        assert reader.read_order_refunds("eyJsYXN0X2lkIjo0fQ==").records == []
     assert [record.order_id for record in records] == ["1"]
 
 

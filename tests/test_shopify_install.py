@@ -218,10 +218,8 @@ def test_the_app_subscribes_the_stores_webhooks_on_connect_and_reconciliation_re
     store.refresh_from_db()
     topics = store.webhook_subscriptions["topics"]
     assert (topics["orders/create"], topics["refunds/create"], topics["orders/updated"]) == ("created", "fixed", "ok")
-    assert store.webhook_subscriptions["removed"] == [
-        f"carts/update {address}",
-        "refunds/create https://old-host.example/webhooks/shopify/",
-    ]
+    assert subs[moved] == {"topic": "REFUNDS_CREATE", "uri": address}  # moved (webhookSubscriptionUpdate), not replaced
+    assert store.webhook_subscriptions["removed"] == [f"carts/update {address}"]
 
 
 def test_doctor_reports_a_store_whose_subscriptions_fail(client, shopify):

@@ -16,7 +16,17 @@ from integrations.simulator.api_server import ApiServer
 from integrations.simulator.inventory import Faults, InventoryStore, WooItem
 from integrations.simulator.state import StoreState
 from integrations.woocommerce.gateway import WooCommerceGateway
-from inventory_ai.models import DailyDemand, InventoryLevel, Location, Order, OrderLine, Product, SyncRun, Variant
+from inventory_ai.models import (
+    DailyDemand,
+    InventoryLevel,
+    Location,
+    Order,
+    OrderLine,
+    Product,
+    Refund,
+    SyncRun,
+    Variant,
+)
 from inventory_ai.services import sync_runs
 from inventory_ai.services.stores import upsert_store
 
@@ -81,9 +91,9 @@ def test_a_missed_stock_level_webhook_is_corrected_by_reconciliation(simulator):
             "store_updated_at": run.corrections[0]["store_updated_at"],
         }
     ]
-    # locations, the catalogue and the orders (each a bulk operation: start, completion, its file), discounts, 2 of
-    # levels
-    assert run.pages == 10
+    # locations, the catalogue, the orders and their refunds (each a bulk operation: start, completion, its file),
+    # discounts, 2 of levels
+    assert run.pages == 13
     # a second reconciliation finds nothing to correct
     again = run_to_end(sync_runs.start_sync(store, SyncRun.Kind.RECONCILE))
     assert again.counts.get("levels_corrected", 0) == 0
@@ -297,15 +307,25 @@ def shopify_store(simulator, domain: str):
 def test_a_shopify_backfill_imports_locations_catalogue_orders_refunds_and_stock(simulator, monkeypatch):
     from inventory_ai import dispatch
 
-    sent = []
-    monkeypatch.setattr(dispatch, "send", lambda name, *args: sent.append((name, *args)))
+    sent, seen = [], {}
+
+    def send(name, *args):
+        sent.append((name, *args))
+        seen.update(levels=InventoryLevel.objects.filter(variant__store=store).count(),
+                    refunds=Refund.objects.filter(store=store).count())  # fmt: skip
+
+    monkeypatch.setattr(dispatch, "send", send)
     shopify_history(simulator)
     store = shopify_store(simulator, "backfill.myshopify.com")
 
     run = run_to_end(sync_runs.start_sync(store, SyncRun.Kind.BACKFILL))
 
-    # a store without forecasts gets its first retrain as soon as its history is in
+    # a store without forecasts gets its first retrain as soon as what the forecasts read is in: orders and stock,
+    # before the refunds' lines (each order line already carries its quantity net of refunds)
     assert sent == [("retrain_store_task", store.pk, None, "full")]
+    assert seen == {"levels": 3, "refunds": 0}
+    assert Refund.objects.filter(store=store).count() == 1
+    assert run.counts["refunds_read"] == 1
 
     assert run.status == SyncRun.Status.SUCCEEDED, run.error
     assert set(Location.objects.filter(store=store).values_list("platform_id", flat=True)) >= {"31"}

@@ -6,6 +6,7 @@ request: a mutation carries one idempotency key, so changes batched together wou
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -20,6 +21,7 @@ from integrations.gateway import (
     PHASE_DISCOUNTS,
     PHASE_LOCATIONS,
     PHASE_ORDERS,
+    PHASE_REFUNDS,
     PHASE_STOCK_LEVELS,
     REJECTED,
     RENEW_BEFORE,
@@ -33,7 +35,7 @@ from integrations.gateway import (
 )
 from integrations.records import DiscountRecord, RefundRecord
 from integrations.shopify import constants, discounts, graphql, oauth
-from integrations.shopify.client import DEFAULT_TIMEOUT, InventoryWrite, ShopifyClient
+from integrations.shopify.client import DEFAULT_TIMEOUT, InventoryWrite, ShopifyClient, ShopifyThrottled
 from integrations.shopify.webhooks import ShopifyProvider
 
 # GraphQL names topics as enum values (ORDERS_CREATE); deliveries as paths (orders/create).
@@ -60,8 +62,10 @@ class ShopifyGateway:
     batch_size = 1
     # The catalogue is re-read on every reconciliation too (a bulk operation): a missed products/update webhook would
     # otherwise leave a variant without its inventory item, and its stock unread. Discounts come after the catalogue:
-    # they name its products.
-    sync_phases = (PHASE_LOCATIONS, PHASE_CATALOGUE, PHASE_DISCOUNTS, PHASE_ORDERS, PHASE_STOCK_LEVELS)
+    # they name its products. Refunds come last: their lines cost API points per order (a bulk query cannot hold
+    # them), and the forecasts do not wait for them, since each order line carries its quantity net of refunds.
+    sync_phases = (PHASE_LOCATIONS, PHASE_CATALOGUE, PHASE_DISCOUNTS, PHASE_ORDERS, PHASE_STOCK_LEVELS, PHASE_REFUNDS)
+    forecast_inputs_until = PHASE_STOCK_LEVELS
     # Every topic the product reads but the privacy ones, which an app declares in its configuration, not the API.
     subscription_topics = tuple(sorted(constants.HANDLED_TOPICS - constants.COMPLIANCE_TOPICS))
     lists_only_own_subscriptions = True
@@ -70,6 +74,9 @@ class ShopifyGateway:
     level_page_size = 250
     bulk_products_per_page = 1000
     bulk_orders_per_page = 250
+    # Within one page, a throttled request waits this often, this long at most, before the page fails for a retry.
+    throttle_waits = 30
+    throttle_wait_seconds = 10.0
     bulk_poll_seconds = 2.0
     subscription_page_size = 100
 
@@ -156,14 +163,22 @@ class ShopifyGateway:
         return Page(graphql.products_from_jsonl(lines), following)
 
     def read_orders(self, position: Any = None, updated_since: datetime | None = None) -> Page:
-        """Orders through a bulk operation (every one, or those updated since a time), 250 per page, each followed
-        by its refunds, which are read for the orders that have some."""
+        """Orders with their lines through a bulk operation (every one, or those updated since a time), 250 per
+        page; their refunds are read in the refunds phase."""
         lines, following = self._bulk(position, graphql.bulk_orders(updated_since), self.bulk_orders_per_page)
-        nodes = graphql.orders_from_jsonl(lines)
-        refunds = self._refunds([str(node["id"]) for node in nodes if node.get("refunds")])
+        return Page([graphql.order_record(node) for node in graphql.orders_from_jsonl(lines)], following)
+
+    def read_order_refunds(self, position: Any = None, updated_since: datetime | None = None) -> Page:
+        """The refunds with their lines of the orders that have some: a bulk operation lists every order (or those
+        updated since a time) with its refunds' ids, then the refunded ones of each page of 250 are read, four per
+        request."""
+        document = graphql.bulk_order_refunds(updated_since)
+        lines, following = self._bulk(position, document, self.bulk_orders_per_page)
+        refunded = [str(line["id"]) for line in lines if line.get("refunds")]
+        refunds = self._refunds(refunded)
         records: list[Any] = []
-        for node in nodes:
-            records.extend(graphql.order_records({**node, "refunds": refunds.get(str(node["id"]), [])}))
+        for order_gid in refunded:
+            records.extend(graphql.refund_records(refunds.get(order_gid, []), graphql.numeric_id(order_gid)))
         return Page(records, following)
 
     def _bulk(self, position: Any, document: str, per_page: int) -> tuple[list[dict[str, Any]], Any]:
@@ -195,11 +210,20 @@ class ShopifyGateway:
         return lines, ({**position, "offset": offset} if offset is not None else None)
 
     def _refunds(self, order_gids: list[str]) -> dict[str, list[dict[str, Any]]]:
-        """The refunds of these orders with their lines, by order id, a few orders per request."""
+        """The refunds of these orders with their lines, by order id, a few orders per request. An empty cost
+        bucket is waited for here (the wait is short): failing the page would read its first requests again."""
         refunds: dict[str, list[dict[str, Any]]] = {}
         for start in range(0, len(order_gids), graphql.REFUNDS_PER_REQUEST):
             chunk = order_gids[start : start + graphql.REFUNDS_PER_REQUEST]
-            for node in self.client.graphql(graphql.ORDERS_REFUNDS, {"ids": chunk}).get("nodes") or []:
+            for attempt in range(self.throttle_waits + 1):
+                try:
+                    answer = self.client.graphql(graphql.ORDERS_REFUNDS, {"ids": chunk})
+                    break
+                except ShopifyThrottled as exc:
+                    if attempt == self.throttle_waits or exc.retry_after > self.throttle_wait_seconds:
+                        raise
+                    time.sleep(exc.retry_after)
+            for node in answer.get("nodes") or []:
                 if node and node.get("id"):
                     refunds[str(node["id"])] = node.get("refunds") or []
         return refunds
@@ -356,13 +380,19 @@ class ShopifyGateway:
             raise StoreAPIError("webhookSubscriptionCreate: no subscription was created", transient=False)
         return _subscription(payload["webhookSubscription"])
 
-    def delete_webhook_subscription(self, subscription_id: str) -> None:
-        gid = (
-            subscription_id
-            if subscription_id.startswith("gid://")
-            else f"gid://shopify/WebhookSubscription/{subscription_id}"
+    def update_webhook_subscription(self, subscription_id: str, address: str) -> WebhookSubscription:
+        data = self.client.graphql(
+            graphql.WEBHOOK_SUBSCRIPTION_UPDATE,
+            {"id": _subscription_gid(subscription_id), "webhookSubscription": {"uri": address}},
         )
-        data = self.client.graphql(graphql.WEBHOOK_SUBSCRIPTION_DELETE, {"id": gid})
+        payload = data.get("webhookSubscriptionUpdate") or {}
+        _raise_user_errors("webhookSubscriptionUpdate", payload)
+        if not payload.get("webhookSubscription"):
+            raise StoreAPIError("webhookSubscriptionUpdate: no subscription was updated", transient=False)
+        return _subscription(payload["webhookSubscription"])
+
+    def delete_webhook_subscription(self, subscription_id: str) -> None:
+        data = self.client.graphql(graphql.WEBHOOK_SUBSCRIPTION_DELETE, {"id": _subscription_gid(subscription_id)})
         _raise_user_errors("webhookSubscriptionDelete", data.get("webhookSubscriptionDelete") or {})
 
     def enable_webhook_subscription(self, subscription_id: str) -> None:
@@ -389,6 +419,14 @@ def _subscription(node: dict[str, Any]) -> WebhookSubscription:
 
 def _next(info: dict[str, Any]) -> str | None:
     return str(info["endCursor"]) if info.get("hasNextPage") and info.get("endCursor") else None
+
+
+def _subscription_gid(subscription_id: str) -> str:
+    return (
+        subscription_id
+        if subscription_id.startswith("gid://")
+        else f"gid://shopify/WebhookSubscription/{subscription_id}"
+    )
 
 
 def _discount_gid(discount_id: str) -> str:

@@ -67,14 +67,12 @@ query Locations($first: Int!, $cursor: String) {
 }
 """
 
-# Orders with their line items, sorted by id; every order, or those updated since a time. Refunds are only named:
-# their lines are a connection inside a list, which a bulk query cannot hold (`ORDERS_REFUNDS` reads them).
+# Orders with their line items, sorted by id; every order, or those updated since a time.
 _BULK_ORDERS = """
 {
   orders(sortKey: ID%s) {
     edges { node {
       id name createdAt updatedAt cancelledAt displayFinancialStatus currencyCode
-      refunds { id }
       lineItems { edges { node {
         id quantity currentQuantity sku title variantTitle
         variant { id product { id } inventoryItem { id } }
@@ -86,11 +84,27 @@ _BULK_ORDERS = """
 """
 
 
+# The same orders with their refunds' ids only: a refund's lines are a connection inside a list, which a bulk query
+# cannot hold (`ORDERS_REFUNDS` reads them).
+_BULK_ORDER_REFUNDS = """
+{
+  orders(sortKey: ID%s) { edges { node { id refunds { id } } } }
+}
+"""
+
+
 def bulk_orders(updated_since: datetime | None = None) -> str:
+    return _BULK_ORDERS % _search(updated_since)
+
+
+def bulk_order_refunds(updated_since: datetime | None = None) -> str:
+    return _BULK_ORDER_REFUNDS % _search(updated_since)
+
+
+def _search(updated_since: datetime | None) -> str:
     if updated_since is None:
-        return _BULK_ORDERS % ""
-    search = f"updated_at:>='{updated_since.isoformat()}'"
-    return _BULK_ORDERS % f", query: {json.dumps(search)}"
+        return ""
+    return f", query: {json.dumps(f'updated_at:>={updated_since.isoformat()!r}')}"
 
 
 # The refunds of a few orders at once, with the lines each gave back (4 orders keep the requested cost under the
@@ -129,6 +143,15 @@ query WebhookSubscriptions($first: Int!, $cursor: String) {
 WEBHOOK_SUBSCRIPTION_CREATE = """
 mutation WebhookSubscriptionCreate($topic: WebhookSubscriptionTopic!, $webhookSubscription: WebhookSubscriptionInput!) {
   webhookSubscriptionCreate(topic: $topic, webhookSubscription: $webhookSubscription) {
+    webhookSubscription { id topic uri }
+    userErrors { field message }
+  }
+}
+"""
+
+WEBHOOK_SUBSCRIPTION_UPDATE = """
+mutation WebhookSubscriptionUpdate($id: ID!, $webhookSubscription: WebhookSubscriptionInput!) {
+  webhookSubscriptionUpdate(id: $id, webhookSubscription: $webhookSubscription) {
     webhookSubscription { id topic uri }
     userErrors { field message }
   }
@@ -206,8 +229,8 @@ def product_record(node: dict[str, Any]) -> ProductRecord:
     )
 
 
-def order_records(node: dict[str, Any]) -> list[OrderRecord | RefundRecord]:
-    """The order, then its refunds (applied after it, so every refund finds its order)."""
+def order_record(node: dict[str, Any]) -> OrderRecord:
+    """An order with its lines (each with its quantity net of edits and refunds)."""
     order_id = numeric_id(node.get("id"))
     created_at = parse_time(node.get("createdAt"), "order createdAt")
     cancelled_at = parse_time(node["cancelledAt"], "order cancelledAt") if node.get("cancelledAt") else None
@@ -239,21 +262,17 @@ def order_records(node: dict[str, Any]) -> list[OrderRecord | RefundRecord]:
                 unit_price=_money(price),
             )
         )
-    records: list[OrderRecord | RefundRecord] = [
-        OrderRecord(
-            order_id=order_id,
-            number=str(node.get("name") or "")[:64],
-            created_at=created_at,
-            updated_at=parse_time(node["updatedAt"], "order updatedAt") if node.get("updatedAt") else created_at,
-            status=ORDER_CANCELLED if cancelled_at else ORDER_OPEN,
-            platform_status=str(node.get("displayFinancialStatus") or "").lower()[:32],
-            currency=str(node.get("currencyCode") or "")[:3],
-            lines=tuple(lines),
-            cancelled_at=cancelled_at,
-        )
-    ]
-    records.extend(refund_records(node.get("refunds") or [], order_id))
-    return records
+    return OrderRecord(
+        order_id=order_id,
+        number=str(node.get("name") or "")[:64],
+        created_at=created_at,
+        updated_at=parse_time(node["updatedAt"], "order updatedAt") if node.get("updatedAt") else created_at,
+        status=ORDER_CANCELLED if cancelled_at else ORDER_OPEN,
+        platform_status=str(node.get("displayFinancialStatus") or "").lower()[:32],
+        currency=str(node.get("currencyCode") or "")[:3],
+        lines=tuple(lines),
+        cancelled_at=cancelled_at,
+    )
 
 
 def refund_records(refunds: list[dict[str, Any]], order_id: str) -> list[RefundRecord]:

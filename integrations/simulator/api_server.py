@@ -237,7 +237,7 @@ class ApiServer:
             return {"data": {"node": self.bulk.status(str(variables.get("id") or ""), self.url)}}
         if re.search(r"\bnodes\s*\(", query):
             return {"data": {"nodes": shopify_graphql.order_refunds(self.state, variables.get("ids") or [])}}
-        if re.search(r"\bwebhookSubscription(s|Create|Delete)\b", query):
+        if re.search(r"\bwebhookSubscription(s|Create|Update|Delete)\b", query):
             return {"data": self.subscriptions.answer(query, variables)}
         if re.search(r"\b(discountNodes|discountNode)\s*\(", query) and "read_discounts" not in (
             self.access_scopes if self.access_scopes is not None else ("read_discounts",)

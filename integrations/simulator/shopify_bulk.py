@@ -126,7 +126,9 @@ class ShopifyBulk:
                 for child in document.fields(field.selection_set)
             )
         if in_list:
-            raise BulkQueryInvalid("Queries that contain a connection field within a list field are not supported.")
+            raise BulkQueryInvalid(
+                "Queries that contain a connection field within a list field are not currently supported."
+            )
         if depth + 1 > MAX_DEPTH:
             raise BulkQueryInvalid(f"Bulk queries cannot contain connections nested more than {MAX_DEPTH} levels.")
         selected = list(document.fields(node))

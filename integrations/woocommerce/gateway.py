@@ -51,6 +51,7 @@ class WooCommerceGateway:
     batch_size = BATCH_LIMIT
     # Stock levels come with the catalogue (a product's own count): no phase of their own, and no locations.
     sync_phases = (PHASE_CATALOGUE, PHASE_ORDERS)
+    forecast_inputs_until = PHASE_ORDERS
     subscription_topics = tuple(sorted(constants.HANDLED_TOPICS))
     lists_only_own_subscriptions = False
 
@@ -162,6 +163,9 @@ class WooCommerceGateway:
         """The stock counts of the catalogue's pages (WooCommerce keeps them on the products themselves)."""
         records, next_position = self.read_catalogue(position)
         return Page([record for record in records if isinstance(record, InventoryLevelRecord)], next_position)
+
+    def read_order_refunds(self, position: Any = None, updated_since: datetime | None = None) -> Page:
+        raise UnsupportedOperation("WooCommerce orders are read with their refunds")
 
     def read_discounts(self, position: Any = None, updated_since: datetime | None = None) -> Page:
         raise UnsupportedOperation(_NO_DISCOUNTS)
@@ -285,6 +289,9 @@ class WooCommerceGateway:
         if secret:
             body["secret"] = secret
         return _subscription(self.client.request("POST", "webhooks", body=body))
+
+    def update_webhook_subscription(self, subscription_id: str, address: str) -> WebhookSubscription:
+        return _subscription(self.client.request("PUT", f"webhooks/{subscription_id}", body={"delivery_url": address}))
 
     def delete_webhook_subscription(self, subscription_id: str) -> None:
         # Without `force`, WooCommerce refuses: webhooks cannot be trashed.

@@ -1,11 +1,11 @@
 """The webhook subscriptions the product keeps on a store connected through its app.
 
 On connect and in every reconciliation, the topics the product reads (`gateway.subscription_topics`) are compared
-with what the store has: a missing topic is subscribed at `<PUBLIC_BASE_URL>/webhooks/<platform>/`, a subscription of
-ours at another address is replaced, a duplicate or a topic we no longer read is removed. Each topic's state is kept on
-the store (`Store.webhook_subscriptions`, shown in the admin and by `doctor`); a topic the store refused is recorded
-as failing with the store's reason, and the next reconciliation tries it again; one the platform disabled after failed
-deliveries (WooCommerce) is turned back on. Stores connected with a pasted token
+with what the store has: a missing topic is subscribed at `<PUBLIC_BASE_URL>/webhooks/<platform>/`, a subscription
+of ours at another address is moved to it, a duplicate or a topic we no longer read is removed. Each topic's state is
+kept on the store (`Store.webhook_subscriptions`, shown in the admin and by `doctor`); a topic the store refused is
+recorded as failing with the store's reason, and the next reconciliation tries it again; one the platform disabled
+after failed deliveries (WooCommerce) is turned back on. Stores connected with a pasted token
 (a legacy custom app) keep the subscriptions their merchant made by hand.
 """
 
@@ -71,12 +71,17 @@ def sync_subscriptions(store: Store) -> dict:
                     report["topics"][topic], report["errors"][topic] = FAILED, str(exc)[:300]
             continue
         try:
-            gateway.create_webhook_subscription(topic, address, secret)
+            if here:  # ours at an old address: moved there (a duplicate at yet another address goes)
+                gateway.update_webhook_subscription(here[0].subscription_id, address)
+                if not here[0].active:
+                    gateway.enable_webhook_subscription(here[0].subscription_id)
+                doomed += here[1:]
+            else:
+                gateway.create_webhook_subscription(topic, address, secret)
         except StoreAPIError as exc:
             report["topics"][topic], report["errors"][topic] = FAILED, str(exc)[:300]
             continue
         report["topics"][topic] = FIXED if here else CREATED
-        doomed += here  # the same topic at an old address
     for sub in doomed:
         try:
             gateway.delete_webhook_subscription(sub.subscription_id)

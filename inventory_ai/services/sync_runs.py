@@ -14,9 +14,12 @@ The store's gateway says which phases its platform has (`gateway.sync_phases`) a
   with their refunds.
 - Shopify (GraphQL Admin API): locations; products with their variants through a bulk operation (JSONL); its
   discounts (automatic and code, all of them for a backfill, those updated since the last reconciliation otherwise),
-  which become promotion events (`services.discounts`); orders
-  with their refunds (cursor pagination sorted by id: all of them for a backfill, those updated since the last
-  reconciliation otherwise); then the stock levels of every location (`location.inventoryLevels`).
+  which become promotion events (`services.discounts`); orders with their lines through a bulk operation (all of
+  them for a backfill, those updated since the last reconciliation otherwise); the stock levels of every location
+  (`location.inventoryLevels`); then the orders' refunds with their lines.
+
+A backfill starts the store's first retrain as soon as the phases the forecasts read are done
+(`gateway.forecast_inputs_until`), not when the last phase, which only adds history, ends.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from django.utils import timezone
 
 from integrations import gateway as g
 from integrations.errors import StillRunning, StoreAPIError
-from integrations.records import DiscountRecord, InventoryLevelRecord, OrderRecord, ProductRecord
+from integrations.records import DiscountRecord, InventoryLevelRecord, OrderRecord, ProductRecord, RefundRecord
 from inventory_ai import dispatch
 from inventory_ai.choices import RunKind
 from inventory_ai.gateways import gateway_class, store_gateway
@@ -54,6 +57,7 @@ OVERLAP = timedelta(minutes=30)
 FIRST_RECONCILE_WINDOW = timedelta(days=3)
 DONE = "done"
 AWAITING_RECONNECT = "awaiting_reconnect"
+FORECAST_STARTED = "forecast_started"
 DISCOUNTS_REFUSED = "the store refused to list its discounts: grant the app the read_discounts access scope"
 
 
@@ -158,20 +162,34 @@ def run_sync(run_id: int) -> str:
                 current.counts["page_failures"] = 0
                 current.save()
                 run = current
+        if phase == gateway_class(store.platform).forecast_inputs_until:
+            run = _forecast_inputs_read(store, run)
     with transaction.atomic():
         run = SyncRun.objects.select_for_update().get(pk=run_id)
         run.status, run.phase, run.finished_at = SyncRun.Status.SUCCEEDED, DONE, timezone.now()
         run.save()
-    if run.kind == SyncRun.Kind.BACKFILL:
-        # a backfill loads a store's whole history at once: the planner needs to know it before the retrain reads it
-        refresh_statistics([Variant, Order, OrderLine, DailyDemand, InventoryLevel])
-        if current_run(store) is None:
-            # a store just connected gets its first forecasts now, not at the next nightly retrain
-            dispatch.send("retrain_store_task", store.pk, None, RunKind.FULL)
     corrected = run.counts.get("levels_corrected", 0) + run.counts.get("orders_corrected", 0)
     if run.kind == SyncRun.Kind.RECONCILE and corrected:
         logger.warning("reconciliation #%s of %s corrected %s record(s)", run.pk, store, corrected)
     return run.status
+
+
+def _forecast_inputs_read(store: Store, run: SyncRun) -> SyncRun:
+    """A backfill has read all the forecasts need (what is left only adds history): a store just connected gets its
+    first forecasts now, not at the end of the backfill nor at the next nightly retrain. Once per run."""
+    if run.kind != SyncRun.Kind.BACKFILL or run.counts.get(FORECAST_STARTED):
+        return run
+    # a backfill loads a store's whole history at once: the planner needs to know it before the retrain reads it
+    refresh_statistics([Variant, Order, OrderLine, DailyDemand, InventoryLevel])
+    with transaction.atomic():
+        current = SyncRun.objects.select_for_update().get(pk=run.pk)
+        if current.counts.get(FORECAST_STARTED):
+            return current
+        current.counts = {**current.counts, FORECAST_STARTED: True}
+        current.save(update_fields=["counts", "updated_at"])
+        if current_run(store) is None:
+            dispatch.send("retrain_store_task", store.pk, None, RunKind.FULL)
+    return current
 
 
 def _page_failed(run: SyncRun, exc: StoreAPIError) -> str:
@@ -251,6 +269,10 @@ def _discounts(gateway: g.StoreGateway, store: Store, run: SyncRun, position: An
     return g.Page([], None)
 
 
+def _refunds(gateway: g.StoreGateway, store: Store, run: SyncRun, position: Any) -> g.Page:
+    return gateway.read_order_refunds(position, run.since)
+
+
 def _stock_levels(gateway: g.StoreGateway, store: Store, run: SyncRun, position: Any) -> g.Page:
     locations = list(
         Location.objects.filter(store=store, active=True).order_by("pk").values_list("platform_id", flat=True)
@@ -264,6 +286,7 @@ READERS = {
     g.PHASE_DISCOUNTS: _discounts,
     g.PHASE_ORDERS: _orders,
     g.PHASE_STOCK_LEVELS: _stock_levels,
+    g.PHASE_REFUNDS: _refunds,
 }
 
 
@@ -289,6 +312,8 @@ def _apply_page(store: Store, run: SyncRun, records: list[Any]) -> None:
             counts["products_read"] = counts.get("products_read", 0) + 1
         elif isinstance(record, DiscountRecord):
             counts["discounts_read"] = counts.get("discounts_read", 0) + 1
+        elif isinstance(record, RefundRecord):
+            counts["refunds_read"] = counts.get("refunds_read", 0) + 1
         try:
             with transaction.atomic():
                 apply_records(store, [record], catalog)
