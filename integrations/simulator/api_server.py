@@ -30,6 +30,7 @@ import hmac
 import json
 import math
 import re
+import sys
 import threading
 import time
 from datetime import UTC, datetime
@@ -96,8 +97,7 @@ class ApiServer:
         self.access_token = access_token
         self.requests = 0
         self._count_lock = threading.Lock()
-        self.httpd = ThreadingHTTPServer((host, port), _handler_for(self))
-        self.httpd.daemon_threads = True
+        self.httpd = _Server((host, port), _handler_for(self))
         self.site_url = site_url or self.url
         self._thread: threading.Thread | None = None
 
@@ -396,6 +396,17 @@ class ApiServer:
                     {},
                 )
             return 200, {"order": shopify_payloads.shopify_order(order)}, {}
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that closed its connection with an answer half read (a bulk file read a page at a time) resets
+        # it: nothing went wrong on our side.
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
 
 def _handler_for(server: ApiServer) -> type[BaseHTTPRequestHandler]:
