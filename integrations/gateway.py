@@ -113,6 +113,8 @@ class WebhookSubscription:
     topic: str
     address: str
     active: bool = True
+    # Made by this app (a store that lists every webhook of the site also lists those of others and the merchant's).
+    ours: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,8 +145,6 @@ class StoreGateway(Protocol):
     forecast_inputs_until: ClassVar[str]
     # The webhook topics the product subscribes a store to through the API (the platform's topic names).
     subscription_topics: ClassVar[tuple[str, ...]]
-    # Whether the store's API lists only this app's subscriptions (Shopify), rather than every webhook of the site.
-    lists_only_own_subscriptions: ClassVar[bool]
 
     @staticmethod
     def normalize_address(value: str) -> str:

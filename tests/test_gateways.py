@@ -217,21 +217,29 @@ def test_shopify_subscribes_lists_and_deletes_webhooks_through_graphql():
     assert store.requests[0].headers["X-Shopify-Access-Token"] == "shpat_gw"
 
 
-def test_woocommerce_subscribes_lists_and_deletes_webhooks_through_rest():
-    hook = {"id": 14, "topic": "order.updated", "delivery_url": "https://app.example/webhooks/woocommerce/",
-            "status": "active"}  # fmt: skip
-    store = Recorder(hook, [hook], {**hook, "status": "deleted"})
+def test_woocommerce_subscribes_lists_moves_and_deletes_webhooks_through_rest():
+    hook = {"id": 14, "name": "Inventory AI: order.updated", "topic": "order.updated",
+            "delivery_url": "https://app.example/webhooks/woocommerce/", "status": "active"}  # fmt: skip
+    merchants = {"id": 3, "name": "ERP", "topic": "order.created", "delivery_url": "https://erp.example/hook",
+                 "status": "disabled"}  # fmt: skip
+    moved = {**hook, "delivery_url": "https://new.example/webhooks/woocommerce/"}
+    store = Recorder(hook, [hook, merchants], moved, {**hook, "status": "deleted"})
     with woocommerce("https://shop.example", transport=httpx.MockTransport(store)) as gateway:
         created = gateway.create_webhook_subscription(
             "order.updated", "https://app.example/webhooks/woocommerce/", secret="whsec"
         )
         listed = gateway.list_webhook_subscriptions()
+        updated = gateway.update_webhook_subscription("14", "https://new.example/webhooks/woocommerce/")
         gateway.delete_webhook_subscription("14")
 
     expected = g.WebhookSubscription("14", "order.updated", "https://app.example/webhooks/woocommerce/")
     assert created == expected
-    assert listed == [expected]
-    create, listing, delete = store.requests
+    # the site lists the merchant's webhooks too: those are not ours
+    assert listed == [expected, g.WebhookSubscription("3", "order.created", "https://erp.example/hook", False, False)]
+    assert updated.address == "https://new.example/webhooks/woocommerce/"
+    create, listing, update, delete = store.requests
+    assert (update.method, update.url.path) == ("PUT", "/wp-json/wc/v3/webhooks/14")
+    assert json.loads(update.content) == {"delivery_url": "https://new.example/webhooks/woocommerce/"}
     assert (create.method, create.url.path) == ("POST", "/wp-json/wc/v3/webhooks")
     assert json.loads(create.content) == {
         "name": "Inventory AI: order.updated",

@@ -63,19 +63,28 @@ def test_a_merchant_approves_the_key_and_the_store_is_connected_with_its_webhook
     assert landed["Location"] == f"/admin/inventory_ai/store/{store.pk}/change/"
 
 
-def test_a_webhook_woocommerce_disabled_after_failed_deliveries_is_turned_back_on(client, site):
+def test_a_webhook_woocommerce_disabled_after_failed_deliveries_is_turned_back_on(client, site, settings):
     connect(client, site)
     store = Store.objects.get(platform="woocommerce")
     order_hook = next(hook for hook in site.woo_webhooks.listing() if hook["topic"] == "order.updated")
     site.woo_webhooks.fail_deliveries(order_hook["id"], 5)
     assert site.woo_webhooks.hooks[order_hook["id"]]["status"] == "disabled"
+    # and the product's public address changed since the webhooks were made
+    old = settings.PUBLIC_BASE_URL
+    settings.PUBLIC_BASE_URL = "https://inventory.new-host.example"
 
     run = run_to_end(sync_runs.start_sync(store, SyncRun.Kind.RECONCILE))
 
     assert run.status == SyncRun.Status.SUCCEEDED, run.error
     assert site.woo_webhooks.hooks[order_hook["id"]]["status"] == "active"
     store.refresh_from_db()
-    assert store.webhook_subscriptions["topics"]["order.updated"] == "enabled again"
+    assert store.webhook_subscriptions["topics"]["order.updated"] == "fixed"
+    # every webhook was moved to the new address (the same webhooks: none deleted, none made again)
+    hooks = site.woo_webhooks.listing()
+    assert {hook["delivery_url"] for hook in hooks} == {"https://inventory.new-host.example/webhooks/woocommerce/"}
+    assert order_hook["id"] in {hook["id"] for hook in hooks}
+    assert store.webhook_subscriptions["removed"] == []
+    assert old not in store.webhook_subscriptions["address"]
 
 
 def test_a_key_posted_with_an_unknown_or_reused_id_is_refused_and_nothing_kept(client, site):

@@ -68,7 +68,6 @@ class ShopifyGateway:
     forecast_inputs_until = PHASE_STOCK_LEVELS
     # Every topic the product reads but the privacy ones, which an app declares in its configuration, not the API.
     subscription_topics = tuple(sorted(constants.HANDLED_TOPICS - constants.COMPLIANCE_TOPICS))
-    lists_only_own_subscriptions = True
 
     location_page_size = 250
     level_page_size = 250

@@ -41,6 +41,10 @@ from integrations.woocommerce.webhooks import WooCommerceProvider
 logger = logging.getLogger(__name__)
 
 
+# The name of the webhooks the product makes on a site (the site lists the merchant's and other plugins' too).
+WEBHOOK_NAME = "Inventory AI: "
+
+
 class WooCommerceGateway:
     platform = "woocommerce"
     display_name = "WooCommerce"
@@ -53,7 +57,6 @@ class WooCommerceGateway:
     sync_phases = (PHASE_CATALOGUE, PHASE_ORDERS)
     forecast_inputs_until = PHASE_ORDERS
     subscription_topics = tuple(sorted(constants.HANDLED_TOPICS))
-    lists_only_own_subscriptions = False
 
     page_size = 100
 
@@ -285,7 +288,7 @@ class WooCommerceGateway:
         return subscriptions
 
     def create_webhook_subscription(self, topic: str, address: str, secret: str = "") -> WebhookSubscription:
-        body = {"name": f"Inventory AI: {topic}", "topic": topic, "delivery_url": address, "status": "active"}
+        body = {"name": f"{WEBHOOK_NAME}{topic}", "topic": topic, "delivery_url": address, "status": "active"}
         if secret:
             body["secret"] = secret
         return _subscription(self.client.request("POST", "webhooks", body=body))
@@ -345,4 +348,5 @@ def _subscription(hook: Any) -> WebhookSubscription:
         topic=str(hook.get("topic") or ""),
         address=str(hook.get("delivery_url") or ""),
         active=hook.get("status") == "active",
+        ours=str(hook.get("name") or "").startswith(WEBHOOK_NAME),
     )

@@ -53,7 +53,7 @@ def sync_subscriptions(store: Store) -> dict:
     except StoreAPIError as exc:
         report["errors"]["*"] = str(exc)[:300]
         return _keep(store, report)
-    ours = [sub for sub in existing if cls.lists_only_own_subscriptions or sub.address == address]
+    ours = [sub for sub in existing if sub.ours or sub.address == address]
     needed = set(cls.subscription_topics)
     secret = store.webhook_secrets[0] if store.webhook_secrets else ""
     doomed = [sub for sub in ours if sub.topic not in needed]
