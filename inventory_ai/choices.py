@@ -102,6 +102,22 @@ class AuditAction(models.TextChoices):
     APPROVE = "approve", "Approved"
     REJECT = "reject", "Rejected"
     PUSH = "push", "Pushed"
+    SEND = "send", "Sent"
+    RECEIVE = "receive", "Received"
+    CANCEL = "cancel", "Cancelled"
+
+
+class PurchaseOrderStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    SENT = "sent", "Sent"
+    PARTIALLY_RECEIVED = "partially_received", "Partially received"
+    RECEIVED = "received", "Received"
+    CANCELLED = "cancelled", "Cancelled"
+
+    @classmethod
+    def open(cls) -> tuple[str, ...]:
+        """An order whose lines are still to come: what the policy counts as on order."""
+        return (cls.DRAFT, cls.SENT, cls.PARTIALLY_RECEIVED)
 
 
 class AuditSource(models.TextChoices):

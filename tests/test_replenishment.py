@@ -84,7 +84,7 @@ def test_variant_settings_beat_class_policies_which_beat_store_defaults(forecast
     assert "cases of 10" in own.reason
 
 
-def test_an_approved_restock_counts_as_on_order(forecast_store):
+def test_an_approved_restock_counts_as_on_order_until_its_purchase_order_ends(forecast_store):
     shop, _, variants = forecast_store
     replenishment.recompute_suggestions(shop, [variants[0].pk])
     suggestion = ReorderSuggestion.objects.get(variant=variants[0], status=SuggestionStatus.PENDING)
@@ -96,13 +96,14 @@ def test_an_approved_restock_counts_as_on_order(forecast_store):
     assert suggestion.decided_by == planner
     assert not replenishment.decide_suggestion(suggestion, approve=False, user=planner)  # decided once
 
-    # then the next computation sees it on order and suggests nothing more
+    # then the next computation sees it on order (a line of its supplier's draft purchase order) and suggests
+    # nothing more, however long the order takes: it stays on order until it is received or cancelled
     replenishment.recompute_suggestions(shop, [variants[0].pk])
     assert not ReorderSuggestion.objects.filter(variant=variants[0], status=SuggestionStatus.PENDING).exists()
-    # until its lead time has passed (the goods should then be in the stock levels)
-    ReorderSuggestion.objects.filter(pk=suggestion.pk).update(decided_at=timezone.now() - timedelta(days=20))
+    ReorderSuggestion.objects.filter(pk=suggestion.pk).update(decided_at=timezone.now() - timedelta(days=60))
     replenishment.recompute_suggestions(shop, [variants[0].pk])
-    assert ReorderSuggestion.objects.filter(variant=variants[0], status=SuggestionStatus.PENDING).exists()
+    assert not ReorderSuggestion.objects.filter(variant=variants[0], status=SuggestionStatus.PENDING).exists()
+    assert suggestion.purchase_order_lines.get().purchase_order.status == "draft"
 
 
 def test_no_forecast_no_suggestions(shop):

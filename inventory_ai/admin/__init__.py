@@ -10,6 +10,7 @@ from inventory_ai.admin import (  # noqa: F401
     forecasts,
     operations,
     orders,
+    purchasing,
     replenishment,
     stores,
 )

@@ -140,6 +140,7 @@ class SuggestionSerializer(serializers.ModelSerializer):
     sku = serializers.CharField(source="variant.sku", read_only=True)
     title = serializers.CharField(source="variant.title", read_only=True)
     quantity = serializers.IntegerField(read_only=True, help_text="The approved quantity if edited, else suggested")
+    purchase_order = serializers.SerializerMethodField(help_text="The purchase order an approval put it on")
 
     class Meta:
         model = ReorderSuggestion
@@ -173,8 +174,13 @@ class SuggestionSerializer(serializers.ModelSerializer):
             "created_at",
             "decided_at",
             "decided_by",
+            "purchase_order",
         )
         read_only_fields = fields
+
+    def get_purchase_order(self, suggestion: ReorderSuggestion) -> int | None:
+        lines = suggestion.purchase_order_lines.all()  # prefetched by the list
+        return max(lines, key=lambda line: line.pk).purchase_order_id if lines else None
 
 
 class DecisionSerializer(serializers.Serializer):

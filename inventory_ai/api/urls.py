@@ -2,7 +2,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
-from inventory_ai.api import drivers, views
+from inventory_ai.api import drivers, purchasing, views
 
 router = DefaultRouter()
 router.register("stores", views.StoreViewSet)
@@ -16,6 +16,8 @@ router.register("events", drivers.DemandEventViewSet, basename="event")
 router.register("overrides", drivers.ForecastOverrideViewSet, basename="override")
 router.register("prices", drivers.PriceChangeViewSet, basename="price")
 router.register("weather", drivers.WeatherViewSet, basename="weather")
+router.register("suppliers", purchasing.SupplierViewSet)
+router.register("purchase-orders", purchasing.PurchaseOrderViewSet)
 
 urlpatterns = [
     path("stats/", views.StatsView.as_view(), name="api-stats"),

@@ -188,8 +188,10 @@ class SuggestionViewSet(DecisionMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = serializers.SuggestionSerializer
     permission_classes = [ModelPermissions]
     filterset_class = filters.SuggestionFilter
-    queryset = ReorderSuggestion.objects.select_related("variant").order_by(
-        F("stockout_date").asc(nulls_last=True), "-created_at"
+    queryset = (
+        ReorderSuggestion.objects.select_related("variant")
+        .prefetch_related("purchase_order_lines")
+        .order_by(F("stockout_date").asc(nulls_last=True), "-created_at")
     )
 
     decision_serializer = serializers.DecisionSerializer

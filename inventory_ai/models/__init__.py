@@ -16,6 +16,7 @@ from inventory_ai.models.events import WebhookEvent
 from inventory_ai.models.forecasts import Forecast, ForecastResult, ForecastRun, ForecastRunChunk
 from inventory_ai.models.operations import OAuthState, ServiceHeartbeat, SyncRun
 from inventory_ai.models.orders import Order, OrderLine, Refund, RefundLine
+from inventory_ai.models.purchasing import PurchaseOrder, PurchaseOrderLine, Receipt, Supplier, SupplierItem
 from inventory_ai.models.replenishment import ClassPolicy, PushAttempt, ReorderSuggestion, StockAdjustment
 from inventory_ai.models.stores import Store
 
@@ -23,7 +24,10 @@ __all__ = [
     "ApiToken",
     "AuditEntry",
     "ClassPolicy",
+    "PurchaseOrder",
+    "PurchaseOrderLine",
     "PushAttempt",
+    "Receipt",
     "RemovedEvent",
     "ReorderSuggestion",
     "StockAdjustment",
@@ -45,6 +49,8 @@ __all__ = [
     "RefundLine",
     "ServiceHeartbeat",
     "Store",
+    "Supplier",
+    "SupplierItem",
     "SyncRun",
     "Variant",
     "WeatherDay",

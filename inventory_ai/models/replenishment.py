@@ -44,7 +44,7 @@ class ReorderSuggestion(models.Model):
         "inventory_ai.ForecastRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="suggestions"
     )
     available = models.IntegerField(help_text="Stock available at the store's locations when computed")
-    on_order = models.IntegerField(default=0, help_text="Approved restocks not yet arrived")
+    on_order = models.IntegerField(default=0, help_text="Units on open purchase orders not yet received")
     reorder_point = models.IntegerField()
     order_up_to = models.IntegerField()
     suggested_qty = models.PositiveIntegerField()

@@ -3,13 +3,26 @@
 from __future__ import annotations
 
 from inventory_ai.choices import AuditSource
-from inventory_ai.models import AuditEntry, ForecastOverride, ReorderSuggestion, StockAdjustment
+from inventory_ai.models import (
+    AuditEntry,
+    ForecastOverride,
+    PurchaseOrder,
+    ReorderSuggestion,
+    StockAdjustment,
+    Supplier,
+)
 
-TARGET_TYPES = {ReorderSuggestion: "suggestion", StockAdjustment: "adjustment", ForecastOverride: "override"}
+TARGET_TYPES = {
+    ReorderSuggestion: "suggestion",
+    StockAdjustment: "adjustment",
+    ForecastOverride: "override",
+    PurchaseOrder: "purchase_order",
+    Supplier: "supplier",
+}
 
 
 def record(
-    target: ReorderSuggestion | StockAdjustment | ForecastOverride,
+    target: ReorderSuggestion | StockAdjustment | ForecastOverride | PurchaseOrder | Supplier,
     action: str,
     user=None,
     source: str = AuditSource.ADMIN,

@@ -3,8 +3,8 @@ rejects a pending one, and every decision is written to the audit log with who, 
 
 Deciding either kind follows one skeleton (`_Decision.decide`): lock the row, check that it is still pending, take
 an edited quantity, stamp the decision, save, write the audit entry and start what an approval sets going. The kinds
-differ only in what they write and in what follows: an approved suggestion becomes a restock adjustment waiting for
-the goods; an approved adjustment is pushed to the store once the transaction commits.
+differ only in what they write and in what follows: an approved suggestion goes on its supplier's draft purchase
+order; an approved adjustment is pushed to the store once the transaction commits.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from inventory_ai.choices import (
     SuggestionStatus,
 )
 from inventory_ai.models import InventoryLevel, Location, ReorderSuggestion, StockAdjustment, Variant
-from inventory_ai.services import audit, push
+from inventory_ai.services import audit, purchasing, push
 
 
 class _Decision:
@@ -79,7 +79,7 @@ class _Decision:
 
 
 class _SuggestionDecision(_Decision):
-    """An approved suggestion is an order placed: it waits to be received as a restock adjustment."""
+    """An approved suggestion is a line of its supplier's draft purchase order (`services.purchasing`)."""
 
     model = ReorderSuggestion
     statuses = SuggestionStatus
@@ -93,7 +93,7 @@ class _SuggestionDecision(_Decision):
 
     def follow_approval(self, current: ReorderSuggestion, user, source: str) -> None:
         if current.quantity > 0:
-            _expect_restock(current, user, source)
+            purchasing.add_to_draft(current, user, source)
 
 
 class _AdjustmentDecision(_Decision):
@@ -212,30 +212,3 @@ def _stamp_decision(target: ReorderSuggestion | StockAdjustment, status: str, us
     target.status = status
     target.decided_at = timezone.now()
     target.decided_by = user if user is not None and user.is_authenticated else None
-
-
-def _expect_restock(suggestion: ReorderSuggestion, user, source: str) -> StockAdjustment:
-    """The approved order, waiting to be received: a pending restock adjustment of its quantity at its location.
-    Approving it when the goods arrive adds them to the store's stock (rebased on the stock held then)."""
-    held = _held_stock(suggestion.variant_id, suggestion.location_id)
-    expected = held if held is not None else suggestion.available
-    adjustment = StockAdjustment.objects.create(
-        store_id=suggestion.store_id,
-        variant_id=suggestion.variant_id,
-        location_id=suggestion.location_id,
-        suggestion=suggestion,
-        expected_available=expected,
-        new_available=expected + suggestion.quantity,
-        reason=AdjustmentReason.RESTOCK,
-        note=f"Order of {suggestion.quantity:,} approved from suggestion #{suggestion.pk}: approve when it arrives.",
-        created_by=user if user is not None and user.is_authenticated else None,
-    )
-    audit.record(
-        adjustment,
-        AuditAction.CREATE,
-        user,
-        source,
-        after={"expected_available": expected, "new_available": adjustment.new_available, "reason": "restock"},
-        note=f"from suggestion #{suggestion.pk}",
-    )
-    return adjustment

@@ -16,7 +16,6 @@ import numpy as np
 import pandas as pd
 from django.db import transaction
 from django.db.models import Sum
-from django.utils import timezone
 from pandas.api.typing import DataFrameGroupBy
 
 from forecasting.policy import (
@@ -39,6 +38,7 @@ from inventory_ai.selectors import policy_inputs
 
 # Decisions on suggestions and adjustments live in their own module; the admin, the API and the tests still reach
 # them here.
+from inventory_ai.services import purchasing
 from inventory_ai.services.decisions import create_adjustment, decide_adjustment, decide_suggestion  # noqa: F401
 
 logger = logging.getLogger(__name__)
@@ -216,7 +216,7 @@ def _items(store: Store, frame: pd.DataFrame, variants: dict[int, Variant], para
         .annotate(total=Sum("available"))
         .values_list("variant_id", "total")
     )
-    on_order = _on_order(store, list(ids), {pk: p["lead_days"] for pk, p in params.items()})
+    on_order = purchasing.on_order(list(ids))
     stock = pd.Series({pk: max(available.get(pk, 0), 0) for pk in ids}, dtype=float)
     incoming = pd.Series({pk: on_order.get(pk, 0) for pk in ids}, dtype=float)
     return _Items(frame, ids, variants, params, stock, incoming)
@@ -337,20 +337,6 @@ def _suggestion_fields(
         "unit_cost": variant.unit_cost,
         "reason": explain(variant, row, p, store.service_measure, available, on_order, weekly, peaks.get_group(pk)),
     }
-
-
-def _on_order(store: Store, variant_ids: list[int], lead_days: dict[int, int]) -> dict[int, int]:
-    """Approved restocks still on their way: approved within the variant's lead time (after it, the goods are
-    expected in the store's stock levels)."""
-    horizon = timezone.now() - timedelta(days=max(lead_days.values(), default=0))
-    out: dict[int, int] = {}
-    approved = ReorderSuggestion.objects.filter(
-        variant_id__in=variant_ids, status=SuggestionStatus.APPROVED, decided_at__gte=horizon
-    )
-    for suggestion in approved:
-        if suggestion.decided_at >= timezone.now() - timedelta(days=lead_days.get(suggestion.variant_id, 0)):
-            out[suggestion.variant_id] = out.get(suggestion.variant_id, 0) + suggestion.quantity
-    return out
 
 
 def explain(variant, row, params, measure, available, on_order, weekly, forecast) -> str:

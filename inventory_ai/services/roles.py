@@ -11,7 +11,8 @@ PLANNER = "Planner"
 VIEWER = "Viewer"
 
 # Beyond viewing everything: decide on suggestions and adjustments, propose manual adjustments, start retrains,
-# record demand events, override forecasts (turned off, never deleted: their audit trail and score stay).
+# record demand events, override forecasts (turned off, never deleted: their audit trail and score stay), keep
+# suppliers, edit, send, receive and cancel purchase orders.
 PLANNER_EXTRA = (
     "add_demandevent",
     "change_demandevent",
@@ -23,6 +24,15 @@ PLANNER_EXTRA = (
     "add_stockadjustment",
     "add_forecastrun",
     "change_forecastrun",
+    "add_supplier",
+    "change_supplier",
+    "add_supplieritem",
+    "change_supplieritem",
+    "delete_supplieritem",
+    "change_purchaseorder",
+    "change_purchaseorderline",
+    "send_purchaseorder",
+    "receive_purchaseorder",
 )
 
 

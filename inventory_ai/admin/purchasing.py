@@ -1,0 +1,192 @@
+"""Suppliers (with what each supplies) and purchase orders in the admin.
+
+A draft's lines are edited in place (quantity, unit cost); the list's actions round drafts to packs, send them by
+e-mail or mark them sent, receive what sent orders still await, and cancel. Each goes through `services.purchasing`,
+so the permissions, the state rules and the audit log are those of the API.
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.http import HttpResponse
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
+
+from inventory_ai.choices import PurchaseOrderStatus
+from inventory_ai.models import PurchaseOrder, PurchaseOrderLine, Supplier, SupplierItem
+from inventory_ai.services import purchase_documents, purchasing
+
+
+class SupplierItemInline(admin.TabularInline):
+    model = SupplierItem
+    extra = 0
+    autocomplete_fields = ("variant",)
+    fields = ("variant", "supplier_sku", "unit_cost", "pack_size", "moq", "preferred")
+
+
+@admin.register(Supplier)
+class SupplierAdmin(admin.ModelAdmin):
+    list_display = ("name", "store", "email", "lead_time_days", "min_order_value", "case_pack")
+    list_filter = ("store",)
+    search_fields = ("name", "email")
+    inlines = (SupplierItemInline,)
+    fieldsets = (
+        (None, {"fields": ("store", "name", "email", "currency", "payment_terms")}),
+        (
+            "Ordering",
+            {
+                "fields": (
+                    "lead_time_days",
+                    "lead_time_std_days",
+                    "review_period_days",
+                    "order_weekday",
+                    "min_order_value",
+                    "min_order_quantity",
+                    "case_pack",
+                )
+            },
+        ),  # fmt: skip
+        (None, {"fields": ("notes",)}),
+    )
+
+
+class PurchaseOrderLineInline(admin.TabularInline):
+    model = PurchaseOrderLine
+    extra = 0
+    fields = ("variant", "quantity", "unit_cost", "received")
+    readonly_fields = ("variant", "received")
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        # a draft's lines are edited; a sent order's are what the supplier was sent
+        return obj is not None and obj.status == PurchaseOrderStatus.DRAFT and super().has_change_permission(request)
+
+
+@admin.register(PurchaseOrder)
+class PurchaseOrderAdmin(admin.ModelAdmin):
+    list_display = ("number", "supplier", "location", "status", "expected_on", "units", "value", "send_error")
+    list_filter = ("status", "store", "supplier")
+    search_fields = ("number", "supplier__name")
+    inlines = (PurchaseOrderLineInline,)
+    actions = ("round_to_packs", "send_by_email", "mark_sent", "receive_all", "cancel_orders")
+    fields = ("number", "store", "supplier", "location", "status", "currency", "expected_on", "notes", "send_error",
+              "totals", "documents", "created_at", "sent_at", "received_at", "cancelled_at")  # fmt: skip
+
+    def get_readonly_fields(self, request, obj=None):
+        editable = ("expected_on", "notes") if obj is not None and obj.status in PurchaseOrderStatus.open() else ()
+        return [name for name in self.fields if name not in editable]
+
+    def has_add_permission(self, request, obj=None):
+        return False  # orders come from approved suggestions (or an import)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("supplier", "location", "store")
+
+    @admin.display(description="Units")
+    def units(self, order: PurchaseOrder) -> int:
+        return purchasing.totals(order)["units"]
+
+    @admin.display(description="Value")
+    def value(self, order: PurchaseOrder) -> str:
+        return f"{purchasing.totals(order)['value']:,.2f} {order.currency}"
+
+    @admin.display(description="Totals")
+    def totals(self, order: PurchaseOrder) -> str:
+        totals = purchasing.totals(order)
+        notes = []
+        if totals["below_min_value"]:
+            notes.append(f"below the supplier's minimum order value ({order.supplier.min_order_value:,.2f})")
+        if totals["below_min_quantity"]:
+            notes.append(f"below the supplier's minimum quantity ({order.supplier.min_order_quantity:,})")
+        if totals["lines_without_cost"]:
+            notes.append(f"{totals['lines_without_cost']} line(s) without a cost")
+        text = f"{totals['units']:,} units, {totals['value']:,.2f} {order.currency}"
+        return text + (f" — {'; '.join(notes)}" if notes else "")
+
+    @admin.display(description="Documents")
+    def documents(self, order: PurchaseOrder) -> str:
+        links = [
+            format_html('<a href="{}">{}</a>', reverse("admin:purchaseorder_document", args=[order.pk, kind]), label)
+            for kind, label in (("pdf", "PDF"), ("csv", "CSV"))
+        ]
+        return format_html_join(" · ", "{}", ((link,) for link in links))
+
+    def save_formset(self, request, form, formset, change):
+        # edited lines go through the service: only a draft's, each change audited
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+        for line_form in formset.forms:
+            if not line_form.has_changed() or line_form.instance.pk is None:
+                continue
+            data = line_form.cleaned_data
+            try:
+                purchasing.edit_line(PurchaseOrderLine.objects.get(pk=line_form.instance.pk), request.user,
+                                     quantity=data.get("quantity"), unit_cost=data.get("unit_cost"))  # fmt: skip
+            except purchasing.PurchasingError as exc:
+                self.message_user(request, str(exc), messages.ERROR)
+                continue
+            formset.changed_objects.append((line_form.instance, line_form.changed_data))
+
+    def _each(self, request, queryset, permission: str, work, done: str) -> None:
+        if not request.user.has_perm(f"inventory_ai.{permission}"):
+            raise PermissionDenied
+        count, errors = 0, []
+        for order in queryset:
+            try:
+                with transaction.atomic():
+                    work(order)
+                count += 1
+            except purchasing.PurchasingError as exc:
+                errors.append(f"{order.number}: {exc}")
+        if count:
+            self.message_user(request, f"{count} purchase order(s) {done}.")
+        for error in errors:
+            self.message_user(request, error, messages.ERROR)
+
+    @admin.action(description="Round the selected drafts up to whole packs")
+    def round_to_packs(self, request, queryset):
+        self._each(request, queryset.filter(status=PurchaseOrderStatus.DRAFT), "change_purchaseorder",
+                   lambda order: purchasing.round_to_packs(order, request.user), "rounded to packs")  # fmt: skip
+
+    @admin.action(description="Send the selected drafts to their suppliers by e-mail (PDF and CSV)")
+    def send_by_email(self, request, queryset):
+        self._each(request, queryset, "send_purchaseorder", lambda order: purchasing.send(order, request.user),
+                   "sent by e-mail")  # fmt: skip
+
+    @admin.action(description="Mark the selected drafts sent (ordered some other way)")
+    def mark_sent(self, request, queryset):
+        self._each(request, queryset, "send_purchaseorder",
+                   lambda order: purchasing.send(order, request.user, email=False), "marked sent")  # fmt: skip
+
+    @admin.action(description="Receive everything the selected orders still await (pushed to the store)")
+    def receive_all(self, request, queryset):
+        def receive(order: PurchaseOrder) -> None:
+            awaited = {line.pk: line.outstanding for line in order.lines.all() if line.outstanding > 0}
+            purchasing.receive(order, awaited, request.user)
+
+        self._each(request, queryset, "receive_purchaseorder", receive, "received")
+
+    @admin.action(description="Cancel the selected orders")
+    def cancel_orders(self, request, queryset):
+        self._each(request, queryset, "change_purchaseorder", lambda order: purchasing.cancel(order, request.user),
+                   "cancelled")  # fmt: skip
+
+    def get_urls(self):
+        document = self.admin_site.admin_view(self.document)
+        return [path("<int:pk>/document.<str:kind>", document, name="purchaseorder_document"), *super().get_urls()]
+
+    def document(self, request, pk: int, kind: str):
+        """The order as the supplier receives it: its PDF or its CSV."""
+        order = PurchaseOrder.objects.select_related("supplier", "store", "location").filter(pk=pk).first()
+        if order is None or not self.has_view_permission(request, order) or kind not in ("pdf", "csv"):
+            raise PermissionDenied
+        if kind == "pdf":
+            response = HttpResponse(purchase_documents.pdf(order), content_type="application/pdf")
+        else:
+            response = HttpResponse(purchase_documents.csv_text(order), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="{order.number}.{kind}"'
+        return response
