@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import timedelta
 
 import pytest
@@ -12,7 +13,15 @@ from django.urls import reverse
 from django.utils import timezone
 
 from inventory_ai.choices import AdjustmentStatus, AuditAction, SuggestionStatus, WebhookStatus
-from inventory_ai.models import AuditEntry, InventoryLevel, Location, ReorderSuggestion, StockAdjustment, WebhookEvent
+from inventory_ai.models import (
+    AuditEntry,
+    InventoryLevel,
+    Location,
+    ReorderSuggestion,
+    StockAdjustment,
+    Variant,
+    WebhookEvent,
+)
 from inventory_ai.models.audit import AuditLogIsAppendOnly
 from inventory_ai.services import replenishment
 from inventory_ai.services.roles import PLANNER, VIEWER, ensure_roles
@@ -306,8 +315,8 @@ def test_suggestions_export_to_csv(client, viewer, suggestions):
 
 def test_csv_cells_that_look_like_formulas_are_defused(client, viewer, suggestions):
     _, _, variants, pending = suggestions
-    variants[0].title = '=HYPERLINK("http://evil")'
-    variants[0].save()
+    variants[0].product.title = '=HYPERLINK("http://evil")'  # the title column shows the product's
+    variants[0].product.save()
     target = ReorderSuggestion.objects.get(variant=variants[0], status="pending")
     answer = login(client, viewer).post(SUGGESTIONS, {"action": "export_csv", "_selected_action": [target.pk]})
     row = next(csv.DictReader(io.StringIO(answer.content.decode())))
@@ -469,3 +478,31 @@ def test_the_add_user_command_makes_a_planner_who_can_log_in(run_command, client
     assert sam.is_staff
     assert not sam.is_superuser
     assert sam.has_perm("inventory_ai.approve_reordersuggestion")
+
+
+def test_the_suggestion_list_reads_by_product_supplier_and_an_urgency_that_tells_rows_apart(
+    client, viewer, suggestions
+):
+    from inventory_ai.models import Product
+
+    shop, _, variants, pending = suggestions
+    # Shopify names a product's only variant "Default Title": the list shows the product's title instead
+    Product.objects.filter(variants=variants[0]).update(title="Kraft Notebook", vendor="Paper Mill Ltd")
+    Variant.objects.filter(pk=variants[0].pk).update(title="Default Title")
+    # one to order this week: its last day to order is in three days
+    today = timezone.localdate()
+    ReorderSuggestion.objects.filter(pk=pending[1].pk).update(order_by=today + timedelta(days=3))
+
+    page = login(client, viewer).get(SUGGESTIONS + "?status__exact=pending").content.decode()
+    assert "Kraft Notebook" in page
+    assert "Default Title" not in page
+    assert "Paper Mill Ltd" in page
+    rows = re.findall(r"<tr[^>]*>.*?</tr>", page, re.S)
+    urgencies = [label for row in rows for label in re.findall(r'class="risk [^"]+"[^>]*>([^<]+)<', row)]
+    # what needs deciding first comes first: the late one, then the one of this week, then the rest
+    assert urgencies[:2] == ["Late", "Order this week"]
+    assert set(urgencies[2:]) == {"Fine"}
+    dashboard = client.get(reverse("admin:index")).content.decode()
+    assert re.search(r">1 late<", dashboard)
+    assert re.search(r">1 to order this week<", dashboard)
+    assert re.search(rf">{len(pending) - 2} fine for now<", dashboard)

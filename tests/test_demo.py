@@ -48,10 +48,17 @@ def test_demo_runs_the_whole_loop_to_the_first_forecasts_and_stops(tmp_path):
     assert int(connected.group(1)) == 21
     assert "240 products and 240 stock levels read" in output
     assert "3 discounts read (2 promotions)" in output  # the customer-only code is no promotion
-    forecasts = re.search(r"([\d,]+) forecasts \(run #1\); ([\d,]+) restock suggestions pending", output)
+    forecasts = re.search(
+        r"([\d,]+) forecasts \(run #1\); ([\d,]+) restock suggestions pending \(([\d,]+) late, ([\d,]+) to order "
+        r"this week, ([\d,]+) fine for now\)",
+        output,
+    )
     assert forecasts, output[-3000:]
     assert int(forecasts.group(1).replace(",", "")) == 240 * 12
     assert int(forecasts.group(2).replace(",", "")) > 0
+    # the demo shop's stock is a realistic mix: the planner sees suggestions of all three urgencies
+    late, this_week, later = (int(forecasts.group(n).replace(",", "")) for n in (3, 4, 5))
+    assert min(late, this_week, later) > 0, forecasts.group(0)
     assert "Inventory AI is running: http://127.0.0.1:" in output
     assert re.search(r"Planner: planner / \S+", output)
     assert re.search(r"Viewer: viewer / \S+", output)

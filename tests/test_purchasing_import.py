@@ -41,8 +41,8 @@ def catalogue(shop):
 
 SUPPLIERS_CSV = (
     (
-        "Supplier Name,Email,Lead Time Days,Min Order Value,Case Pack,Payment Terms,SKU,Supplier SKU,Unit Cost,Pack Size,"
-        "Preferred,Colour\n"
+        "Supplier Name,Email,Lead Time Days,Min Order Value,Case Pack,Payment Terms,SKU,Supplier SKU,Unit Cost,"
+        "Pack Size,Preferred,Colour\n"
     )
     + """Paper Mill,orders@mill.example,12,"1,250.00",6,Net 30,NB-0,M-0,$2.50,12,yes,red
 Paper Mill,orders@mill.example,12,"1,250.00",6,Net 30,NB-1,M-1,2.75,,,blue

@@ -107,7 +107,7 @@ class VariantAdmin(admin.ModelAdmin):
         suggestion_admin = self.admin_site.get_model_admin(ReorderSuggestion)
         context = {
             **self.admin_site.each_context(request),
-            "title": f"{variant.sku or variant.platform_id} — {variant.title or variant.product.title}",
+            "title": f"{variant.sku or variant.platform_id} — {variant.display_title}",
             "subtitle": "Forecast",
             "opts": self.opts,
             "original": variant,

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
-from django.db.models import F, Q
+from django.db.models import F
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
+from inventory_ai import selectors
 from inventory_ai.admin.common import DecisionAdminMixin, ReadOnlyAdminMixin, export_csv
 from inventory_ai.choices import AdjustmentReason, SuggestionStatus
 from inventory_ai.models import (
@@ -23,7 +22,7 @@ from inventory_ai.models import (
     ReorderSuggestion,
     StockAdjustment,
 )
-from inventory_ai.services import audit, push, replenishment
+from inventory_ai.services import audit, purchasing, push, replenishment
 
 
 @admin.register(ClassPolicy)
@@ -39,20 +38,11 @@ class RiskFilter(admin.SimpleListFilter):
     parameter_name = "risk"
 
     def lookups(self, request, model_admin):
-        return (
-            ("late", "Stocks out before an order can arrive"),
-            ("this_week", "Order within a week"),
-            ("later", "Later or never"),
-        )
+        return tuple(selectors.RISKS.items())
 
     def queryset(self, request, queryset):
-        today = timezone.localdate()
-        if self.value() == "late":
-            return queryset.filter(order_by__lte=today)
-        if self.value() == "this_week":
-            return queryset.filter(order_by__gt=today, order_by__lte=today + timedelta(days=7))
-        if self.value() == "later":
-            return queryset.filter(Q(order_by__isnull=True) | Q(order_by__gt=today + timedelta(days=7)))
+        if self.value() in selectors.RISKS:
+            return queryset.filter(selectors.risk_filter(self.value(), timezone.localdate()))
         return queryset
 
 
@@ -81,12 +71,12 @@ class ReorderSuggestionAdmin(DecisionAdminMixin, ReadOnlyAdminMixin, admin.Model
         "urgency",
         "sku",
         "title",
+        "supplier",
         "status",
         "order_quantity",
         "available",
         "on_order",
-        "reorder_point",
-        "order_up_to",
+        "cover",
         "stockout_date",
         "value",
         "abc_class",
@@ -103,15 +93,16 @@ class ReorderSuggestionAdmin(DecisionAdminMixin, ReadOnlyAdminMixin, admin.Model
         ("variant__supplier", admin.AllValuesFieldListFilter),
     )
     search_fields = ("variant__sku", "variant__title", "variant__product__title")
-    list_select_related = ("variant", "store", "location")
-    ordering = (F("stockout_date").asc(nulls_last=True), "-created_at")
+    list_select_related = ("variant__product", "store", "location")
+    # what needs deciding first: the latest day an order can still be placed, then the sooner stock-out
+    ordering = (F("order_by").asc(nulls_last=True), F("stockout_date").asc(nulls_last=True), "-created_at")
     actions = ["approve_selected", "reject_selected", export_csv]
     readonly_fields = ("audit_trail",)
     csv_columns = (
         ("id", lambda s: s.pk),
         ("store", lambda s: s.store.domain),
         ("sku", lambda s: s.variant.sku),
-        ("title", lambda s: s.variant.title),
+        ("title", lambda s: s.variant.display_title),
         ("location", lambda s: s.location.name),
         ("status", lambda s: s.status),
         ("suggested_qty", lambda s: s.suggested_qty),
@@ -124,7 +115,8 @@ class ReorderSuggestionAdmin(DecisionAdminMixin, ReadOnlyAdminMixin, admin.Model
         ("unit_cost", lambda s: s.unit_cost),
         ("value", lambda s: s.value),
         ("abc_class", lambda s: s.abc_class),
-        ("supplier", lambda s: s.variant.supplier),
+        ("supplier", lambda s: purchasing.supplier_name(s.variant)),
+        ("days_of_cover", lambda s: s.days_of_cover),
         ("reason", lambda s: s.reason),
         ("created_at", lambda s: s.created_at.isoformat()),
     )
@@ -135,27 +127,41 @@ class ReorderSuggestionAdmin(DecisionAdminMixin, ReadOnlyAdminMixin, admin.Model
     def decide(self, obj, approve, user, quantity) -> bool:
         return replenishment.decide_suggestion(obj, approve, user, quantity)
 
-    @admin.display(description="Urgency", ordering="stockout_date")
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("variant__supplier_items__supplier")
+
+    @admin.display(description="Urgency", ordering="order_by")
     def urgency(self, obj):
-        if obj.status != SuggestionStatus.PENDING or obj.order_by is None:
+        if obj.status != SuggestionStatus.PENDING:
             return "-"
-        slack = (obj.order_by - timezone.localdate()).days
-        if slack <= 0:
-            return format_html(
-                '<span class="risk risk-high" title="Stocks out before an order can arrive">{}</span>', "Late"
-            )
-        if slack <= 7:
-            return format_html('<span class="risk risk-mid" title="Order within {} days">{} d</span>', slack, slack)
-        return format_html('<span class="risk risk-low">{} d</span>', slack)
+        today = timezone.localdate()
+        risk = selectors.risk_of(obj.order_by, today)
+        if risk == selectors.LATE:
+            late = (today - obj.order_by).days
+            detail = "an order placed today arrives after the stock-out" + (f" ({late} d too late)" if late else "")
+            return format_html('<span class="risk risk-high" title="{}">Late</span>', detail)
+        slack = (obj.order_by - today).days if obj.order_by else None
+        if risk == selectors.THIS_WEEK:
+            return format_html('<span class="risk risk-mid" title="Order within {} days">Order this week</span>', slack)
+        return format_html('<span class="risk risk-low" title="{}">Fine</span>',
+                           f"Order within {slack} days" if slack is not None else "No stock-out in sight")  # fmt: skip
+
+    @admin.display(description="Supplier")
+    def supplier(self, obj):
+        return purchasing.supplier_name(obj.variant) or "-"
+
+    @admin.display(description="Cover", ordering="days_of_cover")
+    def cover(self, obj):
+        return f"{obj.days_of_cover:,.0f} d" if obj.days_of_cover is not None else "-"
 
     @admin.display(description="SKU", ordering="variant__sku")
     def sku(self, obj):
         url = reverse("admin:inventory_ai_variant_forecast", args=[obj.variant_id])
         return format_html('<a href="{}" title="Forecast and stock">{}</a>', url, obj.variant.sku or obj.variant_id)
 
-    @admin.display(description="Title", ordering="variant__title")
+    @admin.display(description="Product", ordering="variant__product__title")
     def title(self, obj):
-        return obj.variant.title or str(obj.variant)
+        return obj.variant.display_title
 
     @admin.display(description="Order qty")
     def order_quantity(self, obj):

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import django_filters
 from django.db.models import Q
 from django.utils import timezone
 
 from inventory_ai.models import ForecastRun, Location, ReorderSuggestion, StockAdjustment, Variant
+from inventory_ai.selectors import RISKS, risk_filter
 
 
 class VariantFilter(django_filters.FilterSet):
@@ -40,10 +39,7 @@ class LocationFilter(StoreLocationFilter):
 
 
 class SuggestionFilter(django_filters.FilterSet):
-    risk = django_filters.ChoiceFilter(
-        choices=[("late", "stocks out before an order can arrive"), ("this_week", "order within a week")],
-        method="filter_risk",
-    )
+    risk = django_filters.ChoiceFilter(choices=list(RISKS.items()), method="filter_risk")
     supplier = django_filters.CharFilter(field_name="variant__supplier", lookup_expr="iexact")
     sku = django_filters.CharFilter(field_name="variant__sku", lookup_expr="iexact")
 
@@ -52,10 +48,7 @@ class SuggestionFilter(django_filters.FilterSet):
         fields = ["store", "status", "abc_class", "xyz_class", "location", "variant", "supplier", "sku", "risk"]
 
     def filter_risk(self, queryset, name, value):
-        today = timezone.localdate()
-        if value == "late":
-            return queryset.filter(order_by__lte=today)
-        return queryset.filter(order_by__gt=today, order_by__lte=today + timedelta(days=7))
+        return queryset.filter(risk_filter(value, timezone.localdate()))
 
 
 class AdjustmentFilter(django_filters.FilterSet):

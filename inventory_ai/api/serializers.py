@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
@@ -16,6 +17,7 @@ from inventory_ai.models import (
     Store,
     Variant,
 )
+from inventory_ai.selectors import risk_of
 
 
 class StoreSerializer(serializers.ModelSerializer):
@@ -139,6 +141,10 @@ class VariantForecastSerializer(serializers.Serializer):
 class SuggestionSerializer(serializers.ModelSerializer):
     sku = serializers.CharField(source="variant.sku", read_only=True)
     title = serializers.CharField(source="variant.title", read_only=True)
+    product = serializers.CharField(
+        source="variant.display_title", read_only=True, help_text="The product's title, with the variant's own"
+    )
+    risk = serializers.SerializerMethodField(help_text="late, this_week or later: when an order must be placed")
     quantity = serializers.IntegerField(read_only=True, help_text="The approved quantity if edited, else suggested")
     purchase_order = serializers.SerializerMethodField(help_text="The purchase order an approval put it on")
 
@@ -150,6 +156,8 @@ class SuggestionSerializer(serializers.ModelSerializer):
             "variant",
             "sku",
             "title",
+            "product",
+            "risk",
             "location",
             "status",
             "suggested_qty",
@@ -177,6 +185,9 @@ class SuggestionSerializer(serializers.ModelSerializer):
             "purchase_order",
         )
         read_only_fields = fields
+
+    def get_risk(self, suggestion: ReorderSuggestion) -> str:
+        return risk_of(suggestion.order_by, timezone.localdate())
 
     def get_purchase_order(self, suggestion: ReorderSuggestion) -> int | None:
         lines = suggestion.purchase_order_lines.all()  # prefetched by the list

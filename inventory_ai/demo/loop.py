@@ -15,6 +15,7 @@ import html
 import json
 import random
 from collections import defaultdict
+from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -90,9 +91,12 @@ def build_store_state(meta: dict, up_to_cutoff: bool) -> tuple[StoreState, list]
     return state, later
 
 
-def seed_stock(state: StoreState, inventory: InventoryStore, known: dict[str, int] | None = None) -> int:
-    """Stock at the shop's one location: what we last knew (a restarted demo), else from nothing to about eight weeks of
-    each item's recent sales, some at zero, so some items need reordering and some do not."""
+def seed_stock(
+    state: StoreState, inventory: InventoryStore, known: dict[str, int] | None = None, upcoming: Iterable = ()
+) -> int:
+    """Stock at the shop's one location: what we last knew (a restarted demo), else a realistic mix: some items out of
+    stock, the rest with one to twelve weeks of their sales over the last eight weeks of the history (the orders still
+    to be replayed included), so the planner sees suggestions that are late, to order this week, and fine for now."""
     if known:
         for item, available in known.items():
             inventory.set_level(item, LOCATION_ID, available)
@@ -100,16 +104,22 @@ def seed_stock(state: StoreState, inventory: InventoryStore, known: dict[str, in
     rng = random.Random(7)
     recent: dict[str, float] = defaultdict(float)
     items: set[str] = set()
-    last = max((order.created_at for order in state.orders.values()), default=datetime.now(TZ))
-    for order in state.orders.values():
-        for line in order.lines:
-            item = line.variant.inventory_item_id or line.variant.variant_id
-            items.add(item)
-            if order.created_at >= last - timedelta(weeks=8):
-                recent[item] += order.current_quantity(line) / 8
+    sold = [
+        (order.created_at, line.variant, order.current_quantity(line))
+        for order in state.orders.values()
+        for line in order.lines
+    ]
+    sold += [(record.created_at, line.variant, line.current_quantity)
+             for record in upcoming if isinstance(record, OrderRecord) for line in record.lines]  # fmt: skip
+    last = max((when for when, _, _ in sold), default=datetime.now(TZ))
+    for when, variant, units in sold:
+        item = variant.inventory_item_id or variant.variant_id
+        items.add(item)
+        if when >= last - timedelta(weeks=8):
+            recent[item] += units / 8
     for item in sorted(items):
         weekly = recent.get(item, 0.0)
-        available = 0 if rng.random() < 0.1 else round(weekly * rng.uniform(0.5, 8.0))
+        available = 0 if rng.random() < 0.08 else round(weekly * rng.uniform(1.0, 12.0))
         inventory.set_level(item, LOCATION_ID, available)
     return len(items)
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
+DEFAULT_VARIANT_TITLE = "Default Title"
+
 
 class Location(models.Model):
     """A place that holds stock: a Shopify location, or the single implicit stock of a WooCommerce site.
@@ -103,6 +105,16 @@ class Variant(models.Model):
 
     def __str__(self) -> str:
         return self.sku or self.title or self.platform_id
+
+    @property
+    def display_title(self) -> str:
+        """What a planner reads: the product's title, with the variant's where it has one of its own ("Default
+        Title" is Shopify's name for a product's only variant)."""
+        product = self.product.title if self.product_id else ""
+        own = "" if self.title in ("", DEFAULT_VARIANT_TITLE) else self.title
+        if product and own and own != product:
+            return f"{product} – {own}"
+        return product or own or self.sku or self.platform_id
 
     @property
     def effective_lead_time_days(self) -> int:

@@ -60,6 +60,39 @@ SUGGESTION_VALUE = ExpressionWrapper(
 )
 
 
+LATE, THIS_WEEK, LATER = "late", "this_week", "later"
+RISKS = {
+    LATE: "Late: stocks out before an order placed today can arrive",
+    THIS_WEEK: "Order this week",
+    LATER: "Fine for now: order later",
+}
+
+
+def risk_filter(risk: str, today) -> Q:
+    """The suggestions of one urgency: when an order must be placed (`order_by`) against today."""
+    week = today + timedelta(days=7)
+    if risk == LATE:
+        return Q(order_by__lte=today)
+    if risk == THIS_WEEK:
+        return Q(order_by__gt=today, order_by__lte=week)
+    return Q(order_by__isnull=True) | Q(order_by__gt=week)
+
+
+def risk_of(order_by, today) -> str:
+    if order_by is None or order_by > today + timedelta(days=7):
+        return LATER
+    return LATE if order_by <= today else THIS_WEEK
+
+
+def risk_counts(queryset=None, today=None) -> dict[str, int]:
+    """Pending suggestions by urgency."""
+    today = today or timezone.localdate()
+    pending = (ReorderSuggestion.objects.all() if queryset is None else queryset).filter(
+        status=SuggestionStatus.PENDING
+    )
+    return pending.aggregate(**{risk: Count("pk", filter=risk_filter(risk, today)) for risk in RISKS})
+
+
 def at_risk_suggestions(queryset=None):
     """Pending suggestions whose stock runs out before an order placed today could arrive (within the lead time)."""
     queryset = ReorderSuggestion.objects.all() if queryset is None else queryset
@@ -86,7 +119,7 @@ def dashboard(now=None) -> dict:
         approved=Count("pk", filter=Q(status__in=[AdjustmentStatus.APPROVED, AdjustmentStatus.PUSHING])),
         attention=Count("pk", filter=Q(status__in=[AdjustmentStatus.CONFLICT, AdjustmentStatus.FAILED])),
     )
-    risky = at_risk_suggestions().select_related("variant", "store")
+    risky = at_risk_suggestions().select_related("variant__product", "store")
     webhooks = WebhookEvent.objects.filter(received_at__gte=since).aggregate(
         received=Count("pk"),
         processed=Count("pk", filter=Q(status=WebhookStatus.PROCESSED)),
@@ -112,6 +145,7 @@ def dashboard(now=None) -> dict:
         },
         "adjustments": adjustments,
         "at_risk_count": risky.count(),
+        "risks": risk_counts(),
         "at_risk": list(risky[:10]),
         "webhooks": {**webhooks, "failed_total": WebhookEvent.objects.filter(status=WebhookStatus.FAILED).count()},
         "oldest_unprocessed": oldest["received_at"] if oldest else None,

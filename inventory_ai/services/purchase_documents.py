@@ -29,9 +29,7 @@ def _rows(order: PurchaseOrder) -> list[dict]:
     rows = []
     for line in order.lines.select_related("variant__product").order_by("pk"):
         variant = line.variant
-        title = variant.product.title if variant.product_id else ""
-        if variant.title and variant.title != "Default Title":
-            title = f"{title} – {variant.title}" if title else variant.title
+        title = variant.display_title
         rows.append(
             {
                 "po_number": order.number,

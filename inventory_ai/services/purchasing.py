@@ -71,6 +71,15 @@ def supplier_for(variant: Variant) -> Supplier:
     return supplier
 
 
+def supplier_name(variant: Variant) -> str:
+    """The name of the supplier a variant would be ordered from, without making one (reads prefetched items)."""
+    items = list(variant.supplier_items.all())
+    chosen = next((item for item in items if item.preferred), items[0] if len(items) == 1 else None)
+    if chosen is not None:
+        return chosen.supplier.name
+    return (variant.product.vendor or variant.supplier or "").strip()
+
+
 def supplier_item(supplier: Supplier, variant: Variant) -> SupplierItem | None:
     return SupplierItem.objects.filter(supplier=supplier, variant=variant).first()
 

@@ -28,7 +28,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from integrations.simulator.shopify_oauth import ShopifyOAuth
-from inventory_ai import dispatch
+from inventory_ai import dispatch, selectors
 from inventory_ai.choices import DriverSource, Platform, RunKind, RunStatus, WebhookStatus
 from inventory_ai.demo import loop
 from inventory_ai.models import (
@@ -110,7 +110,7 @@ class Command(BaseCommand):
             )
             if item
         }
-        loop.seed_stock(state, simulator.inventory, known)
+        loop.seed_stock(state, simulator.inventory, known, upcoming=recent if fresh else ())
 
         log_dir = Path(settings.VAR_DIR) / "demo-logs"
         log_dir.mkdir(parents=True, exist_ok=True)
@@ -256,7 +256,11 @@ class Command(BaseCommand):
         current = current_run(store)
         forecasts = Forecast.objects.filter(run=current).count()
         suggestions = ReorderSuggestion.objects.filter(store=store, status="pending").count()
-        self.stdout.write(f"  {forecasts:,} forecasts (run #{current.pk}); {suggestions:,} restock suggestions pending")
+        risks = selectors.risk_counts(ReorderSuggestion.objects.filter(store=store))
+        self.stdout.write(
+            f"  {forecasts:,} forecasts (run #{current.pk}); {suggestions:,} restock suggestions pending "
+            f"({risks['late']:,} late, {risks['this_week']:,} to order this week, {risks['later']:,} fine for now)"
+        )
 
     def _wait(self, condition, processes, what: str) -> None:
         deadline = time.monotonic() + STEP_TIMEOUT_SECONDS
