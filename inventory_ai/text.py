@@ -65,3 +65,18 @@ def _record_name(record: Any) -> str:
     """`OrderRecord` -> `order`, `InventoryLevelRecord` -> `inventory_level`, `OrderDeleted` -> `order_deleted`."""
     name = type(record).__name__.removesuffix("Record")
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def csv_safe(value: Any) -> str:
+    """A CSV cell a spreadsheet will not run: one starting with =, +, - or @ (not a number) would be a formula (CSV
+    injection), so it is quoted."""
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@") and not _is_number(text) else text
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import csv
+
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -12,8 +15,10 @@ from django.utils.html import format_html
 
 from inventory_ai import selectors
 from inventory_ai.charts import drivers_chart, forecast_chart
-from inventory_ai.models import Location, Product, ReorderSuggestion, Variant
+from inventory_ai.models import Location, Product, ReorderSuggestion, Store, Variant
 from inventory_ai.selectors.drivers import period_drivers
+from inventory_ai.selectors.stock_health import stock_health
+from inventory_ai.text import csv_safe
 
 
 class VariantInline(admin.TabularInline):
@@ -80,10 +85,44 @@ class VariantAdmin(admin.ModelAdmin):
 
     def get_urls(self):
         forecast = self.admin_site.admin_view(self.forecast_view)
+        health = self.admin_site.admin_view(self.stock_health_view)
         return [
             path("<int:object_id>/forecast/", forecast, name="inventory_ai_variant_forecast"),
+            path("stock-health/", health, name="inventory_ai_variant_stock_health"),
             *super().get_urls(),
         ]
+
+    def stock_health_view(self, request):
+        """Overstock and dead stock: the value each ties up, its weeks of cover and what to do (CSV with ?csv=1)."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        stores = Store.objects.order_by("domain")
+        chosen = request.GET.get("store")
+        if chosen and chosen.isdigit():
+            stores = stores.filter(pk=int(chosen))
+        health = stock_health(list(stores))
+        if request.GET.get("csv"):
+            response = HttpResponse(content_type="text/csv; charset=utf-8")
+            response["Content-Disposition"] = 'attachment; filename="overstock-and-dead-stock.csv"'
+            writer = csv.writer(response)
+            writer.writerow(["store", "sku", "product", "on_hand", "weekly_demand", "weeks_of_cover", "days_since_sale",
+                             "unit_cost", "value", "currency", "excess_units", "dead", "action"])  # fmt: skip
+            for row in health.rows:
+                writer.writerow([csv_safe(value) for value in (
+                    row.store.domain, row.variant.sku, row.variant.display_title, row.on_hand,
+                    round(row.weekly_demand, 2), "" if row.weeks_of_cover is None else round(row.weeks_of_cover, 1),
+                    "" if row.days_since_sale is None else row.days_since_sale, row.unit_cost or "", row.value or "",
+                    row.store.currency, row.excess_units, "yes" if row.dead else "", row.action)])  # fmt: skip
+            return response
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Overstock and dead stock",
+            "opts": self.opts,
+            "health": health,
+            "stores": Store.objects.order_by("domain"),
+            "chosen": chosen or "",
+        }
+        return TemplateResponse(request, "admin/inventory_ai/variant/stock_health.html", context)
 
     def forecast_view(self, request, object_id: int):
         """The variant's demand history with its forecast, bands and stock plan; the chosen model against the

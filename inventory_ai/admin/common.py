@@ -12,6 +12,8 @@ from django.http import HttpResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
+from inventory_ai.text import csv_safe
+
 
 class ReadOnlyAdminMixin:
     """For records that come from the stores or from services: staff inspect them, the product writes them."""
@@ -32,22 +34,8 @@ def export_csv(modeladmin, request, queryset):
     writer = csv.writer(response)
     writer.writerow([header for header, _ in modeladmin.csv_columns])
     for row in queryset:
-        writer.writerow([_csv_safe(column(row)) for _, column in modeladmin.csv_columns])
+        writer.writerow([csv_safe(column(row)) for _, column in modeladmin.csv_columns])
     return response
-
-
-def _csv_safe(value) -> str:
-    # A cell starting with =, +, - or @ would run as a formula in a spreadsheet (CSV injection); quote it.
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@") and not _is_number(text) else text
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
 
 
 class DecisionAdminMixin:

@@ -14,6 +14,7 @@ from reportlab.lib.units import mm
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from inventory_ai.models import PurchaseOrder, SupplierItem
+from inventory_ai.text import csv_safe
 
 CSV_COLUMNS = ("po_number", "supplier", "sku", "supplier_sku", "product", "quantity", "unit_cost", "line_total",
                "currency", "expected_on")  # fmt: skip
@@ -51,7 +52,7 @@ def csv_text(order: PurchaseOrder) -> str:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS)
     writer.writeheader()
-    writer.writerows(_rows(order))
+    writer.writerows({key: csv_safe(value) for key, value in row.items()} for row in _rows(order))
     return out.getvalue()
 
 

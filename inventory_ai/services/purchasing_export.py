@@ -7,6 +7,18 @@ import csv
 import io
 
 from inventory_ai.models import PurchaseOrder, Store, Supplier
+from inventory_ai.text import csv_safe
+
+
+class _SafeWriter:
+    """A CSV writer whose cells a spreadsheet will not run as formulas."""
+
+    def __init__(self, out: io.StringIO) -> None:
+        self.writer = csv.writer(out)
+
+    def writerow(self, row) -> None:
+        self.writer.writerow([csv_safe(value) for value in row])
+
 
 SUPPLIER_EXPORT = ("name", "email", "currency", "lead_time_days", "lead_time_std_days", "review_period_days",
                    "min_order_value", "min_order_quantity", "case_pack", "payment_terms", "notes", "sku",
@@ -18,7 +30,7 @@ ORDER_EXPORT = ("po_number", "supplier", "status", "location", "expected_on", "c
 def export_suppliers(store: Store) -> str:
     """Every supplier (a row per SKU it supplies, or one row without), in the generic layout import reads."""
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = _SafeWriter(out)
     writer.writerow(SUPPLIER_EXPORT)
     for supplier in Supplier.objects.filter(store=store).order_by("name"):
         terms = ["" if getattr(supplier, name) is None else getattr(supplier, name) for name in SUPPLIER_EXPORT[:11]]
@@ -36,7 +48,7 @@ def export_suppliers(store: Store) -> str:
 def export_purchase_orders(store: Store) -> str:
     """Every purchase order, a row per line, in the generic layout import reads."""
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = _SafeWriter(out)
     writer.writerow(ORDER_EXPORT)
     orders = PurchaseOrder.objects.filter(store=store).select_related("supplier", "location").order_by("number")
     for order in orders:

@@ -1,0 +1,75 @@
+"""Overstock and dead stock: the value they tie up per currency, their cover and what to do, on an admin page."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from inventory_ai.models import DailyDemand, InventoryLevel, Location, Product, Variant
+from inventory_ai.selectors.stock_health import stock_health
+from inventory_ai.services.stores import upsert_store
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def stocked(forecast_store):
+    shop, _, variants = forecast_store
+    location = Location.objects.get(store=shop)
+    # a steady seller with two years of stock, and one that has not sold for four months
+    Variant.objects.filter(pk=variants[0].pk).update(unit_cost=Decimal("2.00"))
+    InventoryLevel.objects.filter(variant=variants[0]).update(available=5000)
+    Variant.objects.filter(pk=variants[1].pk).update(unit_cost=Decimal("3.00"))
+    DailyDemand.objects.filter(variant=variants[1], date__gte=timezone.localdate() - timedelta(days=120)).delete()
+    # another store, in another currency, with stock of an item it never sold
+    other, _ = upsert_store("shopify", "usd-shop.myshopify.com", credentials={"access_token": "x"}, currency="USD")
+    product = Product.objects.create(store=other, platform_id="1", title="Mug")
+    mug = Variant.objects.create(store=other, product=product, platform_id="2", sku="MUG", unit_cost=Decimal("4.50"))
+    spot = Location.objects.create(store=other, platform_id="3", name="Main", is_primary=True)
+    InventoryLevel.objects.create(variant=mug, location=spot, available=10, platform_updated_at=timezone.now())
+    return shop, other, variants, location
+
+
+def test_overstock_and_dead_stock_with_their_value_per_currency(stocked):
+    shop, other, variants, _ = stocked
+    health = stock_health([shop, other])
+    rows = {row.variant.sku: row for row in health.rows}
+    steady = rows[variants[0].sku]
+    assert steady.overstock
+    assert not steady.dead
+    assert steady.weeks_of_cover > 26
+    assert steady.value == Decimal("10000.00")
+    assert steady.excess_units > 0
+    assert "Stop reordering" in steady.action
+    stale = rows[variants[1].sku]
+    assert stale.dead
+    assert stale.days_since_sale >= 90
+    assert "Dead stock" in stale.action
+    assert rows["MUG"].days_since_sale is None
+    # per currency, never summed across currencies; dearest first
+    assert set(health.totals) == {"GBP", "USD"}
+    assert health.totals["USD"]["value"] == Decimal("45.00")
+    assert health.totals["GBP"]["value"] >= Decimal("10000.00") + stale.value
+    assert health.rows[0] == steady
+    # the SKUs selling normally at a normal stock are not on the list
+    assert variants[2].sku not in rows
+
+
+def test_the_admin_page_and_its_csv(client, viewer, stocked):
+    shop, _, variants, _ = stocked
+    client.force_login(viewer)
+    url = reverse("admin:inventory_ai_variant_stock_health")
+    page = client.get(url, {"store": shop.pk}).content.decode()
+    assert "Overstock and dead stock" in page
+    assert variants[0].sku in page
+    assert "MUG" not in page  # another store's
+    assert "USD" not in page
+    rows = list(csv.DictReader(io.StringIO(client.get(url, {"csv": "1"}).content.decode())))
+    assert {row["currency"] for row in rows} == {"GBP", "USD"}
+    assert "Overstock and dead stock" in client.get(reverse("admin:index")).content.decode()
