@@ -10,7 +10,9 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.http import HttpResponse
+from django.http import HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
@@ -177,7 +179,72 @@ class PurchaseOrderAdmin(admin.ModelAdmin):
 
     def get_urls(self):
         document = self.admin_site.admin_view(self.document)
-        return [path("<int:pk>/document.<str:kind>", document, name="purchaseorder_document"), *super().get_urls()]
+        receive = self.admin_site.admin_view(self.receive_view)
+        step = self.admin_site.admin_view(self.step_view)
+        return [
+            path("<int:pk>/document.<str:kind>", document, name="purchaseorder_document"),
+            path("<int:pk>/receive/", receive, name="purchaseorder_receive"),
+            path("<int:pk>/step/<str:step>/", step, name="purchaseorder_step"),
+            *super().get_urls(),
+        ]
+
+    def step_view(self, request, pk: int, step: str):
+        """One step of an order from its page: round to packs, send by e-mail, mark sent, cancel."""
+        if request.method != "POST" or step not in STEPS:
+            raise PermissionDenied
+        permission, work, done = STEPS[step]
+        if not request.user.has_perm(f"inventory_ai.{permission}"):
+            raise PermissionDenied
+        order = get_object_or_404(PurchaseOrder, pk=pk)
+        try:
+            work(order, request.user)
+        except purchasing.PurchasingError as exc:
+            self.message_user(request, f"{order.number}: {exc}", messages.ERROR)
+        else:
+            self.message_user(request, f"{order.number} {done}.")
+        return HttpResponseRedirect(reverse("admin:inventory_ai_purchaseorder_change", args=[pk]))
+
+    def receive_view(self, request, pk: int):
+        """What arrived, line by line: each line's units become a receipt pushed to the store once."""
+        if not request.user.has_perm("inventory_ai.receive_purchaseorder"):
+            raise PermissionDenied
+        order = get_object_or_404(PurchaseOrder.objects.select_related("location", "supplier"), pk=pk)
+        lines = list(order.lines.select_related("variant__product").order_by("pk"))
+        error, over = "", False
+        if request.method == "POST":
+            quantities, error = {}, ""
+            for line in lines:
+                text = request.POST.get(f"line-{line.pk}", "").strip()
+                line.entered = text
+                if not text:
+                    continue
+                if not text.isdigit():
+                    error = f"{line.variant.sku}: {text!r} is not a whole number"
+                elif int(text) > 0:
+                    quantities[line.pk] = int(text)
+            if not error:
+                try:
+                    purchasing.receive(order, quantities, request.user, allow_over=bool(request.POST.get("allow_over")))
+                except purchasing.OverReceipt as exc:
+                    error, over = str(exc), True
+                except purchasing.PurchasingError as exc:
+                    error = str(exc)
+                else:
+                    order.refresh_from_db()
+                    units = sum(quantities.values())
+                    self.message_user(request, f"{units:,} units received on {order.number}: it is now "
+                                               f"{order.get_status_display().lower()}.")  # fmt: skip
+                    return HttpResponseRedirect(reverse("admin:inventory_ai_purchaseorder_change", args=[pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Receive {order.number}",
+            "opts": self.opts,
+            "order": order,
+            "lines": lines,
+            "error": error,
+            "over": over,
+        }
+        return TemplateResponse(request, "admin/inventory_ai/purchaseorder/receive.html", context)
 
     def document(self, request, pk: int, kind: str):
         """The order as the supplier receives it: its PDF or its CSV."""
@@ -190,3 +257,12 @@ class PurchaseOrderAdmin(admin.ModelAdmin):
             response = HttpResponse(purchase_documents.csv_text(order), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="{order.number}.{kind}"'
         return response
+
+
+# step -> (the permission it needs, what it does, what the message says)
+STEPS = {
+    "round": ("change_purchaseorder", lambda order, user: purchasing.round_to_packs(order, user), "rounded to packs"),
+    "send": ("send_purchaseorder", lambda order, user: purchasing.send(order, user), "sent by e-mail"),
+    "mark-sent": ("send_purchaseorder", lambda order, user: purchasing.send(order, user, email=False), "marked sent"),
+    "cancel": ("change_purchaseorder", lambda order, user: purchasing.cancel(order, user), "cancelled"),
+}
