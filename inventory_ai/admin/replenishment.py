@@ -16,13 +16,27 @@ from inventory_ai import selectors
 from inventory_ai.admin.common import DecisionAdminMixin, ReadOnlyAdminMixin, export_csv
 from inventory_ai.choices import AdjustmentReason, SuggestionStatus
 from inventory_ai.models import (
+    AutoApprovalRule,
     ClassPolicy,
     Location,
     PushAttempt,
     ReorderSuggestion,
     StockAdjustment,
 )
-from inventory_ai.services import audit, purchasing, push, replenishment
+from inventory_ai.services import audit, auto_approval, purchasing, push, replenishment
+
+
+@admin.register(AutoApprovalRule)
+class AutoApprovalRuleAdmin(admin.ModelAdmin):
+    list_display = ("name", "store", "active", "abc_classes", "supplier", "max_order_value", "quantity_band_percent",
+                    "daily_value_cap", "approved_today")  # fmt: skip
+    list_filter = ("store", "active")
+    fields = ("store", "name", "active", "abc_classes", "supplier", "max_order_value", "quantity_band_percent",
+              "daily_value_cap")  # fmt: skip
+
+    @admin.display(description="Approved today")
+    def approved_today(self, rule):
+        return f"{auto_approval.approved_today(rule):,.2f}"
 
 
 @admin.register(ClassPolicy)

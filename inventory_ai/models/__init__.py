@@ -17,11 +17,18 @@ from inventory_ai.models.forecasts import Forecast, ForecastResult, ForecastRun,
 from inventory_ai.models.operations import OAuthState, ServiceHeartbeat, SyncRun
 from inventory_ai.models.orders import Order, OrderLine, Refund, RefundLine
 from inventory_ai.models.purchasing import PurchaseOrder, PurchaseOrderLine, Receipt, Supplier, SupplierItem
-from inventory_ai.models.replenishment import ClassPolicy, PushAttempt, ReorderSuggestion, StockAdjustment
+from inventory_ai.models.replenishment import (
+    AutoApprovalRule,
+    ClassPolicy,
+    PushAttempt,
+    ReorderSuggestion,
+    StockAdjustment,
+)
 from inventory_ai.models.stores import Store
 
 __all__ = [
     "ApiToken",
+    "AutoApprovalRule",
     "AuditEntry",
     "ClassPolicy",
     "PurchaseOrder",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
@@ -28,6 +29,50 @@ class ClassPolicy(models.Model):
 
     def __str__(self) -> str:
         return f"{self.store} class {self.abc_class}"
+
+
+class AutoApprovalRule(models.Model):
+    """Suggestions a store lets the product approve on its own (off until a planner turns a rule on).
+
+    A pending suggestion is approved by the first active rule of its store that it meets: its class among the rule's
+    classes, its supplier the rule's (if it names one), its value at cost at most the rule's limit, its quantity
+    within the rule's band around the variant's last approved order (if it sets one). Never for a variant whose stock
+    push is in conflict, never past the rule's daily cap on the value it approves.
+    """
+
+    store = models.ForeignKey("inventory_ai.Store", on_delete=models.CASCADE, related_name="auto_approval_rules")
+    name = models.CharField(max_length=100)
+    active = models.BooleanField(default=False, help_text="Off by default: nothing is approved until it is on")
+    abc_classes = models.CharField(
+        max_length=3, default="BC", help_text="The classes it approves (letters of A, B, C; B and C by default)"
+    )
+    supplier = models.ForeignKey(
+        "inventory_ai.Supplier", null=True, blank=True, on_delete=models.CASCADE, related_name="auto_approval_rules",
+        help_text="Only this supplier's items (empty: any supplier)",
+    )  # fmt: skip
+    max_order_value = models.DecimalField(
+        max_digits=14, decimal_places=2, help_text="A suggestion worth more at cost is left to a planner"
+    )
+    quantity_band_percent = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MaxValueValidator(1000)],
+        help_text="Only within this many percent of the variant's last approved quantity (empty: any quantity)",
+    )  # fmt: skip
+    daily_value_cap = models.DecimalField(
+        max_digits=14, decimal_places=2, help_text="The most it approves in value per day (the store's local day)"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["store", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({'on' if self.active else 'off'})"
+
+    def clean(self) -> None:
+        classes = self.abc_classes.upper()
+        if not classes or not set(classes) <= set("ABC"):
+            raise ValidationError({"abc_classes": "Name the classes it approves with the letters A, B and C."})
+        self.abc_classes = "".join(sorted(set(classes)))
 
 
 class ReorderSuggestion(models.Model):
@@ -70,6 +115,10 @@ class ReorderSuggestion(models.Model):
     decided_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    approved_by_rule = models.ForeignKey(
+        AutoApprovalRule, null=True, blank=True, on_delete=models.SET_NULL, related_name="approvals",
+        help_text="The rule that approved it on its own, if one did",
+    )  # fmt: skip
 
     class Meta:
         ordering = ["stockout_date", "-created_at"]

@@ -93,6 +93,14 @@ def risk_counts(queryset=None, today=None) -> dict[str, int]:
     return pending.aggregate(**{risk: Count("pk", filter=risk_filter(risk, today)) for risk in RISKS})
 
 
+def _auto_approved(since) -> dict:
+    """What the stores' rules approved on their own since a time: how many, their value, the latest ten."""
+    rows = ReorderSuggestion.objects.filter(approved_by_rule__isnull=False, decided_at__gte=since)
+    latest = list(rows.select_related("variant__product", "approved_by_rule", "store").order_by("-decided_at")[:10])
+    value = sum((row.value or 0 for row in rows.only("approved_qty", "suggested_qty", "unit_cost")), 0)
+    return {"count": rows.count(), "value": value, "latest": latest}
+
+
 def at_risk_suggestions(queryset=None):
     """Pending suggestions whose stock runs out before an order placed today could arrive (within the lead time)."""
     queryset = ReorderSuggestion.objects.all() if queryset is None else queryset
@@ -145,6 +153,7 @@ def dashboard(now=None) -> dict:
         },
         "adjustments": adjustments,
         "at_risk_count": risky.count(),
+        "auto_approved": _auto_approved(since),
         "risks": risk_counts(),
         "at_risk": list(risky[:10]),
         "webhooks": {**webhooks, "failed_total": WebhookEvent.objects.filter(status=WebhookStatus.FAILED).count()},

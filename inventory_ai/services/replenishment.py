@@ -38,7 +38,7 @@ from inventory_ai.selectors import policy_inputs
 
 # Decisions on suggestions and adjustments live in their own module; the admin, the API and the tests still reach
 # them here.
-from inventory_ai.services import purchasing
+from inventory_ai.services import auto_approval, purchasing
 from inventory_ai.services.decisions import create_adjustment, decide_adjustment, decide_suggestion  # noqa: F401
 
 logger = logging.getLogger(__name__)
@@ -136,7 +136,12 @@ def recompute_suggestions(
     )
     if location is None:
         return {"no_location": 1}
-    return _write_suggestions(store, run, location, levels, items, wanted)
+    counts = _write_suggestions(store, run, location, levels, items, wanted)
+    # the store's rules approve what they allow (none does until a planner turns one on)
+    approved = auto_approval.apply_rules(store, None if wanted is None else sorted(wanted))
+    if approved:
+        counts["auto_approved"] = approved
+    return counts
 
 
 def _live_forecast(
@@ -208,7 +213,7 @@ class _Items:
 
 def _items(store: Store, frame: pd.DataFrame, variants: dict[int, Variant], params: dict[int, dict]) -> _Items:
     """The variants of `frame` with their stock: available at the store's active locations (never below 0) and on
-    order (approved restocks still within their lead time)."""
+    order (what open purchase orders still await)."""
     ids = pd.Index(sorted(frame["unique_id"].unique()))
     available = dict(
         InventoryLevel.objects.filter(variant_id__in=list(ids), location__active=True)

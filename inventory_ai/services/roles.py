@@ -33,6 +33,9 @@ PLANNER_EXTRA = (
     "change_purchaseorderline",
     "send_purchaseorder",
     "receive_purchaseorder",
+    "add_autoapprovalrule",
+    "change_autoapprovalrule",
+    "delete_autoapprovalrule",
 )
 
 
