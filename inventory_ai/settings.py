@@ -304,6 +304,12 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": crontab(minute=45, hour="*/6"),  # four times a day: the forecast service updates about as often
         "options": {"expires": 3 * 3600},
     },
+    "alert-digests": {
+        # at 06:05 UTC (ALERT_DIGEST_HOURS_UTC: crontab hours, e.g. "6,14"); once per store-local day at most
+        "task": "inventory_ai.tasks.send_alert_digests_task",
+        "schedule": crontab(minute=5, hour=os.environ.get("ALERT_DIGEST_HOURS_UTC") or "6"),
+        "options": {"expires": 3000},
+    },
     "reconcile-stores": {
         "task": "inventory_ai.tasks.reconcile_stores_task",
         "schedule": crontab(minute=15),  # hourly, away from the refresh at :30 and the nightly retrain at :00

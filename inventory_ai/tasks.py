@@ -182,3 +182,11 @@ def requeue_stalled_syncs_task(older_than_seconds: int = 1800) -> int:
 def refresh_weather_task() -> dict[str, list[str]]:
     """Beat: fetch the weather each located store lacks; a failed fetch is recorded and tried again next time."""
     return weather.refresh_all_weather()
+
+
+@shared_task(name="inventory_ai.tasks.send_alert_digests_task", ignore_result=True)
+def send_alert_digests_task() -> dict[str, int]:
+    """Each subscribed planner's daily digest of what needs attention (once per store-local day)."""
+    from inventory_ai.services import alerts
+
+    return alerts.send_digests()

@@ -2,6 +2,7 @@
 
 from inventory_ai.admin import (  # noqa: F401
     access,
+    alerts,
     audit,
     catalog,
     demand,

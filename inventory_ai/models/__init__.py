@@ -1,6 +1,7 @@
 """The domain model of Inventory AI, one module per area."""
 
 from inventory_ai.models.access import ApiToken
+from inventory_ai.models.alerts import AlertSubscription
 from inventory_ai.models.audit import AuditEntry
 from inventory_ai.models.catalog import Location, Product, Variant
 from inventory_ai.models.demand import DailyDemand, InventoryLevel
@@ -27,6 +28,7 @@ from inventory_ai.models.replenishment import (
 from inventory_ai.models.stores import Store
 
 __all__ = [
+    "AlertSubscription",
     "ApiToken",
     "AutoApprovalRule",
     "AuditEntry",

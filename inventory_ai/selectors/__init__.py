@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from forecasting.data import period_alias
 from inventory_ai.charts import ForecastPeriod, Period
-from inventory_ai.choices import AdjustmentStatus, OrderStatus, SuggestionStatus, WebhookStatus
+from inventory_ai.choices import AdjustmentStatus, OrderStatus, PurchaseOrderStatus, SuggestionStatus, WebhookStatus
 from inventory_ai.conf import get_option
 from inventory_ai.models import (
     DailyDemand,
@@ -23,6 +23,7 @@ from inventory_ai.models import (
     Order,
     OrderLine,
     PriceChange,
+    PurchaseOrder,
     ReorderSuggestion,
     StockAdjustment,
     Store,
@@ -93,6 +94,15 @@ def risk_counts(queryset=None, today=None) -> dict[str, int]:
     return pending.aggregate(**{risk: Count("pk", filter=risk_filter(risk, today)) for risk in RISKS})
 
 
+def _late_orders() -> dict:
+    """Sent purchase orders past their expected arrival with units still awaited."""
+    rows = PurchaseOrder.objects.filter(
+        status__in=(PurchaseOrderStatus.SENT, PurchaseOrderStatus.PARTIALLY_RECEIVED),
+        expected_on__lt=timezone.localdate(),
+    ).select_related("supplier", "store")
+    return {"count": rows.count(), "latest": list(rows.order_by("expected_on")[:10])}
+
+
 def _auto_approved(since) -> dict:
     """What the stores' rules approved on their own since a time: how many, their value, the latest ten."""
     rows = ReorderSuggestion.objects.filter(approved_by_rule__isnull=False, decided_at__gte=since)
@@ -154,6 +164,7 @@ def dashboard(now=None) -> dict:
         "adjustments": adjustments,
         "at_risk_count": risky.count(),
         "auto_approved": _auto_approved(since),
+        "late_orders": _late_orders(),
         "risks": risk_counts(),
         "at_risk": list(risky[:10]),
         "webhooks": {**webhooks, "failed_total": WebhookEvent.objects.filter(status=WebhookStatus.FAILED).count()},

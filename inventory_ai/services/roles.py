@@ -36,6 +36,9 @@ PLANNER_EXTRA = (
     "add_autoapprovalrule",
     "change_autoapprovalrule",
     "delete_autoapprovalrule",
+    "add_alertsubscription",
+    "change_alertsubscription",
+    "delete_alertsubscription",
 )
 
 
