@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import csv
+import secrets
+from dataclasses import astuple
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponse
+from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -18,6 +20,7 @@ from inventory_ai.charts import drivers_chart, forecast_chart
 from inventory_ai.models import Location, Product, ReorderSuggestion, Store, Variant
 from inventory_ai.selectors.drivers import period_drivers
 from inventory_ai.selectors.stock_health import stock_health
+from inventory_ai.services import planning_settings
 from inventory_ai.text import csv_safe
 
 
@@ -70,6 +73,7 @@ class VariantAdmin(admin.ModelAdmin):
                     "service_level",
                     "moq",
                     "case_pack",
+                    "abc_class_override",
                 )
             },
         ),
@@ -86,11 +90,59 @@ class VariantAdmin(admin.ModelAdmin):
     def get_urls(self):
         forecast = self.admin_site.admin_view(self.forecast_view)
         health = self.admin_site.admin_view(self.stock_health_view)
+        settings_page = self.admin_site.admin_view(self.planning_settings_view)
         return [
+            path("planning-settings/", settings_page, name="inventory_ai_variant_planning_settings"),
             path("<int:object_id>/forecast/", forecast, name="inventory_ai_variant_forecast"),
             path("stock-health/", health, name="inventory_ai_variant_stock_health"),
             *super().get_urls(),
         ]
+
+    def planning_settings_view(self, request):
+        """Every SKU's planning settings as CSV or Excel, and back: an uploaded file is previewed, then applied."""
+        store = Store.objects.filter(pk=request.GET.get("store") or request.POST.get("store") or 0).first()
+        store = store or Store.objects.order_by("domain").first()
+        if store is None or not self.has_view_permission(request):
+            raise PermissionDenied
+        kind = request.GET.get("export")
+        if kind in (planning_settings.CSV, planning_settings.XLSX):
+            content_type = "text/csv; charset=utf-8" if kind == "csv" else (
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")  # fmt: skip
+            response = HttpResponse(planning_settings.export(store, kind), content_type=content_type)
+            response["Content-Disposition"] = f'attachment; filename="planning-settings-{store.pk}.{kind}"'
+            return response
+        context = {**self.admin_site.each_context(request), "title": "Planning settings", "opts": self.opts,
+                   "store": store, "stores": Store.objects.order_by("domain"),
+                   "can_change": request.user.has_perm("inventory_ai.change_planning_settings")}  # fmt: skip
+        if request.method == "POST":
+            if not request.user.has_perm("inventory_ai.change_planning_settings"):
+                raise PermissionDenied
+            if request.POST.get("token"):
+                pending = request.session.pop(f"planning-settings-{request.POST['token']}", None)
+                if pending is None or pending["store"] != store.pk:
+                    self.message_user(request, "That preview has expired: upload the file again.", messages.ERROR)
+                else:
+                    changes = [planning_settings.Change(*row) for row in pending["changes"]]
+                    written, stale = planning_settings.apply(store, changes, request.user)
+                    self.message_user(request, f"{written:,} setting(s) changed.")
+                    for line in stale[:20]:
+                        self.message_user(request, line, messages.WARNING)
+                return HttpResponseRedirect(f"{request.path}?store={store.pk}")
+            upload = request.FILES.get("file")
+            if upload is None:
+                context["error"] = "Choose a CSV or Excel file."
+            else:
+                kind = planning_settings.XLSX if upload.name.lower().endswith(".xlsx") else planning_settings.CSV
+                try:
+                    found = planning_settings.preview(store, upload.read(), kind)
+                except ValueError as exc:
+                    context["error"] = str(exc)
+                else:
+                    token = secrets.token_urlsafe(12)
+                    request.session[f"planning-settings-{token}"] = {
+                        "store": store.pk, "changes": [list(astuple(change)) for change in found.changes]}  # fmt: skip
+                    context.update(preview=found, token=token)
+        return TemplateResponse(request, "admin/inventory_ai/variant/planning_settings.html", context)
 
     def stock_health_view(self, request):
         """Overstock and dead stock: the value each ties up, its weeks of cover and what to do (CSV with ?csv=1)."""

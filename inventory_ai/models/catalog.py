@@ -85,6 +85,10 @@ class Variant(models.Model):
     moq = models.PositiveIntegerField(null=True, blank=True, help_text="Minimum order quantity")
     case_pack = models.PositiveIntegerField(null=True, blank=True)
     abc_class = models.CharField(max_length=1, blank=True, help_text="By revenue in the last 8 weeks (A, B, C)")
+    abc_class_override = models.CharField(
+        max_length=1, blank=True, choices=[("A", "A"), ("B", "B"), ("C", "C")],
+        help_text="Set by a planner: wins over the class computed from revenue",
+    )  # fmt: skip
     xyz_class = models.CharField(max_length=1, blank=True, help_text="By demand variability (X steady .. Z erratic)")
     is_placeholder = models.BooleanField(
         default=False, help_text="Created from an order line before the product itself was seen"
@@ -102,6 +106,7 @@ class Variant(models.Model):
             ),
         ]
         indexes = [models.Index(fields=["store", "sku"], name="variant_store_sku")]
+        permissions = [("change_planning_settings", "Can change SKU planning settings (import)")]
 
     def __str__(self) -> str:
         return self.sku or self.title or self.platform_id

@@ -10,6 +10,7 @@ from inventory_ai.models import (
     ReorderSuggestion,
     StockAdjustment,
     Supplier,
+    Variant,
 )
 
 TARGET_TYPES = {
@@ -18,11 +19,12 @@ TARGET_TYPES = {
     ForecastOverride: "override",
     PurchaseOrder: "purchase_order",
     Supplier: "supplier",
+    Variant: "variant",
 }
 
 
 def record(
-    target: ReorderSuggestion | StockAdjustment | ForecastOverride | PurchaseOrder | Supplier,
+    target: ReorderSuggestion | StockAdjustment | ForecastOverride | PurchaseOrder | Supplier | Variant,
     action: str,
     user=None,
     source: str = AuditSource.ADMIN,

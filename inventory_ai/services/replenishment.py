@@ -54,8 +54,8 @@ def _current_run(store: Store) -> ForecastRun | None:
 
 
 def update_classes(store: Store, until: date) -> dict[str, int]:
-    """Set every live variant's ABC class (revenue in the last 8 weeks) and XYZ class (variability of weekly demand
-    in the last 26 weeks); returns the count per ABC class."""
+    """Set every live variant's ABC class (revenue in the last 8 weeks, unless a planner set one) and XYZ class
+    (variability of weekly demand in the last 26 weeks); returns the count per computed ABC class."""
     weekly = pd.DataFrame(
         list(
             DailyDemand.objects.filter(
@@ -64,7 +64,7 @@ def update_classes(store: Store, until: date) -> dict[str, int]:
         ),
         columns=["unique_id", "date", "units", "revenue"],
     )
-    variants = list(Variant.objects.filter(store=store, deleted_at__isnull=True).only("pk"))
+    variants = list(Variant.objects.filter(store=store, deleted_at__isnull=True).only("pk", "abc_class_override"))
     ids = pd.Index([v.pk for v in variants])
     if weekly.empty:
         revenue = pd.Series(0.0, index=ids)
@@ -85,7 +85,7 @@ def update_classes(store: Store, until: date) -> dict[str, int]:
         variability = xyz_classes(long).reindex(ids).fillna("Z")
     abc = abc_classes(revenue)
     for variant in variants:
-        variant.abc_class = abc.get(variant.pk, "C")
+        variant.abc_class = variant.abc_class_override or abc.get(variant.pk, "C")
         variant.xyz_class = variability.get(variant.pk, "Z")
     Variant.objects.bulk_update(variants, ["abc_class", "xyz_class"], batch_size=1000)
     return dict(abc.value_counts())

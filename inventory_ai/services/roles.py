@@ -36,6 +36,7 @@ PLANNER_EXTRA = (
     "add_autoapprovalrule",
     "change_autoapprovalrule",
     "delete_autoapprovalrule",
+    "change_planning_settings",
     "add_alertsubscription",
     "change_alertsubscription",
     "delete_alertsubscription",
