@@ -177,6 +177,8 @@ class InventoryLevelRecord:
     inventory_item_id: str = ""
     variant_id: str = ""
     location_id: str = ""
+    # Units on their way to the location (Shopify's `incoming`: its purchase orders and transfers); None: not read
+    incoming: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -290,3 +290,27 @@ def test_the_admin_edits_a_draft_sends_receives_and_serves_its_documents(client,
     assert order.status == PurchaseOrderStatus.RECEIVED
     assert line.receipts.get().quantity == 36
     assert sum(1 for name, *_ in sent_tasks if name == "push_adjustment_task") == 1
+
+
+def test_what_the_store_itself_has_on_its_way_counts_as_on_order_once(stocked, simulator, planner, sent_tasks):
+    from inventory_ai.gateways import store_gateway
+    from inventory_ai.services.records import apply_records
+
+    store, variant, location = stocked
+    # the merchant ordered 12 in Shopify itself (a purchase order or a transfer): its `incoming` at the location
+    simulator.inventory.set_incoming(ITEM, LOCATION, 12)
+    with store_gateway(store) as gateway:
+        page = gateway.read_stock_levels(None, [LOCATION])
+    [level] = page.records
+    assert (level.available, level.incoming) == (5, 12)
+    apply_records(store, page.records)
+    assert InventoryLevel.objects.get(variant=variant, location=location).incoming == 12
+    # ours are not in Shopify's incoming (we push stock on receipt): both count, once each
+    sent_order(store, variant, location, planner, quantity=30)
+    assert purchasing.on_order([variant.pk]) == {variant.pk: 42}
+    # a stock webhook does not say what is incoming: it keeps what the last read said
+    from integrations.records import InventoryLevelRecord
+
+    apply_records(store, [InventoryLevelRecord(available=4, updated_at=timezone.now(), inventory_item_id=ITEM,
+                                               location_id=LOCATION)])  # fmt: skip
+    assert InventoryLevel.objects.get(variant=variant, location=location).incoming == 12

@@ -57,7 +57,7 @@ LOCATION_LEVELS = """
 query LocationLevels($locationId: ID!, $first: Int!, $cursor: String) {
   location(id: $locationId) {
     inventoryLevels(first: $first, after: $cursor) {
-      nodes { updatedAt item { id } quantities(names: ["available"]) { name quantity } }
+      nodes { updatedAt item { id } quantities(names: ["available", "incoming"]) { name quantity } }
       pageInfo { hasNextPage endCursor }
     }
   }
@@ -220,9 +220,8 @@ class ShopifyClient:
         levels = (data.get("location") or {}).get("inventoryLevels") or {}
         records = []
         for node in levels.get("nodes") or []:
-            available = next(
-                (q.get("quantity") for q in node.get("quantities") or [] if q.get("name") == "available"), None
-            )
+            quantities = {q.get("name"): q.get("quantity") for q in node.get("quantities") or []}
+            available = quantities.get("available")
             if available is None or not node.get("updatedAt"):
                 continue
             records.append(
@@ -231,6 +230,7 @@ class ShopifyClient:
                     updated_at=datetime.fromisoformat(str(node["updatedAt"]).replace("Z", "+00:00")),
                     inventory_item_id=str(node["item"]["id"]).rsplit("/", 1)[-1],
                     location_id=str(location_id).rsplit("/", 1)[-1],
+                    incoming=max(int(quantities["incoming"]), 0) if quantities.get("incoming") is not None else None,
                 )
             )
         info = levels.get("pageInfo") or {}

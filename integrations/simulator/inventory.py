@@ -148,12 +148,19 @@ class InventoryStore:
         self.lock = threading.Lock()
         self.levels: dict[tuple[str, str], int] = {}  # (inventory item id, location id) -> available
         self.level_updated: dict[tuple[str, str], float] = {}  # when each level last changed (epoch seconds)
+        # units on their way to a location by the merchant's own purchase orders and transfers (`incoming`)
+        self.incoming: dict[tuple[str, str], int] = {}
         self.woo: dict[int, WooItem] = {}
         self.idempotency: dict[str, tuple[str, dict[str, Any]]] = {}
         self.applied: list[dict[str, Any]] = []  # every change applied, in order (what tests count)
         self.requests = 0
 
     # --- direct access (the store's own activity, and tests) -------------------------------------------------------
+
+    def set_incoming(self, item_id: str, location_id: str, units: int) -> None:
+        """The merchant ordered `units` in Shopify itself (a purchase order or a transfer on its way)."""
+        with self.lock:
+            self.incoming[(str(item_id), str(location_id))] = units
 
     def set_level(self, item_id: str, location_id: str, available: int) -> None:
         with self.lock:
@@ -308,7 +315,10 @@ class InventoryStore:
                 {
                     "updatedAt": datetime.fromtimestamp(self.level_updated.get(key, 0), UTC).isoformat(),
                     "item": {"id": ITEM_GID + key[0]},
-                    "quantities": [{"name": "available", "quantity": self.levels[key]}],
+                    "quantities": [
+                        {"name": "available", "quantity": self.levels[key]},
+                        {"name": "incoming", "quantity": self.incoming.get(key, 0)},
+                    ],
                 }
                 for key in page
             ]

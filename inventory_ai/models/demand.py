@@ -16,6 +16,9 @@ class InventoryLevel(models.Model):
     location = models.ForeignKey("inventory_ai.Location", on_delete=models.CASCADE, related_name="inventory_levels")
     available = models.IntegerField()
     on_hand = models.IntegerField(null=True, blank=True)
+    incoming = models.PositiveIntegerField(
+        default=0, help_text="Units on their way here by the store's own purchase orders and transfers (Shopify)"
+    )
     platform_updated_at = models.DateTimeField()
     recorded_at = models.DateTimeField(auto_now=True)
 

@@ -48,8 +48,9 @@ def record_inventory_level(
     """
     table = connection.ops.quote_name(InventoryLevel._meta.db_table)
     sql = (
-        f"INSERT INTO {table} (variant_id, location_id, available, on_hand, platform_updated_at, recorded_at) "
-        "VALUES (%s, %s, %s, %s, %s, CURRENT_TIMESTAMP) "
+        # `incoming` is only read by reconciliations (`records`): a new level starts with none on its way
+        f"INSERT INTO {table} (variant_id, location_id, available, on_hand, incoming, platform_updated_at, "
+        "recorded_at) VALUES (%s, %s, %s, %s, 0, %s, CURRENT_TIMESTAMP) "
         "ON CONFLICT (variant_id, location_id) DO UPDATE SET available = excluded.available, "
         "on_hand = excluded.on_hand, platform_updated_at = excluded.platform_updated_at, "
         "recorded_at = excluded.recorded_at "

@@ -340,7 +340,17 @@ def cancel(order: PurchaseOrder, user, source: str = AuditSource.ADMIN) -> Purch
 
 
 def on_order(variant_ids: list[int]) -> dict[int, int]:
-    """Units still awaited per variant on open orders (ordered minus received, never below zero per line)."""
+    """Units still awaited per variant: on our open orders (ordered minus received, never below zero per line), and
+    on their way by the store's own purchase orders and transfers (Shopify's `incoming` at active locations), which
+    ours never create, so nothing is counted twice."""
+    awaited: dict[int, int] = {}
+    incoming = (
+        InventoryLevel.objects.filter(variant_id__in=variant_ids, location__active=True, incoming__gt=0)
+        .values("variant_id")
+        .annotate(units=Sum("incoming"))
+    )
+    for row in incoming:
+        awaited[row["variant_id"]] = int(row["units"])
     rows = (
         PurchaseOrderLine.objects.filter(
             variant_id__in=variant_ids,
@@ -350,7 +360,9 @@ def on_order(variant_ids: list[int]) -> dict[int, int]:
         .values("variant_id")
         .annotate(awaited=Sum(F("quantity") - F("received")))
     )
-    return {row["variant_id"]: int(row["awaited"]) for row in rows}
+    for row in rows:
+        awaited[row["variant_id"]] = awaited.get(row["variant_id"], 0) + int(row["awaited"])
+    return awaited
 
 
 def late(store: Store) -> list[PurchaseOrder]:

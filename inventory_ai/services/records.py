@@ -177,9 +177,12 @@ def _inventory_level(store: Store, item: r.InventoryLevelRecord, catalog: Catalo
     variant = _variant_for_level(store, item)
     if variant is None:
         raise NotReadyYet(f"stock level for unknown inventory item {item.inventory_item_id or item.variant_id}")
-    applied = apply_inventory_level(
-        store, variant.pk, _location_pk(store, item.location_id, catalog), item.available, item.updated_at
-    )
+    location_pk = _location_pk(store, item.location_id, catalog)
+    applied = apply_inventory_level(store, variant.pk, location_pk, item.available, item.updated_at)
+    if item.incoming is not None:  # read with the level (a reconciliation), not sent by webhooks
+        InventoryLevel.objects.filter(variant=variant, location_id=location_pk).exclude(incoming=item.incoming).update(
+            incoming=item.incoming
+        )
     if applied:  # the stock moved: so may the variant's restock suggestion
         transaction.on_commit(lambda: _recompute_suggestion(store.pk, variant.pk))
     return "" if applied else "an older stock level than the one stored: not applied"
