@@ -27,6 +27,10 @@ hand. Policies, all at a 95% fill-rate target (`--fill`) and the library's corre
 (c) the seed article: an LSTM point forecast (our global network's mean) ordered up to, with no safety stock;
 (d) perfect foresight: each week's demand arrives just in time (the lower bound of stock for a 100% fill rate).
 
+With `--purchase-orders` every order is a purchase order whose lead time is drawn around the mean (a week early 20%
+of the time, a week late 20%) and 30% of them arrive in two parts (70%, then the rest a week later), the same draws
+for every policy; the position counts what open orders still await, as the product's on-order does.
+
 Prints fill rate, average on-hand units and value (at each SKU's median unit price; on hand averaged over the start
 and the end of each week), and stock-out weeks, for all SKUs and per ABC class (revenue in the 8 weeks before the
 first origin); then, for each of our policies, its stock value against (b) at the same fill rate and against (d).
@@ -37,6 +41,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -85,19 +90,54 @@ def forecasts(
     return out
 
 
-def simulate(demand: np.ndarray, targets: np.ndarray, triggers: np.ndarray, start: np.ndarray) -> dict[str, np.ndarray]:
+@dataclass(frozen=True)
+class Deliveries:
+    """How each week's purchase order arrives, per SKU and week: its lead time in weeks, and the share of it that
+    arrives then (the rest a week later: a partial delivery)."""
+
+    lead: np.ndarray  # int weeks
+    first_share: np.ndarray  # 1.0: delivered whole
+
+    @classmethod
+    def drawn(cls, skus: int, weeks: int, seed: int) -> Deliveries:
+        """Lead times around the mean (one week early 20% of the time, late 20%), 30% of orders delivered in two
+        parts (70% first), the same draws for every policy."""
+        rng = np.random.default_rng(seed)
+        lead = LEAD_TIME + rng.choice([-1, 0, 1], size=(skus, weeks), p=[0.2, 0.6, 0.2])
+        first = np.where(rng.random((skus, weeks)) < 0.3, 0.7, 1.0)
+        return cls(np.maximum(lead, 1), first)
+
+    @classmethod
+    def fixed(cls, skus: int, weeks: int) -> Deliveries:
+        return cls(np.full((skus, weeks), LEAD_TIME), np.ones((skus, weeks)))
+
+
+def simulate(
+    demand: np.ndarray,
+    targets: np.ndarray,
+    triggers: np.ndarray,
+    start: np.ndarray,
+    deliveries: Deliveries | None = None,
+) -> dict[str, np.ndarray]:
     """Weekly review with lost sales. demand, targets (order-up-to) and triggers (order when the position is at or
-    below) are (SKUs x weeks); an order placed at the start of week t arrives at the start of week t + LEAD_TIME."""
+    below) are (SKUs x weeks); an order placed at the start of week t arrives at the start of week t + its lead time,
+    whole or in two parts (`deliveries`; by default whole, after LEAD_TIME). The position counts everything ordered
+    and not yet received, as open purchase orders do."""
     skus, weeks = demand.shape
+    deliveries = deliveries or Deliveries.fixed(skus, weeks)
+    rows = np.arange(skus)
     on_hand = start.astype(float).copy()
-    pipeline = np.zeros((skus, weeks + LEAD_TIME + 1))
+    pipeline = np.zeros((skus, weeks + LEAD_TIME + 3))
     served = np.zeros((skus, weeks))
     average = np.zeros((skus, weeks))
     for week in range(weeks):
         on_hand += pipeline[:, week]
-        position = on_hand + pipeline[:, week + 1 : week + LEAD_TIME + 1].sum(axis=1)
-        order = np.where(position <= triggers[:, week], np.maximum(targets[:, week] - position, 0.0), 0.0)
-        pipeline[:, week + LEAD_TIME] += np.ceil(order)
+        position = on_hand + pipeline[:, week + 1 :].sum(axis=1)
+        order = np.ceil(np.where(position <= triggers[:, week], np.maximum(targets[:, week] - position, 0.0), 0.0))
+        arrives = week + deliveries.lead[:, week]
+        first = np.floor(order * deliveries.first_share[:, week])
+        np.add.at(pipeline, (rows, arrives), first)
+        np.add.at(pipeline, (rows, arrives + 1), order - first)
         served[:, week] = np.minimum(on_hand, demand[:, week])
         begin = on_hand.copy()
         on_hand -= served[:, week]
@@ -142,6 +182,12 @@ def main() -> None:
         default=DEFAULT_PRIOR_UNITS,
         help="Prior units of the product's tracking of each run against the weeks sold since it (0: no tracking)",
     )
+    parser.add_argument(
+        "--purchase-orders",
+        action="store_true",
+        help="Replay through purchase orders: lead times drawn around the mean, some delivered in two parts",
+    )
+    parser.add_argument("--seed", type=int, default=7, help="Draws of the purchase orders' deliveries")
     args = parser.parse_args()
     tracking = args.tracking_prior if args.tracking_prior > 0 else None
 
@@ -163,6 +209,11 @@ def main() -> None:
     recent = train[train.ds > first - pd.Timedelta(weeks=8)].groupby("unique_id").revenue.sum()
     classes = abc_classes(recent.reindex(skus).fillna(0.0)).to_numpy()
     print(f"{len(skus):,} SKUs, {len(weeks)} weeks ({weeks[0].date()}..{weeks[-1].date()}), lead time {LEAD_TIME}")
+    deliveries = Deliveries.drawn(len(skus), len(weeks), args.seed) if args.purchase_orders else None
+    if deliveries is not None:
+        split = (deliveries.first_share < 1).mean()
+        print(f"  through purchase orders: lead times {np.bincount(deliveries.lead.ravel())[1:]} (1, 2, 3 weeks), "
+              f"{split:.0%} delivered in two parts, weekly order day")  # fmt: skip
 
     ours = forecasts(weekly, "auto", args.cache, args.n_jobs)
     seed = forecasts(weekly, "lstm", args.cache, args.n_jobs)
@@ -275,7 +326,7 @@ def main() -> None:
         started = time.perf_counter()
         targets = policy_levels(ours, level_of)
         # periodic review up to S: order whenever the position is below S
-        results[name] = simulate(demand, targets, targets - 1, targets[:, 0])
+        results[name] = simulate(demand, targets, targets - 1, targets[:, 0], deliveries)
         print(f"  {name}: {time.perf_counter() - started:.1f} s", flush=True)
 
     # (b) min/max from the 8-week mean before each week, k searched to match each of our policies' fill rates
@@ -290,7 +341,7 @@ def main() -> None:
     def min_max(k):
         low = mean8 * LEAD_TIME * k
         high = low + mean8 * REVIEW
-        return simulate(demand, np.ceil(high), np.ceil(low), np.ceil(low[:, 0]))
+        return simulate(demand, np.ceil(high), np.ceil(low), np.ceil(low[:, 0]), deliveries)
 
     matched = {}
     for name in ours_policies:
@@ -304,7 +355,7 @@ def main() -> None:
         results[matched[name]] = min_max(hi_k)
 
     targets_c = policy_levels(seed, seed_levels)
-    results["(c) LSTM, no safety stock"] = simulate(demand, targets_c, targets_c - 1, targets_c[:, 0])
+    results["(c) LSTM, no safety stock"] = simulate(demand, targets_c, targets_c - 1, targets_c[:, 0], deliveries)
     results["(d) perfect foresight"] = {"served": demand.copy(), "on_hand": demand / 2.0}
 
     rows = [row for name, result in results.items() for row in summary(name, demand, result, prices, classes)]
