@@ -325,12 +325,15 @@ def test_the_admin_shows_push_attempts_and_retries_failed_pushes(
     assert AuditEntry.objects.filter(target_id=adjustment.pk, action=AuditAction.PUSH, actor=planner).exists()
 
 
-def test_an_approved_suggestion_waits_as_a_restock_that_is_rebased_and_pushed_when_received(
-    simulator, shopify, planner
+def test_an_approved_suggestion_is_ordered_and_its_receipt_is_pushed_on_the_stock_held_then(
+    simulator, shopify, planner, monkeypatch
 ):
-    from inventory_ai.models import ReorderSuggestion
+    from inventory_ai import dispatch
+    from inventory_ai.models import PurchaseOrder, ReorderSuggestion
+    from inventory_ai.services import purchasing
     from inventory_ai.services.inventory import apply_inventory_level
 
+    monkeypatch.setattr(dispatch, "send", lambda *args, **kw: None)  # the push is run below, as the task would
     store, variant, location = shopify
     suggestion = ReorderSuggestion.objects.create(
         store=store,
@@ -348,18 +351,17 @@ def test_an_approved_suggestion_waits_as_a_restock_that_is_rebased_and_pushed_wh
         reason="test",
     )
 
-    # when the planner approves the order of 25
+    # when the planner approves the order of 25, it goes on its supplier's purchase order, which is sent
     replenishment.decide_suggestion(suggestion, approve=True, user=planner)
-
-    # then a restock of +25 waits to be received
-    restock = StockAdjustment.objects.get(suggestion=suggestion)
-    assert (restock.status, restock.reason, restock.delta) == ("pending", "restock", 25)
+    order = purchasing.send(PurchaseOrder.objects.get(store=store), planner, email=False)
+    assert not StockAdjustment.objects.exists()  # nothing to push before the goods arrive
     # two weeks later 3 were sold meanwhile (the store's webhook updated our copy) and the goods arrive
     simulator.inventory.sell(ITEM, LOCATION, 3)
     apply_inventory_level(store, variant.pk, location.pk, 2, timezone.now())
-    replenishment.decide_adjustment(restock, approve=True, user=planner)
-    restock.refresh_from_db()
-    assert (restock.expected_available, restock.new_available) == (2, 27)  # rebased, the delta kept
+    [receipt] = purchasing.receive(order, {order.lines.get().pk: 25}, planner)
+    restock = receipt.adjustment
+    assert (restock.status, restock.reason, restock.expected_available, restock.new_available) == (
+        "approved", "restock", 2, 27)  # on the stock held when it arrived, the delta kept  # fmt: skip
 
     assert push.push_adjustment(restock.pk) == AdjustmentStatus.PUSHED
     assert simulator.inventory.level(ITEM, LOCATION) == 27
