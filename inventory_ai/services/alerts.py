@@ -94,7 +94,9 @@ def send_digests(now=None) -> dict[str, int]:
         if not subscription.user.email:
             counts["no_address"] += 1
             continue
-        found = found_by_store.get(store.pk) or found_by_store.setdefault(store.pk, attention(store))
+        if store.pk not in found_by_store:
+            found_by_store[store.pk] = attention(store)
+        found = found_by_store[store.pk]
         if found.empty:
             counts["nothing_to_say"] += 1
             continue
