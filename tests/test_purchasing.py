@@ -314,3 +314,30 @@ def test_what_the_store_itself_has_on_its_way_counts_as_on_order_once(stocked, s
     apply_records(store, [InventoryLevelRecord(available=4, updated_at=timezone.now(), inventory_item_id=ITEM,
                                                location_id=LOCATION)])  # fmt: skip
     assert InventoryLevel.objects.get(variant=variant, location=location).incoming == 12
+
+
+def test_a_suppliers_terms_set_the_policy_of_its_items_that_have_none_of_their_own(forecast_store, planner):
+    shop, _, variants = forecast_store
+    variant = variants[0]
+    mill = Supplier.objects.create(store=shop, name="Mill", lead_time_days=28, review_period_days=14, case_pack=6)
+    SupplierItem.objects.create(supplier=mill, variant=variant, preferred=True, pack_size=10, moq=40)
+    replenishment.recompute_suggestions(shop, [variant.pk])
+    suggestion = pending(variant)
+    assert (suggestion.lead_time_days, suggestion.review_period_days) == (28, 14)
+    assert suggestion.suggested_qty % 10 == 0  # its pack for this item, before the supplier's case of 6
+    assert suggestion.suggested_qty >= 40
+    # the variant's own setting wins over its supplier's
+    Variant.objects.filter(pk=variant.pk).update(lead_time_days=7)
+    replenishment.recompute_suggestions(shop, [variant.pk])
+    assert pending(variant).lead_time_days == 7
+
+
+def test_a_sync_makes_a_supplier_for_each_vendor_of_the_catalogue(shop):
+    Product.objects.create(store=shop, platform_id="1", title="A", vendor="Paper Mill")
+    Product.objects.create(store=shop, platform_id="2", title="B", vendor="paper mill")
+    Product.objects.create(store=shop, platform_id="3", title="C", vendor="Ink & Co")
+    Product.objects.create(store=shop, platform_id="4", title="D", vendor="")
+    Supplier.objects.create(store=shop, name="Ink & Co", email="ink@ink.example")
+    assert purchasing.suppliers_from_vendors(shop) == 1
+    assert sorted(Supplier.objects.filter(store=shop).values_list("name", flat=True)) == ["Ink & Co", "Paper Mill"]
+    assert purchasing.suppliers_from_vendors(shop) == 0

@@ -30,6 +30,7 @@ from django.utils import timezone
 from inventory_ai.choices import AdjustmentReason, AdjustmentStatus, AuditAction, AuditSource, PurchaseOrderStatus
 from inventory_ai.models import (
     InventoryLevel,
+    Product,
     PurchaseOrder,
     PurchaseOrderLine,
     Receipt,
@@ -67,8 +68,46 @@ def supplier_for(variant: Variant) -> Supplier:
     if len(only) == 1:
         return only[0].supplier
     name = (variant.product.vendor or variant.supplier or NO_SUPPLIER).strip()[:255] or NO_SUPPLIER
-    supplier, _ = Supplier.objects.get_or_create(store_id=variant.store_id, name=name)
-    return supplier
+    found = Supplier.objects.filter(store_id=variant.store_id, name__iexact=name).first()
+    return found or Supplier.objects.create(store_id=variant.store_id, name=name)
+
+
+def suppliers_of(store: Store, variants: list[Variant]) -> dict[int, tuple[Supplier, SupplierItem | None]]:
+    """Each variant's supplier (as `supplier_for` chooses it, without making one) with what it supplies of it, by
+    variant pk, in a few queries; a variant without one is left out."""
+    items: dict[int, list[SupplierItem]] = {}
+    for item in SupplierItem.objects.filter(variant__in=variants).select_related("supplier"):
+        items.setdefault(item.variant_id, []).append(item)
+    named = {s.name.lower(): s for s in Supplier.objects.filter(store=store)}
+    found: dict[int, tuple[Supplier, SupplierItem | None]] = {}
+    for variant in variants:
+        own = items.get(variant.pk, [])
+        chosen = next((item for item in own if item.preferred), own[0] if len(own) == 1 else None)
+        if chosen is not None:
+            found[variant.pk] = (chosen.supplier, chosen)
+            continue
+        name = (variant.product.vendor or variant.supplier or "").strip().lower()
+        if name in named:
+            found[variant.pk] = (named[name], None)
+    return found
+
+
+def suppliers_from_vendors(store: Store) -> int:
+    """A supplier for every vendor the store's catalogue names that has none yet (how a store's suppliers start);
+    returns how many were made."""
+    vendors = {
+        vendor.strip()[:255]
+        for vendor in Product.objects.filter(store=store, deleted_at__isnull=True).values_list("vendor", flat=True)
+        if vendor and vendor.strip()
+    }
+    known = {name.lower() for name in Supplier.objects.filter(store=store).values_list("name", flat=True)}
+    spellings: dict[str, str] = {}  # one supplier per name, however the catalogue capitalises it
+    for vendor in sorted(vendors):
+        if vendor.lower() not in known:
+            spellings.setdefault(vendor.lower(), vendor)
+    new = sorted(spellings.values())
+    Supplier.objects.bulk_create([Supplier(store=store, name=name) for name in new], ignore_conflicts=True)
+    return len(new)
 
 
 def supplier_name(variant: Variant) -> str:

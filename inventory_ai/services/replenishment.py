@@ -155,7 +155,7 @@ def _live_forecast(
     frame, factors = policy_inputs.track_sales(store, run, frame)
     if frame.empty:
         return None
-    variants = Variant.objects.in_bulk(list(pd.Index(sorted(frame["unique_id"].unique()))))
+    variants = Variant.objects.select_related("product").in_bulk(list(pd.Index(sorted(frame["unique_id"].unique()))))
     frame = frame[frame["unique_id"].isin([pk for pk, v in variants.items() if v.deleted_at is None])]
     if frame.empty:
         return None
@@ -173,24 +173,34 @@ def _variant_params(
     store: Store, run: ForecastRun, frame: pd.DataFrame, variants: dict[int, Variant], factors: pd.Series | None
 ) -> dict[int, dict]:
     """Each forecast variant's policy settings by pk: lead and review days, service level, MOQ and case pack (its own,
-    else its ABC class's, else the store's), and how its sales tracked the forecast since the run."""
+    else its supplier's terms where they have one, else its ABC class's, else the store's), and how its sales
+    tracked the forecast since the run."""
     classes = {policy.abc_class: policy for policy in ClassPolicy.objects.filter(store=store)}
     ids = pd.Index(sorted(frame["unique_id"].unique()))
+    suppliers = purchasing.suppliers_of(store, [variants[pk] for pk in ids])
     params = {}
     for pk in ids:
         variant = variants[pk]
         variant.store = store
         policy = classes.get(variant.abc_class)
+        supplier, item = suppliers.get(pk, (None, None))
         service = variant.service_level or (policy.service_level if policy and policy.service_level else None)
-        review = variant.review_period_days or (
-            policy.review_period_days if policy and policy.review_period_days else None
+        review = (
+            variant.review_period_days
+            or (supplier.review_period_days if supplier else None)
+            or (policy.review_period_days if policy and policy.review_period_days else None)
         )
         params[pk] = {
-            "lead_days": variant.effective_lead_time_days,
+            "lead_days": variant.lead_time_days
+            or (supplier.lead_time_days if supplier else None)
+            or store.default_lead_time_days,
             "review_days": review or store.default_review_period_days,
             "service": service or store.default_service_level,
-            "moq": variant.effective_moq,
-            "case_pack": variant.effective_case_pack,
+            "moq": variant.moq or (item.moq if item else None) or store.default_moq,
+            "case_pack": variant.case_pack
+            or (item.pack_size if item else None)
+            or (supplier.case_pack if supplier else None)
+            or store.default_case_pack,
         }
     if factors is not None:
         for pk in ids:

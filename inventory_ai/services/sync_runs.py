@@ -41,7 +41,7 @@ from inventory_ai.choices import RunKind
 from inventory_ai.gateways import gateway_class, store_gateway
 from inventory_ai.models import DailyDemand, InventoryLevel, Location, Order, OrderLine, Store, SyncRun, Variant
 from inventory_ai.selectors.forecasts import current_run
-from inventory_ai.services import subscriptions
+from inventory_ai.services import purchasing, subscriptions
 from inventory_ai.services.bulk import refresh_statistics
 from inventory_ai.services.catalog import CatalogCache
 from inventory_ai.services.records import NotReadyYet, apply_records
@@ -164,9 +164,13 @@ def run_sync(run_id: int) -> str:
                 run = current
         if phase == gateway_class(store.platform).forecast_inputs_until:
             run = _forecast_inputs_read(store, run)
+    # a supplier for each vendor the catalogue names (a store's suppliers start from its vendors)
+    made = purchasing.suppliers_from_vendors(store)
     with transaction.atomic():
         run = SyncRun.objects.select_for_update().get(pk=run_id)
         run.status, run.phase, run.finished_at = SyncRun.Status.SUCCEEDED, DONE, timezone.now()
+        if made:
+            run.counts = {**run.counts, "suppliers_made": made}
         run.save()
     corrected = run.counts.get("levels_corrected", 0) + run.counts.get("orders_corrected", 0)
     if run.kind == SyncRun.Kind.RECONCILE and corrected:
