@@ -341,3 +341,15 @@ def test_a_sync_makes_a_supplier_for_each_vendor_of_the_catalogue(shop):
     assert purchasing.suppliers_from_vendors(shop) == 1
     assert sorted(Supplier.objects.filter(store=shop).values_list("name", flat=True)) == ["Ink & Co", "Paper Mill"]
     assert purchasing.suppliers_from_vendors(shop) == 0
+
+
+def test_a_supplier_whose_lead_time_varies_gets_more_protection(forecast_store):
+    shop, _, variants = forecast_store
+    variant = variants[0]
+    mill = Supplier.objects.create(store=shop, name="Mill", lead_time_days=14)
+    SupplierItem.objects.create(supplier=mill, variant=variant, preferred=True)
+    replenishment.recompute_suggestions(shop, [variant.pk])
+    steady = pending(variant).order_up_to
+    Supplier.objects.filter(pk=mill.pk).update(lead_time_std_days=7.0)
+    replenishment.recompute_suggestions(shop, [variant.pk])
+    assert pending(variant).order_up_to > steady

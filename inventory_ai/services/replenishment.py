@@ -195,6 +195,10 @@ def _variant_params(
             or (supplier.lead_time_days if supplier else None)
             or store.default_lead_time_days,
             "review_days": review or store.default_review_period_days,
+            # how much the supplier's lead time varies (days): the item-by-item levels protect against it
+            "lead_std_days": (supplier.lead_time_std_days if supplier and supplier.lead_time_std_days else 0.0)
+            if not variant.lead_time_days
+            else 0.0,
             "service": service or store.default_service_level,
             "moq": variant.moq or (item.moq if item else None) or store.default_moq,
             "case_pack": variant.case_pack
@@ -250,6 +254,7 @@ def _levels(store: Store, items: _Items, table: pd.DataFrame, period_days: float
         items.frame,
         lead_time=table["lead_days"] / period_days,
         review_period=table["review_days"] / period_days,
+        lead_time_std=table["lead_std_days"] / period_days,
         service_level=table["service"],
         service_measure=store.service_measure,
         on_hand=items.stock,
