@@ -375,3 +375,14 @@ LOGGING = {
         "django.request": {"level": "ERROR"},
     },
 }
+
+# --- Error reporting and metrics --------------------------------------------------------------------------------
+
+# Errors go to Sentry when SENTRY_DSN is set (SENTRY_ENVIRONMENT, SENTRY_RELEASE, SENTRY_TRACES_SAMPLE_RATE refine it).
+SENTRY_DSN = os.environ.get("SENTRY_DSN", "")
+if SENTRY_DSN:
+    from inventory_ai.observability import init_error_reporting
+
+    init_error_reporting(SENTRY_DSN)
+# /metrics (Prometheus) answers only a request with `Authorization: Bearer <METRICS_TOKEN>`; empty: switched off.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")

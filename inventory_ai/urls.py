@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
 
-from inventory_ai import connect_views, views
+from inventory_ai import connect_views, metrics, views
 from inventory_ai.api import views as api_views
 
 urlpatterns = [
@@ -20,6 +20,7 @@ urlpatterns = [
     path("api/v1/", include("inventory_ai.api.urls")),
     path("healthz/live", views.live, name="healthz-live"),
     path("healthz", api_views.healthz, name="healthz"),
+    path("metrics", metrics.metrics, name="metrics"),
 ]
 
 handler400 = "inventory_ai.views.bad_request"

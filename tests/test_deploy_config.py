@@ -1,0 +1,47 @@
+"""The settings, `.env.example` and `docker-compose.yml` agree: every variable the settings read is documented, and
+every one reaches the services that read it."""
+
+from __future__ import annotations
+
+import re
+
+import yaml
+
+from inventory_ai.conf import DEFAULTS
+from tests.conftest import ROOT
+
+READ = re.compile(r"""(?:os\.environ\.get|os\.environ\[|env_bool|env_list)\(?\s*["']([A-Z][A-Z0-9_]+)["']""")
+
+
+def settings_variables() -> set[str]:
+    """What the settings read from the environment: by name, and every product option as INVENTORY_AI_<NAME>."""
+    names = set(READ.findall((ROOT / "inventory_ai" / "settings.py").read_text()))
+    return names | {f"INVENTORY_AI_{name}" for name in DEFAULTS}
+
+
+def documented() -> set[str]:
+    """The variables `.env.example` names, set or commented out."""
+    found = set()
+    for line in (ROOT / ".env.example").read_text().splitlines():
+        match = re.match(r"^#?\s*([A-Z][A-Z0-9_]+)=", line.strip())
+        if match:
+            found.add(match.group(1))
+    return found
+
+
+def test_every_variable_the_settings_read_is_in_the_example_environment():
+    missing = sorted(settings_variables() - documented())
+    assert missing == [], f"not in .env.example: {missing}"
+
+
+def test_every_variable_reaches_the_services_that_read_them():
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    app = compose["x-app"]
+    # the whole .env file reaches every service built on the app (web, workers, beat, migrations)
+    assert {"path": ".env", "required": False} in app["env_file"]
+    for name in ("migrate", "web", "worker", "worker-ml", "beat"):
+        service = compose["services"][name]
+        assert service.get("env_file", app["env_file"]) == app["env_file"], name
+        assert "healthcheck" in service or name == "migrate", f"{name} has no healthcheck"
+    # what compose sets itself is something the settings read (no setting is misspelt there)
+    assert set(app["environment"]) <= settings_variables() | {"POSTGRES_PASSWORD"}
