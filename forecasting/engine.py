@@ -22,6 +22,7 @@ import os
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from functools import partial
+from importlib.util import find_spec
 
 import numpy as np
 import pandas as pd
@@ -108,6 +109,12 @@ class ForecastError(RuntimeError):
     """Some series could not be forecast even by the fallback model."""
 
 
+def network_available() -> bool:
+    """Whether the global LSTM can run: TensorFlow is installed (its pinned version has no build for every platform;
+    without it "auto" chooses among the other models)."""
+    return find_spec("tensorflow") is not None
+
+
 def forecast_many(
     history: pd.DataFrame,
     horizon: int,
@@ -163,7 +170,12 @@ def forecast_many(
     learners = network_learners((values for _, _, values in series), season_cycles(freq, season_length))
     use_global = (
         fixed is not None and any(part in GLOBAL_MODELS for part in fixed.split(PAIR))
-    ) or (fixed is None and learners >= GLOBAL_MIN_SERIES)  # fmt: skip
+    ) or (fixed is None and learners >= GLOBAL_MIN_SERIES and network_available())  # fmt: skip
+    if use_global and not network_available():
+        raise ValueError(
+            f"model {fixed!r} needs TensorFlow, which is not installed on this platform (the pinned version has no "
+            "build for macOS on Intel): choose another model, or 'auto', which goes without it"
+        )
     if fixed is not None:
         features = [name for name in FEATURE_MODELS if name in fixed.split(PAIR)]
     else:

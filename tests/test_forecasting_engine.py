@@ -228,3 +228,21 @@ def test_the_package_is_the_public_face_of_the_engine():
     from forecasting.model_catalog import MODELS
 
     assert all(isinstance(factory(12, (12,)), LocalForecaster) for factory in MODELS.values())
+
+
+def test_without_tensorflow_auto_goes_without_the_network_and_asking_for_it_says_why(monkeypatch):
+    from forecasting import engine
+
+    monkeypatch.setattr(engine, "network_available", lambda: False)
+    rng = np.random.default_rng(3)
+    rows = [
+        {"unique_id": f"s{n}", "ds": day, "y": float(rng.poisson(5))}
+        for n in range(110)
+        for day in pd.date_range("2025-01-05", periods=40, freq="W-SUN")
+    ]
+    frame = pd.DataFrame(rows)
+    result = engine.forecast_many(frame, 4, "W-SUN", models="auto")
+    assert set(result["unique_id"]) == {f"s{n}" for n in range(110)}
+    assert not result["model"].str.contains("lstm").any()
+    with pytest.raises(ValueError, match="needs TensorFlow"):
+        engine.forecast_many(frame, 4, "W-SUN", models="lstm")

@@ -16,6 +16,7 @@ from django.utils import timezone
 from forecasting import feature_models, network, pipeline, selection
 from forecasting.data import season_cycles
 from forecasting.drivers import known_ahead
+from forecasting.engine import network_available
 from forecasting.model_catalog import FEATURE_MODELS
 from inventory_ai.choices import RunKind, RunStatus, StepStatus
 from inventory_ai.conf import get_option
@@ -110,6 +111,9 @@ def train_global_model(run_id: int, part: str = GLOBAL_FINAL) -> str:
         reading = {"drivers": drivers, "driver_names": driver_names}
         levels = tuple(run.levels)
         learners = selection.network_learners((values for _, _, values in series), season_cycles(run.freq))
+        if not network_available():
+            note = f"global network ({part}): not trained: TensorFlow is not installed on this platform"
+            return _finish_global_part(run_id, part, StepStatus.SKIPPED, note, started)
         if run.kind != RunKind.REFRESH and learners < selection.GLOBAL_MIN_SERIES:
             # the plan counts the SKUs that sold in the last year; of those, seasonal ones are not the network's
             note = (
