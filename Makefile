@@ -32,15 +32,21 @@ demo: install
 test: install lint check-migrations chromium
 	$(TEST_ENV) $(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# The admin's browser tests drive the system's Chromium; install it where we may (root with apt), else say how.
+# The admin's browser tests drive a Chromium: the system's (CHROMIUM_PATH, /usr/bin/chromium, Chrome on macOS) or
+# Playwright's own. Without one: apt-get as root where there is apt, else Playwright's download (no root needed);
+# when neither works, say how to get one (the tests fail rather than pass without a browser).
 CHROMIUM_PATH ?= /usr/bin/chromium
-chromium:
-	@test -x "$(CHROMIUM_PATH)" || { \
+MAC_CHROME := /Applications/Google Chrome.app/Contents/MacOS/Google Chrome
+chromium: install
+	@test -x "$(CHROMIUM_PATH)" || test -x /usr/bin/chromium-browser || test -x "$(MAC_CHROME)" || \
+	  $(BIN)/python -c 'import os, sys; from playwright.sync_api import sync_playwright; p = sync_playwright().start(); sys.exit(0 if os.path.exists(p.chromium.executable_path) else 1)' 2>/dev/null || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    echo "Installing Chromium for the browser tests (apt-get install chromium)"; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else \
-	    echo "The browser tests need Chromium at $(CHROMIUM_PATH): sudo apt-get install chromium" >&2; exit 1; \
+	    echo "Installing Playwright's Chromium for the browser tests (no root needed)"; \
+	    $(BIN)/python -m playwright install chromium || { \
+	      echo "The browser tests need a Chromium: sudo apt-get install chromium, or set CHROMIUM_PATH" >&2; exit 1; }; \
 	  fi; }
 
 lint: install

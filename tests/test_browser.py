@@ -24,7 +24,16 @@ from tests.retrain_helpers import drive, seed_demand
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 
-CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+# Where a Chromium is looked for: CHROMIUM_PATH, then the usual system places (Linux, macOS), then Playwright's own
+# (`python -m playwright install chromium`, no root needed).
+CHROMIUM_CANDIDATES = (
+    os.environ.get("CHROMIUM_PATH", ""),
+    "/usr/bin/chromium",
+    "/usr/bin/chromium-browser",
+    "/usr/bin/google-chrome",
+    "/Applications/Chromium.app/Contents/MacOS/Chromium",
+    "/Applications/Google Chrome.app/Contents/MacOS/Google Chrome",
+)
 # Without the background-networking switches Chromium keeps trying to reach Google's hosts from a closed network.
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -42,12 +51,19 @@ def browser(monkeypatch):
     # Playwright's sync API runs an event loop in this thread; the ORM calls the test makes between browser steps
     # are still plain synchronous calls.
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    if not (shutil.which(CHROMIUM) or Path(CHROMIUM).exists()):
-        pytest.fail(f"Chromium is not installed at {CHROMIUM}: run `apt-get install chromium` (`.ci/run` does)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        found = next((path for path in CHROMIUM_CANDIDATES if path and (shutil.which(path) or Path(path).exists())), "")
+        if not found and Path(playwright.chromium.executable_path).exists():
+            found = playwright.chromium.executable_path
+        if not found:
+            pytest.fail(
+                "The browser tests need a Chromium and found none: install one (Debian/Ubuntu: `apt-get install "
+                "chromium`; anywhere, without root: `.venv/bin/python -m playwright install chromium`), or point "
+                "CHROMIUM_PATH at one"
+            )
+        chromium = playwright.chromium.launch(executable_path=found, headless=True, args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
         # ORM calls made while Playwright's loop runs get their own connection (a separate context); close it, or
