@@ -7,33 +7,19 @@ worker and beat run without any server. Production sets DATABASE_URL (PostgreSQL
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
 import dj_database_url
-from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
-from kombu import Queue
 
-from inventory_ai.conf import DEFAULTS as OPTION_DEFAULTS
+from inventory_ai.env import env_bool, env_list
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 # Runtime state of the embedded mode (SQLite file, broker folders, beat schedule) lives here; git ignores it.
-VAR_DIR = Path(os.environ.get("INVENTORY_AI_VAR_DIR", BASE_DIR / "var"))
-
-
-def env_bool(name: str, default: bool = False) -> bool:
-    """Read a boolean environment variable ("1", "true", "yes", "on" are true)."""
-    value = os.environ.get(name)
-    if value is None or value.strip() == "":
-        return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
-
-
-def env_list(name: str, default: str = "") -> list[str]:
-    """Read a comma-separated environment variable into a list of non-empty stripped items."""
-    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+VAR_DIR = Path(os.environ.get("INVENTORY_AI_VAR_DIR") or BASE_DIR / "var")
+if not os.environ.get("INVENTORY_AI_VAR_DIR"):
+    os.environ["INVENTORY_AI_VAR_DIR"] = str(VAR_DIR)  # the product settings (below) read it
 
 
 # --- Core ------------------------------------------------------------------------------------------------------
@@ -52,6 +38,8 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 
 INSTALLED_APPS = [
+    # first: its templates (inventory_ai/templates) override the admin's own (admin/base_site.html)
+    "inventory_ai.apps.InventoryAIConfig",
     "inventory_ai.admin_site.InventoryAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -62,7 +50,6 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
-    "inventory_ai.apps.InventoryAIConfig",
 ]
 
 MIDDLEWARE = [
@@ -82,7 +69,7 @@ WSGI_APPLICATION = "inventory_ai.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "templates"],
+        "DIRS": [],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -97,7 +84,9 @@ TEMPLATES = [
 # --- Database ---------------------------------------------------------------------------------------------------
 
 DATABASE_URL = os.environ.get("DATABASE_URL", "") or f"sqlite:///{VAR_DIR / 'inventory_ai.sqlite3'}"
-DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "60")))}
+DATABASES = {
+    "default": dj_database_url.parse(DATABASE_URL, conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE") or "60"))
+}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The demo runs web, worker and beat as separate processes on one SQLite file: WAL lets readers work while one
     # process writes, and the busy timeout makes a writer wait instead of failing with "database is locked".
@@ -126,13 +115,13 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", VAR_DIR / "static"))
+STATIC_ROOT = Path(os.environ.get("STATIC_ROOT") or VAR_DIR / "static")
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     # The model registry (see inventory_ai/services/model_registry.py): a folder every worker can reach, or any storage.
     "models": {
         "BACKEND": "django.core.files.storage.FileSystemStorage",
-        "OPTIONS": {"location": os.environ.get("MODEL_STORAGE_DIR", str(VAR_DIR / "models"))},
+        "OPTIONS": {"location": os.environ.get("MODEL_STORAGE_DIR") or str(VAR_DIR / "models")},
     },
     "staticfiles": {
         "BACKEND": (
@@ -142,7 +131,7 @@ STORAGES = {
         )
     },
 }
-MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
+MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT") or VAR_DIR / "media")
 WHITENOISE_USE_FINDERS = DEBUG
 
 # --- E-mail (purchase orders to suppliers) ---------------------------------------------------------------------------
@@ -151,7 +140,7 @@ WHITENOISE_USE_FINDERS = DEBUG
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "") or (
     "django.core.mail.backends.console.EmailBackend" if DEBUG else "django.core.mail.backends.smtp.EmailBackend"
 )
-EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_HOST = os.environ.get("EMAIL_HOST") or "localhost"
 EMAIL_PORT = int(os.environ.get("EMAIL_PORT") or "25")
 EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
@@ -176,193 +165,15 @@ SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=SECURE_HSTS_SECOND
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", default=_https_only)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 
-# --- REST API ---------------------------------------------------------------------------------------------------
+# --- The product's own settings: the API, Celery, the Shopify app, options, error reporting, metrics -------------
 
-REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": [
-        "inventory_ai.api.authentication.HashedTokenAuthentication",
-        "rest_framework.authentication.SessionAuthentication",
-    ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_FILTER_BACKENDS": [
-        "django_filters.rest_framework.DjangoFilterBackend",
-        "rest_framework.filters.OrderingFilter",
-    ],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
-    "PAGE_SIZE": 100,
-}
-# The OpenAPI schema at /api/v1/schema/, Swagger UI at /api/v1/docs/ served from the sidecar's static files (no CDN).
-SPECTACULAR_SETTINGS = {
-    "TITLE": "Inventory AI API",
-    "DESCRIPTION": "Stores, variants, forecasts, restock suggestions, stock adjustments and retraining runs.",
-    "VERSION": "1.0.0",
-    "SERVE_INCLUDE_SCHEMA": False,
-    "SWAGGER_UI_DIST": "SIDECAR",
-    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
-    "REDOC_DIST": "SIDECAR",
-    "COMPONENT_SPLIT_REQUEST": True,
-}
-
-# --- Celery -----------------------------------------------------------------------------------------------------
-
-# The embedded broker: kombu's filesystem transport, a folder of message files that any number of local processes
-# share. It needs no server, so the demo runs a real worker and beat without Redis. Production uses Redis.
-CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "") or "filesystem://"
-EMBEDDED_BROKER = CELERY_BROKER_URL.startswith("filesystem://")
-BROKER_DIR = VAR_DIR / "broker"
-if EMBEDDED_BROKER:
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(BROKER_DIR / "messages"),
-        "data_folder_out": str(BROKER_DIR / "messages"),
-        "control_folder": str(BROKER_DIR / "control"),
-        "processed_folder": str(BROKER_DIR / "processed"),
-        "store_processed": False,
-        # An idle worker looks for new message files this often (kombu's default of 1 s makes a burst of webhooks
-        # wait a second per few tasks); the folder scan is cheap.
-        "polling_interval": 0.05,
-    }
-    _default_result_backend = f"file://{VAR_DIR / 'celery-results'}"
-else:
-    # A message taken by a worker that dies (SIGKILL, lost machine) goes back to the queue once it has been
-    # unacknowledged this long: longer than the longest task, or a slow task would be delivered twice.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT") or "3600"),
-        "unacked_restore_interval": int(os.environ.get("CELERY_UNACKED_RESTORE_INTERVAL") or "10"),
-        "unacked_restore_throttle": int(os.environ.get("CELERY_UNACKED_RESTORE_THROTTLE") or "10"),
-    }
-    _default_result_backend = CELERY_BROKER_URL
-CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND", "") or _default_result_backend
-CELERY_RESULT_EXPIRES = 24 * 3600
-CELERY_TASK_SERIALIZER = "json"
-CELERY_RESULT_SERIALIZER = "json"
-CELERY_ACCEPT_CONTENT = ["json"]
-CELERY_TIMEZONE = "UTC"
-CELERY_ENABLE_UTC = True
-# Prefetching one message per process keeps a long training task from holding short webhook tasks hostage.
-CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-# A pool process whose resident memory has passed this many KiB when it finishes a task is replaced by a fresh one
-# (Celery's worker_max_memory_per_child): TensorFlow and pandas keep memory they have freed, so a long-lived process
-# only grows. A run's steps are bounded by design (a useful history per SKU, a bounded sample of the network's
-# windows) well below the default of 3 GiB; a step whose process is killed again and again fails its run after
-# RETRAIN_MAX_ATTEMPTS starts. 0 turns the ceiling off.
-CELERY_WORKER_MAX_MEMORY_PER_CHILD = (
-    int(os.environ.get("CELERY_WORKER_MAX_MEMORY_PER_CHILD") or 3 * 1024 * 1024) or None
-)
-CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# A web request that enqueues a task must not hang on a dead broker: the event is already stored, the sweeper
-# enqueues it later.
-CELERY_BROKER_CONNECTION_TIMEOUT = float(os.environ.get("CELERY_BROKER_CONNECTION_TIMEOUT", "2"))
-CELERY_TASK_DEFAULT_QUEUE = "default"
-CELERY_TASK_QUEUES = [Queue(name) for name in ("default", "webhooks", "training", "ml", "push")]
-# Routes by module and name: webhook processing, training fan-out, TensorFlow work and pushes to stores each get a
-# queue so that workers can be sized and placed per kind of work.
-CELERY_TASK_ROUTES = {
-    "inventory_ai.tasks.process_webhook_event_task": {"queue": "webhooks"},
-    "inventory_ai.tasks.requeue_stale_webhook_events_task": {"queue": "webhooks"},
-    "inventory_ai.tasks.train_global_model_task": {"queue": "ml"},
-    "inventory_ai.tasks.retrain_all_stores_task": {"queue": "default"},
-    "inventory_ai.tasks.fail_stalled_runs_task": {"queue": "default"},
-    "inventory_ai.tasks.*train*": {"queue": "training"},
-    "inventory_ai.tasks.*forecast*": {"queue": "training"},
-    "inventory_ai.tasks.*lstm*": {"queue": "ml"},
-    "inventory_ai.tasks.push_*": {"queue": "push"},
-    "inventory_ai.tasks.sync_store_task": {"queue": "webhooks"},
-}
-# The beat schedule lives in settings (and is shown in the admin); later features add their entries here.
-CELERY_BEAT_SCHEDULE: dict = {
-    "nightly-full-retrain": {
-        "task": "inventory_ai.tasks.retrain_all_stores_task",
-        "schedule": crontab(hour=int(os.environ.get("RETRAIN_HOUR_UTC") or "2"), minute=0),
-        "kwargs": {"kind": "full"},
-        "options": {"expires": 3 * 3600},
-    },
-    "hourly-forecast-refresh": {
-        "task": "inventory_ai.tasks.retrain_all_stores_task",
-        "schedule": crontab(minute=30),
-        "kwargs": {"kind": "refresh"},
-        "options": {"expires": 3000},
-    },
-    "fail-stalled-runs": {
-        "task": "inventory_ai.tasks.fail_stalled_runs_task",
-        "schedule": 300.0,
-        "options": {"expires": 290},
-    },
-    "worker-heartbeat": {
-        "task": "inventory_ai.tasks.record_worker_heartbeat_task",
-        "schedule": 60.0,
-        "options": {"expires": 55},
-    },
-    "requeue-stale-webhook-events": {
-        "task": "inventory_ai.tasks.requeue_stale_webhook_events_task",
-        "schedule": 120.0,
-        "kwargs": {"older_than_seconds": 300},
-        "options": {"expires": 110},
-    },
-    "refresh-weather": {
-        "task": "inventory_ai.tasks.refresh_weather_task",
-        "schedule": crontab(minute=45, hour="*/6"),  # four times a day: the forecast service updates about as often
-        "options": {"expires": 3 * 3600},
-    },
-    "alert-digests": {
-        # at 06:05 UTC (ALERT_DIGEST_HOURS_UTC: crontab hours, e.g. "6,14"); once per store-local day at most
-        "task": "inventory_ai.tasks.send_alert_digests_task",
-        "schedule": crontab(minute=5, hour=os.environ.get("ALERT_DIGEST_HOURS_UTC") or "6"),
-        "options": {"expires": 3000},
-    },
-    "reconcile-stores": {
-        "task": "inventory_ai.tasks.reconcile_stores_task",
-        "schedule": crontab(minute=15),  # hourly, away from the refresh at :30 and the nightly retrain at :00
-        "options": {"expires": 3000},
-    },
-    "requeue-stalled-syncs": {
-        "task": "inventory_ai.tasks.requeue_stalled_syncs_task",
-        "schedule": 600.0,
-        "options": {"expires": 590},
-    },
-    "requeue-stalled-pushes": {
-        "task": "inventory_ai.tasks.requeue_stalled_pushes_task",
-        "schedule": 300.0,
-        "kwargs": {"older_than_seconds": 600},
-        "options": {"expires": 290},
-    },
-    "mark-current-stockouts": {
-        "task": "inventory_ai.tasks.mark_current_stockouts_task",
-        "schedule": 3600.0,
-        "options": {"expires": 3500},
-    },
-}
-CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
-
-# --- The Shopify app (made in Shopify's Dev Dashboard) -----------------------------------------------------------
-
-# Its client id and secret (the secret also signs its webhooks), the access scopes it asks for, and this
-# deployment's public address (the OAuth redirect and the webhooks' callback are built on it).
-SHOPIFY_CLIENT_ID = os.environ.get("SHOPIFY_CLIENT_ID", "")
-SHOPIFY_CLIENT_SECRET = os.environ.get("SHOPIFY_CLIENT_SECRET", "")
-SHOPIFY_SCOPES = env_list(
-    "SHOPIFY_SCOPES", "read_orders,read_all_orders,read_products,read_inventory,write_inventory,read_discounts"
-)
-PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "").rstrip("/")
-
-# --- Product options --------------------------------------------------------------------------------------------
-
-# Documented defaults live in inventory_ai/conf.py; anything set here overrides them.
-INVENTORY_AI: dict = {}
-if os.environ.get("INVENTORY_AI_CREDENTIALS_KEYS"):
-    INVENTORY_AI["CREDENTIALS_KEYS"] = env_list("INVENTORY_AI_CREDENTIALS_KEYS")
-# Any other option from `INVENTORY_AI_<NAME>` (a JSON value, or plain text), e.g. INVENTORY_AI_FORECAST_HORIZON=8.
-for _name in OPTION_DEFAULTS:
-    _value = os.environ.get(f"INVENTORY_AI_{_name}")
-    if _value and _name not in INVENTORY_AI:
-        try:
-            INVENTORY_AI[_name] = json.loads(_value)
-        except ValueError:
-            INVENTORY_AI[_name] = _value
+# In a module of their own, so that a Django project that hosts the app imports the same (README: "In your own
+# Django project").
+from inventory_ai.product_settings import *  # noqa: E402, F403
 
 # --- Logging ----------------------------------------------------------------------------------------------------
 
-LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO").upper()
+LOG_LEVEL = (os.environ.get("LOG_LEVEL") or "INFO").upper()
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -375,14 +186,3 @@ LOGGING = {
         "django.request": {"level": "ERROR"},
     },
 }
-
-# --- Error reporting and metrics --------------------------------------------------------------------------------
-
-# Errors go to Sentry when SENTRY_DSN is set (SENTRY_ENVIRONMENT, SENTRY_RELEASE, SENTRY_TRACES_SAMPLE_RATE refine it).
-SENTRY_DSN = os.environ.get("SENTRY_DSN", "")
-if SENTRY_DSN:
-    from inventory_ai.observability import init_error_reporting
-
-    init_error_reporting(SENTRY_DSN)
-# /metrics (Prometheus) answers only a request with `Authorization: Bearer <METRICS_TOKEN>`; empty: switched off.
-METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")

@@ -15,7 +15,9 @@ READ = re.compile(r"""(?:os\.environ\.get|os\.environ\[|env_bool|env_list)\(?\s*
 
 def settings_variables() -> set[str]:
     """What the settings read from the environment: by name, and every product option as INVENTORY_AI_<NAME>."""
-    names = set(READ.findall((ROOT / "inventory_ai" / "settings.py").read_text()))
+    names = set()
+    for module in ("settings.py", "product_settings.py"):
+        names |= set(READ.findall((ROOT / "inventory_ai" / module).read_text()))
     return names | {f"INVENTORY_AI_{name}" for name in DEFAULTS}
 
 
@@ -37,11 +39,12 @@ def test_every_variable_the_settings_read_is_in_the_example_environment():
 def test_every_variable_reaches_the_services_that_read_them():
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     app = compose["x-app"]
-    # the whole .env file reaches every service built on the app (web, workers, beat, migrations)
-    assert {"path": ".env", "required": False} in app["env_file"]
+    # every variable the settings read is passed to every service built on the app (web, workers, beat, migrations)
+    missing = sorted(settings_variables() - set(app["environment"]))
+    assert missing == [], f"not passed by docker-compose.yml: {missing}"
+    # and compose passes nothing the settings do not read (a misspelt name would be silently ignored)
+    assert set(app["environment"]) <= settings_variables() | documented()
     for name in ("migrate", "web", "worker", "worker-ml", "beat"):
         service = compose["services"][name]
-        assert service.get("env_file", app["env_file"]) == app["env_file"], name
+        assert service["environment"] == app["environment"], name
         assert "healthcheck" in service or name == "migrate", f"{name} has no healthcheck"
-    # what compose sets itself is something the settings read (no setting is misspelt there)
-    assert set(app["environment"]) <= settings_variables() | {"POSTGRES_PASSWORD"}
