@@ -96,6 +96,15 @@ CELERY_WORKER_MAX_MEMORY_PER_CHILD = (
     int(os.environ.get("CELERY_WORKER_MAX_MEMORY_PER_CHILD") or 3 * 1024 * 1024) or None
 )
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# No task runs for ever: a hard limit on every task (a retrain's steps are resumable: a step killed at its limit is
+# started again, up to RETRAIN_MAX_ATTEMPTS), a warning (SoftTimeLimitExceeded) a few minutes before it, and much
+# shorter ones for the work a store waits on (a webhook applied, a stock change pushed).
+CELERY_TASK_TIME_LIMIT = int(os.environ.get("CELERY_TASK_TIME_LIMIT") or 6 * 3600)
+CELERY_TASK_SOFT_TIME_LIMIT = int(os.environ.get("CELERY_TASK_SOFT_TIME_LIMIT") or CELERY_TASK_TIME_LIMIT - 300)
+CELERY_TASK_ANNOTATIONS = {
+    "inventory_ai.tasks.process_webhook_event_task": {"time_limit": 300, "soft_time_limit": 240},
+    "inventory_ai.tasks.push_adjustment_task": {"time_limit": 300, "soft_time_limit": 240},
+}
 # A web request that enqueues a task must not hang on a dead broker: the event is already stored, the sweeper
 # enqueues it later.
 CELERY_BROKER_CONNECTION_TIMEOUT = float(os.environ.get("CELERY_BROKER_CONNECTION_TIMEOUT") or "2")

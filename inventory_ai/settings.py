@@ -177,8 +177,17 @@ LOG_LEVEL = (os.environ.get("LOG_LEVEL") or "INFO").upper()
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "inventory_ai.logs.JsonFormatter"},
+    },
+    # LOG_FORMAT=json: one JSON object per line, with the store and event ids a message names
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if (os.environ.get("LOG_FORMAT") or "").lower() == "json" else "plain",
+        }
+    },
     "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {
         "inventory_ai": {"level": LOG_LEVEL},

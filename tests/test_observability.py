@@ -67,3 +67,28 @@ def test_error_reporting_starts_only_with_a_dsn_and_reports_the_fast_paths_error
     finally:
         sentry_sdk.get_global_scope().set_client(NonRecordingClient())  # reporting off again for the rest of the suite
     assert not sentry_sdk.get_client().is_active()
+
+
+def test_json_logs_carry_the_ids_a_message_names():
+    import logging
+
+    from inventory_ai.logs import JsonFormatter
+
+    record = logging.LogRecord("inventory_ai.services.webhooks", logging.ERROR, __file__, 1, "event %s failed", (7,),
+                               None)  # fmt: skip
+    record.event, record.store = 7, "shop.myshopify.com"
+    line = json.loads(JsonFormatter().format(record))
+    assert (line["level"], line["message"], line["event"], line["store"]) == (
+        "ERROR", "event 7 failed", 7, "shop.myshopify.com")  # fmt: skip
+    assert "run" not in line
+
+
+def test_no_task_runs_for_ever_and_a_stores_work_has_short_limits():
+    from django.conf import settings
+
+    from inventory_ai.celery import app
+
+    assert app.conf.task_time_limit == settings.CELERY_TASK_TIME_LIMIT == 6 * 3600
+    assert app.conf.task_soft_time_limit < app.conf.task_time_limit
+    assert app.conf.task_annotations["inventory_ai.tasks.process_webhook_event_task"]["time_limit"] == 300
+    assert app.conf.task_annotations["inventory_ai.tasks.push_adjustment_task"]["time_limit"] == 300

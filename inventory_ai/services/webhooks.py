@@ -132,7 +132,8 @@ def receive_webhook(platform: str, headers: dict[str, str], body: bytes) -> Rece
     if event_pk is None:
         return Received(400, error, duplicate=True) if error else Received(200, "duplicate", duplicate=True)
     if error:
-        logger.warning("Rejected webhook %s %s for %s: %s", platform, delivery.topic, store.domain, error)
+        logger.warning("Rejected webhook %s %s for %s: %s", platform, delivery.topic, store.domain, error,
+                       extra={"store": store.domain})  # fmt: skip
         return Received(400, error, event_id=event_pk)
     if status == WebhookStatus.RECEIVED:
         # The row is committed (one autocommit statement): a worker can find it.
@@ -270,7 +271,7 @@ def process_webhook_event(event_id: int) -> str:
     except OperationalError:
         raise  # the database is briefly unavailable: the task retries
     except Exception as exc:  # a bug or data the schema refuses: park it visibly instead of retrying forever
-        logger.exception("Webhook event %s could not be applied", event_id)
+        logger.exception("Webhook event %s could not be applied", event_id, extra={"event": event_id})
         return _finish(event_id, WebhookStatus.FAILED, f"{exc.__class__.__name__}: {exc}")
 
 
@@ -297,7 +298,8 @@ def _retry_later(event_id: int, error: str) -> str:
         if event.attempts >= MAX_ATTEMPTS:
             event.status = WebhookStatus.FAILED
             event.save(update_fields=["attempts", "last_error", "last_attempt_at", "status"])
-            logger.error("Webhook event %s parked as failed after %s attempts: %s", event_id, event.attempts, error)
+            logger.error("Webhook event %s parked as failed after %s attempts: %s", event_id, event.attempts, error,
+                         extra={"event": event_id, "store": event.store_id})  # fmt: skip
             return event.status
         event.save(update_fields=["attempts", "last_error", "last_attempt_at"])
     raise NotReadyYet(error)
@@ -305,7 +307,7 @@ def _retry_later(event_id: int, error: str) -> str:
 
 def _finish(event_id: int, status: str, error: str) -> str:
     error = storable(error)
-    logger.warning("Webhook event %s %s: %s", event_id, status, error)
+    logger.warning("Webhook event %s %s: %s", event_id, status, error, extra={"event": event_id})
     now = timezone.now()
     WebhookEvent.objects.filter(pk=event_id, status=WebhookStatus.RECEIVED).update(
         status=status, last_error=error[:2000], processed_at=now, last_attempt_at=now
