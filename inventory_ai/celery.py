@@ -47,3 +47,9 @@ guard_unacked_restore()
 app = Celery("inventory_ai")
 app.config_from_object(_CelerySettings())
 app.autodiscover_tasks()
+
+
+@app.on_after_finalize.connect
+def _count_tasks(**kwargs) -> None:
+    """Each worker keeps its tasks' durations and failures for /metrics (`inventory_ai.task_stats`)."""
+    from inventory_ai import task_stats  # noqa: F401  (connects the signal receivers)

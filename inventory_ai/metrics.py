@@ -2,8 +2,9 @@
 
 Read at scrape time from the database and the broker, so every web process answers the same whatever process did
 the work: webhook events by platform and status (and those received in the last hour), the messages waiting in each
-queue, pushes by outcome, sync runs and retrains by kind and status, and the last retrain's duration per store. Only a
-request carrying `Authorization: Bearer <METRICS_TOKEN>` is answered; without a token set the endpoint is off (404).
+queue, the seconds, runs and failures of each kind of task (kept by the workers in Redis), pushes by outcome, sync
+runs and retrains by kind and status, and the last retrain's duration per store. Only a request carrying
+`Authorization: Bearer <METRICS_TOKEN>` is answered; without a token set the endpoint is off (404).
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
+from inventory_ai import task_stats
 from inventory_ai.models import ForecastRun, PushAttempt, SyncRun, WebhookEvent
 
 logger = logging.getLogger(__name__)
@@ -56,6 +58,7 @@ class StateCollector:
             runs.add_metric([row["kind"], row["status"]], row["n"])
         yield runs
         yield self._last_retrain()
+        yield from self._tasks()
         yield from self._queues()
 
     def _last_retrain(self) -> GaugeMetricFamily:
@@ -71,6 +74,24 @@ class StateCollector:
         ):
             duration.add_metric([run.store.domain], run.took.total_seconds())
         return duration
+
+    def _tasks(self):
+        """What the workers kept of their tasks (Redis): seconds spent, runs and failures per task."""
+        seconds = CounterMetricFamily("inventory_ai_task_seconds", "Seconds spent in each task", labels=["task"])
+        runs = CounterMetricFamily("inventory_ai_task_runs", "Runs of each task", labels=["task"])
+        failures = CounterMetricFamily("inventory_ai_task_failures", "Failures of each task", labels=["task"])
+        try:
+            stats = task_stats.read()
+        except Exception as exc:  # Redis down: the other metrics still answer
+            logger.warning("metrics: task statistics not read: %s", exc)
+            stats = {}
+        for name, values in sorted(stats.items()):
+            seconds.add_metric([name], values["seconds"])
+            runs.add_metric([name], values["runs"])
+            failures.add_metric([name], values["failures"])
+        yield seconds
+        yield runs
+        yield failures
 
     def _queues(self):
         depth = GaugeMetricFamily(

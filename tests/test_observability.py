@@ -92,3 +92,26 @@ def test_no_task_runs_for_ever_and_a_stores_work_has_short_limits():
     assert app.conf.task_soft_time_limit < app.conf.task_time_limit
     assert app.conf.task_annotations["inventory_ai.tasks.process_webhook_event_task"]["time_limit"] == 300
     assert app.conf.task_annotations["inventory_ai.tasks.push_adjustment_task"]["time_limit"] == 300
+
+
+def test_the_workers_task_durations_and_failures_reach_the_metrics(client, settings):
+    from inventory_ai import task_stats
+
+    if task_stats._redis() is None:
+        pytest.fail("this test needs the Redis broker (CELERY_BROKER_URL=redis://...), as CI runs it")
+    redis = task_stats._redis()
+    redis.delete(task_stats.SECONDS, task_stats.RUNS, task_stats.FAILURES)
+    task = mock.Mock()
+    task.name = "inventory_ai.tasks.ping_task"
+    # what a worker's signals say around two runs of a task, the second failing
+    task_stats._task_started(task_id="a", task=task)
+    task_stats._task_ended(task_id="a", task=task)
+    task_stats._task_started(task_id="b", task=task)
+    task_stats._task_failed(task_id="b", sender=task)
+    task_stats._task_ended(task_id="b", task=task)  # after a failure: counted once
+    settings.METRICS_TOKEN = "s3cret-token"
+    text = client.get("/metrics", HTTP_AUTHORIZATION="Bearer s3cret-token").content.decode()
+    assert 'inventory_ai_task_runs_total{task="inventory_ai.tasks.ping_task"} 2.0' in text
+    assert 'inventory_ai_task_failures_total{task="inventory_ai.tasks.ping_task"} 1.0' in text
+    assert 'inventory_ai_task_seconds_total{task="inventory_ai.tasks.ping_task"}' in text
+    redis.delete(task_stats.SECONDS, task_stats.RUNS, task_stats.FAILURES)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -14,8 +15,11 @@ from tests.conftest import ROOT, subprocess_env
 
 @pytest.mark.worker
 def test_worker_consumes_a_task_and_writes_to_the_database(celery_worker_process):
+    from inventory_ai import task_stats
+
     # given a running worker and no heartbeat yet
     ServiceHeartbeat.objects.all().delete()
+    runs_before = task_stats.read().get("inventory_ai.tasks.ping_task", {}).get("runs", 0)
 
     # when a task goes through the broker to the worker queue it is routed to
     record_worker_heartbeat_task.delay()
@@ -25,6 +29,12 @@ def test_worker_consumes_a_task_and_writes_to_the_database(celery_worker_process
     assert answer["pong"] is True
     beat = ServiceHeartbeat.objects.get(name="worker")
     assert beat.detail == answer["host"]
+    # and it kept the task's duration for /metrics (Redis, where every worker adds up)
+    if task_stats._redis() is not None:
+        deadline = time.monotonic() + 10  # the worker records it just after the result is sent
+        while task_stats.read().get("inventory_ai.tasks.ping_task", {}).get("runs", 0) < runs_before + 1:
+            assert time.monotonic() < deadline, "the worker did not keep the task's duration"
+            time.sleep(0.1)
 
 
 @pytest.mark.worker
