@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from inventory_ai.choices import AdjustmentStatus, SuggestionStatus, WebhookStatus
 from inventory_ai.models import AlertSubscription, ReorderSuggestion, StockAdjustment, Store, WebhookEvent
+from inventory_ai.selectors import LATE, risk_filter
 from inventory_ai.services import purchasing
 
 logger = logging.getLogger(__name__)
@@ -39,7 +40,7 @@ class Attention:
 
 def attention(store: Store) -> Attention:
     today = store.local_today()
-    at_risk = ReorderSuggestion.objects.filter(store=store, status=SuggestionStatus.PENDING, order_by__lte=today)
+    at_risk = ReorderSuggestion.objects.filter(risk_filter(LATE, today), store=store, status=SuggestionStatus.PENDING)
     pushes = StockAdjustment.objects.filter(
         store=store, status__in=[AdjustmentStatus.CONFLICT, AdjustmentStatus.FAILED]
     ).select_related("variant__product")

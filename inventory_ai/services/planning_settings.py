@@ -54,8 +54,13 @@ def _value(variant: Variant, setting: str) -> str:
     if value is None:
         return ""
     if setting == "unit_cost":
-        return f"{value.normalize():f}" if value == value.to_integral_value() else f"{value:.4f}".rstrip("0")
+        return _cost_text(value)
     return str(value)
+
+
+def _cost_text(cost: Decimal) -> str:
+    """A cost as the spreadsheet shows it and a cell is compared with it: "2", "2.5", "1.2345"."""
+    return f"{cost.normalize():f}" if cost == cost.to_integral_value() else f"{cost:.4f}".rstrip("0")
 
 
 def _variants(store: Store):
@@ -174,7 +179,7 @@ def _read(setting: str, cell: str) -> str:
             raise ValueError(f"unit cost {cell!r} is not an amount") from None
         if cost < 0:
             raise ValueError(f"unit cost {cell!r} is negative")
-        return f"{cost.normalize():f}" if cost == cost.to_integral_value() else f"{cost:.4f}".rstrip("0")
+        return _cost_text(cost)
     try:
         number = Decimal(cell)
     except InvalidOperation:

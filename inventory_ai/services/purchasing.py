@@ -59,15 +59,22 @@ class OverReceipt(PurchasingError):
 # --- suppliers ----------------------------------------------------------------------------------------------------
 
 
+def _chosen(items: list[SupplierItem]) -> SupplierItem | None:
+    """Of what suppliers supply of one variant, the one it is ordered from: the preferred, else the only one."""
+    return next((item for item in items if item.preferred), items[0] if len(items) == 1 else None)
+
+
+def _vendor_name(variant: Variant) -> str:
+    """The supplier a variant without supplier items is ordered from: its product's vendor, else its supplier text."""
+    return (variant.product.vendor or variant.supplier or "").strip()[:255]
+
+
 def supplier_for(variant: Variant) -> Supplier:
     """The supplier a variant is ordered from (see the module's docstring), made when it does not exist yet."""
-    preferred = SupplierItem.objects.filter(variant=variant, preferred=True).select_related("supplier").first()
-    if preferred is not None:
-        return preferred.supplier
-    only = list(SupplierItem.objects.filter(variant=variant).select_related("supplier")[:2])
-    if len(only) == 1:
-        return only[0].supplier
-    name = (variant.product.vendor or variant.supplier or NO_SUPPLIER).strip()[:255] or NO_SUPPLIER
+    chosen = _chosen(list(SupplierItem.objects.filter(variant=variant).select_related("supplier")))
+    if chosen is not None:
+        return chosen.supplier
+    name = _vendor_name(variant) or NO_SUPPLIER
     found = Supplier.objects.filter(store_id=variant.store_id, name__iexact=name).first()
     return found or Supplier.objects.create(store_id=variant.store_id, name=name)
 
@@ -81,12 +88,11 @@ def suppliers_of(store: Store, variants: list[Variant]) -> dict[int, tuple[Suppl
     named = {s.name.lower(): s for s in Supplier.objects.filter(store=store)}
     found: dict[int, tuple[Supplier, SupplierItem | None]] = {}
     for variant in variants:
-        own = items.get(variant.pk, [])
-        chosen = next((item for item in own if item.preferred), own[0] if len(own) == 1 else None)
+        chosen = _chosen(items.get(variant.pk, []))
         if chosen is not None:
             found[variant.pk] = (chosen.supplier, chosen)
             continue
-        name = (variant.product.vendor or variant.supplier or "").strip().lower()
+        name = _vendor_name(variant).lower()
         if name in named:
             found[variant.pk] = (named[name], None)
     return found
@@ -112,11 +118,8 @@ def suppliers_from_vendors(store: Store) -> int:
 
 def supplier_name(variant: Variant) -> str:
     """The name of the supplier a variant would be ordered from, without making one (reads prefetched items)."""
-    items = list(variant.supplier_items.all())
-    chosen = next((item for item in items if item.preferred), items[0] if len(items) == 1 else None)
-    if chosen is not None:
-        return chosen.supplier.name
-    return (variant.product.vendor or variant.supplier or "").strip()
+    chosen = _chosen(list(variant.supplier_items.all()))
+    return chosen.supplier.name if chosen is not None else _vendor_name(variant)
 
 
 def supplier_item(supplier: Supplier, variant: Variant) -> SupplierItem | None:
