@@ -89,6 +89,27 @@ class StockChange:
     received: bool
     idempotency_key: str
     reference: str = ""
+    # Received stock that arrives on a shipment of an inbound transfer (Shopify): the shipment and its line it is
+    # received on, instead of a plain addition.
+    shipment_id: str = ""
+    shipment_line_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class InboundLine:
+    """One line of stock on its way to a location from outside the store (a supplier's delivery)."""
+
+    key: int
+    inventory_item_id: str
+    quantity: int
+
+
+@dataclass(frozen=True, slots=True)
+class InboundShipment:
+    """A transfer made in the store for a delivery, and the shipment line each `InboundLine.key` arrives on."""
+
+    transfer_id: str
+    lines: dict[int, tuple[str, str]]  # line key -> (shipment id, shipment line id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +157,9 @@ class StoreGateway(Protocol):
     default_api_version: ClassVar[str]
     # Whether a stock write can say which quantity it expects, so a change made meanwhile is refused, not lost.
     supports_compare_and_set: ClassVar[bool]
+    # Whether supplier deliveries can be received on an inbound transfer's shipment (the store then counts them as
+    # incoming until they arrive).
+    supports_transfers: ClassVar[bool]
     # Stock changes one request can carry (1: one by one).
     batch_size: ClassVar[int]
     # The phases of a backfill or a reconciliation, in order (PHASE_* names).
@@ -229,6 +253,24 @@ class StoreGateway(Protocol):
     def write_stock_batch(self, changes: Sequence[StockChange]) -> dict[int, StockWriteResult | StoreAPIError]:
         """At most `batch_size` changes in as few requests as the platform allows: a result per change key, or the
         error that met the request carrying it (a change whose request failed is not known to have applied)."""
+        ...
+
+    # --- inbound transfers (supplier deliveries the store tracks itself) ------------------------------------------
+    def uses_transfers(self) -> bool:
+        """Whether the store keeps inventory transfers (where it does, deliveries are received on one): False on a
+        platform without them or where the app may not read them."""
+        ...
+
+    def create_inbound_transfer(
+        self, reference: str, location_id: str, lines: Sequence[InboundLine], idempotency_key: str
+    ) -> InboundShipment:
+        """A transfer to `location_id` from outside the store, shipped and in transit, so the store counts its lines
+        as incoming until they are received (`write_stock` with the shipment line). Only where
+        `supports_transfers`; the same key never makes a second transfer."""
+        ...
+
+    def cancel_inbound(self, shipment_id: str, lines: Sequence[tuple[str, int]], idempotency_key: str) -> None:
+        """Units of a shipment that will not arrive ((shipment line id, units) each): no longer incoming."""
         ...
 
     # --- webhook subscriptions ------------------------------------------------------------------------------------

@@ -62,6 +62,12 @@ class ServiceMeasure(models.TextChoices):
     CYCLE = "cycle", "Cycle service (no stock-out in a replenishment cycle)"
 
 
+class ReceivingMethod(models.TextChoices):
+    AUTO = "auto", "On a transfer where the store keeps transfers, else as an addition"
+    TRANSFER = "transfer", "On an inbound transfer's shipment"
+    ADDITION = "addition", "As an addition to the available stock"
+
+
 class FillRateScope(models.TextChoices):
     ITEM = "item", "Each item reaches the fill rate"
     STORE = "store", "The items of a service level reach it together, at the least stock value"

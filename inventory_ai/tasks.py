@@ -9,7 +9,7 @@ from celery import shared_task
 from django.db import OperationalError
 
 from integrations.errors import StoreAPIError
-from inventory_ai.services import push, replenishment, retraining, sync_runs, weather, webhooks
+from inventory_ai.services import inbound_transfers, push, replenishment, retraining, sync_runs, weather, webhooks
 from inventory_ai.services.health import record_heartbeat
 from inventory_ai.services.inventory import mark_current_stockouts
 from inventory_ai.services.records import NotReadyYet
@@ -141,6 +141,36 @@ def push_adjustment_task(self, adjustment_id: int) -> str:
         return push.push_adjustment(adjustment_id)
     except push.RetryLater as exc:
         raise self.retry(countdown=exc.countdown, max_retries=None) from exc
+
+
+# Idempotent: the store's idempotency keys make a repeated transfer request a no-op, and the order's row says when it
+# is done. Transient store errors retry with backoff; a lasting refusal is kept on the order.
+@shared_task(
+    name="inventory_ai.tasks.open_inbound_transfer_task",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(StoreAPIError, OperationalError),
+    retry_backoff=10,
+    retry_backoff_max=600,
+    max_retries=12,
+    ignore_result=True,
+)
+def open_inbound_transfer_task(order_id: int) -> str:
+    return inbound_transfers.open_inbound_transfer(order_id)
+
+
+@shared_task(
+    name="inventory_ai.tasks.cancel_inbound_transfer_task",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(StoreAPIError, OperationalError),
+    retry_backoff=10,
+    retry_backoff_max=600,
+    max_retries=12,
+    ignore_result=True,
+)
+def cancel_inbound_transfer_task(order_id: int) -> str:
+    return inbound_transfers.cancel_inbound_transfer(order_id)
 
 
 @shared_task(name="inventory_ai.tasks.requeue_stalled_pushes_task", ignore_result=True)

@@ -27,6 +27,8 @@ from integrations.gateway import (
     RENEW_BEFORE,
     STALE,
     AccessCheck,
+    InboundLine,
+    InboundShipment,
     Page,
     StockChange,
     StockItem,
@@ -34,7 +36,7 @@ from integrations.gateway import (
     WebhookSubscription,
 )
 from integrations.records import DiscountRecord, RefundRecord
-from integrations.shopify import constants, discounts, graphql, oauth
+from integrations.shopify import constants, discounts, graphql, oauth, transfers
 from integrations.shopify.client import DEFAULT_TIMEOUT, InventoryWrite, ShopifyClient, ShopifyThrottled
 from integrations.shopify.webhooks import ShopifyProvider
 
@@ -59,6 +61,7 @@ class ShopifyGateway:
     credential_names = ("access_token",)
     default_api_version = constants.API_VERSION
     supports_compare_and_set = True
+    supports_transfers = True
     batch_size = 1
     # The catalogue is re-read on every reconciliation too (a bulk operation): a missed products/update webhook would
     # otherwise leave a variant without its inventory item, and its stock unread. Discounts come after the catalogue:
@@ -329,6 +332,8 @@ class ShopifyGateway:
             "reference": change.reference,
         }
         client = self.client
+        if change.received and change.shipment_line_id:
+            return self._receive_on_shipment(change)
         if change.received:
             request = {"mutation": "inventoryAdjustQuantities", "delta": change.delta, **common}
             write: InventoryWrite = client.adjust_available(delta=change.delta, **common)
@@ -345,6 +350,28 @@ class ShopifyGateway:
         messages = "; ".join(f"{e.get('code')}: {e.get('message')}" for e in write.user_errors)
         return StockWriteResult(REJECTED, request=request, response=write.response, error=messages)
 
+    def _receive_on_shipment(self, change: StockChange) -> StockWriteResult:
+        """Received stock accepted on its line of an inbound transfer's shipment: Shopify moves it from incoming to
+        available. No compare-and-set (it adds, whatever the shop sold meanwhile); the idempotency key keeps a
+        repeated attempt from receiving twice. The quantity after is read back."""
+        item = change.item
+        request = {
+            "mutation": "inventoryShipmentReceive",
+            "shipment_id": change.shipment_id,
+            "shipment_line_id": change.shipment_line_id,
+            "quantity": change.delta,
+            "idempotency_key": change.idempotency_key,
+        }
+        payload = transfers.receive(
+            self.client, change.shipment_id, change.shipment_line_id, change.delta, change.idempotency_key
+        )
+        errors = payload.get("userErrors") or []
+        if errors:
+            messages = "; ".join(f"{e.get('code')}: {e.get('message')}" for e in errors)
+            return StockWriteResult(REJECTED, request=request, response=payload, error=messages)
+        after = self.client.read_available(item.inventory_item_id, item.location_id)
+        return StockWriteResult(APPLIED, after=after, request=request, response=payload)
+
     def write_stock_batch(self, changes: Sequence[StockChange]) -> dict[int, StockWriteResult | StoreAPIError]:
         results: dict[int, StockWriteResult | StoreAPIError] = {}
         for change in changes:
@@ -353,6 +380,19 @@ class ShopifyGateway:
             except StoreAPIError as exc:
                 results[change.key] = exc
         return results
+
+    # --- inbound transfers ---------------------------------------------------------------------------------------
+
+    def uses_transfers(self) -> bool:
+        return transfers.uses_transfers(self.client)
+
+    def create_inbound_transfer(
+        self, reference: str, location_id: str, lines: Sequence[InboundLine], idempotency_key: str
+    ) -> InboundShipment:
+        return transfers.create_inbound(self.client, reference, location_id, lines, idempotency_key)
+
+    def cancel_inbound(self, shipment_id: str, lines: Sequence[tuple[str, int]], idempotency_key: str) -> None:
+        transfers.cancel(self.client, shipment_id, lines, idempotency_key)
 
     # --- webhook subscriptions ------------------------------------------------------------------------------------
 

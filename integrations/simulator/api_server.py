@@ -39,7 +39,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from integrations.simulator import shopify_cost, shopify_graphql, shopify_payloads, woocommerce_payloads
+from integrations.simulator import (
+    shopify_cost,
+    shopify_graphql,
+    shopify_payloads,
+    shopify_transfers,
+    woocommerce_payloads,
+)
 from integrations.simulator.inventory import InventoryStore
 from integrations.simulator.shopify_bulk import ShopifyBulk
 from integrations.simulator.shopify_oauth import ShopifyOAuth
@@ -92,6 +98,7 @@ class ApiServer:
         self.inventory = inventory or InventoryStore()
         self.weather = weather or WeatherApi()
         self.bulk = ShopifyBulk(state)
+        self.transfers = shopify_transfers.ShopifyTransfers(self.inventory)
         self.consumer_key = consumer_key
         self.consumer_secret = consumer_secret
         self.access_token = access_token
@@ -258,6 +265,8 @@ class ApiServer:
             return {"data": shopify_graphql.products(self.state, variables)}
         if re.search(r"\borders\s*\(", query):
             return {"data": shopify_graphql.orders(self.state, variables)}
+        if shopify_transfers.OPERATIONS.search(query):
+            return self.transfers.answer(query, variables)
         return self.inventory.shopify_graphql(query, variables)
 
     def bulk_file(self, path: str) -> bytes | None:

@@ -198,9 +198,9 @@ class InventoryStore:
         with self.lock:
             self.requests += 1
         if "inventorySetQuantities" in query:
-            data = self._idempotent(query, variables, "inventorySetQuantities", self._set_quantities)
+            data = self.idempotent(query, variables, "inventorySetQuantities", self._set_quantities)
         elif "inventoryAdjustQuantities" in query:
-            data = self._idempotent(query, variables, "inventoryAdjustQuantities", self._adjust_quantities)
+            data = self.idempotent(query, variables, "inventoryAdjustQuantities", self._adjust_quantities)
         elif "inventoryItem" in query and "inventoryLevel" in query:
             data = self._read_level(variables)
         elif "inventoryLevels" in query and "location" in query:
@@ -209,13 +209,18 @@ class InventoryStore:
             return {"errors": [{"message": "The simulator does not implement this operation"}]}
         return data if "errors" in data else {"data": data}
 
-    def _idempotent(self, query: str, variables: dict[str, Any], field_name: str, apply) -> dict[str, Any]:
+    def idempotent(
+        self, query: str, variables: dict[str, Any], field_name: str, apply, payload: Any = None
+    ) -> dict[str, Any]:
+        """Run `apply(payload, key)` under the lock once per idempotency key (`payload`: the mutation's `input`
+        unless given): a repeated key with the same payload answers the first result again."""
         match = IDEMPOTENT.search(query)
         key = (match.group(1) if match.group(1) is not None else variables.get(match.group(2))) if match else None
         if not key:
             message = f"{field_name} requires an idempotency key: add the @idempotent(key: ...) directive"
             return {"errors": [{"message": message, "extensions": {"code": "BAD_REQUEST"}}]}
-        fingerprint = json.dumps(variables.get("input"), sort_keys=True)
+        payload = variables.get("input") if payload is None else payload
+        fingerprint = json.dumps(payload, sort_keys=True)
         with self.lock:
             known = self.idempotency.get(key)
             if known is not None:
@@ -227,7 +232,7 @@ class InventoryStore:
                         )
                     }
                 return known[1]  # the first answer, nothing applied again
-            result = {field_name: apply(variables.get("input") or {}, key)}
+            result = {field_name: apply(payload or {}, key)}
             self.idempotency[key] = (fingerprint, result)
         if self.faults.delay_after_write:
             time.sleep(self.faults.delay_after_write)

@@ -24,6 +24,8 @@ from integrations.gateway import (
     PHASE_ORDERS,
     REJECTED,
     AccessCheck,
+    InboundLine,
+    InboundShipment,
     Page,
     StockChange,
     StockItem,
@@ -52,6 +54,7 @@ class WooCommerceGateway:
     credential_names = ("consumer_key", "consumer_secret")
     default_api_version = "wc/v3"
     supports_compare_and_set = False
+    supports_transfers = False
     batch_size = BATCH_LIMIT
     # Stock levels come with the catalogue (a product's own count): no phase of their own, and no locations.
     sync_phases = (PHASE_CATALOGUE, PHASE_ORDERS)
@@ -304,6 +307,19 @@ class WooCommerceGateway:
         # WooCommerce disables a webhook after 5 failed deliveries in a row; active again, it counts from zero.
         self.client.request("PUT", f"webhooks/{subscription_id}", body={"status": "active"})
 
+    # --- inbound transfers ---------------------------------------------------------------------------------------
+
+    def uses_transfers(self) -> bool:
+        return False  # WooCommerce keeps one stock count per product: deliveries are plain additions
+
+    def create_inbound_transfer(
+        self, reference: str, location_id: str, lines: Sequence[InboundLine], idempotency_key: str
+    ) -> InboundShipment:
+        raise UnsupportedOperation(_NO_TRANSFERS)
+
+    def cancel_inbound(self, shipment_id: str, lines: Sequence[tuple[str, int]], idempotency_key: str) -> None:
+        raise UnsupportedOperation(_NO_TRANSFERS)
+
     # --- the access token -----------------------------------------------------------------------------------------
 
     def check_access(self) -> AccessCheck:
@@ -321,6 +337,9 @@ class WooCommerceGateway:
 # WooCommerce's sales are the products' own scheduled sale prices (read with the catalogue); its coupons carry no
 # start date and no product scope worth a promotion.
 _NO_DISCOUNTS = "WooCommerce keeps its sales on the products (date_on_sale_from/to), read with the catalogue"
+
+
+_NO_TRANSFERS = "WooCommerce has no inventory transfers: a delivery is received as an addition to the stock"
 
 
 def _parent(item: StockItem) -> str | None:

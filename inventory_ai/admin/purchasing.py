@@ -77,7 +77,8 @@ class PurchaseOrderAdmin(admin.ModelAdmin):
     inlines = (PurchaseOrderLineInline,)
     actions = ("round_to_packs", "send_by_email", "mark_sent", "receive_all", "cancel_orders")
     fields = ("number", "store", "supplier", "location", "status", "currency", "expected_on", "notes", "send_error",
-              "totals", "documents", "created_at", "sent_at", "received_at", "cancelled_at")  # fmt: skip
+              "transfer_id", "transfer_error", "totals", "documents", "created_at", "sent_at", "received_at",
+              "cancelled_at")  # fmt: skip
 
     def get_readonly_fields(self, request, obj=None):
         editable = ("expected_on", "notes") if obj is not None and obj.status in PurchaseOrderStatus.open() else ()

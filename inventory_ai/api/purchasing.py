@@ -63,8 +63,8 @@ class PurchaseOrderSerializer(serializers.ModelSerializer):
     class Meta:
         model = PurchaseOrder
         fields = ("id", "store", "number", "supplier", "supplier_name", "location", "status", "currency",
-                  "expected_on", "notes", "send_error", "created_at", "sent_at", "received_at", "cancelled_at",
-                  "lines", "totals")  # fmt: skip
+                  "expected_on", "notes", "send_error", "transfer_id", "transfer_error", "created_at", "sent_at",
+                  "received_at", "cancelled_at", "lines", "totals")  # fmt: skip
         read_only_fields = fields
 
     def get_totals(self, order: PurchaseOrder) -> dict:

@@ -91,6 +91,10 @@ class PurchaseOrder(models.Model):
     expected_on = models.DateField(null=True, blank=True, help_text="When the goods should arrive")
     notes = models.TextField(blank=True)
     send_error = models.TextField(blank=True, help_text="Why the last sending failed (the order stays a draft)")
+    transfer_id = models.CharField(
+        max_length=64, blank=True, help_text="The store's inbound transfer its deliveries are received on"
+    )
+    transfer_error = models.TextField(blank=True, help_text="Why no inbound transfer could be made in the store")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
     created_by = models.ForeignKey(
@@ -120,6 +124,8 @@ class PurchaseOrderLine(models.Model):
     variant = models.ForeignKey("inventory_ai.Variant", on_delete=models.PROTECT, related_name="purchase_order_lines")
     quantity = models.PositiveIntegerField(help_text="Units ordered")
     received = models.PositiveIntegerField(default=0, help_text="Units received so far")
+    shipment_id = models.CharField(max_length=64, blank=True, help_text="The store's shipment it arrives on")
+    shipment_line_id = models.CharField(max_length=64, blank=True, help_text="Its line on that shipment")
     unit_cost = models.DecimalField(max_digits=12, decimal_places=4, null=True, blank=True)
     suggestions = models.ManyToManyField(
         "inventory_ai.ReorderSuggestion", blank=True, related_name="purchase_order_lines",

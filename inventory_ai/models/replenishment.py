@@ -175,6 +175,10 @@ class StockAdjustment(models.Model):
     push_key = models.CharField(
         max_length=64, blank=True, help_text="Idempotency key of the current push series: every retry reuses it"
     )
+    shipment_id = models.CharField(
+        max_length=64, blank=True, help_text="Received on this shipment of an inbound transfer (not as an addition)"
+    )
+    shipment_line_id = models.CharField(max_length=64, blank=True)
     push_attempts = models.PositiveIntegerField(default=0)
     push_failures = models.PositiveIntegerField(
         default=0, help_text="Failed attempts (timeouts, 5xx) since approval or the last retry from the admin"

@@ -10,7 +10,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
-from inventory_ai.choices import FillRateScope, Platform, ServiceMeasure
+from inventory_ai.choices import FillRateScope, Platform, ReceivingMethod, ServiceMeasure
 from inventory_ai.conf import get_option
 from inventory_ai.fields import EncryptedJSONField
 from inventory_ai.gateways import UnknownPlatform, gateway_class, platform_base_url
@@ -108,6 +108,16 @@ class Store(models.Model):
         default=FillRateScope.ITEM,
         help_text="With a fill rate: every item at the service level, or the store's items together (more stock on "
         "items that serve many units cheaply, less on slow, dear ones; the same share of demand served for less)",
+    )
+    receiving = models.CharField(
+        max_length=10,
+        choices=ReceivingMethod.choices,
+        default=ReceivingMethod.AUTO,
+        help_text="How a purchase order's deliveries reach the store's stock (transfers: Shopify only): sent, the "
+        "order becomes an inbound transfer in transit, counted as incoming, and each receipt is accepted on it",
+    )
+    uses_transfers = models.BooleanField(
+        default=False, help_text="The store keeps inventory transfers (read when an order is sent)"
     )
     ordering_cost = models.DecimalField(
         max_digits=10, decimal_places=2, null=True, blank=True, help_text="Cost of placing one order (enables EOQ)"

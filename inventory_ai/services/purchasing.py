@@ -41,7 +41,7 @@ from inventory_ai.models import (
     SupplierItem,
     Variant,
 )
-from inventory_ai.services import audit, purchase_documents, push
+from inventory_ai.services import audit, inbound_transfers, purchase_documents, push
 
 logger = logging.getLogger(__name__)
 
@@ -274,6 +274,7 @@ def _mark_sent(order: PurchaseOrder, user, source: str, emailed: bool) -> None:
         )
     order.lines.filter(quantity=0).delete()
     order.save()
+    inbound_transfers.after_send(order)
     audit.record(order, AuditAction.SEND, user, source, before={"status": PurchaseOrderStatus.DRAFT},
                  after={"status": order.status, "expected_on": str(order.expected_on),
                         "to": order.supplier.email if emailed else ""})  # fmt: skip
@@ -344,24 +345,42 @@ def receive(
 
 
 def _receive_line(order: PurchaseOrder, line: PurchaseOrderLine, quantity: int, user, source: str) -> Receipt:
+    """A receipt, pushed as a restock: accepted on the line's shipment where it ships on an inbound transfer (up to
+    what the shipment still awaits; units beyond it are an addition), else an addition."""
+    on_shipment = min(quantity, line.outstanding) if line.shipment_line_id else 0
     held = (
         InventoryLevel.objects.filter(variant_id=line.variant_id, location_id=order.location_id)
         .values_list("available", flat=True)
         .first()
     ) or 0
+    first = None
+    # the addition expects the quantity after the shipment's part (pushed first, in the order they are queued)
+    for units, shipment, expected in ((on_shipment, True, held), (quantity - on_shipment, False, held + on_shipment)):
+        if units > 0:
+            adjustment = _restock(order, line, units, shipment, expected, user, source)
+            first = first or adjustment
+    line.received += quantity
+    line.save(update_fields=["received"])
+    return Receipt.objects.create(line=line, quantity=quantity, adjustment=first, received_by=_user(user))
+
+
+def _restock(
+    order: PurchaseOrder, line: PurchaseOrderLine, units: int, on_shipment: bool, held: int, user, source: str
+) -> StockAdjustment:
     now = timezone.now()
     adjustment = StockAdjustment.objects.create(
         store_id=order.store_id, variant_id=line.variant_id, location_id=order.location_id,
-        expected_available=held, new_available=held + quantity, reason=AdjustmentReason.RESTOCK,
-        note=f"{quantity:,} received on {order}", status=AdjustmentStatus.APPROVED,
+        expected_available=held, new_available=held + units, reason=AdjustmentReason.RESTOCK,
+        note=f"{units:,} received on {order}", status=AdjustmentStatus.APPROVED,
         created_by=_user(user), decided_at=now, decided_by=_user(user),
+        shipment_id=line.shipment_id if on_shipment else "",
+        shipment_line_id=line.shipment_line_id if on_shipment else "",
     )  # fmt: skip
-    audit.record(adjustment, AuditAction.APPROVE, user, source, after={"status": "approved", "delta": quantity},
-                 note=f"received on {order.number}")  # fmt: skip
+    where = f"{order.number}'s transfer shipment" if on_shipment else order.number
+    audit.record(adjustment, AuditAction.APPROVE, user, source, after={"status": "approved", "delta": units},
+                 note=f"received on {where}")  # fmt: skip
     push.enqueue_push(adjustment.pk)
-    line.received += quantity
-    line.save(update_fields=["received"])
-    return Receipt.objects.create(line=line, quantity=quantity, adjustment=adjustment, received_by=_user(user))
+    return adjustment
 
 
 def cancel(order: PurchaseOrder, user, source: str = AuditSource.ADMIN) -> PurchaseOrder:
@@ -372,6 +391,7 @@ def cancel(order: PurchaseOrder, user, source: str = AuditSource.ADMIN) -> Purch
         before = current.status
         current.status, current.cancelled_at = PurchaseOrderStatus.CANCELLED, timezone.now()
         current.save(update_fields=["status", "cancelled_at", "updated_at"])
+        inbound_transfers.after_cancel(current)
         audit.record(current, AuditAction.CANCEL, user, source, before={"status": before},
                      after={"status": current.status})  # fmt: skip
     order.refresh_from_db()
@@ -382,27 +402,26 @@ def cancel(order: PurchaseOrder, user, source: str = AuditSource.ADMIN) -> Purch
 
 
 def on_order(variant_ids: list[int]) -> dict[int, int]:
-    """Units still awaited per variant: on our open orders (ordered minus received, never below zero per line), and
-    on their way by the store's own purchase orders and transfers (Shopify's `incoming` at active locations), which
-    ours never create, so nothing is counted twice."""
+    """Units still awaited per variant, each counted once: on our open orders (ordered minus received, never below
+    zero per line), and on their way by the store's own purchase orders and transfers (Shopify's `incoming` at
+    active locations) less what is ours in it (the shipments of our orders' inbound transfers)."""
+    open_lines = PurchaseOrderLine.objects.filter(
+        variant_id__in=variant_ids, purchase_order__status__in=PurchaseOrderStatus.open(), received__lt=F("quantity")
+    )
+    ours_in_transit: dict[tuple[int, int], int] = {}
+    for row in (
+        open_lines.exclude(shipment_line_id="")
+        .values("variant_id", "purchase_order__location_id")
+        .annotate(units=Sum(F("quantity") - F("received")))
+    ):
+        ours_in_transit[(row["variant_id"], row["purchase_order__location_id"])] = int(row["units"])
     awaited: dict[int, int] = {}
-    incoming = (
-        InventoryLevel.objects.filter(variant_id__in=variant_ids, location__active=True, incoming__gt=0)
-        .values("variant_id")
-        .annotate(units=Sum("incoming"))
-    )
-    for row in incoming:
-        awaited[row["variant_id"]] = int(row["units"])
-    rows = (
-        PurchaseOrderLine.objects.filter(
-            variant_id__in=variant_ids,
-            purchase_order__status__in=PurchaseOrderStatus.open(),
-            received__lt=F("quantity"),
-        )
-        .values("variant_id")
-        .annotate(awaited=Sum(F("quantity") - F("received")))
-    )
-    for row in rows:
+    incoming = InventoryLevel.objects.filter(variant_id__in=variant_ids, location__active=True, incoming__gt=0)
+    for variant_id, location_id, units in incoming.values_list("variant_id", "location_id", "incoming"):
+        theirs = units - ours_in_transit.get((variant_id, location_id), 0)
+        if theirs > 0:
+            awaited[variant_id] = awaited.get(variant_id, 0) + theirs
+    for row in open_lines.values("variant_id").annotate(awaited=Sum(F("quantity") - F("received"))):
         awaited[row["variant_id"]] = awaited.get(row["variant_id"], 0) + int(row["awaited"])
     return awaited
 

@@ -35,7 +35,7 @@ from inventory_ai import dispatch
 from inventory_ai.choices import AdjustmentReason, AdjustmentStatus, AuditAction, AuditSource
 from inventory_ai.gateways import gateway_class, store_gateway
 from inventory_ai.models import PushAttempt, StockAdjustment
-from inventory_ai.services import audit
+from inventory_ai.services import audit, inbound_transfers
 from inventory_ai.services.inventory import apply_inventory_level
 
 logger = logging.getLogger(__name__)
@@ -215,6 +215,8 @@ def _change(adjustment: StockAdjustment) -> StockChange:
         received=adjustment.reason == AdjustmentReason.RESTOCK,
         idempotency_key=adjustment.push_key,
         reference=reference_uri(adjustment),
+        shipment_id=adjustment.shipment_id,
+        shipment_line_id=adjustment.shipment_line_id,
     )
 
 
@@ -240,6 +242,8 @@ def _remember_level(adjustment: StockAdjustment, available: int | None) -> None:
 
 def _pushed(adjustment: StockAdjustment, result: StockWriteResult) -> None:
     _remember_level(adjustment, result.after)
+    if adjustment.shipment_line_id:
+        inbound_transfers.accepted(adjustment.variant_id, adjustment.location_id, adjustment.delta)
     adjustment.status = AdjustmentStatus.PUSHED
     adjustment.pushed_at = timezone.now()
     adjustment.store_quantity_before = result.before if result.before is not None else adjustment.store_quantity_before
