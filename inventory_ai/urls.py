@@ -4,12 +4,13 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
 
-from inventory_ai import connect_views, metrics, views
+from inventory_ai import connect_views, i18n, metrics, views
 from inventory_ai.api import views as api_views
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("admin/", admin.site.urls),
+    path("i18n/setlang/", i18n.set_language, name="set_language"),
     path("webhooks/shopify/", views.shopify_webhook, name="webhook-shopify"),
     path("shopify/install", connect_views.shopify_install_view, name="shopify-install"),
     path("shopify/callback", connect_views.shopify_callback_view, name="shopify-callback"),

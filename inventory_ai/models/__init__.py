@@ -1,6 +1,6 @@
 """The domain model of Inventory AI, one module per area."""
 
-from inventory_ai.models.access import ApiToken
+from inventory_ai.models.access import ApiToken, UserPreference
 from inventory_ai.models.alerts import AlertSubscription
 from inventory_ai.models.audit import AuditEntry
 from inventory_ai.models.catalog import Location, Product, Variant
@@ -30,16 +30,9 @@ from inventory_ai.models.stores import Store
 __all__ = [
     "AlertSubscription",
     "ApiToken",
-    "AutoApprovalRule",
     "AuditEntry",
+    "AutoApprovalRule",
     "ClassPolicy",
-    "PurchaseOrder",
-    "PurchaseOrderLine",
-    "PushAttempt",
-    "Receipt",
-    "RemovedEvent",
-    "ReorderSuggestion",
-    "StockAdjustment",
     "DailyDemand",
     "DemandEvent",
     "Forecast",
@@ -51,16 +44,24 @@ __all__ = [
     "Location",
     "OAuthState",
     "Order",
-    "PriceChange",
     "OrderLine",
+    "PriceChange",
     "Product",
+    "PurchaseOrder",
+    "PurchaseOrderLine",
+    "PushAttempt",
+    "Receipt",
     "Refund",
     "RefundLine",
+    "RemovedEvent",
+    "ReorderSuggestion",
     "ServiceHeartbeat",
+    "StockAdjustment",
     "Store",
     "Supplier",
     "SupplierItem",
     "SyncRun",
+    "UserPreference",
     "Variant",
     "WeatherDay",
     "WeatherFetch",

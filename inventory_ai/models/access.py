@@ -27,3 +27,13 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.lookup}… ({self.user}{', ' + self.name if self.name else ''})"
+
+
+class UserPreference(models.Model):
+    """A person's own settings: the language the interface speaks to them (blank: their browser's)."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="preference")
+    language = models.CharField(max_length=16, blank=True, help_text="A code of the LANGUAGES setting")
+
+    def __str__(self) -> str:
+        return f"{self.user}: {self.language or 'browser'}"

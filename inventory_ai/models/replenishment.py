@@ -109,6 +109,9 @@ class ReorderSuggestion(models.Model):
     )
     unit_cost = models.DecimalField(max_digits=12, decimal_places=4, null=True, blank=True)
     reason = models.TextField()
+    reason_data = models.JSONField(
+        default=dict, blank=True, help_text="The figures `reason` is written from, to write it in a reader's language"
+    )
     status = models.CharField(max_length=16, choices=SuggestionStatus.choices, default=SuggestionStatus.PENDING)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     decided_at = models.DateTimeField(null=True, blank=True)
