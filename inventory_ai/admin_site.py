@@ -8,12 +8,15 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.contrib.admin.apps import AdminConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class InventoryAdminSite(admin.AdminSite):
-    site_header = "Inventory AI"
-    site_title = "Inventory AI"
-    index_title = "Dashboard"
+    # Translators: the product's name, shown as the admin's header and in the browser's title bar.
+    site_header = _("Inventory AI")
+    # Translators: the product's name, shown in the browser's title bar.
+    site_title = _("Inventory AI")
+    index_title = _("Dashboard")
     index_template = "admin/inventory_ai/dashboard.html"
 
     def index(self, request, extra_context=None):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.template.response import TemplateResponse
+from django.utils.translation import gettext
 
 from inventory_ai.models import ApiToken
 from inventory_ai.services.api_tokens import LOOKUP_LENGTH, digest, new_key
@@ -54,7 +55,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
-            "title": "API token issued",
+            "title": gettext("API token issued"),
             "token": obj,
             "key": obj.issued_key,
         }

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
 
 from inventory_ai.admin.common import export_csv
 from inventory_ai.models import (
@@ -44,7 +45,8 @@ class AuditEntryAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
-    @admin.display(description="What", ordering="target_repr")
+    # Translators: column of the audit log: the record an entry is about (a suggestion, an adjustment...).
+    @admin.display(description=_("What"), ordering="target_repr")
     def target_link(self, obj):
         model = {"suggestion": "reordersuggestion", "adjustment": "stockadjustment"}.get(obj.target_type)
         if model is None:

@@ -14,6 +14,8 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 
 from inventory_ai import selectors
 from inventory_ai.charts import drivers_chart, forecast_chart
@@ -63,7 +65,7 @@ class VariantAdmin(admin.ModelAdmin):
     fieldsets = (
         (None, {"fields": ("store", "product", "sku", "title", "price", "is_placeholder")}),
         (
-            "Replenishment (empty: the store's default)",
+            _("Replenishment (empty: the store's default)"),
             {
                 "fields": (
                     "unit_cost",
@@ -77,15 +79,17 @@ class VariantAdmin(admin.ModelAdmin):
                 )
             },
         ),
-        ("Platform", {"fields": ("platform_id", "inventory_item_id", "platform_updated_at", "deleted_at")}),
+        # Translators: title of the variant's fields as the e-commerce platform (Shopify, WooCommerce) knows them.
+        (_("Platform"), {"fields": ("platform_id", "inventory_item_id", "platform_updated_at", "deleted_at")}),
     )
 
     change_form_template = "admin/inventory_ai/variant/change_form.html"
 
-    @admin.display(description="Forecast")
+    @admin.display(description=_("Forecast"))
     def forecast_link(self, obj):
         url = reverse("admin:inventory_ai_variant_forecast", args=[obj.pk])
-        return format_html('<a href="{}">chart</a>', url)
+        # Translators: link text to a variant's forecast chart, in the "Forecast" column of the variant list.
+        return format_html('<a href="{}">{}</a>', url, gettext("chart"))
 
     def get_urls(self):
         forecast = self.admin_site.admin_view(self.forecast_view)
@@ -111,7 +115,7 @@ class VariantAdmin(admin.ModelAdmin):
             response = HttpResponse(planning_settings.export(store, kind), content_type=content_type)
             response["Content-Disposition"] = f'attachment; filename="planning-settings-{store.pk}.{kind}"'
             return response
-        context = {**self.admin_site.each_context(request), "title": "Planning settings", "opts": self.opts,
+        context = {**self.admin_site.each_context(request), "title": gettext("Planning settings"), "opts": self.opts,
                    "store": store, "stores": Store.objects.order_by("domain"),
                    "can_change": request.user.has_perm("inventory_ai.change_planning_settings")}  # fmt: skip
         if request.method == "POST":
@@ -120,17 +124,20 @@ class VariantAdmin(admin.ModelAdmin):
             if request.POST.get("token"):
                 pending = request.session.pop(f"planning-settings-{request.POST['token']}", None)
                 if pending is None or pending["store"] != store.pk:
-                    self.message_user(request, "That preview has expired: upload the file again.", messages.ERROR)
+                    expired = gettext("That preview has expired: upload the file again.")
+                    self.message_user(request, expired, messages.ERROR)
                 else:
                     changes = [planning_settings.Change(*row) for row in pending["changes"]]
                     written, stale = planning_settings.apply(store, changes, request.user)
-                    self.message_user(request, f"{written:,} setting(s) changed.")
+                    # The English keeps "setting(s)" for any count; the plural forms are there for the translations.
+                    changed = ngettext("%(count)s setting(s) changed.", "%(count)s setting(s) changed.", written)
+                    self.message_user(request, changed % {"count": f"{written:,}"})
                     for line in stale[:20]:
                         self.message_user(request, line, messages.WARNING)
                 return HttpResponseRedirect(f"{request.path}?store={store.pk}")
             upload = request.FILES.get("file")
             if upload is None:
-                context["error"] = "Choose a CSV or Excel file."
+                context["error"] = gettext("Choose a CSV or Excel file.")
             else:
                 kind = planning_settings.XLSX if upload.name.lower().endswith(".xlsx") else planning_settings.CSV
                 try:
@@ -168,7 +175,7 @@ class VariantAdmin(admin.ModelAdmin):
             return response
         context = {
             **self.admin_site.each_context(request),
-            "title": "Overstock and dead stock",
+            "title": gettext("Overstock and dead stock"),
             "opts": self.opts,
             "health": health,
             "stores": Store.objects.order_by("domain"),
@@ -199,7 +206,7 @@ class VariantAdmin(admin.ModelAdmin):
         context = {
             **self.admin_site.each_context(request),
             "title": f"{variant.sku or variant.platform_id} — {variant.display_title}",
-            "subtitle": "Forecast",
+            "subtitle": gettext("Forecast"),
             "opts": self.opts,
             "original": variant,
             "overview": overview,

@@ -11,6 +11,8 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 
 from inventory_ai.text import csv_safe
 
@@ -25,16 +27,16 @@ class ReadOnlyAdminMixin:
         return False
 
 
-@admin.action(description="Export selected to CSV", permissions=["view"])
+@admin.action(description=_("Export selected to CSV"), permissions=["view"])
 def export_csv(modeladmin, request, queryset):
     """The selected rows with the admin's `csv_columns` ((header, function of the row) pairs)."""
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     stamp = timezone.now().strftime("%Y%m%d-%H%M")
     response["Content-Disposition"] = f'attachment; filename="{modeladmin.opts.model_name}-{stamp}.csv"'
     writer = csv.writer(response)
-    writer.writerow([header for header, _ in modeladmin.csv_columns])
+    writer.writerow([header for header, _column in modeladmin.csv_columns])
     for row in queryset:
-        writer.writerow([csv_safe(column(row)) for _, column in modeladmin.csv_columns])
+        writer.writerow([csv_safe(column(row)) for _header, column in modeladmin.csv_columns])
     return response
 
 
@@ -43,11 +45,13 @@ class DecisionAdminMixin:
     delete_selected) that lists what will change and lets the planner edit the quantity before approving.
 
     Deciding needs the model's `approve_<model>` permission, checked again when the action runs, so a forged POST
-    from a user without it is refused. Subclasses set `decision_noun` and implement `proposed_quantity` and `decide`.
+    from a user without it is refused. Subclasses set `decision_noun` (plural, lazily translated: it is the `items`
+    of whole translated sentences) and implement `proposed_quantity` and `decide`.
     """
 
-    decision_noun = "records"
-    quantity_label = "Quantity"
+    # Translators: what a decision page approves or rejects, as in "Approve records" or "3 records approved."
+    decision_noun = _("records")
+    quantity_label = _("Quantity")
 
     def has_approve_permission(self, request, obj=None) -> bool:
         return request.user.has_perm(f"{self.opts.app_label}.approve_{self.opts.model_name}")
@@ -58,11 +62,11 @@ class DecisionAdminMixin:
     def decide(self, obj, approve: bool, user, quantity: int | None) -> bool:
         raise NotImplementedError
 
-    @admin.action(description="Approve selected…", permissions=["approve"])
+    @admin.action(description=_("Approve selected…"), permissions=["approve"])
     def approve_selected(self, request, queryset):
         return self.confirm_decision(request, queryset, approve=True)
 
-    @admin.action(description="Reject selected…", permissions=["approve"])
+    @admin.action(description=_("Reject selected…"), permissions=["approve"])
     def reject_selected(self, request, queryset):
         return self.confirm_decision(request, queryset, approve=False)
 
@@ -73,7 +77,8 @@ class DecisionAdminMixin:
         pending = list(queryset.filter(status="pending").select_related("variant", "store"))
         skipped = queryset.count() - len(pending)
         if not pending:
-            self.message_user(request, f"None of the selected {self.decision_noun} is pending.", messages.WARNING)
+            message = gettext("None of the selected %(items)s is pending.") % {"items": self.decision_noun}
+            self.message_user(request, message, messages.WARNING)
             return None
         errors: dict[int, str] = {}
         if request.method == "POST" and request.POST.get("post") == "yes":
@@ -86,17 +91,25 @@ class DecisionAdminMixin:
                         if quantities[obj.pk] < 0:
                             raise ValueError
                     except ValueError:
-                        errors[obj.pk] = "Enter a whole number, 0 or more."
+                        errors[obj.pk] = gettext("Enter a whole number, 0 or more.")
             if not errors:
                 changed = sum(self.decide(obj, approve, request.user, quantities.get(obj.pk)) for obj in pending)
-                verb = "approved" if approve else "rejected"
-                self.message_user(request, f"{changed} {self.decision_noun} {verb}.", messages.SUCCESS)
+                # The English keeps one form for any count; the plural forms are there for the translations.
+                if approve:
+                    # Translators: e.g. "3 restock suggestions approved."; %(items)s is the records' plural noun.
+                    done = ngettext("%(count)s %(items)s approved.", "%(count)s %(items)s approved.", changed)
+                else:
+                    # Translators: e.g. "3 restock suggestions rejected."; %(items)s is the records' plural noun.
+                    done = ngettext("%(count)s %(items)s rejected.", "%(count)s %(items)s rejected.", changed)
+                self.message_user(request, done % {"count": changed, "items": self.decision_noun}, messages.SUCCESS)
                 if skipped or changed < len(pending):
-                    self.message_user(
-                        request,
-                        f"{skipped + len(pending) - changed} were no longer pending and were left as they are.",
-                        messages.WARNING,
+                    left = skipped + len(pending) - changed
+                    message = ngettext(
+                        "%(count)s were no longer pending and were left as they are.",
+                        "%(count)s were no longer pending and were left as they are.",
+                        left,
                     )
+                    self.message_user(request, message % {"count": left}, messages.WARNING)
                 return None
         rows = [
             {
@@ -106,9 +119,11 @@ class DecisionAdminMixin:
             }
             for obj in pending
         ]
+        # Translators: the confirmation page's title, e.g. "Approve restock suggestions".
+        title = gettext("Approve %(items)s") if approve else gettext("Reject %(items)s")
         context = {
             **self.admin_site.each_context(request),
-            "title": ("Approve " if approve else "Reject ") + self.decision_noun,
+            "title": title % {"items": self.decision_noun},
             "opts": self.opts,
             "rows": rows,
             "approve": approve,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.db.models import Sum
+from django.utils.translation import ngettext
 
 from inventory_ai.admin.common import ReadOnlyAdminMixin
 from inventory_ai.models import (
@@ -33,7 +34,12 @@ class DailyDemandAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         response = super().changelist_view(request, extra_context)
         if hasattr(response, "context_data") and "cl" in response.context_data:
             totals = response.context_data["cl"].queryset.aggregate(units=Sum("units"), revenue=Sum("revenue"))
-            response.context_data["title"] = (
-                f"Daily demand: {totals['units'] or 0:,} units, {totals['revenue'] or 0:,.2f} revenue"
+            units, revenue = totals["units"] or 0, totals["revenue"] or 0
+            title = ngettext(
+                # Translators: the daily demand list's title, with the total units sold and revenue of the rows shown.
+                "Daily demand: %(units)s units, %(revenue)s revenue",
+                "Daily demand: %(units)s units, %(revenue)s revenue",
+                units,
             )
+            response.context_data["title"] = title % {"units": f"{units:,}", "revenue": f"{revenue:,.2f}"}
         return response

@@ -10,6 +10,9 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.formats import date_format
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from inventory_ai.models import DemandEvent, ForecastOverride, PriceChange, RemovedEvent, WeatherDay, WeatherFetch
 from inventory_ai.selectors.drivers import event_variants, override_score
@@ -69,7 +72,7 @@ class DemandEventAdmin(admin.ModelAdmin):
     readonly_fields = ("source", "external_id", "created_by", "created_at", "updated_at")
     change_list_template = "admin/inventory_ai/demandevent/change_list.html"
 
-    @admin.display(description="SKUs")
+    @admin.display(description=_("SKUs"))
     def skus(self, obj: DemandEvent) -> int:
         return event_variants(obj).count()
 
@@ -115,7 +118,8 @@ class DemandEventAdmin(admin.ModelAdmin):
         following = last + timedelta(days=1)
         context = {
             **self.admin_site.each_context(request),
-            "title": f"Events — {first:%B %Y}",
+            # Translators: the event calendar's title; %(month)s is a month and its year, e.g. "March 2025".
+            "title": gettext("Events — %(month)s") % {"month": date_format(first, "YEAR_MONTH_FORMAT")},
             "opts": self.opts,
             "weeks": weeks,
             "previous": f"{previous:%Y-%m}",
@@ -134,7 +138,7 @@ class RemovedEventAdmin(admin.ModelAdmin):
     search_fields = ("name", "removed_by", "external_id")
     date_hierarchy = "removed_at"
 
-    @admin.display(description="SKUs")
+    @admin.display(description=_("SKUs"))
     def skus(self, obj: RemovedEvent) -> int:
         return len(obj.variant_ids)
 
@@ -153,7 +157,7 @@ class PriceChangeAdmin(admin.ModelAdmin):
     date_hierarchy = "effective_from"
     list_select_related = ("variant",)
 
-    @admin.display(boolean=True, description="On sale")
+    @admin.display(boolean=True, description=_("On sale"))
     def on_sale(self, obj: PriceChange) -> bool:
         return obj.on_sale
 
@@ -224,12 +228,13 @@ class ForecastOverrideAdmin(admin.ModelAdmin):
     autocomplete_fields = ("variants",)
     readonly_fields = ("created_by", "created_at", "updated_at", "score")
 
-    @admin.display(description="Against what sold")
+    # Translators: how a forecast override fared against the units actually sold, beside the model's forecast.
+    @admin.display(description=_("Against what sold"))
     def score(self, obj: ForecastOverride) -> str:
         if not obj.pk:
             return "-"
         result = override_score(obj, date.today())
-        return result.text if result else "not scored yet (no period of it has passed)"
+        return result.text if result else gettext("not scored yet (no period of it has passed)")
 
     def save_model(self, request, obj, form, change):
         """Saved with its SKUs in `save_related`, through the audited service."""

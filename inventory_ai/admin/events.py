@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from inventory_ai.admin.common import ReadOnlyAdminMixin
 from inventory_ai.models import (
@@ -25,11 +27,18 @@ class WebhookEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         # Records stay read-only in forms; re-queueing needs the model's change permission all the same.
         return request.user.has_perm("inventory_ai.change_webhookevent")
 
-    @admin.action(description="Re-queue selected failed events", permissions=["requeue"])
+    @admin.action(description=_("Re-queue selected failed events"), permissions=["requeue"])
     def requeue_failed(self, request, queryset):
         count = requeue_failed_events(list(queryset.values_list("pk", flat=True)))
-        self.message_user(request, f"{count} failed event(s) re-queued for processing.")
+        # The English keeps "event(s)" for any count; the plural forms are there for the translations.
+        message = ngettext(
+            "%(count)s failed event(s) re-queued for processing.",
+            "%(count)s failed event(s) re-queued for processing.",
+            count,
+        )
+        self.message_user(request, message % {"count": count})
 
-    @admin.display(description="Body")
+    # Translators: the webhook event's payload, as the store sent it.
+    @admin.display(description=_("Body"))
     def body_text(self, obj):
         return bytes(obj.body).decode("utf-8", errors="replace")

@@ -7,6 +7,8 @@ from django.contrib import admin
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from inventory_ai.admin.common import ReadOnlyAdminMixin
 from inventory_ai.admin.stores import retrain_stores
@@ -44,7 +46,9 @@ class ForecastRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def has_rerun_permission(self, request) -> bool:
         return request.user.has_perm("inventory_ai.change_forecastrun")
 
-    @admin.action(description="Re-run selected runs (a new run of the same kind for each store)", permissions=["rerun"])
+    @admin.action(
+        description=_("Re-run selected runs (a new run of the same kind for each store)"), permissions=["rerun"]
+    )
     def rerun_runs(self, request, queryset):
         latest = {}
         for run in queryset.select_related("store").order_by("created_at"):
@@ -52,19 +56,23 @@ class ForecastRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         for run in latest.values():
             retrain_stores(self, request, [run.store], run.kind)
 
-    @admin.display(description="Progress")
+    @admin.display(description=_("Progress"))
     def progress_display(self, obj):
         return f"{obj.skus_done + obj.skus_failed:,}/{obj.skus_total:,} ({obj.progress:.0%})"
 
-    @admin.display(description="Backtest RMSSE")
+    # Translators: RMSSE (root mean squared scaled error) is the name of an accuracy measure; keep the acronym.
+    @admin.display(description=_("Backtest RMSSE"))
     def accuracy_display(self, obj):
         overall = (obj.accuracy or {}).get("all")
         return f"{overall['rmsse']:.3f}" if overall else "-"
 
-    @admin.display(description="Duration")
+    @admin.display(description=_("Duration"))
     def duration_display(self, obj):
         seconds = obj.duration_seconds
-        return f"{seconds:.0f} s" if seconds is not None else "-"
+        if seconds is None:
+            return "-"
+        # Translators: a run's duration; "s" is the abbreviation of seconds.
+        return gettext("%(seconds)s s") % {"seconds": f"{seconds:.0f}"}
 
     def get_urls(self):
         schedule = path("schedule/", self.admin_site.admin_view(self.schedule_view), name="inventory_ai_schedule")
@@ -76,7 +84,13 @@ class ForecastRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             {"name": name, "task": entry["task"], "schedule": entry["schedule"], "kwargs": entry.get("kwargs", {})}
             for name, entry in settings.CELERY_BEAT_SCHEDULE.items()
         ]
-        context = {**self.admin_site.each_context(request), "title": "Schedule", "entries": entries, "opts": self.opts}
+        context = {
+            **self.admin_site.each_context(request),
+            # Translators: title of the page listing the periodic tasks (Celery beat schedule).
+            "title": gettext("Schedule"),
+            "entries": entries,
+            "opts": self.opts,
+        }
         return TemplateResponse(request, "admin/inventory_ai/schedule.html", context)
 
 
@@ -88,7 +102,8 @@ class ForecastResultAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_select_related = ("variant", "run")
     show_full_result_count = False
 
-    @admin.display(description="Backtest RMSSE")
+    # Translators: RMSSE (root mean squared scaled error) is the name of an accuracy measure; keep the acronym.
+    @admin.display(description=_("Backtest RMSSE"))
     def rmsse_display(self, obj):
         value = (obj.backtest or {}).get(obj.model)
         return f"{value:.3f}" if value is not None else "-"
@@ -103,14 +118,16 @@ class ForecastAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_select_related = ("variant", "run")
     show_full_result_count = False
 
-    @admin.display(description="Intervals")
+    # Translators: column of the forecast list: the prediction intervals (e.g. "80%: 1.0..4.0").
+    @admin.display(description=_("Intervals"))
     def bounds_display(self, obj):
         levels = sorted({key.split("-")[1] for key in obj.bounds}, key=int)
         return ", ".join(
             f"{level}%: {obj.bounds[f'lo-{level}']:.1f}..{obj.bounds[f'hi-{level}']:.1f}" for level in levels
         )
 
-    @admin.display(description="Run")
+    # Translators: column of the forecast list: the retraining run (a noun) that produced the forecast.
+    @admin.display(description=_("Run"))
     def run_link(self, obj):
         return format_html(
             '<a href="{}">#{}</a>', reverse("admin:inventory_ai_forecastrun_change", args=[obj.run_id]), obj.run_id

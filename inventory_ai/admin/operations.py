@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext, pgettext
+from django.utils.translation import gettext_lazy as _
 
 from inventory_ai.admin.common import ReadOnlyAdminMixin
 from inventory_ai.models import (
@@ -27,16 +29,23 @@ class SyncRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     readonly_fields = ("corrections_display",)
     exclude = ("corrections",)
 
-    @admin.display(description="Counts")
+    @admin.display(description=_("Counts"))
     def counts_display(self, obj):
         return ", ".join(f"{name.replace('_', ' ')} {value:,}" for name, value in sorted(obj.counts.items()) if value)
 
-    @admin.display(description="Corrections")
+    # Translators: the stock levels a reconciliation corrected (ours differed from the store's).
+    @admin.display(description=_("Corrections"))
     def corrections_display(self, obj):
         if not obj.corrections:
             return "-"
         return format_html(
-            "<table><tr><th>SKU</th><th>Location</th><th>Ours</th><th>Store</th></tr>{}</table>",
+            "<table><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>{}</table>",
+            gettext("SKU"),
+            gettext("Location"),
+            # Translators: column header: the stock level Inventory AI had recorded before the correction.
+            pgettext("sync correction", "Ours"),
+            # Translators: column header: the stock level the store (Shopify, WooCommerce) reported.
+            pgettext("sync correction", "Store"),
             format_html_join(
                 "",
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.db.models import Count
+from django.utils.translation import gettext_lazy as _
 
 from inventory_ai.admin.common import ReadOnlyAdminMixin
 from inventory_ai.models import (
@@ -36,7 +37,8 @@ class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("store").annotate(_line_count=Count("lines"))
 
-    @admin.display(description="Lines", ordering="_line_count")
+    # Translators: column of the order list: how many lines (items) an order has.
+    @admin.display(description=_("Lines"), ordering="_line_count")
     def line_count(self, obj):
         return obj._line_count
 

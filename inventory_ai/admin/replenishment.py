@@ -11,6 +11,8 @@ from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext, ngettext, pgettext, pgettext_lazy
+from django.utils.translation import gettext_lazy as _
 
 from inventory_ai import selectors
 from inventory_ai.admin.common import DecisionAdminMixin, ReadOnlyAdminMixin, export_csv
@@ -34,7 +36,8 @@ class AutoApprovalRuleAdmin(admin.ModelAdmin):
     fields = ("store", "name", "active", "abc_classes", "supplier", "max_order_value", "quantity_band_percent",
               "daily_value_cap")  # fmt: skip
 
-    @admin.display(description="Approved today")
+    # Translators: the value of the orders a rule has approved automatically today.
+    @admin.display(description=_("Approved today"))
     def approved_today(self, rule):
         return f"{auto_approval.approved_today(rule):,.2f}"
 
@@ -48,7 +51,7 @@ class ClassPolicyAdmin(admin.ModelAdmin):
 class RiskFilter(admin.SimpleListFilter):
     """How soon the variant stocks out at the forecast rate, against when an order placed today could arrive."""
 
-    title = "stock-out risk"
+    title = _("stock-out risk")
     parameter_name = "risk"
 
     def lookups(self, request, model_admin):
@@ -64,13 +67,23 @@ def _audit_trail(obj) -> str:
     entries = audit.history(obj)
     if not entries:
         return "-"
+    # Translators: who made a change the product made itself (a scheduled task, an automatic approval).
+    system = gettext("system")
     return format_html(
-        "<table><tr><th>When</th><th>Who</th><th>What</th><th>Before</th><th>After</th></tr>{}</table>",
+        "<table><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>{}</table>",
+        gettext("When"),
+        gettext("Who"),
+        # Translators: column of the audit trail: what was done (approved, rejected, pushed...).
+        gettext("What"),
+        # Translators: column of the audit trail: the value before the change.
+        gettext("Before"),
+        # Translators: column of the audit trail: the value after the change.
+        gettext("After"),
         format_html_join(
             "",
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             (
-                (f"{e.at:%Y-%m-%d %H:%M}", e.actor_name or "system", e.get_action_display(), e.before, e.after)
+                (f"{e.at:%Y-%m-%d %H:%M}", e.actor_name or system, e.get_action_display(), e.before, e.after)
                 for e in entries
             ),
         ),
@@ -79,8 +92,9 @@ def _audit_trail(obj) -> str:
 
 @admin.register(ReorderSuggestion)
 class ReorderSuggestionAdmin(DecisionAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
-    decision_noun = "restock suggestions"
-    quantity_label = "Order quantity"
+    # Translators: plural noun in "Approve restock suggestions", "3 restock suggestions approved."
+    decision_noun = _("restock suggestions")
+    quantity_label = _("Order quantity")
     list_display = (
         "urgency",
         "sku",
@@ -144,7 +158,7 @@ class ReorderSuggestionAdmin(DecisionAdminMixin, ReadOnlyAdminMixin, admin.Model
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("variant__supplier_items__supplier")
 
-    @admin.display(description="Urgency", ordering="order_by")
+    @admin.display(description=_("Urgency"), ordering="order_by")
     def urgency(self, obj):
         if obj.status != SuggestionStatus.PENDING:
             return "-"
@@ -152,42 +166,68 @@ class ReorderSuggestionAdmin(DecisionAdminMixin, ReadOnlyAdminMixin, admin.Model
         risk = selectors.risk_of(obj.order_by, today)
         if risk == selectors.LATE:
             late = (today - obj.order_by).days
-            detail = "an order placed today arrives after the stock-out" + (f" ({late} d too late)" if late else "")
-            return format_html('<span class="risk risk-high" title="{}">Late</span>', detail)
+            if late:
+                detail = ngettext(
+                    # Translators: hover text of the "Late" urgency; "d" is the abbreviation of days.
+                    "an order placed today arrives after the stock-out (%(days)s d too late)",
+                    "an order placed today arrives after the stock-out (%(days)s d too late)",
+                    late,
+                ) % {"days": late}
+            else:
+                detail = gettext("an order placed today arrives after the stock-out")
+            # Translators: urgency of a restock suggestion: an order placed today arrives after the stock-out.
+            return format_html('<span class="risk risk-high" title="{}">{}</span>', detail, pgettext("urgency", "Late"))
         slack = (obj.order_by - today).days if obj.order_by else None
+        if slack is None:
+            hint = gettext("No stock-out in sight")
+        else:
+            # Translators: hover text of the urgency: the latest day an order can be placed, counted from today.
+            hint = ngettext("Order within %(days)s days", "Order within %(days)s days", slack) % {"days": slack}
         if risk == selectors.THIS_WEEK:
-            return format_html('<span class="risk risk-mid" title="Order within {} days">Order this week</span>', slack)
-        return format_html('<span class="risk risk-low" title="{}">Fine</span>',
-                           f"Order within {slack} days" if slack is not None else "No stock-out in sight")  # fmt: skip
+            # Translators: urgency of a restock suggestion: the order must be placed within seven days.
+            label = gettext("Order this week")
+            return format_html('<span class="risk risk-mid" title="{}">{}</span>', hint, label)
+        # Translators: urgency of a restock suggestion: no hurry, nothing stocks out before an order could arrive.
+        fine = pgettext("urgency", "Fine")
+        return format_html('<span class="risk risk-low" title="{}">{}</span>', hint, fine)
 
-    @admin.display(description="Supplier")
+    @admin.display(description=_("Supplier"))
     def supplier(self, obj):
         return purchasing.supplier_name(obj.variant) or "-"
 
-    @admin.display(description="Cover", ordering="days_of_cover")
+    # Translators: days of cover: how long the stock on hand and on order lasts at the forecast rate.
+    @admin.display(description=_("Cover"), ordering="days_of_cover")
     def cover(self, obj):
-        return f"{obj.days_of_cover:,.0f} d" if obj.days_of_cover is not None else "-"
+        if obj.days_of_cover is None:
+            return "-"
+        # Translators: a number of days of cover; "d" is the abbreviation of days.
+        return gettext("%(days)s d") % {"days": f"{obj.days_of_cover:,.0f}"}
 
-    @admin.display(description="SKU", ordering="variant__sku")
+    @admin.display(description=_("SKU"), ordering="variant__sku")
     def sku(self, obj):
         url = reverse("admin:inventory_ai_variant_forecast", args=[obj.variant_id])
-        return format_html('<a href="{}" title="Forecast and stock">{}</a>', url, obj.variant.sku or obj.variant_id)
+        # Translators: hover text of the link from a suggestion's SKU to the SKU's forecast page.
+        hint = gettext("Forecast and stock")
+        return format_html('<a href="{}" title="{}">{}</a>', url, hint, obj.variant.sku or obj.variant_id)
 
-    @admin.display(description="Product", ordering="variant__product__title")
+    @admin.display(description=_("Product"), ordering="variant__product__title")
     def title(self, obj):
         return obj.variant.display_title
 
-    @admin.display(description="Order qty")
+    # Translators: short column header: the order quantity.
+    @admin.display(description=_("Order qty"))
     def order_quantity(self, obj):
         if obj.approved_qty is not None and obj.approved_qty != obj.suggested_qty:
-            return format_html("{} <small>(suggested {})</small>", obj.approved_qty, obj.suggested_qty)
+            # Translators: after an approved quantity that differs from the suggested one, e.g. "12 (suggested 10)".
+            suggested = gettext("(suggested %(quantity)s)") % {"quantity": obj.suggested_qty}
+            return format_html("{} <small>{}</small>", obj.approved_qty, suggested)
         return obj.suggested_qty
 
-    @admin.display(description="Value")
+    @admin.display(description=_("Value"))
     def value(self, obj):
         return f"{obj.value:,.2f}" if obj.value is not None else "-"
 
-    @admin.display(description="Audit trail")
+    @admin.display(description=_("Audit trail"))
     def audit_trail(self, obj):
         return _audit_trail(obj)
 
@@ -212,7 +252,12 @@ class ReorderSuggestionAdmin(DecisionAdminMixin, ReadOnlyAdminMixin, admin.Model
 class AdjustmentForm(forms.ModelForm):
     """A manual adjustment: the new quantity, or a change (+/-) on the quantity last read from the store."""
 
-    delta = forms.IntegerField(required=False, help_text="Or a change on the current quantity, e.g. +24 or -3")
+    delta = forms.IntegerField(
+        required=False,
+        # Translators: label of the field for a change (+/-) on the current quantity.
+        label=_("Delta"),
+        help_text=_("Or a change on the current quantity, e.g. +24 or -3"),
+    )
 
     class Meta:
         model = StockAdjustment
@@ -229,10 +274,10 @@ class AdjustmentForm(forms.ModelForm):
     def clean(self):
         data = super().clean()
         if (data.get("new_available") is None) == (data.get("delta") is None):
-            raise forms.ValidationError("Give either the new quantity or a change, not both.")
+            raise forms.ValidationError(gettext("Give either the new quantity or a change, not both."))
         variant, location = data.get("variant"), data.get("location")
         if variant and location and variant.store_id != location.store_id:
-            raise forms.ValidationError("The location belongs to another store than the variant.")
+            raise forms.ValidationError(gettext("The location belongs to another store than the variant."))
         return data
 
 
@@ -250,7 +295,7 @@ class PushAttemptInline(admin.TabularInline):
     readonly_fields = fields
     extra = 0
     can_delete = False
-    verbose_name_plural = "push attempts"
+    verbose_name_plural = _("push attempts")
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -258,8 +303,9 @@ class PushAttemptInline(admin.TabularInline):
 
 @admin.register(StockAdjustment)
 class StockAdjustmentAdmin(DecisionAdminMixin, admin.ModelAdmin):
-    decision_noun = "stock adjustments"
-    quantity_label = "New quantity"
+    # Translators: plural noun in "Approve stock adjustments", "3 stock adjustments approved."
+    decision_noun = _("stock adjustments")
+    quantity_label = _("New quantity")
     form = AdjustmentForm
     list_display = (
         "variant",
@@ -333,12 +379,18 @@ class StockAdjustmentAdmin(DecisionAdminMixin, admin.ModelAdmin):
     def get_inlines(self, request, obj):
         return [PushAttemptInline] if obj is not None else []
 
-    @admin.action(description="Retry the push of selected failed adjustments", permissions=["approve"])
+    @admin.action(description=_("Retry the push of selected failed adjustments"), permissions=["approve"])
     def retry_push(self, request, queryset):
         if not self.has_approve_permission(request):
             raise PermissionDenied
         retried = sum(push.retry_push(adjustment, request.user) for adjustment in queryset)
-        self.message_user(request, f"{retried} failed adjustment(s) sent again; others were not failed.")
+        # The English keeps "adjustment(s)" for any count; the plural forms are there for the translations.
+        message = ngettext(
+            "%(count)s failed adjustment(s) sent again; others were not failed.",
+            "%(count)s failed adjustment(s) sent again; others were not failed.",
+            retried,
+        )
+        self.message_user(request, message % {"count": retried})
 
     def get_readonly_fields(self, request, obj=None):
         return () if obj is None else self.get_fields(request, obj)
@@ -363,10 +415,11 @@ class StockAdjustmentAdmin(DecisionAdminMixin, admin.ModelAdmin):
         obj.pk = created.pk
         obj.refresh_from_db()
 
-    @admin.display(description="Change")
+    # Translators: column of the stock adjustment list: the change (+/-) in quantity, a noun.
+    @admin.display(description=pgettext_lazy("stock adjustment", "Change"))
     def delta_display(self, obj):
         return f"{obj.delta:+d}"
 
-    @admin.display(description="Audit trail")
+    @admin.display(description=_("Audit trail"))
     def audit_trail(self, obj):
         return _audit_trail(obj)

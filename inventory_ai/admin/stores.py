@@ -15,6 +15,8 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 
 from inventory_ai.choices import Platform, RunKind
 from inventory_ai.models import (
@@ -52,13 +54,13 @@ class StoreAdmin(admin.ModelAdmin):
             flow = flows.get(request.POST.get("platform", ""))
             try:
                 if flow is None:
-                    raise ConnectRefused("Choose the store's platform.")
+                    raise ConnectRefused(gettext("Choose the store's platform."))
                 return HttpResponseRedirect(flow.start(shop))
             except ConnectRefused as refusal:
                 error = refusal.message
         context = {
             **self.admin_site.each_context(request),
-            "title": "Connect a store",
+            "title": gettext("Connect a store"),
             "opts": self.opts,
             "platforms": [(value, Platform(value).label) for value in flows],
             "shop": shop,
@@ -70,13 +72,13 @@ class StoreAdmin(admin.ModelAdmin):
         return request.user.has_perm("inventory_ai.add_forecastrun")
 
     @admin.action(
-        description="Retrain forecasts of selected stores (full, with model selection)", permissions=["retrain"]
+        description=_("Retrain forecasts of selected stores (full, with model selection)"), permissions=["retrain"]
     )
     def retrain_full(self, request, queryset):
         retrain_stores(self, request, queryset, RunKind.FULL)
 
     @admin.action(
-        description="Refresh forecasts of selected stores (new data, current models)", permissions=["retrain"]
+        description=_("Refresh forecasts of selected stores (new data, current models)"), permissions=["retrain"]
     )
     def retrain_refresh(self, request, queryset):
         retrain_stores(self, request, queryset, RunKind.REFRESH)
@@ -84,11 +86,11 @@ class StoreAdmin(admin.ModelAdmin):
     def has_sync_permission(self, request) -> bool:
         return request.user.has_perm("inventory_ai.add_syncrun")
 
-    @admin.action(description="Backfill selected stores (import catalogue, stock and orders)", permissions=["sync"])
+    @admin.action(description=_("Backfill selected stores (import catalogue, stock and orders)"), permissions=["sync"])
     def backfill(self, request, queryset):
         _sync_stores(self, request, queryset, SyncRun.Kind.BACKFILL)
 
-    @admin.action(description="Reconcile selected stores now (stock levels, recent orders)", permissions=["sync"])
+    @admin.action(description=_("Reconcile selected stores now (stock levels, recent orders)"), permissions=["sync"])
     def reconcile(self, request, queryset):
         _sync_stores(self, request, queryset, SyncRun.Kind.RECONCILE)
 
@@ -97,12 +99,14 @@ class StoreAdmin(admin.ModelAdmin):
     # Secrets are encrypted at rest and never shown; `manage.py add_store` sets and rotates them.
     exclude = ("credentials", "webhook_secrets", "webhook_subscriptions")
     readonly_fields = (
-        "secrets_summary", "connection", "subscriptions_summary", "activity", "created_at", "updated_at"
+        "secrets_summary", "connection", "subscriptions_summary", "activity", "uses_transfers", "created_at",
+        "updated_at",
     )  # fmt: skip
     fieldsets = (
         (None, {"fields": ("platform", "domain", "name", "active")}),
         (
-            "API",
+            # Translators: title of the store's connection fields (the platform's API).
+            _("API"),
             {
                 "fields": (
                     "api_base_url",
@@ -114,9 +118,13 @@ class StoreAdmin(admin.ModelAdmin):
                 )
             },
         ),  # fmt: skip
-        ("Locale", {"fields": ("timezone", "currency", "country_code", "subdivision_code", "latitude", "longitude")}),
         (
-            "Replenishment defaults",
+            # Translators: title of the store's regional fields (time zone, currency, country, position).
+            _("Locale"),
+            {"fields": ("timezone", "currency", "country_code", "subdivision_code", "latitude", "longitude")},
+        ),
+        (
+            _("Replenishment defaults"),
             {
                 "fields": (
                     "default_lead_time_days",
@@ -129,7 +137,10 @@ class StoreAdmin(admin.ModelAdmin):
                 )
             },
         ),
-        ("History", {"fields": ("created_at", "updated_at")}),
+        # Translators: title of the store's purchasing fields (how deliveries are received).
+        (_("Receiving"), {"fields": ("receiving", "uses_transfers")}),
+        # Translators: title of the store's record dates (when it was created, last changed).
+        (_("History"), {"fields": ("created_at", "updated_at")}),
     )
 
     def get_queryset(self, request):
@@ -139,34 +150,47 @@ class StoreAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)
         if change and "timezone" in form.changed_data:
             store_timezone_changed(obj)
-            self.message_user(request, "The time zone changed: daily demand was rebuilt on the new local days.")
+            changed = gettext("The time zone changed: daily demand was rebuilt on the new local days.")
+            self.message_user(request, changed)
 
-    @admin.display(description="Variants", ordering="_variant_count")
+    @admin.display(description=_("Variants"), ordering="_variant_count")
     def variant_count(self, obj):
         return obj._variant_count
 
-    @admin.display(description="Secrets")
+    @admin.display(description=_("Secrets"))
     def secrets_summary(self, obj):
-        names = ", ".join(sorted(obj.credentials)) or "no API credentials"
-        return f"{len(obj.webhook_secrets)} webhook secret(s); {names} (encrypted, not shown)"
+        names = ", ".join(sorted(obj.credentials)) or gettext("no API credentials")
+        count = len(obj.webhook_secrets)
+        # Translators: %(names)s lists the names of the store's API credentials, or says there are none.
+        summary = ngettext("%(count)s webhook secret(s); %(names)s (encrypted, not shown)",
+                           "%(count)s webhook secret(s); %(names)s (encrypted, not shown)", count)  # fmt: skip
+        return summary % {"count": count, "names": names}
 
-    @admin.display(description="Connection")
+    @admin.display(description=_("Connection"))
     def connection(self, obj):
         """The token's state: when it expires (renewed before), and the scopes granted, never the token."""
         credentials = obj.credentials
         if obj.connection_error:
-            return f"FAILING: {obj.connection_error}"
+            # Translators: the store's connection fails; %(error)s is the platform's answer.
+            return gettext("FAILING: %(error)s") % {"error": obj.connection_error}
         if not credentials.get("expires_at"):
-            return "a token that does not expire (a legacy app's, or REST keys)" if credentials else "not connected"
-        scopes = credentials.get("scopes") or "not recorded"
-        text = f"token valid until {credentials['expires_at'][:16]} UTC, renewed before; scopes granted: {scopes}"
-        missing = [scope for scope in settings.SHOPIFY_SCOPES if scope not in scopes.split(",")]
+            if not credentials:
+                return gettext("not connected")
+            return gettext("a token that does not expire (a legacy app's, or REST keys)")
+        recorded = credentials.get("scopes")
+        # Translators: the access scopes the merchant granted were not recorded.
+        scopes = recorded or gettext("not recorded")
+        text = gettext("token valid until %(expires_at)s UTC, renewed before; scopes granted: %(scopes)s")
+        text = text % {"expires_at": credentials["expires_at"][:16], "scopes": scopes}
+        missing = [scope for scope in settings.SHOPIFY_SCOPES if scope not in (recorded or "").split(",")]
         if credentials.get("refresh_token") and missing:  # installed through the app: approve the rest there
             again = reverse("shopify-install") + "?" + urlencode({"shop": obj.domain})
-            return format_html('{}; missing: {} (<a href="{}">approve them</a>)', text, ", ".join(missing), again)
+            # Translators: {scopes} lists access scopes the app needs that the merchant has not granted yet.
+            approve = gettext('{text}; missing: {scopes} (<a href="{url}">approve them</a>)')
+            return format_html(approve, text=text, scopes=", ".join(missing), url=again)
         return text
 
-    @admin.display(description="Activity")
+    @admin.display(description=_("Activity"))
     def activity(self, obj):
         """The backfill's progress, the last reconciliation and the last webhook delivery, each linked."""
         if not obj.pk:
@@ -177,36 +201,55 @@ class StoreAdmin(admin.ModelAdmin):
             if run is not None:
                 link = reverse("admin:inventory_ai_syncrun_change", args=[run.pk])
                 when = run.finished_at or run.started_at or run.created_at
+                line = ngettext(
+                    # Translators: a store sync, e.g. "Backfill #12: Running, 40 page(s), 2025-03-01 10:00" (linked).
+                    '<a href="{url}">{kind} #{number}</a>: {status}, {pages} page(s), {when}',
+                    '<a href="{url}">{kind} #{number}</a>: {status}, {pages} page(s), {when}',
+                    run.pages,
+                )
                 parts.append(
                     format_html(
-                        '<a href="{}">{} #{}</a>: {}, {} page(s), {}',
-                        link,
-                        run.get_kind_display(),
-                        run.pk,
-                        run.get_status_display(),
-                        run.pages,
-                        f"{when:%Y-%m-%d %H:%M}",
+                        line,
+                        url=link,
+                        kind=run.get_kind_display(),
+                        number=run.pk,
+                        status=run.get_status_display(),
+                        pages=run.pages,
+                        when=f"{when:%Y-%m-%d %H:%M}",
                     )
                 )
         delivery = WebhookEvent.objects.filter(store=obj).order_by("-received_at").first()
         if delivery is not None:
             link = reverse("admin:inventory_ai_webhookevent_change", args=[delivery.pk])
-            parts.append(format_html('last webhook: <a href="{}">{}</a> {}', link, delivery.topic,
-                                     f"{delivery.received_at:%Y-%m-%d %H:%M}"))  # fmt: skip
-        return format_html_join(mark_safe("<br>"), "{}", ((part,) for part in parts)) if parts else "none yet"
+            # Translators: the store's last webhook delivery: its topic (e.g. "orders/create", linked), then when.
+            last = gettext('last webhook: <a href="{url}">{topic}</a> {when}')
+            parts.append(format_html(last, url=link, topic=delivery.topic,
+                                     when=f"{delivery.received_at:%Y-%m-%d %H:%M}"))  # fmt: skip
+        if not parts:
+            # Translators: the store has had no sync and no webhook delivery yet.
+            return gettext("none yet")
+        return format_html_join(mark_safe("<br>"), "{}", ((part,) for part in parts))
 
-    @admin.display(description="Webhook subscriptions")
+    @admin.display(description=_("Webhook subscriptions"))
     def subscriptions_summary(self, obj):
         report = obj.webhook_subscriptions or {}
         if not subscriptions.managed(obj):
-            return "kept by the merchant (a store connected with a pasted token)"
+            return gettext("kept by the merchant (a store connected with a pasted token)")
         if not report:
-            return "not checked yet: the next reconciliation subscribes them"
+            return gettext("not checked yet: the next reconciliation subscribes them")
         states = Counter(report.get("topics", {}).values())
         found = subscriptions.problems(obj)
-        text = ", ".join(f"{count} {state}" for state, count in sorted(states.items()))
-        text = f"{text} at {report.get('address')} (checked {report.get('checked_at', '')[:16]})"
-        return f"{text}; problems: {'; '.join(found)}" if found else text
+        counts = ", ".join(f"{count} {state}" for state, count in sorted(states.items()))
+        # Translators: %(states)s counts the webhook topics by state (e.g. "12 ok, 1 missing"), then the address.
+        text = gettext("%(states)s at %(address)s (checked %(checked_at)s)") % {
+            "states": counts,
+            "address": report.get("address"),
+            "checked_at": report.get("checked_at", "")[:16],
+        }
+        if not found:
+            return text
+        # Translators: %(summary)s is the subscriptions' summary, %(problems)s the problems found, "; "-separated.
+        return gettext("%(summary)s; problems: %(problems)s") % {"summary": text, "problems": "; ".join(found)}
 
 
 def retrain_stores(modeladmin, request, stores, kind):
@@ -217,9 +260,14 @@ def retrain_stores(modeladmin, request, stores, kind):
             modeladmin.message_user(request, f"{store}: {exc}.", level="warning")
             continue
         if run is None:
-            modeladmin.message_user(request, f"{store}: no new data since the current forecast.", level="info")
+            message = gettext("%(store)s: no new data since the current forecast.") % {"store": store}
+            modeladmin.message_user(request, message, level="info")
         else:
-            modeladmin.message_user(request, f"{store}: {run.get_kind_display().lower()} queued as run #{run.pk}.")
+            # Translators: e.g. "shop.example.com: full retrain queued as run #12."
+            message = gettext("%(store)s: %(kind)s queued as run #%(number)s.")
+            modeladmin.message_user(
+                request, message % {"store": store, "kind": run.get_kind_display().lower(), "number": run.pk}
+            )
 
 
 def _sync_stores(modeladmin, request, stores, kind):
@@ -229,4 +277,8 @@ def _sync_stores(modeladmin, request, stores, kind):
         except sync_runs.SyncAlreadyRunning as exc:
             modeladmin.message_user(request, f"{store}: {exc}.", level="warning")
         else:
-            modeladmin.message_user(request, f"{store}: {run.get_kind_display().lower()} queued as #{run.pk}.")
+            # Translators: e.g. "shop.example.com: backfill queued as #12."
+            message = gettext("%(store)s: %(kind)s queued as #%(number)s.")
+            modeladmin.message_user(
+                request, message % {"store": store, "kind": run.get_kind_display().lower(), "number": run.pk}
+            )
