@@ -1,124 +1,125 @@
 """Enumerations shared by models, services and the admin."""
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class Platform(models.TextChoices):
-    SHOPIFY = "shopify", "Shopify"
-    WOOCOMMERCE = "woocommerce", "WooCommerce"
+    SHOPIFY = "shopify", _("Shopify")
+    WOOCOMMERCE = "woocommerce", _("WooCommerce")
 
 
 class OrderStatus(models.TextChoices):
     """Our normalised order state; only OPEN orders count as demand. The platform's own status is kept beside it."""
 
-    OPEN = "open", "Open"
-    CANCELLED = "cancelled", "Cancelled"
-    DELETED = "deleted", "Deleted"
+    OPEN = "open", _("Open")
+    CANCELLED = "cancelled", _("Cancelled")
+    DELETED = "deleted", _("Deleted")
 
 
 class OrderSource(models.TextChoices):
-    WEBHOOK = "webhook", "Webhook"
-    BACKFILL = "backfill", "API backfill"
-    CSV_IMPORT = "csv", "CSV import"
+    WEBHOOK = "webhook", _("Webhook")
+    BACKFILL = "backfill", _("API backfill")
+    CSV_IMPORT = "csv", _("CSV import")
 
 
 class WebhookStatus(models.TextChoices):
-    RECEIVED = "received", "Received"
-    PROCESSED = "processed", "Processed"
-    IGNORED = "ignored", "Ignored"
-    FAILED = "failed", "Failed"
+    RECEIVED = "received", _("Received")
+    PROCESSED = "processed", _("Processed")
+    IGNORED = "ignored", _("Ignored")
+    FAILED = "failed", _("Failed")
 
 
 class RunStatus(models.TextChoices):
-    QUEUED = "queued", "Queued"
-    RUNNING = "running", "Running"
-    SUCCEEDED = "succeeded", "Succeeded"
-    FAILED = "failed", "Failed"
+    QUEUED = "queued", _("Queued")
+    RUNNING = "running", _("Running")
+    SUCCEEDED = "succeeded", _("Succeeded")
+    FAILED = "failed", _("Failed")
 
 
 class RunKind(models.TextChoices):
-    FULL = "full", "Full retrain (model selection)"
-    REFRESH = "refresh", "Refresh (chosen models, new data)"
+    FULL = "full", _("Full retrain (model selection)")
+    REFRESH = "refresh", _("Refresh (chosen models, new data)")
 
 
 class RunPhase(models.TextChoices):
     """Where a retraining run is: backtesting candidates (beside training the global network), then forecasting."""
 
-    PLANNING = "planning", "Planning"
-    BACKTEST = "backtest", "Backtesting candidates"
-    FORECAST = "forecast", "Forecasting"
-    DONE = "done", "Done"
+    PLANNING = "planning", _("Planning")
+    BACKTEST = "backtest", _("Backtesting candidates")
+    FORECAST = "forecast", _("Forecasting")
+    DONE = "done", _("Done")
 
 
 class StepStatus(models.TextChoices):
-    PENDING = "pending", "Pending"
-    DONE = "done", "Done"
-    FAILED = "failed", "Failed"
-    SKIPPED = "skipped", "Skipped"
+    PENDING = "pending", _("Pending")
+    DONE = "done", _("Done")
+    FAILED = "failed", _("Failed")
+    SKIPPED = "skipped", _("Skipped")
 
 
 class ServiceMeasure(models.TextChoices):
-    FILL_RATE = "fill_rate", "Fill rate (share of demand served from stock)"
-    CYCLE = "cycle", "Cycle service (no stock-out in a replenishment cycle)"
+    FILL_RATE = "fill_rate", _("Fill rate (share of demand served from stock)")
+    CYCLE = "cycle", _("Cycle service (no stock-out in a replenishment cycle)")
 
 
 class ReceivingMethod(models.TextChoices):
-    AUTO = "auto", "On a transfer where the store keeps transfers, else as an addition"
-    TRANSFER = "transfer", "On an inbound transfer's shipment"
-    ADDITION = "addition", "As an addition to the available stock"
+    AUTO = "auto", _("On a transfer where the store keeps transfers, else as an addition")
+    TRANSFER = "transfer", _("On an inbound transfer's shipment")
+    ADDITION = "addition", _("As an addition to the available stock")
 
 
 class FillRateScope(models.TextChoices):
-    ITEM = "item", "Each item reaches the fill rate"
-    STORE = "store", "The items of a service level reach it together, at the least stock value"
+    ITEM = "item", _("Each item reaches the fill rate")
+    STORE = "store", _("The items of a service level reach it together, at the least stock value")
 
 
 class AbcClass(models.TextChoices):
-    A = "A", "A (top 80% of revenue)"
-    B = "B", "B (next 15%)"
-    C = "C", "C (last 5%)"
+    A = "A", _("A (top 80% of revenue)")
+    B = "B", _("B (next 15%)")
+    C = "C", _("C (last 5%)")
 
 
 class SuggestionStatus(models.TextChoices):
-    PENDING = "pending", "Pending"
-    APPROVED = "approved", "Approved"
-    REJECTED = "rejected", "Rejected"
-    SUPERSEDED = "superseded", "Superseded"
+    PENDING = "pending", _("Pending")
+    APPROVED = "approved", _("Approved")
+    REJECTED = "rejected", _("Rejected")
+    SUPERSEDED = "superseded", _("Superseded")
 
 
 class AdjustmentStatus(models.TextChoices):
-    PENDING = "pending", "Pending"
-    APPROVED = "approved", "Approved"
-    REJECTED = "rejected", "Rejected"
-    PUSHING = "pushing", "Pushing"
-    PUSHED = "pushed", "Pushed"
-    CONFLICT = "conflict", "Conflict"
-    FAILED = "failed", "Failed"
+    PENDING = "pending", _("Pending")
+    APPROVED = "approved", _("Approved")
+    REJECTED = "rejected", _("Rejected")
+    PUSHING = "pushing", _("Pushing")
+    PUSHED = "pushed", _("Pushed")
+    CONFLICT = "conflict", _("Conflict")
+    FAILED = "failed", _("Failed")
 
 
 class AdjustmentReason(models.TextChoices):
-    RESTOCK = "restock", "Restock received"
-    RECONCILIATION = "reconciliation", "Correction from reconciliation"
-    MANUAL = "manual", "Manual"
+    RESTOCK = "restock", _("Restock received")
+    RECONCILIATION = "reconciliation", _("Correction from reconciliation")
+    MANUAL = "manual", _("Manual")
 
 
 class AuditAction(models.TextChoices):
-    CREATE = "create", "Created"
-    EDIT = "edit", "Edited"
-    APPROVE = "approve", "Approved"
-    REJECT = "reject", "Rejected"
-    PUSH = "push", "Pushed"
-    SEND = "send", "Sent"
-    RECEIVE = "receive", "Received"
-    CANCEL = "cancel", "Cancelled"
+    CREATE = "create", _("Created")
+    EDIT = "edit", _("Edited")
+    APPROVE = "approve", _("Approved")
+    REJECT = "reject", _("Rejected")
+    PUSH = "push", _("Pushed")
+    SEND = "send", _("Sent")
+    RECEIVE = "receive", _("Received")
+    CANCEL = "cancel", _("Cancelled")
 
 
 class PurchaseOrderStatus(models.TextChoices):
-    DRAFT = "draft", "Draft"
-    SENT = "sent", "Sent"
-    PARTIALLY_RECEIVED = "partially_received", "Partially received"
-    RECEIVED = "received", "Received"
-    CANCELLED = "cancelled", "Cancelled"
+    DRAFT = "draft", _("Draft")
+    SENT = "sent", _("Sent")
+    PARTIALLY_RECEIVED = "partially_received", _("Partially received")
+    RECEIVED = "received", _("Received")
+    CANCELLED = "cancelled", _("Cancelled")
 
     @classmethod
     def open(cls) -> tuple[str, ...]:
@@ -127,40 +128,40 @@ class PurchaseOrderStatus(models.TextChoices):
 
 
 class AuditSource(models.TextChoices):
-    ADMIN = "admin", "Admin"
-    API = "api", "API"
-    SYSTEM = "system", "System"
+    ADMIN = "admin", _("Admin")
+    API = "api", _("API")
+    SYSTEM = "system", _("System")
 
 
 class DriverSource(models.TextChoices):
     """Where a driver record came from."""
 
-    MANUAL = "manual", "Entered by a planner"
-    PLATFORM = "platform", "The store (webhook, backfill or reconciliation)"
-    SHOPIFY_DISCOUNT = "shopify_discount", "Shopify discount"
-    WOOCOMMERCE_SALE = "woo_sale", "WooCommerce sale price"
+    MANUAL = "manual", _("Entered by a planner")
+    PLATFORM = "platform", _("The store (webhook, backfill or reconciliation)")
+    SHOPIFY_DISCOUNT = "shopify_discount", _("Shopify discount")
+    WOOCOMMERCE_SALE = "woo_sale", _("WooCommerce sale price")
 
 
 class EventKind(models.TextChoices):
-    PROMOTION = "promotion", "Promotion"
-    MARKDOWN = "markdown", "Markdown"
-    LAUNCH = "launch", "Launch"
-    CLEARANCE = "clearance", "Clearance"
-    STOCK_OUT = "stock_out", "Stock-out"
-    OTHER = "other", "Other"
+    PROMOTION = "promotion", _("Promotion")
+    MARKDOWN = "markdown", _("Markdown")
+    LAUNCH = "launch", _("Launch")
+    CLEARANCE = "clearance", _("Clearance")
+    STOCK_OUT = "stock_out", _("Stock-out")
+    OTHER = "other", _("Other")
 
 
 class EventScope(models.TextChoices):
     """Which SKUs an event moves."""
 
-    STORE = "store", "The whole store"
-    PRODUCTS = "products", "Some products"
-    VARIANTS = "variants", "Some SKUs"
-    PRODUCT_TYPE = "product_type", "A product type"
-    VENDOR = "vendor", "A vendor"
+    STORE = "store", _("The whole store")
+    PRODUCTS = "products", _("Some products")
+    VARIANTS = "variants", _("Some SKUs")
+    PRODUCT_TYPE = "product_type", _("A product type")
+    VENDOR = "vendor", _("A vendor")
 
 
 class WeatherKind(models.TextChoices):
-    OBSERVED = "observed", "Observed"
-    FORECAST = "forecast", "Forecast"
-    CLIMATOLOGY = "climatology", "Climatology"
+    OBSERVED = "observed", _("Observed")
+    FORECAST = "forecast", _("Forecast")
+    CLIMATOLOGY = "climatology", _("Climatology")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 
 class ApiToken(models.Model):
@@ -14,15 +16,22 @@ class ApiToken(models.Model):
     (no salt, no slow hash) is enough: nothing can be guessed from it.
     """
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
-    name = models.CharField(max_length=100, blank=True, help_text="What the key is for (a script, a dashboard)")
-    lookup = models.CharField(max_length=12, unique=True, help_text="The key's first characters")
-    digest = models.CharField(max_length=64, help_text="SHA-256 of the key, hexadecimal")
-    created_at = models.DateTimeField(auto_now_add=True)
-    last_used_at = models.DateTimeField(null=True, blank=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("user"), on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    name = models.CharField(
+        verbose_name=_("name"), max_length=100, blank=True, help_text=_("What the key is for (a script, a dashboard)")
+    )
+    lookup = models.CharField(
+        verbose_name=_("lookup"), max_length=12, unique=True, help_text=_("The key's first characters")
+    )
+    digest = models.CharField(verbose_name=_("digest"), max_length=64, help_text=_("SHA-256 of the key, hexadecimal"))
+    created_at = models.DateTimeField(verbose_name=_("created at"), auto_now_add=True)
+    last_used_at = models.DateTimeField(verbose_name=_("last used at"), null=True, blank=True)
 
     class Meta:
-        verbose_name = "API token"
+        verbose_name = _("API token")
+        verbose_name_plural = _("API tokens")
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
@@ -32,8 +41,16 @@ class ApiToken(models.Model):
 class UserPreference(models.Model):
     """A person's own settings: the language the interface speaks to them (blank: their browser's)."""
 
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="preference")
-    language = models.CharField(max_length=16, blank=True, help_text="A code of the LANGUAGES setting")
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, verbose_name=_("user"), on_delete=models.CASCADE, related_name="preference"
+    )
+    language = models.CharField(
+        verbose_name=_("language"), max_length=16, blank=True, help_text=_("A code of the LANGUAGES setting")
+    )
+
+    class Meta:
+        verbose_name = _("user preference")
+        verbose_name_plural = _("user preferences")
 
     def __str__(self) -> str:
-        return f"{self.user}: {self.language or 'browser'}"
+        return f"{self.user}: {self.language or gettext('browser')}"

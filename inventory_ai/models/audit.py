@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from inventory_ai.choices import AuditAction, AuditSource
 
@@ -29,32 +31,47 @@ class AuditEntry(models.Model):
     is deleted; `before` and `after` hold the fields that changed.
     """
 
-    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    at = models.DateTimeField(verbose_name=_("at"), auto_now_add=True, db_index=True)
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("actor"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
     )
-    actor_name = models.CharField(max_length=150, help_text="The user's name at the time (empty: the system)")
-    source = models.CharField(max_length=16, choices=AuditSource.choices)
-    action = models.CharField(max_length=16, choices=AuditAction.choices)
+    actor_name = models.CharField(
+        verbose_name=_("actor name"), max_length=150, help_text=_("The user's name at the time (empty: the system)")
+    )
+    source = models.CharField(verbose_name=_("source"), max_length=16, choices=AuditSource.choices)
+    action = models.CharField(verbose_name=_("action"), max_length=16, choices=AuditAction.choices)
     store = models.ForeignKey(
-        "inventory_ai.Store", null=True, blank=True, on_delete=models.SET_NULL, related_name="audit_entries"
+        "inventory_ai.Store",
+        verbose_name=_("store"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="audit_entries",
     )
-    target_type = models.CharField(max_length=32, help_text="suggestion or adjustment")
-    target_id = models.PositiveBigIntegerField()
-    target_repr = models.CharField(max_length=255)
-    before = models.JSONField(default=dict, blank=True)
-    after = models.JSONField(default=dict, blank=True)
-    note = models.TextField(blank=True)
+    target_type = models.CharField(
+        verbose_name=_("target type"), max_length=32, help_text=_("suggestion or adjustment")
+    )
+    target_id = models.PositiveBigIntegerField(verbose_name=_("target id"))
+    target_repr = models.CharField(verbose_name=_("target repr"), max_length=255)
+    before = models.JSONField(verbose_name=_("before"), default=dict, blank=True)
+    after = models.JSONField(verbose_name=_("after"), default=dict, blank=True)
+    note = models.TextField(verbose_name=_("note"), blank=True)
 
     objects = AuditEntryQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("audit entry")
+        verbose_name_plural = _("audit log")
         ordering = ["-at", "-pk"]
         indexes = [models.Index(fields=["target_type", "target_id"], name="audit_target")]
-        verbose_name_plural = "audit log"
 
     def __str__(self) -> str:
-        return f"{self.at:%Y-%m-%d %H:%M} {self.actor_name or 'system'} {self.action} {self.target_repr}"
+        return f"{self.at:%Y-%m-%d %H:%M} {self.actor_name or gettext('system')} {self.action} {self.target_repr}"
 
     def save(self, *args, **kwargs):
         if not self._state.adding:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 DEFAULT_VARIANT_TITLE = "Default Title"
 
@@ -15,20 +16,34 @@ class Location(models.Model):
     admin; the store's default when empty) place its weather.
     """
 
-    store = models.ForeignKey("inventory_ai.Store", on_delete=models.CASCADE, related_name="locations")
-    platform_id = models.CharField(max_length=64, help_text="The platform's location id")
-    name = models.CharField(max_length=255, blank=True)
-    is_primary = models.BooleanField(default=False)
-    active = models.BooleanField(default=True)
+    store = models.ForeignKey(
+        "inventory_ai.Store", verbose_name=_("store"), on_delete=models.CASCADE, related_name="locations"
+    )
+    platform_id = models.CharField(
+        verbose_name=_("platform id"), max_length=64, help_text=_("The platform's location id")
+    )
+    name = models.CharField(verbose_name=_("name"), max_length=255, blank=True)
+    is_primary = models.BooleanField(verbose_name=_("is primary"), default=False)
+    active = models.BooleanField(verbose_name=_("active"), default=True)
     latitude = models.FloatField(
-        null=True, blank=True, validators=[MinValueValidator(-90), MaxValueValidator(90)], help_text="For its weather"
+        verbose_name=_("latitude"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(-90), MaxValueValidator(90)],
+        help_text=_("For its weather"),
     )
     longitude = models.FloatField(
-        null=True, blank=True, validators=[MinValueValidator(-180), MaxValueValidator(180)], help_text="For its weather"
+        verbose_name=_("longitude"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(-180), MaxValueValidator(180)],
+        help_text=_("For its weather"),
     )
-    platform_updated_at = models.DateTimeField(null=True, blank=True)
+    platform_updated_at = models.DateTimeField(verbose_name=_("platform updated at"), null=True, blank=True)
 
     class Meta:
+        verbose_name = _("location")
+        verbose_name_plural = _("locations")
         constraints = [
             models.UniqueConstraint(fields=["store", "platform_id"], name="location_unique_per_store"),
             models.UniqueConstraint(
@@ -43,16 +58,20 @@ class Location(models.Model):
 class Product(models.Model):
     """A product as the store lists it; its sellable units are its variants."""
 
-    store = models.ForeignKey("inventory_ai.Store", on_delete=models.CASCADE, related_name="products")
-    platform_id = models.CharField(max_length=64)
-    title = models.CharField(max_length=500, blank=True)
-    vendor = models.CharField(max_length=255, blank=True)
-    product_type = models.CharField(max_length=255, blank=True)
-    status = models.CharField(max_length=32, blank=True)
-    platform_updated_at = models.DateTimeField(null=True, blank=True)
-    deleted_at = models.DateTimeField(null=True, blank=True)
+    store = models.ForeignKey(
+        "inventory_ai.Store", verbose_name=_("store"), on_delete=models.CASCADE, related_name="products"
+    )
+    platform_id = models.CharField(verbose_name=_("platform id"), max_length=64)
+    title = models.CharField(verbose_name=_("title"), max_length=500, blank=True)
+    vendor = models.CharField(verbose_name=_("vendor"), max_length=255, blank=True)
+    product_type = models.CharField(verbose_name=_("product type"), max_length=255, blank=True)
+    status = models.CharField(verbose_name=_("status"), max_length=32, blank=True)
+    platform_updated_at = models.DateTimeField(verbose_name=_("platform updated at"), null=True, blank=True)
+    deleted_at = models.DateTimeField(verbose_name=_("deleted at"), null=True, blank=True)
 
     class Meta:
+        verbose_name = _("product")
+        verbose_name_plural = _("products")
         constraints = [models.UniqueConstraint(fields=["store", "platform_id"], name="product_unique_per_store")]
 
     def __str__(self) -> str:
@@ -68,35 +87,57 @@ class Variant(models.Model):
     defaults (see the `effective_*` properties).
     """
 
-    store = models.ForeignKey("inventory_ai.Store", on_delete=models.CASCADE, related_name="variants")
-    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="variants")
-    platform_id = models.CharField(max_length=64, help_text="The platform's variant (or simple product) id")
-    sku = models.CharField(max_length=255, blank=True, db_index=True)
-    inventory_item_id = models.CharField(max_length=64, blank=True, help_text="Shopify inventory item id")
-    title = models.CharField(max_length=500, blank=True)
-    price = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
-    unit_cost = models.DecimalField(max_digits=12, decimal_places=4, null=True, blank=True)
-    supplier = models.CharField(max_length=255, blank=True)
-    lead_time_days = models.PositiveIntegerField(null=True, blank=True)
-    review_period_days = models.PositiveIntegerField(null=True, blank=True)
+    store = models.ForeignKey(
+        "inventory_ai.Store", verbose_name=_("store"), on_delete=models.CASCADE, related_name="variants"
+    )
+    product = models.ForeignKey(Product, verbose_name=_("product"), on_delete=models.CASCADE, related_name="variants")
+    platform_id = models.CharField(
+        verbose_name=_("platform id"), max_length=64, help_text=_("The platform's variant (or simple product) id")
+    )
+    sku = models.CharField(verbose_name=_("sku"), max_length=255, blank=True, db_index=True)
+    inventory_item_id = models.CharField(
+        verbose_name=_("inventory item id"), max_length=64, blank=True, help_text=_("Shopify inventory item id")
+    )
+    title = models.CharField(verbose_name=_("title"), max_length=500, blank=True)
+    price = models.DecimalField(verbose_name=_("price"), max_digits=12, decimal_places=2, null=True, blank=True)
+    unit_cost = models.DecimalField(verbose_name=_("unit cost"), max_digits=12, decimal_places=4, null=True, blank=True)
+    supplier = models.CharField(verbose_name=_("supplier"), max_length=255, blank=True)
+    lead_time_days = models.PositiveIntegerField(verbose_name=_("lead time days"), null=True, blank=True)
+    review_period_days = models.PositiveIntegerField(verbose_name=_("review period days"), null=True, blank=True)
     service_level = models.FloatField(
-        null=True, blank=True, validators=[MinValueValidator(0.5), MaxValueValidator(0.9999)]
+        verbose_name=_("service level"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0.5), MaxValueValidator(0.9999)],
     )
-    moq = models.PositiveIntegerField(null=True, blank=True, help_text="Minimum order quantity")
-    case_pack = models.PositiveIntegerField(null=True, blank=True)
-    abc_class = models.CharField(max_length=1, blank=True, help_text="By revenue in the last 8 weeks (A, B, C)")
+    moq = models.PositiveIntegerField(
+        verbose_name=_("moq"), null=True, blank=True, help_text=_("Minimum order quantity")
+    )
+    case_pack = models.PositiveIntegerField(verbose_name=_("case pack"), null=True, blank=True)
+    abc_class = models.CharField(
+        verbose_name=_("abc class"), max_length=1, blank=True, help_text=_("By revenue in the last 8 weeks (A, B, C)")
+    )
     abc_class_override = models.CharField(
-        max_length=1, blank=True, choices=[("A", "A"), ("B", "B"), ("C", "C")],
-        help_text="Set by a planner: wins over the class computed from revenue",
+        verbose_name=_("abc class override"), max_length=1, blank=True, choices=[("A", "A"), ("B", "B"), ("C", "C")],
+        help_text=_("Set by a planner: wins over the class computed from revenue"),
     )  # fmt: skip
-    xyz_class = models.CharField(max_length=1, blank=True, help_text="By demand variability (X steady .. Z erratic)")
-    is_placeholder = models.BooleanField(
-        default=False, help_text="Created from an order line before the product itself was seen"
+    xyz_class = models.CharField(
+        verbose_name=_("xyz class"),
+        max_length=1,
+        blank=True,
+        help_text=_("By demand variability (X steady .. Z erratic)"),
     )
-    platform_updated_at = models.DateTimeField(null=True, blank=True)
-    deleted_at = models.DateTimeField(null=True, blank=True)
+    is_placeholder = models.BooleanField(
+        verbose_name=_("is placeholder"),
+        default=False,
+        help_text=_("Created from an order line before the product itself was seen"),
+    )
+    platform_updated_at = models.DateTimeField(verbose_name=_("platform updated at"), null=True, blank=True)
+    deleted_at = models.DateTimeField(verbose_name=_("deleted at"), null=True, blank=True)
 
     class Meta:
+        verbose_name = _("variant")
+        verbose_name_plural = _("variants")
         constraints = [
             models.UniqueConstraint(fields=["store", "platform_id"], name="variant_unique_per_store"),
             models.UniqueConstraint(
@@ -106,7 +147,7 @@ class Variant(models.Model):
             ),
         ]
         indexes = [models.Index(fields=["store", "sku"], name="variant_store_sku")]
-        permissions = [("change_planning_settings", "Can change SKU planning settings (import)")]
+        permissions = [("change_planning_settings", _("Can change SKU planning settings (import)"))]
 
     def __str__(self) -> str:
         return self.sku or self.title or self.platform_id

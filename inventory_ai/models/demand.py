@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class InventoryLevel(models.Model):
@@ -12,17 +13,25 @@ class InventoryLevel(models.Model):
     (see `inventory_ai.services.inventory.record_inventory_level`).
     """
 
-    variant = models.ForeignKey("inventory_ai.Variant", on_delete=models.CASCADE, related_name="inventory_levels")
-    location = models.ForeignKey("inventory_ai.Location", on_delete=models.CASCADE, related_name="inventory_levels")
-    available = models.IntegerField()
-    on_hand = models.IntegerField(null=True, blank=True)
-    incoming = models.PositiveIntegerField(
-        default=0, help_text="Units on their way here by the store's own purchase orders and transfers (Shopify)"
+    variant = models.ForeignKey(
+        "inventory_ai.Variant", verbose_name=_("variant"), on_delete=models.CASCADE, related_name="inventory_levels"
     )
-    platform_updated_at = models.DateTimeField()
-    recorded_at = models.DateTimeField(auto_now=True)
+    location = models.ForeignKey(
+        "inventory_ai.Location", verbose_name=_("location"), on_delete=models.CASCADE, related_name="inventory_levels"
+    )
+    available = models.IntegerField(verbose_name=_("available"))
+    on_hand = models.IntegerField(verbose_name=_("on hand"), null=True, blank=True)
+    incoming = models.PositiveIntegerField(
+        verbose_name=_("incoming"),
+        default=0,
+        help_text=_("Units on their way here by the store's own purchase orders and transfers (Shopify)"),
+    )
+    platform_updated_at = models.DateTimeField(verbose_name=_("platform updated at"))
+    recorded_at = models.DateTimeField(verbose_name=_("recorded at"), auto_now=True)
 
     class Meta:
+        verbose_name = _("inventory level")
+        verbose_name_plural = _("inventory levels")
         constraints = [
             models.UniqueConstraint(fields=["variant", "location"], name="inventory_level_unique"),
         ]
@@ -39,14 +48,20 @@ class DailyDemand(models.Model):
     them as censored (missing demand) rather than zero demand.
     """
 
-    variant = models.ForeignKey("inventory_ai.Variant", on_delete=models.CASCADE, related_name="daily_demand")
-    location = models.ForeignKey("inventory_ai.Location", on_delete=models.CASCADE, related_name="daily_demand")
-    date = models.DateField()
-    units = models.IntegerField(default=0)
-    revenue = models.DecimalField(max_digits=14, decimal_places=2, default=0)
-    out_of_stock = models.BooleanField(default=False)
+    variant = models.ForeignKey(
+        "inventory_ai.Variant", verbose_name=_("variant"), on_delete=models.CASCADE, related_name="daily_demand"
+    )
+    location = models.ForeignKey(
+        "inventory_ai.Location", verbose_name=_("location"), on_delete=models.CASCADE, related_name="daily_demand"
+    )
+    date = models.DateField(verbose_name=_("date"))
+    units = models.IntegerField(verbose_name=_("units"), default=0)
+    revenue = models.DecimalField(verbose_name=_("revenue"), max_digits=14, decimal_places=2, default=0)
+    out_of_stock = models.BooleanField(verbose_name=_("out of stock"), default=False)
 
     class Meta:
+        verbose_name = _("daily demand")
+        verbose_name_plural = _("daily demands")
         constraints = [
             models.UniqueConstraint(fields=["variant", "location", "date"], name="daily_demand_unique"),
         ]

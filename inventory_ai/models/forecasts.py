@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from django.db import models
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from inventory_ai.choices import RunKind, RunPhase, RunStatus, StepStatus
 
@@ -17,58 +19,98 @@ class ForecastRun(models.Model):
     `data_until` is the last day of demand the run read: every task of the run reads the same history.
     """
 
-    store = models.ForeignKey("inventory_ai.Store", on_delete=models.CASCADE, related_name="forecast_runs")
-    kind = models.CharField(max_length=16, choices=RunKind.choices, default=RunKind.FULL)
-    status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.QUEUED)
-    phase = models.CharField(max_length=16, choices=RunPhase.choices, default=RunPhase.PLANNING)
-    trigger = models.CharField(max_length=32, blank=True, help_text="schedule, admin, command, api")
-    requested_by = models.CharField(max_length=150, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    progress_at = models.DateTimeField(null=True, blank=True, help_text="Last time any part of the run moved on")
-    data_until = models.DateField(null=True, blank=True)
-    freq = models.CharField(max_length=16, blank=True)
-    horizon = models.PositiveIntegerField(default=0)
-    levels = models.JSONField(default=list, blank=True)
-    skus_total = models.PositiveIntegerField(default=0)
-    skus_done = models.PositiveIntegerField(default=0)
-    skus_failed = models.PositiveIntegerField(default=0)
+    store = models.ForeignKey(
+        "inventory_ai.Store", verbose_name=_("store"), on_delete=models.CASCADE, related_name="forecast_runs"
+    )
+    kind = models.CharField(verbose_name=_("kind"), max_length=16, choices=RunKind.choices, default=RunKind.FULL)
+    status = models.CharField(
+        verbose_name=_("status"), max_length=16, choices=RunStatus.choices, default=RunStatus.QUEUED
+    )
+    phase = models.CharField(
+        verbose_name=_("phase"), max_length=16, choices=RunPhase.choices, default=RunPhase.PLANNING
+    )
+    trigger = models.CharField(
+        verbose_name=_("trigger"), max_length=32, blank=True, help_text=_("schedule, admin, command, api")
+    )
+    requested_by = models.CharField(verbose_name=_("requested by"), max_length=150, blank=True)
+    created_at = models.DateTimeField(verbose_name=_("created at"), auto_now_add=True, db_index=True)
+    started_at = models.DateTimeField(verbose_name=_("started at"), null=True, blank=True)
+    finished_at = models.DateTimeField(verbose_name=_("finished at"), null=True, blank=True)
+    progress_at = models.DateTimeField(
+        verbose_name=_("progress at"), null=True, blank=True, help_text=_("Last time any part of the run moved on")
+    )
+    data_until = models.DateField(verbose_name=_("data until"), null=True, blank=True)
+    freq = models.CharField(verbose_name=_("freq"), max_length=16, blank=True)
+    horizon = models.PositiveIntegerField(verbose_name=_("horizon"), default=0)
+    levels = models.JSONField(verbose_name=_("levels"), default=list, blank=True)
+    skus_total = models.PositiveIntegerField(verbose_name=_("skus total"), default=0)
+    skus_done = models.PositiveIntegerField(verbose_name=_("skus done"), default=0)
+    skus_failed = models.PositiveIntegerField(verbose_name=_("skus failed"), default=0)
     global_backtest_status = models.CharField(
-        max_length=16, choices=StepStatus.choices, default=StepStatus.PENDING, help_text="The network's backtest"
+        verbose_name=_("global backtest status"),
+        max_length=16,
+        choices=StepStatus.choices,
+        default=StepStatus.PENDING,
+        help_text=_("The network's backtest"),
     )
     global_status = models.CharField(
-        max_length=16, choices=StepStatus.choices, default=StepStatus.PENDING, help_text="The network's final fit"
+        verbose_name=_("global status"),
+        max_length=16,
+        choices=StepStatus.choices,
+        default=StepStatus.PENDING,
+        help_text=_("The network's final fit"),
     )
     global_backtest_attempts = models.PositiveIntegerField(
-        default=0, help_text="Starts of the network's backtest, redeliveries included"
+        verbose_name=_("global backtest attempts"),
+        default=0,
+        help_text=_("Starts of the network's backtest, redeliveries included"),
     )
     global_attempts = models.PositiveIntegerField(
-        default=0, help_text="Starts of the network's final fit, redeliveries included"
+        verbose_name=_("global attempts"),
+        default=0,
+        help_text=_("Starts of the network's final fit, redeliveries included"),
     )
-    global_seconds = models.FloatField(null=True, blank=True, help_text="Seconds of network training, both parts")
+    global_seconds = models.FloatField(
+        verbose_name=_("global seconds"), null=True, blank=True, help_text=_("Seconds of network training, both parts")
+    )
     features_status = models.CharField(
+        verbose_name=_("features status"),
         max_length=16,
         choices=StepStatus.choices,
         default=StepStatus.SKIPPED,
-        help_text="The feature models (trees, regression on the drivers): their backtest and final fits",
+        help_text=_("The feature models (trees, regression on the drivers): their backtest and final fits"),
     )
     features_attempts = models.PositiveIntegerField(
-        default=0, help_text="Starts of the feature models' step, redeliveries included"
+        verbose_name=_("features attempts"),
+        default=0,
+        help_text=_("Starts of the feature models' step, redeliveries included"),
     )
-    features_seconds = models.FloatField(null=True, blank=True, help_text="Seconds of the feature models' step")
-    choice = models.JSONField(default=dict, blank=True, help_text="Model chosen per demand class")
+    features_seconds = models.FloatField(
+        verbose_name=_("features seconds"), null=True, blank=True, help_text=_("Seconds of the feature models' step")
+    )
+    choice = models.JSONField(
+        verbose_name=_("choice"), default=dict, blank=True, help_text=_("Model chosen per demand class")
+    )
     calibration = models.JSONField(
-        default=list, blank=True, help_text="Coefficients of the store-wide level calibration (empty: none)"
+        verbose_name=_("calibration"),
+        default=list,
+        blank=True,
+        help_text=_("Coefficients of the store-wide level calibration (empty: none)"),
     )
-    model_counts = models.JSONField(default=dict, blank=True)
-    accuracy = models.JSONField(default=dict, blank=True)
-    skus_changed = models.PositiveIntegerField(default=0)
-    artifacts = models.CharField(max_length=255, blank=True, help_text="Folder of this run in the model registry")
-    warm_start_run = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    error_log = models.TextField(blank=True)
+    model_counts = models.JSONField(verbose_name=_("model counts"), default=dict, blank=True)
+    accuracy = models.JSONField(verbose_name=_("accuracy"), default=dict, blank=True)
+    skus_changed = models.PositiveIntegerField(verbose_name=_("skus changed"), default=0)
+    artifacts = models.CharField(
+        verbose_name=_("artifacts"), max_length=255, blank=True, help_text=_("Folder of this run in the model registry")
+    )
+    warm_start_run = models.ForeignKey(
+        "self", verbose_name=_("warm start run"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    error_log = models.TextField(verbose_name=_("error log"), blank=True)
 
     class Meta:
+        verbose_name = _("forecast run")
+        verbose_name_plural = _("forecast runs")
         ordering = ["-created_at"]
         constraints = [
             models.UniqueConstraint(
@@ -78,7 +120,12 @@ class ForecastRun(models.Model):
         indexes = [models.Index(fields=["store", "status", "finished_at"], name="forecast_run_current")]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} #{self.pk} of {self.store} ({self.status})"
+        return gettext("%(kind)s #%(id)s of %(store)s (%(status)s)") % {
+            "kind": self.get_kind_display(),
+            "id": self.pk,
+            "store": self.store,
+            "status": self.status,
+        }
 
     @property
     def progress(self) -> float:
@@ -100,51 +147,77 @@ class ForecastRunChunk(models.Model):
     `evidence` holds the backtest results that model choice needs, by variant id.
     """
 
-    run = models.ForeignKey(ForecastRun, on_delete=models.CASCADE, related_name="chunks")
-    index = models.PositiveIntegerField()
-    variant_ids = models.JSONField(default=list)
-    backtest_status = models.CharField(max_length=16, choices=StepStatus.choices, default=StepStatus.PENDING)
-    forecast_status = models.CharField(max_length=16, choices=StepStatus.choices, default=StepStatus.PENDING)
-    evidence = models.JSONField(default=dict, blank=True)
-    attempts = models.PositiveIntegerField(default=0, help_text="Task starts, redeliveries included")
-    step_attempts = models.PositiveIntegerField(
-        default=0, help_text="Starts of the chunk's current step (backtest, then forecast), redeliveries included"
+    run = models.ForeignKey(ForecastRun, verbose_name=_("run"), on_delete=models.CASCADE, related_name="chunks")
+    index = models.PositiveIntegerField(verbose_name=_("index"))
+    variant_ids = models.JSONField(verbose_name=_("variant ids"), default=list)
+    backtest_status = models.CharField(
+        verbose_name=_("backtest status"), max_length=16, choices=StepStatus.choices, default=StepStatus.PENDING
     )
-    updated_at = models.DateTimeField(auto_now=True)
+    forecast_status = models.CharField(
+        verbose_name=_("forecast status"), max_length=16, choices=StepStatus.choices, default=StepStatus.PENDING
+    )
+    evidence = models.JSONField(verbose_name=_("evidence"), default=dict, blank=True)
+    attempts = models.PositiveIntegerField(
+        verbose_name=_("attempts"), default=0, help_text=_("Task starts, redeliveries included")
+    )
+    step_attempts = models.PositiveIntegerField(
+        verbose_name=_("step attempts"),
+        default=0,
+        help_text=_("Starts of the chunk's current step (backtest, then forecast), redeliveries included"),
+    )
+    updated_at = models.DateTimeField(verbose_name=_("updated at"), auto_now=True)
 
     class Meta:
+        verbose_name = _("forecast run chunk")
+        verbose_name_plural = _("forecast run chunks")
         ordering = ["run", "index"]
         constraints = [models.UniqueConstraint(fields=["run", "index"], name="forecast_run_chunk_unique")]
 
     def __str__(self) -> str:
-        return f"chunk {self.index} of run {self.run_id}"
+        return gettext("chunk %(index)s of run %(run)s") % {"index": self.index, "run": self.run_id}
 
 
 class ForecastResult(models.Model):
     """The outcome for one SKU in one run: the model it got and its backtest accuracy, or why it failed."""
 
-    run = models.ForeignKey(ForecastRun, on_delete=models.CASCADE, related_name="results")
-    variant = models.ForeignKey("inventory_ai.Variant", on_delete=models.CASCADE, related_name="forecast_results")
-    ok = models.BooleanField(default=True)
-    model = models.CharField(max_length=64, blank=True)
-    demand_class = models.CharField(max_length=16, blank=True)
-    backtest = models.JSONField(default=dict, blank=True, help_text="Backtest RMSSE per candidate model")
-    accuracy = models.JSONField(
-        default=dict, blank=True, help_text="Backtest MSE, RMSE, MASE and R² per candidate model"
+    run = models.ForeignKey(ForecastRun, verbose_name=_("run"), on_delete=models.CASCADE, related_name="results")
+    variant = models.ForeignKey(
+        "inventory_ai.Variant", verbose_name=_("variant"), on_delete=models.CASCADE, related_name="forecast_results"
     )
-    changed = models.BooleanField(default=False, help_text="The forecast moved against the previous run")
-    explanation = models.JSONField(
+    ok = models.BooleanField(verbose_name=_("ok"), default=True)
+    model = models.CharField(verbose_name=_("model"), max_length=64, blank=True)
+    demand_class = models.CharField(verbose_name=_("demand class"), max_length=16, blank=True)
+    backtest = models.JSONField(
+        verbose_name=_("backtest"), default=dict, blank=True, help_text=_("Backtest RMSSE per candidate model")
+    )
+    accuracy = models.JSONField(
+        verbose_name=_("accuracy"),
         default=dict,
         blank=True,
-        help_text="What each driver group adds to the forecast per period, in units (feature models only)",
+        help_text=_("Backtest MSE, RMSE, MASE and R² per candidate model"),
     )
-    error = models.TextField(blank=True)
+    changed = models.BooleanField(
+        verbose_name=_("changed"), default=False, help_text=_("The forecast moved against the previous run")
+    )
+    explanation = models.JSONField(
+        verbose_name=_("explanation"),
+        default=dict,
+        blank=True,
+        help_text=_("What each driver group adds to the forecast per period, in units (feature models only)"),
+    )
+    error = models.TextField(verbose_name=_("error"), blank=True)
 
     class Meta:
+        verbose_name = _("forecast result")
+        verbose_name_plural = _("forecast results")
         constraints = [models.UniqueConstraint(fields=["run", "variant"], name="forecast_result_unique")]
 
     def __str__(self) -> str:
-        return f"{self.variant} in run {self.run_id}: {self.model or 'failed'}"
+        return gettext("%(variant)s in run %(run)s: %(model)s") % {
+            "variant": self.variant,
+            "run": self.run_id,
+            "model": self.model or gettext("failed"),
+        }
 
 
 class Forecast(models.Model):
@@ -153,15 +226,19 @@ class Forecast(models.Model):
     `bounds` maps "lo-80", "hi-80", "lo-95", ... to units.
     """
 
-    run = models.ForeignKey(ForecastRun, on_delete=models.CASCADE, related_name="forecasts")
-    variant = models.ForeignKey("inventory_ai.Variant", on_delete=models.CASCADE, related_name="forecasts")
-    period_start = models.DateField()
-    period_end = models.DateField()
-    mean = models.FloatField()
-    bounds = models.JSONField(default=dict)
-    model = models.CharField(max_length=64)
+    run = models.ForeignKey(ForecastRun, verbose_name=_("run"), on_delete=models.CASCADE, related_name="forecasts")
+    variant = models.ForeignKey(
+        "inventory_ai.Variant", verbose_name=_("variant"), on_delete=models.CASCADE, related_name="forecasts"
+    )
+    period_start = models.DateField(verbose_name=_("period start"))
+    period_end = models.DateField(verbose_name=_("period end"))
+    mean = models.FloatField(verbose_name=_("mean"))
+    bounds = models.JSONField(verbose_name=_("bounds"), default=dict)
+    model = models.CharField(verbose_name=_("model"), max_length=64)
 
     class Meta:
+        verbose_name = _("forecast")
+        verbose_name_plural = _("forecasts")
         ordering = ["variant", "period_start"]
         constraints = [models.UniqueConstraint(fields=["run", "variant", "period_end"], name="forecast_unique")]
         indexes = [models.Index(fields=["variant", "run"], name="forecast_variant_run")]

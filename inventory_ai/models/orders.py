@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from inventory_ai.choices import OrderSource, OrderStatus
 
@@ -14,20 +15,30 @@ class Order(models.Model):
     with the original payload and deliver out of order). Only OPEN orders count as demand.
     """
 
-    store = models.ForeignKey("inventory_ai.Store", on_delete=models.CASCADE, related_name="orders")
-    platform_id = models.CharField(max_length=64)
-    number = models.CharField(max_length=64, blank=True)
-    created_at = models.DateTimeField(help_text="When the order was placed (UTC)")
-    cancelled_at = models.DateTimeField(null=True, blank=True)
-    status = models.CharField(max_length=16, choices=OrderStatus.choices, default=OrderStatus.OPEN)
-    platform_status = models.CharField(max_length=32, blank=True, help_text="The platform's own status value")
-    currency = models.CharField(max_length=3, blank=True)
-    location = models.ForeignKey("inventory_ai.Location", on_delete=models.PROTECT, related_name="orders")
-    source = models.CharField(max_length=16, choices=OrderSource.choices)
-    platform_updated_at = models.DateTimeField()
-    recorded_at = models.DateTimeField(auto_now_add=True)
+    store = models.ForeignKey(
+        "inventory_ai.Store", verbose_name=_("store"), on_delete=models.CASCADE, related_name="orders"
+    )
+    platform_id = models.CharField(verbose_name=_("platform id"), max_length=64)
+    number = models.CharField(verbose_name=_("number"), max_length=64, blank=True)
+    created_at = models.DateTimeField(verbose_name=_("created at"), help_text=_("When the order was placed (UTC)"))
+    cancelled_at = models.DateTimeField(verbose_name=_("cancelled at"), null=True, blank=True)
+    status = models.CharField(
+        verbose_name=_("status"), max_length=16, choices=OrderStatus.choices, default=OrderStatus.OPEN
+    )
+    platform_status = models.CharField(
+        verbose_name=_("platform status"), max_length=32, blank=True, help_text=_("The platform's own status value")
+    )
+    currency = models.CharField(verbose_name=_("currency"), max_length=3, blank=True)
+    location = models.ForeignKey(
+        "inventory_ai.Location", verbose_name=_("location"), on_delete=models.PROTECT, related_name="orders"
+    )
+    source = models.CharField(verbose_name=_("source"), max_length=16, choices=OrderSource.choices)
+    platform_updated_at = models.DateTimeField(verbose_name=_("platform updated at"))
+    recorded_at = models.DateTimeField(verbose_name=_("recorded at"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("order")
+        verbose_name_plural = _("orders")
         constraints = [models.UniqueConstraint(fields=["store", "platform_id"], name="order_unique_per_store")]
         indexes = [models.Index(fields=["store", "created_at"], name="order_store_created")]
 
@@ -47,15 +58,19 @@ class OrderLine(models.Model):
     `net_quantity` (see `inventory_ai.services.demand.line_net_units`).
     """
 
-    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
-    platform_id = models.CharField(max_length=64)
-    variant = models.ForeignKey("inventory_ai.Variant", on_delete=models.PROTECT, related_name="order_lines")
-    quantity = models.IntegerField()
-    current_quantity = models.IntegerField()
-    refunded_quantity = models.IntegerField(default=0)
-    unit_price = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    order = models.ForeignKey(Order, verbose_name=_("order"), on_delete=models.CASCADE, related_name="lines")
+    platform_id = models.CharField(verbose_name=_("platform id"), max_length=64)
+    variant = models.ForeignKey(
+        "inventory_ai.Variant", verbose_name=_("variant"), on_delete=models.PROTECT, related_name="order_lines"
+    )
+    quantity = models.IntegerField(verbose_name=_("quantity"))
+    current_quantity = models.IntegerField(verbose_name=_("current quantity"))
+    refunded_quantity = models.IntegerField(verbose_name=_("refunded quantity"), default=0)
+    unit_price = models.DecimalField(verbose_name=_("unit price"), max_digits=12, decimal_places=2, default=0)
 
     class Meta:
+        verbose_name = _("order line")
+        verbose_name_plural = _("order lines")
         constraints = [models.UniqueConstraint(fields=["order", "platform_id"], name="order_line_unique_per_order")]
 
     def __str__(self) -> str:
@@ -65,13 +80,17 @@ class OrderLine(models.Model):
 class Refund(models.Model):
     """A refund (or return) of some lines of one order; applied exactly once thanks to its unique platform id."""
 
-    store = models.ForeignKey("inventory_ai.Store", on_delete=models.CASCADE, related_name="refunds")
-    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="refunds")
-    platform_id = models.CharField(max_length=64)
-    created_at = models.DateTimeField()
-    recorded_at = models.DateTimeField(auto_now_add=True)
+    store = models.ForeignKey(
+        "inventory_ai.Store", verbose_name=_("store"), on_delete=models.CASCADE, related_name="refunds"
+    )
+    order = models.ForeignKey(Order, verbose_name=_("order"), on_delete=models.CASCADE, related_name="refunds")
+    platform_id = models.CharField(verbose_name=_("platform id"), max_length=64)
+    created_at = models.DateTimeField(verbose_name=_("created at"))
+    recorded_at = models.DateTimeField(verbose_name=_("recorded at"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("refund")
+        verbose_name_plural = _("refunds")
         constraints = [models.UniqueConstraint(fields=["store", "platform_id"], name="refund_unique_per_store")]
 
     def __str__(self) -> str:
@@ -81,12 +100,16 @@ class Refund(models.Model):
 class RefundLine(models.Model):
     """Units of one order line given back in a refund. `restock_type` is the platform's (cancel, return, no_restock)."""
 
-    refund = models.ForeignKey(Refund, on_delete=models.CASCADE, related_name="lines")
-    order_line = models.ForeignKey(OrderLine, on_delete=models.CASCADE, related_name="refund_lines")
-    quantity = models.PositiveIntegerField()
-    restock_type = models.CharField(max_length=32, blank=True)
+    refund = models.ForeignKey(Refund, verbose_name=_("refund"), on_delete=models.CASCADE, related_name="lines")
+    order_line = models.ForeignKey(
+        OrderLine, verbose_name=_("order line"), on_delete=models.CASCADE, related_name="refund_lines"
+    )
+    quantity = models.PositiveIntegerField(verbose_name=_("quantity"))
+    restock_type = models.CharField(verbose_name=_("restock type"), max_length=32, blank=True)
 
     class Meta:
+        verbose_name = _("refund line")
+        verbose_name_plural = _("refund lines")
         constraints = [
             models.UniqueConstraint(fields=["refund", "order_line"], name="refund_line_unique_per_refund"),
         ]
