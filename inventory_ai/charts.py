@@ -2,7 +2,8 @@
 the drivers under them (price, weather).
 
 Rendered as plain SVG markup (no JavaScript, nothing fetched at run time), so the page works offline and prints.
-Every value drawn is a number or a date formatted here; no user text goes into the markup.
+Every value drawn is a number or a date formatted here, or one of the labels below; no user text goes into the markup.
+Numbers, dates and labels follow the active language (labels escaped, as a translation is text).
 """
 
 from __future__ import annotations
@@ -10,8 +11,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal
 
+from django.utils.dateformat import format as format_date
+from django.utils.formats import number_format
+from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext as _
 
 WIDTH = 900
 DEMAND_HEIGHT = 250
@@ -79,8 +85,17 @@ def nice_ticks(top: float, count: int = 4) -> list[float]:
 
 
 def _number(value: float) -> str:
-    """A value as a label: whole numbers with thousands separators, one decimal below 10."""
-    return f"{value:,.0f}" if abs(value) >= 10 or value == int(value) else f"{value:,.1f}"
+    """A value as a label: whole numbers with thousands separators, one decimal below 10 (localised separators)."""
+    if not math.isfinite(value):
+        return str(value)
+    decimals = 0 if abs(value) >= 10 or value == int(value) else 1
+    # Rounded here: number_format cuts surplus decimals off instead of rounding.
+    return number_format(Decimal(f"{value:.{decimals}f}"), decimal_pos=decimals, use_l10n=True, force_grouping=True)
+
+
+def _day(day: date) -> str:
+    """A date as "05 Jan 2024", with the active language's month names."""
+    return format_date(day, "d M Y")
 
 
 class _Scale:
@@ -109,7 +124,7 @@ def _axis(scale: _Scale, label: str) -> list[str]:
     middle = scale.y0 + scale.height / 2
     parts.append(
         f'<text class="axis-label" x="14" y="{middle:.1f}" transform="rotate(-90 14 {middle:.1f})" '
-        f'text-anchor="middle">{label}</text>'
+        f'text-anchor="middle">{escape(label)}</text>'
     )
     return parts
 
@@ -133,7 +148,7 @@ def _legend(items: list[tuple[str, str]], y: float) -> list[str]:
     for position, (css, text) in enumerate(items):
         top = y + 18 * position
         parts.append(f'<rect class="{css} legend-swatch" x="{x}" y="{top:.1f}" width="14" height="10"/>')
-        parts.append(f'<text class="legend" x="{x + 20}" y="{top + 9:.1f}">{text}</text>')
+        parts.append(f'<text class="legend" x="{x + 20}" y="{top + 9:.1f}">{escape(text)}</text>')
     return parts
 
 
@@ -156,10 +171,10 @@ def forecast_chart(
     demand = _Scale(n_periods, _demand_top(history, forecast, levels) * 1.05, TOP, DEMAND_HEIGHT)
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="forecast-chart" viewBox="0 0 {WIDTH} {height}" '
-        f'width="100%" role="img" aria-label="Demand history and forecast">',
+        f'width="100%" role="img" aria-label="{escape(_("Demand history and forecast"))}">',
         _STYLE,
     ]
-    parts += _axis(demand, "units per week")
+    parts += _axis(demand, _("units per week"))
     parts += [
         f'<rect class="event-span" x="{demand.x(first):.1f}" y="{TOP}" width="{demand.step * (last - first + 1):.1f}" '
         f'height="{DEMAND_HEIGHT}"/>'
@@ -171,13 +186,15 @@ def forecast_chart(
     overridden = [(i, p.override) for i, p in enumerate(forecast) if p.override is not None]
     if overridden:
         points = " ".join(f"{demand.x(len(history) + i + 0.5):.1f},{demand.y(v):.1f}" for i, v in overridden)
-        parts.append(f'<polyline class="override" points="{points}"><title>Planner override</title></polyline>')
+        # Translators: A planner's manual change to the forecast, drawn on the chart.
+        title = escape(_("Planner override"))
+        parts.append(f'<polyline class="override" points="{points}"><title>{title}</title></polyline>')
     parts += _month_labels(demand, [p.start for p in history] + [p.start for p in forecast])
     parts += _demand_legend(forecast, levels)
     if with_stock:
         parts += _stock_panel(n_periods, len(history), forecast, reorder_point, order_up_to, available)
     parts.append("</svg>")
-    # Safe: only numbers and dates formatted above go into the markup, never user text.
+    # Safe: only numbers, dates and escaped labels formatted above go into the markup, never user text.
     return mark_safe("".join(parts))
 
 
@@ -196,7 +213,9 @@ def _out_of_stock_shading(demand: _Scale, history: list[Period]) -> list[str]:
     """A shaded column over each history period in which the item was out of stock on some day."""
     return [
         f'<rect class="out-of-stock" x="{demand.x(index):.1f}" y="{TOP}" width="{demand.step:.1f}" '
-        f'height="{DEMAND_HEIGHT}"><title>Out of stock in the week to {period.end:%d %b %Y}</title></rect>'
+        f'height="{DEMAND_HEIGHT}"><title>'
+        + escape(_("Out of stock in the week to %(date)s") % {"date": _day(period.end)})
+        + "</title></rect>"
         for index, period in enumerate(history)
         if period.out_of_stock
     ]
@@ -207,10 +226,11 @@ def _history_bars(demand: _Scale, history: list[Period]) -> list[str]:
     parts = ['<g class="history">']
     for index, period in enumerate(history):
         top = demand.y(period.units)
+        # Translators: The tooltip of a week's bar on the demand chart, e.g. "Week to 07 Jan 2024: 12 sold".
+        title = _("Week to %(date)s: %(units)s sold") % {"date": _day(period.end), "units": _number(period.units)}
         parts.append(
             f'<rect x="{demand.x(index) + demand.step * 0.15:.1f}" y="{top:.1f}" width="{demand.step * 0.7:.1f}" '
-            f'height="{DEMAND_BOTTOM - top:.1f}" data-units="{period.units:g}"><title>Week to {period.end:%d %b %Y}: '
-            f"{_number(period.units)} sold</title></rect>"
+            f'height="{DEMAND_BOTTOM - top:.1f}" data-units="{period.units:g}"><title>{escape(title)}</title></rect>'
         )
     parts.append("</g>")
     return parts
@@ -241,19 +261,27 @@ def _month_labels(demand: _Scale, starts: list[date]) -> list[str]:
         if (start.year, start.month) != previous:
             previous = (start.year, start.month)
             x = demand.x(index)
-            label = f"{start:%b %Y}" if start.month == 1 or index == 0 else f"{start:%b}"
+            label = format_date(start, "M Y" if start.month == 1 or index == 0 else "M")
             if x - last_x < 7 * len(label) or x > WIDTH - RIGHT - 3 * len(label):
                 continue  # too close to the previous label or to the right edge to be read
             last_x = x
-            parts.append(f'<text class="tick" x="{x:.1f}" y="{DEMAND_BOTTOM + 16}">{label}</text>')
+            parts.append(f'<text class="tick" x="{x:.1f}" y="{DEMAND_BOTTOM + 16}">{escape(label)}</text>')
     return parts
 
 
 def _demand_legend(forecast: list[ForecastPeriod], levels: list[int]) -> list[str]:
     """The demand panel's legend: sold and out of stock, then, with a forecast, its mean and each interval level."""
-    legend = [("history", "sold"), ("out-of-stock", "out of stock")]
+    legend = [
+        # Translators: Legend of the demand chart: the units sold per week.
+        ("history", _("sold")),
+        # Translators: Legend of the demand chart: the weeks in which the item was out of stock on some day.
+        ("out-of-stock", _("out of stock")),
+    ]
     if forecast:
-        legend += [("forecast-mean", "forecast")] + [(f"band-{level}", f"{level}% interval") for level in levels]
+        # Translators: Legend of the demand chart: the forecast demand (noun).
+        legend.append(("forecast-mean", _("forecast")))
+        # Translators: Legend of the demand chart: a forecast's prediction interval, e.g. "80% interval".
+        legend += [(f"band-{level}", _("%(level)s%% interval") % {"level": level}) for level in levels]
     return _legend(legend, TOP)
 
 
@@ -282,15 +310,21 @@ def _stock_panel(
     projected = _projected_stock(available, forecast)
     stock_top = max([reorder_point, order_up_to, available or 0.0, *projected, 1.0])
     stock = _Scale(n_periods, stock_top * 1.1, DEMAND_BOTTOM + BOTTOM + GAP, STOCK_HEIGHT)
-    parts = _axis(stock, "stock")
-    for css, value, text in (
-        ("reorder-point", reorder_point, "reorder point"),
-        ("order-up-to", order_up_to, "order up to"),
+    parts = _axis(stock, _("stock"))
+    # Translators: The stock level at which an order is placed.
+    reorder_point_label = _("reorder point")
+    # Translators: The stock level an order tops the stock up to.
+    order_up_to_label = _("order up to")
+    for css, value, title in (
+        # Translators: The tooltip of the reorder point's line, e.g. "reorder point: 120".
+        ("reorder-point", reorder_point, _("reorder point: %(units)s") % {"units": _number(reorder_point)}),
+        # Translators: The tooltip of the order-up-to level's line, e.g. "order up to: 300".
+        ("order-up-to", order_up_to, _("order up to: %(units)s") % {"units": _number(order_up_to)}),
     ):
         y = stock.y(value)
         parts.append(
             f'<line class="{css}" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" '
-            f'data-value="{value:g}"><title>{text}: {_number(value)}</title></line>'
+            f'data-value="{value:g}"><title>{escape(title)}</title></line>'
         )
     if projected:
         values = [float(available), *projected]
@@ -298,9 +332,10 @@ def _stock_panel(
         parts.append(f'<polyline class="projected-stock" points="{points}"/>')
     parts += _legend(
         [
-            ("reorder-point", "reorder point"),
-            ("order-up-to", "order up to"),
-            ("projected-stock", "stock, no order"),
+            ("reorder-point", reorder_point_label),
+            ("order-up-to", order_up_to_label),
+            # Translators: The stock projected forward if no order is placed.
+            ("projected-stock", _("stock, no order")),
         ],
         stock.y0,
     )
@@ -325,21 +360,21 @@ def drivers_chart(history_periods: int, drivers: list) -> SafeString:
     height = TOP + len(panels) * (DRIVER_HEIGHT + BOTTOM)
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="drivers-chart" viewBox="0 0 {WIDTH} {height}" '
-        f'width="100%" role="img" aria-label="Price and weather per period">',
+        f'width="100%" role="img" aria-label="{escape(_("Price and weather per period"))}">',
         _STYLE.replace(".forecast-chart", ".drivers-chart"),  # its own class: the page's one forecast chart stays one
     ]
     y0 = TOP
     for panel in panels:
         if panel == "price":
             scale = _Scale(len(drivers), max(v for v in prices if v is not None) * 1.1 or 1.0, y0, DRIVER_HEIGHT)
-            parts += _axis(scale, "price")
+            parts += _axis(scale, _("price"))
             parts += _segments(scale, prices, "price")
             parts += [
                 f'<circle class="on-sale" cx="{scale.x(i + 0.5):.1f}" cy="{scale.y(d.price):.1f}" r="3.5"/>'
                 for i, d in enumerate(drivers)
                 if d.on_sale and d.price is not None
             ]
-            parts += _legend([("price", "list price"), ("on-sale", "on sale")], y0)
+            parts += _legend([("price", _("list price")), ("on-sale", _("on sale"))], y0)
         else:
             known = [v for v in temperatures if v is not None]
             low = min(0.0, 5.0 * math.floor(min(known) / 5.0))  # ticks on round degrees
@@ -348,18 +383,20 @@ def drivers_chart(history_periods: int, drivers: list) -> SafeString:
             for i, value in enumerate(rain):
                 if value:
                     bar = DRIVER_HEIGHT * 0.6 * value / wettest
+                    # Translators: Precipitation in millimetres, e.g. "12 mm".
+                    rainfall = escape(_("%(amount)s mm") % {"amount": _number(round(value))})
                     parts.append(
                         f'<rect class="precipitation" x="{scale.x(i) + 1:.1f}" y="{y0 + DRIVER_HEIGHT - bar:.1f}" '
-                        f'width="{max(scale.step - 2, 1):.1f}" height="{bar:.1f}"><title>{value:.0f} mm</title></rect>'
+                        f'width="{max(scale.step - 2, 1):.1f}" height="{bar:.1f}"><title>{rainfall}</title></rect>'
                     )
             parts += _axis(_Shifted(scale, low), "°C")
             parts += _segments(_Shifted(scale, low), temperatures, "temperature")
-            parts += _legend([("temperature", "temperature"), ("precipitation", "precipitation")], y0)
+            parts += _legend([("temperature", _("temperature")), ("precipitation", _("precipitation"))], y0)
         now = scale.x(history_periods)
         parts.append(f'<line class="now" x1="{now:.1f}" x2="{now:.1f}" y1="{y0}" y2="{y0 + DRIVER_HEIGHT}"/>')
         y0 += DRIVER_HEIGHT + BOTTOM
     parts.append("</svg>")
-    # Safe: only numbers formatted above go into the markup, never user text.
+    # Safe: only numbers and escaped labels formatted above go into the markup, never user text.
     return mark_safe("".join(parts))
 
 

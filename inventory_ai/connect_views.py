@@ -14,6 +14,7 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.html import escape
+from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
@@ -25,7 +26,9 @@ logger = logging.getLogger(__name__)
 
 def _refused(request: HttpRequest, refusal: ConnectRefused) -> HttpResponse:
     logger.warning("store connection refused (%s %s): %s", request.method, request.path, refusal.message)
-    page = f"<!doctype html><title>Not connected</title><h1>Not connected</h1><p>{escape(refusal.message)}</p>"
+    # Translators: The title of the page saying why a store could not be connected.
+    title = escape(_("Not connected"))
+    page = f"<!doctype html><title>{title}</title><h1>{title}</h1><p>{escape(refusal.message)}</p>"
     return HttpResponse(page, status=refusal.status, content_type="text/html; charset=utf-8")
 
 
@@ -50,10 +53,12 @@ def shopify_callback_view(request: HttpRequest) -> HttpResponse:
         again = reverse("shopify-install") + f"?shop={store.domain}"
         messages.warning(
             request,
-            f"{store.domain} is connected, but without {', '.join(installed.missing_scopes)}: approve them at {again}",
+            # Translators: "scopes" lists the Shopify access scopes not granted, e.g. "read_orders, read_products".
+            _("%(domain)s is connected, but without %(scopes)s: approve them at %(url)s")
+            % {"domain": store.domain, "scopes": ", ".join(installed.missing_scopes), "url": again},
         )
     else:
-        messages.success(request, f"{store.domain} is connected; its history is being read.")
+        messages.success(request, _("%(domain)s is connected; its history is being read.") % {"domain": store.domain})
     return HttpResponseRedirect(reverse("admin:inventory_ai_store_change", args=[store.pk]))
 
 
@@ -71,7 +76,7 @@ def woocommerce_connect_view(request: HttpRequest) -> HttpResponse:
 def woocommerce_callback_view(request: HttpRequest) -> HttpResponse:
     """The key the site posts once the merchant approved: 200 keeps it (anything else makes WooCommerce delete it)."""
     if not request.is_secure() and not settings.DEBUG:  # the demo (DEBUG) runs on plain HTTP
-        return _refused(request, ConnectRefused("Keys are taken over HTTPS only.", 403))
+        return _refused(request, ConnectRefused(_("Keys are taken over HTTPS only."), 403))
     try:
         store = woocommerce_connect.finish_connect(request.body)
     except ConnectRefused as refusal:
@@ -83,9 +88,10 @@ def woocommerce_callback_view(request: HttpRequest) -> HttpResponse:
 def woocommerce_return_view(request: HttpRequest) -> HttpResponse:
     """Where the site sends the merchant back: the store's page once its key arrived, else why not."""
     if request.GET.get("success") != "1":
-        return _refused(request, ConnectRefused("The key was not approved on the site: nothing was connected.", 400))
+        refusal = ConnectRefused(_("The key was not approved on the site: nothing was connected."), 400)
+        return _refused(request, refusal)
     store = woocommerce_connect.returned(request.GET.get("user_id", ""))
     if store is None:
-        return _refused(request, ConnectRefused("The site's key did not arrive: try connecting again.", 400))
-    messages.success(request, f"{store.domain} is connected; its history is being read.")
+        return _refused(request, ConnectRefused(_("The site's key did not arrive: try connecting again."), 400))
+    messages.success(request, _("%(domain)s is connected; its history is being read.") % {"domain": store.domain})
     return HttpResponseRedirect(reverse("admin:inventory_ai_store_change", args=[store.pk]))

@@ -11,6 +11,8 @@ from collections.abc import Callable, Mapping
 
 from django.db import Error as DatabaseError
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.html import escape
+from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -103,28 +105,30 @@ def live(request: HttpRequest) -> JsonResponse:
 # --- Error pages ----------------------------------------------------------------------------------------------------
 # Django's own error views check the CSRF token of a POST, which parses its body: a broken multipart body raised
 # there and the error page became a 500. These answer from the status and the Accept header alone (a plain page for
-# browsers, JSON for the API and webhook senders) and never touch the body.
+# browsers, JSON for the API and webhook senders) and never touch the body. The page's title is translated; the JSON
+# `detail` stays as it is, for the programs that read it.
 
 
-def _error(request: HttpRequest, status: int, detail: str) -> HttpResponse:
+def _error(request: HttpRequest, status: int, detail: str, title: str) -> HttpResponse:
     if "text/html" in request.META.get("HTTP_ACCEPT", ""):
-        title = detail.capitalize()
+        title = escape(title)
         page = f'<!doctype html><title>{title}</title><h1>{title}</h1><p><a href="/admin/">Inventory AI</a></p>'
         return HttpResponse(page, status=status)
     return JsonResponse({"status": "error", "detail": detail}, status=status)
 
 
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    return _error(request, 400, "bad request")
+    return _error(request, 400, "bad request", _("Bad request"))
 
 
 def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    return _error(request, 403, "permission denied")
+    return _error(request, 403, "permission denied", _("Permission denied"))
 
 
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    return _error(request, 404, "not found")
+    return _error(request, 404, "not found", _("Not found"))
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
-    return _error(request, 500, "server error")
+    # Translators: The title of the page shown when the server failed to answer a request.
+    return _error(request, 500, "server error", _("Server error"))

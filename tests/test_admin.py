@@ -63,12 +63,13 @@ def test_store_defaults_are_editable(admin_client, imported):
         "api_version": "2026-10", "timezone": "Europe/London", "currency": "GBP", "country_code": "GB",
         "default_lead_time_days": "21", "default_review_period_days": "7", "default_service_level": "0.97",
         "default_moq": "1", "default_case_pack": "6", "service_measure": "fill_rate", "fill_rate_scope": "store",
+        "receiving": "transfer",
     }  # fmt: skip
     response = admin_client.post(url, form)
     assert response.status_code == 302, response.content.decode()[:2000]
     store = Store.objects.get(pk=imported.pk)
     assert (store.default_lead_time_days, store.default_case_pack) == (21, 6)
-    assert (store.service_measure, store.fill_rate_scope) == ("fill_rate", "store")
+    assert (store.service_measure, store.fill_rate_scope, store.receiving) == ("fill_rate", "store", "transfer")
     assert store.webhook_secrets == ["hush"]  # untouched by the form
 
 
