@@ -8,13 +8,14 @@ INSTALLED := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.tx
 # One BLAS thread per process: the suite runs workers and servers beside it on few cores.
 TEST_ENV := DJANGO_SETTINGS_MODULE=tests.settings OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
 
-.PHONY: help install demo test lint format check-migrations migrate run worker beat doctor clean chromium
+.PHONY: help install demo test lint format check-migrations migrate run worker beat doctor clean chromium messages
 
 help:
 	@echo "make demo    - install, load the demo store and run web + worker + beat (Ctrl-C stops)"
 	@echo "make test    - install, then lint, format check, migration check and the whole test suite"
 	@echo "make format  - format the code with ruff"
 	@echo "make doctor  - check the database, the broker and the workers"
+	@echo "make messages - gather the interface's strings into the catalogues and compile them (needs GNU gettext)"
 
 $(INSTALLED): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -59,6 +60,15 @@ format: install
 
 check-migrations: install
 	$(TEST_ENV) $(BIN)/python manage.py makemigrations --check --dry-run
+
+# The translation catalogues (inventory_ai/locale/<lang>/LC_MESSAGES/django.po) and their compiled .mo files, which
+# are committed so that installing needs no gettext. tests/test_translations.py fails when a string lacks a translation.
+LOCALES := zh_Hans
+messages: install
+	cd inventory_ai && DEBUG=1 DJANGO_SETTINGS_MODULE=inventory_ai.settings PYTHONPATH=.. ../$(BIN)/django-admin \
+	  makemessages $(addprefix -l ,$(LOCALES)) --add-location file --no-obsolete -i "migrations/*" -i "demo/*"
+	cd inventory_ai && DEBUG=1 DJANGO_SETTINGS_MODULE=inventory_ai.settings PYTHONPATH=.. ../$(BIN)/django-admin \
+	  compilemessages $(addprefix -l ,$(LOCALES))
 
 migrate: install
 	$(BIN)/python manage.py migrate

@@ -196,8 +196,9 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 SHOPIFY_CLIENT_ID = os.environ.get("SHOPIFY_CLIENT_ID", "")
 SHOPIFY_CLIENT_SECRET = os.environ.get("SHOPIFY_CLIENT_SECRET", "")
 SHOPIFY_SCOPES = env_list(
-    "SHOPIFY_SCOPES", "read_orders,read_all_orders,read_products,read_inventory,write_inventory,read_discounts,"
-    "read_inventory_transfers,write_inventory_transfers,read_inventory_shipments,write_inventory_shipments"
+    "SHOPIFY_SCOPES",
+    "read_orders,read_all_orders,read_products,read_inventory,write_inventory,read_discounts,"
+    "read_inventory_transfers,write_inventory_transfers,read_inventory_shipments,write_inventory_shipments",
 )
 PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "").rstrip("/")
 

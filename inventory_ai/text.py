@@ -1,16 +1,26 @@
-"""Text a database column can hold.
+"""Text a database column can hold, and numbers and dates as a person reads them in the active language.
 
 A signed JSON body may say anything its grammar allows, and two things it allows cannot be stored as text: a lone
 UTF-16 surrogate (`"\\udb8c"` is a valid escape; Python reads it into a string that has no UTF-8 encoding, so the
 database driver cannot even send it) and NUL (`"\\u0000"`; PostgreSQL text refuses it). C1 controls and
 non-characters are valid Unicode and are stored as they come.
+
+Numbers and dates inside translated sentences (`number`, `percent`, `day_month`, `full_date`, `weekday_date`) read
+in English exactly as they always did (Python's own formatting: "1,234", "95%", "05 Dec"), and in any other active
+language with its own separators and date formats (Django's localisation).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import re
+from datetime import date
+from decimal import Decimal
 from typing import Any
+
+from django.utils import translation
+from django.utils.formats import date_format, number_format
+from django.utils.translation import pgettext
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
@@ -80,3 +90,55 @@ def _is_number(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+# --- numbers and dates in the active language ---------------------------------------------------------------------
+
+
+def speaks_english() -> bool:
+    """Whether the active language is English (or none is active: the source texts are English)."""
+    language = translation.get_language()
+    return not language or language == "en" or language.startswith("en-")
+
+
+def number(value: float | int | Decimal, decimals: int | None = None, grouping: bool = True) -> str:
+    """A number with `decimals` places (None: a whole number as it is), thousands grouped unless `grouping` is off:
+    "1,234.5" in English, the active language's separators elsewhere."""
+    if speaks_english():
+        if decimals is None:
+            return f"{value:,}" if grouping else f"{value}"
+        return f"{value:,.{decimals}f}" if grouping else f"{value:.{decimals}f}"
+    # rounded as in English first: Django's number_format cuts surplus decimals off instead of rounding
+    rounded = Decimal(f"{value:.{decimals}f}") if decimals is not None else value
+    return number_format(rounded, decimal_pos=decimals, use_l10n=True, force_grouping=grouping)
+
+
+def percent(share: float, decimals: int = 0) -> str:
+    """A share of 1 as a percentage: "95%", "96.2%"."""
+    if speaks_english():
+        return f"{share:.{decimals}%}"
+    return number(share * 100, decimals, grouping=False) + "%"
+
+
+def day_month(day: date, padded: bool = True) -> str:
+    """A day of the year: "05 Dec" ("5 Dec" unpadded) in English, the active language's month-and-day format
+    elsewhere."""
+    if speaks_english():
+        return f"{day:%d %b}" if padded else f"{day:%-d %b}"
+    return date_format(day, "MONTH_DAY_FORMAT")
+
+
+def full_date(day: date) -> str:
+    """A date with its year: "05 December 2026" in English, the active language's date format elsewhere."""
+    if speaks_english():
+        return f"{day:%d %B %Y}"
+    return date_format(day, "DATE_FORMAT")
+
+
+def weekday_date(day: date) -> str:
+    """A day with its weekday: "Saturday 05 December" in English."""
+    if speaks_english():
+        return f"{day:%A %d %B}"
+    # Translators: the order of a weekday and a day of the year ("Saturday 05 December") in a date.
+    pattern = pgettext("a weekday and a day of the year", "%(weekday)s %(day)s")
+    return pattern % {"weekday": date_format(day, "l"), "day": date_format(day, "MONTH_DAY_FORMAT")}

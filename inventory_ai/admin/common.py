@@ -56,6 +56,10 @@ class DecisionAdminMixin:
     def has_approve_permission(self, request, obj=None) -> bool:
         return request.user.has_perm(f"{self.opts.app_label}.approve_{self.opts.model_name}")
 
+    def reason_of(self, obj) -> str:
+        """Why the record is proposed, in the reader's words ("": the template says it otherwise)."""
+        return ""
+
     def proposed_quantity(self, obj) -> int:
         raise NotImplementedError
 
@@ -114,6 +118,7 @@ class DecisionAdminMixin:
         rows = [
             {
                 "obj": obj,
+                "reason": self.reason_of(obj),
                 "quantity": request.POST.get(f"quantity-{obj.pk}", self.proposed_quantity(obj)),
                 "error": errors.get(obj.pk),
             }

@@ -15,10 +15,13 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext, ngettext, ngettext_lazy, pgettext_lazy
+from django.utils.translation import gettext_lazy as _
 
 from inventory_ai.choices import PurchaseOrderStatus
 from inventory_ai.models import PurchaseOrder, PurchaseOrderLine, Supplier, SupplierItem
 from inventory_ai.services import purchase_documents, purchasing
+from inventory_ai.text import number
 
 
 class SupplierItemInline(admin.TabularInline):
@@ -37,7 +40,7 @@ class SupplierAdmin(admin.ModelAdmin):
     fieldsets = (
         (None, {"fields": ("store", "name", "email", "currency", "payment_terms")}),
         (
-            "Ordering",
+            pgettext_lazy("a supplier's terms", "Ordering"),
             {
                 "fields": (
                     "lead_time_days",
@@ -90,28 +93,35 @@ class PurchaseOrderAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("supplier", "location", "store")
 
-    @admin.display(description="Units")
+    @admin.display(description=_("Units"))
     def units(self, order: PurchaseOrder) -> int:
         return purchasing.totals(order)["units"]
 
-    @admin.display(description="Value")
+    @admin.display(description=_("Value"))
     def value(self, order: PurchaseOrder) -> str:
-        return f"{purchasing.totals(order)['value']:,.2f} {order.currency}"
+        return f"{number(purchasing.totals(order)['value'], 2)} {order.currency}"
 
-    @admin.display(description="Totals")
+    @admin.display(description=_("Totals"))
     def totals(self, order: PurchaseOrder) -> str:
         totals = purchasing.totals(order)
         notes = []
         if totals["below_min_value"]:
-            notes.append(f"below the supplier's minimum order value ({order.supplier.min_order_value:,.2f})")
+            minimum = number(order.supplier.min_order_value, 2)
+            notes.append(gettext("below the supplier's minimum order value (%(value)s)") % {"value": minimum})
         if totals["below_min_quantity"]:
-            notes.append(f"below the supplier's minimum quantity ({order.supplier.min_order_quantity:,})")
-        if totals["lines_without_cost"]:
-            notes.append(f"{totals['lines_without_cost']} line(s) without a cost")
-        text = f"{totals['units']:,} units, {totals['value']:,.2f} {order.currency}"
-        return text + (f" — {'; '.join(notes)}" if notes else "")
+            minimum = number(order.supplier.min_order_quantity)
+            notes.append(gettext("below the supplier's minimum quantity (%(quantity)s)") % {"quantity": minimum})
+        if count := totals["lines_without_cost"]:
+            without = ngettext("%(count)s line(s) without a cost", "%(count)s line(s) without a cost", count)
+            notes.append(without % {"count": count})
+        text = ngettext(
+            "%(units)s units, %(value)s %(currency)s", "%(units)s units, %(value)s %(currency)s", totals["units"]
+        )
+        text %= {"units": number(totals["units"]), "value": number(totals["value"], 2), "currency": order.currency}
+        # Translators: an order's totals, then what they fall short of, joined by "; "
+        return gettext("%(totals)s — %(notes)s") % {"totals": text, "notes": "; ".join(notes)} if notes else text
 
-    @admin.display(description="Documents")
+    @admin.display(description=_("Documents"))
     def documents(self, order: PurchaseOrder) -> str:
         links = [
             format_html('<a href="{}">{}</a>', reverse("admin:purchaseorder_document", args=[order.pk, kind]), label)
@@ -135,6 +145,7 @@ class PurchaseOrderAdmin(admin.ModelAdmin):
             formset.changed_objects.append((line_form.instance, line_form.changed_data))
 
     def _each(self, request, queryset, permission: str, work, done: str) -> None:
+        """Do `work` to each order (a transaction each), then say how many it did (`DONE[done]`) and what failed."""
         if not request.user.has_perm(f"inventory_ai.{permission}"):
             raise PermissionDenied
         count, errors = 0, []
@@ -144,39 +155,39 @@ class PurchaseOrderAdmin(admin.ModelAdmin):
                     work(order)
                 count += 1
             except purchasing.PurchasingError as exc:
-                errors.append(f"{order.number}: {exc}")
+                errors.append(gettext("%(order)s: %(error)s") % {"order": order.number, "error": exc})
         if count:
-            self.message_user(request, f"{count} purchase order(s) {done}.")
+            self.message_user(request, DONE[done] % {"count": count})
         for error in errors:
             self.message_user(request, error, messages.ERROR)
 
-    @admin.action(description="Round the selected drafts up to whole packs")
+    @admin.action(description=_("Round the selected drafts up to whole packs"))
     def round_to_packs(self, request, queryset):
         self._each(request, queryset.filter(status=PurchaseOrderStatus.DRAFT), "change_purchaseorder",
-                   lambda order: purchasing.round_to_packs(order, request.user), "rounded to packs")  # fmt: skip
+                   lambda order: purchasing.round_to_packs(order, request.user), "round")  # fmt: skip
 
-    @admin.action(description="Send the selected drafts to their suppliers by e-mail (PDF and CSV)")
+    @admin.action(description=_("Send the selected drafts to their suppliers by e-mail (PDF and CSV)"))
     def send_by_email(self, request, queryset):
         self._each(request, queryset, "send_purchaseorder", lambda order: purchasing.send(order, request.user),
-                   "sent by e-mail")  # fmt: skip
+                   "send")  # fmt: skip
 
-    @admin.action(description="Mark the selected drafts sent (ordered some other way)")
+    @admin.action(description=_("Mark the selected drafts sent (ordered some other way)"))
     def mark_sent(self, request, queryset):
         self._each(request, queryset, "send_purchaseorder",
-                   lambda order: purchasing.send(order, request.user, email=False), "marked sent")  # fmt: skip
+                   lambda order: purchasing.send(order, request.user, email=False), "mark-sent")  # fmt: skip
 
-    @admin.action(description="Receive everything the selected orders still await (pushed to the store)")
+    @admin.action(description=_("Receive everything the selected orders still await (pushed to the store)"))
     def receive_all(self, request, queryset):
         def receive(order: PurchaseOrder) -> None:
             awaited = {line.pk: line.outstanding for line in order.lines.all() if line.outstanding > 0}
             purchasing.receive(order, awaited, request.user)
 
-        self._each(request, queryset, "receive_purchaseorder", receive, "received")
+        self._each(request, queryset, "receive_purchaseorder", receive, "receive")
 
-    @admin.action(description="Cancel the selected orders")
+    @admin.action(description=_("Cancel the selected orders"))
     def cancel_orders(self, request, queryset):
         self._each(request, queryset, "change_purchaseorder", lambda order: purchasing.cancel(order, request.user),
-                   "cancelled")  # fmt: skip
+                   "cancel")  # fmt: skip
 
     def get_urls(self):
         document = self.admin_site.admin_view(self.document)
@@ -193,16 +204,17 @@ class PurchaseOrderAdmin(admin.ModelAdmin):
         """One step of an order from its page: round to packs, send by e-mail, mark sent, cancel."""
         if request.method != "POST" or step not in STEPS:
             raise PermissionDenied
-        permission, work, done = STEPS[step]
+        permission, work = STEPS[step]
         if not request.user.has_perm(f"inventory_ai.{permission}"):
             raise PermissionDenied
         order = get_object_or_404(PurchaseOrder, pk=pk)
         try:
             work(order, request.user)
         except purchasing.PurchasingError as exc:
-            self.message_user(request, f"{order.number}: {exc}", messages.ERROR)
+            error = gettext("%(order)s: %(error)s") % {"order": order.number, "error": exc}
+            self.message_user(request, error, messages.ERROR)
         else:
-            self.message_user(request, f"{order.number} {done}.")
+            self.message_user(request, DONE_ONE[step] % {"order": order.number})
         return HttpResponseRedirect(reverse("admin:inventory_ai_purchaseorder_change", args=[pk]))
 
     def receive_view(self, request, pk: int):
@@ -220,7 +232,10 @@ class PurchaseOrderAdmin(admin.ModelAdmin):
                 if not text:
                     continue
                 if not text.isdigit():
-                    error = f"{line.variant.sku}: {text!r} is not a whole number"
+                    error = gettext("%(sku)s: %(value)s is not a whole number") % {
+                        "sku": line.variant.sku,
+                        "value": repr(text),
+                    }
                 elif int(text) > 0:
                     quantities[line.pk] = int(text)
             if not error:
@@ -233,12 +248,18 @@ class PurchaseOrderAdmin(admin.ModelAdmin):
                 else:
                     order.refresh_from_db()
                     units = sum(quantities.values())
-                    self.message_user(request, f"{units:,} units received on {order.number}: it is now "
-                                               f"{order.get_status_display().lower()}.")  # fmt: skip
+                    received = ngettext(
+                        "%(units)s units received on %(order)s: it is now %(status)s.",
+                        "%(units)s units received on %(order)s: it is now %(status)s.",
+                        units,
+                    )
+                    status = order.get_status_display().lower()
+                    figures = {"units": number(units), "order": order.number, "status": status}
+                    self.message_user(request, received % figures)
                     return HttpResponseRedirect(reverse("admin:inventory_ai_purchaseorder_change", args=[pk]))
         context = {
             **self.admin_site.each_context(request),
-            "title": f"Receive {order.number}",
+            "title": gettext("Receive %(order)s") % {"order": order.number},
             "opts": self.opts,
             "order": order,
             "lines": lines,
@@ -260,10 +281,33 @@ class PurchaseOrderAdmin(admin.ModelAdmin):
         return response
 
 
-# step -> (the permission it needs, what it does, what the message says)
+# step -> (the permission it needs, what it does); what its message says is `DONE_ONE[step]`
 STEPS = {
-    "round": ("change_purchaseorder", lambda order, user: purchasing.round_to_packs(order, user), "rounded to packs"),
-    "send": ("send_purchaseorder", lambda order, user: purchasing.send(order, user), "sent by e-mail"),
-    "mark-sent": ("send_purchaseorder", lambda order, user: purchasing.send(order, user, email=False), "marked sent"),
-    "cancel": ("change_purchaseorder", lambda order, user: purchasing.cancel(order, user), "cancelled"),
+    "round": ("change_purchaseorder", lambda order, user: purchasing.round_to_packs(order, user)),
+    "send": ("send_purchaseorder", lambda order, user: purchasing.send(order, user)),
+    "mark-sent": ("send_purchaseorder", lambda order, user: purchasing.send(order, user, email=False)),
+    "cancel": ("change_purchaseorder", lambda order, user: purchasing.cancel(order, user)),
+}
+# what a step says it did to its order
+DONE_ONE = {
+    "round": _("%(order)s rounded to packs."),
+    "send": _("%(order)s sent by e-mail."),
+    "mark-sent": _("%(order)s marked sent."),
+    "cancel": _("%(order)s cancelled."),
+}
+# what an action of the list says it did, by how many orders
+DONE = {
+    "round": ngettext_lazy(
+        "%(count)s purchase order(s) rounded to packs.", "%(count)s purchase order(s) rounded to packs.", "count"
+    ),
+    "send": ngettext_lazy(
+        "%(count)s purchase order(s) sent by e-mail.", "%(count)s purchase order(s) sent by e-mail.", "count"
+    ),
+    "mark-sent": ngettext_lazy(
+        "%(count)s purchase order(s) marked sent.", "%(count)s purchase order(s) marked sent.", "count"
+    ),
+    "receive": ngettext_lazy("%(count)s purchase order(s) received.", "%(count)s purchase order(s) received.", "count"),
+    "cancel": ngettext_lazy(
+        "%(count)s purchase order(s) cancelled.", "%(count)s purchase order(s) cancelled.", "count"
+    ),
 }

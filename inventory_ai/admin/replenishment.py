@@ -25,6 +25,7 @@ from inventory_ai.models import (
     ReorderSuggestion,
     StockAdjustment,
 )
+from inventory_ai.selectors.reasons import reason_text
 from inventory_ai.services import audit, auto_approval, purchasing, push, replenishment
 
 
@@ -125,7 +126,9 @@ class ReorderSuggestionAdmin(DecisionAdminMixin, ReadOnlyAdminMixin, admin.Model
     # what needs deciding first: the latest day an order can still be placed, then the sooner stock-out
     ordering = (F("order_by").asc(nulls_last=True), F("stockout_date").asc(nulls_last=True), "-created_at")
     actions = ["approve_selected", "reject_selected", export_csv]
-    readonly_fields = ("audit_trail",)
+    # the reason in the reader's language instead of the stored English and its figures
+    exclude = ("reason", "reason_data")
+    readonly_fields = ("reason_in_words", "audit_trail")
     csv_columns = (
         ("id", lambda s: s.pk),
         ("store", lambda s: s.store.domain),
@@ -145,7 +148,7 @@ class ReorderSuggestionAdmin(DecisionAdminMixin, ReadOnlyAdminMixin, admin.Model
         ("abc_class", lambda s: s.abc_class),
         ("supplier", lambda s: purchasing.supplier_name(s.variant)),
         ("days_of_cover", lambda s: s.days_of_cover),
-        ("reason", lambda s: s.reason),
+        ("reason", reason_text),
         ("created_at", lambda s: s.created_at.isoformat()),
     )
 
@@ -226,6 +229,13 @@ class ReorderSuggestionAdmin(DecisionAdminMixin, ReadOnlyAdminMixin, admin.Model
     @admin.display(description=_("Value"))
     def value(self, obj):
         return f"{obj.value:,.2f}" if obj.value is not None else "-"
+
+    @admin.display(description=_("Reason"))
+    def reason_in_words(self, obj) -> str:
+        return reason_text(obj)
+
+    def reason_of(self, obj) -> str:
+        return reason_text(obj)
 
     @admin.display(description=_("Audit trail"))
     def audit_trail(self, obj):

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils.translation import ngettext
 from rest_framework import mixins, serializers, viewsets
 
 from inventory_ai.api.permissions import ModelPermissions
@@ -24,7 +25,10 @@ def with_skus(data: dict, store, instance) -> list[Variant]:
         found = {v.sku: v for v in Variant.objects.filter(store=store, sku__in=skus, deleted_at__isnull=True)}
         unknown = [sku for sku in skus if sku not in found]
         if unknown:
-            raise serializers.ValidationError({"skus": f"Unknown SKU(s) in this store: {', '.join(unknown[:10])}"})
+            message = ngettext(
+                "Unknown SKU(s) in this store: %(skus)s", "Unknown SKU(s) in this store: %(skus)s", len(unknown)
+            ) % {"skus": ", ".join(unknown[:10])}
+            raise serializers.ValidationError({"skus": message})
         variants += [found[sku] for sku in skus]
     return variants
 

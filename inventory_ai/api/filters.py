@@ -5,6 +5,7 @@ from __future__ import annotations
 import django_filters
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from inventory_ai.models import ForecastRun, Location, ReorderSuggestion, StockAdjustment, Variant
 from inventory_ai.selectors import RISKS, risk_filter
@@ -12,7 +13,7 @@ from inventory_ai.selectors import RISKS, risk_filter
 
 class VariantFilter(django_filters.FilterSet):
     sku = django_filters.CharFilter(lookup_expr="iexact")
-    search = django_filters.CharFilter(method="filter_search", label="SKU or title contains")
+    search = django_filters.CharFilter(method="filter_search", label=_("SKU or title contains"))
     supplier = django_filters.CharFilter(lookup_expr="iexact")
 
     class Meta:

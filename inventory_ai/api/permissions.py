@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext_lazy as _
 from rest_framework.permissions import BasePermission, DjangoModelPermissions
 
 
@@ -24,7 +25,7 @@ def can_approve(user, model) -> bool:
 class CanDecide(BasePermission):
     """Approving or rejecting: the model's approve permission (a POST that DjangoModelPermissions would read as add)."""
 
-    message = "You may not approve or reject these."
+    message = _("You may not approve or reject these.")
 
     def has_permission(self, request, view) -> bool:
         user = request.user

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import django_filters
 from django.db.models import Prefetch
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -34,14 +35,15 @@ class SupplierSerializer(serializers.ModelSerializer):
 
     def validate(self, attrs):
         if self.instance is not None and "store" in attrs and attrs["store"] != self.instance.store:
-            raise serializers.ValidationError({"store": "A supplier stays with its store."})
+            raise serializers.ValidationError({"store": _("A supplier stays with its store.")})
         store = attrs.get("store", getattr(self.instance, "store", None))
         name = attrs.get("name", getattr(self.instance, "name", None))
         clash = Supplier.objects.filter(store=store, name__iexact=name)
         if self.instance is not None:
             clash = clash.exclude(pk=self.instance.pk)
         if clash.exists():
-            raise serializers.ValidationError({"name": f"The store already has a supplier named {name!r}."})
+            message = _("The store already has a supplier named %(name)s.") % {"name": repr(name)}
+            raise serializers.ValidationError({"name": message})
         return attrs
 
 
@@ -90,7 +92,7 @@ class ReceiveSerializer(serializers.Serializer):
     def validate_lines(self, lines):
         ids = [line["line"] for line in lines]
         if len(ids) != len(set(ids)):
-            raise serializers.ValidationError("Each line at most once.")
+            raise serializers.ValidationError(_("Each line at most once."))
         return lines
 
 
@@ -117,7 +119,7 @@ class HasPermission(BasePermission):
 
     def __init__(self, codename: str) -> None:
         self.codename = codename
-        self.message = f"You may not do this (it needs the {codename} permission)."
+        self.message = _("You may not do this (it needs the %(permission)s permission).") % {"permission": codename}
 
     def has_permission(self, request, view) -> bool:
         user = request.user
@@ -176,8 +178,9 @@ class PurchaseOrderViewSet(viewsets.ReadOnlyModelViewSet):
             purchasing.receive(order, quantities, request.user, allow_over=body.validated_data["allow_over"],
                                source=AuditSource.API)  # fmt: skip
         except purchasing.OverReceipt as exc:
-            return Response({"detail": str(exc), "confirm": "send the same lines with \"allow_over\": true"},
-                            status=status.HTTP_409_CONFLICT)  # fmt: skip
+            # Translators: "allow_over": true is what a client sends: keep it as it is
+            confirm = _('send the same lines with "allow_over": true')
+            return Response({"detail": str(exc), "confirm": confirm}, status=status.HTTP_409_CONFLICT)
         except purchasing.PurchasingError as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
         return self._answer(order)

@@ -18,6 +18,7 @@ from inventory_ai.models import (
     Variant,
 )
 from inventory_ai.selectors import risk_of
+from inventory_ai.selectors.reasons import reason_text
 
 
 class StoreSerializer(serializers.ModelSerializer):
@@ -147,6 +148,7 @@ class SuggestionSerializer(serializers.ModelSerializer):
     risk = serializers.SerializerMethodField(help_text="late, this_week or later: when an order must be placed")
     quantity = serializers.IntegerField(read_only=True, help_text="The approved quantity if edited, else suggested")
     purchase_order = serializers.SerializerMethodField(help_text="The purchase order an approval put it on")
+    reason = serializers.SerializerMethodField(help_text="Why this quantity, in words (in the request's language)")
 
     class Meta:
         model = ReorderSuggestion
@@ -188,6 +190,9 @@ class SuggestionSerializer(serializers.ModelSerializer):
 
     def get_risk(self, suggestion: ReorderSuggestion) -> str:
         return risk_of(suggestion.order_by, timezone.localdate())
+
+    def get_reason(self, suggestion: ReorderSuggestion) -> str:
+        return reason_text(suggestion)
 
     def get_purchase_order(self, suggestion: ReorderSuggestion) -> int | None:
         lines = suggestion.purchase_order_lines.all()  # prefetched by the list

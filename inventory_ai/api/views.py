@@ -11,6 +11,7 @@ from django.db.models import Count, F, OuterRef, Prefetch, Q, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework import serializers as drf_serializers
@@ -36,8 +37,8 @@ from inventory_ai.models import (
     Variant,
 )
 from inventory_ai.selectors import stats
-from inventory_ai.selectors.drivers import forecast_reasons
 from inventory_ai.selectors.forecasts import current_run
+from inventory_ai.selectors.reasons import forecast_reasons
 from inventory_ai.services import health, replenishment
 
 
@@ -176,9 +177,8 @@ class DecisionMixin:
         quantity = body.validated_data.get(self.quantity_field) if approve else None
         changed = self.decide(obj, approve, request.user, quantity, body.validated_data.get("note", ""))
         if not changed:
-            return Response(
-                {"detail": f"It is {obj.status}, not pending: nothing changed."}, status=status.HTTP_409_CONFLICT
-            )
+            detail = _("It is %(status)s, not pending: nothing changed.") % {"status": obj.status}
+            return Response({"detail": detail}, status=status.HTTP_409_CONFLICT)
         return Response(self.get_serializer(obj).data)
 
 

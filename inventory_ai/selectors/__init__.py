@@ -9,6 +9,7 @@ import pandas as pd
 from django.db.models import Count, DecimalField, ExpressionWrapper, F, IntegerField, Max, Q, Sum, Value
 from django.db.models.functions import Coalesce, Greatest, Least
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from forecasting.data import period_alias
 from inventory_ai.charts import ForecastPeriod, Period
@@ -32,6 +33,7 @@ from inventory_ai.models import (
 )
 from inventory_ai.selectors import drivers
 from inventory_ai.selectors.forecasts import current_run
+from inventory_ai.selectors.reasons import forecast_reasons, reason_text
 
 # Units a line contributes to demand: the same rule as inventory_ai.services.demand.line_net_units, in SQL.
 NET_LINE_UNITS = Greatest(Value(0), Least(F("current_quantity"), F("quantity") - F("refunded_quantity")))
@@ -63,9 +65,9 @@ SUGGESTION_VALUE = ExpressionWrapper(
 
 LATE, THIS_WEEK, LATER = "late", "this_week", "later"
 RISKS = {
-    LATE: "Late: stocks out before an order placed today can arrive",
-    THIS_WEEK: "Order this week",
-    LATER: "Fine for now: order later",
+    LATE: _("Late: stocks out before an order placed today can arrive"),
+    THIS_WEEK: _("Order this week"),
+    LATER: _("Fine for now: order later"),
 }
 
 
@@ -192,8 +194,9 @@ class VariantOverview:
     suggestion: ReorderSuggestion | None
     levels: list[InventoryLevel]
     events: list = field(default_factory=list)  # the SKU's demand events over the chart's periods
-    reasons: list = field(default_factory=list)  # "why this forecast" (`drivers.forecast_reasons`)
+    reasons: list = field(default_factory=list)  # "why this forecast" (`reasons.forecast_reasons`)
     prices: list = field(default_factory=list)  # its price changes over the chart's periods
+    suggestion_reason: str = ""  # the suggestion's reason in the active language (`reasons.reason_text`)
 
     @property
     def available(self) -> int:
@@ -273,10 +276,11 @@ def variant_overview(variant: Variant, history_periods: int = HISTORY_PERIODS) -
     last_day = forecast[-1].end if forecast else (history[-1].end if history else first_day)
     events = drivers.variant_events(variant, first_day, last_day)
     upcoming = [event for event in events if forecast and event.ends_on >= forecast[0].start]
-    reasons = drivers.forecast_reasons(result.explanation if result else {}, upcoming)
+    reasons = forecast_reasons(result.explanation if result else {}, upcoming)
     prices = list(
         PriceChange.objects.filter(variant=variant, effective_from__date__gte=first_day).order_by("effective_from")
     )
     return VariantOverview(
-        variant, run, history, forecast, result, candidates, suggestion, levels, events, reasons, prices
-    )
+        variant, run, history, forecast, result, candidates, suggestion, levels, events, reasons, prices,
+        suggestion_reason=reason_text(suggestion) if suggestion is not None else "",
+    )  # fmt: skip

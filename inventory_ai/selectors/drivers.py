@@ -24,6 +24,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 from django.db.models import QuerySet, Sum
+from django.utils.translation import ngettext_lazy
 
 from forecasting.data import future_periods, period_alias
 from inventory_ai.choices import EventKind, EventScope, WeatherKind
@@ -37,6 +38,7 @@ from inventory_ai.models import (
     Variant,
     WeatherDay,
 )
+from inventory_ai.text import number
 
 CHUNK = 500
 USUAL_PRICE_DAYS = 365  # the usual price: the median list price of the last year
@@ -264,60 +266,6 @@ def _realised_discount(variant_ids, position, days, data_until, list_prices) -> 
     return out
 
 
-# How each driver group reads in a sentence: "+38% from promotions".
-GROUP_WORDS = {
-    "promotion": "promotions",
-    "discount": "discounts",
-    "price_index": "the price",
-    "realised_discount": "recent discounts",
-    "launch": "a launch",
-    "other_event": "events",
-    "holiday": "public holidays",
-    "temperature": "the weather",
-    "precipitation": "the weather",
-    "snowfall": "the weather",
-    "season": "last year's pattern",
-    "calendar": "the calendar (weekday, week, month)",
-}
-REASONS_SHOWN = 4
-
-
-@dataclass(frozen=True)
-class Reason:
-    """One driver group's effect on a SKU's forecast over the horizon: `percent` against the forecast without it."""
-
-    group: str
-    percent: float
-    text: str
-
-
-def forecast_reasons(explanation: dict[str, list[float]], events: Sequence[DemandEvent] = ()) -> list[Reason]:
-    """The largest effects in a forecast's explanation (what each driver group adds per period, in units), in
-    plain words: "+38% from promotions (Black Friday, 27–30 Nov)". Groups that read the same way (the weather's
-    temperature, rain and snow) are told together; the level (the SKU's own recent sales) is the base, not a
-    reason. Empty without an explanation."""
-    if not explanation:
-        return []
-    total = float(np.sum([np.sum(values) for values in explanation.values()]))
-    merged: dict[str, float] = {}
-    for group, values in explanation.items():
-        if group == "level":
-            continue
-        words = GROUP_WORDS.get(group, group.replace("_", " "))
-        merged[words] = merged.get(words, 0.0) + float(np.sum(values))
-    reasons = []
-    for words, added in merged.items():
-        without = total - added
-        if without <= 0 or abs(added) < 0.01 * max(total, 1e-9):
-            continue
-        percent = 100 * added / without
-        detail = ""
-        if words == "promotions" and events:
-            detail = " (" + "; ".join(f"{e.name}, {e.starts_on:%-d %b}–{e.ends_on:%-d %b}" for e in events[:3]) + ")"
-        reasons.append(Reason(words, percent, f"{percent:+.0f}% from {words}{detail}"))
-    return sorted(reasons, key=lambda reason: -abs(reason.percent))[:REASONS_SHOWN]
-
-
 def variant_events(variant: Variant, first: date, last: date) -> list[DemandEvent]:
     """The events that move this SKU and overlap [first, last], oldest first."""
     events = DemandEvent.objects.filter(store_id=variant.store_id, starts_on__lte=last, ends_on__gte=first)
@@ -383,17 +331,40 @@ class OverrideScore:
 
     @property
     def text(self) -> str:
-        better = (
-            "better"
-            if self.override_mae < self.model_mae
-            else "worse"
-            if self.override_mae > self.model_mae
-            else "as good"
-        )
-        return (
-            f"{self.periods} periods past: MAE {self.override_mae:.1f} against the model's {self.model_mae:.1f} "
-            f"({better}); RMSE {self.override_rmse:.1f} against {self.model_rmse:.1f}"
-        )
+        """The score in words, in the active language."""
+        better, worse = self.override_mae < self.model_mae, self.override_mae > self.model_mae
+        figures = {name: number(getattr(self, name), 1, grouping=False) for name in SCORE_FIGURES}
+        return SCORE_TEXTS["better" if better else "worse" if worse else "as good"] % {
+            "periods": self.periods,
+            **figures,
+        }
+
+
+SCORE_FIGURES = ("override_mae", "model_mae", "override_rmse", "model_rmse")
+# An override's score against the model's, by how it did
+SCORE_TEXTS = {
+    "better": ngettext_lazy(
+        "%(periods)s periods past: MAE %(override_mae)s against the model's %(model_mae)s (better); "
+        "RMSE %(override_rmse)s against %(model_rmse)s",
+        "%(periods)s periods past: MAE %(override_mae)s against the model's %(model_mae)s (better); "
+        "RMSE %(override_rmse)s against %(model_rmse)s",
+        "periods",
+    ),
+    "worse": ngettext_lazy(
+        "%(periods)s periods past: MAE %(override_mae)s against the model's %(model_mae)s (worse); "
+        "RMSE %(override_rmse)s against %(model_rmse)s",
+        "%(periods)s periods past: MAE %(override_mae)s against the model's %(model_mae)s (worse); "
+        "RMSE %(override_rmse)s against %(model_rmse)s",
+        "periods",
+    ),
+    "as good": ngettext_lazy(
+        "%(periods)s periods past: MAE %(override_mae)s against the model's %(model_mae)s (as good); "
+        "RMSE %(override_rmse)s against %(model_rmse)s",
+        "%(periods)s periods past: MAE %(override_mae)s against the model's %(model_mae)s (as good); "
+        "RMSE %(override_rmse)s against %(model_rmse)s",
+        "periods",
+    ),
+}
 
 
 def override_score(override: ForecastOverride, until: date) -> OverrideScore | None:

@@ -14,11 +14,14 @@ from decimal import Decimal
 
 import pandas as pd
 from django.db.models import Max, Q, Sum
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from forecasting.policy import stock_flags
 from inventory_ai.models import DailyDemand, InventoryLevel, Store, Variant
 from inventory_ai.selectors.forecasts import current_run
 from inventory_ai.selectors.policy_inputs import forecast_frame
+from inventory_ai.text import number
 
 OVERSTOCK_DAYS = 180
 DEAD_DAYS = 90
@@ -40,11 +43,17 @@ class StockRow:
 
     @property
     def action(self) -> str:
+        """What to do about it, in the active language."""
         if self.dead:
-            return "Dead stock: clear it (a markdown or a bundle), return it to the supplier, or write it off"
+            return _("Dead stock: clear it (a markdown or a bundle), return it to the supplier, or write it off")
         if self.weeks_of_cover is None:
-            return "No demand forecast: stop reordering and review it"
-        return f"Stop reordering; {self.excess_units:,} units beyond {OVERSTOCK_DAYS // 7} weeks could be promoted"
+            return _("No demand forecast: stop reordering and review it")
+        text = ngettext(
+            "Stop reordering; %(units)s units beyond %(weeks)s weeks could be promoted",
+            "Stop reordering; %(units)s units beyond %(weeks)s weeks could be promoted",
+            self.excess_units,
+        )
+        return text % {"units": number(self.excess_units), "weeks": OVERSTOCK_DAYS // 7}
 
 
 @dataclass

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from django.db import models, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from inventory_ai.choices import (
     AdjustmentReason,
@@ -38,7 +39,7 @@ class _Decision:
         """Approve (taking `edited` as the new quantity) or reject `target` if it is still pending, and log it;
         returns whether it changed. `target` is refreshed from the database."""
         if edited is not None and edited < 0:
-            raise ValueError("a quantity cannot be negative")
+            raise ValueError(_("a quantity cannot be negative"))
         with transaction.atomic():
             # The lock makes two planners deciding at once take turns: the second sees the first's decision.
             current = self.model.objects.select_for_update().get(pk=target.pk)
@@ -166,14 +167,15 @@ def create_adjustment(
     The quantity read now is kept as `expected_available`: the push applies only if the store still holds it.
     """
     if (new_available is None) == (delta is None):
-        raise ValueError("give either a new quantity or a delta")
+        raise ValueError(_("give either a new quantity or a delta"))
     if variant.store_id != location.store_id:
-        raise ValueError("the variant and the location belong to different stores")
+        raise ValueError(_("the variant and the location belong to different stores"))
     level = InventoryLevel.objects.filter(variant=variant, location=location).first()
     expected = level.available if level is not None else 0
     target = new_available if new_available is not None else expected + delta
     if target < 0:
-        raise ValueError(f"the new quantity would be negative ({expected} {delta:+d})")
+        message = _("the new quantity would be negative (%(expected)s %(delta)s)")
+        raise ValueError(message % {"expected": expected, "delta": f"{delta:+d}"})
     with transaction.atomic():
         adjustment = StockAdjustment.objects.create(
             store_id=variant.store_id,

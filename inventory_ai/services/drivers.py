@@ -10,6 +10,7 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from inventory_ai import dispatch
 from inventory_ai.choices import AuditAction, AuditSource, DriverSource, EventKind, EventScope, RunKind
@@ -22,7 +23,8 @@ logger = logging.getLogger(__name__)
 
 
 def price_flag(price: Decimal, compare_at: Decimal | None) -> str:
-    """Why a price looks wrong ("" when it does not): kept as given, shown to the planner, never dropped."""
+    """Why a price looks wrong ("" when it does not): kept as given, shown to the planner, never dropped. Kept in the
+    database as it is written here (and filtered on), so not translated."""
     if price < 0:
         return "negative price"
     if price == 0:
@@ -46,7 +48,7 @@ def record_price(
     current = PriceChange.objects.filter(variant=variant, effective_from__lte=when).order_by("-effective_from").first()
     if current is not None and current.price == price and current.compare_at_price == compare_at:
         return None
-    change, _ = PriceChange.objects.update_or_create(
+    change, _created = PriceChange.objects.update_or_create(
         variant=variant,
         effective_from=when,
         defaults={
@@ -69,7 +71,7 @@ def record_sale_event(
         return None
     store = variant.store
     local_start, local_end = starts.astimezone(store.tzinfo).date(), ends.astimezone(store.tzinfo).date()
-    event, _ = DemandEvent.objects.update_or_create(
+    event, _created = DemandEvent.objects.update_or_create(
         store=store,
         source=DriverSource.WOOCOMMERCE_SALE,
         external_id=f"variant:{variant.platform_id}:{local_start.isoformat()}",
@@ -100,19 +102,22 @@ def validate_event(
     nothing in it, or SKUs and products of another store."""
     errors: dict[str, str] = {}
     if ends_on < starts_on:
-        errors["ends_on"] = f"The event ends ({ends_on}) before it starts ({starts_on})."
+        errors["ends_on"] = _("The event ends (%(ends)s) before it starts (%(starts)s).") % {
+            "ends": ends_on,
+            "starts": starts_on,
+        }
     products, variants = list(products), list(variants)
     if scope == EventScope.PRODUCTS and not products:
-        errors["products"] = "An event on some products must name at least one product."
+        errors["products"] = _("An event on some products must name at least one product.")
     if scope == EventScope.VARIANTS and not variants:
-        errors["variants"] = "An event on some SKUs must name at least one SKU."
+        errors["variants"] = _("An event on some SKUs must name at least one SKU.")
     if scope == EventScope.PRODUCT_TYPE and not product_type.strip():
-        errors["product_type"] = "An event on a product type must name it."
+        errors["product_type"] = _("An event on a product type must name it.")
     if scope == EventScope.VENDOR and not vendor.strip():
-        errors["vendor"] = "An event on a vendor must name it."
+        errors["vendor"] = _("An event on a vendor must name it.")
     foreign = [str(item) for item in [*products, *variants] if item.store_id != store.pk]
     if foreign:
-        errors["scope"] = f"Not in this store: {', '.join(foreign[:5])}."
+        errors["scope"] = _("Not in this store: %(items)s.") % {"items": ", ".join(foreign[:5])}
     if errors:
         raise ValidationError(errors)
 
@@ -179,20 +184,23 @@ def check_override(override: ForecastOverride, variants=()) -> None:
     """Refuse an override that cannot mean anything, with a message per field."""
     errors = {}
     if override.ends_on < override.starts_on:
-        errors["ends_on"] = f"The override ends ({override.ends_on}) before it starts ({override.starts_on})."
+        errors["ends_on"] = _("The override ends (%(ends)s) before it starts (%(starts)s).") % {
+            "ends": override.ends_on,
+            "starts": override.starts_on,
+        }
     variants = list(variants)
     if override.scope == EventScope.VARIANTS and not variants:
-        errors["variants"] = "An override of some SKUs must name at least one SKU."
+        errors["variants"] = _("An override of some SKUs must name at least one SKU.")
     if override.scope == EventScope.PRODUCT_TYPE and not override.product_type.strip():
-        errors["product_type"] = "An override of a product type must name it."
+        errors["product_type"] = _("An override of a product type must name it.")
     if override.method == ForecastOverride.Method.PERCENT and override.value <= -100:
-        errors["value"] = "A change in percent must be above -100 (a forecast of zero is 0 units per period)."
+        errors["value"] = _("A change in percent must be above -100 (a forecast of zero is 0 units per period).")
     if override.method == ForecastOverride.Method.UNITS and override.value < 0:
-        errors["value"] = "Units per period cannot be negative."
+        errors["value"] = _("Units per period cannot be negative.")
     if any(variant.store_id != override.store_id for variant in variants):
-        errors["variants"] = "Every SKU must belong to the override's store."
+        errors["variants"] = _("Every SKU must belong to the override's store.")
     if not override.reason.strip():
-        errors["reason"] = "Say why: the reason is kept with the override and shown beside it."
+        errors["reason"] = _("Say why: the reason is kept with the override and shown beside it.")
     if errors:
         raise ValidationError(errors)
 

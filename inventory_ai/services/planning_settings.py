@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from inventory_ai.choices import AuditAction, AuditSource
 from inventory_ai.models import Store, Supplier, SupplierItem, Variant
@@ -81,7 +82,7 @@ def export(store: Store, kind: str = CSV) -> bytes:
 
         book = Workbook()
         sheet = book.active
-        sheet.title = "Planning settings"
+        sheet.title = _("Planning settings")[:31]  # a sheet's name holds 31 characters
         for row in rows:
             sheet.append([csv_safe(cell) if isinstance(cell, str) else cell for cell in row])
         out = io.BytesIO()
@@ -101,7 +102,8 @@ def _rows(content: bytes, kind: str) -> list[list[str]]:
         try:
             sheet = load_workbook(io.BytesIO(content), read_only=True, data_only=True).worksheets[0]
         except Exception as exc:  # a file that is not a workbook: openpyxl raises several kinds
-            raise ValueError(f"the file is not an Excel workbook ({exc.__class__.__name__})") from exc
+            message = _("the file is not an Excel workbook (%(error)s)") % {"error": exc.__class__.__name__}
+            raise ValueError(message) from exc
         return [
             ["" if cell is None else str(cell).strip() for cell in row] for row in sheet.iter_rows(values_only=True)
         ]
@@ -115,15 +117,16 @@ def _rows(content: bytes, kind: str) -> list[list[str]]:
 def preview(store: Store, content: bytes, kind: str = CSV) -> Preview:
     rows = _rows(content, kind)
     if not rows:
-        raise ValueError("the file is empty")
+        raise ValueError(_("the file is empty"))
     header = [re.sub(r"[\s\-]+", "_", cell.lower()) for cell in rows[0]]
     if "sku" not in header:
-        raise ValueError("the file has no sku column")
+        # Translators: "sku" is the column's name in the file: keep it as it is
+        raise ValueError(_("the file has no sku column"))
     columns = {name: header.index(name) for name in EDITABLE if name in header}
     result = Preview()
     unknown = [cell for cell in rows[0] if re.sub(r"[\s\-]+", "_", cell.lower()) not in COLUMNS and cell]
     for name in unknown:
-        result.problems.append((1, f"unknown column {name!r}: ignored"))
+        result.problems.append((1, _("unknown column %(column)s: ignored") % {"column": repr(name)}))
     variants = {variant.sku: variant for variant in _variants(store) if variant.sku}
     seen: set[str] = set()
     for number, row in enumerate(rows[1:], start=2):
@@ -133,10 +136,11 @@ def preview(store: Store, content: bytes, kind: str = CSV) -> Preview:
             continue
         variant = variants.get(sku)
         if variant is None:
-            result.problems.append((number, f"unknown SKU {sku!r}" if sku else "no SKU"))
+            result.problems.append((number, _("unknown SKU %(sku)s") % {"sku": repr(sku)} if sku else _("no SKU")))
             continue
         if sku in seen:
-            result.problems.append((number, f"SKU {sku!r} is in the file twice: the first row counts"))
+            twice = _("SKU %(sku)s is in the file twice: the first row counts") % {"sku": repr(sku)}
+            result.problems.append((number, twice))
             continue
         seen.add(sku)
         changes = []
@@ -162,31 +166,33 @@ def _read(setting: str, cell: str) -> str:
         return cell[:255]
     if setting == "abc_class_override":
         if cell.upper() not in ("A", "B", "C"):
-            raise ValueError(f"class {cell!r} is not A, B or C")
+            raise ValueError(_("class %(value)s is not A, B or C") % {"value": repr(cell)})
         return cell.upper()
     if setting == "service_level":
         try:
             level = float(cell.rstrip("%")) / (100 if cell.endswith("%") else 1)
         except ValueError:
-            raise ValueError(f"service level {cell!r} is not a number") from None
+            raise ValueError(_("service level %(value)s is not a number") % {"value": repr(cell)}) from None
         if not 0.5 <= level <= 0.9999:
-            raise ValueError(f"service level {cell!r} is not between 0.5 and 0.9999")
+            raise ValueError(_("service level %(value)s is not between 0.5 and 0.9999") % {"value": repr(cell)})
         return str(level)
     if setting == "unit_cost":
         try:
             cost = Decimal(cell.replace(",", ""))
         except InvalidOperation:
-            raise ValueError(f"unit cost {cell!r} is not an amount") from None
+            raise ValueError(_("unit cost %(value)s is not an amount") % {"value": repr(cell)}) from None
         if cost < 0:
-            raise ValueError(f"unit cost {cell!r} is negative")
+            raise ValueError(_("unit cost %(value)s is negative") % {"value": repr(cell)})
         return _cost_text(cost)
     try:
         number = Decimal(cell)
     except InvalidOperation:
-        raise ValueError(f"{setting.replace('_', ' ')} {cell!r} is not a number") from None
+        figures = {"what": setting.replace("_", " "), "value": repr(cell)}  # the setting as its column names it
+        # Translators: %(what)s names a column as the file does ("lead time days"), %(value)s quotes its cell
+        raise ValueError(_("%(what)s %(value)s is not a number") % figures) from None
     if number != number.to_integral_value() or number < 0 or (setting == "case_pack" and number < 1):
-        least = 1 if setting == "case_pack" else 0
-        raise ValueError(f"{setting.replace('_', ' ')} {cell!r} is not a whole number of {least} or more")
+        figures = {"what": setting.replace("_", " "), "value": repr(cell), "least": 1 if setting == "case_pack" else 0}
+        raise ValueError(_("%(what)s %(value)s is not a whole number of %(least)s or more") % figures)
     return str(int(number))
 
 
@@ -201,12 +207,15 @@ def apply(store: Store, changes: list[Change], user, source: str = AuditSource.A
         for sku, wanted in by_sku.items():
             variant = variants.get(sku)
             if variant is None:
-                stale.append(f"{sku}: no longer in the store")
+                stale.append(_("%(sku)s: no longer in the store") % {"sku": sku})
                 continue
             before, after = {}, {}
             for change in wanted:
                 if _value(variant, change.setting) != change.before:
-                    stale.append(f"{sku} {change.setting}: changed since the preview, not overwritten")
+                    stale.append(
+                        _("%(sku)s %(setting)s: changed since the preview, not overwritten")
+                        % {"sku": sku, "setting": change.setting}
+                    )
                     continue
                 _set(variant, change.setting, change.after)
                 before[change.setting], after[change.setting] = change.before, change.after

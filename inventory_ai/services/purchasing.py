@@ -26,6 +26,8 @@ from django.core.mail import EmailMessage
 from django.db import transaction
 from django.db.models import F, Sum
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from inventory_ai.choices import AdjustmentReason, AdjustmentStatus, AuditAction, AuditSource, PurchaseOrderStatus
 from inventory_ai.models import (
@@ -45,7 +47,7 @@ from inventory_ai.services import audit, inbound_transfers, purchase_documents, 
 
 logger = logging.getLogger(__name__)
 
-NO_SUPPLIER = "No supplier yet"
+NO_SUPPLIER = "No supplier yet"  # a supplier's name, kept in the database: not translated
 
 
 class PurchasingError(ValueError):
@@ -197,12 +199,12 @@ def edit_line(
 ) -> PurchaseOrderLine:  # fmt: skip
     """Change a draft's line (its quantity, its unit cost)."""
     if quantity is not None and quantity < 0:
-        raise PurchasingError("a quantity cannot be negative")
+        raise PurchasingError(_("a quantity cannot be negative"))
     if unit_cost is not None and unit_cost < 0:
-        raise PurchasingError("a cost cannot be negative")
+        raise PurchasingError(_("a cost cannot be negative"))
     with transaction.atomic():
         order = PurchaseOrder.objects.select_for_update().get(pk=line.purchase_order_id)
-        _require(order, (PurchaseOrderStatus.DRAFT,), "be edited")
+        _require(order, (PurchaseOrderStatus.DRAFT,), "edit")
         current = PurchaseOrderLine.objects.select_for_update().get(pk=line.pk)
         before = {"line": current.variant.sku, "quantity": current.quantity, "unit_cost": _money(current.unit_cost)}
         if quantity is not None:
@@ -251,9 +253,9 @@ def send(order: PurchaseOrder, user, email: bool = True, source: str = AuditSour
     e-mail leaves the order a draft with the error in `send_error`, and raises PurchasingError."""
     with transaction.atomic():
         current = PurchaseOrder.objects.select_for_update().select_related("supplier", "store").get(pk=order.pk)
-        _require(current, (PurchaseOrderStatus.DRAFT,), "be sent")
+        _require(current, (PurchaseOrderStatus.DRAFT,), "send")
         if not current.lines.filter(quantity__gt=0).exists():
-            raise PurchasingError(f"{current} has no line to order")
+            raise PurchasingError(_("%(order)s has no line to order") % {"order": current})
         error = _email(current) if email else ""
         if not error:
             _mark_sent(current, user, source, email)
@@ -284,10 +286,17 @@ def _email(order: PurchaseOrder) -> str:
     """Send the order to its supplier; the reason it could not be sent, or "" once it was."""
     supplier = order.supplier
     if not supplier.email:
-        return f"{supplier} has no e-mail address: add one, or mark the order sent without e-mail"
+        return _("%(supplier)s has no e-mail address: add one, or mark the order sent without e-mail") % {
+            "supplier": supplier
+        }
     store = order.store
+    # written in the sending planner's language (the active one)
+    subject = _("Purchase order %(number)s from %(store)s") % {
+        "number": order.number,
+        "store": store.name or store.domain,
+    }
     message = EmailMessage(
-        subject=f"Purchase order {order.number} from {store.name or store.domain}",
+        subject=subject,
         body=purchase_documents.email_body(order),
         to=[supplier.email],
     )
@@ -297,7 +306,11 @@ def _email(order: PurchaseOrder) -> str:
         message.send(fail_silently=False)
     except Exception as exc:  # any backend's failure: SMTP, a refused address, a timeout
         logger.warning("purchase order %s could not be e-mailed to %s: %s", order.number, supplier.email, exc)
-        return f"the e-mail to {supplier.email} could not be sent: {exc.__class__.__name__}: {exc}"[:1000]
+        error = _("the e-mail to %(address)s could not be sent: %(error)s") % {
+            "address": supplier.email,
+            "error": f"{exc.__class__.__name__}: {exc}",
+        }
+        return error[:1000]
     return ""
 
 
@@ -310,13 +323,13 @@ def receive(
 ) -> list[Receipt]:  # fmt: skip
     """Receive units per line (line id -> units): each a receipt and a restock pushed to the store once."""
     if not quantities:
-        raise PurchasingError("say how many units of which line arrived")
+        raise PurchasingError(_("say how many units of which line arrived"))
     if any(quantity <= 0 for quantity in quantities.values()):
-        raise PurchasingError("a received quantity must be at least 1")
+        raise PurchasingError(_("a received quantity must be at least 1"))
     receipts = []
     with transaction.atomic():
         current = PurchaseOrder.objects.select_for_update().get(pk=order.pk)
-        _require(current, (PurchaseOrderStatus.SENT, PurchaseOrderStatus.PARTIALLY_RECEIVED), "be received")
+        _require(current, (PurchaseOrderStatus.SENT, PurchaseOrderStatus.PARTIALLY_RECEIVED), "receive")
         lines = {
             line.pk: line
             for line in PurchaseOrderLine.objects.select_for_update()
@@ -325,11 +338,15 @@ def receive(
         }
         unknown = sorted(set(quantities) - set(lines))
         if unknown:
-            raise PurchasingError(f"{current} has no line {', '.join(map(str, unknown))}")
-        over = [f"{lines[pk].variant} ({quantity} > {lines[pk].outstanding} awaited)"
+            missing = ", ".join(map(str, unknown))
+            raise PurchasingError(_("%(order)s has no line %(lines)s") % {"order": current, "lines": missing})
+        over = [_("%(variant)s (%(quantity)s > %(awaited)s awaited)")
+                % {"variant": lines[pk].variant, "quantity": quantity, "awaited": lines[pk].outstanding}
                 for pk, quantity in quantities.items() if quantity > lines[pk].outstanding]  # fmt: skip
         if over and not allow_over:
-            raise OverReceipt(f"more than ordered: {'; '.join(over)}. Confirm to receive them anyway.")
+            # Translators: the lines joined by "; " (as in "ABC-1 (12 > 10 awaited); ABC-2 (5 > 0 awaited)")
+            message = _("more than ordered: %(lines)s. Confirm to receive them anyway.")
+            raise OverReceipt(message % {"lines": "; ".join(over)})
         for pk, quantity in quantities.items():
             line = lines[pk]
             receipts.append(_receive_line(current, line, quantity, user, source))
@@ -387,7 +404,7 @@ def cancel(order: PurchaseOrder, user, source: str = AuditSource.ADMIN) -> Purch
     """Cancel an order not yet fully received: what it still awaited is no longer on order."""
     with transaction.atomic():
         current = PurchaseOrder.objects.select_for_update().get(pk=order.pk)
-        _require(current, PurchaseOrderStatus.open(), "be cancelled")
+        _require(current, PurchaseOrderStatus.open(), "cancel")
         before = current.status
         current.status, current.cancelled_at = PurchaseOrderStatus.CANCELLED, timezone.now()
         current.save(update_fields=["status", "cancelled_at", "updated_at"])
@@ -437,9 +454,19 @@ def late(store: Store) -> list[PurchaseOrder]:
     )
 
 
+# what an order's state may refuse, by action: "<order> is <its status>: it cannot ..."
+REFUSALS = {
+    "edit": gettext_lazy("%(order)s is %(status)s: it cannot be edited"),
+    "send": gettext_lazy("%(order)s is %(status)s: it cannot be sent"),
+    "receive": gettext_lazy("%(order)s is %(status)s: it cannot be received"),
+    "cancel": gettext_lazy("%(order)s is %(status)s: it cannot be cancelled"),
+}
+
+
 def _require(order: PurchaseOrder, allowed: tuple[str, ...], action: str) -> None:
+    """Refuse the action (a key of `REFUSALS`) unless the order's status is one of `allowed`."""
     if order.status not in allowed:
-        raise PurchasingError(f"{order} is {order.get_status_display().lower()}: it cannot {action}")
+        raise PurchasingError(REFUSALS[action] % {"order": order, "status": order.get_status_display().lower()})
 
 
 def _user(user):

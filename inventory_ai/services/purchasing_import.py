@@ -13,8 +13,8 @@ not know is reported and ignored.
   Without a status, one follows from the quantities (nothing received: sent; some: partially received; all:
   received).
 
-Every row not imported is reported with its line number and reason; the good rows are imported. Importing the same
-file again changes nothing.
+Every row not imported is reported with its line number and reason (in the active language; a column or field is
+named as the file names it); the good rows are imported. Importing the same file again changes nothing.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from inventory_ai.choices import PurchaseOrderStatus
 from inventory_ai.models import Location, PurchaseOrder, PurchaseOrderLine, Store, Supplier, SupplierItem, Variant
@@ -151,7 +152,7 @@ def _key(name: str) -> str:
 def _header(fieldnames: Iterable[str] | None, kind: str, layout: str, report: ImportReport) -> dict[str, str]:
     """The file's column for each field it has; unknown columns are reported."""
     if not fieldnames:
-        raise ImportRefused("the file has no header row")
+        raise ImportRefused(_("the file has no header row"))
     aliases = {alias: name for name, names in COLUMNS[kind].items() for alias in names}
     if layout == "stocky":
         aliases.update({alias: name for name, names in STOCKY_COLUMNS[kind].items() for alias in names})
@@ -159,13 +160,14 @@ def _header(fieldnames: Iterable[str] | None, kind: str, layout: str, report: Im
     for column in fieldnames:
         name = aliases.get(_key(column or ""))
         if name is None:
-            report.problem(1, f"unknown column {column!r}: ignored")
+            report.problem(1, _("unknown column %(column)s: ignored") % {"column": repr(column)})
         elif name not in columns and name != IGNORED:
             columns[name] = column
     needed = ("name",) if kind == SUPPLIERS else ("number", "sku", "quantity")
     missing = [name for name in needed if name not in columns]
     if missing:
-        raise ImportRefused(f"no column for {', '.join(missing)} (see the generic layout in the README)")
+        message = _("no column for %(fields)s (see the generic layout in the README)")
+        raise ImportRefused(message % {"fields": ", ".join(missing)})
     return columns
 
 
@@ -186,9 +188,10 @@ def _int(value: str, what: str) -> int | None:
     try:
         number = Decimal(value.replace(",", ""))
     except InvalidOperation:
-        raise ValueError(f"{what} {value!r} is not a number") from None
+        raise ValueError(_("%(what)s %(value)s is not a number") % {"what": what, "value": repr(value)}) from None
     if number != number.to_integral_value() or number < 0:
-        raise ValueError(f"{what} {value!r} is not a whole number of 0 or more")
+        message = _("%(what)s %(value)s is not a whole number of %(least)s or more")
+        raise ValueError(message % {"what": what, "value": repr(value), "least": 0})
     return int(number)
 
 
@@ -204,9 +207,9 @@ def _money(value: str, what: str = "cost") -> Decimal | None:
     try:
         amount = Decimal(text)
     except InvalidOperation:
-        raise ValueError(f"{what} {value!r} is not an amount") from None
+        raise ValueError(_("%(what)s %(value)s is not an amount") % {"what": what, "value": repr(value)}) from None
     if amount < 0:
-        raise ValueError(f"{what} {value!r} is negative")
+        raise ValueError(_("%(what)s %(value)s is negative") % {"what": what, "value": repr(value)})
     return amount
 
 
@@ -226,7 +229,7 @@ def _date(value: str, what: str) -> date | None:
                 return date(year, month, day)
             except ValueError:
                 break
-    raise ValueError(f"{what} {value!r} is not a date (YYYY-MM-DD)")
+    raise ValueError(_("%(what)s %(value)s is not a date (YYYY-MM-DD)") % {"what": what, "value": repr(value)})
 
 
 def _variants(store: Store, skus: Iterable[str]) -> dict[str, Variant]:
@@ -245,7 +248,7 @@ SUPPLIER_TERMS = ("email", "currency", "lead_time_days", "lead_time_std_days", "
 def import_suppliers(store: Store, text: str, layout: str = "generic") -> ImportReport:
     report = ImportReport()
     rows = _rows(text, SUPPLIERS, layout, report)
-    variants = _variants(store, (values.get("sku", "") for _, values in rows))
+    variants = _variants(store, (values.get("sku", "") for _line, values in rows))
     for line, values in rows:
         try:
             terms = _supplier_terms(values)
@@ -273,17 +276,17 @@ def import_suppliers(store: Store, text: str, layout: str = "generic") -> Import
 
 def _supplier_terms(values: dict[str, str]) -> dict:
     if not values.get("name"):
-        raise ValueError("no supplier name")
+        raise ValueError(_("no supplier name"))
     terms: dict = {}
     if values.get("email"):
         try:
             validate_email(values["email"])
         except ValidationError:
-            raise ValueError(f"e-mail {values['email']!r} is not an address") from None
+            raise ValueError(_("e-mail %(value)s is not an address") % {"value": repr(values["email"])}) from None
         terms["email"] = values["email"]
     if values.get("currency"):
         if not re.fullmatch(r"[A-Za-z]{3}", values["currency"]):
-            raise ValueError(f"currency {values['currency']!r} is not a 3-letter code")
+            raise ValueError(_("currency %(value)s is not a 3-letter code") % {"value": repr(values["currency"])})
         terms["currency"] = values["currency"].upper()
     for name in ("lead_time_days", "review_period_days", "min_order_quantity", "case_pack"):
         number = _int(values.get(name, ""), name.replace("_", " "))
@@ -297,14 +300,14 @@ def _supplier_terms(values: dict[str, str]) -> dict:
         if values.get(name):
             terms[name] = values[name][: 100 if name == "payment_terms" else 10000]
     if terms.get("case_pack") == 0:
-        raise ValueError("case pack must be at least 1")
+        raise ValueError(_("case pack must be at least 1"))
     return terms
 
 
 def _item_terms(values: dict[str, str], variants: dict[str, Variant]) -> dict:
     variant = variants.get(values["sku"])
     if variant is None:
-        raise ValueError(f"unknown SKU {values['sku']!r}")
+        raise ValueError(_("unknown SKU %(sku)s") % {"sku": repr(values["sku"])})
     item: dict = {"variant": variant}
     if values.get("supplier_sku"):
         item["supplier_sku"] = values["supplier_sku"][:255]
@@ -315,7 +318,7 @@ def _item_terms(values: dict[str, str], variants: dict[str, Variant]) -> dict:
         if number is not None:
             item[name] = number
     if item.get("pack_size") == 0:
-        raise ValueError("pack size must be at least 1")
+        raise ValueError(_("pack size must be at least 1"))
     if values.get("preferred"):
         item["preferred"] = values["preferred"].strip().lower() in ("1", "yes", "true", "y", "x")
     return item
@@ -346,11 +349,11 @@ def _keep_item(supplier: Supplier, item: dict, report: ImportReport) -> None:
 def import_purchase_orders(store: Store, text: str, layout: str = "generic") -> ImportReport:
     report = ImportReport()
     rows = _rows(text, PURCHASE_ORDERS, layout, report)
-    variants = _variants(store, (values.get("sku", "") for _, values in rows))
+    variants = _variants(store, (values.get("sku", "") for _line, values in rows))
     orders: dict[str, list[tuple[int, dict[str, str]]]] = defaultdict(list)
     for line, values in rows:
         if not values.get("number"):
-            report.problem(line, "no PO number")
+            report.problem(line, _("no PO number"))
             continue
         orders[values["number"]].append((line, values))
     for number, lines in orders.items():
@@ -372,29 +375,33 @@ class _OrderRefused(Exception):
 
 def _parse_order(store, number, lines, variants) -> tuple[dict, list[dict]]:
     problems: list[tuple[int, str]] = []
-    suppliers = {values.get("supplier", "").strip().lower() for _, values in lines} - {""}
+    suppliers = {values.get("supplier", "").strip().lower() for _line, values in lines} - {""}
     if len(suppliers) > 1:
-        raise _OrderRefused([(line, f"PO {number} names more than one supplier ({', '.join(sorted(suppliers))})")
-                             for line, _ in lines])  # fmt: skip
+        message = _("PO %(number)s names more than one supplier (%(suppliers)s)")
+        message %= {"number": number, "suppliers": ", ".join(sorted(suppliers))}
+        raise _OrderRefused([(line, message) for line, _values in lines])
     first = lines[0][1]
-    supplier_name = next((values["supplier"] for _, values in lines if values.get("supplier")), "")
+    supplier_name = next((values["supplier"] for _line, values in lines if values.get("supplier")), "")
     existing = PurchaseOrder.objects.filter(store=store, number=number).select_related("supplier").first()
     if existing is not None and supplier_name and existing.supplier.name.lower() != supplier_name.lower():
-        raise _OrderRefused([(line, f"PO {number} is already {existing.supplier.name}'s, not {supplier_name}'s")
-                             for line, _ in lines])  # fmt: skip
+        message = _("PO %(number)s is already %(supplier)s's, not %(named)s's")
+        message %= {"number": number, "supplier": existing.supplier.name, "named": supplier_name}
+        raise _OrderRefused([(line, message) for line, _values in lines])
     if existing is None and not supplier_name:
-        raise _OrderRefused([(line, f"PO {number} names no supplier") for line, _ in lines])
+        message = _("PO %(number)s names no supplier") % {"number": number}
+        raise _OrderRefused([(line, message) for line, _values in lines])
     order: dict = {"supplier": supplier_name, "existing": existing}
     try:
         order["expected_on"] = _date(first.get("expected_on", ""), "expected date")
         status = first.get("status", "").strip().lower()
         if status and status not in STATUSES:
-            raise ValueError(f"status {first['status']!r} is not one of {', '.join(sorted(set(STATUSES)))}")
+            message = _("status %(value)s is not one of %(statuses)s")
+            raise ValueError(message % {"value": repr(first["status"]), "statuses": ", ".join(sorted(set(STATUSES)))})
         order["status"] = STATUSES.get(status)
         order["location"] = _location(store, first.get("location", ""))
         currency = first.get("currency", "")
         if currency and not re.fullmatch(r"[A-Za-z]{3}", currency):
-            raise ValueError(f"currency {currency!r} is not a 3-letter code")
+            raise ValueError(_("currency %(value)s is not a 3-letter code") % {"value": repr(currency)})
         order["currency"] = currency.upper()
         order["notes"] = first.get("notes", "")
     except ValueError as exc:
@@ -404,12 +411,16 @@ def _parse_order(store, number, lines, variants) -> tuple[dict, list[dict]]:
         try:
             variant = variants.get(values["sku"]) if values.get("sku") else None
             if variant is None:
-                raise ValueError(f"unknown SKU {values.get('sku', '')!r}" if values.get("sku") else "no SKU")
+                raise ValueError(
+                    _("unknown SKU %(sku)s") % {"sku": repr(values["sku"])} if values.get("sku") else _("no SKU")
+                )
             if variant.pk in seen:
-                raise ValueError(f"SKU {variant.sku!r} is on PO {number} twice")
+                raise ValueError(
+                    _("SKU %(sku)s is on PO %(number)s twice") % {"sku": repr(variant.sku), "number": number}
+                )
             quantity = _int(values.get("quantity", ""), "quantity")
             if quantity is None:
-                raise ValueError("no quantity")
+                raise ValueError(_("no quantity"))
             received = _int(values.get("received", ""), "received quantity") or 0
             parsed.append({"variant": variant, "quantity": quantity, "received": received,
                            "unit_cost": _money(values.get("unit_cost", ""))})  # fmt: skip
@@ -418,8 +429,9 @@ def _parse_order(store, number, lines, variants) -> tuple[dict, list[dict]]:
             problems.append((line, str(exc)))
     if problems:
         # an order is written whole or not at all: its good lines are reported too
-        good = {line for line, _ in lines} - {line for line, _ in problems}
-        raise _OrderRefused(problems + [(line, f"PO {number} has lines that cannot be imported") for line in good])
+        good = {line for line, _values in lines} - {line for line, _reason in problems}
+        message = _("PO %(number)s has lines that cannot be imported") % {"number": number}
+        raise _OrderRefused(problems + [(line, message) for line in good])
     return order, parsed
 
 
@@ -428,11 +440,11 @@ def _location(store: Store, value: str) -> Location:
     if value:
         found = locations.filter(name__iexact=value).first() or locations.filter(platform_id=value).first()
         if found is None:
-            raise ValueError(f"unknown location {value!r}")
+            raise ValueError(_("unknown location %(value)s") % {"value": repr(value)})
         return found
     found = locations.filter(is_primary=True).first() or locations.filter(active=True).order_by("pk").first()
     if found is None:
-        raise ValueError("the store has no location to receive at")
+        raise ValueError(_("the store has no location to receive at"))
     return found
 
 
@@ -451,7 +463,7 @@ def _write_order(store: Store, number: str, order: dict, parsed: list[dict], rep
     with transaction.atomic():
         existing = order["existing"]
         if existing is None:
-            supplier, _ = Supplier.objects.get_or_create(store=store, name__iexact=order["supplier"],
+            supplier, _created = Supplier.objects.get_or_create(store=store, name__iexact=order["supplier"],
                                                          defaults={"name": order["supplier"][:255]})  # fmt: skip
             purchase = PurchaseOrder.objects.create(
                 store=store, supplier=supplier, location=order["location"], number=number[:64], status=status,

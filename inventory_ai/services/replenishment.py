@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from django.db import transaction
 from django.db.models import Sum
+from django.utils import translation
 from pandas.api.typing import DataFrameGroupBy
 
 from forecasting.policy import (
@@ -34,7 +35,7 @@ from inventory_ai.models import (
     Store,
     Variant,
 )
-from inventory_ai.selectors import policy_inputs
+from inventory_ai.selectors import policy_inputs, reasons
 
 # Decisions on suggestions and adjustments live in their own module; the admin, the API and the tests still reach
 # them here.
@@ -333,6 +334,7 @@ def _suggestion_fields(
     available, on_order = int(items.stock[pk]), int(items.incoming[pk])
     stockout = row["stockout_date"]
     stockout_date = None if stockout is None or pd.isna(stockout) else pd.Timestamp(stockout).date()
+    figures = reason_figures(row, p, store.service_measure, available, on_order, weekly, peaks.get_group(pk))
     return {
         "store": store,
         "variant": variant,
@@ -355,39 +357,51 @@ def _suggestion_fields(
         "stockout_date": stockout_date,
         "order_by": stockout_date - timedelta(days=p["lead_days"]) if stockout_date else None,
         "unit_cost": variant.unit_cost,
-        "reason": explain(variant, row, p, store.service_measure, available, on_order, weekly, peaks.get_group(pk)),
+        "reason": explain(figures),
+        "reason_data": figures,
     }
 
 
-def explain(variant, row, params, measure, available, on_order, weekly, forecast) -> str:
-    """The suggestion in a store admin's words."""
-    parts = [f"Sells ~{weekly:,.1f}/week" if weekly < 10 else f"Sells ~{weekly:,.0f}/week"]
+def reason_figures(row, params, measure, available, on_order, weekly, forecast) -> dict:
+    """The figures a suggestion's reason is written from (`ReorderSuggestion.reason_data`, shape in
+    `selectors.reasons`): its demand (and a peak week, and sales off the forecast, when worth naming), lead time,
+    service level, stock and order."""
     means = forecast["mean"].to_numpy(float)
+    peak = None
     if len(means) and means.mean() > 0 and means.max() >= PEAK_RATIO * means.mean():
-        peak = pd.Timestamp(forecast["ds"].iloc[int(np.argmax(means))])
-        parts[0] += f", peaking in the week to {peak:%d %b}"
+        peak = pd.Timestamp(forecast["ds"].iloc[int(np.argmax(means))]).date().isoformat()
     factor, since = params.get("tracking", (1.0, None))
-    if since is not None and abs(factor - 1.0) >= TRACKING_NOTE:
-        parts[0] += f" (sales since {since:%d %b} ran at {factor:.1f}× the forecast)"
-    lead_weeks = params["lead_days"] / 7
-    parts.append(
-        f"{lead_weeks:g}-week lead time" if params["lead_days"] % 7 == 0 else f"{params['lead_days']}-day lead time"
-    )
-    what = "fill rate" if measure == "fill_rate" else "cycle service"
+    tracked = since is not None and abs(factor - 1.0) >= TRACKING_NOTE
     item_fill = params.get("item_fill")
-    if item_fill is not None and not math.isnan(item_fill):
-        asked = ""
-        setting = params.get("fill_setting", params["service"])
-        if setting - params["service"] >= 0.0005:
-            asked = f" (asked of the forecasts as {setting:.1%}: lately they served less than they promised)"
-        parts.append(
-            f"{params['service']:.0%} fill rate over the store's items{asked}, {item_fill:.0%} of this one's demand: "
-            f"{int(row['order_up_to']):,} on hand or on order"
-        )
-    else:
-        parts.append(f"{params['service']:.0%} {what} needs {int(row['order_up_to']):,} on hand or on order")
-    have = f"you have {available:,}" + (f" (+{on_order:,} on order)" if on_order else "")
-    quantity = int(row["suggested_qty"])
-    pack = params["case_pack"]
-    packs = f" ({quantity // pack} cases of {pack})" if pack > 1 else ""
-    return "; ".join(parts) + f"; {have} → order {quantity:,}{packs}"
+    shared = item_fill is not None and not math.isnan(item_fill)
+    setting = params.get("fill_setting", params["service"])
+    return {
+        "version": reasons.VERSION,
+        "weekly": _json_number(weekly),
+        "peak_week": peak,
+        "tracking_factor": _json_number(factor) if tracked else None,
+        "tracking_since": pd.Timestamp(since).date().isoformat() if tracked else None,
+        "lead_days": int(params["lead_days"]),
+        "measure": str(measure),
+        "service": _json_number(params["service"]),
+        "item_fill": _json_number(item_fill) if shared else None,
+        "fill_setting": _json_number(setting) if shared and setting - params["service"] >= 0.0005 else None,
+        "order_up_to": int(row["order_up_to"]),
+        "available": int(available),
+        "on_order": int(on_order),
+        "quantity": int(row["suggested_qty"]),
+        "case_pack": int(params["case_pack"]),
+    }
+
+
+def _json_number(value) -> float | str:
+    """A float JSON can hold: a number that is not finite as its text ("nan", "inf"), which `float()` reads back."""
+    value = float(value)
+    return value if math.isfinite(value) else str(value)
+
+
+def explain(figures: dict) -> str:
+    """The suggestion in a store admin's words, in English (the stored `reason`); `selectors.reasons.reason_text`
+    writes the same in a reader's language."""
+    with translation.override("en"):
+        return reasons.render(figures)

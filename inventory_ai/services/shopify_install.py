@@ -18,6 +18,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from integrations.errors import StoreAPIError
 from integrations.shopify import oauth
@@ -59,7 +60,8 @@ def _app() -> dict[str, str]:
     app = app_credentials(Platform.SHOPIFY)
     if not app.get("client_id") or not app.get("client_secret") or not settings.PUBLIC_BASE_URL:
         raise ConnectRefused(
-            "The Shopify app is not configured: set SHOPIFY_CLIENT_ID, SHOPIFY_CLIENT_SECRET and PUBLIC_BASE_URL.", 400
+            _("The Shopify app is not configured: set SHOPIFY_CLIENT_ID, SHOPIFY_CLIENT_SECRET and PUBLIC_BASE_URL."),
+            400,
         )
     return app
 
@@ -85,7 +87,7 @@ def finish_install(params: dict[str, str], backfill: bool = True) -> Installed:
     another way: the demo imports it from a file)."""
     app = _app()
     if not oauth.verify_callback(params, app["client_secret"]):
-        raise ConnectRefused("The answer from Shopify is not signed with this app's secret.", 403)
+        raise ConnectRefused(_("The answer from Shopify is not signed with this app's secret."), 403)
     try:
         shop = oauth.shop_domain(params.get("shop", ""))
     except ValueError as exc:
@@ -100,15 +102,16 @@ def finish_install(params: dict[str, str], backfill: bool = True) -> Installed:
         ).update(used_at=timezone.now())
         known = OAuthState.objects.filter(state=params.get("state", "")).values_list("shop", flat=True).first()
     if not claimed or known != shop:
-        raise ConnectRefused("This install link was already used, has expired or belongs to another shop.", 403)
+        raise ConnectRefused(_("This install link was already used, has expired or belongs to another shop."), 403)
     base = shop_base_url(shop)
     try:
         grant = oauth.exchange_code(base, app["client_id"], app["client_secret"], params.get("code", ""),
                                     timeout=float(get_option("STORE_API_TIMEOUT_SECONDS")))  # fmt: skip
     except StoreAPIError as exc:
         logger.warning("the token exchange for %s failed: %s", shop, exc)
-        raise ConnectRefused(f"Shopify refused the install ({exc.status or 'no answer'}): try again.", 400) from exc
-    store, _ = upsert_store(
+        refused = _("Shopify refused the install (%(status)s): try again.") % {"status": exc.status or _("no answer")}
+        raise ConnectRefused(refused, 400) from exc
+    store, _created = upsert_store(
         Platform.SHOPIFY,
         shop,
         webhook_secret=app["client_secret"],  # Shopify signs an app's webhooks with its client secret

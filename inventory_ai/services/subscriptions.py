@@ -17,6 +17,8 @@ from collections import Counter
 from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from integrations.errors import StoreAPIError
 from inventory_ai.gateways import gateway_class, store_gateway
@@ -102,21 +104,27 @@ def _keep(store: Store, report: dict) -> dict:
 
 
 def problems(store: Store) -> list[str]:
-    """What is wrong with the store's kept subscriptions, in words (empty when all is well or nothing is kept)."""
+    """What is wrong with the store's kept subscriptions, in words in the active language (empty when all is well or
+    nothing is kept); the store's reasons are quoted as it gave them."""
     report = store.webhook_subscriptions or {}
     if not managed(store):
         return []
     if not report:
-        return ["its webhook subscriptions were never checked (a reconciliation does it)"]
+        return [_("its webhook subscriptions were never checked (a reconciliation does it)")]
     by_reason: dict[str, list[str]] = {}
     for topic, reason in sorted(report.get("errors", {}).items()):
         by_reason.setdefault(reason, []).append(topic)
     # one line per reason: a refused address fails every topic alike
-    out = [
-        f"{topics[0]}: {reason}" if len(topics) == 1 else f"{len(topics)} topics ({', '.join(topics[:3])}...): {reason}"
-        for reason, topics in by_reason.items()
-    ]
+    out = []
+    for reason, topics in by_reason.items():
+        if len(topics) == 1:
+            out.append(_("%(topic)s: %(reason)s") % {"topic": topics[0], "reason": reason})
+            continue
+        several = ngettext(
+            "%(count)s topics (%(topics)s...): %(reason)s", "%(count)s topics (%(topics)s...): %(reason)s", len(topics)
+        )
+        out.append(several % {"count": len(topics), "topics": ", ".join(topics[:3]), "reason": reason})
     missing = sorted(set(gateway_class(store.platform).subscription_topics) - set(report.get("topics", {})))
     if missing:
-        out.append(f"not subscribed: {', '.join(missing)}")
+        out.append(_("not subscribed: %(topics)s") % {"topics": ", ".join(missing)})
     return out

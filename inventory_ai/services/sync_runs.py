@@ -32,6 +32,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from integrations import gateway as g
 from integrations.errors import StillRunning, StoreAPIError
@@ -62,8 +63,16 @@ DISCOUNTS_REFUSED = "the store refused to list its discounts: grant the app the 
 
 
 class SyncAlreadyRunning(Exception):
+    """A sync of the store is queued or running already: the message (in the active language) says which."""
+
     def __init__(self, run: SyncRun) -> None:
-        super().__init__(f"{run.get_kind_display()} #{run.pk} of {run.store} is already {run.status}")
+        message = _("%(kind)s #%(number)s of %(store)s is already %(status)s") % {
+            "kind": run.get_kind_display(),
+            "number": run.pk,
+            "store": run.store,
+            "status": run.get_status_display().lower(),
+        }
+        super().__init__(message)
         self.run = run
 
 

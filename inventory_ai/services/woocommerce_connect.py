@@ -17,6 +17,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from integrations.webhooks import PayloadError
 from integrations.woocommerce import auth
@@ -39,13 +40,13 @@ def start(site: str) -> str:
     """The URL of the site's key approval page for our app, with a new one-time id (also the admin's "Connect a
     store")."""
     if not settings.PUBLIC_BASE_URL:
-        raise ConnectRefused("PUBLIC_BASE_URL is not set: WooCommerce needs an address to send the key to.", 400)
+        raise ConnectRefused(_("PUBLIC_BASE_URL is not set: WooCommerce needs an address to send the key to."), 400)
     try:
         site = gateway_class(Platform.WOOCOMMERCE).normalize_address(site)
     except ValueError as exc:
         raise ConnectRefused(str(exc), 400) from exc
     if not site.startswith("https://") and not settings.DEBUG:
-        raise ConnectRefused("The site must use HTTPS: its REST keys would otherwise travel in the clear.", 400)
+        raise ConnectRefused(_("The site must use HTTPS: its REST keys would otherwise travel in the clear."), 400)
     user_id = secrets.token_urlsafe(24)
     OAuthState.objects.filter(created_at__lt=timezone.now() - STATE_LIFETIME * 6).delete()
     OAuthState.objects.create(state=user_id, platform=Platform.WOOCOMMERCE, shop=site)
@@ -64,10 +65,10 @@ def finish_connect(body: bytes) -> Store:
         ).update(used_at=timezone.now())
         site = OAuthState.objects.filter(state=grant.user_id).values_list("shop", flat=True).first()
     if not claimed or not site:
-        raise ConnectRefused("Unknown, used or expired connection id.", 403)
+        raise ConnectRefused(_("Unknown, used or expired connection id."), 403)
     credentials = {"consumer_key": grant.consumer_key, "consumer_secret": grant.consumer_secret,
                    "key_id": grant.key_id, "key_permissions": grant.permissions}  # fmt: skip
-    store, _ = upsert_store(
+    store, _created = upsert_store(
         Platform.WOOCOMMERCE, site, webhook_secret=secrets.token_urlsafe(32), credentials=credentials
     )
     subscriptions.sync_subscriptions(store)

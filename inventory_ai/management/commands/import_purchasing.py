@@ -6,6 +6,8 @@ import csv
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from inventory_ai.models import Store
 from inventory_ai.services import purchasing_import
@@ -34,7 +36,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         path = Path(options["path"])
         if not path.is_file():
-            raise CommandError(f"No such file: {path}")
+            raise CommandError(_("No such file: %(path)s") % {"path": path})
         try:
             store = find_store(options["store"])
         except Store.DoesNotExist as exc:
@@ -52,17 +54,24 @@ class Command(BaseCommand):
             report = importer(store, text, options["format"])
         except purchasing_import.ImportRefused as exc:
             raise CommandError(f"{path.name}: {exc}") from exc
-        self.stdout.write(
-            f"{options['kind']} into {store}: {report.created} created, {report.updated} updated, "
-            f"{report.unchanged} unchanged, {len(report.problems)} row(s) reported"
+        # the report, in the deployment's language (LANGUAGE_CODE); the CSV keeps its column names
+        summary = ngettext(
+            "%(kind)s into %(store)s: %(created)s created, %(updated)s updated, %(unchanged)s unchanged, "
+            "%(reported)s row(s) reported",
+            "%(kind)s into %(store)s: %(created)s created, %(updated)s updated, %(unchanged)s unchanged, "
+            "%(reported)s row(s) reported",
+            len(report.problems),
         )
+        self.stdout.write(summary % {"kind": options["kind"], "store": store, "created": report.created,
+                                     "updated": report.updated, "unchanged": report.unchanged,
+                                     "reported": len(report.problems)})  # fmt: skip
         for line, reason in report.problems[:SHOWN_PROBLEMS]:
-            self.stdout.write(f"  line {line}: {reason}")
+            self.stdout.write("  " + _("line %(line)s: %(reason)s") % {"line": line, "reason": reason})
         if len(report.problems) > SHOWN_PROBLEMS:
-            self.stdout.write(f"  ... and {len(report.problems) - SHOWN_PROBLEMS} more")
+            self.stdout.write("  " + _("... and %(count)s more") % {"count": len(report.problems) - SHOWN_PROBLEMS})
         if options["report"] and report.problems:
             with open(options["report"], "w", newline="", encoding="utf-8") as handle:
                 writer = csv.writer(handle)
                 writer.writerow(["line", "reason"])
                 writer.writerows(report.problems)
-            self.stdout.write(f"  every reported row: {options['report']}")
+            self.stdout.write("  " + _("every reported row: %(path)s") % {"path": options["report"]})
