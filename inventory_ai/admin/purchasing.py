@@ -91,7 +91,8 @@ class PurchaseOrderAdmin(admin.ModelAdmin):
         return False  # orders come from approved suggestions (or an import)
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("supplier", "location", "store")
+        # the lines in one query for the whole page (its units and value), not one per order
+        return super().get_queryset(request).select_related("supplier", "location", "store").prefetch_related("lines")
 
     @admin.display(description=_("Units"))
     def units(self, order: PurchaseOrder) -> int:

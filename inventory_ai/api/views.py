@@ -189,7 +189,7 @@ class SuggestionViewSet(DecisionMixin, viewsets.ReadOnlyModelViewSet):
     permission_classes = [ModelPermissions]
     filterset_class = filters.SuggestionFilter
     queryset = (
-        ReorderSuggestion.objects.select_related("variant")
+        ReorderSuggestion.objects.select_related("variant__product")
         .prefetch_related("purchase_order_lines")
         .order_by(F("stockout_date").asc(nulls_last=True), "-created_at")
     )
