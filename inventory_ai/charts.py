@@ -169,9 +169,10 @@ def forecast_chart(
     with_stock = reorder_point is not None and order_up_to is not None
     height = TOP + DEMAND_HEIGHT + BOTTOM + (GAP + STOCK_HEIGHT + BOTTOM if with_stock else 0)
     demand = _Scale(n_periods, _demand_top(history, forecast, levels) * 1.05, TOP, DEMAND_HEIGHT)
+    label = escape(_("Demand history and forecast"))
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="forecast-chart" viewBox="0 0 {WIDTH} {height}" '
-        f'width="100%" role="img" aria-label="{escape(_("Demand history and forecast"))}">',
+        f'width="100%" role="img" aria-label="{label}">',
         _STYLE,
     ]
     parts += _axis(demand, _("units per week"))
@@ -358,9 +359,10 @@ def drivers_chart(history_periods: int, drivers: list) -> SafeString:
     if not panels:
         return mark_safe("")
     height = TOP + len(panels) * (DRIVER_HEIGHT + BOTTOM)
+    label = escape(_("Price and weather per period"))
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="drivers-chart" viewBox="0 0 {WIDTH} {height}" '
-        f'width="100%" role="img" aria-label="{escape(_("Price and weather per period"))}">',
+        f'width="100%" role="img" aria-label="{label}">',
         _STYLE.replace(".forecast-chart", ".drivers-chart"),  # its own class: the page's one forecast chart stays one
     ]
     y0 = TOP

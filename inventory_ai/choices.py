@@ -75,6 +75,7 @@ class FillRateScope(models.TextChoices):
 
 
 class AbcClass(models.TextChoices):
+    # xgettext:no-python-format
     A = "A", _("A (top 80% of revenue)")
     B = "B", _("B (next 15%)")
     C = "C", _("C (last 5%)")

@@ -37,9 +37,11 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "inventory_ai.i18n.UserLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
 ]
 ROOT_URLCONF = "host_urls"
@@ -86,6 +88,9 @@ print("FROM", inventory_ai.__file__)
 print("STATUS", page.status_code)
 print("DASHBOARD", "dashboard" in page.content.decode())
 print("SUPPLIERS", client.get("/admin/inventory_ai/supplier/").status_code)
+# the compiled Chinese catalogue travels in the wheel: the suppliers' page in Chinese names them so
+chinese = client.get("/admin/inventory_ai/supplier/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+print("CHINESE", "供应商" in chinese)
 """
 
 
@@ -114,4 +119,4 @@ def test_the_wheel_installs_into_a_host_project_that_migrates_and_serves_the_adm
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
     lines = dict(line.split(" ", 1) for line in result.stdout.splitlines() if " " in line)
     assert lines["FROM"].startswith(str(site))  # the installed package, not this checkout
-    assert (lines["STATUS"], lines["DASHBOARD"], lines["SUPPLIERS"]) == ("200", "True", "200")
+    assert (lines["STATUS"], lines["DASHBOARD"], lines["SUPPLIERS"], lines["CHINESE"]) == ("200", "True", "200", "True")

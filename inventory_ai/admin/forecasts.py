@@ -17,6 +17,38 @@ from inventory_ai.models import (
     ForecastResult,
     ForecastRun,
 )
+from inventory_ai.selectors.model_names import demand_class_label, model_label
+
+
+class _LabelledValues(admin.SimpleListFilter):
+    """The field's values found in the list, each under its label for a person."""
+
+    field = ""
+    label = staticmethod(str)
+
+    def lookups(self, request, model_admin):
+        values = model_admin.get_queryset(request).order_by().values_list(self.field, flat=True).distinct()
+        return [(value, self.label(value)) for value in sorted(v for v in values if v)]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(**{self.field: self.value()}) if self.value() else queryset
+
+
+class ModelFilter(_LabelledValues):
+    title = _("model")
+    parameter_name = field = "model"
+    label = staticmethod(model_label)
+
+
+class DemandClassFilter(_LabelledValues):
+    title = _("demand class")
+    parameter_name = field = "demand_class"
+    label = staticmethod(demand_class_label)
+
+
+@admin.display(description=_("model"), ordering="model")
+def model_in_words(obj) -> str:
+    return model_label(obj.model)
 
 
 @admin.register(ForecastRun)
@@ -60,6 +92,10 @@ class ForecastRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def progress_display(self, obj):
         return f"{obj.skus_done + obj.skus_failed:,}/{obj.skus_total:,} ({obj.progress:.0%})"
 
+    @admin.display(description=_("demand class"), ordering="demand_class")
+    def demand_class_in_words(self, obj) -> str:
+        return demand_class_label(obj.demand_class)
+
     # Translators: RMSSE (root mean squared scaled error) is the name of an accuracy measure; keep the acronym.
     @admin.display(description=_("Backtest RMSSE"))
     def accuracy_display(self, obj):
@@ -96,11 +132,17 @@ class ForecastRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 @admin.register(ForecastResult)
 class ForecastResultAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("variant", "run", "ok", "model", "demand_class", "rmsse_display", "changed", "error")
-    list_filter = ("ok", "changed", "demand_class", "model", "run__store")
+    list_display = (
+        "variant", "run", "ok", model_in_words, "demand_class_in_words", "rmsse_display", "changed", "error"
+    )  # fmt: skip
+    list_filter = ("ok", "changed", DemandClassFilter, ModelFilter, "run__store")
     search_fields = ("variant__sku", "variant__title", "=run__id")
     list_select_related = ("variant", "run")
     show_full_result_count = False
+
+    @admin.display(description=_("demand class"), ordering="demand_class")
+    def demand_class_in_words(self, obj) -> str:
+        return demand_class_label(obj.demand_class)
 
     # Translators: RMSSE (root mean squared scaled error) is the name of an accuracy measure; keep the acronym.
     @admin.display(description=_("Backtest RMSSE"))
@@ -111,8 +153,8 @@ class ForecastResultAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 @admin.register(Forecast)
 class ForecastAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("variant", "period_start", "period_end", "mean", "bounds_display", "model", "run_link")
-    list_filter = ("run__store", "model")
+    list_display = ("variant", "period_start", "period_end", "mean", "bounds_display", model_in_words, "run_link")
+    list_filter = ("run__store", ModelFilter)
     search_fields = ("variant__sku", "variant__title", "=run__id")
     date_hierarchy = "period_start"
     list_select_related = ("variant", "run")

@@ -53,4 +53,5 @@ class UserPreference(models.Model):
         verbose_name_plural = _("user preferences")
 
     def __str__(self) -> str:
-        return f"{self.user}: {self.language or gettext('browser')}"
+        language = self.language or gettext("browser")
+        return f"{self.user}: {language}"

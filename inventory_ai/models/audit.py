@@ -71,7 +71,8 @@ class AuditEntry(models.Model):
         indexes = [models.Index(fields=["target_type", "target_id"], name="audit_target")]
 
     def __str__(self) -> str:
-        return f"{self.at:%Y-%m-%d %H:%M} {self.actor_name or gettext('system')} {self.action} {self.target_repr}"
+        actor = self.actor_name or gettext("system")
+        return f"{self.at:%Y-%m-%d %H:%M} {actor} {self.get_action_display()} {self.target_repr}"
 
     def save(self, *args, **kwargs):
         if not self._state.adding:

@@ -253,6 +253,7 @@ class ForecastOverride(models.Model):
         verbose_name=_("value"),
         max_digits=12,
         decimal_places=2,
+        # xgettext:no-python-format
         help_text=_("Units per period, or the change in percent (-30 = 30% less)"),
     )
     reason = models.CharField(verbose_name=_("reason"), max_length=500)

@@ -89,7 +89,8 @@ class AutoApprovalRule(models.Model):
         ordering = ["store", "pk"]
 
     def __str__(self) -> str:
-        return f"{self.name} ({gettext('on') if self.active else gettext('off')})"
+        state = gettext("on") if self.active else gettext("off")
+        return f"{self.name} ({state})"
 
     def clean(self) -> None:
         classes = self.abc_classes.upper()

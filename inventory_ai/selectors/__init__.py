@@ -33,6 +33,7 @@ from inventory_ai.models import (
 )
 from inventory_ai.selectors import drivers
 from inventory_ai.selectors.forecasts import current_run
+from inventory_ai.selectors.model_names import demand_class_label, model_label
 from inventory_ai.selectors.reasons import forecast_reasons, reason_text
 
 # Units a line contributes to demand: the same rule as inventory_ai.services.demand.line_net_units, in SQL.
@@ -202,6 +203,14 @@ class VariantOverview:
     def available(self) -> int:
         return sum(level.available for level in self.levels)
 
+    @property
+    def chosen_model(self) -> str:
+        return model_label(self.result.model) if self.result is not None and self.result.model else ""
+
+    @property
+    def demand_class(self) -> str:
+        return demand_class_label(self.result.demand_class) if self.result is not None else ""
+
 
 def variant_overview(variant: Variant, history_periods: int = HISTORY_PERIODS) -> VariantOverview:
     """The variant's demand per forecast period (out-of-stock periods flagged), its current forecast with intervals,
@@ -256,7 +265,13 @@ def variant_overview(variant: Variant, history_periods: int = HISTORY_PERIODS) -
     if result is not None:
         candidates = sorted(
             (
-                {"model": name, "rmsse": score, "chosen": name == result.model, **result.accuracy.get(name, {})}
+                {
+                    "model": name,
+                    "label": model_label(name),
+                    "rmsse": score,
+                    "chosen": name == result.model,
+                    **result.accuracy.get(name, {}),
+                }  # fmt: skip
                 for name, score in result.backtest.items()
             ),
             key=lambda row: (row["rmsse"] is None, row["rmsse"] if row["rmsse"] is not None else 0),
