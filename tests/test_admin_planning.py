@@ -23,6 +23,7 @@ from inventory_ai.models import (
     WebhookEvent,
 )
 from inventory_ai.models.audit import AuditLogIsAppendOnly
+from inventory_ai.selectors.model_names import model_label
 from inventory_ai.services import replenishment
 from inventory_ai.services.roles import PLANNER, VIEWER, ensure_roles
 
@@ -126,7 +127,7 @@ def test_the_variant_page_charts_history_forecast_and_policy(client, viewer, sug
     assert len(overview.history) == 52
     assert sum(p.units for p in overview.history) > 0
     # the chosen model against the alternatives, and the suggestion's explanation
-    assert overview.result.model in html
+    assert model_label(overview.result.model) in html  # the chosen model, named in words
     assert "Backtest RMSSE" in html
     assert [c["chosen"] for c in overview.candidates].count(True) == 1
     assert suggestion.reason.split(";")[0] in html
