@@ -125,12 +125,18 @@ CELERY_TASK_ROUTES = {
     "inventory_ai.tasks.sync_store_task": {"queue": "webhooks"},
 }
 # The beat schedule lives in settings (and is shown in the admin); later features add their entries here.
+# The nightly full retrains start spread over a window of RETRAIN_WINDOW_HOURS from RETRAIN_HOUR_UTC (UTC).
+RETRAIN_HOUR_UTC = int(os.environ.get("RETRAIN_HOUR_UTC") or "2")
+RETRAIN_WINDOW_HOURS = int(os.environ.get("RETRAIN_WINDOW_HOURS") or "4")
 CELERY_BEAT_SCHEDULE: dict = {
     "nightly-full-retrain": {
-        "task": "inventory_ai.tasks.retrain_all_stores_task",
-        "schedule": crontab(hour=int(os.environ.get("RETRAIN_HOUR_UTC") or "2"), minute=0),
-        "kwargs": {"kind": "full"},
-        "options": {"expires": 3 * 3600},
+        # every ten minutes of the window; each store's retrain starts once, at its own time in it
+        "task": "inventory_ai.tasks.start_nightly_retrains_task",
+        "schedule": crontab(
+            minute="*/10",
+            hour=",".join(str((RETRAIN_HOUR_UTC + offset) % 24) for offset in range(max(RETRAIN_WINDOW_HOURS, 1))),
+        ),
+        "options": {"expires": 540},
     },
     "hourly-forecast-refresh": {
         "task": "inventory_ai.tasks.retrain_all_stores_task",

@@ -103,6 +103,12 @@ def retrain_all_stores_task(kind: str = "full") -> list[int]:
     return retraining.retrain_active_stores(kind)
 
 
+@shared_task(name="inventory_ai.tasks.start_nightly_retrains_task", ignore_result=True)
+def start_nightly_retrains_task() -> list[int]:
+    """Beat, every ten minutes of the nightly window: start the full retrains whose time has come."""
+    return retraining.start_nightly_retrains()
+
+
 @shared_task(name="inventory_ai.tasks.fail_stalled_runs_task", ignore_result=True)
 def fail_stalled_runs_task() -> list[int]:
     """Beat: mark failed the runs that stopped making progress."""

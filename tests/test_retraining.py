@@ -481,3 +481,32 @@ def test_a_run_reads_each_sku_over_its_useful_history_only(shop, small_options):
     assert len(series[str(alive.pk)]) == 240
     assert len(series[str(dead.pk)]) == 52
     assert not series[str(dead.pk)].any()
+
+
+@pytest.mark.django_db
+def test_nightly_retrains_are_spread_over_the_window_and_start_once_a_night(shop, settings):
+    from inventory_ai.services.retraining.starting import nightly_window
+    from inventory_ai.services.stores import upsert_store
+
+    # given four active stores and a window of four hours from 02:00 UTC
+    settings.RETRAIN_HOUR_UTC, settings.RETRAIN_WINDOW_HOURS = 2, 4
+    stores = [shop] + [upsert_store("woocommerce", f"https://shop{n}.example", webhook_secret="s")[0] for n in range(3)]
+    for number, store in enumerate(stores):
+        seed_demand(store, 2, weeks=10, prefix=f"N{number}")
+    night, length = nightly_window()  # the latest window's start (runs made now count as made in it)
+    assert (night.hour, length) == (2, timedelta(hours=4))
+
+    def started_at(minutes: int) -> list[str]:
+        ids = retraining.start_nightly_retrains(night + timedelta(minutes=minutes))
+        return sorted(ForecastRun.objects.filter(pk__in=ids).values_list("store__domain", flat=True))
+
+    # before the window nothing starts; then one store an hour, each once
+    assert started_at(-10) == []
+    assert started_at(0) == [stores[0].domain]
+    assert started_at(10) == []
+    ForecastRun.objects.update(status=RunStatus.SUCCEEDED)  # tonight's first run is over: it is not started again
+    assert started_at(60) == [stores[1].domain]
+    assert started_at(230) == sorted([stores[2].domain, stores[3].domain])
+    assert started_at(239) == []
+    assert started_at(240) == []  # the window is over
+    assert ForecastRun.objects.filter(trigger="schedule").count() == 4

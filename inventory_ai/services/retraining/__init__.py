@@ -29,6 +29,7 @@ from inventory_ai.services.retraining.starting import (
     plan_run,
     rerun,
     retrain_active_stores,
+    start_nightly_retrains,
     start_or_plan,
     start_retrain,
 )
@@ -49,6 +50,7 @@ __all__ = [
     "prune_runs",
     "rerun",
     "retrain_active_stores",
+    "start_nightly_retrains",
     "start_or_plan",
     "start_retrain",
     "train_feature_models",

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pandas as pd
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Max, Q
 from django.utils import timezone
@@ -88,6 +89,46 @@ def retrain_active_stores(kind: str, trigger: str = "schedule") -> list[int]:
             run = start_retrain(store, kind, trigger=trigger)
         except RetrainAlreadyRunning as exc:
             logger.info("%s: %s; not starting another", store, exc)
+            continue
+        if run is not None:
+            started.append(run.pk)
+    return started
+
+
+def nightly_window(now: datetime | None = None) -> tuple[datetime, timedelta]:
+    """When tonight's (or the current) nightly window began, and how long it lasts (RETRAIN_HOUR_UTC and
+    RETRAIN_WINDOW_HOURS)."""
+    now = now or timezone.now()
+    hour, hours = int(settings.RETRAIN_HOUR_UTC), max(int(settings.RETRAIN_WINDOW_HOURS), 1)
+    start = now.astimezone(UTC).replace(hour=hour, minute=0, second=0, microsecond=0)
+    if start > now:
+        start -= timedelta(days=1)
+    return start, timedelta(hours=hours)
+
+
+def start_nightly_retrains(now: datetime | None = None) -> list[int]:
+    """The nightly full retrains, spread over the window: active store i of n (by id) is due at the window's start
+    plus i/n of its length, so fifty stores do not all start at once and compete for the workers; each store's
+    retrain starts once a night, at the first tick (every ten minutes) on or after its time. Returns the new runs'
+    ids; outside the window, nothing."""
+    now = now or timezone.now()
+    start, length = nightly_window(now)
+    if now >= start + length:
+        return []
+    stores = list(Store.objects.filter(active=True).order_by("pk"))
+    done = set(
+        ForecastRun.objects.filter(kind=RunKind.FULL, trigger="schedule", created_at__gte=start).values_list(
+            "store_id", flat=True
+        )
+    )
+    started = []
+    for index, store in enumerate(stores):
+        if store.pk in done or now < start + length * index / len(stores):
+            continue
+        try:
+            run = start_retrain(store, RunKind.FULL, trigger="schedule")
+        except RetrainAlreadyRunning as exc:
+            logger.info("%s: %s; its nightly retrain waits for the next tick", store, exc)
             continue
         if run is not None:
             started.append(run.pk)
