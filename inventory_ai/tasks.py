@@ -151,30 +151,23 @@ def push_adjustment_task(self, adjustment_id: int) -> str:
 
 # Idempotent: the store's idempotency keys make a repeated transfer request a no-op, and the order's row says when it
 # is done. Transient store errors retry with backoff; a lasting refusal is kept on the order.
-@shared_task(
-    name="inventory_ai.tasks.open_inbound_transfer_task",
-    acks_late=True,
-    reject_on_worker_lost=True,
-    autoretry_for=(StoreAPIError, OperationalError),
-    retry_backoff=10,
-    retry_backoff_max=600,
-    max_retries=12,
-    ignore_result=True,
-)
+_TRANSFER_STEP = {
+    "acks_late": True,
+    "reject_on_worker_lost": True,
+    "autoretry_for": (StoreAPIError, OperationalError),
+    "retry_backoff": 10,
+    "retry_backoff_max": 600,
+    "max_retries": 12,
+    "ignore_result": True,
+}
+
+
+@shared_task(name="inventory_ai.tasks.open_inbound_transfer_task", **_TRANSFER_STEP)
 def open_inbound_transfer_task(order_id: int) -> str:
     return inbound_transfers.open_inbound_transfer(order_id)
 
 
-@shared_task(
-    name="inventory_ai.tasks.cancel_inbound_transfer_task",
-    acks_late=True,
-    reject_on_worker_lost=True,
-    autoretry_for=(StoreAPIError, OperationalError),
-    retry_backoff=10,
-    retry_backoff_max=600,
-    max_retries=12,
-    ignore_result=True,
-)
+@shared_task(name="inventory_ai.tasks.cancel_inbound_transfer_task", **_TRANSFER_STEP)
 def cancel_inbound_transfer_task(order_id: int) -> str:
     return inbound_transfers.cancel_inbound_transfer(order_id)
 

@@ -5,7 +5,6 @@ cancels what it still awaited, and on order counts every unit once across our or
 from __future__ import annotations
 
 import pytest
-from django.utils import timezone
 
 from integrations.simulator.api_server import ApiServer
 from integrations.simulator.inventory import InventoryStore
@@ -16,19 +15,13 @@ from inventory_ai.gateways import store_gateway
 from inventory_ai.models import (
     InventoryLevel,
     Location,
-    Product,
-    PurchaseOrder,
-    ReorderSuggestion,
     StockAdjustment,
-    Variant,
 )
-from inventory_ai.services import inbound_transfers, purchasing, push, replenishment
+from inventory_ai.services import inbound_transfers, purchasing, push
 from inventory_ai.services.records import apply_records
-from inventory_ai.services.stores import upsert_store
+from tests.purchasing_helpers import ITEM, LOCATION, sent_order, stocked_store
 
 pytestmark = pytest.mark.django_db
-
-ITEM, LOCATION = "808950810", "655441491"
 
 
 @pytest.fixture
@@ -48,27 +41,10 @@ def simulator():
 @pytest.fixture
 def stocked(simulator):
     """A Shopify store holding 5 of one variant, whose merchant already uses transfers and has 12 on the way."""
-    store, _ = upsert_store("shopify", "transfers.myshopify.com", webhook_secret="hush",
-                            credentials={"access_token": "shpat_tr"}, api_base_url=simulator.url)  # fmt: skip
-    product = Product.objects.create(store=store, platform_id="632910392", title="Notebook", vendor="Mill")
-    variant = Variant.objects.create(store=store, product=product, platform_id="1", sku="NB-1", inventory_item_id=ITEM)
-    location = Location.objects.create(store=store, platform_id=LOCATION, name="Warehouse", is_primary=True)
-    InventoryLevel.objects.create(variant=variant, location=location, available=5, platform_updated_at=timezone.now())
-    simulator.inventory.set_level(ITEM, LOCATION, 5)
+    store, variant, location = stocked_store(simulator, "transfers.myshopify.com", "shpat_tr")
     simulator.inventory.set_incoming(ITEM, LOCATION, 12)
     simulator.transfers.add_merchant_transfer(LOCATION, {ITEM: 12})
     return store, variant, location
-
-
-def sent_order(store, variant, location, planner, quantity: int = 30) -> PurchaseOrder:
-    suggestion = ReorderSuggestion.objects.create(
-        store=store, variant=variant, location=location, available=5, reorder_point=10, order_up_to=35,
-        suggested_qty=quantity, lead_time_days=7, review_period_days=7, service_level=0.95,
-        service_measure="fill_rate", weekly_demand=10, reason="test",
-    )  # fmt: skip
-    replenishment.decide_suggestion(suggestion, approve=True, user=planner)
-    order = PurchaseOrder.objects.get(store=store, status=PurchaseOrderStatus.DRAFT)
-    return purchasing.send(order, planner, email=False)
 
 
 def reconcile_levels(store) -> None:

@@ -20,7 +20,6 @@ from inventory_ai.choices import AdjustmentReason, AdjustmentStatus, AuditAction
 from inventory_ai.models import (
     AuditEntry,
     InventoryLevel,
-    Location,
     Product,
     PurchaseOrder,
     ReorderSuggestion,
@@ -29,11 +28,9 @@ from inventory_ai.models import (
     Variant,
 )
 from inventory_ai.services import purchasing, push, replenishment
-from inventory_ai.services.stores import upsert_store
+from tests.purchasing_helpers import ITEM, LOCATION, sent_order, stocked_store
 
 pytestmark = pytest.mark.django_db
-
-ITEM, LOCATION = "808950810", "655441491"
 
 
 @pytest.fixture
@@ -164,25 +161,7 @@ def simulator():
 @pytest.fixture
 def stocked(simulator):
     """A Shopify store on the simulator with one variant stocked 5 at one location, known to both sides."""
-    store, _ = upsert_store("shopify", "po-test.myshopify.com", webhook_secret="hush",
-                            credentials={"access_token": "shpat_po"}, api_base_url=simulator.url)  # fmt: skip
-    product = Product.objects.create(store=store, platform_id="632910392", title="Notebook", vendor="Mill")
-    variant = Variant.objects.create(store=store, product=product, platform_id="1", sku="NB-1", inventory_item_id=ITEM)
-    location = Location.objects.create(store=store, platform_id=LOCATION, name="Warehouse", is_primary=True)
-    InventoryLevel.objects.create(variant=variant, location=location, available=5, platform_updated_at=timezone.now())
-    simulator.inventory.set_level(ITEM, LOCATION, 5)
-    return store, variant, location
-
-
-def sent_order(store, variant, location, planner, quantity: int = 30) -> PurchaseOrder:
-    suggestion = ReorderSuggestion.objects.create(
-        store=store, variant=variant, location=location, available=5, reorder_point=10, order_up_to=35,
-        suggested_qty=quantity, lead_time_days=7, review_period_days=7, service_level=0.95,
-        service_measure="fill_rate", weekly_demand=10, reason="test",
-    )  # fmt: skip
-    replenishment.decide_suggestion(suggestion, approve=True, user=planner)
-    order = PurchaseOrder.objects.get(store=store)
-    return purchasing.send(order, planner, email=False)
+    return stocked_store(simulator, "po-test.myshopify.com", "shpat_po")
 
 
 def test_receiving_pushes_each_receipt_to_the_store_once_and_closes_the_order(simulator, stocked, planner, sent_tasks):
