@@ -223,7 +223,9 @@ def pages(shop, variants, order) -> list[str]:
     ]
 
 
-def test_the_main_pages_speak_chinese_without_an_english_word(client, chinese_store, django_user_model):
+def test_the_main_pages_the_api_and_the_email_speak_chinese_without_an_english_word(
+    client, chinese_store, django_user_model, planner
+):
     shop, variants, order = chinese_store
     client.force_login(django_user_model.objects.create_superuser("管理员", "admin@example.com", "pass-1234-word"))
     leftovers = {}
@@ -236,9 +238,11 @@ def test_the_main_pages_speak_chinese_without_an_english_word(client, chinese_st
         english = client.get(url, HTTP_ACCEPT_LANGUAGE="en")
         assert english.status_code == 200, url
     assert not leftovers, sorted(leftovers.items())
+    check_api_errors_and_the_alert_email(client, chinese_store, planner)
 
 
-def test_api_errors_and_the_alert_email_speak_the_readers_language(client, chinese_store, planner):
+def check_api_errors_and_the_alert_email(client, chinese_store, planner):
+    """The API's errors and the alert e-mail in their reader's language (on the same store as the pages)."""
     from inventory_ai.services import alerts
     from inventory_ai.services.api_tokens import issue_token
 
