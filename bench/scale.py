@@ -134,7 +134,9 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 from django.test import Client
 from django.utils import timezone
-from inventory_ai.models import InventoryLevel, Location, Store, Variant
+from inventory_ai.models import (InventoryLevel, Location, PurchaseOrder, PurchaseOrderLine, ReorderSuggestion, Store,
+    Supplier, Variant)
+import datetime
 from inventory_ai.services.api_tokens import issue_token
 
 store = Store.objects.get(domain=sys.argv[1])
@@ -151,6 +153,24 @@ for location in Location.objects.filter(store=store):
         for pk in Variant.objects.filter(store=store).values_list("pk", flat=True) if pk not in have
     ]
     InventoryLevel.objects.bulk_create(rows, batch_size=5000)
+# what a planner's lists hold after a retrain: a pending suggestion per SKU, and open purchase orders of 50 SKUs each
+if not ReorderSuggestion.objects.filter(store=store).exists():
+    today = store.local_today()
+    ids = list(Variant.objects.filter(store=store).order_by("pk").values_list("pk", flat=True))
+    ReorderSuggestion.objects.bulk_create([
+        ReorderSuggestion(store=store, variant_id=pk, location=primary, available=pk % 40, reorder_point=30,
+            order_up_to=60, suggested_qty=60 - pk % 40, lead_time_days=14, review_period_days=7, service_level=0.95,
+            service_measure="fill_rate", weekly_demand=10, reason="bench", unit_cost=2,
+            stockout_date=today + datetime.timedelta(days=pk % 60),
+            order_by=today + datetime.timedelta(days=pk % 60 - 14))
+        for pk in ids], batch_size=5000)
+    for start in range(0, len(ids), 50):
+        supplier = Supplier.objects.create(store=store, name=f"Supplier {start // 50}", currency="GBP")
+        order = PurchaseOrder.objects.create(store=store, supplier=supplier, location=primary,
+            number=f"PO-{start // 50:05d}", currency="GBP", status="sent", expected_on=today)
+        PurchaseOrderLine.objects.bulk_create([
+            PurchaseOrderLine(purchase_order=order, variant_id=pk, quantity=24, unit_cost=2)
+            for pk in ids[start:start + 50]])
 user = get_user_model().objects.filter(username="bench-admin").first() or get_user_model().objects.create_superuser(
     "bench-admin", "bench@example.com", "bench-pass-123")
 client = Client()
@@ -180,12 +200,21 @@ with connection.cursor() as cursor:
 """
 
 
-def measure(path: Path, locations: int, requests: int, years: float) -> None:
+def measure(path: Path, locations: int, requests: int, years: float, reuse: bool = False) -> None:
     base = os.environ.get("DATABASE_URL", "")
     if not base.startswith(("postgres://", "postgresql://")):
         sys.exit("measure needs a PostgreSQL DATABASE_URL (the bench database is made on that server)")
     url = urlunsplit(urlsplit(base)._replace(path=f"/{BENCH_DB}"))
-    env = {**os.environ, "DATABASE_URL": url, "DEBUG": "1", "DJANGO_SETTINGS_MODULE": "inventory_ai.settings"}
+    env = {
+        **os.environ, "DATABASE_URL": url, "DEBUG": "1", "DJANGO_SETTINGS_MODULE": "inventory_ai.settings",
+        "ALLOWED_HOSTS": "testserver,localhost",
+    }  # fmt: skip
+    if not reuse:
+        _import(path, env, base)
+    _time_pages(url, env, locations, requests, years)
+
+
+def _import(path: Path, env: dict[str, str], base: str) -> None:
     _recreate(base)
     run(["migrate", "--verbosity", "0"], env)
     run(["add_store", "shopify", "--domain", STORE, "--webhook-secret", "bench", "--timezone", "Europe/London",
@@ -195,6 +224,9 @@ def measure(path: Path, locations: int, requests: int, years: float) -> None:
         lines = sum(1 for _ in rows) - 1
     print(f"import: {lines:,} rows in {seconds:,.0f} s = {lines / seconds:,.0f} rows/s, peak RSS {rss:,} MiB")
     print(output.strip().splitlines()[-1] if output.strip() else "")
+
+
+def _time_pages(url: str, env: dict[str, str], locations: int, requests: int, years: float) -> None:
     started = time.monotonic()
     timing = subprocess.run(
         [sys.executable, "-c", TIMING_SCRIPT, STORE, str(locations), str(requests), *PAGES],
@@ -248,6 +280,7 @@ def main() -> None:
     load.add_argument("--locations", type=int, default=3)
     load.add_argument("--requests", type=int, default=20)
     load.add_argument("--years", type=float, default=2, help="the file's years (for the size per SKU-year)")
+    load.add_argument("--reuse", action="store_true", help="time the pages of the database the last run imported")
     args = parser.parse_args()
     if args.command == "generate":
         started = time.monotonic()
@@ -255,7 +288,7 @@ def main() -> None:
         print(f"{args.out}: {made['rows']:,} rows, {made['skus']:,} SKUs, {made['invoices']:,} invoices, "
               f"{made['first']}..{made['last']} ({time.monotonic() - started:,.0f} s)")  # fmt: skip
     else:
-        measure(args.path, args.locations, args.requests, args.years)
+        measure(args.path, args.locations, args.requests, args.years, args.reuse)
 
 
 if __name__ == "__main__":

@@ -73,3 +73,23 @@ def test_the_admin_page_and_its_csv(client, viewer, stocked):
     rows = list(csv.DictReader(io.StringIO(client.get(url, {"csv": "1"}).content.decode())))
     assert {row["currency"] for row in rows} == {"GBP", "USD"}
     assert "Overstock and dead stock" in client.get(reverse("admin:index")).content.decode()
+
+
+def test_the_page_shows_the_dearest_rows_a_page_at_a_time(client, viewer, stocked, monkeypatch):
+    from inventory_ai.admin import catalog
+
+    shop, _, _, _ = stocked
+    client.force_login(viewer)
+    url = reverse("admin:inventory_ai_variant_stock_health")
+    flagged = len(stock_health([shop]).rows)
+    assert flagged >= 2
+    monkeypatch.setattr(catalog, "STOCK_HEALTH_PAGE", 1)
+    first = client.get(url, {"store": shop.pk}).content.decode()
+    assert first.count('class="dead"') + first.count('class="overstock"') == 1
+    assert f"Page 1 of {flagged} ({flagged} SKUs)" in first
+    last = client.get(url, {"store": shop.pk, "page": flagged}).content.decode()
+    assert f"Page {flagged} of {flagged}" in last
+    assert "next</a>" not in last
+    # the totals and the CSV still cover every row
+    rows = list(csv.DictReader(io.StringIO(client.get(url, {"csv": "1", "store": shop.pk}).content.decode())))
+    assert len(rows) == flagged

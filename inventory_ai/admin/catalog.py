@@ -8,6 +8,7 @@ from dataclasses import astuple
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
 from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -24,6 +25,8 @@ from inventory_ai.selectors.drivers import period_drivers
 from inventory_ai.selectors.stock_health import stock_health
 from inventory_ai.services import planning_settings
 from inventory_ai.text import csv_safe
+
+STOCK_HEALTH_PAGE = 100  # rows of the overstock page at a time
 
 
 class VariantInline(admin.TabularInline):
@@ -178,6 +181,8 @@ class VariantAdmin(admin.ModelAdmin):
             "title": gettext("Overstock and dead stock"),
             "opts": self.opts,
             "health": health,
+            # the dearest rows a page at a time (the totals and the CSV cover them all)
+            "page": Paginator(health.rows, STOCK_HEALTH_PAGE).get_page(request.GET.get("page")),
             "stores": Store.objects.order_by("domain"),
             "chosen": chosen or "",
         }
