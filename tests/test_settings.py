@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
 from django.test import override_settings
 
 from inventory_ai.checks import check_credentials_keys
@@ -52,3 +53,15 @@ def test_credentials_keys_are_checked():
         assert [error.id for error in check_credentials_keys()] == ["inventory_ai.E001"]
     with override_settings(DEBUG=True, INVENTORY_AI={"CREDENTIALS_KEYS": []}):
         assert check_credentials_keys() == []
+
+
+@pytest.mark.django_db
+def test_postgresql_connections_run_without_jit_compilation():
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW jit")
+            assert cursor.fetchone()[0] == "off"
+    else:  # the embedded SQLite has no JIT and takes no such option
+        assert "options" not in connection.settings_dict.get("OPTIONS", {})
