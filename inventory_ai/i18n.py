@@ -33,6 +33,10 @@ def language_of(user) -> str:
     return supported(chosen) or settings.LANGUAGE_CODE
 
 
+# The session keeps the person's choice once read ("" for none), so a request does not ask the database again.
+SESSION_KEY = "inventory_ai_language"
+
+
 class UserLanguageMiddleware:
     """After LocaleMiddleware and authentication: a signed-in person's own choice wins over the browser's."""
 
@@ -42,9 +46,13 @@ class UserLanguageMiddleware:
     def __call__(self, request):
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated:
-            chosen = supported(
-                UserPreference.objects.filter(user=user).values_list("language", flat=True).first() or ""
-            )
+            session = getattr(request, "session", None)
+            chosen = session.get(SESSION_KEY) if session is not None else None
+            if chosen is None:
+                chosen = UserPreference.objects.filter(user=user).values_list("language", flat=True).first() or ""
+                if session is not None:
+                    session[SESSION_KEY] = chosen
+            chosen = supported(chosen)
             if chosen:
                 translation.activate(chosen)
                 request.LANGUAGE_CODE = chosen
@@ -57,4 +65,5 @@ def set_language(request):
     code = supported(request.POST.get("language", ""))
     if request.method == "POST" and code and request.user.is_authenticated:
         UserPreference.objects.update_or_create(user=request.user, defaults={"language": code})
+        request.session[SESSION_KEY] = code
     return response
