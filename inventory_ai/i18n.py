@@ -25,11 +25,14 @@ def supported(code: str) -> str:
         return ""
 
 
+def _preference(user) -> str:
+    """The language `user` chose, as stored ("" for none)."""
+    return UserPreference.objects.filter(user=user).values_list("language", flat=True).first() or ""
+
+
 def language_of(user) -> str:
     """The language chosen by `user`, else the deployment's default."""
-    chosen = ""
-    if user is not None and getattr(user, "is_authenticated", False):
-        chosen = UserPreference.objects.filter(user=user).values_list("language", flat=True).first() or ""
+    chosen = _preference(user) if user is not None and getattr(user, "is_authenticated", False) else ""
     return supported(chosen) or settings.LANGUAGE_CODE
 
 
@@ -49,7 +52,7 @@ class UserLanguageMiddleware:
             session = getattr(request, "session", None)
             chosen = session.get(SESSION_KEY) if session is not None else None
             if chosen is None:
-                chosen = UserPreference.objects.filter(user=user).values_list("language", flat=True).first() or ""
+                chosen = _preference(user)
                 if session is not None:
                     session[SESSION_KEY] = chosen
             chosen = supported(chosen)
