@@ -5,7 +5,7 @@
 
 Exactly what a new user does: a fresh PostgreSQL database (`inventory_ai_bench_readme`, re-created each time),
 `manage.py add_store`, `manage.py import_orders <file> --store <domain>`, one Celery worker of two pool processes
-consuming every queue (`-Q default,webhooks,training,ml,push -c 2`), then `manage.py retrain --store <domain> --wait`
+consuming every queue (`-Q default,webhooks,push,training,sync,ml -c 2`), then `manage.py retrain --store <domain> --wait`
 as of today (or `--as-of`). `--shift-to-today` moves every date of the file forward by whole weeks so that its sales
 end last week (a live store rather than an old export), and `--years N` repeats its year N times back to back (a
 live store with a long history). Prints the import's and the retrain's wall time, the run's
@@ -117,7 +117,7 @@ def main() -> None:
     print(f"import_orders: {import_seconds:.0f} s")
     print("\n".join("  " + line for line in output.strip().splitlines()[-4:]))
 
-    worker = Worker(env, scratch, "readme", queues="default,webhooks,training,ml,push", concurrency=2)
+    worker = Worker(env, scratch, "readme", queues="default,webhooks,push,training,sync,ml", concurrency=2)
     peaks: dict[int, float] = {}
     retrain = ["retrain", "--store", STORE, "--wait", "--timeout", str(args.timeout)]
     if args.as_of:

@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 BENCH_DB = "inventory_ai_bench_retrain"
 STORE = "bench-retrain.myshopify.com"
-QUEUES = "default,webhooks,training,ml,push"
+QUEUES = "default,webhooks,push,training,sync,ml"
 
 
 def database_url(base: str, reload: bool, name: str = BENCH_DB) -> tuple[str, bool]:

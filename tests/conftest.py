@@ -112,9 +112,19 @@ def subprocess_env(**overrides: str) -> dict[str, str]:
 
 
 class WorkerProcess:
-    """A real `celery worker` process on the test database, consuming every queue from the configured broker."""
+    """A real `celery worker` process on the test database, consuming `queues` (every queue by default) from the
+    configured broker."""
 
-    def __init__(self, log_dir: Path, app: str = "inventory_ai", pool: str = "solo", concurrency: int = 1, **env):
+    def __init__(
+        self,
+        log_dir: Path,
+        app: str = "inventory_ai",
+        pool: str = "solo",
+        concurrency: int = 1,
+        queues: str = "",
+        **env,
+    ):
+        self.queues = queues or ",".join(queue.name for queue in settings.CELERY_TASK_QUEUES)
         self.log_path = log_dir / f"worker-{uuid.uuid4().hex[:8]}.log"
         self._log = open(self.log_path, "wb")  # noqa: SIM115  (closed in stop)
         self.process = subprocess.Popen(
@@ -126,7 +136,7 @@ class WorkerProcess:
                 app,
                 "worker",
                 "--queues",
-                ",".join(queue.name for queue in settings.CELERY_TASK_QUEUES),
+                self.queues,
                 "--pool",
                 pool,
                 "--concurrency",
@@ -156,7 +166,7 @@ class WorkerProcess:
             if self.process.poll() is not None:
                 pytest.fail(f"The worker exited with {self.process.returncode}:\n{self.log[-3000:]}")
             try:
-                ping_task.apply_async(queue="default").get(timeout=5)
+                ping_task.apply_async(queue=self.queues.split(",")[0]).get(timeout=5)
                 return
             except Exception:  # not ready yet: broker connection or result not there
                 if time.monotonic() > deadline:
@@ -186,7 +196,8 @@ class WorkerProcess:
 
 @pytest.fixture
 def start_worker(transactional_db, tmp_path):
-    """Start real worker processes (`start_worker(app=..., pool=..., concurrency=..., **env)`); stopped at teardown."""
+    """Start real worker processes (`start_worker(app=..., pool=..., concurrency=..., queues=..., **env)`); stopped at
+    teardown."""
     from inventory_ai.celery import app
 
     app.control.purge()

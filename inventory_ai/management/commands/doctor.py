@@ -123,7 +123,7 @@ class Command(BaseCommand):
             return self.fail(
                 "worker",
                 f"no worker answered within {timeout:.0f} s{self._heartbeat_note()}",
-                "start one: celery -A inventory_ai worker -Q default,webhooks,training,ml,push",
+                "start one: celery -A inventory_ai worker -Q default,webhooks,push,training,sync,ml",
             )
         except Exception as exc:  # the result backend or broker may fail in transport-specific ways
             return self.fail("worker", f"{exc.__class__.__name__}: {exc}", "check CELERY_RESULT_BACKEND")
