@@ -112,7 +112,7 @@ def replay_through_outage(ctx: Context, name: str, server, outage: float) -> tup
         log(f"{name}: it is back")
         report = replay.wait()
         reconnect()
-        swept = settle()
+        swept = settle(stale_after=ctx.args.stale_after)
         return report, swept, store_totals(SHOP), worker.process.poll() is None
 
 
@@ -198,7 +198,7 @@ def scenario_kill_webhooks(ctx: Context) -> dict:
         report = replay.wait()
         # The whole worker's unacknowledged messages come back from Redis after the visibility timeout.
         time.sleep(int(ctx.env["CELERY_VISIBILITY_TIMEOUT"]) + 5)
-        swept = settle()
+        swept = settle(stale_after=args.stale_after)
         totals = store_totals(SHOP)
     finally:
         web.stop()
@@ -361,7 +361,7 @@ def scenario_storm(ctx: Context) -> dict:
     with webhook_stack(ctx, "storm-webhooks") as (web, _):
         once = Replay(ctx, web, SHOP, limit=args.orders_per_replay, rate=0).wait()
         storm = Replay(ctx, web, STORM_SHOP, limit=args.orders_per_replay, rate=0, extra=("--storm-copies", "3")).wait()
-        settle()
+        settle(stale_after=args.stale_after)
         reference, stormed = store_totals(SHOP), store_totals(STORM_SHOP)
     checks = source_checks(once, reference)
     for name in ("orders", "cancelled", "order_lines", "net_units", "refunds", "demand_units", "demand_digest"):
@@ -398,7 +398,7 @@ def scenario_abuse(ctx: Context) -> dict:
         )
         # Afterwards the worker still works: one genuine order goes through end to end.
         replay = Replay(ctx, web, SHOP, limit=20, rate=0).wait()
-        settle(timeout=120)
+        settle(timeout=120, stale_after=args.stale_after)
         totals = store_totals(SHOP)
         alive = web.alive() and worker.process.poll() is None
     checks: dict = {}
@@ -519,6 +519,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--adjustments", type=int, default=300, help="approved adjustments in the push scenario")
     parser.add_argument("--push-kills", type=int, default=3)
     parser.add_argument("--abuse-requests", type=int, default=10_000)
+    parser.add_argument(
+        "--stale-after", type=float, default=20.0, help="seconds an event waits before the sweeper enqueues it again"
+    )
+    parser.add_argument(
+        "--visibility-timeout", type=int, default=20, help="seconds before Redis redelivers a killed worker's tasks"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json-out", type=Path, help="also write the table's rows as JSON here")
     args = parser.parse_args(argv)
@@ -540,7 +546,7 @@ def main(argv: list[str] | None = None) -> int:
         "INVENTORY_AI_CREDENTIALS_KEYS": CREDENTIALS_KEY,
         "DATABASE_URL": postgres.url(CHAOS_DB),
         "CELERY_BROKER_URL": redis_server.url,
-        "CELERY_VISIBILITY_TIMEOUT": "20",
+        "CELERY_VISIBILITY_TIMEOUT": str(args.visibility_timeout),
         "LOG_LEVEL": "WARNING",
         "OPENBLAS_NUM_THREADS": "1",
         "OMP_NUM_THREADS": "1",

@@ -22,6 +22,7 @@ from datetime import datetime, tzinfo
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 
+from integrations.purchase_book import PurchaseBook
 from integrations.records import (
     ORDER_OPEN,
     OrderLineRecord,
@@ -97,19 +98,12 @@ class _Row:
     customer: str
 
 
-@dataclass(slots=True)
-class _Purchase:
-    order_id: str
-    line_id: str
-    remaining: int
-
-
 @dataclass
 class OnlineRetailReader:
     """Streams an Online Retail file as OrderRecord, RefundRecord and RowProblem items, in file order.
 
-    `tz` is the time zone of the file's InvoiceDate values (local shop time). Memory grows with the number of
-    (customer, stock code) purchases kept for matching returns, not with the file.
+    `tz` is the time zone of the file's InvoiceDate values (local shop time). The purchases kept for matching
+    returns live in a `PurchaseBook` (SQLite's temporary database), so memory does not grow with the file.
     """
 
     tz: tzinfo
@@ -117,8 +111,7 @@ class OnlineRetailReader:
     rows_read: int = 0
     # Rows that became an order line, or a return applied to one (wholly or partly).
     rows_imported: int = 0
-    _line_counts: dict[str, int] = field(default_factory=dict)
-    _purchases: dict[tuple[str, str], list[_Purchase]] = field(default_factory=lambda: defaultdict(list))
+    _book: PurchaseBook = field(default_factory=PurchaseBook)
 
     def read(self, lines: Iterable[str]) -> Iterator[OrderRecord | RefundRecord | RowProblem]:
         reader = csv.reader(lines)
@@ -152,6 +145,7 @@ class OnlineRetailReader:
                 group.append(parsed)
         if group:
             yield from self._flush(invoice, group)
+        self._book.close()
 
     def _parse_row(self, line_number: int, invoice: str, raw: list[str], index: dict[str, int]) -> _Row | RowProblem:
         is_cancellation = invoice[:1] in {"C", "c"}
@@ -200,7 +194,7 @@ class OnlineRetailReader:
 
     def _flush_sale(self, invoice: str, rows: list[_Row]) -> OrderRecord:
         # An invoice can reappear later in the file: its positions continue, so its line ids stay unique.
-        position = self._line_counts.get(invoice, 0)
+        position = self._book.line_count(invoice)
         lines = []
         self.rows_imported += len(rows)
         for row in rows:
@@ -216,8 +210,8 @@ class OnlineRetailReader:
             )
             lines.append(OrderLineRecord(line_id, variant, row.quantity, row.quantity, row.price))
             if row.customer:
-                self._purchases[(row.customer, row.code)].append(_Purchase(invoice, line_id, row.quantity))
-        self._line_counts[invoice] = position
+                self._book.add(row.customer, row.code, invoice, line_id, row.quantity)
+        self._book.set_line_count(invoice, position)
         return OrderRecord(
             order_id=invoice,
             number=f"#{invoice}",
@@ -237,19 +231,11 @@ class OnlineRetailReader:
             if not row.customer:
                 yield RowProblem(row.line_number, "cancellation without a CustomerID cannot be matched to its order")
                 continue
-            history = self._purchases.get((row.customer, row.code), [])
             need = wanted
             # Most recent purchase first: a return usually reverses the latest order of that item.
-            for purchase in reversed(history):
-                if need == 0:
-                    break
-                take = min(need, purchase.remaining)
-                if take:
-                    purchase.remaining -= take
-                    returned[purchase.order_id][purchase.line_id] += take
-                    need -= take
-            if history:
-                history[:] = [purchase for purchase in history if purchase.remaining > 0]
+            for order_id, line_id, units in self._book.take(row.customer, row.code, wanted):
+                returned[order_id][line_id] += units
+                need -= units
             if need < wanted:
                 self.rows_imported += 1
             if need == wanted:

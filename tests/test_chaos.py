@@ -23,8 +23,8 @@ def test_nothing_is_lost_or_doubled_through_outages_kills_and_a_duplicate_storm(
     report = tmp_path / "chaos.json"
     command = [
         sys.executable, "bench/chaos.py", "--scenarios", "redis,postgres,kill-webhooks,storm,abuse",
-        "--abuse-requests", "1000", "--orders", str(SAMPLE), "--orders-per-replay", "250", "--rate", "25",
-        "--fault-after", "4",
+        "--abuse-requests", "1000", "--orders", str(SAMPLE), "--orders-per-replay", "150", "--rate", "25",
+        "--fault-after", "3", "--visibility-timeout", "8", "--stale-after", "8",
         "--redis-outage", "8", "--postgres-outage", "5", "--kill-every", "2", "--json-out", str(report),
     ]  # fmt: skip
 
@@ -44,7 +44,7 @@ def test_nothing_is_lost_or_doubled_through_outages_kills_and_a_duplicate_storm(
 
     # and the faults really happened: 503s while PostgreSQL was down, processes killed, stale snapshots sent late
     redis, postgres, killed, storm, abuse = rows.values()
-    assert redis["checks"]["events stored (once each)"][0] > 200
+    assert redis["checks"]["events stored (once each)"][0] > 120
     assert "503:" in postgres["notes"]
     assert "pool process" in killed["faults"]
     assert "whole worker" in killed["faults"]

@@ -80,7 +80,8 @@ class Command(BaseCommand):
         started = time.monotonic()
         catalog = CatalogCache(store)
         totals = ApplyResult()
-        problems_by_reason: dict[str, list[int]] = defaultdict(list)
+        # per reason: how many rows, and the first few line numbers (every one is in the report file)
+        problems_by_reason: dict[str, list[int]] = defaultdict(lambda: [0])
         problem_count = partial_count = 0
         orders: list[OrderRecord] = []
         refunds: list[RefundRecord] = []
@@ -113,7 +114,10 @@ class Command(BaseCommand):
                     if isinstance(item, RowProblem):
                         problem_count += 1
                         partial_count += item.partial
-                        problems_by_reason[_reason_category(item.reason)].append(item.line_number)
+                        seen = problems_by_reason[_reason_category(item.reason)]
+                        seen[0] += 1
+                        if len(seen) <= EXAMPLES_PER_REASON:
+                            seen.append(item.line_number)
                         if report_file is None:
                             report_path.parent.mkdir(parents=True, exist_ok=True)
                             report_file = open(report_path, "w", newline="")  # noqa: SIM115
@@ -169,9 +173,9 @@ class Command(BaseCommand):
                 out.write(f"  {problem}")
         if problem_count:
             out.write(self.style.WARNING(f"Rows reported:      {problem_count:,} (every one listed in {report_path})"))
-            for reason, lines in sorted(problems_by_reason.items(), key=lambda item: -len(item[1])):
-                examples = ", ".join(str(n) for n in lines[:EXAMPLES_PER_REASON])
-                more = ", ..." if len(lines) > EXAMPLES_PER_REASON else ""
-                out.write(f"  {len(lines):>7,}  {reason}  (lines {examples}{more})")
+            for reason, (count, *lines) in sorted(problems_by_reason.items(), key=lambda item: -item[1][0]):
+                examples = ", ".join(str(n) for n in lines)
+                more = ", ..." if count > len(lines) else ""
+                out.write(f"  {count:>7,}  {reason}  (lines {examples}{more})")
         rate = rows / elapsed if elapsed > 0 else float("inf")
         out.write(self.style.SUCCESS(f"Done in {elapsed:.1f} s: {rate:,.0f} rows/s"))
