@@ -8,8 +8,8 @@ Exactly what a new user does: a fresh PostgreSQL database (`inventory_ai_bench_r
 consuming every queue (`-Q default,webhooks,push,training,sync,ml -c 2`), then `manage.py retrain --store <domain>
 --wait` as of today (or `--as-of`). `--shift-to-today` moves every date of the file forward by whole weeks so that
 its sales end last week (a live store rather than an old export), and `--years N` repeats its year N times back to
-back (a live store with a long history). Prints the import's and the retrain's wall time, the run's outcome and the peak resident memory (VmHWM) of every worker process, pool processes that were replaced included.
-"""
+back (a live store with a long history). Prints the import's and the retrain's wall time, the run's outcome and the
+peak resident memory (VmHWM) of every worker process, pool processes that were replaced included. """
 
 from __future__ import annotations
 
