@@ -7,9 +7,13 @@ so the permissions, the state rules and the audit log are those of the API.
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
+from django.db.models import DecimalField, F, Sum
+from django.db.models.functions import Coalesce
 from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -91,16 +95,24 @@ class PurchaseOrderAdmin(admin.ModelAdmin):
         return False  # orders come from approved suggestions (or an import)
 
     def get_queryset(self, request):
-        # the lines in one query for the whole page (its units and value), not one per order
-        return super().get_queryset(request).select_related("supplier", "location", "store").prefetch_related("lines")
+        # each order's units and value summed by the database for the whole page, instead of every line loaded
+        line_value = Sum(
+            F("lines__quantity") * F("lines__unit_cost"), output_field=DecimalField(max_digits=20, decimal_places=4)
+        )
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("supplier", "location", "store")
+            .annotate(line_units=Coalesce(Sum("lines__quantity"), 0), line_value=Coalesce(line_value, Decimal("0")))
+        )
 
     @admin.display(description=_("Units"))
     def units(self, order: PurchaseOrder) -> int:
-        return purchasing.totals(order)["units"]
+        return order.line_units
 
     @admin.display(description=_("Value"))
     def value(self, order: PurchaseOrder) -> str:
-        return f"{number(purchasing.totals(order)['value'], 2)} {order.currency}"
+        return f"{number(order.line_value.quantize(Decimal('0.01')), 2)} {order.currency}"
 
     @admin.display(description=_("Totals"))
     def totals(self, order: PurchaseOrder) -> str:

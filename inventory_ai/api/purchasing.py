@@ -56,6 +56,20 @@ class PurchaseOrderLineSerializer(serializers.ModelSerializer):
         fields = ("id", "variant", "sku", "quantity", "received", "outstanding", "unit_cost")
         read_only_fields = fields
 
+    def to_representation(self, line: PurchaseOrderLine) -> dict:
+        # The same fields, written directly: through each field's serializer a line cost 0.1 ms, and a page of 100
+        # orders of 50 lines holds 5,000 of them.
+        cost = line.unit_cost
+        return {
+            "id": line.pk,
+            "variant": line.variant_id,
+            "sku": line.variant.sku,
+            "quantity": line.quantity,
+            "received": line.received,
+            "outstanding": line.outstanding,
+            "unit_cost": None if cost is None else self.fields["unit_cost"].to_representation(cost),
+        }
+
 
 class PurchaseOrderSerializer(serializers.ModelSerializer):
     supplier_name = serializers.CharField(source="supplier.name", read_only=True)
