@@ -117,3 +117,28 @@ def test_suppliers_are_created_updated_and_kept_unique_per_store(shop, planner):
     assert client.post("/api/v1/suppliers/", {"store": shop.pk, "name": "Bad", "email": "nope"},
                        format="json").status_code == 400  # fmt: skip
     assert [row["name"] for row in client.get("/api/v1/suppliers/", {"store": shop.pk}).json()["results"]] == ["Mill"]
+
+
+def test_orders_come_25_a_page_each_line_with_its_fields(approved, planner):
+    # given 30 more orders of the same supplier
+    shop, suggestion, answer = approved
+    order = PurchaseOrder.objects.get(pk=answer.json()["purchase_order"])
+    PurchaseOrder.objects.bulk_create(
+        PurchaseOrder(store=shop, supplier=order.supplier, location=order.location, number=f"PO-X{n:03d}",
+                      currency=order.currency)
+        for n in range(30)
+    )  # fmt: skip
+    client = as_user(planner)
+
+    # then a page holds 25 of the 31 unless asked for more, 100 at most
+    first = client.get("/api/v1/purchase-orders/").json()
+    assert (first["count"], len(first["results"])) == (31, 25)
+    assert len(client.get("/api/v1/purchase-orders/", {"page_size": 500}).json()["results"]) == 31
+    # and a line says what its model holds, the cost as a fixed-point string
+    stored = order.lines.get()
+    order.lines.update(unit_cost="1.5")
+    [line] = client.get(f"/api/v1/purchase-orders/{order.pk}/").json()["lines"]
+    assert line == {
+        "id": stored.pk, "variant": suggestion.variant_id, "sku": suggestion.variant.sku, "quantity": 20,
+        "received": 0, "outstanding": 20, "unit_cost": "1.5000",
+    }  # fmt: skip

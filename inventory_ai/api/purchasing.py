@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -147,15 +148,31 @@ ACTION_PERMISSIONS = {
 }
 
 
+# What a listed line shows and its order's totals read: a page holds thousands of lines, and a Variant's every column
+# made each one several times dearer to build.
+LINE_FIELDS = PurchaseOrderLine.objects.select_related("variant").only(
+    "purchase_order_id", "quantity", "received", "unit_cost", "variant__sku"
+)
+
+
+class OrderPages(PageNumberPagination):
+    """25 orders a page (each carries its lines; `?page_size=` up to 100)."""
+
+    page_size = 25
+    page_size_query_param = "page_size"
+    max_page_size = 100
+
+
 class PurchaseOrderViewSet(viewsets.ReadOnlyModelViewSet):
-    """Purchase orders, newest first, with their lines; filter by store, status, supplier, location."""
+    """Purchase orders, newest first, with their lines, 25 a page; filter by store, status, supplier, location."""
 
     serializer_class = PurchaseOrderSerializer
+    pagination_class = OrderPages
     permission_classes = [ModelPermissions]
     filterset_class = PurchaseOrderFilter
     queryset = (
         PurchaseOrder.objects.select_related("supplier")
-        .prefetch_related(Prefetch("lines", queryset=PurchaseOrderLine.objects.select_related("variant")))
+        .prefetch_related(Prefetch("lines", queryset=LINE_FIELDS))
         .order_by("-created_at", "-pk")
     )
 
