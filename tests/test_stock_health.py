@@ -11,8 +11,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from inventory_ai.models import DailyDemand, InventoryLevel, Location, Product, Variant
-from inventory_ai.selectors.stock_health import stock_health
+from inventory_ai.models import DailyDemand, ForecastRun, InventoryLevel, Location, Product, StockHealthRow, Variant
+from inventory_ai.selectors.stock_health import stock_health, stored_totals
 from inventory_ai.services.stores import upsert_store
 
 pytestmark = pytest.mark.django_db
@@ -93,3 +93,29 @@ def test_the_page_shows_the_dearest_rows_a_page_at_a_time(client, viewer, stocke
     # the totals and the CSV still cover every row
     rows = list(csv.DictReader(io.StringIO(client.get(url, {"csv": "1", "store": shop.pk}).content.decode())))
     assert len(rows) == flagged
+
+
+def test_the_report_is_kept_until_the_next_forecast_run(client, viewer, stocked):
+    from inventory_ai.services import replenishment
+
+    shop, _, variants, _ = stocked
+    client.force_login(viewer)
+    url = reverse("admin:inventory_ai_variant_stock_health")
+    # the first view computes the store's report and keeps it
+    first = client.get(url, {"store": shop.pk}).content.decode()
+    shop.refresh_from_db()
+    assert shop.stock_health_at is not None
+    kept = StockHealthRow.objects.get(variant=variants[0])
+    assert (kept.on_hand, kept.value, kept.dead) == (5000, Decimal("10000.00"), False)
+    assert "Computed" in first
+    # a stock change shows after the next forecast run, which recomputes the report with the suggestions
+    InventoryLevel.objects.filter(variant=variants[0]).update(available=6000)
+    assert StockHealthRow.objects.get(variant=variants[0]).on_hand == 5000
+    run = ForecastRun.objects.filter(store=shop, status="succeeded").latest("finished_at")
+    counts = replenishment.recompute_store_suggestions(shop.pk, run.pk, None)
+    assert counts["stock_health_rows"] == StockHealthRow.objects.filter(store=shop).count() >= 2
+    assert StockHealthRow.objects.get(variant=variants[0]).value == Decimal("12000.00")
+    assert "12,000.00" in client.get(url, {"store": shop.pk}).content.decode()
+    # the page's totals are the database's sums of the kept rows
+    totals = stored_totals([shop])
+    assert totals["GBP"]["value"] == stock_health([shop]).totals["GBP"]["value"]

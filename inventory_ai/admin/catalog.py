@@ -22,8 +22,9 @@ from inventory_ai import selectors
 from inventory_ai.charts import drivers_chart, forecast_chart
 from inventory_ai.models import Location, Product, ReorderSuggestion, Store, Variant
 from inventory_ai.selectors.drivers import period_drivers
-from inventory_ai.selectors.stock_health import stock_health
+from inventory_ai.selectors.stock_health import stored_rows, stored_totals
 from inventory_ai.services import planning_settings
+from inventory_ai.services import stock_health as stock_health_service
 from inventory_ai.text import csv_safe
 
 STOCK_HEALTH_PAGE = 100  # rows of the overstock page at a time
@@ -162,27 +163,35 @@ class VariantAdmin(admin.ModelAdmin):
         chosen = request.GET.get("store")
         if chosen and chosen.isdigit():
             stores = stores.filter(pk=int(chosen))
-        health = stock_health(list(stores))
+        stores = list(stores)
+        # the report kept since the last forecast run, read a page at a time; computed now for a store without one
+        stock_health_service.ensure(stores)
+        rows = stored_rows(stores)
         if request.GET.get("csv"):
             response = HttpResponse(content_type="text/csv; charset=utf-8")
             response["Content-Disposition"] = 'attachment; filename="overstock-and-dead-stock.csv"'
             writer = csv.writer(response)
             writer.writerow(["store", "sku", "product", "on_hand", "weekly_demand", "weeks_of_cover", "days_since_sale",
                              "unit_cost", "value", "currency", "excess_units", "dead", "action"])  # fmt: skip
-            for row in health.rows:
+            for row in rows.iterator(chunk_size=2000):
+                days = row.days_since_sale(row.store.local_today())
                 writer.writerow([csv_safe(value) for value in (
                     row.store.domain, row.variant.sku, row.variant.display_title, row.on_hand,
                     round(row.weekly_demand, 2), "" if row.weeks_of_cover is None else round(row.weeks_of_cover, 1),
-                    "" if row.days_since_sale is None else row.days_since_sale, row.unit_cost or "", row.value or "",
+                    "" if days is None else days, row.unit_cost or "", row.value or "",
                     row.store.currency, row.excess_units, "yes" if row.dead else "", row.action)])  # fmt: skip
             return response
+        page = Paginator(rows, STOCK_HEALTH_PAGE).get_page(request.GET.get("page"))
+        for row in page.object_list:
+            row.days_ago = row.days_since_sale(row.store.local_today())
         context = {
             **self.admin_site.each_context(request),
             "title": gettext("Overstock and dead stock"),
             "opts": self.opts,
-            "health": health,
+            "totals": stored_totals(stores),
+            "computed_at": min((store.stock_health_at for store in stores), default=None),
             # the dearest rows a page at a time (the totals and the CSV cover them all)
-            "page": Paginator(health.rows, STOCK_HEALTH_PAGE).get_page(request.GET.get("page")),
+            "page": page,
             "stores": Store.objects.order_by("domain"),
             "chosen": chosen or "",
         }

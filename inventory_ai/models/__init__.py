@@ -25,6 +25,7 @@ from inventory_ai.models.replenishment import (
     ReorderSuggestion,
     StockAdjustment,
 )
+from inventory_ai.models.stock_health import StockHealthRow
 from inventory_ai.models.stores import Store
 
 __all__ = [
@@ -57,6 +58,7 @@ __all__ = [
     "ReorderSuggestion",
     "ServiceHeartbeat",
     "StockAdjustment",
+    "StockHealthRow",
     "Store",
     "Supplier",
     "SupplierItem",

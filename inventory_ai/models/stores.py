@@ -189,6 +189,12 @@ class Store(models.Model):
         verbose_name=_("dead stock days"), default=90, help_text=_("Stock unsold for this many days is dead")
     )
 
+    stock_health_at = models.DateTimeField(
+        verbose_name=_("stock health computed at"),
+        null=True,
+        blank=True,
+        help_text=_("When the overstock and dead-stock report was last computed"),
+    )
     created_at = models.DateTimeField(verbose_name=_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(verbose_name=_("updated at"), auto_now=True)
 

@@ -13,18 +13,13 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 import pandas as pd
-from django.db.models import Max, Q, Sum
-from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.db.models import Count, F, Max, Q, Sum
 
 from forecasting.policy import stock_flags
-from inventory_ai.models import DailyDemand, InventoryLevel, Store, Variant
+from inventory_ai.models import DailyDemand, InventoryLevel, StockHealthRow, Store, Variant
+from inventory_ai.models.stock_health import DEAD_DAYS, OVERSTOCK_DAYS, stock_action
 from inventory_ai.selectors.forecasts import current_run
 from inventory_ai.selectors.policy_inputs import forecast_frame
-from inventory_ai.text import number
-
-OVERSTOCK_DAYS = 180
-DEAD_DAYS = 90
 
 
 @dataclass(frozen=True)
@@ -44,16 +39,7 @@ class StockRow:
     @property
     def action(self) -> str:
         """What to do about it, in the active language."""
-        if self.dead:
-            return _("Dead stock: clear it (a markdown or a bundle), return it to the supplier, or write it off")
-        if self.weeks_of_cover is None:
-            return _("No demand forecast: stop reordering and review it")
-        text = ngettext(
-            "Stop reordering; %(units)s units beyond %(weeks)s weeks could be promoted",
-            "Stop reordering; %(units)s units beyond %(weeks)s weeks could be promoted",
-            self.excess_units,
-        )
-        return text % {"units": number(self.excess_units), "weeks": OVERSTOCK_DAYS // 7}
+        return stock_action(self.dead, self.weeks_of_cover, self.excess_units)
 
 
 @dataclass
@@ -116,11 +102,14 @@ def _store_rows(store: Store, overstock_days: int, dead_days: int) -> list[Stock
     since = pd.Series({pk: (today - last_sale[pk]).days if pk in last_sale else math.inf for pk in ids})
     on_hand = pd.Series(held, dtype=float)
     flags = stock_flags(on_hand, rate, since, overstock_days=overstock_days, dead_days=dead_days)
-    flagged = flags[flags["overstock"] | flags["dead_stock"]].index
-    variants = Variant.objects.select_related("product").in_bulk(list(flagged))
+    flags = flags[flags["overstock"] | flags["dead_stock"]]
+    variants = Variant.objects.select_related("product").in_bulk(list(flags.index))
+    daily_rates, days_since = rate.reindex(flags.index).to_numpy(), since.reindex(flags.index).to_numpy()
     rows = []
-    for pk in flagged:
-        variant, units, daily = variants[pk], int(held[pk]), float(rate[pk])
+    for pk, dead, overstock, daily, days in zip(
+        flags.index, flags["dead_stock"], flags["overstock"], daily_rates, days_since, strict=True
+    ):
+        variant, units, daily = variants[pk], int(held[pk]), float(daily)
         cost = variant.unit_cost
         rows.append(
             StockRow(
@@ -129,12 +118,41 @@ def _store_rows(store: Store, overstock_days: int, dead_days: int) -> list[Stock
                 on_hand=units,
                 weekly_demand=daily * 7,
                 weeks_of_cover=units / (daily * 7) if daily > 0 else None,
-                days_since_sale=None if math.isinf(since[pk]) else int(since[pk]),
+                days_since_sale=None if math.isinf(days) else int(days),
                 unit_cost=cost,
                 value=(cost * units).quantize(Decimal("0.01")) if cost is not None else None,
                 excess_units=max(units - math.ceil(daily * overstock_days), 0),
-                dead=bool(flags.at[pk, "dead_stock"]),
-                overstock=bool(flags.at[pk, "overstock"]),
+                dead=bool(dead),
+                overstock=bool(overstock),
             )
         )
     return rows
+
+
+def stored_rows(stores: list[Store]):
+    """The kept report's rows of these stores, dearest first (a queryset: the page reads a slice of it)."""
+    return (
+        StockHealthRow.objects.filter(store__in=stores)
+        .select_related("store", "variant__product")
+        .order_by(F("value").desc(nulls_last=True), "variant__sku", "pk")
+    )
+
+
+def stored_totals(stores: list[Store]) -> dict[str, dict]:
+    """The kept report's totals per currency, as `StockHealth.totals`."""
+    totals = {}
+    for row in (
+        StockHealthRow.objects.filter(store__in=stores)
+        .values("store__currency")
+        .annotate(
+            units=Sum("on_hand"), skus=Count("pk"), tied=Sum("value"),
+            dead_tied=Sum("value", filter=Q(dead=True)), without_cost=Count("pk", filter=Q(value__isnull=True)),
+        )
+        .order_by("store__currency")
+    ):  # fmt: skip
+        currency = row.pop("store__currency")
+        totals[currency] = {
+            "units": row["units"], "skus": row["skus"], "without_cost": row["without_cost"],
+            "value": row["tied"] or Decimal("0"), "dead_value": row["dead_tied"] or Decimal("0"),
+        }  # fmt: skip
+    return totals

@@ -39,7 +39,7 @@ from inventory_ai.selectors import policy_inputs, reasons
 
 # Decisions on suggestions and adjustments live in their own module; the admin, the API and the tests still reach
 # them here.
-from inventory_ai.services import auto_approval, purchasing
+from inventory_ai.services import auto_approval, purchasing, stock_health
 from inventory_ai.services.decisions import create_adjustment, decide_adjustment, decide_suggestion  # noqa: F401
 
 logger = logging.getLogger(__name__)
@@ -95,10 +95,14 @@ def update_classes(store: Store, until: date) -> dict[str, int]:
 def recompute_store_suggestions(
     store_id: int, run_id: int | None = None, variant_ids: list[int] | None = None
 ) -> dict[str, int]:
-    """`recompute_suggestions` by ids, as a task names them (the run: the current one when None)."""
+    """`recompute_suggestions` by ids, as a task names them (the run: the current one when None). After a forecast
+    run (`run_id` given), the store's overstock and dead-stock report is computed again too."""
     store = Store.objects.get(pk=store_id)
     run = ForecastRun.objects.filter(pk=run_id).first() if run_id else None
-    return recompute_suggestions(store, variant_ids, run)
+    counts = recompute_suggestions(store, variant_ids, run)
+    if run is not None:
+        counts["stock_health_rows"] = stock_health.refresh(store)
+    return counts
 
 
 def recompute_suggestions(
