@@ -10,6 +10,10 @@ must be running), with a fresh database. Then:
    stats API: orders, order lines and net units must be equal, no event left unprocessed or failed.
 Prints accepted webhooks/s, p50/p99 latency, the ratio to the ceiling, the time to drain, and the check.
 Targets (issue 3): >= 300 accepted/s, p99 < 100 ms, >= 50% of the ceiling, zero loss.
+
+`--database NAME` replays into an existing database instead (a large store's, from `bench/scale.py measure`), as a
+new store beside the ones it holds: the intake on a big database's tables and indexes. The checks then compare the
+counts' growth with the source.
 """
 
 from __future__ import annotations
@@ -38,10 +42,12 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def fresh_database(base_url: str) -> str:
+def fresh_database(base_url: str, existing: str = "") -> str:
     import psycopg
 
     parts = urlsplit(base_url)
+    if existing:
+        return urlunsplit(parts._replace(path=f"/{existing}"))
     with psycopg.connect(urlunsplit(parts._replace(path="/postgres")), autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{BENCH_DB}"')
@@ -60,7 +66,7 @@ def manage(env: dict[str, str], *args: str) -> str:
 def replay(env: dict[str, str], args: argparse.Namespace, target: str, out: Path, limit: int, duplicates: float):
     command = [
         sys.executable, "-m", "integrations.simulator", "replay", "--platform", "shopify",
-        "--orders", str(args.orders), "--target", target, "--secret", args.secret, "--shop-domain", SHOP,
+        "--orders", str(args.orders), "--target", target, "--secret", args.secret, "--shop-domain", args.shop,
         "--concurrency", str(args.concurrency), "--duplicates", str(duplicates), "--json-out", str(out),
         "--limit", str(limit), "--seed", "7",
     ]  # fmt: skip
@@ -72,6 +78,14 @@ def get_stats(base: str, token: str) -> dict:
     request = urllib.request.Request(f"{base}/api/v1/stats/", headers={"Authorization": f"Token {token}"})
     with urllib.request.urlopen(request, timeout=30) as response:
         return json.loads(response.read())
+
+
+def grown(after: dict, before: dict) -> dict:
+    """The counts added since `before` (an existing database's own are left out)."""
+    return {
+        key: grown(value, before[key]) if isinstance(value, dict) else value - before[key]
+        for key, value in after.items()
+    }
 
 
 def wait_until_ready(url: str, timeout: float = 60) -> None:
@@ -107,7 +121,9 @@ def main() -> None:
     parser.add_argument("--ceiling-orders", type=int, default=3000, help="orders replayed against the trivial view")
     parser.add_argument("--drain-timeout", type=float, default=1800)
     parser.add_argument("--secret", default="bench-secret")
+    parser.add_argument("--database", default="", help="replay into this existing database (a new store in it)")
     args = parser.parse_args()
+    args.shop = f"bench-gifts-{secrets.token_hex(3)}.myshopify.com" if args.database else SHOP
 
     import redis
 
@@ -119,16 +135,18 @@ def main() -> None:
         "DEBUG": "0",
         "SECRET_KEY": secrets.token_urlsafe(40),
         "INVENTORY_AI_CREDENTIALS_KEYS": "pE2x7sQGQx7p3kCOvBuk0dWnGgVnKfbZ0mxsK3Y5hlM=",
-        "DATABASE_URL": fresh_database(args.database_url),
+        "DATABASE_URL": fresh_database(args.database_url, args.database),
         "CELERY_BROKER_URL": args.redis_url,
         "LOG_LEVEL": "WARNING",
         "DJANGO_SUPERUSER_PASSWORD": secrets.token_urlsafe(16),
     }
     manage(env, "migrate", "--verbosity", "0")
     manage(
-        env, "add_store", "shopify", "--domain", SHOP, "--webhook-secret", args.secret, "--timezone", "Europe/London"
-    )
-    manage(env, "createsuperuser", "--noinput", "--username", "bench", "--email", "bench@example.com")
+        env, "add_store", "shopify", "--domain", args.shop, "--webhook-secret", args.secret, "--timezone",
+        "Europe/London",
+    )  # fmt: skip
+    manage(env, "shell", "-c", "from django.contrib.auth.models import User; User.objects.filter(username='bench')"
+           ".exists() or User.objects.create_superuser('bench', 'bench@example.com', None)")  # fmt: skip
     manage(env, "shell", "-c", "from inventory_ai.services.api_tokens import issue_token; from django.contrib.auth."
            f"models import User; issue_token(User.objects.get(username='bench'), key='{token}')")  # fmt: skip
 
@@ -165,6 +183,7 @@ def main() -> None:
                 ),
                 key=lambda run: run["throughput_per_s"],
             )
+            before = get_stats(base, token)
             started = time.monotonic()
             report = replay(
                 env, args, f"{base}/webhooks/shopify/", scratch / "replay.json", args.limit, args.duplicates
@@ -172,7 +191,7 @@ def main() -> None:
             replay_end = time.monotonic()
             distinct_events = report["events"]
             while True:
-                stats = get_stats(base, token)
+                stats = grown(get_stats(base, token), before)
                 events = stats["webhook_events"]
                 if events["received"] == 0 and sum(events.values()) >= distinct_events:
                     break

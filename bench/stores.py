@@ -1,0 +1,253 @@
+"""Many stores on one deployment: their nightly retrains spread over the night, and the webhooks meanwhile.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres CELERY_BROKER_URL=redis://127.0.0.1:6379/13 \\
+        python bench/stores.py var/scale-10k.csv.gz --stores 50 --window 900
+
+Splits an order file of `bench/scale.py generate` into `--stores` stores by SKU (a hash of the stock code, so each
+store gets its own share of the catalogue and the invoices that hold it), imports each one with `manage.py
+import_orders` into the database `inventory_ai_bench_stores` (once; `--reload` starts again), then runs the
+deployment's layout of docker-compose.yml on this machine: gunicorn, the short-work worker (`default,webhooks,push`,
+one process) and the long-work worker (`training,sync,ml`, `--training-processes`). Each store's full retrain starts
+at its slot of a night compressed into `--window` seconds (store i of n at i/n of it, as beat spreads them over
+RETRAIN_WINDOW_HOURS), as of `--as-of`. Meanwhile a client posts signed order webhooks to random stores at `--rate`
+per second; each one's latency is from its post to its order applied (the event's `processed_at`).
+
+Prints per store the retrain's wait (queued to started) and duration, whether every retrain ended within the window,
+the spread of durations (fairness: the slowest over the median), and the webhooks' latency p50/p99 while nothing
+else runs and while the retrains run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import gzip
+import hashlib
+import hmac
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+import uuid
+import zlib
+from datetime import date, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.retrain import Worker, database_url, manage  # noqa: E402
+from bench.webhooks import free_port, wait_until_ready  # noqa: E402
+
+BENCH_DB = "inventory_ai_bench_stores"
+SECRET = "bench-stores"
+
+
+def domain(number: int) -> str:
+    return f"bench-store-{number:03d}.myshopify.com"
+
+
+def split(path: Path, stores: int, scratch: Path) -> list[Path]:
+    """Write one order file per store: the rows whose stock code hashes to it."""
+    paths = [scratch / f"store-{number:03d}.csv" for number in range(stores)]
+    outputs = [open(target, "w", encoding="utf-8") for target in paths]  # noqa: SIM115  (closed below)
+    try:
+        with gzip.open(path, "rt", encoding="utf-8") as rows:
+            header = next(rows)
+            for out in outputs:
+                out.write(header)
+            for row in rows:
+                code = row.split(",", 2)[1]
+                outputs[zlib.crc32(code.encode()) % stores].write(row)
+    finally:
+        for out in outputs:
+            out.close()
+    return paths
+
+
+def load(env: dict[str, str], path: Path, stores: int) -> None:
+    with tempfile.TemporaryDirectory() as scratch:
+        files = split(path, stores, Path(scratch))
+        started = time.monotonic()
+        for number, part in enumerate(files):
+            manage(["add_store", "shopify", "--domain", domain(number), "--webhook-secret", SECRET, "--timezone",
+                    "Europe/London", "--currency", "GBP"], env)  # fmt: skip
+            manage(["import_orders", str(part), "--store", domain(number), "--no-progress"], env)
+        print(f"  {stores} stores imported in {time.monotonic() - started:,.0f} s", flush=True)
+
+
+class Poster(threading.Thread):
+    """Posts signed orders/create webhooks to random stores at `rate` per second; keeps each event's id and phase."""
+
+    def __init__(self, base: str, stores: int, rate: float, skus: dict[int, list[tuple[str, str]]]) -> None:
+        super().__init__(daemon=True)
+        self.base, self.stores, self.rate, self.skus = base, stores, rate, skus
+        self.phase = "quiet"
+        self.sent: list[tuple[str, str]] = []  # (webhook id, phase)
+        self.errors = 0
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        rng = random.Random(7)
+        number = 0
+        while not self.stopping.is_set():
+            started = time.monotonic()
+            store = rng.randrange(self.stores)
+            variant, sku = rng.choice(self.skus[store])
+            number += 1
+            now = datetime.now().astimezone().isoformat()
+            payload = {
+                "id": 9_000_000_000 + number, "name": f"#B{number}", "currency": "GBP", "created_at": now,
+                "updated_at": now,
+                "cancelled_at": None, "refunds": [],
+                "line_items": [{"id": 8_000_000_000 + number, "variant_id": int(variant), "product_id": None,
+                                "sku": sku, "title": sku, "quantity": 1, "current_quantity": 1, "price": "1.00"}],
+            }  # fmt: skip
+            body = json.dumps(payload).encode()
+            digest = base64.b64encode(hmac.new(SECRET.encode(), body, hashlib.sha256).digest()).decode()
+            webhook_id = str(uuid.uuid4())
+            request = urllib.request.Request(
+                f"{self.base}/webhooks/shopify/", data=body, method="POST",
+                headers={"Content-Type": "application/json", "X-Shopify-Topic": "orders/create",
+                         "X-Shopify-Hmac-Sha256": digest, "X-Shopify-Shop-Domain": domain(store),
+                         "X-Shopify-Webhook-Id": webhook_id, "X-Shopify-API-Version": "2026-10"},
+            )  # fmt: skip
+            try:
+                with urllib.request.urlopen(request, timeout=10):
+                    self.sent.append((webhook_id, self.phase))
+            except OSError:
+                self.errors += 1
+            self.stopping.wait(max(0.0, 1 / self.rate - (time.monotonic() - started)))
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))] if ordered else float("nan")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("path", type=Path, help="an order file written by bench/scale.py generate")
+    parser.add_argument("--stores", type=int, default=50)
+    parser.add_argument("--window", type=float, default=900, help="seconds of the compressed night")
+    parser.add_argument("--as-of", default="2011-12-05")
+    parser.add_argument("--rate", type=float, default=5.0, help="webhooks posted per second")
+    parser.add_argument("--quiet", type=float, default=60, help="seconds of webhooks before the first retrain")
+    parser.add_argument("--training-processes", type=int, default=2)
+    parser.add_argument("--reload", action="store_true", help="re-create the database and re-import")
+    args = parser.parse_args()
+    base_url, broker = os.environ.get("DATABASE_URL", ""), os.environ.get("CELERY_BROKER_URL", "")
+    if not base_url.startswith(("postgres://", "postgresql://")) or not broker.startswith("redis://"):
+        sys.exit("Set DATABASE_URL to a PostgreSQL server and CELERY_BROKER_URL to Redis (see the docstring).")
+    url, created = database_url(base_url, args.reload, BENCH_DB)
+    scratch = Path(tempfile.mkdtemp(prefix="inventory-ai-bench-stores-"))
+    env = {
+        **os.environ, "DEBUG": "1", "DJANGO_SETTINGS_MODULE": "inventory_ai.settings", "DATABASE_URL": url,
+        "ALLOWED_HOSTS": "127.0.0.1,localhost", "INVENTORY_AI_VAR_DIR": str(scratch),
+        "MODEL_STORAGE_DIR": str(scratch / "models"), "LOG_LEVEL": "WARNING", "OPENBLAS_NUM_THREADS": "1",
+        "OMP_NUM_THREADS": "1", "TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1",
+    }  # fmt: skip
+    os.environ.update({key: env[key] for key in ("DEBUG", "DJANGO_SETTINGS_MODULE", "DATABASE_URL")})
+    os.environ.update({key: env[key] for key in ("INVENTORY_AI_VAR_DIR", "MODEL_STORAGE_DIR")})
+    manage(["migrate", "--verbosity", "0"], env)
+    import django
+
+    django.setup()
+    from inventory_ai.celery import app
+    from inventory_ai.models import ForecastRun, Store, Variant, WebhookEvent
+    from inventory_ai.services import retraining
+
+    if created or Store.objects.count() < args.stores:
+        print(f"Loading {args.path.name} into {args.stores} stores ...", flush=True)
+        load(env, args.path, args.stores)
+    stores = [Store.objects.get(domain=domain(number)) for number in range(args.stores)]
+    ForecastRun.objects.filter(store__in=stores).delete()
+    skus = {
+        number: list(Variant.objects.filter(store=store).values_list("platform_id", "sku")[:50])
+        for number, store in enumerate(stores)
+    }
+    app.control.purge()
+
+    port = free_port()
+    web_log = open(scratch / "web.log", "wb")  # noqa: SIM115  (closed below)
+    web = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", "python:inventory_ai.gunicorn_conf", "inventory_ai.wsgi",
+         "--bind", f"127.0.0.1:{port}", "--workers", "2", "--access-logfile", "/dev/null"],
+        cwd=ROOT, env=env, stdout=web_log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    short = Worker(env, scratch, "short", queues="default,webhooks,push", concurrency=1)
+    long = Worker(env, scratch, "long", queues="training,sync,ml", concurrency=args.training_processes)
+    poster = Poster(f"http://127.0.0.1:{port}", args.stores, args.rate, skus)
+    runs: dict[int, ForecastRun] = {}
+    try:
+        wait_until_ready(f"http://127.0.0.1:{port}/healthz/live")
+        time.sleep(8)  # the workers connect
+        poster.start()
+        time.sleep(args.quiet)
+        poster.phase = "retrains"
+        night = time.monotonic()
+        for number, store in enumerate(stores):
+            time.sleep(max(0.0, night + args.window * number / args.stores - time.monotonic()))
+            runs[number] = retraining.start_retrain(store, trigger="bench", as_of=date.fromisoformat(args.as_of))
+        while any(run.status in ("queued", "running") for run in runs.values()):
+            time.sleep(2)
+            for run in runs.values():
+                run.refresh_from_db()
+            if time.monotonic() - night > 3 * args.window + 3600:
+                break
+        ended = time.monotonic() - night
+        poster.stopping.set()
+        poster.join()
+        time.sleep(5)  # the last webhooks applied
+    finally:
+        poster.stopping.set()
+        for worker in (short, long):
+            worker.stop()
+        web.terminate()
+        web.wait(timeout=60)
+        web_log.close()
+
+    events = {
+        event.delivery_id: event
+        for event in WebhookEvent.objects.filter(delivery_id__in=[webhook for webhook, _ in poster.sent])
+    }
+    latency = {"quiet": [], "retrains": []}
+    for webhook_id, phase in poster.sent:
+        event = events.get(webhook_id)
+        if event is not None and event.processed_at is not None:
+            latency[phase].append((event.processed_at - event.received_at).total_seconds() * 1000)
+    unapplied = len(poster.sent) - sum(len(values) for values in latency.values())
+
+    print(f"\n{args.stores} stores, their full retrains spread over a {args.window:,.0f} s night, as of {args.as_of};"
+          f" {args.training_processes} training processes, 1 short-work process")  # fmt: skip
+    print(f"{'store':<34}{'SKUs':>6}{'wait s':>9}{'retrain s':>11}{'ended at s':>12}  status")
+    durations, late = [], 0
+    for number, run in runs.items():
+        run.refresh_from_db()
+        wait = (run.started_at - run.created_at).total_seconds() if run.started_at else float("nan")
+        took = (run.finished_at - run.started_at).total_seconds() if run.finished_at and run.started_at else None
+        end = (run.finished_at - runs[0].created_at).total_seconds() if run.finished_at else float("nan")
+        late += not (run.finished_at and end <= args.window * (1 + 1 / args.stores))
+        if took is not None:
+            durations.append(took)
+        print(f"{domain(number):<34}{run.skus_total:>6}{wait:>9.1f}{took or float('nan'):>11.1f}{end:>12.1f}  "
+              f"{run.status}")  # fmt: skip
+    print(f"\nevery retrain ended within the night (window + one slot): {'yes' if not late else f'no, {late} late'};"
+          f" the last ended {ended:,.0f} s after the first started")  # fmt: skip
+    if durations:
+        print(f"retrain duration: median {statistics.median(durations):.1f} s, slowest {max(durations):.1f} s "
+              f"({max(durations) / statistics.median(durations):.2f}x the median)")  # fmt: skip
+    for phase, values in latency.items():
+        print(f"webhooks {phase:<9} {len(values):>5} applied: p50 {percentile(values, 0.5):,.0f} ms, "
+              f"p99 {percentile(values, 0.99):,.0f} ms")  # fmt: skip
+    print(f"webhooks not applied: {unapplied}, refused or failed posts: {poster.errors}")
+
+
+if __name__ == "__main__":
+    main()
