@@ -114,7 +114,7 @@ class Worker:
                 self.process.wait()
 
 
-def measure(env, log_dir, workers: int, as_of: str, kill_after: float | None = None) -> dict:
+def measure(env, log_dir, workers: int, as_of: str, kill_after: float | None = None, domain: str = STORE) -> dict:
     from datetime import date
 
     from inventory_ai.celery import app
@@ -122,7 +122,7 @@ def measure(env, log_dir, workers: int, as_of: str, kill_after: float | None = N
     from inventory_ai.services import model_registry, retraining
     from inventory_ai.services.stores import find_store
 
-    store = find_store(STORE)
+    store = find_store(domain)
     for old in ForecastRun.objects.filter(store=store):  # cold start: no warm start from an earlier run
         if old.artifacts:
             model_registry.delete(old.artifacts)
@@ -145,6 +145,16 @@ def measure(env, log_dir, workers: int, as_of: str, kill_after: float | None = N
             if time.monotonic() - started > 3600:
                 sys.exit(f"run {run.pk} did not finish in an hour: {run.status} {run.phase}")
         wall = (run.finished_at - run.started_at).total_seconds()
+        # then the restock suggestions and the stock-health report are recomputed from the new forecast
+        recompute = None
+        if run.status == "succeeded":
+            while time.monotonic() - started < 7200:
+                store.refresh_from_db()
+                if store.stock_health_at and store.stock_health_at >= run.finished_at:
+                    recompute = (store.stock_health_at - run.finished_at).total_seconds()
+                    break
+                peaks = [max(peak, worker.peak_rss_mib()) for peak, worker in zip(peaks, pool, strict=True)]
+                time.sleep(1.0)
         return {
             "workers": workers,
             "status": run.status,
@@ -155,6 +165,7 @@ def measure(env, log_dir, workers: int, as_of: str, kill_after: float | None = N
             "forecast_rows": Forecast.objects.filter(run=run).count(),
             "horizon": run.horizon,
             "wall": wall,
+            "recompute": recompute,
             "global_s": run.global_seconds,
             "peaks": peaks,
             "killed": killed,
@@ -178,13 +189,17 @@ def main() -> None:
     parser.add_argument("--kill-after", type=float, default=60.0, help="Seconds into the kill test's run")
     parser.add_argument("--visibility-timeout", type=int, default=240)
     parser.add_argument("--reload", action="store_true", help="Re-create the bench database and re-import")
+    parser.add_argument(
+        "--database", default=BENCH_DB, help="the database to use (e.g. inventory_ai_bench_scale, already imported)"
+    )
+    parser.add_argument("--store", default=STORE, help="the store to retrain")
     args = parser.parse_args()
 
     base = os.environ.get("DATABASE_URL", "")
     broker = os.environ.get("CELERY_BROKER_URL", "")
     if not base.startswith(("postgres://", "postgresql://")) or not broker.startswith("redis://"):
         sys.exit("Set DATABASE_URL to a PostgreSQL server and CELERY_BROKER_URL to Redis (see the docstring).")
-    url, created = database_url(base, args.reload)
+    url, created = database_url(base, args.reload, args.database)
     scratch = Path(tempfile.mkdtemp(prefix="inventory-ai-bench-retrain-"))
     env = {
         **os.environ,
@@ -210,24 +225,25 @@ def main() -> None:
     django.setup()
     from inventory_ai.models import Store
 
-    if created or not Store.objects.filter(domain=STORE).exists():
-        print(f"Loading {args.path.name} into {BENCH_DB} ...", flush=True)
-        manage(["add_store", "shopify", "--domain", STORE, "--timezone", "Europe/London", "--currency", "GBP"], env)
+    if created or not Store.objects.filter(domain=args.store).exists():
+        print(f"Loading {args.path.name} into {args.database} ...", flush=True)
+        manage(["add_store", "shopify", "--domain", args.store, "--timezone", "Europe/London", "--currency", "GBP"],
+               env)  # fmt: skip
         started = time.monotonic()
-        manage(["import_orders", str(args.path), "--store", STORE, "--no-progress"], env)
+        manage(["import_orders", str(args.path), "--store", args.store, "--no-progress"], env)
         print(f"  imported in {time.monotonic() - started:.0f} s", flush=True)
 
     rows = []
     for workers in [int(n) for n in args.workers.split(",") if n.strip()]:
         print(f"Full retrain with {workers} worker process(es) ...", flush=True)
-        rows.append(measure(env, scratch, workers, args.as_of))
+        rows.append(measure(env, scratch, workers, args.as_of, domain=args.store))
     if not args.no_kill:
         print(f"Kill test: 2 workers, one SIGKILLed {args.kill_after:.0f} s into the run ...", flush=True)
-        rows.append(measure(env, scratch, 2, args.as_of, kill_after=args.kill_after))
+        rows.append(measure(env, scratch, 2, args.as_of, kill_after=args.kill_after, domain=args.store))
 
     if not rows:
         sys.exit("nothing measured")
-    print(f"\nFull retrain of {STORE} as of {args.as_of} (horizon {rows[0]['horizon']}, every model family)")
+    print(f"\nFull retrain of {args.store} as of {args.as_of} (horizon {rows[0]['horizon']}, every model family)")
     header = f"{'workers':<12}{'status':<11}{'SKUs':>6}{'failed':>7}{'wall s':>8}{'SKUs/s':>8}{'network s':>10}"
     print(header + f"{'peak RSS MiB per worker':>26}{'attempts':>10}")
     for row in rows:
@@ -253,6 +269,10 @@ def main() -> None:
             )
         elif not (complete and exact):
             print(f"MISMATCH with {row['workers']} worker(s): {row}")
+    for row in rows:
+        if row["recompute"] is not None:
+            print(f"Suggestions and stock health recomputed {row['recompute']:.1f} s after the run "
+                  f"({row['workers']} worker(s))")  # fmt: skip
     last = rows[0]
     print(f"\nModels chosen per class: {last['choice']}; backtest RMSSE of the chosen models {last['rmsse']}")
     print("Model counts: " + ", ".join(f"{name} {count}" for name, count in last["models"].items()))
