@@ -69,42 +69,92 @@ def backtest_features(
     candidates' cutoffs): one fit per distinct distance from the series' end, on every series cut there, the
     feature table built once per distance for all the models. A fit that fails leaves its cutoffs out.
     `history_only`: the drivers known only up to an origin."""
-    out = {name: [{} for _ in series] for name in names}
     lengths = [len(values) for _, _, values in series]
     distances = {length - cutoff for length, cuts in zip(lengths, cutoffs, strict=True) for cutoff in cuts}
+    fitted = train_backtests(
+        series, drivers, driver_names, distances, names, horizon, freq, season_length, seed, threads, history_only
+    )
+    return predict_backtests(fitted, series, drivers, cutoffs, names, horizon)
+
+
+def _trained_at(series: Series, distance: int) -> bool:
+    """Whether a series has a history at this cut that sold something in it (an idle one teaches nothing)."""
+    length = len(series[2])
+    return length - distance >= 2 and bool(series[2][: length - distance].any())
+
+
+def train_backtests(
+    series: Sequence[Series],
+    drivers: Sequence[np.ndarray | None],
+    driver_names: Sequence[str],
+    distances: set[int],
+    names: Sequence[str],
+    horizon: int,
+    freq: str,
+    season_length: int | None = None,
+    seed: int = 0,
+    threads: int = 1,
+    history_only: Sequence[str] = (),
+) -> dict[int, tuple[FeatureData, dict]]:
+    """The backtest fits: per distance from the series' end, each model of `names` trained on these series cut
+    there (a store's sample of them, beyond a size), with the feature layout that predicts from any series cut
+    there (`predict_backtests`)."""
     # The oldest origin's fit sizes each model on its own holdout, and the later ones reuse that size: a later fit
     # may know what an earlier one knew, never the reverse.
     rounds: dict[str, int | None] = dict.fromkeys(names)
     layout = Layout.of(freq, season_length)
+    fitted = {}
     for distance in sorted(distances, reverse=True):
-        # the series with a history at this cut that sold something in it (an idle one teaches nothing)
-        members = [
-            position
-            for position, length in enumerate(lengths)
-            if length - distance >= 2 and series[position][2][: length - distance].any()
-        ]
+        members = [position for position, item in enumerate(series) if _trained_at(item, distance)]
         if not members:
             continue
-        values = [series[p][2][: lengths[p] - distance] for p in members]
-        dates = [series[p][1][: lengths[p] - distance] for p in members]
-        matrices = [None if drivers[p] is None else drivers[p][: lengths[p] - distance + horizon] for p in members]
-        data = FeatureData(horizon, freq, layout, seed).build(values, dates, matrices, driver_names, history_only)
-        wanted = [i for i, p in enumerate(members) if lengths[p] - distance in cutoffs[p]]
-        future = None
+        cut = [len(series[p][2]) - distance for p in members]
+        data = FeatureData(horizon, freq, layout, seed).build(
+            [series[p][2][:end] for p, end in zip(members, cut, strict=True)],
+            [series[p][1][:end] for p, end in zip(members, cut, strict=True)],
+            [None if drivers[p] is None else drivers[p][: end + horizon] for p, end in zip(members, cut, strict=True)],
+            driver_names, history_only,
+        )  # fmt: skip
+        models = {}
         for name in names:
             model = _model(name, horizon, freq, (), seed, season_length, threads)
             try:
-                model.fit(values, dates, rounds=rounds[name], intervals=False, data=data)
+                model.fit([], [], rounds=rounds[name], intervals=False, data=data)
             except ValueError as exc:
                 logger.info("%s backtest at %d periods before the end skipped: %s", name, distance, exc)
                 continue
             rounds[name] = getattr(model, "rounds_", None)
-            if future is None:
-                future = data.future([values[i] for i in wanted], [dates[i] for i in wanted],
-                                     [matrices[i] for i in wanted])  # fmt: skip
-            predictions = model.predict_table(*future)
-            for i, prediction in zip(wanted, predictions, strict=True):
-                p = members[i]
+            models[name] = model
+        data.forget_training()
+        fitted[distance] = (data, models)
+    return fitted
+
+
+def predict_backtests(
+    fitted: dict[int, tuple[FeatureData, dict]],
+    series: Sequence[Series],
+    drivers: Sequence[np.ndarray | None],
+    cutoffs: Sequence[Sequence[int]],
+    names: Sequence[str],
+    horizon: int,
+) -> dict[str, list[dict[int, np.ndarray]]]:
+    """Per model, per series, the backtest fits' predicted means at the series' `cutoffs` (any series, trained on
+    or not, a batch at a time)."""
+    out = {name: [{} for _ in series] for name in names}
+    lengths = [len(values) for _, _, values in series]
+    for distance, (data, models) in fitted.items():
+        wanted = [
+            p for p, cuts in enumerate(cutoffs) if lengths[p] - distance in cuts and _trained_at(series[p], distance)
+        ]
+        if not wanted or not models:
+            continue
+        future = data.future(
+            [series[p][2][: lengths[p] - distance] for p in wanted],
+            [series[p][1][: lengths[p] - distance] for p in wanted],
+            [None if drivers[p] is None else drivers[p][: lengths[p] - distance + horizon] for p in wanted],
+        )
+        for name, model in models.items():
+            for p, prediction in zip(wanted, model.predict_table(*future), strict=True):
                 out[name][p][lengths[p] - distance] = prediction["mean"][: min(horizon, distance)]
     return out
 
@@ -126,19 +176,58 @@ def fit_final_features(
     """Per model of `names`, trained on every series' whole history (the feature table built once for all): its
     forecasts per series (with each driver group's contribution, `why-<group>`, when `explain`), or None when it
     could not be trained."""
+    trained = train_final(
+        series, drivers, driver_names, names, horizon, freq, level, season_length, seed, threads, history_only
+    )
+    return predict_final(trained, series, drivers, level, explain)
+
+
+def train_final(
+    series: Sequence[Series],
+    drivers: Sequence[np.ndarray | None],
+    driver_names: Sequence[str],
+    names: Sequence[str],
+    horizon: int,
+    freq: str,
+    level: Sequence[int],
+    season_length: int | None = None,
+    seed: int = 0,
+    threads: int = 1,
+    history_only: Sequence[str] = (),
+) -> tuple[FeatureData, dict]:
+    """The final fits: each model of `names` trained on these series' whole history (None when it could not be)."""
     active = [position for position, (_, _, values) in enumerate(series) if values.any()]
     data = FeatureData(horizon, freq, Layout.of(freq, season_length), seed).build(
         [series[p][2] for p in active], [series[p][1] for p in active], [drivers[p] for p in active], driver_names,
         history_only,
     )  # fmt: skip
-    future = None
-    out: dict[str, list[dict] | None] = {}
+    models = {}
     for name in names:
         model = _model(name, horizon, freq, level, seed, season_length, threads)
         try:
             model.fit([], [], data=data)
         except ValueError as exc:
             logger.info("%s was not trained: %s", name, exc)
+            models[name] = None
+            continue
+        models[name] = model
+    data.forget_training()
+    return data, models
+
+
+def predict_final(
+    trained: tuple[FeatureData, dict],
+    series: Sequence[Series],
+    drivers: Sequence[np.ndarray | None],
+    level: Sequence[int],
+    explain: bool = True,
+) -> dict[str, list[dict] | None]:
+    """Per model, the final fits' forecasts of these series (any series, trained on or not, a batch at a time)."""
+    data, models = trained
+    future = None
+    out: dict[str, list[dict] | None] = {}
+    for name, model in models.items():
+        if model is None:
             out[name] = None
             continue
         if future is None:

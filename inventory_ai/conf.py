@@ -49,6 +49,10 @@ DEFAULTS: dict[str, Any] = {
     # A retraining step (a chunk's backtest or forecast, a part of the network) started this many times without
     # finishing (its worker process died under it each time) fails the run, or for the network leaves it out.
     "RETRAIN_MAX_ATTEMPTS": 3,
+    # The store's feature models (trees and regression on the drivers) learn from at most this many SKUs, a seeded
+    # sample beyond it, and then forecast every SKU chunk by chunk: a retrain's memory and time stay bounded whatever
+    # the store's size (on the shared data sets every SKU is learnt from).
+    "FEATURE_MODEL_MAX_SERIES": 5000,
     # Seed of every random part of training (the network's initial weights and batches).
     "RETRAIN_SEED": 0,
     # The STORAGES entry of the model registry.

@@ -510,3 +510,30 @@ def test_nightly_retrains_are_spread_over_the_window_and_start_once_a_night(shop
     assert started_at(239) == []
     assert started_at(240) == []  # the window is over
     assert ForecastRun.objects.filter(trigger="schedule").count() == 4
+
+
+def test_the_feature_models_learn_from_a_sample_of_a_big_store_and_forecast_every_sku(shop, small_options, settings):
+    from inventory_ai.services.retraining.backtest import training_sample
+    from inventory_ai.services.retraining.steps import feature_file
+
+    # given a store of 24 selling SKUs and feature models that learn from at most 10 of them
+    settings.INVENTORY_AI = {**settings.INVENTORY_AI, "FEATURE_MODEL_MAX_SERIES": 10}
+    variants = seed_demand(shop, 24, weeks=60)
+
+    # when a full retrain runs
+    run = drive(retraining.start_retrain(shop, trigger="test"))
+
+    # then the feature models were trained, and every SKU has their backtest and forecast, sampled or not
+    assert run.status == RunStatus.SUCCEEDED, run.error_log
+    assert run.features_status == "done", run.error_log
+    written = {}
+    for index in run.chunks.values_list("index", flat=True):
+        written.update(model_registry.read_json(run.artifacts, feature_file(index)))
+    assert set(written) == {str(v.pk) for v in variants}
+    assert all(entry["forecast"] and entry["backtest"] for entry in written.values())
+    # the sample: 10 of 24 positions, seeded, in order; everything below the limit
+    sample = training_sample(24, 10, 0)
+    assert sample == training_sample(24, 10, 0)
+    assert len(set(sample)) == 10
+    assert sample == sorted(sample)
+    assert training_sample(8, 10, 0) == list(range(8))

@@ -98,6 +98,12 @@ class FeatureData:
         self.holdout_steps = np.concatenate(holdout_steps) if holdout_steps else np.empty(0, int)
         return self
 
+    def forget_training(self) -> None:
+        """Drop the training table once the models are fitted: what predicts from it (`future`) is its layout."""
+        self.X = self.holdout_X = np.empty((0, 0))
+        self.y = self.holdout_y = np.empty(0)
+        self.gap = self.holdout_steps = np.empty(0, int)
+
     def future(self, series, dates, drivers) -> tuple[np.ndarray, np.ndarray]:
         """(features, scale) of the rows forecasting each series' next `horizon` periods, series after series."""
         drivers = list(drivers) if drivers is not None else [None] * len(series)

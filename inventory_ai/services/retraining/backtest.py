@@ -245,33 +245,56 @@ def train_feature_models(run_id: int) -> str:
         names, matrices = read_drivers(run, series)
         names, matrices = feature_models.with_holidays(series, names, matrices, run.horizon, run.freq, plan.country)
         seed = get_option("RETRAIN_SEED")
-        results: dict[str, dict] = {str(uid): {"backtest": {}, "forecast": {}} for uid, _, _ in series}
         cutoffs = pipeline.evidence_cutoffs(plan, series) if run.kind == RunKind.FULL else None
         models = list(FEATURE_MODELS)
+        # trained on a seeded sample of the SKUs beyond a size (memory and time bounded whatever the store's size),
+        # then each chunk's SKUs predicted and written in turn
+        sample = training_sample(len(series), int(get_option("FEATURE_MODEL_MAX_SERIES")), seed)
+        taught = [series[p] for p in sample], [matrices[p] for p in sample]
+        fitted = None
         if cutoffs is not None:
-            backtests = feature_models.backtest_features(
-                series, matrices, names, cutoffs, models, run.horizon, run.freq, seed=seed, history_only=HISTORY_ONLY
+            ends = zip(series, cutoffs, strict=True)
+            distances = {len(values) - cut for (_, _, values), cuts in ends for cut in cuts}
+            fitted = feature_models.train_backtests(
+                *taught, names, distances, models, run.horizon, run.freq, seed=seed, history_only=HISTORY_ONLY
             )
-            for name, per_series in backtests.items():
-                for (uid, _, _), by_cutoff in zip(series, per_series, strict=True):
-                    results[str(uid)]["backtest"][name] = {
-                        str(cutoff): [float(value) for value in mean] for cutoff, mean in by_cutoff.items()
-                    }
-        finals = feature_models.fit_final_features(
-            series, matrices, names, models, run.horizon, run.freq, plan.level, seed=seed, history_only=HISTORY_ONLY
+        final = feature_models.train_final(
+            *taught, names, models, run.horizon, run.freq, plan.level, seed=seed, history_only=HISTORY_ONLY
         )
-        for name, forecasts in finals.items():
-            for (uid, _, _), forecast in zip(series, forecasts or [None] * len(series), strict=True):
-                if forecast is not None:
-                    results[str(uid)]["forecast"][name] = forecast
+        del taught
+        position = {str(uid): p for p, (uid, _, _) in enumerate(series)}
         for index, ids in run.chunks.values_list("index", "variant_ids"):
-            share = {str(v): results[str(v)] for v in ids if str(v) in results}
+            members = [position[str(v)] for v in ids if str(v) in position]
+            part, drivers = [series[p] for p in members], [matrices[p] for p in members]
+            share: dict[str, dict] = {str(uid): {"backtest": {}, "forecast": {}} for uid, _, _ in part}
+            if fitted is not None and part:
+                found = feature_models.predict_backtests(
+                    fitted, part, drivers, [cutoffs[p] for p in members], models, run.horizon
+                )
+                for name, per_series in found.items():
+                    for (uid, _, _), by_cutoff in zip(part, per_series, strict=True):
+                        share[str(uid)]["backtest"][name] = {
+                            str(cutoff): [float(value) for value in mean] for cutoff, mean in by_cutoff.items()
+                        }
+            if part:
+                for name, forecasts in feature_models.predict_final(final, part, drivers, plan.level).items():
+                    for (uid, _, _), forecast in zip(part, forecasts or [None] * len(part), strict=True):
+                        if forecast is not None:
+                            share[str(uid)]["forecast"][name] = forecast
             model_registry.write_json(run.artifacts, feature_file(index), share)
         note = weather_note(run.store, run.data_until)
     except Exception as exc:  # the run goes on with the other models; the error is kept on the run
         logger.exception("the feature models of run %s failed", run_id)
         status, note = StepStatus.FAILED, f"feature models: {type(exc).__name__}: {exc}"
     return _finish_features(run_id, status, note, started)
+
+
+def training_sample(count: int, most: int, seed: int) -> list[int]:
+    """The positions of the series the feature models learn from: all of them up to `most`, else an even seeded
+    sample of `most` (in their order)."""
+    if count <= most:
+        return list(range(count))
+    return sorted(np.random.default_rng(seed).choice(count, size=most, replace=False).tolist())
 
 
 def _finish_features(run_id: int, status: str, note: str, started: float) -> str:
