@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+from django.db import reset_queries
 from django.utils import timezone
 from tqdm import tqdm
 
@@ -93,6 +94,7 @@ class Command(BaseCommand):
             if refunds:
                 totals.merge(apply_refund_records(store, refunds))
                 refunds.clear()
+            reset_queries()  # with DEBUG on, Django keeps the last 9,000 statements: whole batches of rows
 
         raw = open(path, "rb")  # noqa: SIM115  (closed in the finally below; the progress bar reads its position)
         report_file = None
