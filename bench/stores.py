@@ -141,6 +141,7 @@ def main() -> None:
     parser.add_argument("--quiet", type=float, default=60, help="seconds of webhooks before the first retrain")
     parser.add_argument("--training-processes", type=int, default=2)
     parser.add_argument("--reload", action="store_true", help="re-create the database and re-import")
+    parser.add_argument("--load-only", action="store_true", help="import the stores, then stop")
     args = parser.parse_args()
     base_url, broker = os.environ.get("DATABASE_URL", ""), os.environ.get("CELERY_BROKER_URL", "")
     if not base_url.startswith(("postgres://", "postgresql://")) or not broker.startswith("redis://"):
@@ -166,6 +167,8 @@ def main() -> None:
     if created or Store.objects.count() < args.stores:
         print(f"Loading {args.path.name} into {args.stores} stores ...", flush=True)
         load(env, args.path, args.stores)
+    if args.load_only:
+        return
     stores = [Store.objects.get(domain=domain(number)) for number in range(args.stores)]
     ForecastRun.objects.filter(store__in=stores).delete()
     skus = {

@@ -116,6 +116,12 @@ def test_the_report_is_kept_until_the_next_forecast_run(client, viewer, stocked)
     assert counts["stock_health_rows"] == StockHealthRow.objects.filter(store=shop).count() >= 2
     assert StockHealthRow.objects.get(variant=variants[0]).value == Decimal("12000.00")
     assert "12,000.00" in client.get(url, {"store": shop.pk}).content.decode()
+    # a refresh run that changed no forecast recomputes no suggestion, but the report all the same
+    InventoryLevel.objects.filter(variant=variants[0]).update(available=7000)
+    assert replenishment.recompute_store_suggestions(shop.pk, run.pk, []) == {
+        "stock_health_rows": counts["stock_health_rows"]
+    }
+    assert StockHealthRow.objects.get(variant=variants[0]).on_hand == 7000
     # the page's totals are the database's sums of the kept rows
     totals = stored_totals([shop])
     assert totals["GBP"]["value"] == stock_health([shop]).totals["GBP"]["value"]

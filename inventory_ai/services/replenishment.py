@@ -99,7 +99,7 @@ def recompute_store_suggestions(
     run (`run_id` given), the store's overstock and dead-stock report is computed again too."""
     store = Store.objects.get(pk=store_id)
     run = ForecastRun.objects.filter(pk=run_id).first() if run_id else None
-    counts = recompute_suggestions(store, variant_ids, run)
+    counts = recompute_suggestions(store, variant_ids, run) if variant_ids != [] else {}
     if run is not None:
         counts["stock_health_rows"] = stock_health.refresh(store)
     return counts

@@ -125,12 +125,11 @@ def _finish(run: ForecastRun) -> None:
     run.save()
     transaction.on_commit(lambda: prune_runs(run.store_id))
     # the new forecast moves reorder levels: all of them after a full run (classes are refreshed too), the changed
-    # ones after a refresh
+    # ones after a refresh (none when nothing changed); the stock-health report is recomputed after every run
     changed = None
     if run.kind == RunKind.REFRESH:
         changed = list(ForecastResult.objects.filter(run=run, changed=True).values_list("variant_id", flat=True))
-    if changed != []:
-        dispatch.send("recompute_suggestions_task", run.store_id, run.pk, changed)
+    dispatch.send("recompute_suggestions_task", run.store_id, run.pk, changed)
 
 
 def _accuracy(rows) -> dict:
