@@ -45,6 +45,8 @@ class StockHealthRow(models.Model):
         "inventory_ai.Variant", verbose_name=gettext_lazy("variant"), on_delete=models.CASCADE,
         related_name="stock_health",
     )  # fmt: skip
+    # the variant's SKU when computed: the page's second sort key, read from this table's index
+    sku = models.CharField(verbose_name=gettext_lazy("sku"), max_length=255, blank=True)
     on_hand = models.IntegerField(verbose_name=gettext_lazy("on hand"))
     weekly_demand = models.FloatField(verbose_name=gettext_lazy("weekly demand"))
     weeks_of_cover = models.FloatField(verbose_name=gettext_lazy("weeks of cover"), null=True, blank=True)
@@ -63,7 +65,8 @@ class StockHealthRow(models.Model):
         verbose_name = gettext_lazy("stock health row")
         verbose_name_plural = gettext_lazy("stock health rows")
         indexes = [
-            models.Index("store", F("value").desc(nulls_last=True), name="stock_health_dearest"),
+            # the page's order within a store: its first rows are read from the index, not sorted out of them all
+            models.Index("store", F("value").desc(nulls_last=True), "sku", "id", name="stock_health_dearest"),
         ]
 
     def __str__(self) -> str:

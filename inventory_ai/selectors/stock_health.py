@@ -130,11 +130,12 @@ def _store_rows(store: Store, overstock_days: int, dead_days: int) -> list[Stock
 
 
 def stored_rows(stores: list[Store]):
-    """The kept report's rows of these stores, dearest first (a queryset: the page reads a slice of it)."""
+    """The kept report's rows of these stores, store by store, dearest first (a queryset: the page reads a slice of
+    it, in the order of the table's index)."""
     return (
         StockHealthRow.objects.filter(store__in=stores)
         .select_related("store", "variant__product")
-        .order_by(F("value").desc(nulls_last=True), "variant__sku", "pk")
+        .order_by("store_id", F("value").desc(nulls_last=True), "sku", "pk")
     )
 
 

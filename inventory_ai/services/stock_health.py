@@ -17,7 +17,7 @@ def refresh(store: Store) -> int:
     today = store.local_today()
     kept = [
         StockHealthRow(
-            store=store, variant=row.variant, on_hand=row.on_hand, weekly_demand=row.weekly_demand,
+            store=store, variant=row.variant, sku=row.variant.sku, on_hand=row.on_hand, weekly_demand=row.weekly_demand,
             weeks_of_cover=row.weeks_of_cover,
             last_sale_on=None if row.days_since_sale is None else today - timedelta(days=row.days_since_sale),
             unit_cost=row.unit_cost, value=row.value, excess_units=row.excess_units, dead=row.dead,
