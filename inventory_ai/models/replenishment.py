@@ -6,6 +6,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.db.models import F
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -195,7 +196,17 @@ class ReorderSuggestion(models.Model):
                 name="one_pending_suggestion_per_variant",
             )
         ]
-        indexes = [models.Index(fields=["store", "status"], name="suggestion_store_status")]
+        indexes = [
+            models.Index(fields=["store", "status"], name="suggestion_store_status"),
+            # the admin list's order (most urgent first): its first page is read from here, not sorted out of all
+            models.Index(
+                F("order_by").asc(nulls_last=True),
+                F("stockout_date").asc(nulls_last=True),
+                F("created_at").desc(),
+                F("id").desc(),
+                name="suggestion_urgency",
+            ),  # fmt: skip
+        ]
         permissions = [("approve_reordersuggestion", _("Can approve or reject restock suggestions"))]
 
     def __str__(self) -> str:
