@@ -93,10 +93,8 @@ def test_no_module_passes_500_lines(package):
 def test_no_import_cycle_between_the_modules_of_a_package(package):
     # given the import graph of the package's modules (a package's __init__ only re-exports, so it is left out)
     modules = {module_name(path): path for path in source_files(package) if path.name != "__init__.py"}
-    graph = {
-        name: {other for other in modules if other != name and other in imported_modules(path)}
-        for name, path in modules.items()
-    }
+    imports = {name: imported_modules(path) for name, path in modules.items()}  # each file parsed once
+    graph = {name: {other for other in modules if other != name and other in imports[name]} for name in modules}
     # then no module reaches itself again (a depth-first search for a back edge)
     cycles, state = [], {}
 
