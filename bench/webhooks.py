@@ -140,6 +140,13 @@ def main() -> None:
         "LOG_LEVEL": "WARNING",
         "DJANGO_SUPERUSER_PASSWORD": secrets.token_urlsafe(16),
     }
+    if args.database:
+        # the stores already there were added in development mode (bench/scale.py): their secrets are encrypted
+        # with the key derived from the development SECRET_KEY, which is kept to read them
+        development = {key: value for key, value in env.items() if key not in ("SECRET_KEY", "DEBUG")}
+        script = "from inventory_ai.crypto import derived_development_key as k; print('KEY', k())"
+        derived = manage({**development, "DEBUG": "1"}, "shell", "-c", script).split("KEY ")[-1].split()[0]
+        env["INVENTORY_AI_CREDENTIALS_KEYS"] += "," + derived
     manage(env, "migrate", "--verbosity", "0")
     manage(
         env, "add_store", "shopify", "--domain", args.shop, "--webhook-secret", args.secret, "--timezone",
