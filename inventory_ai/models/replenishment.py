@@ -198,14 +198,11 @@ class ReorderSuggestion(models.Model):
         ]
         indexes = [
             models.Index(fields=["store", "status"], name="suggestion_store_status"),
-            # the admin list's order (most urgent first): its first page is read from here, not sorted out of all
+            # the admin list's order (most urgent first; an ascending index keeps nulls last, as the list does): its
+            # first page is read from here, not sorted out of all
             models.Index(
-                F("order_by").asc(nulls_last=True),
-                F("stockout_date").asc(nulls_last=True),
-                F("created_at").desc(),
-                F("id").desc(),
-                name="suggestion_urgency",
-            ),  # fmt: skip
+                "order_by", "stockout_date", F("created_at").desc(), F("id").desc(), name="suggestion_urgency"
+            ),
         ]
         permissions = [("approve_reordersuggestion", _("Can approve or reject restock suggestions"))]
 

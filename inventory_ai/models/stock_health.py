@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime
 
 from django.db import models
-from django.db.models import F
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
@@ -64,10 +63,8 @@ class StockHealthRow(models.Model):
     class Meta:
         verbose_name = gettext_lazy("stock health row")
         verbose_name_plural = gettext_lazy("stock health rows")
-        indexes = [
-            # the page's order within a store: its first rows are read from the index, not sorted out of them all
-            models.Index("store", F("value").desc(nulls_last=True), "sku", "id", name="stock_health_dearest"),
-        ]
+        # the page's order within a store has its index on PostgreSQL (migration 0027: SQLite refuses NULLS LAST
+        # in an index): its first rows are read from it, not sorted out of them all
 
     def __str__(self) -> str:
         return str(self.variant)
