@@ -233,7 +233,7 @@ class ForecastOverrideAdmin(admin.ModelAdmin):
     def score(self, obj: ForecastOverride) -> str:
         if not obj.pk:
             return "-"
-        result = override_score(obj, date.today())
+        result = override_score(obj)
         return result.text if result else gettext("not scored yet (no period of it has passed)")
 
     def save_model(self, request, obj, form, change):

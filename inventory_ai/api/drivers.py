@@ -3,8 +3,6 @@ price history, and the weather of each location."""
 
 from __future__ import annotations
 
-from datetime import date
-
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.translation import ngettext
 from rest_framework import mixins, serializers, viewsets
@@ -111,7 +109,7 @@ class ForecastOverrideSerializer(SkuScopedSerializer):
         read_only_fields = ("created_by", "created_at", "updated_at")
 
     def get_score(self, override: ForecastOverride) -> dict | None:
-        found = override_score(override, date.today())
+        found = override_score(override)
         if found is None:
             return None
         return {"periods": found.periods, "override_mae": found.override_mae, "model_mae": found.model_mae,

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
@@ -367,11 +367,15 @@ SCORE_TEXTS = {
 }
 
 
-def override_score(override: ForecastOverride, until: date) -> OverrideScore | None:
-    """The override scored on the periods it covered that ended by `until`: the forecast it corrected is the one of
-    the newest run that had finished before it was made; the actuals are the units sold in each period."""
+def override_score(override: ForecastOverride, until: date | None = None) -> OverrideScore | None:
+    """The override scored on the periods it covered that ended by `until` (default: the last day that is over in
+    the store's time zone; a period that ends today is still selling): the forecast it corrected is the one of the
+    newest run that had finished before it was made; the actuals are the units sold in each period."""
     from inventory_ai.choices import RunStatus
     from inventory_ai.models import Forecast, ForecastRun
+
+    if until is None:
+        until = override.store.local_today() - timedelta(days=1)
 
     run = (
         ForecastRun.objects.filter(
