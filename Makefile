@@ -7,6 +7,9 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 # One BLAS thread per process: the suite runs workers and servers beside it on few cores.
 TEST_ENV := DJANGO_SETTINGS_MODULE=tests.settings OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
+# One test process per core (pytest-xdist), each with its own test database, broker database and files; the longest
+# tests are shared out as they finish (worksteal). TEST_PROCESSES=0 runs the suite in this one process.
+TEST_PROCESSES ?= auto
 
 .PHONY: help install demo test lint format check-migrations migrate run worker beat doctor clean chromium messages
 
@@ -31,7 +34,7 @@ demo: install
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py demo
 
 test: install lint check-migrations chromium
-	$(TEST_ENV) $(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(TEST_ENV) $(BIN)/python -m pytest -n $(TEST_PROCESSES) --dist worksteal $(PYTEST_ARGS)
 
 # The admin's browser tests drive a Chromium: the system's (CHROMIUM_PATH, /usr/bin/chromium, Chrome on macOS) or
 # Playwright's own. Without one: apt-get as root where there is apt, else Playwright's download (no root needed);

@@ -14,10 +14,34 @@ os.environ.setdefault("INVENTORY_AI_CREDENTIALS_KEYS", "pE2x7sQGQx7p3kCOvBuk0dWn
 # Tests keep their files (SQLite database, broker folders) apart from the demo's.
 os.environ.setdefault("INVENTORY_AI_VAR_DIR", str(Path(__file__).resolve().parent.parent / "var" / "test"))
 
+
+def _split_for_parallel_runner() -> None:
+    """The suite runs in several processes (pytest-xdist, `-n`). Each takes its own files and its own Redis
+    database, so that one's Celery workers never take another's tasks nor count into its task statistics. The test
+    database is already one per process (pytest-django). The worker processes a test starts inherit the split
+    environment; the marker keeps them from splitting it again."""
+    runner = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not runner.startswith("gw") or os.environ.get("INVENTORY_AI_TEST_SPLIT") == runner:
+        return
+    index = int(runner[2:])
+    os.environ["INVENTORY_AI_VAR_DIR"] = str(Path(os.environ["INVENTORY_AI_VAR_DIR"]) / runner)
+    broker = os.environ.get("CELERY_BROKER_URL", "")
+    if broker.startswith(("redis://", "rediss://")):
+        from urllib.parse import urlsplit, urlunsplit
+
+        parts = urlsplit(broker)
+        base = int(parts.path.strip("/") or 0)
+        # Counting down from the configured database stays within Redis's 16 default databases.
+        os.environ["CELERY_BROKER_URL"] = urlunsplit(parts._replace(path=f"/{(base - index) % 16}"))
+    os.environ["INVENTORY_AI_TEST_SPLIT"] = runner
+
+
+_split_for_parallel_runner()
+
 # One model registry folder per test session, shared with the worker processes the tests start (they inherit it).
 os.environ.setdefault("MODEL_STORAGE_DIR", tempfile.mkdtemp(prefix="inventory-ai-test-models-"))
 
-from inventory_ai.settings import *  # noqa: F403
+from inventory_ai.settings import *  # noqa: E402, F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES = {
