@@ -57,7 +57,8 @@ def respond_to_delivery(
             return 200, {"status": "ok", "detail": "webhook ping received"}, {}
         result = receive_webhook(platform, headers, body)
     except WebhookRejected as exc:
-        topic = header(headers, provider.topic_header) or "no topic"
+        # A refused header may hold what no log can write (a lone surrogate): it is logged escaped.
+        topic = (header(headers, provider.topic_header) or "no topic").encode("utf-8", "backslashreplace").decode()
         logger.warning("Refused %s webhook from %s (%s): %s", platform, peer, topic, exc.reason)
         return exc.status, {"status": "rejected", "detail": exc.reason}, {}
     except DatabaseError:

@@ -299,7 +299,7 @@ def test_c1_controls_and_non_characters_are_stored_as_sent(client, shop, text):
         ("woocommerce", "HTTP_X_WC_WEBHOOK_SOURCE"),
     ],
 )
-def test_a_header_holding_a_lone_surrogate_is_refused_and_nothing_kept(client, shop, woo, platform, header):
+def test_a_header_holding_a_lone_surrogate_is_refused_and_nothing_kept(client, shop, woo, platform, header, caplog):
     # given a signed delivery with a header holding a lone surrogate (no HTTP server produces one: WSGI decodes
     # header bytes as latin-1; only an in-process caller can)
     body = json.dumps(simple_order()).encode()
@@ -312,6 +312,10 @@ def test_a_header_holding_a_lone_surrogate_is_refused_and_nothing_kept(client, s
     assert answer.status_code == 400, answer.content
     assert answer.json() == {"status": "rejected", "detail": "a header contains a lone UTF-16 surrogate (U+DB8C)"}
     assert not WebhookEvent.objects.exists()
+    # and the refusal is logged in text any log can write (the topic escaped)
+    [refusal] = [record.getMessage() for record in caplog.records if record.name == "inventory_ai.views"]
+    assert "surrogate" in refusal
+    assert refusal.encode("utf-8")
 
 
 def test_headers_holding_c1_controls_are_kept_as_received(client, shop):
