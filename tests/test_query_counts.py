@@ -38,6 +38,7 @@ ADMIN_PAGES = (
 )
 API_LISTS = (
     "/api/v1/variants/",
+    "/api/v1/variants/?ordering=-available",
     "/api/v1/suggestions/",
     "/api/v1/purchase-orders/",
     "/api/v1/suppliers/",
@@ -103,3 +104,22 @@ def test_api_lists_cost_the_same_number_of_queries_for_5_or_30_rows(client, shop
     grow(shop, 25, 5)
     many = {url: queries(client, url, **auth) for url in API_LISTS}
     assert many == few
+
+
+def test_the_api_sorts_variants_by_their_stock_over_every_location(client, shop, planner):
+    # given 30 SKUs with stock at two locations (number % 7 units at each)
+    _, key = issue_token(planner, "sorted")
+    grow(shop, 30, 0)
+
+    # when the variants are listed by stock, most first, then least first
+    most = client.get("/api/v1/variants/?ordering=-available,sku", HTTP_AUTHORIZATION=f"Token {key}").json()
+    least = client.get("/api/v1/variants/?ordering=available,sku", HTTP_AUTHORIZATION=f"Token {key}").json()
+
+    # then each SKU shows its total over both locations, and the pages follow it
+    def expected(row):
+        return 2 * (int(row["sku"].split("-")[1]) % 7)
+
+    assert most["count"] == least["count"] == 30
+    assert [row["available"] for row in most["results"]] == [expected(row) for row in most["results"]]
+    assert [row["available"] for row in most["results"]][:5] == [12] * 4 + [10]
+    assert [row["sku"] for row in least["results"]][:5] == ["MUG-0", "MUG-14", "MUG-21", "MUG-28", "MUG-7"]

@@ -17,7 +17,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from inventory_ai import dispatch
-from inventory_ai.models import DailyDemand, Order, WebhookEvent
+from inventory_ai.models import DailyDemand, Location, Order, Store, WebhookEvent
 from inventory_ai.services.webhooks import requeue_stale_events
 from tests.conftest import ROOT, free_port, subprocess_env
 from tests.demand_helpers import demand_from_orders, stored_demand
@@ -97,6 +97,18 @@ def test_stats_api(client, admin_client, shop):
     assert client.get("/api/v1/stats/", HTTP_AUTHORIZATION=f"Token {key}").json() == data
     assert data["webhook_events"] == {"received": 0, "processed": 1, "ignored": 1, "failed": 1}
     assert (data["stores"], data["orders"], data["order_lines"], data["net_units"]) == (1, 1, 2, 4)
+    # one store's counts: that store's rows only (another store's order is not counted); an unknown id is refused
+    other = Store.objects.create(platform="shopify", domain="other-shop.myshopify.com", webhook_secrets=["s"])
+    location = Location.objects.create(store=other, platform_id="1", is_primary=True)
+    Order.objects.create(
+        store=other, location=location, platform_id="77", created_at=timezone.now(), platform_updated_at=timezone.now()
+    )
+    assert admin_client.get("/api/v1/stats/").json()["orders"] == 2
+    assert admin_client.get(f"/api/v1/stats/?store={shop.pk}").json() == data
+    mine = admin_client.get(f"/api/v1/stats/?store={other.pk}").json()
+    assert (mine["stores"], mine["orders"], mine["order_lines"], mine["webhook_events"]["processed"]) == (1, 1, 0, 0)
+    refused = admin_client.get("/api/v1/stats/?store=x")
+    assert (refused.status_code, refused.json()) == (400, {"store": ["No store has the id x."]})
 
 
 @pytest.mark.django_db

@@ -47,9 +47,18 @@ class StatsView(APIView):
 
     permission_classes = [IsAdminUser]
 
-    @extend_schema(responses={200: OpenApiResponse(description="Counts by kind")})
+    @extend_schema(
+        parameters=[OpenApiParameter("store", int, description="Only this store's counts (its id)")],
+        responses={200: OpenApiResponse(description="Counts by kind")},
+    )
     def get(self, request: Request) -> Response:
-        return Response(stats())
+        store = None
+        if request.query_params.get("store"):
+            raw = request.query_params["store"]
+            store = Store.objects.filter(pk=int(raw)).first() if raw.isdigit() else None
+            if store is None:
+                raise ValidationError({"store": [_("No store has the id %(id)s.") % {"id": raw}]})
+        return Response(stats(store))
 
 
 # Primary location first, then by name: the order of a store's locations (and of a variant's stock).
@@ -116,6 +125,13 @@ class VariantViewSet(viewsets.ReadOnlyModelViewSet):
         latest = Forecast.objects.filter(variant=OuterRef("pk"), run__status=RunStatus.SUCCEEDED).order_by(
             "-run__finished_at", "period_start"
         )
+        request = getattr(self, "request", None)
+        if request is not None and "available" in request.query_params.get("ordering", ""):
+            # Sorted by stock, every SKU's total is needed: one pass summing the stock table beats one lookup per
+            # SKU (at 50,000 SKUs, 47,000 index probes). A page in SKU order needs only its own rows' totals.
+            available = Coalesce(Sum("inventory_levels__available"), 0)
+        else:
+            available = Coalesce(Subquery(stock), 0)
         return (
             Variant.objects.filter(deleted_at__isnull=True)
             .select_related("store", "product")
@@ -128,7 +144,7 @@ class VariantViewSet(viewsets.ReadOnlyModelViewSet):
                 )
             )
             .annotate(
-                available=Coalesce(Subquery(stock), 0),
+                available=available,
                 next_period_forecast=Subquery(latest.values("mean")[:1]),
                 forecast_model=Subquery(latest.values("model")[:1]),
             )
