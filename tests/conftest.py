@@ -85,6 +85,22 @@ def shop(db):
     return store
 
 
+def read_stock(gateway, location_ids: list[str]) -> list:
+    """Every stock level a gateway reads at these locations, its bulk operation's polls answered at once."""
+    from integrations.errors import StillRunning
+
+    records, position = [], None
+    while True:
+        try:
+            page = gateway.read_stock_levels(position, location_ids)
+        except StillRunning:
+            continue
+        records.extend(page.records)
+        if page.next_position is None:
+            return records
+        position = page.next_position
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -168,5 +168,9 @@ def test_an_import_leaves_the_query_planner_statistics_of_what_it_loaded(shop, r
 
     # then the tables it filled have statistics: the retrain's reads of them get a sound plan at once, even with
     # PostgreSQL's autovacuum off or not yet come round
-    for model in (DailyDemand, Order, OrderLine, Variant):
-        assert _planner_statistics(model._meta.db_table) > 0, model.__name__
+    # (on PostgreSQL: SQLite's planner needs no statistics for these reads)
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        for model in (DailyDemand, Order, OrderLine, Variant):
+            assert _planner_statistics(model._meta.db_table) > 0, model.__name__

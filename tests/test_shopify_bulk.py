@@ -16,7 +16,7 @@ import pytest
 from integrations.errors import StillRunning, StoreAPIError
 from integrations.records import OrderLineRecord, OrderRecord, RefundLineRecord, RefundRecord, VariantRef
 from integrations.shopify import discounts, graphql
-from integrations.shopify.client import LOCATION_LEVELS, READ_LEVEL, ShopifyClient
+from integrations.shopify.client import READ_LEVEL, ShopifyClient
 from integrations.shopify.gateway import ShopifyGateway
 from integrations.simulator.api_server import ApiServer
 from integrations.simulator.inventory import InventoryStore
@@ -95,7 +95,6 @@ def test_every_document_the_product_sends_stays_within_one_querys_limit():
     items = {"itemsFirst": discounts.ITEMS_PER_PAGE}
     documents = [
         (graphql.LOCATIONS, {"first": ShopifyGateway.location_page_size}),
-        (LOCATION_LEVELS, {"first": ShopifyGateway.level_page_size}),
         (READ_LEVEL, {}),
         (graphql.ORDER_REFUNDS, {}),
         (graphql.ORDERS_REFUNDS, {"ids": ["gid://shopify/Order/1"] * graphql.REFUNDS_PER_REQUEST}),
@@ -143,7 +142,7 @@ def test_a_query_that_asks_too_much_is_refused_and_the_unused_cost_given_back(sh
             "nested more than 2",
         ),
         ("{ products { edges { node { title variants { edges { node { id } } } } } } }", "'id' field"),
-        ("{ customers { edges { node { id } } } }", "products and orders"),
+        ("{ customers { edges { node { id } } } }", "products, orders and inventory items"),
     ],
 )
 def test_bulk_queries_shopify_would_not_run_are_refused(shop, query, message):
@@ -284,3 +283,28 @@ def test_the_catalogue_is_read_in_bulk_a_page_of_products_at_a_time(shop):
         (str(10 + index), [f"B-{index}"]) for index in range(5)
     ]
     assert steps == 3 + 3
+
+
+def test_the_stock_read_is_one_bulk_operation_that_leaves_the_cost_bucket_full(shop):
+    # given a shop of 2,500 items stocked at three locations, one of them not read (not ours, or inactive)
+    for item in range(1, 2501):
+        for location in ("11", "12", "13"):
+            shop.inventory.set_level(str(item), location, item % 9)
+    shop.inventory.set_incoming("7", "11", 4)
+    before = shop.inventory.bucket.take(0)[1]["throttleStatus"]["currentlyAvailable"]
+
+    # when the gateway reads the levels at two of them
+    with gateway(shop) as reader:
+        levels, steps = read_all(reader, reader.read_stock_levels, location_ids=["11", "12"])
+
+    # then every item's level at those two comes back once, with what is incoming, from a bulk operation read a
+    # thousand items a page (start, two polls, three pages), and the bucket paid for the mutation and the polls only
+    assert len(levels) == 5000
+    assert {(level.inventory_item_id, level.location_id) for level in levels} == {
+        (str(item), location) for item in range(1, 2501) for location in ("11", "12")
+    }
+    seven = next(level for level in levels if (level.inventory_item_id, level.location_id) == ("7", "11"))
+    assert (seven.available, seven.incoming) == (7, 4)
+    assert steps == 6
+    after = shop.inventory.bucket.take(0)[1]["throttleStatus"]["currentlyAvailable"]
+    assert before - after < 50

@@ -60,7 +60,7 @@ def test_a_missed_stock_level_webhook_is_corrected_by_reconciliation(simulator):
     )
     product = Product.objects.create(store=store, platform_id="1", title="Mug")
     location = Location.objects.create(store=store, platform_id="55", name="Main", is_primary=True)
-    for number in range(300):  # more than one page of levels
+    for number in range(300):
         variant = Variant.objects.create(
             store=store, product=product, platform_id=f"v{number}", sku=f"MUG-{number}", inventory_item_id=str(number)
         )
@@ -91,9 +91,9 @@ def test_a_missed_stock_level_webhook_is_corrected_by_reconciliation(simulator):
             "store_updated_at": run.corrections[0]["store_updated_at"],
         }
     ]
-    # locations, the catalogue, the orders and their refunds (each a bulk operation: start, completion, its file),
-    # discounts, 2 of levels
-    assert run.pages == 13
+    # locations, the catalogue, the orders and their refunds, the stock levels (each a bulk operation: start,
+    # completion, its file), discounts
+    assert run.pages == 14
     # a second reconciliation finds nothing to correct
     again = run_to_end(sync_runs.start_sync(store, SyncRun.Kind.RECONCILE))
     assert again.counts.get("levels_corrected", 0) == 0
@@ -174,10 +174,12 @@ def test_a_woocommerce_backfill_imports_catalogue_stock_and_orders(simulator):
     assert len(data["lines"]) == 7
     assert Order.objects.filter(store=store).count() == 7
     assert run.counts["orders_imported"] == 7
-    # and the tables the backfill filled have query planner statistics (ANALYZE after a bulk load)
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM pg_stats WHERE tablename = %s", [DailyDemand._meta.db_table])
-        assert cursor.fetchone()[0] > 0
+    # and on PostgreSQL the tables the backfill filled have query planner statistics (ANALYZE after a bulk load;
+    # SQLite's planner needs none)
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_stats WHERE tablename = %s", [DailyDemand._meta.db_table])
+            assert cursor.fetchone()[0] > 0
 
 
 def test_a_backfill_killed_halfway_resumes_and_ends_with_the_same_data(simulator, monkeypatch):

@@ -13,13 +13,12 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 import httpx
 
 from integrations.errors import StoreAPIError
-from integrations.records import InventoryLevelRecord, LocationRecord
+from integrations.records import LocationRecord
 from integrations.shopify import graphql
 
 DEFAULT_TIMEOUT = 10.0
@@ -49,17 +48,6 @@ mutation AdjustAvailable($input: InventoryAdjustQuantitiesInput!, $idempotencyKe
   inventoryAdjustQuantities(input: $input) @idempotent(key: $idempotencyKey) {
     inventoryAdjustmentGroup { id changes { name delta quantityAfterChange } }
     userErrors { code field message }
-  }
-}
-"""
-
-LOCATION_LEVELS = """
-query LocationLevels($locationId: ID!, $first: Int!, $cursor: String) {
-  location(id: $locationId) {
-    inventoryLevels(first: $first, after: $cursor) {
-      nodes { updatedAt item { id } quantities(names: ["available", "incoming"]) { name quantity } }
-      pageInfo { hasNextPage endCursor }
-    }
   }
 }
 """
@@ -209,32 +197,6 @@ class ShopifyClient:
             if quantity.get("name") == "available":
                 return int(quantity["quantity"])
         return None
-
-    def location_levels(
-        self, location_id: str, cursor: str | None = None, first: int = 250
-    ) -> tuple[list[InventoryLevelRecord], str | None]:
-        """One page of a location's stock levels, and the cursor of the next page (None after the last)."""
-        data = self.graphql(
-            LOCATION_LEVELS, {"locationId": location_gid(location_id), "first": first, "cursor": cursor}
-        )
-        levels = (data.get("location") or {}).get("inventoryLevels") or {}
-        records = []
-        for node in levels.get("nodes") or []:
-            quantities = {q.get("name"): q.get("quantity") for q in node.get("quantities") or []}
-            available = quantities.get("available")
-            if available is None or not node.get("updatedAt"):
-                continue
-            records.append(
-                InventoryLevelRecord(
-                    available=int(available),
-                    updated_at=datetime.fromisoformat(str(node["updatedAt"]).replace("Z", "+00:00")),
-                    inventory_item_id=str(node["item"]["id"]).rsplit("/", 1)[-1],
-                    location_id=str(location_id).rsplit("/", 1)[-1],
-                    incoming=max(int(quantities["incoming"]), 0) if quantities.get("incoming") is not None else None,
-                )
-            )
-        info = levels.get("pageInfo") or {}
-        return records, (info.get("endCursor") if info.get("hasNextPage") else None)
 
     def start_bulk_query(self, document: str) -> str:
         """Start a bulk query, its objects grouped under their parents; returns the operation's id. The shop runs

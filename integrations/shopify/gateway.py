@@ -73,9 +73,9 @@ class ShopifyGateway:
     subscription_topics = tuple(sorted(constants.HANDLED_TOPICS - constants.COMPLIANCE_TOPICS))
 
     location_page_size = 250
-    level_page_size = 250
     bulk_products_per_page = 1000
     bulk_orders_per_page = 250
+    bulk_items_per_page = 1000
     # Within one page, a throttled request waits this often, this long at most, before the page fails for a retry.
     throttle_waits = 30
     throttle_wait_seconds = 10.0
@@ -300,17 +300,12 @@ class ShopifyGateway:
                 return products
 
     def read_stock_levels(self, position: Any, location_ids: Sequence[str]) -> Page:
-        """The levels of each location in turn; the position names the location and the cursor within it."""
-        position = position or {"location": 0, "cursor": None}
-        index = int(position["location"])
-        if index >= len(location_ids):
+        """Every item's level at these locations through a bulk operation (`graphql.BULK_STOCK_LEVELS`), a thousand
+        items (with their levels) per page."""
+        if not location_ids:
             return Page([], None)
-        records, cursor = self.client.location_levels(
-            location_ids[index], position.get("cursor"), first=self.level_page_size
-        )
-        if cursor is not None:
-            return Page(records, {"location": index, "cursor": cursor})
-        return Page(records, ({"location": index + 1, "cursor": None} if index + 1 < len(location_ids) else None))
+        lines, following = self._bulk(position, graphql.BULK_STOCK_LEVELS, self.bulk_items_per_page)
+        return Page(graphql.levels_from_jsonl(lines, {str(location) for location in location_ids}), following)
 
     def read_available(self, item: StockItem) -> int | None:
         return self.client.read_available(item.inventory_item_id, item.location_id)

@@ -97,7 +97,7 @@ class ApiServer:
         self.access_scopes = access_scopes
         self.inventory = inventory or InventoryStore()
         self.weather = weather or WeatherApi()
-        self.bulk = ShopifyBulk(state)
+        self.bulk = ShopifyBulk(state, self.inventory)
         self.transfers = shopify_transfers.ShopifyTransfers(self.inventory)
         self.consumer_key = consumer_key
         self.consumer_secret = consumer_secret

@@ -203,8 +203,6 @@ class InventoryStore:
             data = self.idempotent(query, variables, "inventoryAdjustQuantities", self._adjust_quantities)
         elif "inventoryItem" in query and "inventoryLevel" in query:
             data = self._read_level(variables)
-        elif "inventoryLevels" in query and "location" in query:
-            data = self._location_levels(variables)
         else:
             return {"errors": [{"message": "The simulator does not implement this operation"}]}
         return data if "errors" in data else {"data": data}
@@ -307,29 +305,29 @@ class InventoryStore:
         }
         return {"inventoryItem": {"id": ITEM_GID + item, "inventoryLevel": level}}
 
-    def _location_levels(self, variables: dict[str, Any]) -> dict[str, Any]:
-        """`location(id) { inventoryLevels(first, after) { nodes { updatedAt item { id } quantities } pageInfo } }`,
-        by inventory item id; the cursor is opaque to clients."""
-        location = _numeric(variables.get("locationId", ""))
-        first = max(1, min(int(variables.get("first") or 50), 250))
-        start = int(variables.get("cursor") or 0)
+    def inventory_items(self) -> list[dict[str, Any]]:
+        """Every stocked item with its levels, as the `inventoryItems { inventoryLevels }` connections give them (a
+        bulk query reads them so: `quantities` named `available` and `incoming`)."""
         with self.lock:
-            keys = sorted((key for key in self.levels if key[1] == location), key=lambda key: (len(key[0]), key[0]))
-            page = keys[start : start + first]
-            nodes = [
-                {
-                    "updatedAt": datetime.fromtimestamp(self.level_updated.get(key, 0), UTC).isoformat(),
-                    "item": {"id": ITEM_GID + key[0]},
-                    "quantities": [
-                        {"name": "available", "quantity": self.levels[key]},
-                        {"name": "incoming", "quantity": self.incoming.get(key, 0)},
-                    ],
-                }
-                for key in page
-            ]
-        more = start + first < len(keys)
-        info = {"hasNextPage": more, "endCursor": str(start + first) if more else None}
-        return {"location": {"id": LOCATION_GID + location, "inventoryLevels": {"nodes": nodes, "pageInfo": info}}}
+            by_item: dict[str, list[tuple[str, str]]] = {}
+            for key in self.levels:
+                by_item.setdefault(key[0], []).append(key)
+            items = []
+            for item in sorted(by_item, key=lambda item: (len(item), item)):
+                levels = [
+                    {
+                        "id": f"gid://shopify/InventoryLevel/{item}?inventory_item_id={item}&location_id={key[1]}",
+                        "updatedAt": datetime.fromtimestamp(self.level_updated.get(key, 0), UTC).isoformat(),
+                        "location": {"id": LOCATION_GID + key[1]},
+                        "quantities": [
+                            {"name": "available", "quantity": self.levels[key]},
+                            {"name": "incoming", "quantity": self.incoming.get(key, 0)},
+                        ],
+                    }
+                    for key in sorted(by_item[item], key=lambda key: (len(key[1]), key[1]))
+                ]
+                items.append({"id": ITEM_GID + item, "inventoryLevels": {"nodes": levels}})
+            return items
 
     # --- WooCommerce REST ----------------------------------------------------------------------------------------
 

@@ -8,7 +8,8 @@ since 2026-01) the file holds every top-level object first and the children afte
 
 Refused, as Shopify refuses them: a top-level `node` or `nodes` field, more than five connections, connections nested
 more than two deep, a nested connection whose parent does not select `id`, a connection inside a list field, and a
-sixth operation while five run. The simulator runs bulk queries of `products` and `orders`.
+sixth operation while five run. The simulator runs bulk queries of `products`, `orders` and `inventoryItems` (with
+their `inventoryLevels`, from the simulated stock).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 from graphql import FieldNode
 
 from integrations.simulator import shopify_graphql
+from integrations.simulator.inventory import InventoryStore
 from integrations.simulator.shopify_cost import Document, response_key
 from integrations.simulator.state import StoreState
 
@@ -34,8 +36,9 @@ class BulkQueryInvalid(ValueError):
 
 
 class ShopifyBulk:
-    def __init__(self, state: StoreState) -> None:
+    def __init__(self, state: StoreState, inventory: InventoryStore | None = None) -> None:
         self.state = state
+        self.inventory = inventory
         self.lock = threading.Lock()
         self.operations: dict[int, dict[str, Any]] = {}
 
@@ -108,8 +111,10 @@ class ShopifyBulk:
             nodes = shopify_graphql.products(self.state, {"all": True})["products"]["nodes"]
         elif root.name.value == "orders":
             nodes = shopify_graphql.orders(self.state, {"all": True, "query": search})["orders"]["nodes"]
+        elif root.name.value == "inventoryItems" and self.inventory is not None:
+            nodes = self.inventory.inventory_items()
         else:
-            raise BulkQueryInvalid("The simulator runs bulk queries of products and orders only.")
+            raise BulkQueryInvalid("The simulator runs bulk queries of products, orders and inventory items only.")
         node_selection = document.node_selection(root)
         lines: list[dict[str, Any]] = []
         children: list[dict[str, Any]] = []
