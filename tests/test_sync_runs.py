@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from integrations.gateway import PHASE_ORDERS
@@ -391,3 +392,41 @@ def test_a_missed_shopify_order_webhook_is_recovered_by_reconciliation(simulator
     assert OrderLine.objects.get(order__platform_id="20000").quantity == 4
     assert run.counts["orders_corrected"] == 1
     assert run.counts["orders_read"] == 1
+
+
+def test_a_full_stock_read_that_finds_nothing_changed_costs_a_few_queries_a_page(simulator):
+    # given a store whose 30, then 300, levels we hold as the shop does (a reconciliation read them an hour ago)
+    store, _ = upsert_store(
+        "shopify", "sync-count.myshopify.com", credentials={"access_token": "shpat_sync"}, api_base_url=simulator.url
+    )
+    product = Product.objects.create(store=store, platform_id="1", title="Mug")
+    Location.objects.create(store=store, platform_id="55", name="Main", is_primary=True)
+
+    def grow(start: int, stop: int) -> None:
+        for number in range(start, stop):
+            Variant.objects.create(
+                store=store, product=product, platform_id=f"v{number}", sku=f"MUG-{number}",
+                inventory_item_id=str(number),
+            )  # fmt: skip
+            simulator.inventory.set_level(str(number), "55", 10)
+
+    def reconcile() -> tuple[SyncRun, int]:
+        with CaptureQueriesContext(connection) as captured:
+            run = run_to_end(sync_runs.start_sync(store, SyncRun.Kind.RECONCILE))
+        return run, len(captured.captured_queries)
+
+    grow(0, 30)
+    reconcile()  # our levels now hold the shop's figures and times
+    few = reconcile()
+    grow(30, 300)
+    reconcile()
+    many = reconcile()
+
+    # then every level is checked, none corrected, and ten times the levels cost the same queries
+    assert (few[0].counts["levels_checked"], many[0].counts["levels_checked"]) == (30, 300)
+    assert "levels_corrected" not in many[0].counts
+    assert many[1] == few[1]
+    # and a level the shop changed since is still corrected
+    simulator.inventory.sell("7", "55", 4)
+    corrected, _ = reconcile()
+    assert (corrected.counts["levels_corrected"], InventoryLevel.objects.get(variant__sku="MUG-7").available) == (1, 6)
