@@ -65,6 +65,8 @@ class VariantAdmin(admin.ModelAdmin):
     list_filter = ("store", "abc_class", "xyz_class", "is_placeholder", "supplier")
     search_fields = ("sku", "title", "platform_id", "product__title")
     list_select_related = ("store",)
+    # A search or a filter counts its own rows once; not the whole catalogue's again (50,000 rows) beside it.
+    show_full_result_count = False
     readonly_fields = ("store", "product", "platform_id", "inventory_item_id", "platform_updated_at", "deleted_at")
     fieldsets = (
         (None, {"fields": ("store", "product", "sku", "title", "price", "is_placeholder")}),
