@@ -123,3 +123,7 @@ def test_the_api_sorts_variants_by_their_stock_over_every_location(client, shop,
     assert [row["available"] for row in most["results"]] == [expected(row) for row in most["results"]]
     assert [row["available"] for row in most["results"]][:5] == [12] * 4 + [10]
     assert [row["sku"] for row in least["results"]][:5] == ["MUG-0", "MUG-14", "MUG-21", "MUG-28", "MUG-7"]
+    # a search keeps to its SKUs in that order too (MUG-1 and MUG-10 to MUG-19)
+    found = client.get("/api/v1/variants/?search=MUG-1&ordering=-available,sku", HTTP_AUTHORIZATION=f"Token {key}")
+    assert found.json()["count"] == 11
+    assert [row["sku"] for row in found.json()["results"]][:3] == ["MUG-13", "MUG-12", "MUG-19"]

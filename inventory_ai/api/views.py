@@ -125,13 +125,6 @@ class VariantViewSet(viewsets.ReadOnlyModelViewSet):
         latest = Forecast.objects.filter(variant=OuterRef("pk"), run__status=RunStatus.SUCCEEDED).order_by(
             "-run__finished_at", "period_start"
         )
-        request = getattr(self, "request", None)
-        if request is not None and "available" in request.query_params.get("ordering", ""):
-            # Sorted by stock, every SKU's total is needed: one pass summing the stock table beats one lookup per
-            # SKU (at 50,000 SKUs, 47,000 index probes). A page in SKU order needs only its own rows' totals.
-            available = Coalesce(Sum("inventory_levels__available"), 0)
-        else:
-            available = Coalesce(Subquery(stock), 0)
         return (
             Variant.objects.filter(deleted_at__isnull=True)
             .select_related("store", "product")
@@ -144,12 +137,32 @@ class VariantViewSet(viewsets.ReadOnlyModelViewSet):
                 )
             )
             .annotate(
-                available=available,
+                available=Coalesce(Subquery(stock), 0),
                 next_period_forecast=Subquery(latest.values("mean")[:1]),
                 forecast_model=Subquery(latest.values("model")[:1]),
             )
             .order_by("store_id", "sku", "pk")
         )
+
+    def list(self, request: Request, *args, **kwargs) -> Response:
+        """Sorted by stock, every SKU's total decides the page: the page's SKUs are found first by one pass summing
+        the stock table (at 50,000 SKUs, not 47,000 lookups of one SKU's stock, nor every SKU joined to its store
+        and product before summing), then only those are read whole. In any other order the page's rows are read
+        at once, each with its own total."""
+        if "available" not in request.query_params.get("ordering", ""):
+            return super().list(request, *args, **kwargs)
+        totals = (
+            Variant.objects.filter(deleted_at__isnull=True)
+            .values("pk")
+            .annotate(available=Coalesce(Sum("inventory_levels__available"), 0))
+        )
+        totals = self.filter_queryset(totals)
+        totals = totals.order_by(*totals.query.order_by, "pk")  # ties in a stable order from page to page
+        page = self.paginate_queryset(totals)
+        ids = [row["pk"] for row in (page if page is not None else totals)]
+        rows = {variant.pk: variant for variant in self.get_queryset().filter(pk__in=ids)}
+        data = self.get_serializer([rows[pk] for pk in ids if pk in rows], many=True).data
+        return self.get_paginated_response(data) if page is not None else Response(data)
 
     @extend_schema(responses=serializers.VariantForecastSerializer)
     @action(detail=True, methods=["get"])
