@@ -107,6 +107,7 @@ def test_stats_api(client, admin_client, shop):
     assert admin_client.get(f"/api/v1/stats/?store={shop.pk}").json() == data
     mine = admin_client.get(f"/api/v1/stats/?store={other.pk}").json()
     assert (mine["stores"], mine["orders"], mine["order_lines"], mine["webhook_events"]["processed"]) == (1, 1, 0, 0)
+    assert admin_client.get("/api/v1/stats/?store=" + "9" * 30).status_code == 400
     refused = admin_client.get("/api/v1/stats/?store=x")
     assert (refused.status_code, refused.json()) == (400, {"store": ["No store has the id x."]})
 

@@ -55,7 +55,7 @@ class StatsView(APIView):
         store = None
         if request.query_params.get("store"):
             raw = request.query_params["store"]
-            store = Store.objects.filter(pk=int(raw)).first() if raw.isdigit() else None
+            store = Store.objects.filter(pk=int(raw)).first() if raw.isdigit() and len(raw) < 19 else None
             if store is None:
                 raise ValidationError({"store": [_("No store has the id %(id)s.") % {"id": raw}]})
         return Response(stats(store))
