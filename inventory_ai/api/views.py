@@ -17,6 +17,7 @@ from rest_framework import mixins, status, viewsets
 from rest_framework import serializers as drf_serializers
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
+from rest_framework.filters import OrderingFilter
 from rest_framework.permissions import IsAdminUser
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -107,6 +108,22 @@ class StoreLocationViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         return super().list(request, *args, **kwargs)
 
 
+class CountedBy:
+    """Rows a paginator slices, with the count of another queryset holding the same rows more cheaply."""
+
+    def __init__(self, rows, counted) -> None:
+        self.rows, self.counted = rows, counted
+
+    def count(self) -> int:
+        return self.counted.count()
+
+    def __getitem__(self, key):
+        return self.rows[key]
+
+    def __iter__(self):
+        return iter(self.rows)
+
+
 class VariantViewSet(viewsets.ReadOnlyModelViewSet):
     """SKUs with their stock (in all and by location), effective replenishment policy and classes."""
 
@@ -158,7 +175,12 @@ class VariantViewSet(viewsets.ReadOnlyModelViewSet):
         )
         totals = self.filter_queryset(totals)
         totals = totals.order_by(*totals.query.order_by, "pk")  # ties in a stable order from page to page
-        page = self.paginate_queryset(totals)
+        # the page's count is the filtered SKUs' own, without summing their stock a second time
+        counted = Variant.objects.filter(deleted_at__isnull=True)
+        for backend in self.filter_backends:
+            if not issubclass(backend, OrderingFilter):
+                counted = backend().filter_queryset(request, counted, self)
+        page = self.paginate_queryset(CountedBy(totals, counted))
         ids = [row["pk"] for row in (page if page is not None else totals)]
         rows = {variant.pk: variant for variant in self.get_queryset().filter(pk__in=ids)}
         data = self.get_serializer([rows[pk] for pk in ids if pk in rows], many=True).data
