@@ -5,7 +5,8 @@
 
 Takes a store that is already in the database (`bench/scale.py measure` leaves a 50,000-SKU one, with a stock level
 per SKU at each of its locations) and points it at an in-process simulated shop that stocks every one of those
-levels: the same figure as ours, except a `--changed` fraction that sold units without a webhook reaching us. Then
+levels: the same figure as ours, last changed when ours says, except a `--changed` fraction that sold units since
+without a webhook reaching us (the state an hourly reconciliation finds). Then
 runs one reconciliation (`sync_runs.run_sync`, as the hourly beat task does, in this process) to its end and prints:
 its wall time, the levels read and corrected per second, peak RSS, the cost points the shop's bucket paid, and what
 the same read would cost as paged `location.inventoryLevels` queries (what the product read before: the simulator's
@@ -79,7 +80,7 @@ def main() -> None:
         )
     levels = list(
         InventoryLevel.objects.filter(variant__store=store, location__active=True).values_list(
-            "variant__inventory_item_id", "location__platform_id", "available"
+            "variant__inventory_item_id", "location__platform_id", "available", "platform_updated_at"
         )
     )
     rng = random.Random(args.seed)
@@ -87,11 +88,15 @@ def main() -> None:
     # a shop that spends nothing on other apps: the bucket starts full; its restore rate is the standard plan's
     inventory.bucket.restore_rate = PLANS[0][1]
     changed = 0
-    for item, location, available in levels:
+    for item, location, available, updated_at in levels:
         if rng.random() < args.changed:
-            available, changed = available - rng.randint(1, 3), changed + 1
-        inventory.set_level(item, location, available)
-    locations = len({location for _, location, _ in levels})
+            inventory.set_level(item, location, available - rng.randint(1, 3))  # sold since, the webhook lost
+            changed += 1
+        else:
+            # as we hold it: the shop's figure and the time it last changed (what the last read or webhook said)
+            inventory.set_level(item, location, available)
+            inventory.level_updated[(item, location)] = updated_at.timestamp()
+    locations = len({level[1] for level in levels})
     print(f"store {store.domain}: {len(levels):,} stock levels at {locations} locations, {changed:,} changed")
 
     with ApiServer(StoreState(), inventory=inventory, access_token="shpat_bench") as server:
@@ -100,6 +105,10 @@ def main() -> None:
             "shopify", store.domain, credentials={"access_token": "shpat_bench"}, api_base_url=server.url
         )
         before = inventory.bucket.take(0)[1]["throttleStatus"]["currentlyAvailable"]
+        active = (SyncRun.Status.QUEUED, SyncRun.Status.RUNNING)
+        SyncRun.objects.filter(store=store, status__in=active).update(  # one an interrupted benchmark left
+            status=SyncRun.Status.FAILED, error="left by an interrupted benchmark"
+        )
         run = sync_runs.start_sync(store, SyncRun.Kind.RECONCILE)
         started, retries = time.monotonic(), 0
         while True:
@@ -119,7 +128,7 @@ def main() -> None:
     print(f"reconciliation #{run.pk}: {run.status}, {run.pages} pages, {retries} polls, {seconds:,.1f} s")
     print(f"  levels checked {checked:,} ({checked / seconds:,.0f}/s), corrected {counts.get('levels_corrected', 0):,}"
           f" (changed {changed:,}), unknown items {counts.get('levels_unknown_item', 0):,}")  # fmt: skip
-    print(f"  peak RSS {rss:,.0f} MiB; cost points spent about {max(spent, 0):,.0f}")
+    print(f"  peak RSS {rss:,.0f} MiB; cost points spent at most {max(spent, 0):,.0f}")
     page_cost = Document(PAGED_LEVELS, {"first": PAGE}).requested()
     pages = sum(math.ceil(count / PAGE) for count in _per_location(levels).values())
     print(f"paged reads instead: {pages:,} pages of {PAGE} at {page_cost} points = {pages * page_cost:,} points:")
@@ -127,9 +136,9 @@ def main() -> None:
         print(f"  {plan} plan ({rate} points/s): {pages * page_cost / rate / 60:,.1f} minutes of the bucket")
 
 
-def _per_location(levels: list[tuple[str, str, int]]) -> dict[str, int]:
+def _per_location(levels: list[tuple]) -> dict[str, int]:
     counts: dict[str, int] = {}
-    for _, location, _ in levels:
+    for _, location, *_ in levels:
         counts[location] = counts.get(location, 0) + 1
     return counts
 

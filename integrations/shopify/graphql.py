@@ -60,8 +60,9 @@ BULK_PRODUCTS = """
 """
 
 # Every inventory item with its level at each location: the stock read of a reconciliation. A bulk operation, not
-# `location.inventoryLevels` pages: a page of 250 levels is charged about 500 points, so that 50,000 items at three
-# locations would hold a shop's bucket (100 points a second on the standard plans) for 50 minutes each hour.
+# `location.inventoryLevels` pages: a page of 250 levels is charged about 750 points, so that 47,000 items at three
+# locations would hold a shop's bucket (100 points a second on the standard plans) for 71 minutes: more than the hour
+# between two reconciliations (bench/reconcile.py).
 BULK_STOCK_LEVELS = """
 {
   inventoryItems {
