@@ -85,19 +85,21 @@ def shop(db):
     return store
 
 
-def read_stock(gateway, location_ids: list[str]) -> list:
-    """Every stock level a gateway reads at these locations, its bulk operation's polls answered at once."""
+def read_all(read, **options) -> tuple[list, int]:
+    """Every record of a gateway's paged or bulk read, and how many steps it took (a bulk operation's polls
+    answered at once)."""
     from integrations.errors import StillRunning
 
-    records, position = [], None
+    records, position, steps = [], None, 0
     while True:
+        steps += 1
         try:
-            page = gateway.read_stock_levels(position, location_ids)
+            page = read(position, **options)
         except StillRunning:
             continue
         records.extend(page.records)
         if page.next_position is None:
-            return records
+            return records, steps
         position = page.next_position
 
 

@@ -19,7 +19,7 @@ from inventory_ai.models import (
 )
 from inventory_ai.services import inbound_transfers, purchasing, push
 from inventory_ai.services.records import apply_records
-from tests.conftest import read_stock
+from tests.conftest import read_all
 from tests.purchasing_helpers import ITEM, LOCATION, sent_order, stocked_store
 
 pytestmark = pytest.mark.django_db
@@ -49,7 +49,7 @@ def stocked(simulator):
 
 
 def reconcile_levels(store) -> None:
-    apply_records(store, read_stock(store_gateway(store), [LOCATION]))
+    apply_records(store, read_all(store_gateway(store).read_stock_levels, location_ids=[LOCATION])[0])
 
 
 def incoming(variant, location) -> int:

@@ -28,7 +28,7 @@ from inventory_ai.models import (
     Variant,
 )
 from inventory_ai.services import purchasing, push, replenishment
-from tests.conftest import read_stock
+from tests.conftest import read_all
 from tests.purchasing_helpers import ITEM, LOCATION, sent_order, stocked_store
 
 pytestmark = pytest.mark.django_db
@@ -280,7 +280,7 @@ def test_what_the_store_itself_has_on_its_way_counts_as_on_order_once(stocked, s
     # the merchant ordered 12 in Shopify itself (a purchase order or a transfer): its `incoming` at the location
     simulator.inventory.set_incoming(ITEM, LOCATION, 12)
     with store_gateway(store) as gateway:
-        levels = read_stock(gateway, [LOCATION])
+        levels, _ = read_all(gateway.read_stock_levels, location_ids=[LOCATION])
     [level] = levels
     assert (level.available, level.incoming) == (5, 12)
     apply_records(store, levels)

@@ -22,6 +22,7 @@ from integrations.simulator.api_server import ApiServer
 from integrations.simulator.inventory import InventoryStore
 from integrations.simulator.shopify_cost import MAX_QUERY_COST, Document
 from integrations.simulator.state import StoreState
+from tests.conftest import read_all
 
 WHEN = datetime(2026, 11, 1, 9, tzinfo=UTC)
 
@@ -49,21 +50,6 @@ def shop():
 
 def gateway(server: ApiServer) -> ShopifyGateway:
     return ShopifyGateway(server.url, {"access_token": "t"}, api_version="2026-10", timeout=5)
-
-
-def read_all(gateway: ShopifyGateway, read, **options) -> tuple[list, int]:
-    """Every record of a bulk read, and how many steps it took (the operation's polls answered at once)."""
-    records, position, steps = [], None, 0
-    while True:
-        steps += 1
-        try:
-            page = read(position, **options)
-        except StillRunning:
-            continue
-        records.extend(page.records)
-        if page.next_position is None:
-            return records, steps
-        position = page.next_position
 
 
 def post(server: ApiServer, query: str, variables: dict | None = None) -> dict:
@@ -208,8 +194,8 @@ def test_orders_are_read_in_bulk_and_their_refunds_apart_page_by_page(shop):
         shop.state.apply_refund(RefundRecord(f"9{number}", str(number), WHEN + timedelta(days=1), (line,)))
     with gateway(shop) as reader:
         reader.bulk_orders_per_page = 3
-        orders, steps = read_all(reader, reader.read_orders)
-        refunds, refund_steps = read_all(reader, reader.read_order_refunds)
+        orders, steps = read_all(reader.read_orders)
+        refunds, refund_steps = read_all(reader.read_order_refunds)
     # the orders, with each line's quantity net of its refunds (what the forecasts read)
     assert [o.order_id for o in orders] == [str(number) for number in range(1, 8)]
     assert all(len(o.lines) == 2 and o.lines[0].unit_price == Decimal("2.50") for o in orders)
@@ -255,7 +241,7 @@ def test_a_reconciliation_reads_only_the_orders_updated_since(shop):
     for number in range(1, 5):
         shop.state.apply_order(order(number, when=WHEN + timedelta(days=number)))
     with gateway(shop) as reader:
-        records, _ = read_all(reader, reader.read_orders, updated_since=WHEN + timedelta(days=3))
+        records, _ = read_all(reader.read_orders, updated_since=WHEN + timedelta(days=3))
     assert [record.order_id for record in records] == ["3", "4"]
 
 
@@ -269,7 +255,7 @@ def test_an_expired_result_and_a_paged_position_start_a_new_operation(shop):
         again = reader.read_orders(expired)
         assert again.records == []
         assert again.next_position["bulk"] != expired["bulk"]
-        records, _ = read_all(reader, reader.read_orders)
+        records, _ = read_all(reader.read_orders)
         assert reader.read_order_refunds("eyJsYXN0X2lkIjo0fQ==").records == []
     assert [record.order_id for record in records] == ["1"]
 
@@ -278,7 +264,7 @@ def test_the_catalogue_is_read_in_bulk_a_page_of_products_at_a_time(shop):
     shop.state.apply_order(order(1, lines=5))
     with gateway(shop) as reader:
         reader.bulk_products_per_page = 2
-        records, steps = read_all(reader, reader.read_catalogue)
+        records, steps = read_all(reader.read_catalogue)
     assert [(p.product_id, [v.sku for v in p.variants]) for p in records] == [
         (str(10 + index), [f"B-{index}"]) for index in range(5)
     ]
@@ -295,7 +281,7 @@ def test_the_stock_read_is_one_bulk_operation_that_leaves_the_cost_bucket_full(s
 
     # when the gateway reads the levels at two of them
     with gateway(shop) as reader:
-        levels, steps = read_all(reader, reader.read_stock_levels, location_ids=["11", "12"])
+        levels, steps = read_all(reader.read_stock_levels, location_ids=["11", "12"])
 
     # then every item's level at those two comes back once, with what is incoming, from a bulk operation read a
     # thousand items a page (start, two polls, three pages), and the bucket paid for the mutation and the polls only
