@@ -82,7 +82,7 @@ def test_a_planner_approves_with_another_quantity_through_the_api(planned, plann
     assert answer.status_code == 200
     assert answer.json()["status"] == "approved"
     assert answer.json()["quantity"] == urgent.suggested_qty + 5
-    entries = AuditEntry.objects.filter(target_id=urgent.pk).order_by("pk")
+    entries = AuditEntry.objects.filter(target_type="suggestion", target_id=urgent.pk).order_by("pk")
     assert [(e.action, e.source, e.actor_name, e.note) for e in entries] == [
         (AuditAction.EDIT, "api", "pat.planner", "pallet"),
         (AuditAction.APPROVE, "api", "pat.planner", "pallet"),
