@@ -78,6 +78,24 @@ def driver_matrices(
     return columns, [None if np.isnan(matrix).all() else matrix for matrix in matrices]
 
 
+def laid_out(
+    names: Sequence[str], matrices: Sequence[np.ndarray | None], wanted: Sequence[str]
+) -> list[np.ndarray | None]:
+    """The matrices with their columns in the order of `wanted` (NaN for a driver they lack): drivers read for
+    different sets of series, laid out as a model trained on one of them reads them."""
+    if list(names) == list(wanted):
+        return list(matrices)
+    position = {name: column for column, name in enumerate(names)}
+    out = []
+    for matrix in matrices:
+        if matrix is None:
+            out.append(None)
+            continue
+        blank = np.full(len(matrix), np.nan)
+        out.append(np.column_stack([matrix[:, position[name]] if name in position else blank for name in wanted]))
+    return out
+
+
 def known_ahead(
     names: Sequence[str], matrices: Sequence[np.ndarray | None], history_only: Sequence[str] = ()
 ) -> list[np.ndarray | None]:

@@ -10,6 +10,7 @@ local candidates' in each series' evidence, and selection treats them alike (`fo
 from __future__ import annotations
 
 import logging
+import pickle
 from collections.abc import Sequence
 
 import numpy as np
@@ -221,12 +222,16 @@ def predict_final(
     drivers: Sequence[np.ndarray | None],
     level: Sequence[int],
     explain: bool = True,
+    names: Sequence[str] | None = None,
 ) -> dict[str, list[dict] | None]:
-    """Per model, the final fits' forecasts of these series (any series, trained on or not, a batch at a time)."""
+    """Per model (of `names`, default all), the final fits' forecasts of these series (any series, trained on or
+    not, a batch at a time; `drivers` laid out in the training's order of driver names, `final_driver_names`)."""
     data, models = trained
     future = None
     out: dict[str, list[dict] | None] = {}
     for name, model in models.items():
+        if names is not None and name not in names:
+            continue
         if model is None:
             out[name] = None
             continue
@@ -235,3 +240,20 @@ def predict_final(
         predictions = model.predict_table(*future, level=level, explain=explain)
         out[name] = [{key: np.asarray(values, float).tolist() for key, values in p.items()} for p in predictions]
     return out
+
+
+def final_driver_names(trained: tuple[FeatureData, dict]) -> list[str]:
+    """The driver names the final fits read, in their order."""
+    return list(trained[0].driver_names)
+
+
+def save_final(trained: tuple[FeatureData, dict]) -> bytes:
+    """The final fits as bytes, for the processes that forecast the series to read back with `load_final` (pickled:
+    a LightGBM booster pickles as its model text, the ridge as its arrays)."""
+    return pickle.dumps(trained, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def load_final(blob: bytes) -> tuple[FeatureData, dict]:
+    """The final fits `save_final` wrote. Only for bytes the product wrote itself (its model registry): unpickling
+    runs code named in the bytes."""
+    return pickle.loads(blob)

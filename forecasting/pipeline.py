@@ -425,6 +425,14 @@ def choose(plan: Plan, evidence: Sequence[dict], global_backtests: Sequence[dict
     return Choice(per_class, calibration)
 
 
+def chosen_models(
+    plan: Plan, series: Sequence[Series], choice: Choice, names: Sequence[str | None] | None = None
+) -> list[str]:
+    """Per series, the model `forecast_chunk` uses: `names[i]` where given, else the choice's for its class."""
+    cycles, names = season_cycles(plan.freq, plan.season_length), names or [None] * len(series)
+    return [name or choice.model_for(values, cycles) for name, (_, _, values) in zip(names, series, strict=True)]
+
+
 def forecast_chunk(
     plan: Plan,
     series: Sequence[Series],
@@ -446,13 +454,10 @@ def forecast_chunk(
     horizon ago, and a fresh order search on the whole history forecasts better (PBS monthly: mean MASE 0.906
     against 0.916 when started from the backtest's order)."""
     choice = choice or Choice({})
-    count = len(series)
-    names = names or [None] * count
     cycles = season_cycles(plan.freq, plan.season_length)
-    chosen = [name or choice.model_for(values, cycles) for name, (_, _, values) in zip(names, series, strict=True)]
     results = forecast_chosen(
         series,
-        chosen,
+        chosen_models(plan, series, choice, names),
         plan.horizon,
         plan.freq,
         plan.cycle,
@@ -463,8 +468,8 @@ def forecast_chunk(
         factors=[choice.factor(values, index) for _, index, values in series],
         drivers=drivers,
     )
-    evidence = evidence or [None] * count
-    global_backtests = global_backtests or [None] * count
+    evidence = evidence or [None] * len(series)
+    global_backtests = global_backtests or [None] * len(series)
     for (_, _, values), result, item, by_cutoff in zip(series, results, evidence, global_backtests, strict=True):
         result["class"] = demand_class(values, cycles)
         result["scores"] = score_evidence(item, by_cutoff) if item else {}

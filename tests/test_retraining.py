@@ -513,8 +513,10 @@ def test_nightly_retrains_are_spread_over_the_window_and_start_once_a_night(shop
 
 
 def test_the_feature_models_learn_from_a_sample_of_a_big_store_and_forecast_every_sku(shop, small_options, settings):
+    from forecasting.model_catalog import FEATURE_MODELS
     from inventory_ai.services.retraining.backtest import training_sample
-    from inventory_ai.services.retraining.steps import feature_file
+    from inventory_ai.services.retraining.forecast import feature_forecasts
+    from inventory_ai.services.retraining.steps import feature_file, read_drivers, read_series, trained_features
 
     # given a store of 24 selling SKUs and feature models that learn from at most 10 of them
     settings.INVENTORY_AI = {**settings.INVENTORY_AI, "FEATURE_MODEL_MAX_SERIES": 10}
@@ -523,14 +525,28 @@ def test_the_feature_models_learn_from_a_sample_of_a_big_store_and_forecast_ever
     # when a full retrain runs
     run = drive(retraining.start_retrain(shop, trigger="test"))
 
-    # then the feature models were trained, and every SKU has their backtest and forecast, sampled or not
+    # then the feature models were trained, and every SKU has their backtest, sampled or not
     assert run.status == RunStatus.SUCCEEDED, run.error_log
     assert run.features_status == "done", run.error_log
     written = {}
     for index in run.chunks.values_list("index", flat=True):
         written.update(model_registry.read_json(run.artifacts, feature_file(index)))
     assert set(written) == {str(v.pk) for v in variants}
-    assert all(entry["forecast"] and entry["backtest"] for entry in written.values())
+    assert all(set(entry["backtest"]) == set(FEATURE_MODELS) for entry in written.values())
+    # and their final fits forecast, with its explanation, exactly the SKUs whose model reads one of them
+    series = read_series(run, [v.pk for v in variants])
+    names, matrices = read_drivers(run, series)
+    models = ["lightgbm", "ets", "ridge+ets", "lightgbm+ridge"] * 6
+    predicted = feature_forecasts(run, steps.run_plan(run), series, models, names, matrices)
+    assert [sorted(by_model) for by_model in predicted] == [["lightgbm"], [], ["ridge"], ["lightgbm", "ridge"]] * 6
+    for by_model in predicted:
+        for prediction in by_model.values():
+            assert len(prediction["mean"]) == run.horizon and np.all(np.isfinite(prediction["mean"]))
+            assert any(key.startswith("why-") for key in prediction)
+    # a chunk's SKUs are forecast as they would be among all of the store's: one batch or another, the same numbers
+    alone = feature_forecasts(run, steps.run_plan(run), series[:1], models[:1], names, matrices[:1])
+    assert alone[0]["lightgbm"]["mean"] == pytest.approx(predicted[0]["lightgbm"]["mean"])
+    assert trained_features(run) is trained_features(run)  # read once per process
     # the sample: 10 of 24 positions, seeded, in order; everything below the limit
     sample = training_sample(24, 10, 0)
     assert sample == training_sample(24, 10, 0)

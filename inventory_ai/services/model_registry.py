@@ -59,20 +59,29 @@ def download(folder: str, local: Path, names: tuple[str, ...] | None = None) -> 
 
 
 def read_json(folder: str, name: str) -> dict | None:
+    blob = read_bytes(folder, name)
+    return None if blob is None else json.loads(blob)
+
+
+def write_json(folder: str, name: str, data: dict) -> None:
+    write_bytes(folder, name, json.dumps(data, separators=(",", ":")).encode())
+
+
+def read_bytes(folder: str, name: str) -> bytes | None:
     source = storage()
     key = f"{folder}/{name}"
     if not source.exists(key):
         return None
     with source.open(key, "rb") as handle:
-        return json.loads(handle.read())
+        return handle.read()
 
 
-def write_json(folder: str, name: str, data: dict) -> None:
+def write_bytes(folder: str, name: str, data: bytes) -> None:
     target = storage()
     key = f"{folder}/{name}"
     if target.exists(key):
         target.delete(key)
-    target.save(key, ContentFile(json.dumps(data, separators=(",", ":")).encode()))
+    target.save(key, ContentFile(data))
 
 
 def delete(folder: str) -> None:

@@ -28,6 +28,7 @@ from inventory_ai.selectors.drivers import HISTORY_ONLY
 from inventory_ai.services import model_registry
 from inventory_ai.services.retraining.phases import advance, enqueue_outstanding, open_chunk_step
 from inventory_ai.services.retraining.steps import (
+    FEATURE_MODELS_FILE,
     GLOBAL_BACKTEST,
     GLOBAL_FILES,
     GLOBAL_FINAL,
@@ -210,8 +211,9 @@ def _finish_global_part(run_id: int, part: str, status: str, note: str, started:
 
 def train_feature_models(run_id: int) -> str:
     """The store's feature models (`forecasting.model_catalog.FEATURE_MODELS`: trees and regression on the drivers),
-    trained across all its SKUs: in a full run their backtest at every SKU's backtest cutoffs, then (in any run) their
-    final fits. Beside the chunks' backtests, before model choice; the results go to the registry per chunk. A failure
+    trained across all its SKUs: in a full run their backtest at every SKU's backtest cutoffs, predicted here and
+    written to the registry per chunk for model choice; then (in any run) their final fits, kept in the registry for
+    the forecast chunks (`forecast.feature_forecasts`). Beside the chunks' backtests, before model choice. A failure
     leaves the SKUs to the other models."""
     run = running_run(run_id)
     if run is None:
@@ -247,8 +249,7 @@ def train_feature_models(run_id: int) -> str:
         seed = get_option("RETRAIN_SEED")
         cutoffs = pipeline.evidence_cutoffs(plan, series) if run.kind == RunKind.FULL else None
         models = list(FEATURE_MODELS)
-        # trained on a seeded sample of the SKUs beyond a size (memory and time bounded whatever the store's size),
-        # then each chunk's SKUs predicted and written in turn
+        # trained on a seeded sample of the SKUs beyond a size (memory and time bounded whatever the store's size)
         sample = training_sample(len(series), int(get_option("FEATURE_MODEL_MAX_SERIES")), seed)
         taught = [series[p] for p in sample], [matrices[p] for p in sample]
         fitted = None
@@ -262,11 +263,15 @@ def train_feature_models(run_id: int) -> str:
             *taught, names, models, run.horizon, run.freq, plan.level, seed=seed, history_only=HISTORY_ONLY
         )
         del taught
+        # the final fits are kept for the forecast chunks, which forecast (and explain) only the SKUs whose chosen
+        # model reads them; the backtests are predicted here, for model choice, each chunk's SKUs in turn
+        model_registry.write_bytes(run.artifacts, FEATURE_MODELS_FILE, feature_models.save_final(final))
+        del final
         position = {str(uid): p for p, (uid, _, _) in enumerate(series)}
         for index, ids in run.chunks.values_list("index", "variant_ids"):
             members = [position[str(v)] for v in ids if str(v) in position]
             part, drivers = [series[p] for p in members], [matrices[p] for p in members]
-            share: dict[str, dict] = {str(uid): {"backtest": {}, "forecast": {}} for uid, _, _ in part}
+            share: dict[str, dict] = {str(uid): {"backtest": {}} for uid, _, _ in part}
             if fitted is not None and part:
                 found = feature_models.predict_backtests(
                     fitted, part, drivers, [cutoffs[p] for p in members], models, run.horizon
@@ -276,11 +281,6 @@ def train_feature_models(run_id: int) -> str:
                         share[str(uid)]["backtest"][name] = {
                             str(cutoff): [float(value) for value in mean] for cutoff, mean in by_cutoff.items()
                         }
-            if part:
-                for name, forecasts in feature_models.predict_final(final, part, drivers, plan.level).items():
-                    for (uid, _, _), forecast in zip(part, forecasts or [None] * len(part), strict=True):
-                        if forecast is not None:
-                            share[str(uid)]["forecast"][name] = forecast
             model_registry.write_json(run.artifacts, feature_file(index), share)
         note = weather_note(run.store, run.data_until)
     except Exception as exc:  # the run goes on with the other models; the error is kept on the run

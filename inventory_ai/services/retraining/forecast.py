@@ -10,9 +10,9 @@ from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
-from forecasting import model_catalog, pipeline, selection
+from forecasting import feature_models, model_catalog, pipeline, selection
 from forecasting.data import future_periods, period_alias
-from forecasting.drivers import known_ahead
+from forecasting.drivers import known_ahead, laid_out
 from inventory_ai.choices import RunKind, RunStatus, StepStatus
 from inventory_ai.models import Forecast, ForecastResult, ForecastRun, ForecastRunChunk
 from inventory_ai.selectors.drivers import HISTORY_ONLY
@@ -25,6 +25,7 @@ from inventory_ai.services.retraining.steps import (
     read_series,
     run_plan,
     saved_states,
+    trained_features,
     with_features,
 )
 
@@ -76,20 +77,58 @@ def _forecast_series(run: ForecastRun, chunk: ForecastRunChunk, series, previous
         states = [saved.get(uid) for uid in uids]
     else:
         evidence = [with_features(chunk.evidence.get(uid), features.get(uid)) for uid in uids]
-    names_, matrices = read_drivers(run, series)
+    plan, choice = run_plan(run), pipeline.Choice(run.choice, run.calibration)
+    names = pipeline.chosen_models(plan, series, choice, names)
+    driver_names, matrices = read_drivers(run, series)
+    predicted = feature_forecasts(run, plan, series, names, driver_names, matrices)
     return pipeline.forecast_chunk(
-        run_plan(run),
+        plan,
         series,
-        pipeline.Choice(run.choice, run.calibration),
+        choice,
         names=names,
         evidence=evidence,
         global_backtests=[glob.get(uid, {}).get("backtest") for uid in uids],
         global_forecasts=[
-            {"lstm": glob.get(uid, {}).get("forecast"), **(features.get(uid, {}).get("forecast") or {})} for uid in uids
+            {"lstm": glob.get(uid, {}).get("forecast"), **features_of}
+            for uid, features_of in zip(uids, predicted, strict=True)
         ],
         states=states,
-        drivers=known_ahead(names_, matrices, HISTORY_ONLY),
+        drivers=known_ahead(driver_names, matrices, HISTORY_ONLY),
     )
+
+
+def feature_forecasts(
+    run: ForecastRun,
+    plan: pipeline.Plan,
+    series: list[model_catalog.Series],
+    models: list[str],
+    driver_names: list[str],
+    matrices: list[np.ndarray | None],
+) -> list[dict]:
+    """Per series, `{model: prediction}` of the feature models its model (`models[i]`, alone or in a pair) reads,
+    with their explanation: the run's final fits forecast only those series, so that a store's SKUs are not all
+    forecast and explained by models few of them use. Empty where none, or when the feature models did not run or
+    cannot be read (their pair's other part then stands alone)."""
+    wanted = [
+        {part for part in model.split(model_catalog.PAIR) if part in model_catalog.FEATURE_MODELS} for model in models
+    ]
+    members = [position for position, parts in enumerate(wanted) if parts and series[position][2].any()]
+    out: list[dict] = [{} for _ in series]
+    trained = trained_features(run) if members else None
+    if trained is None:
+        return out
+    part = [series[p] for p in members]
+    # the drivers as the training read them: its holiday column added, its order of names
+    names, drivers = feature_models.with_holidays(
+        part, list(driver_names), [matrices[p] for p in members], run.horizon, run.freq, plan.country
+    )
+    drivers = laid_out(names, drivers, feature_models.final_driver_names(trained))
+    needed = sorted(set().union(*(wanted[p] for p in members)))
+    for name, predictions in feature_models.predict_final(trained, part, drivers, plan.level, names=needed).items():
+        for p, prediction in zip(members, predictions or [None] * len(members), strict=True):
+            if prediction is not None and name in wanted[p]:
+                out[p][name] = prediction
+    return out
 
 
 def _rows(run: ForecastRun, series, results: list[dict], before: dict[int, float]):

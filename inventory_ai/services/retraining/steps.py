@@ -11,7 +11,7 @@ import pandas as pd
 from django.db import transaction
 from django.utils import timezone
 
-from forecasting import model_catalog, pipeline
+from forecasting import feature_models, model_catalog, pipeline
 from forecasting.data import (
     history_start,
     period_alias,
@@ -53,11 +53,33 @@ def feature_file(index: int) -> str:
 
 
 def feature_results(run: ForecastRun, index: int) -> dict[str, dict]:
-    """`{variant id: {"backtest": {model: {cutoff: means}}, "forecast": {model: prediction}}}` of one chunk ({}
-    when the feature models did not run or failed)."""
+    """`{variant id: {"backtest": {model: {cutoff: means}}}}` of one chunk ({} when the feature models did not run
+    or failed)."""
     if run.features_status != StepStatus.DONE:
         return {}
     return model_registry.read_json(run.artifacts, feature_file(index)) or {}
+
+
+# The feature models' final fits: trained once per run, read by each forecast chunk that forecasts with them.
+FEATURE_MODELS_FILE = "feature-models.pkl"
+_trained_features: dict[str, tuple | None] = {}  # the last run's final fits in this process, by registry folder
+
+
+def trained_features(run: ForecastRun) -> tuple | None:
+    """The run's feature models' final fits (`forecasting.feature_models.train_final`), None when they did not run
+    or cannot be read. Kept in the process for the run's next chunks (one run at a time: an earlier one's go)."""
+    if run.features_status != StepStatus.DONE or not run.artifacts:
+        return None
+    if run.artifacts not in _trained_features:
+        _trained_features.clear()
+        blob = model_registry.read_bytes(run.artifacts, FEATURE_MODELS_FILE)
+        trained = None
+        try:
+            trained = feature_models.load_final(blob) if blob is not None else None
+        except Exception:  # an unreadable file leaves the SKUs to their other models, as a failed training does
+            logger.exception("the feature models of run %s cannot be read", run.pk)
+        _trained_features[run.artifacts] = trained
+    return _trained_features[run.artifacts]
 
 
 def with_features(item: dict | None, features: dict | None) -> dict | None:
