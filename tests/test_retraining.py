@@ -512,8 +512,11 @@ def test_nightly_retrains_are_spread_over_the_window_and_start_once_a_night(shop
     assert ForecastRun.objects.filter(trigger="schedule").count() == 4
 
 
-def test_the_feature_models_learn_from_a_sample_of_a_big_store_and_forecast_every_sku(shop, small_options, settings):
+def test_the_feature_models_learn_from_a_sample_of_a_big_store_and_forecast_every_sku(
+    shop, small_options, settings, monkeypatch
+):
     from forecasting.model_catalog import FEATURE_MODELS
+    from inventory_ai.services.retraining import backtest
     from inventory_ai.services.retraining.backtest import training_sample
     from inventory_ai.services.retraining.forecast import feature_forecasts
     from inventory_ai.services.retraining.steps import feature_file, read_drivers, read_series, trained_features
@@ -521,6 +524,9 @@ def test_the_feature_models_learn_from_a_sample_of_a_big_store_and_forecast_ever
     # given a store of 24 selling SKUs and feature models that learn from at most 10 of them
     settings.INVENTORY_AI = {**settings.INVENTORY_AI, "FEATURE_MODEL_MAX_SERIES": 10}
     variants = seed_demand(shop, 24, weeks=60)
+    read = []
+    monkeypatch.setattr(backtest, "read_drivers", lambda run, series: read.append(len(series)) or reader(run, series))
+    reader = steps.read_drivers
 
     # when a full retrain runs
     run = drive(retraining.start_retrain(shop, trigger="test"))
@@ -533,6 +539,9 @@ def test_the_feature_models_learn_from_a_sample_of_a_big_store_and_forecast_ever
         written.update(model_registry.read_json(run.artifacts, feature_file(index)))
     assert set(written) == {str(v.pk) for v in variants}
     assert all(set(entry["backtest"]) == set(FEATURE_MODELS) for entry in written.values())
+    # the drivers were read for the sample (10 SKUs), then a chunk at a time (7), never for the whole store at once
+    assert max(read) == 10
+    assert sorted(set(read)) == [3, 7, 10]
     # and their final fits forecast, with its explanation, exactly the SKUs whose model reads one of them
     series = read_series(run, [v.pk for v in variants])
     names, matrices = read_drivers(run, series)
@@ -541,7 +550,8 @@ def test_the_feature_models_learn_from_a_sample_of_a_big_store_and_forecast_ever
     assert [sorted(by_model) for by_model in predicted] == [["lightgbm"], [], ["ridge"], ["lightgbm", "ridge"]] * 6
     for by_model in predicted:
         for prediction in by_model.values():
-            assert len(prediction["mean"]) == run.horizon and np.all(np.isfinite(prediction["mean"]))
+            assert len(prediction["mean"]) == run.horizon
+            assert np.all(np.isfinite(prediction["mean"]))
             assert any(key.startswith("why-") for key in prediction)
     # a chunk's SKUs are forecast as they would be among all of the store's: one batch or another, the same numbers
     alone = feature_forecasts(run, steps.run_plan(run), series[:1], models[:1], names, matrices[:1])

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from forecasting import feature_models, network, pipeline, selection
 from forecasting.data import season_cycles
-from forecasting.drivers import known_ahead
+from forecasting.drivers import known_ahead, laid_out
 from forecasting.engine import network_available
 from forecasting.model_catalog import FEATURE_MODELS
 from inventory_ai.choices import RunKind, RunStatus, StepStatus
@@ -244,25 +244,27 @@ def train_feature_models(run_id: int) -> str:
                 run_id, StepStatus.SKIPPED, "feature models: not trained: no SKU sold in its last year", started
             )
         plan = run_plan(run)
-        names, matrices = read_drivers(run, series)
-        names, matrices = feature_models.with_holidays(series, names, matrices, run.horizon, run.freq, plan.country)
         seed = get_option("RETRAIN_SEED")
         cutoffs = pipeline.evidence_cutoffs(plan, series) if run.kind == RunKind.FULL else None
         models = list(FEATURE_MODELS)
-        # trained on a seeded sample of the SKUs beyond a size (memory and time bounded whatever the store's size)
+        # trained on a seeded sample of the SKUs beyond a size, with the sample's drivers only: a store's drivers
+        # (a matrix per SKU) are read chunk by chunk below, so memory does not grow with the store's size
         sample = training_sample(len(series), int(get_option("FEATURE_MODEL_MAX_SERIES")), seed)
-        taught = [series[p] for p in sample], [matrices[p] for p in sample]
+        taught = [series[p] for p in sample]
+        names, matrices = _feature_drivers(run, plan, taught)
         fitted = None
         if cutoffs is not None:
             ends = zip(series, cutoffs, strict=True)
             distances = {len(values) - cut for (_, _, values), cuts in ends for cut in cuts}
             fitted = feature_models.train_backtests(
-                *taught, names, distances, models, run.horizon, run.freq, seed=seed, history_only=HISTORY_ONLY
+                taught, matrices, names, distances, models, run.horizon, run.freq, seed=seed, history_only=HISTORY_ONLY
             )
         final = feature_models.train_final(
-            *taught, names, models, run.horizon, run.freq, plan.level, seed=seed, history_only=HISTORY_ONLY
+            taught, matrices, names, models, run.horizon, run.freq, plan.level, seed=seed, history_only=HISTORY_ONLY
         )
-        del taught
+        every = len(sample) == len(series)  # the sample is the whole store: its drivers are at hand
+        by_position = dict(zip(sample, matrices, strict=True)) if every else {}
+        del taught, matrices
         # the final fits are kept for the forecast chunks, which forecast (and explain) only the SKUs whose chosen
         # model reads them; the backtests are predicted here, for model choice, each chunk's SKUs in turn
         model_registry.write_bytes(run.artifacts, FEATURE_MODELS_FILE, feature_models.save_final(final))
@@ -270,9 +272,13 @@ def train_feature_models(run_id: int) -> str:
         position = {str(uid): p for p, (uid, _, _) in enumerate(series)}
         for index, ids in run.chunks.values_list("index", "variant_ids"):
             members = [position[str(v)] for v in ids if str(v) in position]
-            part, drivers = [series[p] for p in members], [matrices[p] for p in members]
+            part = [series[p] for p in members]
             share: dict[str, dict] = {str(uid): {"backtest": {}} for uid, _, _ in part}
             if fitted is not None and part:
+                if every:
+                    drivers = [by_position[p] for p in members]
+                else:
+                    drivers = laid_out(*_feature_drivers(run, plan, part), names)
                 found = feature_models.predict_backtests(
                     fitted, part, drivers, [cutoffs[p] for p in members], models, run.horizon
                 )
@@ -287,6 +293,12 @@ def train_feature_models(run_id: int) -> str:
         logger.exception("the feature models of run %s failed", run_id)
         status, note = StepStatus.FAILED, f"feature models: {type(exc).__name__}: {exc}"
     return _finish_features(run_id, status, note, started)
+
+
+def _feature_drivers(run: ForecastRun, plan: pipeline.Plan, series: list) -> tuple[list[str], list[np.ndarray | None]]:
+    """The drivers the feature models read for these series: the store's, and the country's holidays."""
+    names, matrices = read_drivers(run, series)
+    return feature_models.with_holidays(series, names, matrices, run.horizon, run.freq, plan.country)
 
 
 def training_sample(count: int, most: int, seed: int) -> list[int]:
