@@ -113,20 +113,24 @@ CELERY_TASK_QUEUES = [Queue(name) for name in ("default", "webhooks", "training"
 # Routes by module and name: webhook processing, training fan-out, TensorFlow work, pushes to stores and reads of a
 # store's API each get a queue so that workers can be sized and placed per kind of work. Short work (webhooks, pushes,
 # beat's chores on `default`) and long work (`training`, `sync`, `ml`) go to different worker processes in production
-# (docker-compose.yml): a store's retrain or backfill then never keeps another store's webhooks waiting.
-CELERY_TASK_ROUTES = {
-    "inventory_ai.tasks.process_webhook_event_task": {"queue": "webhooks"},
-    "inventory_ai.tasks.requeue_stale_webhook_events_task": {"queue": "webhooks"},
-    "inventory_ai.tasks.train_global_model_task": {"queue": "ml"},
-    "inventory_ai.tasks.retrain_all_stores_task": {"queue": "default"},
-    "inventory_ai.tasks.fail_stalled_runs_task": {"queue": "default"},
-    "inventory_ai.tasks.backtest_chunk_task": {"queue": "training"},
-    "inventory_ai.tasks.*train*": {"queue": "training"},
-    "inventory_ai.tasks.*forecast*": {"queue": "training"},
-    "inventory_ai.tasks.*lstm*": {"queue": "ml"},
-    "inventory_ai.tasks.push_*": {"queue": "push"},
-    "inventory_ai.tasks.sync_store_task": {"queue": "sync"},
-}
+# (docker-compose.yml): a store's retrain or backfill then never keeps another store's webhooks waiting. A router
+# function first sends a suggestion recompute by its size (`inventory_ai.task_routing`).
+CELERY_TASK_ROUTES = (
+    "inventory_ai.task_routing.route_task",
+    {
+        "inventory_ai.tasks.process_webhook_event_task": {"queue": "webhooks"},
+        "inventory_ai.tasks.requeue_stale_webhook_events_task": {"queue": "webhooks"},
+        "inventory_ai.tasks.train_global_model_task": {"queue": "ml"},
+        "inventory_ai.tasks.retrain_all_stores_task": {"queue": "default"},
+        "inventory_ai.tasks.fail_stalled_runs_task": {"queue": "default"},
+        "inventory_ai.tasks.backtest_chunk_task": {"queue": "training"},
+        "inventory_ai.tasks.*train*": {"queue": "training"},
+        "inventory_ai.tasks.*forecast*": {"queue": "training"},
+        "inventory_ai.tasks.*lstm*": {"queue": "ml"},
+        "inventory_ai.tasks.push_*": {"queue": "push"},
+        "inventory_ai.tasks.sync_store_task": {"queue": "sync"},
+    },
+)
 # The beat schedule lives in settings (and is shown in the admin); later features add their entries here.
 # The nightly full retrains start spread over a window of RETRAIN_WINDOW_HOURS from RETRAIN_HOUR_UTC (UTC).
 RETRAIN_HOUR_UTC = int(os.environ.get("RETRAIN_HOUR_UTC") or "2")
