@@ -116,7 +116,7 @@ CELERY_TASK_QUEUES = [Queue(name) for name in ("default", "webhooks", "training"
 # (docker-compose.yml): a store's retrain or backfill then never keeps another store's webhooks waiting. A router
 # function first sends a suggestion recompute by its size (`inventory_ai.task_routing`).
 CELERY_TASK_ROUTES = (
-    "inventory_ai.task_routing.route_task",
+    "inventory_ai.task_routing.route_by_arguments",
     {
         "inventory_ai.tasks.process_webhook_event_task": {"queue": "webhooks"},
         "inventory_ai.tasks.requeue_stale_webhook_events_task": {"queue": "webhooks"},

@@ -2,7 +2,7 @@
 
 A suggestion recompute is short work when a stock change moves one SKU's suggestion, and long work after a retrain,
 which recomputes a whole store's (about 11 minutes at 50,000 SKUs): on the short-work queue that would hold every
-store's webhooks up behind it. Celery calls `route_task` for each task it sends (a router function).
+store's webhooks up behind it. Celery calls `route_by_arguments` for each task it sends (a router function).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ SHORT_RECOMPUTE_SKUS = 50
 RECOMPUTE_TASK = "inventory_ai.tasks.recompute_suggestions_task"
 
 
-def route_task(name: str, args, kwargs, options, task=None, **extra) -> dict | None:
+def route_by_arguments(name: str, args, kwargs, options, task=None, **extra) -> dict | None:
     """The queue of a task whose kind of work depends on its arguments; None: routed by name."""
     if name != RECOMPUTE_TASK:
         return None
