@@ -179,14 +179,10 @@ def network_inputs(run) -> tuple[list, list | None, list[str]]:
         chunk_names, matrices = read_drivers(run, chunk)
         if names is None and chunk_names:
             names = list(chunk_names)
-        position = {name: column for column, name in enumerate(chunk_names)}
-        for item, matrix in zip(chunk, matrices, strict=True):
-            if matrix is not None and names is not None:
-                columns = [matrix[:, position[name]] if name in position else np.full(len(matrix), np.nan)
-                           for name in names]  # fmt: skip
-                matrix = np.column_stack(columns).astype(np.float32)
+        laid = laid_out(chunk_names, matrices, names) if names is not None else [None] * len(chunk)
+        for item, matrix in zip(chunk, laid, strict=True):
             series.append(item)
-            drivers.append(matrix if names is not None else None)
+            drivers.append(None if matrix is None else matrix.astype(np.float32))
     order = sorted(range(len(series)), key=lambda position: str(series[position][0]))
     if names is None:
         return [series[p] for p in order], None, []
