@@ -7,10 +7,11 @@ Splits an order file of `bench/scale.py generate` into `--stores` stores by SKU 
 store gets its own share of the catalogue and the invoices that hold it), imports each one with `manage.py
 import_orders` into the database `inventory_ai_bench_stores` (once; `--reload` starts again), then runs the
 deployment's layout of docker-compose.yml on this machine: gunicorn, the short-work worker (`default,webhooks,push`,
-one process) and the long-work worker (`training,sync,ml`, `--training-processes`). Each store's full retrain starts
-at its slot of a night compressed into `--window` seconds (store i of n at i/n of it, as beat spreads them over
-RETRAIN_WINDOW_HOURS), as of `--as-of`. Meanwhile a client posts signed order webhooks to random stores at `--rate`
-per second; each one's latency is from its post to its order applied (the event's `processed_at`).
+one process) and the long-work worker (`training,sync,ml`, `--training-processes`; in a CPU control group of
+`--long-work-shares`, as docker-compose.yml's `cpu_shares` puts it, where this machine allows one). Each store's full
+retrain starts at its slot of a night compressed into `--window` seconds (store i of n at i/n of it, as beat spreads
+them over RETRAIN_WINDOW_HOURS), as of `--as-of`. Meanwhile a client posts signed order webhooks to random stores at
+`--rate` per second; each one's latency is from its post to its order applied (the event's `processed_at`).
 
 Prints per store the retrain's wait (queued to started) and duration, whether every retrain ended within the window,
 the spread of durations (fairness: the slowest over the median), and the webhooks' latency p50/p99 while nothing
@@ -46,6 +47,7 @@ from bench.retrain import Worker, database_url, manage  # noqa: E402
 from bench.webhooks import free_port, wait_until_ready  # noqa: E402
 
 BENCH_DB = "inventory_ai_bench_stores"
+LONG_WORK_SHARES = 128  # docker-compose.yml's cpu_shares of the long-work workers
 SECRET = "bench-stores"
 
 
@@ -126,6 +128,44 @@ class Poster(threading.Thread):
             self.stopping.wait(max(0.0, 1 / self.rate - (time.monotonic() - started)))
 
 
+def weigh_cpu(pids: list[int], shares: int, name: str) -> Path | None:
+    """Put these processes (and what they fork afterwards) in a CPU control group of `shares` against the 1,024 of
+    every other process, as docker-compose.yml's `cpu_shares` does for a container and systemd's `CPUWeight=` for a
+    service: when the cores are contended, the others are served first. cgroup v1 (`cpu.shares`) or v2 (`cpu.weight`,
+    100 the default); None where neither is writable here (the run then says so).
+
+    A process's nice value cannot do this: each worker is the leader of its own session, and the kernel's autogroups
+    share the cores between sessions before nice values count (a long-work worker at nice 10 left the webhooks' p99
+    where it was)."""
+    candidates = [
+        (Path("/sys/fs/cgroup/cpu") / name, "cpu.shares", str(shares)),
+        (Path("/sys/fs/cgroup") / name, "cpu.weight", str(max(1, round(shares * 100 / 1024)))),
+    ]
+    for group, knob, value in candidates:
+        if not (group.parent / "cgroup.procs").exists() or not os.access(group.parent, os.W_OK):
+            continue
+        try:
+            group.mkdir(exist_ok=True)
+            (group / knob).write_text(value)
+            for pid in pids:
+                (group / "cgroup.procs").write_text(str(pid))
+        except OSError:
+            continue
+        return group
+    return None
+
+
+def release_cpu_group(group: Path | None) -> None:
+    """Remove a control group of `weigh_cpu` once its processes have ended (the kernel refuses while they live)."""
+    for _ in range(20):
+        try:
+            if group is not None:
+                group.rmdir()
+            return
+        except OSError:
+            time.sleep(0.5)
+
+
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))] if ordered else float("nan")
@@ -140,6 +180,10 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=5.0, help="webhooks posted per second")
     parser.add_argument("--quiet", type=float, default=60, help="seconds of webhooks before the first retrain")
     parser.add_argument("--training-processes", type=int, default=2)
+    parser.add_argument(
+        "--long-work-shares", type=int, default=LONG_WORK_SHARES,
+        help="the long-work worker's CPU shares against 1,024 for the rest (docker-compose.yml's); 0: none",
+    )  # fmt: skip
     parser.add_argument("--reload", action="store_true", help="re-create the database and re-import")
     parser.add_argument("--load-only", action="store_true", help="import the stores, then stop")
     args = parser.parse_args()
@@ -186,6 +230,9 @@ def main() -> None:
     )  # fmt: skip
     short = Worker(env, scratch, "short", queues="default,webhooks,push", concurrency=1)
     long = Worker(env, scratch, "long", queues="training,sync,ml", concurrency=args.training_processes)
+    weighed = weigh_cpu(long.pids(), args.long_work_shares, f"inventory-ai-bench-long-{os.getpid()}") if (
+        args.long_work_shares
+    ) else None  # fmt: skip
     poster = Poster(f"http://127.0.0.1:{port}", args.stores, args.rate, skus)
     runs: dict[int, ForecastRun] = {}
     try:
@@ -212,6 +259,7 @@ def main() -> None:
         poster.stopping.set()
         for worker in (short, long):
             worker.stop()
+        release_cpu_group(weighed)
         web.terminate()
         web.wait(timeout=60)
         web_log.close()
@@ -227,8 +275,10 @@ def main() -> None:
             latency[phase].append((event.processed_at - event.received_at).total_seconds() * 1000)
     unapplied = len(poster.sent) - sum(len(values) for values in latency.values())
 
+    shares = f"{args.long_work_shares} of 1,024 ({weighed})" if weighed else "as the rest's (no control group)"
     print(f"\n{args.stores} stores, their full retrains spread over a {args.window:,.0f} s night, as of {args.as_of};"
-          f" {args.training_processes} training processes, 1 short-work process")  # fmt: skip
+          f" {args.training_processes} training processes, 1 short-work process; long work's CPU shares: "
+          f"{shares}")  # fmt: skip
     print(f"{'store':<34}{'SKUs':>6}{'wait s':>9}{'retrain s':>11}{'ended at s':>12}  status")
     durations, late = [], 0
     for number, run in runs.items():

@@ -48,3 +48,23 @@ def test_every_variable_reaches_the_services_that_read_them():
         service = compose["services"][name]
         assert service["environment"] == app["environment"], name
         assert "healthcheck" in service or name == "migrate", f"{name} has no healthcheck"
+
+
+def test_long_work_weighs_less_on_the_cpu_than_short_work_and_the_web():
+    # a retrain on a shared machine must not hold the webhooks up: the containers of long work (training, sync, ml)
+    # get a lower CPU weight than those that answer the stores and the planners (docker's default is 1024)
+    services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    default = 1024
+    long_work = {"training", "sync", "ml"}
+    weights = {"long": [], "short": []}
+    for name, service in services.items():
+        command = service.get("command") or []
+        if "worker" in command and "--queues" in command:
+            queues = set(command[command.index("--queues") + 1].split(","))
+            assert not (queues & long_work and queues - long_work), f"{name} mixes short and long work: {queues}"
+            weights["long" if queues & long_work else "short"].append(service.get("cpu_shares", default))
+        elif name == "web":
+            weights["short"].append(service.get("cpu_shares", default))
+    assert len(weights["long"]) == 2, weights  # worker-training, worker-ml
+    assert len(weights["short"]) == 2, weights  # web, worker
+    assert max(weights["long"]) * 4 <= min(weights["short"]), weights
