@@ -3,6 +3,8 @@ where a driver's effect is known, their backtest without leakage, and "auto" cho
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -11,7 +13,7 @@ from forecasting import forecast_many
 from forecasting.drivers import driver_matrices
 from forecasting.feature_models import backtest_features
 from forecasting.features import Layout, feature_rows
-from forecasting.models.trees import GlobalLightGBM, GlobalRidge
+from forecasting.models.trees import GlobalLightGBM, GlobalRidge, conformal_bounds
 
 HORIZON = 8
 
@@ -146,6 +148,29 @@ def test_a_temperature_response_is_recovered_within_ten_percent(model_class):
     response = np.sum([p["mean"][7] for p in warm]) / np.sum([p["mean"][7] for p in cool]) - 1
     true_response = np.exp(0.03 * 5) - 1  # from 15 °C to 20 °C
     assert response == pytest.approx(true_response, rel=0.10)
+
+
+def test_the_feature_models_intervals_cover_their_level_from_few_holdout_errors():
+    # given a small store's holdout: 56 errors (two series, 28 days), drawn again and again from one distribution
+    rng = np.random.default_rng(5)
+    normal_cdf = np.vectorize(lambda x: 0.5 * (1 + math.erf(x / math.sqrt(2))))
+    conformal, plain = [], []
+    for _ in range(3000):
+        errors = rng.standard_normal(56)
+        # when the 80% bounds are read from them, and a new error falls (the chance it lands between the bounds)
+        low, high = conformal_bounds(errors, 80)
+        conformal.append(normal_cdf(high) - normal_cdf(low))
+        low, high = np.quantile(errors, [0.1, 0.9])
+        plain.append(normal_cdf(high) - normal_cdf(low))
+    # then the interval covers at least its level on average (rank 5 to 52 of 56: 47/57), where the plain
+    # percentiles fell short
+    assert np.mean(conformal) == pytest.approx(47 / 57, abs=0.005)
+    assert np.mean(conformal) >= 0.8 > np.mean(plain)
+    # and with many errors the bounds are the plain percentiles
+    many = rng.standard_normal(100_000)
+    assert conformal_bounds(many, 80) == pytest.approx(tuple(np.quantile(many, [0.1, 0.9])), abs=0.01)
+    # and too few errors for the ranks take the extremes
+    assert conformal_bounds(np.array([3.0, -1.0, 2.0]), 80) == (-1.0, 3.0)
 
 
 def test_the_feature_models_are_deterministic_for_a_seed():

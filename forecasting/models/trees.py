@@ -38,6 +38,23 @@ MIN_ROWS = 30  # fewer training rows than this: the model is not fitted
 MIN_ERRORS_PER_PART = 200
 
 
+def conformal_bounds(errors: np.ndarray, level: float) -> tuple[float, float]:
+    """The (low, high) errors of a central interval at `level`% from `n` holdout errors, split-conformal: the
+    upper bound is the ceil((n + 1)(1 - tail))-th smallest error and the lower the floor((n + 1) tail)-th, each tail
+    (100 - level) / 200 (the largest and the smallest error where n is too small for the rank).
+
+    Plain percentiles of few errors cover a new error less often than the level says: a store of two series forecast
+    28 days ahead has 56 holdout errors, and their 10th and 90th percentiles hold a new one 77% of the time, the 5th
+    and the 52nd error that these ranks take 82% (47 / 57). Angelopoulos and Bates, "A Gentle Introduction to
+    Conformal Prediction and Distribution-Free Uncertainty Quantification" (2021), section 1."""
+    ordered = np.sort(np.asarray(errors, float))
+    n = len(ordered)
+    tail = (100 - level) / 200
+    high = min(n, int(np.ceil((n + 1) * (1 - tail))))
+    low = max(1, int(np.floor((n + 1) * tail)))
+    return float(ordered[low - 1]), float(ordered[high - 1])
+
+
 class FeatureData:
     """The feature table of a set of series, built once and shared by the feature models fitted on it: the training
     rows (each target at a random step, sampled down to MAX_ROWS, the latest horizon of every series kept) with
@@ -184,11 +201,10 @@ class FeatureForecaster:
             parts = [np.arange(1, self.horizon + 1)]
         widths = {}
         for level in self.levels:
-            tail = (100 - level) / 200
             table = np.zeros((self.horizon, 2))
             for part in parts:
                 chosen = errors[np.isin(steps, part)] if len(parts) > 1 else errors
-                table[part - 1] = np.quantile(chosen, [tail, 1 - tail]) if len(chosen) else 0.0
+                table[part - 1] = conformal_bounds(chosen, level) if len(chosen) else 0.0
             widths[level] = table
         return widths
 
