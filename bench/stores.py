@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import gzip
 import hashlib
 import hmac
@@ -149,7 +150,12 @@ def weigh_cpu(pids: list[int], shares: int, name: str) -> Path | None:
             (group / knob).write_text(value)
             for pid in pids:
                 (group / "cgroup.procs").write_text(str(pid))
-        except OSError:
+        except OSError:  # v2 without the cpu controller delegated, say: moved back, and the group removed
+            for pid in pids:
+                with contextlib.suppress(OSError):
+                    (group.parent / "cgroup.procs").write_text(str(pid))
+            with contextlib.suppress(OSError):
+                group.rmdir()
             continue
         return group
     return None
