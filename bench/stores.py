@@ -236,9 +236,9 @@ def main() -> None:
     )  # fmt: skip
     short = Worker(env, scratch, "short", queues="default,webhooks,push", concurrency=1)
     long = Worker(env, scratch, "long", queues="training,sync,ml", concurrency=args.training_processes)
-    weighed = weigh_cpu(long.pids(), args.long_work_shares, f"inventory-ai-bench-long-{os.getpid()}") if (
-        args.long_work_shares
-    ) else None  # fmt: skip
+    weighed = None
+    if args.long_work_shares:
+        weighed = weigh_cpu(long.pids(), args.long_work_shares, f"inventory-ai-bench-long-{os.getpid()}")
     poster = Poster(f"http://127.0.0.1:{port}", args.stores, args.rate, skus)
     runs: dict[int, ForecastRun] = {}
     try:
