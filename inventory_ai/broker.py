@@ -1,4 +1,7 @@
-"""A guard around the Redis broker transport, so that a worker outlives a Redis outage.
+"""The broker transports' repairs: a guard so that a worker outlives a Redis outage, and an embedded (filesystem)
+transport that publishes a message whole or not at all.
+
+## The Redis guard
 
 When Redis goes away while a worker holds unacknowledged messages (late-acknowledged tasks in flight), the worker
 closes its channel to reconnect, and closing the channel tries to give those messages back to Redis. With Redis
@@ -8,11 +11,25 @@ as unrecoverable and the worker exits instead of reconnecting (the chaos suite's
 The guard turns that failure into a logged warning. Nothing is lost by it: the messages could not be written back
 anyway, a Redis that kept its data restores them after the visibility timeout, and every task they carried is
 recorded in the database (webhook events, pushes, retraining chunks), where the sweepers enqueue it again.
+
+## The embedded transport
+kombu's filesystem transport (5.7) creates a message's file under its final name and then writes into it. A consumer
+that lists the folder in between takes the empty file: the message is lost, and decoding it raises a JSONDecodeError
+out of the consumer, which stops a Celery worker (the demo's worker died so, once, replaying its webhooks). Here a
+message is written under a name no consumer takes and then renamed into place, which is atomic within one folder.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import uuid
+from time import monotonic
+
+from kombu.exceptions import ChannelError
+from kombu.transport import filesystem
+from kombu.utils.encoding import str_to_bytes
+from kombu.utils.json import dumps
 
 logger = logging.getLogger(__name__)
 
@@ -73,3 +90,32 @@ def guard_unacked_restore() -> None:
 
     restore_unacked.guarded = True
     qos.restore_unacked, qos.ack, qos.reject = restore_unacked, ack, reject
+
+
+class EmbeddedChannel(filesystem.Channel):
+    def _put(self, queue, payload, **kwargs):
+        """Put `payload` on `queue`: written to a file no consumer reads, then renamed to the name consumers look for.
+
+        The name is kombu's (milliseconds of the monotonic clock first, so consumers take messages in order), and the
+        partial file's name does not end in ".msg", which every queue's file name does.
+        """
+        name = f"{round(monotonic() * 1000)}_{uuid.uuid4()}.{queue}.msg"
+        final = os.path.join(self.data_folder_out, name)
+        partial = os.path.join(self.data_folder_out, f"{uuid.uuid4()}.partial")
+        try:
+            with open(partial, "wb") as file:
+                file.write(str_to_bytes(dumps(payload)))
+            os.replace(partial, final)
+        except OSError as exc:
+            try:
+                os.remove(partial)
+            except OSError:
+                pass
+            raise ChannelError(f"Cannot add file {final!r} to directory") from exc
+
+
+class EmbeddedTransport(filesystem.Transport):
+    """kombu's filesystem transport with whole-message publishing; the embedded broker's transport
+    (CELERY_BROKER_TRANSPORT)."""
+
+    Channel = EmbeddedChannel

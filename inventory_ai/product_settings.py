@@ -58,6 +58,8 @@ CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "") or "filesystem://"
 EMBEDDED_BROKER = CELERY_BROKER_URL.startswith("filesystem://")
 BROKER_DIR = VAR_DIR / "broker"
 if EMBEDDED_BROKER:
+    # kombu's filesystem transport, publishing each message whole (see inventory_ai.broker).
+    CELERY_BROKER_TRANSPORT = "inventory_ai.broker:EmbeddedTransport"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(BROKER_DIR / "messages"),
         "data_folder_out": str(BROKER_DIR / "messages"),

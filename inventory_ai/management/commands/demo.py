@@ -272,9 +272,11 @@ class Command(BaseCommand):
 
     def _start(self, commands: dict[str, list[str]], log_dir: Path) -> dict[str, subprocess.Popen]:
         processes = {}
+        self._logs = {}
         for name, command in commands.items():
             log = open(log_dir / f"{name}.log", "ab")  # noqa: SIM115  (owned by the child process)
             processes[name] = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy())
+            self._logs[name] = log_dir / f"{name}.log"
             log.close()
             self.stdout.write(f"Started {name} (pid {processes[name].pid}), log: {log_dir / f'{name}.log'}")
         return processes
@@ -302,7 +304,10 @@ class Command(BaseCommand):
     def _check_alive(self, processes: dict[str, subprocess.Popen]) -> None:
         for name, process in processes.items():
             if process.poll() is not None:
-                raise CommandError(f"The {name} process exited with status {process.returncode}; see its log.")
+                raise CommandError(
+                    f"The {name} process exited with status {process.returncode}. The end of its log "
+                    f"({self._logs[name]}):\n{log_tail(self._logs[name])}"
+                )
 
     def _supervise(self, processes: dict[str, subprocess.Popen]) -> None:
         stop = {"requested": False}
@@ -340,3 +345,15 @@ def _free_port() -> int:
 def _refreshed(run: ForecastRun | SyncRun) -> ForecastRun | SyncRun:
     run.refresh_from_db()
     return run
+
+
+def log_tail(path: Path, lines: int = 30) -> str:
+    """The last `lines` lines of a log (its last 64 KiB read at most), for an error that names why a process died."""
+    try:
+        with open(path, "rb") as log:
+            log.seek(0, os.SEEK_END)
+            log.seek(max(0, log.tell() - 65536))
+            text = log.read().decode("utf-8", errors="replace")
+    except OSError as exc:
+        return f"(unreadable: {exc})"
+    return "\n".join(text.splitlines()[-lines:])
