@@ -21,6 +21,7 @@ message is written under a name no consumer takes and then renamed into place, w
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import uuid
@@ -107,10 +108,8 @@ class EmbeddedChannel(filesystem.Channel):
                 file.write(str_to_bytes(dumps(payload)))
             os.replace(partial, final)
         except OSError as exc:
-            try:
+            with contextlib.suppress(OSError):
                 os.remove(partial)
-            except OSError:
-                pass
             raise ChannelError(f"Cannot add file {final!r} to directory") from exc
 
 

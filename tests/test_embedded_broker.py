@@ -72,4 +72,3 @@ def test_the_demo_default_broker_uses_the_whole_message_transport(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "EmbeddedTransport"
-
