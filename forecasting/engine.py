@@ -32,7 +32,7 @@ from forecasting.data import OUTLIER_IQRS, infer_season_length, season_cycles
 from forecasting.drivers import driver_matrices, known_ahead
 from forecasting.feature_models import backtest_features, fit_final_features, with_holidays
 from forecasting.model_catalog import DEFAULT_WINDOWS, FEATURE_MODELS, GLOBAL_MODELS, MODELS, PAIR
-from forecasting.network import fit_global, global_backtest, load_network
+from forecasting.network import backtest_global, fit_global, load_network
 from forecasting.pipeline import (
     Choice,
     Plan,
@@ -315,10 +315,10 @@ def backtest(
     local = _local_backtest(series, [None] * len(series), local_names, horizon, m, n_windows, season_cycles(freq, m))
     driver_names, drivers = driver_matrices(exog, series, horizon, freq)
     for name in [name for name in parts if name in GLOBAL_MODELS]:
-        found = global_backtest(
-            series, name, horizon, n_windows, (80,), seed, None, drivers if driver_names else None, driver_names
+        found, _ = backtest_global(
+            series, horizon, (80,), n_windows, seed, name, drivers if driver_names else None, driver_names
         )
-        for position, predictions in found[0].items():
+        for position, predictions in enumerate(found):
             local[position][name] = predictions
     for name in [name for name in parts if name in FEATURE_MODELS]:
         cutoffs = [_windows(len(values), horizon, n_windows) for _, _, values in series]

@@ -36,26 +36,36 @@ def _cut(matrix: np.ndarray | None, length: int, horizon: int) -> np.ndarray | N
     return None if matrix is None else matrix[: length + horizon]
 
 
-def global_backtest(series, name, horizon, windows, level, seed, start=None, drivers=None, driver_names=(),
-                    history_only=()):  # fmt: skip
-    """({series position: {cutoff: predicted mean}}, the last network trained): the network trained at each backtest
-    origin, warm-starting from the one before (every series is cut at the same number of periods before the end).
-    `drivers`: per series its periods and horizon by driver (`forecasting.drivers.driver_matrices`)."""
-    out: dict[int, dict[int, np.ndarray]] = {position: {} for position in range(len(series))}
+def _kept(series, cut: int) -> list[int]:
+    """The positions of the series a backtest origin `cut` periods before the end reads: two periods left, a sale."""
+    return [position for position, (_, _, values) in enumerate(series) if len(values) - cut >= 2 and values.any()]
+
+
+def _cut_inputs(series, kept, cut, horizon, drivers):
+    values = [series[position][2][:-cut] for position in kept]
+    dates = [series[position][1][:-cut] for position in kept]
+    futures = [series[position][1][len(v) : len(v) + horizon] for position, v in zip(kept, values, strict=True)]
+    kept_drivers = (
+        None
+        if drivers is None
+        else [_cut(drivers[position], len(v), horizon) for position, v in zip(kept, values, strict=True)]
+    )
+    return values, dates, futures, kept_drivers
+
+
+def backtest_networks(series, name, horizon, windows, level, seed, start=None, drivers=None, driver_names=(),
+                      history_only=()) -> list[tuple[int, GlobalLSTM]]:  # fmt: skip
+    """The networks of the backtest origins, oldest first, as (periods cut from every series' end, network): each
+    trained on `series` cut there, warm-starting from the one before (the first from `start`). `drivers`: per series
+    its periods and horizon by driver (`forecasting.drivers.driver_matrices`)."""
+    networks: list[tuple[int, GlobalLSTM]] = []
     previous = start
     for w in range(windows, 0, -1):
         cut = w * horizon
-        kept = [position for position, (_, _, values) in enumerate(series) if len(values) - cut >= 2 and values.any()]
+        kept = _kept(series, cut)
         if not kept:
             continue
-        values = [series[position][2][:-cut] for position in kept]
-        dates = [series[position][1][:-cut] for position in kept]
-        futures = [series[position][1][len(v) : len(v) + horizon] for position, v in zip(kept, values, strict=True)]
-        kept_drivers = (
-            None
-            if drivers is None
-            else [_cut(drivers[position], len(v), horizon) for position, v in zip(kept, values, strict=True)]
-        )
+        values, dates, _, kept_drivers = _cut_inputs(series, kept, cut, horizon, drivers)
         model = _model(name, horizon, level, seed, history_only)
         try:
             model.fit(values, dates, warm_start=previous, epochs=WARM_EPOCHS if previous else None,
@@ -64,10 +74,31 @@ def global_backtest(series, name, horizon, windows, level, seed, start=None, dri
             logger.info("%s backtest at %d periods before the end skipped: %s", name, cut, exc)
             continue
         previous = model
+        networks.append((cut, model))
+    return networks
+
+
+def predict_backtests(
+    networks: Sequence[tuple[int, GlobalLSTM]],
+    series: Sequence[Series],
+    horizon: int,
+    drivers: Sequence[np.ndarray | None] | None = None,
+    driver_names: Sequence[str] = (),
+) -> list[dict[int, list[float]]]:
+    """Per series, the predicted means of the `backtest_networks` by cutoff (periods of history before the window).
+    Each series is predicted on its own: the networks may have been trained on other series (a store's sample), and
+    any batch of series gives the same numbers."""
+    out: list[dict[int, list[float]]] = [{} for _ in series]
+    for cut, model in networks:
+        kept = _kept(series, cut)
+        if not kept:
+            continue
+        values, dates, futures, kept_drivers = _cut_inputs(series, kept, cut, horizon, drivers)
         predictions = model.predict(values, dates, futures, drivers=kept_drivers, driver_names=driver_names)
         for position, prediction in zip(kept, predictions, strict=True):
-            out[position][len(series[position][2]) - cut] = prediction["mean"][: min(horizon, cut)]
-    return out, previous
+            mean = np.asarray(prediction["mean"][: min(horizon, cut)], float)
+            out[position][len(series[position][2]) - cut] = mean.tolist()
+    return out
 
 
 def backtest_global(
@@ -85,13 +116,9 @@ def backtest_global(
 
     The network is trained cold at the oldest origin and warm-started from one origin to the next. It never starts
     from a saved network: that one has seen the periods the backtest forecasts, and would flatter itself."""
-    backtests, latest = global_backtest(
-        series, name, horizon, windows, level, seed, None, drivers, driver_names, history_only
-    )
-    as_lists = [
-        {cutoff: np.asarray(mean, float).tolist() for cutoff, mean in backtests[p].items()} for p in range(len(series))
-    ]
-    return as_lists, latest
+    networks = backtest_networks(series, name, horizon, windows, level, seed, None, drivers, driver_names, history_only)
+    latest = networks[-1][1] if networks else None
+    return predict_backtests(networks, series, horizon, drivers, driver_names), latest
 
 
 def fit_final_global(
@@ -110,12 +137,12 @@ def fit_final_global(
     """The global network trained on the whole history (continuing from `warm`, a network of an earlier run or of
     the last backtest origin, when compatible: same horizon, levels and drivers), saved in `model_dir` when given: its
     forecasts per series, or None when it could not be trained."""
-    final = _fit_final_global(
-        series, horizon, freq, tuple(level), seed, warm, model_dir, name, drivers, driver_names, history_only
+    model = train_final_network(
+        series, horizon, tuple(level), seed, warm, model_dir, name, drivers, driver_names, history_only
     )
-    if final is None:
+    if model is None:
         return None
-    return [{key: np.asarray(array, float).tolist() for key, array in p.items()} for p in final]
+    return predict_global(model, series, horizon, freq, level, drivers, driver_names if drivers is not None else ())
 
 
 def fit_global(
@@ -173,14 +200,24 @@ def load_network(model_dir) -> GlobalLSTM | None:
         return None
 
 
-def _fit_final_global(
-    series, horizon, freq, level, seed, warm, model_dir, name="lstm", drivers=None, driver_names=(), history_only=()
-) -> list[dict] | None:
-    model = _model(name, horizon, level, seed, history_only)
-    values = [item[2] for item in series]
-    dates = [item[1] for item in series]
+def train_final_network(
+    series: Sequence[Series],
+    horizon: int,
+    level: Sequence[int],
+    seed: int = 0,
+    warm: GlobalLSTM | None = None,
+    model_dir: str | os.PathLike | None = None,
+    name: str = "lstm",
+    drivers: Sequence[np.ndarray | None] | None = None,
+    driver_names: Sequence[str] = (),
+    history_only: Sequence[str] = (),
+) -> GlobalLSTM | None:
+    """The global network trained on the whole history of `series` (continuing from `warm` when compatible: same
+    horizon, levels and drivers), saved in `model_dir` when given; None when it could not be trained. Its forecasts
+    of any series are `predict_global`'s."""
+    model = _model(name, horizon, tuple(level), seed, history_only)
     # inactive series (no sale in their last year) are forecast as such: windows of zeros would only dilute training
-    active = [position for position, history in enumerate(values) if history.any()]
+    active = [position for position, (_, _, values) in enumerate(series) if values.any()]
     names = list(driver_names) if drivers is not None else []
     try:
         compatible = (
@@ -190,8 +227,8 @@ def _fit_final_global(
             and warm.reads_drivers(names)
         )
         model.fit(
-            [values[position] for position in active],
-            [dates[position] for position in active],
+            [series[position][2] for position in active],
+            [series[position][1] for position in active],
             warm_start=warm if compatible else None,
             epochs=WARM_EPOCHS if compatible else None,
             drivers=None if drivers is None else [drivers[position] for position in active],
@@ -202,5 +239,4 @@ def _fit_final_global(
         return None
     if model_dir is not None:
         model.save(model_dir)
-    futures = [future_periods(index[-1], horizon, freq) for index in dates]
-    return model.predict(values, dates, futures, level, drivers=drivers, driver_names=names)
+    return model

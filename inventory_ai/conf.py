@@ -53,6 +53,9 @@ DEFAULTS: dict[str, Any] = {
     # sample beyond it, and then forecast every SKU chunk by chunk: a retrain's memory and time stay bounded whatever
     # the store's size (on the shared data sets every SKU is learnt from).
     "FEATURE_MODEL_MAX_SERIES": 5000,
+    # The global network likewise learns from at most this many SKUs (a seeded sample beyond it; it reads at most
+    # 200,000 windows of them) and then forecasts every SKU chunk by chunk.
+    "NETWORK_MAX_SERIES": 5000,
     # Seed of every random part of training (the network's initial weights and batches).
     "RETRAIN_SEED": 0,
     # The STORAGES entry of the model registry.

@@ -72,8 +72,8 @@ def test_a_full_run_forecasts_every_sku_once_and_matches_the_engine(shop, small_
 def test_a_big_store_gets_the_level_calibration_the_engine_fits(shop, small_options, monkeypatch, settings):
     # given a store of 120 SKUs (enough to calibrate) whose network is left out to keep the test fast
     settings.INVENTORY_AI = {**settings.INVENTORY_AI, "RETRAIN_CHUNK_SIZE": 50}
-    monkeypatch.setattr(network, "backtest_global", lambda series, *args, **kwargs: ([{} for _ in series], None))
-    monkeypatch.setattr(network, "fit_final_global", lambda *args, **kwargs: None)
+    monkeypatch.setattr(network, "backtest_networks", lambda *args, **kwargs: [])
+    monkeypatch.setattr(network, "train_final_network", lambda *args, **kwargs: None)
     seed_demand(shop, 120, weeks=60, seed=5)
 
     # when it is retrained in chunks
@@ -395,7 +395,7 @@ def test_a_chunk_counts_the_starts_of_each_step_apart(shop, small_options):
 
 def test_a_network_part_whose_process_keeps_dying_is_left_out(shop, small_options, monkeypatch):
     # given a store big enough for the network whose backtest part was started three times already
-    monkeypatch.setattr(network, "fit_final_global", lambda *args, **kwargs: None)
+    monkeypatch.setattr(network, "train_final_network", lambda *args, **kwargs: None)
     seed_demand(shop, 102, weeks=20)
     run = retraining.start_retrain(shop, trigger="test")
     retraining.plan_run(run.pk)
@@ -420,8 +420,8 @@ def test_the_network_is_not_trained_when_too_few_selling_skus_could_use_it(shop,
     def refuse(*args, **kwargs):
         raise AssertionError("the network was trained")
 
-    monkeypatch.setattr(network, "backtest_global", refuse)
-    monkeypatch.setattr(network, "fit_final_global", refuse)
+    monkeypatch.setattr(network, "backtest_networks", refuse)
+    monkeypatch.setattr(network, "train_final_network", refuse)
     seed_demand(shop, 102, weeks=66)
     run = retraining.start_retrain(shop, trigger="test")
     retraining.plan_run(run.pk)

@@ -13,6 +13,7 @@ from django.core.management.base import CommandError
 from inventory_ai.choices import RunStatus
 from inventory_ai.models import Forecast, ForecastResult, ForecastRun, ForecastRunChunk, ReorderSuggestion
 from inventory_ai.services import model_registry, retraining
+from inventory_ai.services.retraining.steps import chunk_file
 from tests.retrain_helpers import seed_demand
 
 pytestmark = pytest.mark.worker
@@ -44,7 +45,10 @@ def test_a_store_is_retrained_by_a_worker_with_the_global_network(shop, start_wo
     assert ForecastResult.objects.filter(run=run).count() == 120
     assert Forecast.objects.filter(run=run).count() == 120 * run.horizon
     assert model_registry.storage().exists(f"{run.artifacts}/config.json")
-    assert model_registry.read_json(run.artifacts, retraining.GLOBAL_FILES["final"]).keys() == {
+    forecast_by_network = {}
+    for index in run.chunks.values_list("index", flat=True):
+        forecast_by_network.update(model_registry.read_json(run.artifacts, chunk_file(retraining.GLOBAL_FINAL, index)))
+    assert forecast_by_network.keys() == {
         str(pk) for pk in ForecastResult.objects.filter(run=run).values_list("variant_id", flat=True)
     }
     # and the new forecast was turned into restock suggestions (no stock recorded: every seller needs an order)

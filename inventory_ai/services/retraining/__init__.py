@@ -33,12 +33,11 @@ from inventory_ai.services.retraining.starting import (
     start_or_plan,
     start_retrain,
 )
-from inventory_ai.services.retraining.steps import GLOBAL_BACKTEST, GLOBAL_FILES, GLOBAL_FINAL, NETWORK_FILES
+from inventory_ai.services.retraining.steps import GLOBAL_BACKTEST, GLOBAL_FINAL, NETWORK_FILES
 from inventory_ai.services.retraining.upkeep import fail_stalled_runs, prune_runs
 
 __all__ = [
     "GLOBAL_BACKTEST",
-    "GLOBAL_FILES",
     "GLOBAL_FINAL",
     "NETWORK_FILES",
     "RetrainAlreadyRunning",

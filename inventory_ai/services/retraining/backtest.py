@@ -30,7 +30,6 @@ from inventory_ai.services.retraining.phases import advance, enqueue_outstanding
 from inventory_ai.services.retraining.steps import (
     FEATURE_MODELS_FILE,
     GLOBAL_BACKTEST,
-    GLOBAL_FILES,
     GLOBAL_FINAL,
     NETWORK_FILES,
     chunk_file,
@@ -107,84 +106,129 @@ def train_global_model(run_id: int, part: str = GLOBAL_FINAL) -> str:
         )
     status, note = StepStatus.DONE, ""
     try:
-        # read chunk by chunk: the store's whole daily history never sits in one frame, only its prepared series
-        series, drivers, driver_names = network_inputs(run)
-        reading = {"drivers": drivers, "driver_names": driver_names}
-        levels = tuple(run.levels)
-        learners = selection.network_learners((values for _, _, values in series), season_cycles(run.freq))
         if not network_available():
             note = f"global network ({part}): not trained: TensorFlow is not installed on this platform"
             return _finish_global_part(run_id, part, StepStatus.SKIPPED, note, started)
-        if run.kind != RunKind.REFRESH and learners < selection.GLOBAL_MIN_SERIES:
-            # the plan counts the SKUs that sold in the last year; of those, seasonal ones are not the network's
-            note = (
-                f"global network ({part}): not trained: {learners} SKUs could use it (seasonal SKUs are forecast by "
-                f"models that read their year), fewer than {selection.GLOBAL_MIN_SERIES}"
-            )
-            return _finish_global_part(run_id, part, StepStatus.SKIPPED, note, started)
+        chunks = list(run.chunks.order_by("index").values_list("index", "variant_ids"))
+        ids = sorted((variant_id for _, chunk_ids in chunks for variant_id in chunk_ids), key=str)
+        levels, seed = tuple(run.levels), get_option("RETRAIN_SEED")
         with tempfile.TemporaryDirectory(prefix="inventory-ai-network-") as folder:
-            if part == GLOBAL_BACKTEST:
-                backtests, _ = network.backtest_global(
-                    series,
-                    run.horizon,
-                    levels,
-                    windows=get_option("FORECAST_BACKTEST_WINDOWS"),
-                    seed=get_option("RETRAIN_SEED"),
-                    history_only=HISTORY_ONLY,
-                    **reading,
-                )
-                results = {
-                    str(uid): {str(cutoff): mean for cutoff, mean in by_cutoff.items()}
-                    for (uid, _, _), by_cutoff in zip(series, backtests, strict=True)
-                }
-            else:
+            if run.kind == RunKind.REFRESH:
+                # no training: the last full run's network forecasts the refreshed SKUs
                 warm = None
                 if run.warm_start_run is not None:
                     model_registry.download(run.warm_start_run.artifacts, Path(folder) / "warm", NETWORK_FILES)
                     warm = network.load_network(Path(folder) / "warm")
-                if run.kind == RunKind.REFRESH:
-                    forecasts = (
-                        network.predict_global(warm, series, run.horizon, run.freq, levels, **reading) if warm else None
+                usable = warm is not None and warm.horizon == run.horizon and set(levels) <= set(warm.levels)
+                if not usable:
+                    return _finish_global_part(run_id, part, StepStatus.FAILED, _unusable(part), started)
+                warm.save(Path(folder) / "out")  # the refresh run carries the network on to the next one
+                model_registry.upload(run.artifacts, Path(folder) / "out")
+                names = list(getattr(warm, "driver_names_", []))
+                predict = _final_predictor(run, warm, levels, names)
+            else:
+                # trained on a seeded sample of the SKUs beyond a size, read chunk by chunk; then every SKU is
+                # predicted a chunk at a time, so memory does not grow with the store's size
+                sample = training_sample(len(ids), int(get_option("NETWORK_MAX_SERIES")), seed)
+                taught, drivers, names = network_inputs(run, [ids[p] for p in sample])
+                learners = _learners(run, taught, ids, sample)
+                if learners < selection.GLOBAL_MIN_SERIES:
+                    # the plan counts the SKUs that sold in the last year; of those, seasonal ones are not the
+                    # network's
+                    note = (
+                        f"global network ({part}): not trained: {learners} SKUs could use it (seasonal SKUs are "
+                        f"forecast by models that read their year), fewer than {selection.GLOBAL_MIN_SERIES}"
                     )
-                    if forecasts is not None:
-                        warm.save(Path(folder) / "out")  # the refresh run carries the network on to the next one
+                    return _finish_global_part(run_id, part, StepStatus.SKIPPED, note, started)
+                reading = {"drivers": drivers, "driver_names": names or (), "history_only": HISTORY_ONLY}
+                if part == GLOBAL_BACKTEST:
+                    windows = get_option("FORECAST_BACKTEST_WINDOWS")
+                    networks = network.backtest_networks(taught, "lstm", run.horizon, windows, levels, seed, **reading)
+                    predict = _backtest_predictor(run, networks, names) if networks else None
                 else:
-                    forecasts = network.fit_final_global(
-                        series, run.horizon, run.freq, levels, get_option("RETRAIN_SEED"), warm, Path(folder) / "out",
-                        history_only=HISTORY_ONLY, **reading,
-                    )  # fmt: skip
-                results = None
-                if forecasts is not None:
-                    model_registry.upload(run.artifacts, Path(folder) / "out")
-                    results = {str(uid): f for (uid, _, _), f in zip(series, forecasts, strict=True)}
-        if not results or not any(results.values()):
-            status, note = StepStatus.FAILED, f"global network ({part}): not trained or not usable; local models only"
-        else:
-            model_registry.write_json(run.artifacts, GLOBAL_FILES[part], results)
-            for index, ids in run.chunks.values_list("index", "variant_ids"):
-                share = {str(v): results[str(v)] for v in ids if str(v) in results}
+                    warm = None
+                    if run.warm_start_run is not None:
+                        model_registry.download(run.warm_start_run.artifacts, Path(folder) / "warm", NETWORK_FILES)
+                        warm = network.load_network(Path(folder) / "warm")
+                    final = network.train_final_network(
+                        taught, run.horizon, levels, seed, warm, Path(folder) / "out", **reading
+                    )
+                    if final is not None:
+                        model_registry.upload(run.artifacts, Path(folder) / "out")
+                    predict = _final_predictor(run, final, levels, names) if final is not None else None
+                del taught, drivers, reading
+                if predict is None:
+                    return _finish_global_part(run_id, part, StepStatus.FAILED, _unusable(part), started)
+            usable = False
+            for index, chunk_ids in chunks:
+                series, drivers, _ = network_inputs(run, sorted(chunk_ids, key=str), names)
+                share = {str(uid): found for (uid, _, _), found in zip(series, predict(series, drivers), strict=True)}
+                usable = usable or any(share.values())
                 model_registry.write_json(run.artifacts, chunk_file(part, index), share)
+        if not usable:
+            status, note = StepStatus.FAILED, _unusable(part)
     except Exception as exc:  # the run goes on with local models; the error is kept on the run
         logger.exception("the global network (%s) of run %s failed", part, run_id)
         status, note = StepStatus.FAILED, f"global network ({part}): {type(exc).__name__}: {exc}"
     return _finish_global_part(run_id, part, status, note, started)
 
 
-def network_inputs(run) -> tuple[list, list | None, list[str]]:
-    """Every SKU's prepared series and drivers (float32: they live beside the whole store's panel), chunk by chunk,
-    sorted by SKU; each chunk's drivers laid out in the first chunk's order of names."""
-    series, drivers, names = [], [], None
-    for ids in run.chunks.values_list("variant_ids", flat=True):
-        chunk = read_series(run, ids)
+def _unusable(part: str) -> str:
+    return f"global network ({part}): not trained or not usable; local models only"
+
+
+def _learners(run: ForecastRun, taught: list, ids: list, sample: list[int]) -> int:
+    """How many of the run's SKUs the network could be given (`selection.network_learners`): counted on the training
+    sample, and over the rest of the SKUs (read a chunk at a time) only when the sample alone holds too few."""
+    cycles = season_cycles(run.freq)
+    learners = selection.network_learners((values for _, _, values in taught), cycles)
+    if learners >= selection.GLOBAL_MIN_SERIES or len(sample) == len(ids):
+        return learners
+    taken = set(sample)
+    rest = [variant_id for position, variant_id in enumerate(ids) if position not in taken]
+    for start in range(0, len(rest), READ_CHUNK):
+        part = read_series(run, rest[start : start + READ_CHUNK])
+        learners += selection.network_learners((values for _, _, values in part), cycles)
+    return learners
+
+
+def _backtest_predictor(run: ForecastRun, networks, names: list[str]):
+    """Per series of a chunk, the backtest networks' predicted means by cutoff (JSON keys)."""
+
+    def predict(series, drivers):
+        found = network.predict_backtests(networks, series, run.horizon, drivers, names)
+        return [{str(cutoff): mean for cutoff, mean in by_cutoff.items()} for by_cutoff in found]
+
+    return predict
+
+
+def _final_predictor(run: ForecastRun, model, levels: tuple[int, ...], names: list[str]):
+    """Per series of a chunk, the network's forecast (`{"mean": [...], "lo-80": [...], ...}`)."""
+
+    def predict(series, drivers):
+        return network.predict_global(model, series, run.horizon, run.freq, levels, drivers, names) or [{}] * len(
+            series
+        )
+
+    return predict
+
+
+def network_inputs(run, variant_ids: list, names: list[str] | None = None) -> tuple[list, list | None, list[str]]:
+    """The prepared series and drivers (float32) of these SKUs, read `READ_CHUNK` at a time, sorted by SKU; the
+    drivers laid out in the order of `names`, or else of the first part's names. Drivers are None when none are
+    read (or `names` is empty: a network trained without them)."""
+    series, drivers = [], []
+    for start in range(0, len(variant_ids), READ_CHUNK):
+        chunk = read_series(run, variant_ids[start : start + READ_CHUNK])
         chunk_names, matrices = read_drivers(run, chunk)
         if names is None and chunk_names:
             names = list(chunk_names)
-        laid = laid_out(chunk_names, matrices, names) if names is not None else [None] * len(chunk)
+        laid = laid_out(chunk_names, matrices, names) if names else [None] * len(chunk)
         for item, matrix in zip(chunk, laid, strict=True):
             series.append(item)
             drivers.append(None if matrix is None else matrix.astype(np.float32))
     order = sorted(range(len(series)), key=lambda position: str(series[position][0]))
-    if names is None:
+    if not names:
         return [series[p] for p in order], None, []
     return [series[p] for p in order], [drivers[p] for p in order], names
 
@@ -298,8 +342,8 @@ def _feature_drivers(run: ForecastRun, plan: pipeline.Plan, series: list) -> tup
 
 
 def training_sample(count: int, most: int, seed: int) -> list[int]:
-    """The positions of the series the feature models learn from: all of them up to `most`, else an even seeded
-    sample of `most` (in their order)."""
+    """The positions of the series a store-wide model (the feature models, the network) learns from: all of them up
+    to `most`, else an even seeded sample of `most` (in their order)."""
     if count <= most:
         return list(range(count))
     return sorted(np.random.default_rng(seed).choice(count, size=most, replace=False).tolist())

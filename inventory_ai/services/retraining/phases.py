@@ -87,10 +87,9 @@ def advance(run: ForecastRun) -> None:
         if StepStatus.PENDING in steps or run.chunks.filter(backtest_status=StepStatus.PENDING).exists():
             return
         if run.kind == RunKind.FULL:
-            glob = global_results(run)
             evidence, global_backtests = [], []
             for index, chunk_evidence in run.chunks.values_list("index", "evidence"):
-                features = feature_results(run, index)
+                features, glob = feature_results(run, index), global_results(run, index)
                 for variant_id, item in chunk_evidence.items():
                     if variant_id.startswith("_"):
                         continue

@@ -40,7 +40,6 @@ NETWORK_FILES = ("config.json", "model.weights.h5")
 GLOBAL_BACKTEST, GLOBAL_FINAL = "backtest", "final"
 
 # The network's results in the registry: all series in one file (model choice reads it), and each chunk's share.
-GLOBAL_FILES = {GLOBAL_BACKTEST: "global-backtest.json", GLOBAL_FINAL: "global-forecast.json"}
 
 
 def chunk_file(part: str, index: int) -> str:
@@ -136,9 +135,9 @@ def saved_states(run: ForecastRun | None) -> dict[str, dict]:
     return model_registry.read_json(run.artifacts, pipeline.STATES_FILE) or {}
 
 
-def global_results(run: ForecastRun, index: int | None = None) -> dict[str, dict]:
-    """The network's results by variant id, `{"backtest": {cutoff: means}, "forecast": {...}}` (a part missing when
-    it failed or was skipped): all series, or those of one chunk."""
+def global_results(run: ForecastRun, index: int) -> dict[str, dict]:
+    """The network's results for chunk `index` by variant id, `{"backtest": {cutoff: means}, "forecast": {...}}` (a
+    part missing when it failed or was skipped)."""
     out: dict[str, dict] = {}
     for part, status, key in (
         (GLOBAL_BACKTEST, run.global_backtest_status, "backtest"),
@@ -146,8 +145,7 @@ def global_results(run: ForecastRun, index: int | None = None) -> dict[str, dict
     ):
         if status != StepStatus.DONE:
             continue
-        name = GLOBAL_FILES[part] if index is None else chunk_file(part, index)
-        for variant_id, value in (model_registry.read_json(run.artifacts, name) or {}).items():
+        for variant_id, value in (model_registry.read_json(run.artifacts, chunk_file(part, index)) or {}).items():
             out.setdefault(variant_id, {})[key] = value
     return out
 
