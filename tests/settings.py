@@ -25,6 +25,9 @@ def _split_for_parallel_runner() -> None:
         return
     index = int(runner[2:])
     os.environ["INVENTORY_AI_VAR_DIR"] = str(Path(os.environ["INVENTORY_AI_VAR_DIR"]) / runner)
+    # the model registry too: every process's test database numbers its first store's first run 1, and the runs'
+    # artefacts (`<store>/<run>`) would be one folder that the processes' runs write and prune under each other
+    os.environ["MODEL_STORAGE_DIR"] = str(Path(os.environ["MODEL_STORAGE_DIR"]) / runner)
     broker = os.environ.get("CELERY_BROKER_URL", "")
     if broker.startswith(("redis://", "rediss://")):
         from urllib.parse import urlsplit, urlunsplit
@@ -36,10 +39,10 @@ def _split_for_parallel_runner() -> None:
     os.environ["INVENTORY_AI_TEST_SPLIT"] = runner
 
 
-_split_for_parallel_runner()
-
-# One model registry folder per test session, shared with the worker processes the tests start (they inherit it).
+# One model registry folder per test session (per process of a parallel run), shared with the worker processes the
+# tests start (they inherit it).
 os.environ.setdefault("MODEL_STORAGE_DIR", tempfile.mkdtemp(prefix="inventory-ai-test-models-"))
+_split_for_parallel_runner()
 
 from inventory_ai.settings import *  # noqa: E402, F403
 
