@@ -110,59 +110,17 @@ def train_global_model(run_id: int, part: str = GLOBAL_FINAL) -> str:
             note = f"global network ({part}): not trained: TensorFlow is not installed on this platform"
             return _finish_global_part(run_id, part, StepStatus.SKIPPED, note, started)
         chunks = list(run.chunks.order_by("index").values_list("index", "variant_ids"))
-        ids = sorted((variant_id for _, chunk_ids in chunks for variant_id in chunk_ids), key=str)
-        levels, seed = tuple(run.levels), get_option("RETRAIN_SEED")
         with tempfile.TemporaryDirectory(prefix="inventory-ai-network-") as folder:
-            if run.kind == RunKind.REFRESH:
-                # no training: the last full run's network forecasts the refreshed SKUs
-                warm = None
-                if run.warm_start_run is not None:
-                    model_registry.download(run.warm_start_run.artifacts, Path(folder) / "warm", NETWORK_FILES)
-                    warm = network.load_network(Path(folder) / "warm")
-                usable = warm is not None and warm.horizon == run.horizon and set(levels) <= set(warm.levels)
-                if not usable:
-                    return _finish_global_part(run_id, part, StepStatus.FAILED, _unusable(part), started)
-                warm.save(Path(folder) / "out")  # the refresh run carries the network on to the next one
-                model_registry.upload(run.artifacts, Path(folder) / "out")
-                names = list(getattr(warm, "driver_names_", []))
-                predict = _final_predictor(run, warm, levels, names)
-            else:
-                # trained on a seeded sample of the SKUs beyond a size, read chunk by chunk; then every SKU is
-                # predicted a chunk at a time, so memory does not grow with the store's size
-                sample = training_sample(len(ids), int(get_option("NETWORK_MAX_SERIES")), seed)
-                taught, drivers, names = network_inputs(run, [ids[p] for p in sample])
-                learners = _learners(run, taught, ids, sample)
-                if learners < selection.GLOBAL_MIN_SERIES:
-                    # the plan counts the SKUs that sold in the last year; of those, seasonal ones are not the
-                    # network's
-                    note = (
-                        f"global network ({part}): not trained: {learners} SKUs could use it (seasonal SKUs are "
-                        f"forecast by models that read their year), fewer than {selection.GLOBAL_MIN_SERIES}"
-                    )
-                    return _finish_global_part(run_id, part, StepStatus.SKIPPED, note, started)
-                reading = {"drivers": drivers, "driver_names": names or (), "history_only": HISTORY_ONLY}
-                if part == GLOBAL_BACKTEST:
-                    windows = get_option("FORECAST_BACKTEST_WINDOWS")
-                    networks = network.backtest_networks(taught, "lstm", run.horizon, windows, levels, seed, **reading)
-                    predict = _backtest_predictor(run, networks, names) if networks else None
-                else:
-                    warm = None
-                    if run.warm_start_run is not None:
-                        model_registry.download(run.warm_start_run.artifacts, Path(folder) / "warm", NETWORK_FILES)
-                        warm = network.load_network(Path(folder) / "warm")
-                    final = network.train_final_network(
-                        taught, run.horizon, levels, seed, warm, Path(folder) / "out", **reading
-                    )
-                    if final is not None:
-                        model_registry.upload(run.artifacts, Path(folder) / "out")
-                    predict = _final_predictor(run, final, levels, names) if final is not None else None
-                del taught, drivers, reading
-                if predict is None:
-                    return _finish_global_part(run_id, part, StepStatus.FAILED, _unusable(part), started)
+            predict, names, skipped = _network_predictor(run, part, chunks, Path(folder))
+            if predict is None:
+                status = StepStatus.SKIPPED if skipped else StepStatus.FAILED
+                return _finish_global_part(run_id, part, status, skipped or _unusable(part), started)
+            # every SKU predicted a chunk at a time, so memory does not grow with the store's size
             usable = False
             for index, chunk_ids in chunks:
-                series, drivers, _ = network_inputs(run, sorted(chunk_ids, key=str), names)
-                share = {str(uid): found for (uid, _, _), found in zip(series, predict(series, drivers), strict=True)}
+                series, drivers, _ = network_inputs(run, chunk_ids, names)
+                found = predict(series, drivers)
+                share = {str(uid): result for (uid, _, _), result in zip(series, found, strict=True)}
                 usable = usable or any(share.values())
                 model_registry.write_json(run.artifacts, chunk_file(part, index), share)
         if not usable:
@@ -171,6 +129,56 @@ def train_global_model(run_id: int, part: str = GLOBAL_FINAL) -> str:
         logger.exception("the global network (%s) of run %s failed", part, run_id)
         status, note = StepStatus.FAILED, f"global network ({part}): {type(exc).__name__}: {exc}"
     return _finish_global_part(run_id, part, status, note, started)
+
+
+def _network_predictor(run: ForecastRun, part: str, chunks: list, folder: Path):
+    """(predict, driver names, why skipped) for one part of the network: `predict(series, drivers)` gives a chunk's
+    results. A full run trains it on a seeded sample of at most NETWORK_MAX_SERIES SKUs (read chunk by chunk); a
+    refresh reuses the last full run's network. `predict` is None when the part was skipped (the reason given) or
+    could not be trained or used (no reason). The trained network is saved in the run's artefacts."""
+    levels, seed = tuple(run.levels), get_option("RETRAIN_SEED")
+    if run.kind == RunKind.REFRESH:
+        warm = _warm_network(run, folder)
+        if warm is None or warm.horizon != run.horizon or not set(levels) <= set(warm.levels):
+            return None, [], ""
+        warm.save(folder / "out")  # the refresh run carries the network on to the next one
+        model_registry.upload(run.artifacts, folder / "out")
+        names = list(warm.driver_names_)
+        return _final_predictor(run, warm, levels, names), names, ""
+    ids = sorted((variant_id for _, chunk_ids in chunks for variant_id in chunk_ids), key=str)
+    sample = training_sample(len(ids), int(get_option("NETWORK_MAX_SERIES")), seed)
+    taught, drivers, names = network_inputs(run, [ids[p] for p in sample])
+    learners = _learners(run, taught, ids, sample)
+    if learners < selection.GLOBAL_MIN_SERIES:
+        # the plan counts the SKUs that sold in the last year; of those, seasonal ones are not the network's
+        return (
+            None,
+            names,
+            (
+                f"global network ({part}): not trained: {learners} SKUs could use it (seasonal SKUs are forecast by "
+                f"models that read their year), fewer than {selection.GLOBAL_MIN_SERIES}"
+            ),
+        )
+    reading = {"drivers": drivers, "driver_names": names, "history_only": HISTORY_ONLY}
+    if part == GLOBAL_BACKTEST:
+        windows = get_option("FORECAST_BACKTEST_WINDOWS")
+        networks = network.backtest_networks(taught, "lstm", run.horizon, windows, levels, seed, **reading)
+        return (_backtest_predictor(run, networks, names) if networks else None), names, ""
+    final = network.train_final_network(
+        taught, run.horizon, levels, seed, _warm_network(run, folder), folder / "out", **reading
+    )
+    if final is None:
+        return None, names, ""
+    model_registry.upload(run.artifacts, folder / "out")
+    return _final_predictor(run, final, levels, names), names, ""
+
+
+def _warm_network(run: ForecastRun, folder: Path):
+    """The network of the run this one warm-starts from, or None."""
+    if run.warm_start_run is None:
+        return None
+    model_registry.download(run.warm_start_run.artifacts, folder / "warm", NETWORK_FILES)
+    return network.load_network(folder / "warm")
 
 
 def _unusable(part: str) -> str:
