@@ -39,10 +39,10 @@ NETWORK_FILES = ("config.json", "model.weights.h5")
 
 GLOBAL_BACKTEST, GLOBAL_FINAL = "backtest", "final"
 
-# The network's results in the registry: all series in one file (model choice reads it), and each chunk's share.
-
 
 def chunk_file(part: str, index: int) -> str:
+    """The registry file of the network's `part` results for chunk `index` (model choice and the chunk's forecast read
+    it)."""
     return f"global-chunks/{part}-{index}.json"
 
 
