@@ -53,13 +53,13 @@ def _cut_inputs(series, kept, cut, horizon, drivers):
     return values, dates, futures, kept_drivers
 
 
-def backtest_networks(series, name, horizon, windows, level, seed, start=None, drivers=None, driver_names=(),
+def backtest_networks(series, name, horizon, windows, level, seed, drivers=None, driver_names=(),
                       history_only=()) -> list[tuple[int, GlobalLSTM]]:  # fmt: skip
     """The networks of the backtest origins, oldest first, as (periods cut from every series' end, network): each
-    trained on `series` cut there, warm-starting from the one before (the first from `start`). `drivers`: per series
+    trained on `series` cut there, warm-starting from the one before (the first cold). `drivers`: per series
     its periods and horizon by driver (`forecasting.drivers.driver_matrices`)."""
     networks: list[tuple[int, GlobalLSTM]] = []
-    previous = start
+    previous = None
     for w in range(windows, 0, -1):
         cut = w * horizon
         kept = _kept(series, cut)
@@ -116,7 +116,7 @@ def backtest_global(
 
     The network is trained cold at the oldest origin and warm-started from one origin to the next. It never starts
     from a saved network: that one has seen the periods the backtest forecasts, and would flatter itself."""
-    networks = backtest_networks(series, name, horizon, windows, level, seed, None, drivers, driver_names, history_only)
+    networks = backtest_networks(series, name, horizon, windows, level, seed, drivers, driver_names, history_only)
     latest = networks[-1][1] if networks else None
     return predict_backtests(networks, series, horizon, drivers, driver_names), latest
 
