@@ -528,3 +528,18 @@ def test_the_variant_page_draws_the_price_and_the_weather_under_the_demand_chart
     old, recent = period_drivers(variant, weeks, today)
     assert (old.price, old.on_sale, recent.price, recent.on_sale) == (10.0, False, 8.0, True)
     assert recent.precipitation == sum(float(offset % 3) for offset in range(-13, -6))
+
+
+def test_the_statistical_member_of_a_pair_is_the_base_of_its_reasons():
+    from inventory_ai.selectors.reasons import forecast_reasons
+
+    # given the explanation of a forecast averaging the trees with IMAPA: the trees' groups, and IMAPA's half of the
+    # forecast under its own name (its reading of the SKU's own sales)
+    explanation = {"level": [5, 5], "promotion": [2, 2], "imapa": [9, 9]}
+
+    reasons = forecast_reasons(explanation)
+
+    # then only the promotion is a reason, measured against everything else, IMAPA's half included (before, IMAPA's
+    # half read as "+129% from imapa")
+    assert [reason.group for reason in reasons] == ["promotions"]
+    assert reasons[0].percent == pytest.approx(100 * 4 / 28)

@@ -32,6 +32,7 @@ from django.utils.translation import gettext_lazy, ngettext
 
 from inventory_ai.choices import ServiceMeasure
 from inventory_ai.models import DemandEvent
+from inventory_ai.selectors.model_names import MODELS, MOVING_AVERAGE
 from inventory_ai.text import day_month, number, percent, speaks_english
 
 VERSION = 1
@@ -188,13 +189,14 @@ def forecast_reasons(explanation: dict[str, list[float]], events: Sequence[Deman
     """The largest effects in a forecast's explanation (what each driver group adds per period, in units), in
     plain words: "+38% from promotions (Black Friday, 27 Nov–30 Nov)". Groups that read the same way (the weather's
     temperature, rain and snow) are told together; the level (the SKU's own recent sales) is the base, not a
-    reason. Empty without an explanation."""
+    reason, and so is the share of a statistical model averaged with a feature model (`lightgbm+imapa`: IMAPA's half
+    is its reading of the SKU's own sales). Empty without an explanation."""
     if not explanation:
         return []
     total = float(np.sum([np.sum(values) for values in explanation.values()]))
     merged: dict[str, float] = {}
     for group, values in explanation.items():
-        if group == "level":
+        if group == "level" or group in MODELS or MOVING_AVERAGE.match(group):
             continue
         effect = GROUP_EFFECTS.get(group, group)
         merged[effect] = merged.get(effect, 0.0) + float(np.sum(values))
