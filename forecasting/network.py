@@ -121,30 +121,6 @@ def backtest_global(
     return predict_backtests(networks, series, horizon, drivers, driver_names), latest
 
 
-def fit_final_global(
-    series: Sequence[Series],
-    horizon: int,
-    freq: str,
-    level: Sequence[int],
-    seed: int = 0,
-    warm: GlobalLSTM | None = None,
-    model_dir: str | os.PathLike | None = None,
-    name: str = "lstm",
-    drivers: Sequence[np.ndarray | None] | None = None,
-    driver_names: Sequence[str] = (),
-    history_only: Sequence[str] = (),
-) -> list[dict] | None:
-    """The global network trained on the whole history (continuing from `warm`, a network of an earlier run or of
-    the last backtest origin, when compatible: same horizon, levels and drivers), saved in `model_dir` when given: its
-    forecasts per series, or None when it could not be trained."""
-    model = train_final_network(
-        series, horizon, tuple(level), seed, warm, model_dir, name, drivers, driver_names, history_only
-    )
-    if model is None:
-        return None
-    return predict_global(model, series, horizon, freq, level, drivers, driver_names if drivers is not None else ())
-
-
 def fit_global(
     series: Sequence[Series],
     horizon: int,
@@ -159,14 +135,19 @@ def fit_global(
     driver_names: Sequence[str] = (),
     history_only: Sequence[str] = (),
 ) -> tuple[list[dict[int, list[float]]], list[dict] | None]:
-    """`backtest_global` then `fit_final_global` in one process: the final fit continues from `warm` (a saved
-    network) or else from the last backtest origin's network. `windows=0`: no backtest."""
+    """`backtest_global`, then the network trained on the whole history (`train_final_network`, continuing from
+    `warm`, a saved network, or else from the last backtest origin's) and its forecasts per series (None when it
+    could not be trained), in one process. `windows=0`: no backtest."""
     reading = (drivers, driver_names, history_only)
     if windows:
         backtests, latest = backtest_global(series, horizon, level, windows, seed, name, *reading)
     else:
         backtests, latest = [{} for _ in series], None
-    return backtests, fit_final_global(series, horizon, freq, level, seed, warm or latest, model_dir, name, *reading)
+    model = train_final_network(series, horizon, tuple(level), seed, warm or latest, model_dir, name, *reading)
+    if model is None:
+        return backtests, None
+    names = driver_names if drivers is not None else ()
+    return backtests, predict_global(model, series, horizon, freq, level, drivers, names)
 
 
 def predict_global(

@@ -72,7 +72,7 @@ def seasonal_store() -> pd.DataFrame:
 def test_auto_lifts_the_items_with_a_year_end_signature_while_the_season_ramps(monkeypatch):
     # given a store in its autumn ramp (the global network left out to keep the test fast)
     monkeypatch.setattr(network, "backtest_global", lambda series, *args, **kwargs: ([{} for _ in series], None))
-    monkeypatch.setattr(network, "fit_final_global", lambda *args, **kwargs: None)
+    monkeypatch.setattr(network, "train_final_network", lambda *args, **kwargs: None)
     history = seasonal_store()
     # when it is forecast with and without the calibration
     plain = forecast_many(history, horizon=4, freq="W-SUN", level=(80,), calibrate=False).set_index(["unique_id", "ds"])
