@@ -62,13 +62,20 @@ def manage(args: list[str], env: dict[str, str]) -> str:
 
 class Worker:
     def __init__(
-        self, env: dict[str, str], log_dir: Path, name: str, queues: str = QUEUES, concurrency: int = 1
+        self,
+        env: dict[str, str],
+        log_dir: Path,
+        name: str,
+        queues: str = QUEUES,
+        concurrency: int = 1,
+        prefix: tuple[str, ...] = (),
     ) -> None:
+        """`prefix`: a command the worker runs under (`chrt --idle 0`, say)."""
         self.log_path = log_dir / f"{name}.log"
         self._log = open(self.log_path, "ab")  # noqa: SIM115  (closed in stop)
         self.process = subprocess.Popen(
             [
-                sys.executable, "-m", "celery", "-A", "inventory_ai", "worker", "--queues", queues,
+                *prefix, sys.executable, "-m", "celery", "-A", "inventory_ai", "worker", "--queues", queues,
                 "--pool", "prefork", "--concurrency", str(concurrency), "--loglevel", "INFO",
                 "--hostname", f"{name}-{uuid.uuid4().hex[:6]}@%h", "--without-gossip", "--without-mingle",
             ],

@@ -8,14 +8,16 @@ store gets its own share of the catalogue and the invoices that hold it), import
 import_orders` into the database `inventory_ai_bench_stores` (once; `--reload` starts again), then runs the
 deployment's layout of docker-compose.yml on this machine: gunicorn, the short-work worker (`default,webhooks,push`,
 one process) and the long-work worker (`training,sync,ml`, `--training-processes`; in a CPU control group of
-`--long-work-shares`, as docker-compose.yml's `cpu_shares` puts it, where this machine allows one). Each store's full
-retrain starts at its slot of a night compressed into `--window` seconds (store i of n at i/n of it, as beat spreads
-them over RETRAIN_WINDOW_HOURS), as of `--as-of`. Meanwhile a client posts signed order webhooks to random stores at
-`--rate` per second; each one's latency is from its post to its order applied (the event's `processed_at`).
+`--long-work-shares`, as docker-compose.yml's `cpu_shares` puts it, where this machine allows one; with
+`--long-work-policy idle`, also at the kernel's idle scheduling policy, which any other process preempts at once).
+Each store's full retrain starts at its slot of a night compressed into `--window` seconds (store i of n at i/n of
+it, as beat spreads them over RETRAIN_WINDOW_HOURS), as of `--as-of`. Meanwhile a client posts signed order webhooks
+to random stores at `--rate` per second; each one's latency is from its post to its order applied (the event's
+`processed_at`).
 
 Prints per store the retrain's wait (queued to started) and duration, whether every retrain ended within the window,
-the spread of durations (fairness: the slowest over the median), and the webhooks' latency p50/p99 while nothing
-else runs and while the retrains run.
+the spread of durations (fairness: the slowest over the median), and the webhooks' latency p50/p90/p95/p99 while
+nothing else runs and while the retrains run.
 """
 
 from __future__ import annotations
@@ -172,6 +174,17 @@ def release_cpu_group(group: Path | None) -> None:
             time.sleep(0.5)
 
 
+def policy_name(pid: int) -> str:
+    """A process's scheduling policy by name (SCHED_IDLE: it runs only when nothing else of the machine's wants a
+    core, and any other process that wakes takes the core from it at once)."""
+    try:
+        policy = os.sched_getscheduler(pid)
+    except OSError:
+        return "ended"
+    names = {os.SCHED_OTHER: "normal", os.SCHED_BATCH: "batch", os.SCHED_IDLE: "idle"}
+    return names.get(policy, str(policy))
+
+
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))] if ordered else float("nan")
@@ -189,6 +202,10 @@ def main() -> None:
     parser.add_argument(
         "--long-work-shares", type=int, default=LONG_WORK_SHARES,
         help="the long-work worker's CPU shares against 1,024 for the rest (docker-compose.yml's); 0: none",
+    )  # fmt: skip
+    parser.add_argument(
+        "--long-work-policy", choices=("normal", "idle"), default="normal",
+        help="the long-work worker's scheduling policy: normal (docker-compose.yml's) or idle (`chrt --idle 0`)",
     )  # fmt: skip
     parser.add_argument("--reload", action="store_true", help="re-create the database and re-import")
     parser.add_argument("--load-only", action="store_true", help="import the stores, then stop")
@@ -235,10 +252,12 @@ def main() -> None:
         cwd=ROOT, env=env, stdout=web_log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     short = Worker(env, scratch, "short", queues="default,webhooks,push", concurrency=1)
-    long = Worker(env, scratch, "long", queues="training,sync,ml", concurrency=args.training_processes)
+    prefix = ("chrt", "--idle", "0") if args.long_work_policy == "idle" else ()
+    long = Worker(env, scratch, "long", queues="training,sync,ml", concurrency=args.training_processes, prefix=prefix)
     weighed = None
     if args.long_work_shares:
         weighed = weigh_cpu(long.pids(), args.long_work_shares, f"inventory-ai-bench-long-{os.getpid()}")
+    policies = sorted({policy_name(pid) for pid in long.pids()})
     poster = Poster(f"http://127.0.0.1:{port}", args.stores, args.rate, skus)
     runs: dict[int, ForecastRun] = {}
     try:
@@ -284,7 +303,7 @@ def main() -> None:
     shares = f"{args.long_work_shares} of 1,024 ({weighed})" if weighed else "as the rest's (no control group)"
     print(f"\n{args.stores} stores, their full retrains spread over a {args.window:,.0f} s night, as of {args.as_of};"
           f" {args.training_processes} training processes, 1 short-work process; long work's CPU shares: "
-          f"{shares}")  # fmt: skip
+          f"{shares}; its scheduling policy: {', '.join(policies)}")  # fmt: skip
     print(f"{'store':<34}{'SKUs':>6}{'wait s':>9}{'retrain s':>11}{'ended at s':>12}  status")
     durations, late = [], 0
     for number, run in runs.items():
@@ -303,8 +322,9 @@ def main() -> None:
         print(f"retrain duration: median {statistics.median(durations):.1f} s, slowest {max(durations):.1f} s "
               f"({max(durations) / statistics.median(durations):.2f}x the median)")  # fmt: skip
     for phase, values in latency.items():
-        print(f"webhooks {phase:<9} {len(values):>5} applied: p50 {percentile(values, 0.5):,.0f} ms, "
-              f"p99 {percentile(values, 0.99):,.0f} ms")  # fmt: skip
+        cuts = (0.5, 0.9, 0.95, 0.99)
+        figures = ", ".join(f"p{round(share * 100)} {percentile(values, share):,.0f}" for share in cuts)
+        print(f"webhooks {phase:<9} {len(values):>5} applied: {figures} ms")
     print(f"webhooks not applied: {unapplied}, refused or failed posts: {poster.errors}")
 
 
