@@ -68,14 +68,12 @@ class Worker:
         name: str,
         queues: str = QUEUES,
         concurrency: int = 1,
-        prefix: tuple[str, ...] = (),
     ) -> None:
-        """`prefix`: a command the worker runs under (`chrt --idle 0`, say)."""
         self.log_path = log_dir / f"{name}.log"
         self._log = open(self.log_path, "ab")  # noqa: SIM115  (closed in stop)
         self.process = subprocess.Popen(
             [
-                *prefix, sys.executable, "-m", "celery", "-A", "inventory_ai", "worker", "--queues", queues,
+                sys.executable, "-m", "celery", "-A", "inventory_ai", "worker", "--queues", queues,
                 "--pool", "prefork", "--concurrency", str(concurrency), "--loglevel", "INFO",
                 "--hostname", f"{name}-{uuid.uuid4().hex[:6]}@%h", "--without-gossip", "--without-mingle",
             ],

@@ -9,15 +9,17 @@ import_orders` into the database `inventory_ai_bench_stores` (once; `--reload` s
 deployment's layout of docker-compose.yml on this machine: gunicorn, the short-work worker (`default,webhooks,push`,
 one process) and the long-work worker (`training,sync,ml`, `--training-processes`; in a CPU control group of
 `--long-work-shares`, as docker-compose.yml's `cpu_shares` puts it, where this machine allows one; with
-`--long-work-policy idle`, also at the kernel's idle scheduling policy, which any other process preempts at once).
-Each store's full retrain starts at its slot of a night compressed into `--window` seconds (store i of n at i/n of
-it, as beat spreads them over RETRAIN_WINDOW_HOURS), as of `--as-of`. Meanwhile a client posts signed order webhooks
-to random stores at `--rate` per second; each one's latency is from its post to its order applied (the event's
-`processed_at`).
+`--long-work-policy idle`, also at the kernel's idle scheduling policy, which any other process preempts at once;
+with `--long-work-cpus`, only on those CPUs: the product's LONG_WORK_IDLE and LONG_WORK_CPUS). Each store's full
+retrain starts at its slot of a night compressed into `--window` seconds (store i of n at i/n of it, as beat spreads
+them over RETRAIN_WINDOW_HOURS), as of `--as-of`. Meanwhile a client posts signed order webhooks to random stores at
+`--rate` per second; each one's latency is from its post to its order applied (the event's `processed_at`), and
+from its post to the answer.
 
 Prints per store the retrain's wait (queued to started) and duration, whether every retrain ended within the window,
 the spread of durations (fairness: the slowest over the median), and the webhooks' latency p50/p90/p95/p99 while
-nothing else runs and while the retrains run.
+nothing else runs and while the retrains run (applied and answered; while they run, applied also split by whether the
+webhook's own store was retraining then).
 """
 
 from __future__ import annotations
@@ -94,7 +96,8 @@ class Poster(threading.Thread):
         super().__init__(daemon=True)
         self.base, self.stores, self.rate, self.skus = base, stores, rate, skus
         self.phase = "quiet"
-        self.sent: list[tuple[str, str]] = []  # (webhook id, phase)
+        self.sent: list[tuple[str, str, int]] = []  # (webhook id, phase, store number)
+        self.answered: dict[str, list[float]] = {"quiet": [], "retrains": []}  # ms from post to the 200, by phase
         self.errors = 0
         self.stopping = threading.Event()
 
@@ -123,9 +126,11 @@ class Poster(threading.Thread):
                          "X-Shopify-Hmac-Sha256": digest, "X-Shopify-Shop-Domain": domain(store),
                          "X-Shopify-Webhook-Id": webhook_id, "X-Shopify-API-Version": "2026-10"},
             )  # fmt: skip
+            phase, posted = self.phase, time.perf_counter()
             try:
                 with urllib.request.urlopen(request, timeout=10):
-                    self.sent.append((webhook_id, self.phase))
+                    self.answered[phase].append((time.perf_counter() - posted) * 1000)
+                    self.sent.append((webhook_id, phase, store))
             except OSError:
                 self.errors += 1
             self.stopping.wait(max(0.0, 1 / self.rate - (time.monotonic() - started)))
@@ -185,6 +190,17 @@ def policy_name(pid: int) -> str:
     return names.get(policy, str(policy))
 
 
+def cpu_list(pid: int) -> str:
+    """The CPUs a process may run on, as the kernel lists them ("0-1")."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("Cpus_allowed_list:"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "?"
+
+
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))] if ordered else float("nan")
@@ -205,8 +221,11 @@ def main() -> None:
     )  # fmt: skip
     parser.add_argument(
         "--long-work-policy", choices=("normal", "idle"), default="normal",
-        help="the long-work worker's scheduling policy: normal (docker-compose.yml's) or idle (`chrt --idle 0`)",
+        help="the long-work worker's scheduling policy: normal or idle (LONG_WORK_IDLE)",
     )  # fmt: skip
+    parser.add_argument(
+        "--long-work-cpus", default="", help="the CPUs the long-work worker may run on (LONG_WORK_CPUS): 1, 2-3"
+    )
     parser.add_argument("--reload", action="store_true", help="re-create the database and re-import")
     parser.add_argument("--load-only", action="store_true", help="import the stores, then stop")
     args = parser.parse_args()
@@ -252,17 +271,19 @@ def main() -> None:
         cwd=ROOT, env=env, stdout=web_log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     short = Worker(env, scratch, "short", queues="default,webhooks,push", concurrency=1)
-    prefix = ("chrt", "--idle", "0") if args.long_work_policy == "idle" else ()
-    long = Worker(env, scratch, "long", queues="training,sync,ml", concurrency=args.training_processes, prefix=prefix)
+    # the product's own settings place the long-work worker (inventory_ai.worker_cpus)
+    placed = {"LONG_WORK_CPUS": args.long_work_cpus, "LONG_WORK_IDLE": "1" if args.long_work_policy == "idle" else ""}
+    long = Worker({**env, **placed}, scratch, "long", queues="training,sync,ml", concurrency=args.training_processes)
     weighed = None
     if args.long_work_shares:
         weighed = weigh_cpu(long.pids(), args.long_work_shares, f"inventory-ai-bench-long-{os.getpid()}")
-    policies = sorted({policy_name(pid) for pid in long.pids()})
     poster = Poster(f"http://127.0.0.1:{port}", args.stores, args.rate, skus)
     runs: dict[int, ForecastRun] = {}
     try:
         wait_until_ready(f"http://127.0.0.1:{port}/healthz/live")
         time.sleep(8)  # the workers connect
+        policies = sorted({policy_name(pid) for pid in long.pids()})
+        affinities = sorted({cpu_list(pid) for pid in long.pids()})
         poster.start()
         time.sleep(args.quiet)
         poster.phase = "retrains"
@@ -291,23 +312,31 @@ def main() -> None:
 
     events = {
         event.delivery_id: event
-        for event in WebhookEvent.objects.filter(delivery_id__in=[webhook for webhook, _ in poster.sent])
+        for event in WebhookEvent.objects.filter(delivery_id__in=[webhook for webhook, _, _ in poster.sent])
     }
+    for run in runs.values():
+        run.refresh_from_db()
     latency = {"quiet": [], "retrains": []}
-    for webhook_id, phase in poster.sent:
+    own_store = {"to a store retraining": [], "to the others": []}  # while the retrains ran, by the webhook's store
+    for webhook_id, phase, number in poster.sent:
         event = events.get(webhook_id)
         if event is not None and event.processed_at is not None:
-            latency[phase].append((event.processed_at - event.received_at).total_seconds() * 1000)
+            took = (event.processed_at - event.received_at).total_seconds() * 1000
+            latency[phase].append(took)
+            if phase == "retrains":
+                run = runs.get(number)
+                busy = run is not None and run.started_at is not None and run.started_at <= event.received_at
+                busy = busy and (run.finished_at is None or event.received_at <= run.finished_at)
+                own_store["to a store retraining" if busy else "to the others"].append(took)
     unapplied = len(poster.sent) - sum(len(values) for values in latency.values())
 
     shares = f"{args.long_work_shares} of 1,024 ({weighed})" if weighed else "as the rest's (no control group)"
     print(f"\n{args.stores} stores, their full retrains spread over a {args.window:,.0f} s night, as of {args.as_of};"
           f" {args.training_processes} training processes, 1 short-work process; long work's CPU shares: "
-          f"{shares}; its scheduling policy: {', '.join(policies)}")  # fmt: skip
+          f"{shares}; its scheduling policy: {', '.join(policies)}; its CPUs: {', '.join(affinities)}")  # fmt: skip
     print(f"{'store':<34}{'SKUs':>6}{'wait s':>9}{'retrain s':>11}{'ended at s':>12}  status")
     durations, late = [], 0
     for number, run in runs.items():
-        run.refresh_from_db()
         wait = (run.started_at - run.created_at).total_seconds() if run.started_at else float("nan")
         took = (run.finished_at - run.started_at).total_seconds() if run.finished_at and run.started_at else None
         end = (run.finished_at - runs[0].created_at).total_seconds() if run.finished_at else float("nan")
@@ -321,10 +350,17 @@ def main() -> None:
     if durations:
         print(f"retrain duration: median {statistics.median(durations):.1f} s, slowest {max(durations):.1f} s "
               f"({max(durations) / statistics.median(durations):.2f}x the median)")  # fmt: skip
+
+    def figures(values: list[float]) -> str:
+        return ", ".join(f"p{round(share * 100)} {percentile(values, share):,.1f}" for share in (0.5, 0.9, 0.95, 0.99))
+
     for phase, values in latency.items():
-        cuts = (0.5, 0.9, 0.95, 0.99)
-        figures = ", ".join(f"p{round(share * 100)} {percentile(values, share):,.0f}" for share in cuts)
-        print(f"webhooks {phase:<9} {len(values):>5} applied: {figures} ms")
+        print(f"webhooks {phase:<9} {len(values):>5} applied (post to order applied): {figures(values)} ms")
+        answered = poster.answered[phase]
+        print(f"{'':<19}{len(answered):>5} answered (post to its 200):       {figures(answered)} ms")
+    for group, values in own_store.items():
+        if values:
+            print(f"  while the retrains ran, {group}: {len(values):>5} applied: {figures(values)} ms")
     print(f"webhooks not applied: {unapplied}, refused or failed posts: {poster.errors}")
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
-from celery import Celery
+from celery import Celery, signals
 
 from inventory_ai.broker import guard_unacked_restore
 
@@ -53,3 +53,14 @@ app.autodiscover_tasks()
 def _count_tasks(**kwargs) -> None:
     """Each worker keeps its tasks' durations and failures for /metrics (`inventory_ai.task_stats`)."""
     from inventory_ai import task_stats  # noqa: F401  (connects the signal receivers)
+
+
+@signals.worker_init.connect
+def _place_long_work(sender, **kwargs) -> None:
+    """A worker that consumes long work alone keeps to LONG_WORK_CPUS and LONG_WORK_IDLE (`inventory_ai.worker_cpus`),
+    set before its pool processes are forked so that they inherit it."""
+    from django.conf import settings
+
+    from inventory_ai.worker_cpus import place_long_work
+
+    place_long_work(sender.app.amqp.queues.consume_from, settings.LONG_WORK_CPUS, settings.LONG_WORK_IDLE)

@@ -17,7 +17,8 @@ from celery.schedules import crontab
 from kombu import Queue
 
 from inventory_ai.conf import DEFAULTS as OPTION_DEFAULTS
-from inventory_ai.env import env_list
+from inventory_ai.env import env_bool, env_list
+from inventory_ai.worker_cpus import parse_cpu_list
 
 VAR_DIR = Path(os.environ.get("INVENTORY_AI_VAR_DIR") or Path.cwd() / "var")
 
@@ -98,6 +99,12 @@ CELERY_WORKER_MAX_MEMORY_PER_CHILD = (
     int(os.environ.get("CELERY_WORKER_MAX_MEMORY_PER_CHILD") or 3 * 1024 * 1024) or None
 )
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Where long work shares a machine with the web and the short-work worker: the CPUs the long-work workers (those that
+# consume only `training`, `sync` and `ml`) may run on, in the kernel's list form ("1", "2-7"; empty: every CPU), and
+# whether they run at the kernel's idle scheduling policy, which any other process preempts at once
+# (`inventory_ai.worker_cpus`).
+LONG_WORK_CPUS = parse_cpu_list(os.environ.get("LONG_WORK_CPUS", ""))
+LONG_WORK_IDLE = env_bool("LONG_WORK_IDLE")
 # No task runs for ever: a hard limit on every task (a retrain's steps are resumable: a step killed at its limit is
 # started again, up to RETRAIN_MAX_ATTEMPTS), a warning (SoftTimeLimitExceeded) a few minutes before it, and much
 # shorter ones for the work a store waits on (a webhook applied, a stock change pushed).
