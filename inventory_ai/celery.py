@@ -63,4 +63,5 @@ def _place_long_work(sender, **kwargs) -> None:
 
     from inventory_ai.worker_cpus import place_long_work
 
-    place_long_work(sender.app.amqp.queues.consume_from, settings.LONG_WORK_CPUS, settings.LONG_WORK_IDLE)
+    cpus, idle = getattr(settings, "LONG_WORK_CPUS", frozenset()), getattr(settings, "LONG_WORK_IDLE", False)
+    place_long_work(sender.app.amqp.queues.consume_from, cpus, idle)
