@@ -191,14 +191,11 @@ def policy_name(pid: int) -> str:
 
 
 def cpu_list(pid: int) -> str:
-    """The CPUs a process may run on, as the kernel lists them ("0-1")."""
+    """The CPUs a process may run on ("0,1")."""
     try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("Cpus_allowed_list:"):
-                return line.split(":", 1)[1].strip()
+        return ",".join(str(cpu) for cpu in sorted(os.sched_getaffinity(pid)))
     except OSError:
-        pass
-    return "?"
+        return "?"
 
 
 def percentile(values: list[float], share: float) -> float:

@@ -54,10 +54,6 @@ def test_cpus_of_which_none_can_be_used_are_logged_and_the_worker_keeps_its_cpus
     assert "LONG_WORK_CPUS names no CPU this worker may use" in caplog.text
 
 
-def _cpus(pid: int) -> set[int]:
-    return os.sched_getaffinity(pid)
-
-
 @pytest.mark.worker
 def test_a_long_work_worker_and_its_pool_keep_to_their_cpus_at_the_idle_policy_and_short_work_does_not(start_worker):
     # given a machine's CPUs and one of them named for long work, with the idle policy
@@ -74,10 +70,10 @@ def test_a_long_work_worker_and_its_pool_keep_to_their_cpus_at_the_idle_policy_a
     long_processes = [long.process.pid, *long.children()]
     assert len(long_processes) == 3
     for pid in long_processes:
-        assert _cpus(pid) == {kept}, pid
+        assert os.sched_getaffinity(pid) == {kept}, pid
         assert os.sched_getscheduler(pid) == os.SCHED_IDLE, pid
     # and the short-work worker runs where it was started, at the normal policy
     for pid in [short.process.pid, *short.children()]:
-        assert _cpus(pid) == allowed, pid
+        assert os.sched_getaffinity(pid) == allowed, pid
         assert os.sched_getscheduler(pid) == os.SCHED_OTHER, pid
     assert "long-work worker placed" in long.log
