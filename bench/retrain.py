@@ -62,12 +62,7 @@ def manage(args: list[str], env: dict[str, str]) -> str:
 
 class Worker:
     def __init__(
-        self,
-        env: dict[str, str],
-        log_dir: Path,
-        name: str,
-        queues: str = QUEUES,
-        concurrency: int = 1,
+        self, env: dict[str, str], log_dir: Path, name: str, queues: str = QUEUES, concurrency: int = 1
     ) -> None:
         self.log_path = log_dir / f"{name}.log"
         self._log = open(self.log_path, "ab")  # noqa: SIM115  (closed in stop)
