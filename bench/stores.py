@@ -19,7 +19,8 @@ from its post to the answer.
 Prints per store the retrain's wait (queued to started) and duration, whether every retrain ended within the window,
 the spread of durations (fairness: the slowest over the median), and the webhooks' latency p50/p90/p95/p99 while
 nothing else runs and while the retrains run (applied and answered; while they run, applied also split by whether the
-webhook's own store was retraining then).
+webhook's own store was retraining then), and in each of those phases how long the web's and the short-work worker's
+processes waited, runnable, for a core (the kernel's schedstat) and how busy each core was.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import contextlib
 import gzip
 import hashlib
 import hmac
+import itertools
 import json
 import os
 import random
@@ -42,6 +44,7 @@ import time
 import urllib.request
 import uuid
 import zlib
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
@@ -179,6 +182,52 @@ def release_cpu_group(group: Path | None) -> None:
             time.sleep(0.5)
 
 
+def process_tree(pid: int) -> list[int]:
+    """A process and its children (gunicorn's master and its workers)."""
+    found = [pid]
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(stat.parent.name))
+    return found
+
+
+@dataclass(frozen=True)
+class Mark:
+    """At one moment: the seconds some processes have waited, runnable, for a core (the kernel's schedstat), and
+    every CPU's busy and idle ticks (/proc/stat). Between two marks: how long the webhooks' processes queued for a
+    core, and how busy each core was."""
+
+    at: float
+    waited: float
+    ticks: dict[int, tuple[int, int]]
+
+    @classmethod
+    def take(cls, pids: list[int]) -> Mark:
+        waited = 0.0
+        for pid in pids:
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                waited += int(Path(f"/proc/{pid}/schedstat").read_text().split()[1]) / 1e9
+        ticks = {}
+        with contextlib.suppress(OSError):
+            for line in Path("/proc/stat").read_text().splitlines():
+                name, *values = line.split()
+                if name.startswith("cpu") and name != "cpu":
+                    numbers = [int(value) for value in values[:8]]
+                    idle = numbers[3] + numbers[4]
+                    ticks[int(name[3:])] = (sum(numbers) - idle, idle)
+        return cls(time.monotonic(), waited, ticks)
+
+    @staticmethod
+    def busy_shares(start: Mark, end: Mark) -> dict[int, float]:
+        shares = {}
+        for cpu, (busy, idle) in end.ticks.items():
+            before = start.ticks.get(cpu, (0, 0))
+            total = (busy - before[0]) + (idle - before[1])
+            shares[cpu] = (busy - before[0]) / total if total else 0.0
+        return shares
+
+
 def policy_name(pid: int) -> str:
     """A process's scheduling policy by name (SCHED_IDLE: it runs only when nothing else of the machine's wants a
     core, and any other process that wakes takes the core from it at once)."""
@@ -281,8 +330,11 @@ def main() -> None:
         time.sleep(8)  # the workers connect
         policies = sorted({policy_name(pid) for pid in long.pids()})
         affinities = sorted({cpu_list(pid) for pid in long.pids()})
+        webhook_processes = [*short.pids(), *process_tree(web.pid)]
+        marks = [Mark.take(webhook_processes)]
         poster.start()
         time.sleep(args.quiet)
+        marks.append(Mark.take(webhook_processes))
         poster.phase = "retrains"
         night = time.monotonic()
         for number, store in enumerate(stores):
@@ -295,6 +347,7 @@ def main() -> None:
             if time.monotonic() - night > 3 * args.window + 3600:
                 break
         ended = time.monotonic() - night
+        marks.append(Mark.take(webhook_processes))
         poster.stopping.set()
         poster.join()
         time.sleep(5)  # the last webhooks applied
@@ -359,6 +412,12 @@ def main() -> None:
         if values:
             print(f"  while the retrains ran, {group}: {len(values):>5} applied: {figures(values)} ms")
     print(f"webhooks not applied: {unapplied}, refused or failed posts: {poster.errors}")
+    for phase, (start, end) in zip(latency, itertools.pairwise(marks), strict=True):
+        seconds = end.at - start.at
+        waited = (end.waited - start.waited) * 1000
+        busy = ", ".join(f"CPU {cpu} {share:.0%}" for cpu, share in sorted(Mark.busy_shares(start, end).items()))
+        print(f"the web's and the short-work worker's processes, {phase}: waited for a core {waited / seconds:.1f} "
+              f"ms a second ({waited / max(1, len(latency[phase])):.1f} ms a webhook); cores busy: {busy}")  # fmt: skip
 
 
 if __name__ == "__main__":
