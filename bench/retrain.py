@@ -60,6 +60,19 @@ def manage(args: list[str], env: dict[str, str]) -> str:
     return result.stdout
 
 
+def process_tree(pid: int) -> list[int]:
+    """A process and its children (a worker's pool processes, gunicorn's workers)."""
+    found = [pid]
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
 class Worker:
     def __init__(
         self, env: dict[str, str], log_dir: Path, name: str, queues: str = QUEUES, concurrency: int = 1
@@ -76,15 +89,7 @@ class Worker:
         )  # fmt: skip
 
     def pids(self) -> list[int]:
-        found = [self.process.pid]
-        for stat in Path("/proc").glob("[0-9]*/stat"):
-            try:
-                fields = stat.read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == self.process.pid:
-                found.append(int(stat.parent.name))
-        return found
+        return process_tree(self.process.pid)
 
     def peak_rss_mib(self) -> float:
         """The largest peak resident set (VmHWM) among the worker's processes."""

@@ -51,7 +51,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.retrain import Worker, database_url, manage  # noqa: E402
+from bench.retrain import Worker, database_url, manage, process_tree  # noqa: E402
 from bench.webhooks import free_port, wait_until_ready  # noqa: E402
 
 BENCH_DB = "inventory_ai_bench_stores"
@@ -182,16 +182,6 @@ def release_cpu_group(group: Path | None) -> None:
             time.sleep(0.5)
 
 
-def process_tree(pid: int) -> list[int]:
-    """A process and its children (gunicorn's master and its workers)."""
-    found = [pid]
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        with contextlib.suppress(OSError, IndexError, ValueError):
-            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
-                found.append(int(stat.parent.name))
-    return found
-
-
 @dataclass(frozen=True)
 class Mark:
     """At one moment: the seconds some processes have waited, runnable, for a core (the kernel's schedstat), and
@@ -199,15 +189,15 @@ class Mark:
     core, and how busy each core was."""
 
     at: float
-    waited: float
+    waits: dict[int, float]  # per process
     ticks: dict[int, tuple[int, int]]
 
     @classmethod
     def take(cls, pids: list[int]) -> Mark:
-        waited = 0.0
+        waits = {}
         for pid in pids:
             with contextlib.suppress(OSError, IndexError, ValueError):
-                waited += int(Path(f"/proc/{pid}/schedstat").read_text().split()[1]) / 1e9
+                waits[pid] = int(Path(f"/proc/{pid}/schedstat").read_text().split()[1]) / 1e9
         ticks = {}
         with contextlib.suppress(OSError):
             for line in Path("/proc/stat").read_text().splitlines():
@@ -216,7 +206,12 @@ class Mark:
                     numbers = [int(value) for value in values[:8]]
                     idle = numbers[3] + numbers[4]
                     ticks[int(name[3:])] = (sum(numbers) - idle, idle)
-        return cls(time.monotonic(), waited, ticks)
+        return cls(time.monotonic(), waits, ticks)
+
+    @staticmethod
+    def waited(start: Mark, end: Mark) -> float:
+        """Seconds waited between the marks by the processes alive at both (a replaced one is left out)."""
+        return sum(end.waits[pid] - start.waits[pid] for pid in end.waits.keys() & start.waits.keys())
 
     @staticmethod
     def busy_shares(start: Mark, end: Mark) -> dict[int, float]:
@@ -414,7 +409,7 @@ def main() -> None:
     print(f"webhooks not applied: {unapplied}, refused or failed posts: {poster.errors}")
     for phase, (start, end) in zip(latency, itertools.pairwise(marks), strict=True):
         seconds = end.at - start.at
-        waited = (end.waited - start.waited) * 1000
+        waited = Mark.waited(start, end) * 1000
         busy = ", ".join(f"CPU {cpu} {share:.0%}" for cpu, share in sorted(Mark.busy_shares(start, end).items()))
         print(f"the web's and the short-work worker's processes, {phase}: waited for a core {waited / seconds:.1f} "
               f"ms a second ({waited / max(1, len(latency[phase])):.1f} ms a webhook); cores busy: {busy}")  # fmt: skip
