@@ -6,7 +6,10 @@ webhook then often starts on a core the retrain has just used, and waits for it 
 filled. Kept to some cores, and preempted at once wherever anything else wants to run, long work leaves the rest to
 the web, the short-work worker and PostgreSQL (bench/stores.py measures the webhooks' latency with and without).
 Applied when a worker starts, to it and the pool processes it forks, and only to a worker that consumes long work
-alone: one that also applies webhooks (the demo's single worker) is left as it is.
+alone: one that also applies webhooks (the demo's single worker) is left as it is. The kernel schedules control
+groups (a container, a systemd service) before the processes in them, so the idle policy puts long work behind the
+processes of its own group only; between groups the CPU weight (`cpu_shares`, `CPUWeight=`) decides, which is why
+both are set.
 """
 
 from __future__ import annotations
