@@ -150,6 +150,39 @@ def test_a_temperature_response_is_recovered_within_ten_percent(model_class):
     assert response == pytest.approx(true_response, rel=0.10)
 
 
+def test_the_ridge_reads_a_response_that_bends():
+    """Rentals that peak at 22 °C and fall either side (log-demand quadratic in the temperature): the ridge's forecast
+    of a 32 °C day is below that of a 22 °C day, as the data say, where a straight line in the temperature would put
+    it above; a driver that only switches on and off (a holiday) gets no bend."""
+    rng = np.random.default_rng(7)
+    days, horizon = 500, 14
+    dates = pd.date_range("2023-01-01", periods=days, freq="D")
+    values, drivers = [], []
+    for _ in range(30):
+        season = np.sin(2 * np.pi * np.arange(days + horizon) / 365.25)
+        temperature = 15 + 12 * season + rng.normal(0, 4, days + horizon)
+        holiday = (rng.random(days + horizon) < 0.05).astype(float)
+        mean = rng.uniform(50, 200) * np.exp(0.04 * (temperature - 10) - 0.0025 * (temperature - 10) ** 2)
+        values.append(rng.poisson(mean[:days]).astype(float))
+        drivers.append(np.column_stack([temperature, holiday]))
+    model = GlobalRidge(horizon, "D", levels=(80,), seed=0).fit(
+        values, [dates] * 30, drivers, ["temperature", "holiday"]
+    )
+    assert model.curved_.sum() == 1  # the temperature bends, the holiday does not
+
+    def forecast_at(degrees):
+        future = [d.copy() for d in drivers]
+        for d in future:
+            d[days:, 0], d[days:, 1] = 15.0, 0.0
+            d[days + 7, 0] = degrees
+        return np.sum([p["mean"][7] for p in model.predict(values, [dates] * 30, future)])
+
+    true = {t: np.exp(0.04 * (t - 10) - 0.0025 * (t - 10) ** 2) for t in (15.0, 22.0, 32.0)}
+    assert forecast_at(32.0) < forecast_at(22.0)
+    for degrees in (22.0, 32.0):
+        assert forecast_at(degrees) / forecast_at(15.0) == pytest.approx(true[degrees] / true[15.0], rel=0.10)
+
+
 def test_the_feature_models_intervals_cover_their_level_from_few_holdout_errors():
     # given a small store's holdout: 56 errors (two series, 28 days), drawn again and again from one distribution
     rng = np.random.default_rng(5)
