@@ -20,7 +20,10 @@ Prints per store the retrain's wait (queued to started) and duration, whether ev
 the spread of durations (fairness: the slowest over the median), and the webhooks' latency p50/p90/p95/p99 while
 nothing else runs and while the retrains run (applied and answered; while they run, applied also split by whether the
 webhook's own store was retraining then), and in each of those phases how long the web's and the short-work worker's
-processes waited, runnable, for a core (the kernel's schedstat) and how busy each core was.
+processes waited, runnable, for a core (the kernel's schedstat) and how busy each core was. With `--neighbour`, a
+phase as long as the quiet one comes between it and the retrains, with a process that does nothing the product does
+(only counting, or only streaming memory) on the long-work CPUs at the idle policy: what a busy core next door costs
+the webhooks by itself, whatever runs on it.
 """
 
 from __future__ import annotations
@@ -53,10 +56,18 @@ sys.path.insert(0, str(ROOT))
 
 from bench.retrain import Worker, database_url, manage, process_tree  # noqa: E402
 from bench.webhooks import free_port, wait_until_ready  # noqa: E402
+from inventory_ai.worker_cpus import parse_cpu_list  # noqa: E402
 
 BENCH_DB = "inventory_ai_bench_stores"
 LONG_WORK_SHARES = 128  # docker-compose.yml's cpu_shares of the long-work workers
 SECRET = "bench-stores"
+PHASES = ("quiet", "neighbour", "retrains")
+# `--neighbour`: a process on the long-work CPUs at the idle policy that does nothing the product does. "cpu" only
+# counts (no system call, no memory beyond its registers); "memory" streams a 400 MB array through the caches.
+NEIGHBOURS = {
+    "cpu": "n = 0\nwhile True:\n    n += 1",
+    "memory": "import numpy as np\na = np.ones(50_000_000)\nwhile True:\n    a.sum()",
+}
 
 
 def domain(number: int) -> str:
@@ -100,7 +111,7 @@ class Poster(threading.Thread):
         self.base, self.stores, self.rate, self.skus = base, stores, rate, skus
         self.phase = "quiet"
         self.sent: list[tuple[str, str, int]] = []  # (webhook id, phase, store number)
-        self.answered: dict[str, list[float]] = {"quiet": [], "retrains": []}  # ms from post to the 200, by phase
+        self.answered: dict[str, list[float]] = {phase: [] for phase in PHASES}  # ms from post to the 200, by phase
         self.errors = 0
         self.stopping = threading.Event()
 
@@ -247,6 +258,19 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))] if ordered else float("nan")
 
 
+@contextlib.contextmanager
+def neighbour(kind: str, cpus: set[int]):
+    """A `NEIGHBOURS` process kept to `cpus` at the idle policy while the block runs."""
+    process = subprocess.Popen([sys.executable, "-c", NEIGHBOURS[kind]])
+    try:
+        os.sched_setaffinity(process.pid, cpus)
+        os.sched_setscheduler(process.pid, os.SCHED_IDLE, os.sched_param(0))
+        yield process
+    finally:
+        process.kill()
+        process.wait()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("path", type=Path, help="an order file written by bench/scale.py generate")
@@ -267,6 +291,12 @@ def main() -> None:
     parser.add_argument(
         "--long-work-cpus", default="", help="the CPUs the long-work worker may run on (LONG_WORK_CPUS): 1, 2-3"
     )
+    parser.add_argument(
+        "--neighbour", choices=sorted(NEIGHBOURS),
+        help="after the quiet phase, as long again with a neighbour on the long-work CPUs at the idle policy: a "
+        "process that only counts (cpu) or streams memory (memory), to tell what any busy core costs the webhooks "
+        "from what the retrains do",
+    )  # fmt: skip
     parser.add_argument("--reload", action="store_true", help="re-create the database and re-import")
     parser.add_argument("--load-only", action="store_true", help="import the stores, then stop")
     args = parser.parse_args()
@@ -330,6 +360,11 @@ def main() -> None:
         poster.start()
         time.sleep(args.quiet)
         marks.append(Mark.take(webhook_processes))
+        if args.neighbour:
+            poster.phase = "neighbour"
+            with neighbour(args.neighbour, parse_cpu_list(args.long_work_cpus) or set(os.sched_getaffinity(0))):
+                time.sleep(args.quiet)
+            marks.append(Mark.take(webhook_processes))
         poster.phase = "retrains"
         night = time.monotonic()
         for number, store in enumerate(stores):
@@ -361,7 +396,7 @@ def main() -> None:
     }
     for run in runs.values():
         run.refresh_from_db()
-    latency = {"quiet": [], "retrains": []}
+    latency = {phase: [] for phase in PHASES if phase != "neighbour" or args.neighbour}
     own_store = {"to a store retraining": [], "to the others": []}  # while the retrains ran, by the webhook's store
     for webhook_id, phase, number in poster.sent:
         event = events.get(webhook_id)
