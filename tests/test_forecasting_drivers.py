@@ -122,65 +122,68 @@ def test_a_promotion_uplift_is_recovered_within_ten_percent(model_class):
         assert np.all(p["mean"] <= p["hi-80"])
 
 
+RENTAL_DAYS, RENTAL_HORIZON = 500, 14
+RENTAL_DATES = pd.date_range("2023-01-01", periods=RENTAL_DAYS, freq="D")
+
+
+def daily_rentals(rng, mean_temperature, swing, response, holidays=False):
+    """30 series of daily rentals whose log-mean is `response(temperature)`, over a yearly temperature cycle with
+    noise; the drivers per series: the temperature, and a holiday on 5% of days when `holidays`."""
+    values, drivers = [], []
+    for _ in range(30):
+        season = np.sin(2 * np.pi * np.arange(RENTAL_DAYS + RENTAL_HORIZON) / 365.25)
+        temperature = mean_temperature + swing * season + rng.normal(0, 4, RENTAL_DAYS + RENTAL_HORIZON)
+        columns = [temperature]
+        if holidays:
+            columns.append((rng.random(RENTAL_DAYS + RENTAL_HORIZON) < 0.05).astype(float))
+        mean = rng.uniform(50, 200) * np.exp(response(temperature))
+        values.append(rng.poisson(mean[:RENTAL_DAYS]).astype(float))
+        drivers.append(np.column_stack(columns))
+    return values, drivers
+
+
+def rentals_on_day_seven(model, values, drivers, degrees):
+    """The forecasts' total on the horizon's eighth day when it is `degrees` warm and every other day 15 °C (and
+    none a holiday)."""
+    future = [d.copy() for d in drivers]
+    for d in future:
+        d[RENTAL_DAYS:] = 0.0
+        d[RENTAL_DAYS:, 0] = 15.0
+        d[RENTAL_DAYS + 7, 0] = degrees
+    return np.sum([p["mean"][7] for p in model.predict(values, [RENTAL_DATES] * 30, future)])
+
+
 @pytest.mark.parametrize("model_class", [GlobalLightGBM, GlobalRidge])
 def test_a_temperature_response_is_recovered_within_ten_percent(model_class):
     """Daily rentals that rise 3% per degree: the forecast of a day 5 degrees warmer is 16% higher."""
-    rng = np.random.default_rng(5)
-    days, horizon = 500, 14
-    dates = pd.date_range("2023-01-01", periods=days, freq="D")
-    values, temperatures = [], []
-    for _ in range(30):
-        season = np.sin(2 * np.pi * np.arange(days + horizon) / 365.25)
-        temperature = 12 + 10 * season + rng.normal(0, 4, days + horizon)
-        level = rng.uniform(50, 200)
-        mean = level * np.exp(0.03 * (temperature - 10))
-        values.append(rng.poisson(mean[:days]).astype(float))
-        temperatures.append(temperature[:, None])
-    model = model_class(horizon, "D", levels=(80,), seed=0).fit(values, [dates] * 30, temperatures, ["temperature"])
-    base = [t.copy() for t in temperatures]
-    for t in base:
-        t[days:, 0] = 15.0
-    warmer = [t.copy() for t in base]
-    for t in warmer:
-        t[days + 7, 0] = 20.0
-    cool = model.predict(values, [dates] * 30, base)
-    warm = model.predict(values, [dates] * 30, warmer)
-    response = np.sum([p["mean"][7] for p in warm]) / np.sum([p["mean"][7] for p in cool]) - 1
-    true_response = np.exp(0.03 * 5) - 1  # from 15 °C to 20 °C
-    assert response == pytest.approx(true_response, rel=0.10)
+    values, temperatures = daily_rentals(np.random.default_rng(5), 12, 10, lambda t: 0.03 * (t - 10))
+    model = model_class(RENTAL_HORIZON, "D", levels=(80,), seed=0).fit(
+        values, [RENTAL_DATES] * 30, temperatures, ["temperature"]
+    )
+    response = rentals_on_day_seven(model, values, temperatures, 20.0) / rentals_on_day_seven(
+        model, values, temperatures, 15.0
+    )
+    true_response = np.exp(0.03 * 5)  # from 15 °C to 20 °C
+    assert response - 1 == pytest.approx(true_response - 1, rel=0.10)
 
 
 def test_the_ridge_reads_a_response_that_bends():
-    """Rentals that peak at 22 °C and fall either side (log-demand quadratic in the temperature): the ridge's forecast
+    """Rentals that peak at 18 °C and fall either side (log-demand quadratic in the temperature): the ridge's forecast
     of a 32 °C day is below that of a 22 °C day, as the data say, where a straight line in the temperature would put
     it above; a driver that only switches on and off (a holiday) gets no bend."""
-    rng = np.random.default_rng(7)
-    days, horizon = 500, 14
-    dates = pd.date_range("2023-01-01", periods=days, freq="D")
-    values, drivers = [], []
-    for _ in range(30):
-        season = np.sin(2 * np.pi * np.arange(days + horizon) / 365.25)
-        temperature = 15 + 12 * season + rng.normal(0, 4, days + horizon)
-        holiday = (rng.random(days + horizon) < 0.05).astype(float)
-        mean = rng.uniform(50, 200) * np.exp(0.04 * (temperature - 10) - 0.0025 * (temperature - 10) ** 2)
-        values.append(rng.poisson(mean[:days]).astype(float))
-        drivers.append(np.column_stack([temperature, holiday]))
-    model = GlobalRidge(horizon, "D", levels=(80,), seed=0).fit(
-        values, [dates] * 30, drivers, ["temperature", "holiday"]
+
+    def bent(t):
+        return 0.04 * (t - 10) - 0.0025 * (t - 10) ** 2
+
+    values, drivers = daily_rentals(np.random.default_rng(7), 15, 12, bent, holidays=True)
+    model = GlobalRidge(RENTAL_HORIZON, "D", levels=(80,), seed=0).fit(
+        values, [RENTAL_DATES] * 30, drivers, ["temperature", "holiday"]
     )
     assert model.curved_.sum() == 1  # the temperature bends, the holiday does not
-
-    def forecast_at(degrees):
-        future = [d.copy() for d in drivers]
-        for d in future:
-            d[days:, 0], d[days:, 1] = 15.0, 0.0
-            d[days + 7, 0] = degrees
-        return np.sum([p["mean"][7] for p in model.predict(values, [dates] * 30, future)])
-
-    true = {t: np.exp(0.04 * (t - 10) - 0.0025 * (t - 10) ** 2) for t in (15.0, 22.0, 32.0)}
-    assert forecast_at(32.0) < forecast_at(22.0)
+    at = {degrees: rentals_on_day_seven(model, values, drivers, degrees) for degrees in (15.0, 22.0, 32.0)}
+    assert at[32.0] < at[22.0]
     for degrees in (22.0, 32.0):
-        assert forecast_at(degrees) / forecast_at(15.0) == pytest.approx(true[degrees] / true[15.0], rel=0.10)
+        assert at[degrees] / at[15.0] == pytest.approx(np.exp(bent(degrees) - bent(15.0)), rel=0.10)
 
 
 def test_the_feature_models_intervals_cover_their_level_from_few_holdout_errors():
