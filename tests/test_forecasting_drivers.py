@@ -12,8 +12,9 @@ import pytest
 from forecasting import forecast_many
 from forecasting.drivers import driver_matrices
 from forecasting.feature_models import backtest_features
-from forecasting.features import Layout, feature_rows
-from forecasting.models.trees import GlobalLightGBM, GlobalRidge, conformal_bounds
+from forecasting.features import Layout, feature_names, feature_rows
+from forecasting.models import trees
+from forecasting.models.trees import FeatureData, GlobalLightGBM, GlobalRidge, conformal_bounds
 
 HORIZON = 8
 
@@ -86,6 +87,30 @@ def test_a_feature_row_reads_nothing_at_or_after_its_origin():
     changed[380:] = 1000.0  # what happens from the origin on is unknown to its rows
     after, _ = feature_rows(changed, calendar, None, targets, steps, layout)
     np.testing.assert_array_equal(np.nan_to_num(before, nan=-1), np.nan_to_num(after, nan=-1))
+
+
+def test_a_small_store_reads_each_period_at_several_steps_and_a_large_one_within_the_row_budget(monkeypatch):
+    """The training table fills its row budget: a store of two daily series reads each day as the target of every
+    step of a 14-day horizon (distinct steps, from origins inside the history); a store whose periods exceed the
+    budget reads each at one step and is sampled down to it (the latest horizon of every series kept)."""
+    dates = pd.date_range("2024-01-01", periods=300, freq="D")
+    rng = np.random.default_rng(1)
+    values = [rng.poisson(20, 300).astype(float) for _ in range(2)]
+    table = FeatureData(14, "D", Layout.of("D")).build(values, [dates] * 2, None)
+    step = feature_names(Layout.of("D"), []).index("step")
+    targets = 300 - table.gap  # each row's target period
+    for series in range(2):
+        rows = slice(series * len(table.y) // 2, (series + 1) * len(table.y) // 2)
+        per_target = pd.DataFrame({"target": targets[rows], "step": table.X[rows, step]}).groupby("target").step
+        assert (per_target.nunique() == np.minimum(per_target.max(), 14)).all()  # distinct steps, all it can have
+        assert per_target.nunique().loc[20:].eq(14).all()
+        assert (per_target.max() <= per_target.max().index).all()  # an origin never before the first period
+    monkeypatch.setattr(trees, "MAX_ROWS", 300)
+    values = [rng.poisson(20, 300).astype(float) for _ in range(4)]
+    table = FeatureData(14, "D", Layout.of("D")).build(values, [dates] * 4, None)
+    assert len(table.y) <= 300 + 4 * 14
+    assert (table.gap <= 14).sum() == 4 * 14  # the latest horizon of every series, at one step each
+    assert pd.Series(table.gap).value_counts().max() <= 4  # each period of each series at most once
 
 
 def test_the_backtest_of_a_feature_model_never_sees_the_periods_after_its_cutoff():
