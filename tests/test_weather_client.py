@@ -122,6 +122,19 @@ def test_forecast_gives_the_days_from_the_locations_today(client, server):
     assert [q.get("forecast_days") for _, q in server.weather.log] == ["16", "5"]
 
 
+def test_a_forecast_whose_today_is_days_from_the_clients_is_refused_and_the_clock_is_the_clients():
+    # given a service whose clock stands at noon UTC on 2020-03-10
+    moment = datetime(2020, 3, 10, 12, tzinfo=UTC)
+    with start_weather_server(seed=7, clock=lambda: moment) as stale:
+        # when a client on the real clock asks it for a forecast, then the answer's today is out of shape
+        refused = pytest.raises(WeatherMalformed, match="the answer's today is 2020-03-10, more than a day from")
+        with OpenMeteoClient(stale.archive_url, stale.forecast_url, timeout=1, retries=0) as plain, refused:
+            plain.forecast(*BERLIN, days=3)
+        # and a client that keeps the same clock (a test's fixed day) takes it, from the place's today
+        with OpenMeteoClient(stale.archive_url, stale.forecast_url, timeout=1, clock=lambda: moment) as same:
+            assert [record.day for record in same.forecast(*SYDNEY, days=2)] == [date(2020, 3, 10), date(2020, 3, 11)]
+
+
 def test_the_archives_newest_days_are_none_until_its_data_arrive(client):
     # when the history up to today is asked (the simulated archive runs two days late, like Open-Meteo's)
     today = client.forecast(*BERLIN, days=1)[0].day

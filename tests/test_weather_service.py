@@ -21,7 +21,7 @@ def service():
     clock = lambda: datetime(2026, 12, 5, 12, tzinfo=UTC)  # noqa: E731
     with start_weather_server(seed=3, clock=clock) as server:
         client = OpenMeteoClient(server.archive_url, server.forecast_url, timeout=0.5, retries=1, backoff=0.01,
-                                 max_wait=0.05)  # fmt: skip
+                                 max_wait=0.05, clock=clock)  # fmt: skip
         yield server, client
 
 

@@ -50,7 +50,8 @@ class OpenMeteoClient:
     Every request has `timeout`; timeouts, connection errors, 429 and 5xx are tried again up to `retries` times
     with exponential backoff from `backoff` seconds (honouring Retry-After, at most `max_wait` seconds), then raise
     WeatherUnavailable. A refusal raises WeatherRequestError, an answer out of shape WeatherMalformed; a call returns
-    every day it asked for or raises, never part of them.
+    every day it asked for or raises, never part of them. A forecast whose "today" lies more than a day from the
+    UTC day of `clock` (the real time unless a test or a simulator sets another) is out of shape.
     """
 
     def __init__(
@@ -64,6 +65,7 @@ class OpenMeteoClient:
         max_wait: float = DEFAULT_MAX_WAIT,
         api_key: str | None = None,
         transport: httpx.BaseTransport | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         if retries < 0 or backoff < 0 or max_wait < 0 or timeout <= 0:
             raise ValueError("timeout must be positive; retries, backoff and max_wait not negative")
@@ -74,6 +76,7 @@ class OpenMeteoClient:
         self.max_wait = max_wait
         self.api_key = api_key
         self.requests = 0  # HTTP requests sent, retries included
+        self.clock = clock  # the time a forecast's "today" is checked against (a test's fixed day, a simulator's)
         self._client = httpx.Client(timeout=timeout, follow_redirects=False, transport=transport)
         self._random = random.Random()
 
@@ -121,7 +124,7 @@ class OpenMeteoClient:
             if not records:
                 raise WeatherMalformed(f"the answer has no days; {past_days + days} were asked")
             # The location's today is the service's to say (its time zone): within a day of UTC's, UTC+14 to -12.
-            today, utc_today = records[0].day + timedelta(days=past_days), datetime.now(UTC).date()
+            today, utc_today = records[0].day + timedelta(days=past_days), self.clock().astimezone(UTC).date()
             if abs((today - utc_today).days) > 1:
                 raise WeatherMalformed(f"the answer's today is {today}, more than a day from {utc_today} (UTC)")
             check_days(records, _days(records[0].day, today + timedelta(days=days - 1)))
