@@ -99,7 +99,7 @@ class FeatureData:
                 continue
             calendar = self.calendar(index)
             rows = np.arange(1, length)
-            if copies == 1:
+            if copies == 1:  # the draw a store over the budget always had, so its rows do not change
                 drawn = rng.integers(1, self.horizon + 1, size=len(rows))
             else:  # distinct steps per target
                 drawn = (np.argsort(rng.random((len(rows), self.horizon)), axis=1)[:, :copies] + 1).ravel()
