@@ -118,6 +118,16 @@ def weekly_demand(path: Path) -> pd.DataFrame:
     return weekly.rename(columns={"StockCode": "unique_id", "week": "ds"})
 
 
+def weekly_units(weekly: pd.DataFrame, codes, weeks: pd.DatetimeIndex) -> pd.DataFrame:
+    """Units sold per stock code (rows, in the order of `codes`) and week (columns, `weeks`), 0 where none sold."""
+    return (
+        weekly[weekly.unique_id.isin(codes) & weekly.ds.isin(weeks)]
+        .pivot_table(index="unique_id", columns="ds", values="y", aggfunc="sum")
+        .reindex(index=codes, columns=weeks)
+        .fillna(0.0)
+    )
+
+
 def evaluate(weekly: pd.DataFrame, model: str, n_jobs: int) -> dict[str, float]:
     wrmsse, mases, errors, actual_total, inside, points, seconds = [], [], 0.0, 0.0, 0, 0, []
     for origin in ORIGINS:
@@ -131,12 +141,7 @@ def evaluate(weekly: pd.DataFrame, model: str, n_jobs: int) -> dict[str, float]:
         )
         seconds.append(time.perf_counter() - started)
         test_weeks = pd.date_range(origin, periods=HORIZON + 1, freq="W-SUN")[1:]
-        actual = (
-            weekly[weekly.unique_id.isin(scope) & weekly.ds.isin(test_weeks)]
-            .pivot_table(index="unique_id", columns="ds", values="y", aggfunc="sum")
-            .reindex(index=scope, columns=test_weeks)
-            .fillna(0.0)
-        )
+        actual = weekly_units(weekly, scope, test_weeks)
         predicted = forecast.pivot(index="unique_id", columns="ds", values="mean").reindex(
             index=scope, columns=test_weeks
         )

@@ -139,13 +139,7 @@ def score_inputs(weekly: pd.DataFrame, origin: pd.Timestamp, ids: list[str]) -> 
     """Actuals, RMSSE scales and weights of the series `ids` at `origin`, as bench/accuracy.py's `evaluate`."""
     train = weekly[weekly.ds <= origin]
     weeks = pd.date_range(origin, periods=accuracy.HORIZON + 1, freq=FREQ)[1:]
-    actual = (
-        weekly[weekly.unique_id.isin(ids) & weekly.ds.isin(weeks)]
-        .pivot_table(index="unique_id", columns="ds", values="y", aggfunc="sum")
-        .reindex(index=ids, columns=weeks)
-        .fillna(0.0)
-        .to_numpy()
-    )
+    actual = accuracy.weekly_units(weekly, ids, weeks).to_numpy()
     recent = train[train.ds > origin - pd.Timedelta(weeks=accuracy.WEIGHT_WEEKS)].groupby("unique_id").revenue.sum()
     weight = recent.reindex(ids).fillna(0.0).to_numpy()
     weight = weight / weight.sum() if weight.sum() > 0 else np.full(len(ids), 1.0 / len(ids))

@@ -51,7 +51,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from accuracy import MIN_SALE_WEEKS, ORIGINS, weekly_demand  # noqa: E402
+from accuracy import MIN_SALE_WEEKS, ORIGINS, weekly_demand, weekly_units  # noqa: E402
 
 from forecasting.distribution import DEFAULT_CORRELATION  # noqa: E402
 from forecasting.engine import forecast_many  # noqa: E402
@@ -197,13 +197,7 @@ def main() -> None:
     sale_weeks = train[train.y > 0].groupby("unique_id").ds.nunique()
     skus = pd.Index(sorted(sale_weeks[sale_weeks >= MIN_SALE_WEEKS].index), name="unique_id")
     weeks = pd.date_range(first + pd.Timedelta(weeks=1), END, freq="W-SUN")
-    demand = (
-        weekly[weekly.unique_id.isin(skus) & weekly.ds.isin(weeks)]
-        .pivot_table(index="unique_id", columns="ds", values="y", aggfunc="sum")
-        .reindex(index=skus, columns=weeks)
-        .fillna(0.0)
-        .to_numpy()
-    )
+    demand = weekly_units(weekly, skus, weeks).to_numpy()
     raw_prices = weekly[weekly.unique_id.isin(skus)].assign(price=lambda f: f.revenue / f.y)
     prices = raw_prices.groupby("unique_id").price.median().reindex(skus).fillna(0.0).to_numpy()
     recent = train[train.ds > first - pd.Timedelta(weeks=8)].groupby("unique_id").revenue.sum()
