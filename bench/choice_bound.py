@@ -26,11 +26,8 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import multiprocessing
-import os
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
 from functools import partial
 from pathlib import Path
 
@@ -44,6 +41,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 import accuracy  # noqa: E402
 
 from forecasting import metrics  # noqa: E402
+from forecasting.engine import _Runner  # noqa: E402  (the engine's own pool of processes over chunks of series)
 from forecasting.model_catalog import PAIR  # noqa: E402
 from forecasting.network import fit_global  # noqa: E402
 from forecasting.pipeline import Plan, backtest_chunk, choose, forecast_chunk, prepare  # noqa: E402
@@ -92,36 +90,28 @@ def bounds(by_origin: list[dict[str, dict[str, float]]], rest: list[float]) -> d
     return {"fixed": fixed, "fixed_score": float(fixed_score), "per_origin_score": float(per_origin)}
 
 
-def _chunks(items: list, parts: int) -> list[list]:
-    size = max(1, -(-len(items) // parts))
-    return [items[start : start + size] for start in range(0, len(items), size)]
-
-
-def _map(pool, function, items: list, *aligned: list, parts: int) -> list:
-    chunked = [_chunks(list(values), parts) for values in (items, *aligned)]
-    results = pool.map(function, *chunked) if pool else map(function, *chunked)
-    return [row for part in results for row in part]
-
-
 def _forecast(plan: Plan, choice, series, names, evidence, global_backtests, global_forecasts) -> list[dict]:
     return forecast_chunk(plan, series, choice, names, evidence, global_backtests, global_forecasts)
 
 
-def run_origin(train: pd.DataFrame, models: tuple[str, ...], pool, parts: int) -> dict:
+def run_origin(train: pd.DataFrame, models: tuple[str, ...], n_jobs: int) -> dict:
     """`auto`'s steps on one origin's training data, then each model's forecast at the choice's level factors."""
     plan = Plan(accuracy.HORIZON, FREQ, level=(80,))
     series = prepare(train[["unique_id", "ds", "y"]], FREQ)
-    evidence = _map(pool, partial(backtest_chunk, plan), series, parts=parts)
-    global_backtests, network = fit_global(series, plan.horizon, FREQ, plan.level, plan.windows)
-    globals_ = [{"lstm": forecast} if forecast is not None else {} for forecast in network or [None] * len(series)]
-    choice = choose(plan, evidence, global_backtests)
     count = len(series)
-    step = partial(_forecast, plan, choice)
-    auto = _map(pool, step, series, [None] * count, evidence, global_backtests, globals_, parts=parts)
-    forecasts = {
-        name: _map(pool, step, series, [name] * count, [None] * count, [None] * count, globals_, parts=parts)
-        for name in models
-    }
+    runner = _Runner(n_jobs, count)
+    try:
+        evidence = runner.map(partial(backtest_chunk, plan), series)
+        global_backtests, network = fit_global(series, plan.horizon, FREQ, plan.level, plan.windows)
+        globals_ = [{"lstm": forecast} if forecast is not None else {} for forecast in network or [None] * count]
+        choice = choose(plan, evidence, global_backtests)
+        step = partial(_forecast, plan, choice)
+        auto = runner.map(step, series, [None] * count, evidence, global_backtests, globals_)
+        forecasts = {
+            name: runner.map(step, series, [name] * count, [None] * count, [None] * count, globals_) for name in models
+        }
+    finally:
+        runner.close()
 
     def means(results: list[dict]) -> np.ndarray:
         return np.array([result["prediction"]["mean"] for result in results], float)
@@ -166,47 +156,33 @@ def main() -> None:
     models = tuple(args.models.split(","))
     specs = spec_names(models, args.members)
     weekly = accuracy.weekly_demand(args.shared / "online_retail.csv.gz")
-    pool = None
-    if args.n_jobs > 1:
-        for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-            os.environ.setdefault(variable, "1")
-        pool = ProcessPoolExecutor(args.n_jobs, mp_context=multiprocessing.get_context("forkserver"))
     print(f"OR-weekly, {len(models)} models, {len(specs)} specs per class (averages of up to {args.members})")
     by_origin, rest, auto_scores, constant_scores = [], [], [], []
-    try:
-        for origin in accuracy.ORIGINS:
-            train = weekly[weekly.ds <= origin]
-            sale_weeks = train[train.y > 0].groupby("unique_id").ds.nunique()
-            scope = sale_weeks[sale_weeks >= accuracy.MIN_SALE_WEEKS].index
-            started = time.perf_counter()
-            run = run_origin(train[train.unique_id.isin(scope)], models, pool, args.n_jobs)
-            actual, scale, weight = score_inputs(weekly, origin, run["ids"])
-            forecasts = {**run["forecasts"], "auto": run["auto"]}
-            everyone = np.ones(len(run["ids"]), bool)
-            auto_scores.append(contributions(actual, scale, weight, forecasts, everyone, ["auto"])["auto"])
-            constant = np.repeat(actual.mean(axis=1, keepdims=True), actual.shape[1], axis=1)
-            constant_scores.append(
-                contributions(actual, scale, weight, {"constant": constant}, everyone, ["constant"])["constant"]
-            )
-            chosen = [kind for kind in run["choice"].per_class if np.any(run["classes"] == kind)]
-            by_origin.append(
-                {
-                    kind: contributions(actual, scale, weight, forecasts, run["classes"] == kind, specs)
-                    for kind in chosen
-                }
-            )
-            others = ~np.isin(run["classes"], chosen)
-            rest.append(
-                contributions(actual, scale, weight, forecasts, others, ["auto"])["auto"] if others.any() else 0.0
-            )
-            print(
-                f"{origin.date()}: {len(run['ids']):,} series, auto chose {run['choice'].per_class}, "
-                f"WRMSSE {auto_scores[-1]:.4f} ({time.perf_counter() - started:.0f} s)",
-                flush=True,
-            )
-    finally:
-        if pool:
-            pool.shutdown()
+    for origin in accuracy.ORIGINS:
+        train = weekly[weekly.ds <= origin]
+        sale_weeks = train[train.y > 0].groupby("unique_id").ds.nunique()
+        scope = sale_weeks[sale_weeks >= accuracy.MIN_SALE_WEEKS].index
+        started = time.perf_counter()
+        run = run_origin(train[train.unique_id.isin(scope)], models, args.n_jobs)
+        actual, scale, weight = score_inputs(weekly, origin, run["ids"])
+        forecasts = {**run["forecasts"], "auto": run["auto"]}
+        everyone = np.ones(len(run["ids"]), bool)
+        auto_scores.append(contributions(actual, scale, weight, forecasts, everyone, ["auto"])["auto"])
+        constant = np.repeat(actual.mean(axis=1, keepdims=True), actual.shape[1], axis=1)
+        constant_scores.append(
+            contributions(actual, scale, weight, {"constant": constant}, everyone, ["constant"])["constant"]
+        )
+        chosen = [kind for kind in run["choice"].per_class if np.any(run["classes"] == kind)]
+        by_origin.append(
+            {kind: contributions(actual, scale, weight, forecasts, run["classes"] == kind, specs) for kind in chosen}
+        )
+        others = ~np.isin(run["classes"], chosen)
+        rest.append(contributions(actual, scale, weight, forecasts, others, ["auto"])["auto"] if others.any() else 0.0)
+        print(
+            f"{origin.date()}: {len(run['ids']):,} series, auto chose {run['choice'].per_class}, "
+            f"WRMSSE {auto_scores[-1]:.4f} ({time.perf_counter() - started:.0f} s)",
+            flush=True,
+        )
     print(f"\nauto as chosen: WRMSSE {np.mean(auto_scores):.4f} ({' '.join(f'{s:.3f}' for s in auto_scores)})")
     for kind in sorted({kind for origin in by_origin for kind in origin}):
         print(f"{kind}: contribution to the WRMSSE, mean over origins (by origin)")
